@@ -1,0 +1,89 @@
+"""Working days and deadlines.
+
+Working days follow mainland China's official calendar (holidays and make-up working
+days, 调休) from the `chinesecalendar` package, with the store's own days on top
+(qms.yaml `calendar: {workdays: [...], holidays: [...]}`). For a year the package has not
+published, weekends plus the store's days are used and a warning is kept in `warnings`."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, tzinfo
+
+DURATION = re.compile(r"^\s*(\d+)\s*(h|d|wd|w)\s*$")
+END_OF_DAY = time(23, 59, 59)
+
+
+@dataclass
+class WorkCalendar:
+    workdays: set[date] = field(default_factory=set)  # store: working although weekend/holiday
+    holidays: set[date] = field(default_factory=set)  # store: closed although a working day
+    use_official: bool = True
+    warnings: list[str] = field(default_factory=list)
+    _unpublished: set[int] = field(default_factory=set)
+
+    def is_workday(self, day: date) -> bool:
+        if day in self.workdays:
+            return True
+        if day in self.holidays:
+            return False
+        if self.use_official and day.year not in self._unpublished:
+            import chinese_calendar
+
+            try:
+                return bool(chinese_calendar.is_workday(day))
+            except NotImplementedError:
+                self._unpublished.add(day.year)
+                self.warnings.append(
+                    f"the official holiday calendar for {day.year} is not in the installed "
+                    f"'chinesecalendar' package; counting Monday to Friday plus the store's own "
+                    f"days (update the package, or list {day.year}'s days under calendar: in qms.yaml)"
+                )
+        return day.weekday() < 5
+
+    def add_working_days(self, start: date, n: int) -> date:
+        """The Nth working day after `start` (the day of receipt does not count)."""
+        day = start
+        counted = 0
+        while counted < n:
+            day += timedelta(days=1)
+            if self.is_workday(day):
+                counted += 1
+        return day
+
+    def working_days_between(self, start: date, end: date) -> int:
+        n, day = 0, start
+        while day < end:
+            day += timedelta(days=1)
+            if self.is_workday(day):
+                n += 1
+        return n
+
+
+def parse_duration(text: str) -> tuple[int, str]:
+    m = DURATION.match(str(text))
+    if not m:
+        raise ValueError(
+            f"'{text}': expected a time limit such as 2h, 5wd (working days), 7d or 2w"
+        )
+    return int(m.group(1)), m.group(2)
+
+
+def due(start: datetime, limit: str, cal: WorkCalendar, tz: tzinfo) -> datetime:
+    """When a time limit that starts at `start` runs out. Working days end at the close of
+    the Nth working day after the day of `start` (in the store's time zone)."""
+    n, unit = parse_duration(limit)
+    local = start.astimezone(tz)
+    if unit == "h":
+        return local + timedelta(hours=n)
+    if unit == "d":
+        return local + timedelta(days=n)
+    if unit == "w":
+        return local + timedelta(weeks=n)
+    day = cal.add_working_days(local.date(), n)
+    return datetime.combine(day, END_OF_DAY, tz)
+
+
+def end_of(day: date, tz: tzinfo) -> datetime:
+    return datetime.combine(day, END_OF_DAY, tz)

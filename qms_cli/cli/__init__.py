@@ -1,0 +1,132 @@
+"""The `qms` command line: typer apps that parse, make one library call and print.
+
+Only typer is imported at start-up; everything else (ruamel, GitPython, jinja2, rich
+tables) is imported inside the command that uses it, so `qms --help` stays fast."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from typing import Callable, List, Optional
+
+import typer
+
+from .. import __version__
+from ..config import builtin_type_names
+from ..errors import EXIT_BAD_INPUT, QmsError
+
+EXIT_INTERNAL = 3
+
+app = typer.Typer(
+    name="qms",
+    help=(
+        "Quality records as code: customer complaints, controlled documents, CAPA, returns, "
+        "service and surveys as YAML files in a git repository. Every change is one commit."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+class Options:
+    """Global options, kept on the click context."""
+
+    def __init__(self, store: str | None, json: bool, lang: str | None):
+        self.store = store
+        self.json = json
+        self.lang = lang
+
+
+_current = Options(None, False, None)
+
+
+def options() -> Options:
+    """The global options of the command being run (set by the root callback)."""
+    return _current
+
+
+def err(message: str) -> None:
+    sys.stderr.write(f"qms: {message}\n")
+
+
+def handled(fn: Callable) -> Callable:
+    """Turn the library's errors into a message on stderr and the documented exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except QmsError as e:
+            err(str(e))
+            raise typer.Exit(e.exit_code) from None
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            err("interrupted; nothing was committed for the action under way")
+            raise typer.Exit(130) from None
+        except BrokenPipeError:
+            raise typer.Exit(0) from None
+        except Exception as e:  # a bug: say so in one line, never a traceback
+            if os.environ.get("QMS_DEBUG"):
+                raise
+            err(
+                f"internal error: {type(e).__name__}: {e} "
+                f"(this is a bug in qms; rerun with QMS_DEBUG=1 for details)"
+            )
+            raise typer.Exit(EXIT_INTERNAL) from None
+
+    return wrapper
+
+
+def open_store():
+    from ..store import Store
+
+    return Store.open(options().store)
+
+
+def lang_of(store, explicit: str | None = None) -> str:
+    lang = explicit or options().lang or store.config.lang
+    if lang not in ("zh", "en"):
+        raise QmsError(f"--lang: expected zh or en, not '{lang}'")
+    return lang
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"qms {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    store: Optional[str] = typer.Option(
+        None, "-C", "--store", help="The store (default: $QMS_STORE, else the nearest folder upward with qms.yaml).",
+        metavar="PATH",
+    ),
+    json: bool = typer.Option(False, "--json", help="Machine-readable output: one JSON document on stdout."),
+    lang: Optional[str] = typer.Option(None, "--lang", help="zh or en: language of forms and labels (default from qms.yaml).", metavar="zh|en"),
+    version: bool = typer.Option(False, "--version", callback=version_callback, is_eager=True, help="Show the version and exit."),
+) -> None:
+    if lang is not None and lang not in ("zh", "en"):
+        raise typer.BadParameter("expected zh or en", param_hint="--lang")
+    global _current
+    _current = Options(store, json, lang)
+
+
+from . import records, storecmds  # noqa: E402  (commands register themselves on `app`)
+
+for _name in builtin_type_names():
+    app.add_typer(records.type_app(_name), name=_name)
+
+
+def main() -> None:
+    try:
+        app()
+    except QmsError as e:  # raised outside a command, e.g. while building one
+        err(str(e))
+        sys.exit(e.exit_code if e.exit_code else EXIT_BAD_INPUT)

@@ -1,0 +1,160 @@
+"""The verbs every record type shares (new, show, list, set, move, fields), built once
+from the type's name: no record type has command code of its own."""
+
+from __future__ import annotations
+
+import json as jsonlib
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from . import err, handled, lang_of, open_store, options
+
+
+def emit_json(data) -> None:
+    typer.echo(jsonlib.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+def print_notes(notes) -> None:
+    for n in notes:
+        err(n)
+
+
+def _want_json(flag: bool) -> bool:
+    return flag or options().json
+
+
+def type_app(type_name: str) -> typer.Typer:
+    sub = typer.Typer(
+        help=f"{type_name} records: new, show, list, set, move, fields.",
+        no_args_is_help=True,
+        rich_markup_mode=None,
+    )
+
+    @sub.command("new")
+    @handled
+    def new(
+        set_: List[str] = typer.Option([], "--set", "-s", help="FIELD=VALUE (dotted path; repeat). FIELD+=VALUE appends to a list.", metavar="FIELD=VALUE"),
+        file: Optional[Path] = typer.Option(None, "--file", "-f", help="A YAML file of fields to start from.", metavar="F.yaml"),
+        json: bool = typer.Option(False, "--json", help="Print the new record as JSON."),
+    ) -> None:
+        """Register a new record in its first state; commits it and prints its ID."""
+        from ..store import yamlio
+        from ..views import plain
+
+        store = open_store()
+        initial = None
+        if file is not None:
+            initial = yamlio.load(file, str(file))
+        change = store.new(type_name, list(set_), initial)
+        print_notes(change.notes)
+        if _want_json(json):
+            emit_json(plain(change.record.data))
+        else:
+            typer.echo(change.record.id)
+
+    @sub.command("show")
+    @handled
+    def show(
+        record_id: str = typer.Argument(..., metavar="ID"),
+        json: bool = typer.Option(False, "--json", help="Print as JSON."),
+    ) -> None:
+        """The record, its state, its deadlines and what it still lacks for its next moves."""
+        from ..views import describe
+
+        store = open_store()
+        record = store.read(record_id, type_name)
+        lang = lang_of(store)
+        view = describe(store, record, lang)
+        if _want_json(json):
+            emit_json(view)
+        else:
+            from .show import print_record
+
+            print_record(view, lang)
+        print_notes(store.config.calendar.warnings)
+
+    @sub.command("list")
+    @handled
+    def list_(
+        where: List[str] = typer.Option([], "--where", "-w", help="FIELD=VALUE filter (repeat to narrow).", metavar="FIELD=VALUE"),
+        state: Optional[str] = typer.Option(None, "--state", help="Only records in this state."),
+        overdue: bool = typer.Option(False, "--overdue", help="Only records with a deadline past due at QMS_NOW (or now)."),
+        json: bool = typer.Option(False, "--json", help="Print as JSON."),
+    ) -> None:
+        """A table of the records (rich) or a JSON list."""
+        from ..views import listing
+
+        store = open_store()
+        lang = lang_of(store)
+        conditions = list(where) + ([f"state={state}"] if state else [])
+        rows, problems = listing(store, type_name, conditions, overdue, lang)
+        if _want_json(json):
+            emit_json(rows)
+        else:
+            from .show import print_table
+
+            print_table(store.record_type(type_name), rows, lang)
+        for p in problems:
+            err(p)
+        print_notes(store.config.calendar.warnings)
+
+    @sub.command("set")
+    @handled
+    def set_(
+        record_id: str = typer.Argument(..., metavar="ID"),
+        assignments: List[str] = typer.Argument(..., metavar="FIELD=VALUE..."),
+        comment: str = typer.Option("", "--comment", "-m", help="Why: goes into the commit message."),
+        json: bool = typer.Option(False, "--json", help="Print the record as JSON."),
+    ) -> None:
+        """Edit fields without changing state; commits."""
+        from ..views import plain
+
+        store = open_store()
+        change = store.set(type_name, record_id, list(assignments), comment)
+        print_notes(change.notes)
+        if _want_json(json):
+            emit_json(plain(change.record.data))
+        else:
+            typer.echo(f"{record_id}: updated ({change.commit[:10]})")
+
+    @sub.command("move")
+    @handled
+    def move(
+        record_id: str = typer.Argument(..., metavar="ID"),
+        target: str = typer.Argument(..., metavar="STATE"),
+        set_: List[str] = typer.Option([], "--set", "-s", help="FIELD=VALUE to set with the move (repeat).", metavar="FIELD=VALUE"),
+        comment: str = typer.Option("", "--comment", "-m", help="Why: goes into the commit message."),
+        json: bool = typer.Option(False, "--json", help="Print the record as JSON."),
+    ) -> None:
+        """A workflow move: checks the move exists, the target state's required fields and
+        the actor's role; records the signature; commits."""
+        from ..views import plain
+
+        store = open_store()
+        change = store.move(type_name, record_id, target, list(set_), comment)
+        print_notes(change.notes)
+        if _want_json(json):
+            emit_json(plain(change.record.data))
+        else:
+            typer.echo(f"{record_id}: {target} ({change.commit[:10]})")
+
+    @sub.command("fields")
+    @handled
+    def fields(json: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
+        """The fields of this record type, their kinds and the states that require them."""
+        from .show import field_table
+
+        store = open_store()
+        rt = store.record_type(type_name)
+        rows = field_table(rt, lang_of(store))
+        if _want_json(json):
+            emit_json(rows)
+        else:
+            for r in rows:
+                extra = f"  [{' | '.join(r['values'])}]" if r["values"] else ""
+                req = f"  required in: {', '.join(r['required_in'])}" if r["required_in"] else ""
+                typer.echo(f"{r['path']:<34} {r['type']:<9} {r['label']}{extra}{req}")
+
+    return sub

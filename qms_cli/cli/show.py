@@ -1,0 +1,163 @@
+"""Printing records, lists and field tables for a person at a terminal (rich)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ..model.declaration import FieldSpec, RecordType
+
+WORDS = {
+    "zh": {
+        "state": "状态", "fields": "内容", "deadlines": "时限", "next": "下一步",
+        "signatures": "签名", "met": "已按时完成", "late": "超时完成", "open": "进行中",
+        "overdue": "已超期", "stopped": "不适用", "due": "截止", "done": "完成于",
+        "extended": "按闭环计划延期", "missing": "缺少", "ready": "可执行", "role": "角色",
+        "none": "无", "profile": "时限标准", "at": "截至", "final": "(终态)",
+    },
+    "en": {
+        "state": "state", "fields": "fields", "deadlines": "deadlines", "next": "next moves",
+        "signatures": "signatures", "met": "met", "late": "met late", "open": "open",
+        "overdue": "OVERDUE", "stopped": "not applicable", "due": "due", "done": "done",
+        "extended": "extended by closure plan", "missing": "missing", "ready": "ready",
+        "role": "role", "none": "none", "profile": "time limits", "at": "as of",
+        "final": "(final)",
+    },
+}
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
+
+
+def when(iso: str | None) -> str:
+    if not iso:
+        return ""
+    d = datetime.fromisoformat(iso)
+    if (d.hour, d.minute, d.second) == (23, 59, 59):
+        return d.strftime("%Y-%m-%d") + " 24:00"
+    return d.strftime("%Y-%m-%d %H:%M")
+
+
+def print_record(view: dict, lang: str) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    w = WORDS[lang]
+    c = _console()
+    final = f" {w['final']}" if view["final"] else ""
+    c.print(
+        f"[bold]{view['id']}[/bold]  {escape(view['type_label'])}  "
+        f"{w['state']}: [bold]{view['state']}[/bold] ({escape(view['state_label'])}){final}"
+    )
+    c.print(f"[dim]{view['path']}[/dim]")
+    t = Table(show_header=False, box=None, pad_edge=False)
+    t.add_column(style="cyan", no_wrap=True)
+    t.add_column()
+    for f in view["fields"]:
+        t.add_row(escape(f["label"]), escape(f["value"]))
+    c.print()
+    c.print(t)
+    if view["deadlines"]:
+        c.print()
+        c.print(
+            f"[bold]{w['deadlines']}[/bold]  [dim]({w['profile']}: {view['deadline_profile']}; "
+            f"{w['at']} {when(view['now'])})[/dim]"
+        )
+        style = {"met": "green", "late": "yellow", "open": "", "overdue": "bold red", "stopped": "dim"}
+        for d in view["deadlines"]:
+            status = w[d["status"]]
+            done = f"  {w['done']} {when(d['met_at'])}" if d["met_at"] else ""
+            ext = f"  ({w['extended']})" if d["extended_by_plan"] else ""
+            s = style[d["status"]]
+            c.print(
+                f"  {escape(d['label'])} [{d['limit']}]  {w['due']} {when(d['due'])}  "
+                + (f"[{s}]{status}[/{s}]" if s else status)
+                + done + ext
+            )
+    if view["next_moves"]:
+        c.print()
+        c.print(f"[bold]{w['next']}[/bold]")
+        for m in view["next_moves"]:
+            role = f" ({w['role']}: {m['role']})" if m["role"] else ""
+            if m["missing"]:
+                miss = ", ".join(
+                    f["field"] if f["why"] == "required" else f"{f['field']} {f['why']}"
+                    for f in m["missing"]
+                )
+                c.print(f"  → {m['to']}{role}: [yellow]{w['missing']} {escape(miss)}[/yellow]")
+            else:
+                c.print(f"  → {m['to']}{role}: [green]{w['ready']}[/green]")
+    if view["signatures"]:
+        c.print()
+        c.print(f"[bold]{w['signatures']}[/bold]")
+        for s in view["signatures"]:
+            c.print(
+                f"  {when(str(s.get('at')))}  {s.get('meaning')}  {escape(str(s.get('name')))} "
+                f"<{s.get('email')}>  {s.get('from')} → {s.get('to')}"
+            )
+
+
+def print_table(rt: RecordType, rows: list[dict], lang: str) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    w = WORDS[lang]
+    c = _console()
+    t = Table(title=f"{rt.label[lang]} ({len(rows)})", title_justify="left")
+    t.add_column("ID", no_wrap=True)
+    t.add_column(w["state"], no_wrap=True)
+    for col in rt.list_columns:
+        t.add_column(rt.label_of(col, lang))
+    t.add_column(w["due"], no_wrap=True)
+    for r in rows:
+        due = ""
+        if r["next_due"]:
+            due = f"{r['next_deadline']} {when(r['next_due'])}"
+            if r["overdue"]:
+                due = f"[bold red]{escape(due)} ({w['overdue']})[/bold red]"
+        t.add_row(r["id"], r["state"], *(escape(r["columns"][c]) for c in rt.list_columns), due)
+    c.print(t)
+
+
+def _required_in(rt: RecordType) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for state in rt.workflow.states:
+        for req in rt.workflow.requirements(state):
+            for f in req.fields:
+                label = state if not req.when else f"{state} (when " + ", ".join(
+                    f"{k}={'/'.join(map(str, v))}" for k, v in req.when) + ")"
+                out.setdefault(f, [])
+                if label not in out[f]:
+                    out[f].append(label)
+    return out
+
+
+def field_table(rt: RecordType, lang: str) -> list[dict]:
+    required = _required_in(rt)
+    rows: list[dict] = []
+
+    def walk(fields: dict[str, FieldSpec], prefix: str) -> None:
+        for name, spec in fields.items():
+            path = prefix + name
+            if spec.type == "object":
+                walk(spec.fields, path + ".")
+                continue
+            kind = spec.type
+            vals = list(spec.values)
+            if spec.type == "list" and spec.items is not None:
+                kind = f"list of {spec.items.type}"
+                vals = list(spec.items.values)
+            rows.append(
+                {
+                    "path": path,
+                    "type": kind,
+                    "label": spec.text(lang),
+                    "values": vals,
+                    "required_in": required.get(path, []),
+                }
+            )
+
+    walk(rt.fields, "")
+    return rows

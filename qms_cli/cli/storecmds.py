@@ -1,0 +1,131 @@
+"""Store-wide commands: init, demo, validate, log, render."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from . import app, err, handled, lang_of, open_store, options
+from .records import emit_json
+
+
+@app.command("init")
+@handled
+def init(
+    path: Path = typer.Argument(..., help="Folder for the new store (created if missing)."),
+    company: str = typer.Option("", "--company", help="Company name on forms."),
+    site: str = typer.Option("", "--site", help="Site code, usable in record numbers (e.g. HZ)."),
+    lang: str = typer.Option("zh", "--lang", help="zh or en: default language of forms."),
+) -> None:
+    """A new store: git init, qms.yaml, records/, CI workflows and a pre-commit config; one commit."""
+    from ..store.create import init_store
+
+    root = init_store(path, company, site, lang)
+    typer.echo(f"new store at {root}")
+    typer.echo(f"next: cd {root} && qms complaint new --set customer.name=... (see qms complaint fields)")
+
+
+@app.command("demo")
+@handled
+def demo(
+    path: Optional[Path] = typer.Argument(None, help="Empty or new folder (default: a new temporary folder)."),
+) -> None:
+    """Copy the sample store to PATH and play a complaint end to end there; print what to open."""
+    from ..demo import play
+
+    res = play(path)
+    if options().json:
+        emit_json(
+            {"store": str(res.path), "record": res.record_id, "steps": res.steps,
+             "forms": [str(f) for f in res.forms], "findings": res.findings}
+        )
+        return
+    typer.echo(f"sample store copied to {res.path}")
+    for i, s in enumerate(res.steps, 1):
+        typer.echo(f"  {i}. {s}")
+    typer.echo(f"qms validate: {'clean' if not res.findings else f'{res.findings} finding(s)'}")
+    typer.echo("")
+    typer.echo("Open:")
+    typer.echo(f"  qms -C {res.path} complaint show {res.record_id}")
+    typer.echo(f"  qms -C {res.path} log {res.record_id}")
+    typer.echo(f"  qms -C {res.path} complaint list --overdue")
+    for f in res.forms:
+        typer.echo(f"  {f}")
+    typer.echo(f"  git -C {res.path} log --stat -7")
+
+
+@app.command("validate")
+@handled
+def validate(
+    targets: Optional[List[str]] = typer.Argument(None, help="Record IDs or paths (default: the whole store).", metavar="[ID|PATH]..."),
+    strict: bool = typer.Option(False, "--strict", help="Warnings (e.g. unknown fields) count as findings too."),
+) -> None:
+    """Every record against its schema, its state's requirements, references and attached
+    files; exit 1 with one line per finding."""
+    from ..checks import validate as run
+
+    store = open_store()
+    findings = run(store, list(targets or []), strict=strict)
+    errors = [f for f in findings if f.severity == "error"]
+    if options().json:
+        emit_json({"findings": [f.as_dict() for f in findings], "errors": len(errors)})
+    else:
+        for f in findings:
+            typer.echo(str(f))
+        n = sum(1 for _ in store.record_files())
+        msg = f"{n} records, {len(errors)} finding(s)"
+        warnings = len(findings) - len(errors)
+        if warnings:
+            msg += f", {warnings} warning(s)"
+        err(msg)
+    raise typer.Exit(1 if errors else 0)
+
+
+@app.command("log")
+@handled
+def log(record_id: str = typer.Argument(..., metavar="ID")) -> None:
+    """The record's history from git: date, actor, move or edit, comment."""
+    from ..store import git as gitops
+
+    store = open_store()
+    _, path = store.locate(record_id)
+    entries = gitops.log(store.root, store.rel(path))
+    if options().json:
+        emit_json([e.as_dict() for e in entries])
+        return
+    for e in entries:
+        action = (e.trailers.get("QMS-Action") or ["(edited without qms)"])[0]
+        sig = e.trailers.get("QMS-Signature")
+        line = f"{e.date[:16].replace('T', ' ')}  {e.author} <{e.email}>  {action}"
+        if sig:
+            line += f"  [{'; '.join(sig)}]"
+        typer.echo(line)
+        if e.body:
+            for b in e.body.splitlines():
+                typer.echo(f"    {b}")
+
+
+@app.command("render")
+@handled
+def render(
+    record_id: str = typer.Argument(..., metavar="ID"),
+    lang: Optional[str] = typer.Option(None, "--lang", help="zh or en (default: the store's language)."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write to FILE instead of stdout.", metavar="FILE"),
+) -> None:
+    """The paper form (客诉处理单 ...) as Markdown."""
+    from ..render import render as run
+
+    store = open_store()
+    text = run(store, record_id, lang_of(store, lang))
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as e:
+            from ..errors import BadInput
+
+            raise BadInput(f"{output}: cannot write ({e.strerror})") from None
+        err(f"wrote {output}")

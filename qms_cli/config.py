@@ -1,0 +1,257 @@
+"""A store's configuration (qms.yaml) and the record types it runs: the built-in
+declarations in qms_cli/types/, a store's own in <store>/types/, each extended by
+qms.yaml `types:` (extra fields, extra requirements) and `numbering:`."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .calendar import WorkCalendar, parse_duration
+from .errors import BadInput
+from .model.declaration import RecordType
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+BUILTIN_TYPES = PACKAGE_DIR / "types"
+CONFIG_FILE = "qms.yaml"
+LANGS = ("zh", "en")
+
+
+def builtin_type_names() -> list[str]:
+    """Names of the built-in record types, from file names alone (cheap: for --help)."""
+    return sorted(p.stem for p in BUILTIN_TYPES.glob("*.yaml"))
+
+
+def data_dir(name: str) -> Path:
+    """A folder shipped at the repository's top (templates, the sample store): inside the
+    package when installed from a wheel, beside it in a checkout."""
+    packaged = PACKAGE_DIR / "_data" / name
+    return packaged if packaged.exists() else PACKAGE_DIR.parent / name
+
+
+def sample_store_dir() -> Path:
+    packaged = PACKAGE_DIR / "_data" / "sample"
+    return packaged if packaged.exists() else PACKAGE_DIR.parent
+
+
+@dataclass(frozen=True)
+class Holding:
+    email: str
+    name: str
+    start: date | None
+    end: date | None
+    department: str | None = None
+
+    def covers(self, day: date) -> bool:
+        return (self.start is None or self.start <= day) and (self.end is None or day <= self.end)
+
+
+@dataclass(frozen=True)
+class Role:
+    name: str
+    label: dict[str, str]
+    holders: tuple[Holding, ...]
+
+    def held_by(self, email: str, day: date) -> bool:
+        email = email.lower()
+        return any(h.email.lower() == email and h.covers(day) for h in self.holders)
+
+
+def _date_or_none(value: Any, where: str) -> date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise BadInput(f"{CONFIG_FILE}: {where}: expected a date such as 2026-01-01") from None
+
+
+def _deep_merge(base: dict, extra: dict) -> dict:
+    out = dict(base)
+    for k, v in extra.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _deep_merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+@dataclass
+class Config:
+    root: Path
+    data: dict
+    _types: dict[str, RecordType] = field(default_factory=dict)
+
+    @staticmethod
+    def load(root: Path) -> Config:
+        from .store import yamlio
+
+        data = yamlio.load(root / CONFIG_FILE, CONFIG_FILE)
+        return Config(root=root, data=data)
+
+    # -- plain settings ------------------------------------------------------------------
+    @property
+    def company(self) -> str:
+        return str(self.data.get("company") or "")
+
+    @property
+    def site(self) -> str:
+        return str(self.data.get("site") or "")
+
+    @property
+    def lang(self) -> str:
+        lang = self.data.get("lang") or "zh"
+        if lang not in LANGS:
+            raise BadInput(f"{CONFIG_FILE}: lang: expected zh or en, not '{lang}'")
+        return lang
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        name = str(self.data.get("timezone") or "Asia/Shanghai")
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise BadInput(f"{CONFIG_FILE}: timezone: unknown time zone '{name}' (e.g. Asia/Shanghai)") from None
+
+    @cached_property
+    def calendar(self) -> WorkCalendar:
+        raw = self.data.get("calendar") or {}
+        if not isinstance(raw, dict):
+            raise BadInput(f"{CONFIG_FILE}: calendar: expected workdays: and holidays: lists")
+
+        def days(key: str) -> set[date]:
+            out = set()
+            for i, v in enumerate(raw.get(key) or []):
+                d = _date_or_none(v, f"calendar.{key}.{i}")
+                if d:
+                    out.add(d)
+            return out
+
+        return WorkCalendar(
+            workdays=days("workdays"),
+            holidays=days("holidays"),
+            use_official=raw.get("official", True) is not False,
+        )
+
+    # -- roles ---------------------------------------------------------------------------
+    @cached_property
+    def roles(self) -> dict[str, Role]:
+        raw = self.data.get("roles") or {}
+        if not isinstance(raw, dict):
+            raise BadInput(f"{CONFIG_FILE}: roles: expected a mapping of role names")
+        roles = {}
+        for name, spec in raw.items():
+            spec = spec or {}
+            holders = []
+            for i, h in enumerate(spec.get("holders") or []):
+                if isinstance(h, str):
+                    h = {"email": h}
+                if not isinstance(h, dict) or not h.get("email"):
+                    raise BadInput(f"{CONFIG_FILE}: roles.{name}.holders.{i}: expected an email")
+                holders.append(
+                    Holding(
+                        email=str(h["email"]),
+                        name=str(h.get("name") or h["email"]),
+                        start=_date_or_none(h.get("from"), f"roles.{name}.holders.{i}.from"),
+                        end=_date_or_none(h.get("until"), f"roles.{name}.holders.{i}.until"),
+                        department=h.get("department"),
+                    )
+                )
+            label = spec.get("label") or {"zh": name, "en": name}
+            roles[str(name)] = Role(name=str(name), label=label, holders=tuple(holders))
+        return roles
+
+    def person_name(self, email: str) -> str | None:
+        for role in self.roles.values():
+            for h in role.holders:
+                if h.email.lower() == email.lower():
+                    return h.name
+        return None
+
+    # -- record types --------------------------------------------------------------------
+    def type_names(self) -> list[str]:
+        names = set(builtin_type_names())
+        local = self.root / "types"
+        if local.is_dir():
+            names.update(p.stem for p in local.glob("*.yaml"))
+        return sorted(names)
+
+    def record_type(self, name: str) -> RecordType:
+        if name in self._types:
+            return self._types[name]
+        from .store import yamlio
+
+        local = self.root / "types" / f"{name}.yaml"
+        builtin = BUILTIN_TYPES / f"{name}.yaml"
+        if local.is_file():
+            path, source = local, f"types/{name}.yaml"
+        elif builtin.is_file() and name.isidentifier():
+            path, source = builtin, f"built-in type {name}"
+        else:
+            raise BadInput(
+                f"unknown record type '{name}' (expected one of {', '.join(self.type_names())})"
+            )
+        data = copy.deepcopy(yamlio.load(path, source))
+        data = self._extend(name, data)
+        rt = RecordType.from_dict(data, source)
+        self._types[name] = rt
+        return rt
+
+    def _extend(self, name: str, data: dict) -> dict:
+        """Apply qms.yaml's `numbering:` and `types.<name>:` to a declaration."""
+        numbering = (self.data.get("numbering") or {}).get(name)
+        if numbering:
+            data["numbering"] = numbering
+        ext = (self.data.get("types") or {}).get(name) or {}
+        if not isinstance(ext, dict):
+            raise BadInput(f"{CONFIG_FILE}: types.{name}: expected fields: and requires:")
+        if ext.get("fields"):
+            data["fields"] = _deep_merge(data.get("fields") or {}, ext["fields"])
+        for state, reqs in (ext.get("requires") or {}).items():
+            states = data["workflow"]["states"]
+            if state not in states:
+                raise BadInput(f"{CONFIG_FILE}: types.{name}.requires: no state '{state}'")
+            states[state] = dict(states[state] or {})
+            states[state]["requires"] = list(states[state].get("requires") or []) + list(reqs)
+        return data
+
+    # -- time limits ---------------------------------------------------------------------
+    @cached_property
+    def time_limit_profile(self) -> tuple[str, dict]:
+        """(profile name, {type: {limit: duration or {key value: duration}}})."""
+        from .store import yamlio
+
+        presets = yamlio.load(PACKAGE_DIR / "time_limits.yaml", "built-in time limits")
+        raw = self.data.get("time_limits") or "iatf16949"
+        overrides: dict = {}
+        if isinstance(raw, dict):
+            overrides = {k: v for k, v in raw.items() if k != "profile"}
+            raw = raw.get("profile") or "iatf16949"
+        if raw not in presets:
+            raise BadInput(
+                f"{CONFIG_FILE}: time_limits: unknown profile '{raw}' "
+                f"(expected one of {', '.join(presets)})"
+            )
+        limits = {k: v for k, v in presets[raw].items() if k != "label"}
+        limits = _deep_merge(limits, overrides)
+        for tname, items in limits.items():
+            for lname, value in (items or {}).items():
+                for v in value.values() if isinstance(value, dict) else [value]:
+                    try:
+                        parse_duration(v)
+                    except ValueError as e:
+                        raise BadInput(f"{CONFIG_FILE}: time_limits.{tname}.{lname}: {e}") from None
+        return str(raw), limits
+
+    def time_limit(self, type_name: str, limit: str, key_value: Any) -> str | None:
+        value = (self.time_limit_profile[1].get(type_name) or {}).get(limit)
+        if isinstance(value, dict):
+            return value.get(str(key_value)) or value.get("default")
+        return value

@@ -1,0 +1,77 @@
+"""Deadlines of one record: the type declares which limits apply (start field, what meets
+them); the store's time-limit profile says how long each is. Pure: no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from .calendar import due as compute_due
+from .calendar import end_of
+from .config import Config
+from .model import values
+from .model.declaration import RecordType
+
+
+@dataclass(frozen=True)
+class Deadline:
+    name: str
+    label: dict[str, str]
+    limit: str  # e.g. "5wd"
+    due: datetime
+    met_at: datetime | None
+    status: str  # met | late | open | overdue | stopped
+    extended: bool = False
+
+    @property
+    def late(self) -> bool:
+        return self.status in ("late", "overdue")
+
+    def as_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "limit": self.limit,
+            "due": self.due.isoformat(),
+            "met_at": self.met_at.isoformat() if self.met_at else None,
+            "status": self.status,
+            "extended_by_plan": self.extended,
+        }
+
+
+def moved_at(data: Any, state: str, tz) -> datetime | None:
+    """When the record last moved into `state`, from its signatures."""
+    when = None
+    for sig in data.get("signatures") or []:
+        if isinstance(sig, dict) and sig.get("to") == state:
+            when = values.to_datetime(sig.get("at"), tz) or when
+    return when
+
+
+def deadlines(rt: RecordType, data: Any, config: Config, now: datetime) -> list[Deadline]:
+    tz = config.tz
+    key_value = values.get(data, rt.deadline_key) if rt.deadline_key else None
+    out = []
+    for spec in rt.deadlines:
+        start = values.to_datetime(values.get(data, spec.start), tz)
+        limit = config.time_limit(rt.name, spec.name, key_value)
+        if start is None or not limit:
+            continue
+        when = compute_due(start, limit, config.calendar, tz)
+        extended = False
+        if spec.extended_by:
+            plan = values.to_date(values.get(data, spec.extended_by))
+            if plan and end_of(plan, tz) > when:
+                when, extended = end_of(plan, tz), True
+        if spec.met_by.startswith("moved:"):
+            met = moved_at(data, spec.met_by.split(":", 1)[1], tz)
+        else:
+            met = values.to_datetime(values.get(data, spec.met_by), tz)
+        if met is not None:
+            status = "met" if met <= when else "late"
+        elif data.get("state") in rt.deadlines_stop_in:
+            status = "stopped"
+        else:
+            status = "overdue" if now > when else "open"
+        out.append(Deadline(spec.name, spec.label, limit, when, met, status, extended))
+    return out

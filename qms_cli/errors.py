@@ -1,0 +1,88 @@
+"""Errors and findings: what the library raises and returns; the CLI turns them into
+messages and exit codes. Imports nothing of the package, so anything may import it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Exit codes of the command contract (CLI.md).
+EXIT_OK = 0
+EXIT_REFUSED = 1  # illegal move, missing evidence, not authorised; findings
+EXIT_BAD_INPUT = 2  # bad usage, unknown ID, unparsable value or file
+
+
+class QmsError(Exception):
+    """Something the user asked for cannot be done. `exit_code` says which kind."""
+
+    exit_code = EXIT_BAD_INPUT
+
+    def __init__(self, message: str, *, details: list[str] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.details = details or []
+
+    def __str__(self) -> str:
+        return "\n".join([self.message, *("  " + d for d in self.details)])
+
+
+class BadInput(QmsError):
+    """An unknown ID or type, an unparsable value, a malformed file, a path-like ID."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+class BadFile(BadInput):
+    """A file that cannot be read as a record: names the file and, where known, the line."""
+
+    def __init__(self, source: str, problem: str, line: int | None = None):
+        super().__init__(f"{source}{f':{line}' if line else ''}: {problem}")
+        self.source = source
+        self.line = line
+        self.problem = problem
+
+
+class NotAStore(BadInput):
+    """The folder is not a store (no qms.yaml) or not a git repository."""
+
+
+class Refused(QmsError):
+    """A legal request the rules do not allow now: illegal move, missing fields, wrong signer."""
+
+    exit_code = EXIT_REFUSED
+
+
+class NotAuthorised(Refused):
+    """The actor does not hold the role the action needs."""
+
+
+class Busy(QmsError):
+    """Another qms process held the store's lock for longer than we wait."""
+
+    exit_code = EXIT_REFUSED
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem found in a record or the store: `source` is a path relative to the
+    store (or a commit), `field` a dotted path, `line` 1-based where known."""
+
+    source: str
+    field: str
+    message: str
+    line: int | None = None
+    severity: str = "error"  # "error" | "warning"
+
+    def __str__(self) -> str:
+        where = self.source + (f":{self.line}" if self.line else "")
+        field = f" {self.field}:" if self.field else ""
+        tag = "" if self.severity == "error" else f" ({self.severity})"
+        return f"{where}:{field} {self.message}{tag}"
+
+    def as_dict(self) -> dict:
+        return {
+            "source": self.source,
+            "line": self.line,
+            "field": self.field,
+            "message": self.message,
+            "severity": self.severity,
+        }

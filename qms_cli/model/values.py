@@ -1,0 +1,288 @@
+"""Field values: dotted paths into a record, reading a command-line VALUE as the field's
+type, checking stored values against their declaration, and evaluating requirements.
+Pure functions; the mappings may be plain dicts or ruamel's round-trip maps."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timezone, tzinfo
+from typing import Any, Iterator
+
+from ..errors import BadInput
+from .declaration import ENVELOPE_KEYS, FieldSpec, RecordType, Requirement
+
+_MISSING = object()
+TRUE_WORDS = {"true", "yes", "y", "1", "on", "是", "对"}
+FALSE_WORDS = {"false", "no", "n", "0", "off", "否", "不"}
+_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.([A-Za-z_][A-Za-z0-9_]*|\d+))*$")
+
+
+def is_empty(value: Any) -> bool:
+    return value is None or value is _MISSING or value == "" or value == [] or value == {}
+
+
+def check_path(path: str) -> None:
+    if not _PATH.match(path):
+        raise BadInput(f"'{path}': expected a field path such as customer.name or d4.root_cause")
+
+
+def get(data: Any, path: str, default: Any = None) -> Any:
+    cur = data
+    for part in path.split("."):
+        if isinstance(cur, dict):
+            if part not in cur:
+                return default
+            cur = cur[part]
+        elif isinstance(cur, list) and part.isdigit():
+            idx = int(part)
+            if idx >= len(cur):
+                return default
+            cur = cur[idx]
+        else:
+            return default
+    return cur
+
+
+def put(data: Any, path: str, value: Any, *, append: bool = False, new_map=dict) -> None:
+    """Set `path` in `data`, creating mappings on the way; `append` adds to a list."""
+    parts = path.split(".")
+    cur = data
+    for i, part in enumerate(parts[:-1]):
+        nxt = parts[i + 1]
+        if isinstance(cur, list):
+            idx = int(part)
+            if idx >= len(cur):
+                raise BadInput(f"{'.'.join(parts[: i + 1])}: the list has only {len(cur)} items")
+            cur = cur[idx]
+            continue
+        if part not in cur or cur[part] is None:
+            cur[part] = [] if nxt.isdigit() else new_map()
+        cur = cur[part]
+        if not isinstance(cur, (dict, list)):
+            raise BadInput(f"{'.'.join(parts[: i + 1])}: holds a value, not a group of fields")
+    last = parts[-1]
+    if isinstance(cur, list):
+        idx = int(last)
+        if idx >= len(cur):
+            raise BadInput(f"{path}: the list has only {len(cur)} items")
+        cur[idx] = value
+    elif append:
+        existing = cur.get(last)
+        if existing is None:
+            cur[last] = [value]
+        elif isinstance(existing, list):
+            existing.append(value)
+        else:
+            raise BadInput(f"{path}: '+=' appends to a list, but the field holds a single value")
+    else:
+        cur[last] = value
+
+
+# ----------------------------------------------------------------------------- parsing input
+
+
+def parse_datetime(text: str, tz: tzinfo) -> datetime:
+    """ISO 8601 date-time (T or space, seconds and offset optional); naive means store time."""
+    s = text.strip().replace(" ", "T", 1) if "T" not in text else text.strip()
+    if s.endswith("Z"):
+        s = s[:-1] + "+00:00"
+    try:
+        value = datetime.fromisoformat(s)
+    except ValueError:
+        raise ValueError("expected a date and time such as 2026-03-02T09:15") from None
+    if len(s) == 10:  # a bare date is not a moment
+        raise ValueError("expected a date and time such as 2026-03-02T09:15, not only a date")
+    return value if value.tzinfo else value.replace(tzinfo=tz)
+
+
+def parse_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError("expected a date such as 2026-03-02") from None
+
+
+def to_datetime(value: Any, tz: tzinfo) -> datetime | None:
+    """A stored date-time (datetime object or ISO text) as an aware datetime, else None."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=tz)
+    if isinstance(value, date):
+        return datetime.combine(value, time(), tz)
+    if isinstance(value, str):
+        try:
+            return parse_datetime(value, tz)
+        except ValueError:
+            return None
+    return None
+
+
+def to_date(value: Any) -> date | None:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return parse_date(value)
+        except ValueError:
+            return None
+    return None
+
+
+def format_datetime(value: datetime) -> str:
+    return value.isoformat(timespec="minutes" if value.second == 0 else "seconds")
+
+
+def coerce(spec: FieldSpec, raw: str, tz: tzinfo) -> Any:
+    """Read a command-line VALUE as the declared type; ValueError says what was expected."""
+    kind = spec.type
+    text = raw.strip()
+    if kind in ("text", "file", "ref", "email"):
+        if kind == "file":
+            check_file_path(text)
+        if kind == "email" and not re.fullmatch(r"[^@\s]+@[^@\s]+", text):
+            raise ValueError("expected an e-mail address")
+        return raw
+    if text == "":
+        return None
+    if kind == "int":
+        if not re.fullmatch(r"[+-]?\d+", text):
+            raise ValueError("expected a whole number")
+        return _bounded(spec, int(text))
+    if kind == "number":
+        try:
+            return _bounded(spec, float(text) if "." in text or "e" in text.lower() else int(text))
+        except ValueError:
+            raise ValueError("expected a number") from None
+    if kind == "bool":
+        low = text.lower()
+        if low in TRUE_WORDS:
+            return True
+        if low in FALSE_WORDS:
+            return False
+        raise ValueError("expected yes or no (true/false)")
+    if kind == "date":
+        return parse_date(text)
+    if kind == "datetime":
+        return parse_datetime(text, tz).replace(microsecond=0)
+    if kind == "enum":
+        if text not in spec.values:
+            raise ValueError(f"expected one of {', '.join(spec.values)}")
+        return text
+    raise ValueError(f"a {kind} is set field by field (e.g. {spec.name}.<field>=...)")
+
+
+def _bounded(spec: FieldSpec, n: int | float) -> int | float:
+    if spec.min is not None and n < spec.min:
+        raise ValueError(f"expected at least {spec.min:g}")
+    if spec.max is not None and n > spec.max:
+        raise ValueError(f"expected at most {spec.max:g}")
+    return n
+
+
+def check_file_path(text: str) -> None:
+    """Attached files live under files/ in the store; nothing may point outside it."""
+    p = text.replace("\\", "/")
+    if not p.startswith("files/") or ".." in p.split("/") or p.endswith("/"):
+        raise ValueError("expected a path under files/, such as files/complaint/letter.pdf")
+
+
+# ------------------------------------------------------------------------ checking records
+
+
+def check_value(spec: FieldSpec, value: Any, path: str) -> Iterator[tuple[str, str]]:
+    """(path, message) for each way `value` does not fit `spec`. Empty values fit."""
+    if value is None:
+        return
+    kind = spec.type
+    if kind in ("text", "ref", "email"):
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            yield path, "expected text"
+    elif kind == "file":
+        if not isinstance(value, str):
+            yield path, "expected a file path under files/"
+        else:
+            try:
+                check_file_path(value)
+            except ValueError as e:
+                yield path, str(e)
+    elif kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            yield path, "expected a whole number"
+        else:
+            yield from _bounds(spec, value, path)
+    elif kind == "number":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            yield path, "expected a number"
+        else:
+            yield from _bounds(spec, value, path)
+    elif kind == "bool":
+        if not isinstance(value, bool):
+            yield path, "expected true or false"
+    elif kind == "date":
+        if isinstance(value, datetime) or to_date(value) is None:
+            yield path, "expected a date such as 2026-03-02"
+    elif kind == "datetime":
+        if isinstance(value, date) and not isinstance(value, datetime):
+            yield path, "expected a date and time such as 2026-03-02T09:15, not only a date"
+        elif to_datetime(value, timezone.utc) is None:
+            yield path, "expected a date and time such as 2026-03-02T09:15"
+    elif kind == "enum":
+        if not isinstance(value, str) or value not in spec.values:
+            yield path, f"'{value}' is not one of {', '.join(spec.values)}"
+    elif kind == "list":
+        if not isinstance(value, list):
+            yield path, "expected a list"
+        elif spec.items is not None:
+            for i, item in enumerate(value):
+                yield from check_value(spec.items, item, f"{path}.{i}")
+    elif kind == "object":
+        if not isinstance(value, dict):
+            yield path, "expected a group of fields"
+        else:
+            yield from check_fields(spec.fields, value, path + ".")
+
+
+def _bounds(spec: FieldSpec, n: float, path: str) -> Iterator[tuple[str, str]]:
+    if spec.min is not None and n < spec.min:
+        yield path, f"expected at least {spec.min:g}"
+    if spec.max is not None and n > spec.max:
+        yield path, f"expected at most {spec.max:g}"
+
+
+def check_fields(
+    fields: dict[str, FieldSpec], data: dict, prefix: str = "", *, envelope: bool = False
+) -> Iterator[tuple[str, str]]:
+    for key, value in data.items():
+        if envelope and key in ENVELOPE_KEYS:
+            continue
+        spec = fields.get(str(key))
+        if spec is None:
+            yield f"{prefix}{key}", "unknown field (not declared for this record type)"
+            continue
+        yield from check_value(spec, value, f"{prefix}{key}")
+
+
+def unmet(requirements: list[Requirement] | tuple[Requirement, ...], data: Any) -> list[tuple[str, str]]:
+    """(field, what is expected) for each requirement `data` does not meet."""
+    out: list[tuple[str, str]] = []
+    for req in requirements:
+        if not all(get(data, k) in allowed for k, allowed in req.when):
+            continue
+        for path in req.fields:
+            value = get(data, path)
+            if is_empty(value):
+                out.append((path, "required"))
+            elif req.allowed is not None and value not in req.allowed:
+                out.append((path, f"must be {' or '.join(map(str, req.allowed))}"))
+    # one line per field, first reason wins
+    seen: dict[str, str] = {}
+    for path, why in out:
+        seen.setdefault(path, why)
+    return list(seen.items())
+
+
+def record_title(rt: RecordType, data: Any, width: int = 60) -> str:
+    value = get(data, rt.title_field) if rt.title_field else None
+    text = " ".join(str(value or "").split())
+    return text if len(text) <= width else text[: width - 1] + "…"

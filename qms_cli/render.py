@@ -1,0 +1,113 @@
+"""Paper forms as Markdown: Jinja2 over `<type>.<lang>.md.j2`, from the store's own
+templates/ first, then the built-in ones; StrictUndefined, so a template that names
+something the record does not offer fails loudly instead of printing a blank."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .config import data_dir
+from .deadlines import deadlines
+from .errors import BadInput
+from .model import values
+from .views import plain, shown
+
+
+def _cell(text: Any) -> str:
+    """A value that is safe inside a Markdown table cell."""
+    s = "" if text is None else str(text)
+    return s.replace("\\", "\\\\").replace("|", "\\|").replace("\r\n", "\n").replace("\n", "<br>")
+
+
+def environment(store):
+    import jinja2
+
+    loader = jinja2.ChoiceLoader(
+        [
+            jinja2.FileSystemLoader(str(store.root / "templates")),
+            jinja2.FileSystemLoader(str(data_dir("templates"))),
+        ]
+    )
+    env = jinja2.Environment(
+        loader=loader,
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["cell"] = _cell
+    return env
+
+
+def render(store, record_id: str, lang: str, type_name: str | None = None) -> str:
+    import jinja2
+
+    from .store import git as gitops
+
+    record = store.read(record_id, type_name)
+    rt = store.record_type(record.type)
+    data = record.data
+    config = store.config
+    now = store.now()
+
+    def v(path: str) -> str:
+        """The value at `path` as a person reads it (labels for codes), or ''."""
+        value = values.get(data, path)
+        spec = rt.field(path)
+        if values.is_empty(value):
+            return ""
+        return shown(spec, value, lang) if spec else str(value)
+
+    def label(path: str) -> str:
+        return rt.label_of(path, lang)
+
+    def signature(meaning: str) -> dict | None:
+        found = None
+        for s in data.get("signatures") or []:
+            if isinstance(s, dict) and s.get("meaning") == meaning:
+                found = plain(s)
+        return found
+
+    history = [
+        {
+            "date": e.date[:16].replace("T", " "),
+            "author": e.author,
+            "email": e.email,
+            "action": (e.trailers.get("QMS-Action") or [e.subject])[0],
+            "subject": e.subject,
+            "comment": e.body,
+        }
+        for e in gitops.log(store.root, record.path)
+    ]
+    context = {
+        "id": record.id,
+        "r": plain(data),
+        "v": v,
+        "label": label,
+        "signature": signature,
+        "state": record.state,
+        "state_label": rt.workflow.states[record.state].label[lang],
+        "form_title": rt.form[lang],
+        "type_label": rt.label[lang],
+        "company": config.company,
+        "site": config.site,
+        "deadlines": [
+            dict(d.as_dict(), label=d.label[lang]) for d in deadlines(rt, data, config, now)
+        ],
+        "signatures": plain(list(data.get("signatures") or [])),
+        "history": history,
+        "lang": lang,
+        "now": now.strftime("%Y-%m-%d %H:%M"),
+    }
+    name = f"{record.type}.{lang}.md.j2"
+    try:
+        template = environment(store).get_template(name)
+    except jinja2.TemplateNotFound:
+        raise BadInput(f"no form template {name} (in the store's templates/ or built in)") from None
+    except jinja2.TemplateSyntaxError as e:
+        raise BadInput(f"templates/{name}:{e.lineno}: {e.message}") from None
+    try:
+        return template.render(**context)
+    except jinja2.UndefinedError as e:
+        raise BadInput(f"form template {name}: {e.message}") from None

@@ -1,0 +1,154 @@
+"""Making stores: `init_store` (an empty store, one commit) and the files it writes."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from .. import __version__
+from ..config import CONFIG_FILE
+from ..errors import BadInput, Refused
+from . import git as gitops
+
+ROLES = {
+    "quality_engineer": ("质量工程师", "Quality engineer"),
+    "quality_manager": ("质量部经理", "Quality manager"),
+    "management_representative": ("管理者代表", "Management representative"),
+    "general_manager": ("总经理", "General manager"),
+    "sales": ("销售部", "Sales"),
+    "document_controller": ("文控", "Document controller"),
+}
+
+GITHUB_WORKFLOW = """\
+# Written by `qms init`: every push and pull request is checked by qms, so an incomplete
+# or illegal record never merges.
+name: qms
+on: [push, pull_request]
+jobs:
+  validate:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+        with:
+          fetch-depth: 0
+      - uses: actions/setup-python@v5
+        with:
+          python-version: "3.11"
+      - run: pip install "${{{{ vars.QMS_PIP_SPEC || 'qms-cli=={version}' }}}}"
+      - run: qms validate
+"""
+
+GITLAB_CI = """\
+# Written by `qms init`: every push and merge request is checked by qms.
+qms:
+  image: python:3.11
+  variables:
+    GIT_DEPTH: "0"
+    QMS_PIP_SPEC: "qms-cli=={version}"
+  script:
+    - pip install "$QMS_PIP_SPEC"
+    - qms validate
+"""
+
+PRE_COMMIT = """\
+# Written by `qms init`: `pre-commit install` makes every commit pass `qms validate` first.
+repos:
+  - repo: local
+    hooks:
+      - id: qms-validate
+        name: qms validate
+        entry: qms validate
+        language: system
+        pass_filenames: false
+        files: ^(records/|qms\\.yaml$|files/)
+"""
+
+
+def _yaml_text(value: str) -> str:
+    """A value that reads back as the same text in YAML."""
+    if value and re.fullmatch(r"[\w\u4e00-\u9fff .()（）-]+", value) and not value[0].isdigit():
+        return value
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def config_text(company: str, site: str, lang: str, name: str, email: str) -> str:
+    lines = [
+        "# qms store configuration (see the qms README).",
+        f"company: {_yaml_text(company)}",
+        f"site: {_yaml_text(site)}" if site else "site: \"\"",
+        f"lang: {lang}",
+        "timezone: Asia/Shanghai",
+        "",
+        "# Time limits: iatf16949 (default), ts16949-urgent-normal, reply-8h, gbt27922.",
+        "time_limits: iatf16949",
+        "",
+        "# Working days: mainland China's official calendar plus the store's own days.",
+        "calendar:",
+        "  workdays: []",
+        "  holidays: []",
+        "",
+        "# Who may sign what. Whoever ran `qms init` holds every role until others are named.",
+        "roles:",
+    ]
+    for role, (zh, en) in ROLES.items():
+        lines += [
+            f"  {role}:",
+            f"    label: {{zh: {zh}, en: {en}}}",
+            "    holders:",
+            f"      - {{name: {_yaml_text(name)}, email: {_yaml_text(email)}}}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def init_store(path: Path, company: str = "", site: str = "", lang: str = "zh") -> Path:
+    """A new store at `path`: git repository, qms.yaml, records/, CI and pre-commit
+    configuration, committed as one commit. Refuses to touch an existing store."""
+    if lang not in ("zh", "en"):
+        raise BadInput(f"--lang: expected zh or en, not '{lang}'")
+    if site and not re.fullmatch(r"[A-Za-z0-9]{1,10}", site):
+        raise BadInput(f"--site: '{site}': expected a short code of letters and digits, such as HZ")
+    path = path.expanduser().resolve()
+    if (path / CONFIG_FILE).exists():
+        raise Refused(f"{path}: already a store ({CONFIG_FILE} exists); nothing was changed")
+    if path.exists() and not path.is_dir():
+        raise BadInput(f"{path}: exists and is not a folder")
+    created = not path.exists()
+    path.mkdir(parents=True, exist_ok=True)
+    import git
+
+    try:
+        repo = git.Repo(path)
+        repo.close()
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        git.Repo.init(path).close()
+    try:
+        who = gitops.actor(path)
+    except BadInput:
+        if created:
+            import shutil
+
+            shutil.rmtree(path)
+        raise
+    files = {
+        CONFIG_FILE: config_text(company or path.name, site, lang, who.name, who.email),
+        "records/.gitkeep": "",
+        "files/.gitkeep": "",
+        ".gitignore": ".qms/\n",
+        ".github/workflows/qms.yml": GITHUB_WORKFLOW.format(version=__version__),
+        ".gitlab-ci.yml": GITLAB_CI.format(version=__version__),
+        ".pre-commit-config.yaml": PRE_COMMIT,
+    }
+    written = []
+    for rel, text in files.items():
+        p = path / rel
+        if p.exists():
+            continue  # an existing repository's own files stay as they are
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text, encoding="utf-8")
+        written.append(rel)
+    message = (
+        f"qms: new store {company or path.name}\n\n"
+        f"QMS-Action: init\nQMS-Signature: initialised by {who.email}\n"
+    )
+    gitops.commit(path, written, message)
+    return path

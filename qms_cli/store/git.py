@@ -1,0 +1,167 @@
+"""Git for the store, through GitPython's `repo.git` (the git CLI), so hooks, signing and
+.gitattributes apply. One action is one commit holding only that record's files; a
+person's own staged or unstaged changes elsewhere are left exactly as they were."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import BadInput, NotAStore, QmsError
+
+
+@dataclass(frozen=True)
+class Actor:
+    name: str
+    email: str
+
+
+def _repo(root: Path):
+    import git
+
+    try:
+        return git.Repo(root, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise NotAStore(
+            f"{root}: not a git repository (a store is a git repository; run 'git init' "
+            f"there, or create a store with 'qms init')"
+        ) from None
+
+
+def _git_error(e: Exception, what: str) -> QmsError:
+    stderr = (getattr(e, "stderr", "") or "").strip().replace("stderr: ", "").strip("'\n ")
+    return QmsError(f"git refused to {what}: {stderr or e}")
+
+
+def actor(root: Path) -> Actor:
+    """The git identity that acts: user.name and user.email, as git itself resolves them."""
+    import git
+
+    with _repo(root) as repo:
+        try:
+            ident = repo.git.var("GIT_AUTHOR_IDENT")
+        except git.GitCommandError:
+            ident = ""
+    # "Name <email> 1700000000 +0800"
+    if "<" not in ident or ">" not in ident:
+        raise BadInput(
+            "git does not know who you are: set your identity with "
+            "'git config user.name \"Li Lei\"' and 'git config user.email li.lei@example.com'"
+        )
+    name, rest = ident.split("<", 1)
+    email = rest.split(">", 1)[0].strip()
+    if not email:
+        raise BadInput("git user.email is empty: set it with 'git config user.email you@example.com'")
+    return Actor(name=name.strip(), email=email)
+
+
+def blob_id(data: bytes) -> str:
+    """The id git gives a file with this content (to tell whether HEAD already holds it)."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def head_blob(root: Path, rel: str) -> str | None:
+    import git
+
+    with _repo(root) as repo:
+        try:
+            return repo.git.rev_parse(f"HEAD:{rel}")
+        except git.GitCommandError:
+            return None
+
+
+def commit(root: Path, paths: list[str], message: str, *, date: str | None = None) -> str:
+    """Commit exactly `paths` (relative to the store root) with `message`; return the id."""
+    import git
+
+    env = {}
+    if date:
+        env["GIT_AUTHOR_DATE"] = date
+        env["GIT_COMMITTER_DATE"] = os.environ.get("GIT_COMMITTER_DATE", date)
+    with _repo(root) as repo:
+        g = repo.git
+        try:
+            g.add("--", *paths)
+            g.commit("--only", "--no-edit", "-q", "-m", message, "--", *paths, env=env)
+            return g.rev_parse("HEAD")
+        except git.GitCommandError as e:
+            raise _git_error(e, "commit") from None
+
+
+def unstage(root: Path, paths: list[str]) -> None:
+    """Put the index entries of `paths` back as HEAD has them (after a failed commit)."""
+    import git
+
+    with _repo(root) as repo:
+        for p in paths:
+            try:
+                repo.git.reset("-q", "HEAD", "--", p)
+            except git.GitCommandError:
+                try:
+                    repo.git.rm("-q", "--cached", "--ignore-unmatch", "--", p)
+                except git.GitCommandError:
+                    pass
+
+
+def check_repository(root: Path) -> None:
+    with _repo(root) as repo:
+        if repo.bare:
+            raise NotAStore(f"{root}: a bare git repository has no working tree to hold records")
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    commit: str
+    date: str
+    author: str
+    email: str
+    subject: str
+    body: str
+    trailers: dict[str, list[str]]
+
+    def as_dict(self) -> dict:
+        return {
+            "commit": self.commit,
+            "date": self.date,
+            "author": self.author,
+            "email": self.email,
+            "subject": self.subject,
+            "body": self.body,
+            "trailers": self.trailers,
+        }
+
+
+_SEP = "\x1e"
+_FIELD = "\x1f"
+
+
+def log(root: Path, rel: str) -> list[LogEntry]:
+    """The commits that touched `rel`, oldest first, with their trailers parsed."""
+    import git
+
+    fmt = _FIELD.join(["%H", "%aI", "%an", "%ae", "%s", "%b"]) + _SEP
+    with _repo(root) as repo:
+        try:
+            out = repo.git.log(f"--format={fmt}", "--reverse", "--", rel)
+        except git.GitCommandError as e:
+            raise _git_error(e, "read the history") from None
+    entries = []
+    for chunk in out.split(_SEP):
+        chunk = chunk.strip("\n")
+        if not chunk:
+            continue
+        h, date, name, email, subject, body = (chunk.split(_FIELD) + [""] * 6)[:6]
+        trailers: dict[str, list[str]] = {}
+        text_lines = []
+        for line in body.strip().splitlines():
+            key, sep, value = line.partition(": ")
+            if sep and key.startswith("QMS-"):
+                trailers.setdefault(key, []).append(value.strip())
+            else:
+                text_lines.append(line)
+        entries.append(
+            LogEntry(h, date, name, email, subject, "\n".join(text_lines).strip(), trailers)
+        )
+    return entries

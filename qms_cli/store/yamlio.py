@@ -1,0 +1,172 @@
+"""Reading and writing record files.
+
+Round-trip (ruamel `rt`) for the one record being edited, so comments, key order and
+quoting written by hand survive; the C-accelerated safe loader for bulk reads. Both refuse
+what a record must never contain: anchors and aliases, custom tags, duplicate keys, a
+file over MAX_BYTES, text that is not UTF-8, and a document that is not a mapping.
+YAML 1.2 throughout: `no`, `on`, `yes` stay text."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+from typing import Any
+
+from ..errors import BadFile, BadInput
+
+MAX_BYTES = 1024 * 1024
+MAX_DEPTH = 64
+STANDARD_TAG = "tag:yaml.org,2002:"
+
+
+def _yaml(kind: str):
+    from ruamel.yaml import YAML
+
+    y = YAML(typ=kind, pure=False) if kind == "safe" else YAML()
+    if kind == "rt":
+        y.indent(mapping=2, sequence=4, offset=2)
+        y.width = 100
+        y.preserve_quotes = True
+        y.allow_unicode = True
+    return y
+
+
+_cache: dict[str, Any] = {}
+
+
+def yaml_for(kind: str):
+    if kind not in _cache:
+        _cache[kind] = _yaml(kind)
+    return _cache[kind]
+
+
+def decode(raw: bytes, source: str) -> str:
+    if len(raw) > MAX_BYTES:
+        raise BadFile(source, f"the file is {len(raw):,} bytes; a record may be at most {MAX_BYTES:,}")
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise BadFile(source, f"byte {e.start}: not UTF-8 text (save the file as UTF-8)") from None
+
+
+def _check_nodes(root, source: str) -> None:
+    """Refuse aliases (a node reached twice), anchors, custom tags and runaway nesting."""
+    from ruamel.yaml.nodes import MappingNode, SequenceNode
+
+    seen: set[int] = set()
+    stack = [(root, 0)]
+    while stack:
+        node, depth = stack.pop()
+        line = node.start_mark.line + 1 if node.start_mark else None
+        if id(node) in seen or getattr(node, "anchor", None):
+            raise BadFile(source, "YAML anchors and aliases (&, *) are not allowed in records", line)
+        seen.add(id(node))
+        tag = node.tag if isinstance(node.tag, str) else getattr(node.tag, "value", None)
+        if tag and not tag.startswith(STANDARD_TAG):
+            raise BadFile(source, f"YAML tag '{tag}' is not allowed in records", line)
+        if depth > MAX_DEPTH:
+            raise BadFile(source, f"nested more than {MAX_DEPTH} levels deep", line)
+        if isinstance(node, MappingNode):
+            for k, v in node.value:
+                stack.append((k, depth + 1))
+                stack.append((v, depth + 1))
+        elif isinstance(node, SequenceNode):
+            for v in node.value:
+                stack.append((v, depth + 1))
+
+
+def _error_line(e: Exception) -> tuple[int | None, str]:
+    mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+    problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+    return (mark.line + 1 if mark is not None else None), problem
+
+
+def parse(text: str, source: str, kind: str = "safe") -> Any:
+    """Parse one YAML document from `text`; `kind` is 'rt' (editable) or 'safe' (fast)."""
+    from ruamel.yaml.error import YAMLError
+
+    y = yaml_for(kind)
+    try:
+        node = y.compose(text)
+        if node is None:
+            raise BadFile(source, "the file is empty; expected the fields of a record")
+        _check_nodes(node, source)
+        data = y.constructor.construct_document(node)
+    except BadInput:
+        raise
+    except YAMLError as e:
+        line, problem = _error_line(e)
+        raise BadFile(source, f"{problem} (not valid YAML)", line) from None
+    except RecursionError:
+        raise BadFile(source, "nested too deeply") from None
+    except (ValueError, TypeError, OverflowError) as e:  # e.g. a timestamp like 2026-13-45
+        raise BadFile(source, f"{e} (not a valid value)") from None
+    if not isinstance(data, dict):
+        raise BadFile(source, "expected a mapping of fields (key: value) at the top")
+    return data
+
+
+def load(path: Path, source: str, kind: str = "safe") -> Any:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise BadFile(source, "no such file") from None
+    except OSError as e:
+        raise BadFile(source, f"cannot be read ({e.strerror})") from None
+    return parse(decode(raw, source), source, kind)
+
+
+def field_lines(text: str) -> dict[str, int]:
+    """Dotted path -> 1-based line, for pointing findings at the line a person edits."""
+    from ruamel.yaml.nodes import MappingNode, SequenceNode
+
+    try:
+        root = yaml_for("safe").compose(text)
+    except Exception:
+        return {}
+    out: dict[str, int] = {}
+    stack = [(root, "")]
+    while stack:
+        node, prefix = stack.pop()
+        if isinstance(node, MappingNode):
+            for k, v in node.value:
+                path = f"{prefix}{k.value}"
+                out[path] = k.start_mark.line + 1
+                stack.append((v, path + "."))
+        elif isinstance(node, SequenceNode):
+            for i, v in enumerate(node.value):
+                path = f"{prefix}{i}"
+                out[path] = v.start_mark.line + 1
+                stack.append((v, path + "."))
+    return out
+
+
+def dump(data: Any) -> str:
+    buf = io.StringIO()
+    yaml_for("rt").dump(data, buf)
+    return buf.getvalue()
+
+
+def atomic_write(path: Path, content: str | bytes) -> None:
+    """Write via a temporary file in the same folder, fsync, rename: all or nothing."""
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    if hasattr(os, "O_DIRECTORY"):
+        fd = os.open(path.parent, os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
