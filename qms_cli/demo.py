@@ -61,11 +61,13 @@ def play(path: Path | None) -> DemoResult:
     git.Repo.init(path).close()
     store = Store(path)
     _as(store, QE)
-    gitops.commit(
-        path,
-        [CONFIG_FILE, "records", "files"] if (path / "files").exists() else [CONFIG_FILE, "records"],
-        "qms: sample store\n\nQMS-Action: import\n",
-    )
+    sample = [CONFIG_FILE] + [
+        p.relative_to(path).as_posix()
+        for folder in ("records", "files")
+        for p in sorted((path / folder).rglob("*"))
+        if p.is_file()
+    ]
+    gitops.commit(path, sample, "qms: sample store\n\nQMS-Action: import\n")
     res = DemoResult(path)
     tz = store.config.tz
     received = datetime.now(tz).replace(second=0, microsecond=0) - timedelta(days=1)
