@@ -257,7 +257,7 @@ class Store:
             raise BadInput("nothing to set: give FIELD=VALUE")
         with lock.store_lock(self.root) as notes:
             _, path = self.locate(record_id, type_name)
-            data = yamlio.load(path, self.rel(path), "rt")
+            data, style = yamlio.load_for_edit(path, self.rel(path))
             record = self._record(rt.name, path, data)
             if rt.workflow.states[record.state].final:
                 raise Refused(
@@ -280,7 +280,7 @@ class Store:
                     ("QMS-Action", "set " + " ".join(changed)),
                 ],
             )
-            commit = self._write(path, data, message, actor)
+            commit = self._write(path, data, message, actor, style=style)
         return Change(self._record(rt.name, path, data), commit, tuple(notes))
 
     def move(
@@ -305,7 +305,7 @@ class Store:
         actor = gitops.actor(self.root)
         with lock.store_lock(self.root) as notes:
             _, path = self.locate(record_id, type_name)
-            data = yamlio.load(path, self.rel(path), "rt")
+            data, style = yamlio.load_for_edit(path, self.rel(path))
             record = self._record(rt.name, path, data)
             move = wf.move(record.state, target)
             if move is None:
@@ -360,7 +360,7 @@ class Store:
                     ("QMS-Signature", f"{move.sign} by {actor.email}"),
                 ],
             )
-            commit = self._write(path, data, message, actor, date=when)
+            commit = self._write(path, data, message, actor, date=when, style=style)
         return Change(self._record(rt.name, path, data), commit, tuple(notes))
 
     # -- internals -----------------------------------------------------------------------
@@ -397,7 +397,10 @@ class Store:
                     value = values.coerce(spec, raw, self.config.tz)
             except ValueError as e:
                 raise BadInput(f"{path}: '{raw}': {e}") from None
+            fresh = _new_keys(data, path)
             values.put(data, path, value, append=append and spec.type == "list", new_map=CommentedMap)
+            for new_path in fresh:
+                _place(rt, data, new_path)
             changed.append(path)
         return changed
 
@@ -428,12 +431,15 @@ class Store:
                 highest = max(highest, int(m.group("seq")))
         return rt.numbering.format(seq=highest + 1, **fmt_fields)
 
-    def _write(self, path: Path, data: Any, message: str, actor, date: datetime | None = None) -> str:
+    def _write(
+        self, path: Path, data: Any, message: str, actor, date: datetime | None = None,
+        style: tuple[int, int, int] | None = None,
+    ) -> str:
         from . import git as gitops
         from . import lock, yamlio
 
         rel = self.rel(path)
-        text = yamlio.dump(data)
+        text = yamlio.dump(data, style or yamlio.DEFAULT_STYLE)
         # what we write must read back as what we meant, or nothing is written
         yamlio.parse(text, rel, "safe")
         new = text.encode("utf-8")
@@ -448,6 +454,46 @@ class Store:
             raise
         lock.end(self.root)
         return commit
+
+
+def _new_keys(data: Any, path: str) -> list[str]:
+    """The prefixes of `path` that do not exist yet (mapping keys that put() will add)."""
+    out, cur, parts = [], data, path.split(".")
+    for i, part in enumerate(parts):
+        if isinstance(cur, dict):
+            if part not in cur:
+                out.append(".".join(parts[: i + 1]))
+                break
+            cur = cur[part]
+        elif isinstance(cur, list) and part.isdigit() and int(part) < len(cur):
+            cur = cur[int(part)]
+        else:
+            break
+    return out
+
+
+def _place(rt: RecordType, data: Any, path: str) -> None:
+    """Move a key just added to a mapping to where the declaration puts it, so a record
+    reads in the form's order (signatures stay last)."""
+    parent_path, _, key = path.rpartition(".")
+    parent = values.get(data, parent_path) if parent_path else data
+    if not hasattr(parent, "insert") or key not in parent:
+        return
+    if parent_path:
+        spec = rt.field(parent_path)
+        declared = list(spec.fields) if spec is not None else []
+    else:
+        declared = [k for k in ENVELOPE_KEYS if k != "signatures"] + list(rt.fields) + ["signatures"]
+    if key not in declared:
+        return
+    rank = {k: i for i, k in enumerate(declared)}
+    keys = [k for k in parent if k != key]
+    pos = 0
+    for i, k in enumerate(keys):
+        if rank.get(k, len(rank)) < rank[key]:
+            pos = i + 1
+    value = parent.pop(key)
+    parent.insert(pos, key, value)
 
 
 def _order_fields(rt: RecordType, data: Any) -> None:

@@ -112,23 +112,15 @@ def init_store(path: Path, company: str = "", site: str = "", lang: str = "zh") 
         raise Refused(f"{path}: already a store ({CONFIG_FILE} exists); nothing was changed")
     if path.exists() and not path.is_dir():
         raise BadInput(f"{path}: exists and is not a folder")
-    created = not path.exists()
+    existing = next(p for p in [path, *path.parents] if p.exists())
+    who = gitops.actor(existing)  # before anything is written
     path.mkdir(parents=True, exist_ok=True)
     import git
 
     try:
-        repo = git.Repo(path)
-        repo.close()
+        git.Repo(path).close()
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         git.Repo.init(path).close()
-    try:
-        who = gitops.actor(path)
-    except BadInput:
-        if created:
-            import shutil
-
-            shutil.rmtree(path)
-        raise
     files = {
         CONFIG_FILE: config_text(company or path.name, site, lang, who.name, who.email),
         "records/.gitkeep": "",

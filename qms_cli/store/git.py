@@ -39,11 +39,10 @@ def actor(root: Path) -> Actor:
     """The git identity that acts: user.name and user.email, as git itself resolves them."""
     import git
 
-    with _repo(root) as repo:
-        try:
-            ident = repo.git.var("GIT_AUTHOR_IDENT")
-        except git.GitCommandError:
-            ident = ""
+    try:  # works inside a repository (its own config counts) and outside one
+        ident = git.Git(str(root)).var("GIT_AUTHOR_IDENT")
+    except git.GitCommandError:
+        ident = ""
     # "Name <email> 1700000000 +0800"
     if "<" not in ident or ">" not in ident:
         raise BadInput(

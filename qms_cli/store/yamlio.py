@@ -144,9 +144,54 @@ def field_lines(text: str) -> dict[str, int]:
     return out
 
 
-def dump(data: Any) -> str:
+DEFAULT_STYLE = (2, 4, 2)  # mapping indent, sequence indent, dash offset
+
+
+def edit_style(text: str) -> tuple[int, int, int]:
+    """The indentation a (possibly hand-written) record uses, so that writing it back
+    changes only the lines whose values changed."""
+    from ruamel.yaml.util import load_yaml_guess_indent
+
+    try:
+        _, indent, dash = load_yaml_guess_indent(text)
+    except Exception:  # the file was already checked by parse(); guessing is best effort
+        return DEFAULT_STYLE
+    if not indent:
+        return DEFAULT_STYLE
+    if dash is None:  # no lists in the file yet: its mapping indent, our list style
+        return (indent, indent + 2, 2) if indent >= 2 else DEFAULT_STYLE
+    return (_mapping_indent(text) or indent, max(indent, dash + 2), dash)
+
+
+def _mapping_indent(text: str) -> int | None:
+    """How far a nested mapping is indented under its key (ruamel's guess reports the
+    list indent when a file has lists; a file may indent the two differently)."""
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    for a, b in zip(lines, lines[1:]):
+        sa, sb = a.lstrip(" "), b.lstrip(" ")
+        if sa.startswith("-") or sb.startswith("-") or not sa.rstrip().endswith(":"):
+            continue
+        deeper = (len(b) - len(sb)) - (len(a) - len(sa))
+        if deeper > 0:
+            return deeper
+    return None
+
+
+def load_for_edit(path: Path, source: str) -> tuple[Any, tuple[int, int, int]]:
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise BadFile(source, f"cannot be read ({e.strerror})") from None
+    text = decode(raw, source)
+    return parse(text, source, "rt"), edit_style(text)
+
+
+def dump(data: Any, style: tuple[int, int, int] = DEFAULT_STYLE) -> str:
+    y = yaml_for("rt")
+    mapping, sequence, offset = style
+    y.indent(mapping=mapping, sequence=sequence, offset=offset)
     buf = io.StringIO()
-    yaml_for("rt").dump(data, buf)
+    y.dump(data, buf)
     return buf.getvalue()
 
 

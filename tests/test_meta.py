@@ -1,0 +1,70 @@
+"""Keeping the whole consistent: every command has help and is in the README, every record
+type has its forms, every state is reachable, every role a move needs exists, and start-up
+imports nothing heavy."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO
+
+from qms_cli.config import BUILTIN_TYPES, Config, builtin_type_names
+
+README = (REPO / "README.md").read_text(encoding="utf-8")
+
+
+def _commands(args: list[str]) -> list[str]:
+    out = subprocess.run(
+        [sys.executable, "-m", "qms_cli", *args, "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    section = out.split("Commands:", 1)[1] if "Commands:" in out else ""
+    return re.findall(r"^  ([a-z][a-z-]*)\s", section, re.M)
+
+
+def test_every_command_has_help_and_is_in_the_readme():
+    top = _commands([])
+    assert {"init", "demo", "validate", "log", "render", "complaint"} <= set(top)
+    for name in top:
+        assert f"qms {name}" in README, f"'qms {name}' is not described in README.md"
+    for verb in _commands(["complaint"]):
+        assert f"qms complaint {verb}" in README, f"'qms complaint {verb}' is not in README.md"
+        help_text = subprocess.run(
+            [sys.executable, "-m", "qms_cli", "complaint", verb, "--help"],
+            capture_output=True, text=True,
+        )
+        assert help_text.returncode == 0 and "Usage:" in help_text.stdout
+
+
+@pytest.mark.parametrize("type_name", builtin_type_names())
+def test_every_record_type_has_a_form_in_each_language(type_name):
+    for lang in ("zh", "en"):
+        assert (REPO / "templates" / f"{type_name}.{lang}.md.j2").is_file()
+
+
+@pytest.mark.parametrize("type_name", builtin_type_names())
+def test_every_state_is_reachable_and_every_role_exists(type_name):
+    config = Config.load(REPO)  # the sample store names the roles the built-in types use
+    rt = config.record_type(type_name)
+    assert rt.workflow.reachable() == set(rt.workflow.states)
+    for move in rt.workflow.moves:
+        assert move.role is None or move.role in config.roles, move
+    for col in rt.list_columns:
+        assert rt.field(col) is not None, col
+    assert (BUILTIN_TYPES / f"{type_name}.yaml").is_file()
+
+
+def test_help_imports_nothing_heavy():
+    code = (
+        "import sys, runpy; sys.argv=['qms','--help']\n"
+        "try:\n    runpy.run_module('qms_cli', run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        "heavy = [m for m in ('git', 'ruamel.yaml', 'jinja2', 'rich.table', 'chinese_calendar',"
+        " 'filelock', 'dateutil') if m in sys.modules]\n"
+        "sys.stderr.write('HEAVY=' + ','.join(heavy))\n"
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert "HEAVY=" in p.stderr
+    assert p.stderr.split("HEAVY=")[1].strip() == "", p.stderr
