@@ -67,9 +67,12 @@ def deadlines(rt: RecordType, data: Any, config: Config, now: datetime) -> list[
             met = moved_at(data, spec.met_by.split(":", 1)[1], tz)
         else:
             met = values.to_datetime(values.get(data, spec.met_by), tz)
+        skipped = bool(spec.skip_when) and all(
+            values.get(data, k) in allowed for k, allowed in spec.skip_when
+        )
         if met is not None:
             status = "met" if met <= when else "late"
-        elif data.get("state") in rt.deadlines_stop_in:
+        elif skipped or data.get("state") in rt.deadlines_stop_in:
             status = "stopped"
         else:
             status = "overdue" if now > when else "open"

@@ -69,9 +69,17 @@ def render(store, record_id: str, lang: str, type_name: str | None = None) -> st
                 found = plain(s)
         return found
 
+    def local(iso: str) -> str:
+        moment = values.to_datetime(iso, config.tz)
+        return moment.astimezone(config.tz).strftime("%Y-%m-%d %H:%M") if moment else iso
+
+    def role_label(code: str | None) -> str:
+        role = config.roles.get(code or "")
+        return (role.label.get(lang) or code) if role else (code or "")
+
     history = [
         {
-            "date": e.date[:16].replace("T", " "),
+            "date": local(e.date),
             "author": e.author,
             "email": e.email,
             "action": (e.trailers.get("QMS-Action") or [e.subject])[0],
@@ -88,6 +96,9 @@ def render(store, record_id: str, lang: str, type_name: str | None = None) -> st
         "signature": signature,
         "state": record.state,
         "state_label": rt.workflow.states[record.state].label[lang],
+        "state_labels": {k: st.label[lang] for k, st in rt.workflow.states.items()},
+        "role_label": role_label,
+        "meaning_label": lambda m: rt.meaning_label(m, lang),
         "form_title": rt.form[lang],
         "type_label": rt.label[lang],
         "company": config.company,

@@ -45,7 +45,7 @@ def shown(spec: FieldSpec, value: Any, lang: str) -> str:
     if spec.type == "enum":
         return spec.value_label(value, lang)
     if spec.type == "bool":
-        return {True: {"zh": "是", "en": "yes"}, False: {"zh": "否", "en": "no"}}[bool(value)][lang]
+        return {True: {"zh": "是", "en": "Yes"}, False: {"zh": "否", "en": "No"}}[bool(value)][lang]
     if spec.type == "list" and isinstance(value, list):
         item = spec.items
         return ", ".join(shown(item, v, lang) if item else str(v) for v in value)

@@ -89,6 +89,13 @@ class FieldSpec:
         )
 
 
+def _conditions(data: Any) -> tuple[tuple[str, tuple[Any, ...]], ...]:
+    """{field: value or [values]} as ((field, (values...)), ...)."""
+    return tuple(
+        (str(k), tuple(v) if isinstance(v, list) else (v,)) for k, v in (data or {}).items()
+    )
+
+
 @dataclass(frozen=True)
 class Requirement:
     """`fields` must be filled in; if `allowed`, the (single) field must hold one of those
@@ -108,13 +115,10 @@ class Requirement:
         if not names:
             raise BadInput(f"{where}: a requirement needs 'field' or 'fields'")
         allowed = data.get("in")
-        when = data.get("when") or {}
         return Requirement(
             fields=tuple(str(n) for n in names),
             allowed=tuple(allowed) if allowed is not None else None,
-            when=tuple(
-                (str(k), tuple(v) if isinstance(v, list) else (v,)) for k, v in when.items()
-            ),
+            when=_conditions(data.get("when")),
         )
 
 
@@ -180,6 +184,7 @@ class DeadlineSpec:
     start: str  # field holding the start instant
     met_by: str  # field, or "moved:<state>" for the time of the move into that state
     extended_by: str | None = None  # a date field that, when set later, replaces the limit
+    skip_when: tuple[tuple[str, tuple[Any, ...]], ...] = ()  # e.g. no report when not ours
 
 
 @dataclass(frozen=True)
@@ -196,6 +201,10 @@ class RecordType:
     deadlines_stop_in: tuple[str, ...] = ()
     title_field: str | None = None
     list_columns: tuple[str, ...] = ()
+    meanings: dict[str, dict[str, str]] = field(default_factory=dict)  # signature labels
+
+    def meaning_label(self, meaning: str, lang: str) -> str:
+        return self.meanings.get(meaning, {}).get(lang, meaning)
 
     @property
     def prefix(self) -> str:
@@ -251,6 +260,7 @@ class RecordType:
                 start=str(v["from"]),
                 met_by=str(v["met_by"]),
                 extended_by=v.get("extended_by"),
+                skip_when=_conditions(v.get("skip_when")),
             )
             for k, v in (deadlines_raw.get("items") or {}).items()
         )
@@ -267,7 +277,11 @@ class RecordType:
             deadlines_stop_in=tuple(deadlines_raw.get("not_after") or ()),
             title_field=data.get("title_field"),
             list_columns=tuple(data.get("list_columns") or ()),
+            meanings={str(k): _label(v, str(k)) for k, v in (data.get("meanings") or {}).items()},
         )
+        for move in workflow.moves:
+            if rt.meanings and move.sign not in rt.meanings:
+                raise BadInput(f"{where}: meanings: no label for the signature '{move.sign}'")
         _check_paths(rt, where)
         return rt
 
@@ -323,6 +337,7 @@ def _check_paths(rt: RecordType, where: str) -> None:
             paths.append(d.met_by)
         if d.extended_by:
             paths.append(d.extended_by)
+        paths.extend(k for k, _ in d.skip_when)
     if rt.deadline_key:
         paths.append(rt.deadline_key)
     for p in paths:
