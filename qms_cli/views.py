@@ -108,7 +108,7 @@ def summary_row(store, rt: RecordType, record, lang: str, now: datetime) -> dict
         "title": values.record_title(rt, data),
         "columns": {c: _cell(rt, data, c, lang) for c in rt.list_columns},
         "overdue": [d.name for d in late],
-        "next_due": nxt.due.isoformat(timespec="minutes") if nxt else None,
+        "next_due": nxt.due.isoformat() if nxt else None,
         "next_deadline": nxt.name if nxt else None,
     }
     return row

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from ..errors import BadFile, Finding, QmsError
+from ..errors import BadFile, BadInput, Finding, QmsError
 from ..model import values
 from ..model.declaration import FieldSpec, RecordType
 
@@ -181,7 +181,7 @@ def validate(store, targets: list[str] = (), *, strict: bool = False) -> list[Fi
             else:
                 match = [(n, f) for n, f in files if f.stem == t]
             if not match:
-                findings.append(Finding(t, "", "no such record in the store"))
+                raise BadInput(f"{t}: no such record in the store (expected a record ID or a path under records/)")
             selected.extend(match)
     types: dict[str, RecordType] = {}
     loaded: list[Loaded] = []
@@ -224,6 +224,8 @@ def validate(store, targets: list[str] = (), *, strict: bool = False) -> list[Fi
             while line is None and len(parts) > 1:  # a missing field: point at its parent
                 parts.pop()
                 line = lines.get(".".join(parts))
+            if line is None:  # a whole group missing: point at what requires it
+                line = lines.get("state") if "in state" in f.message else lines.get("id")
             f = Finding(f.source, f.field, f.message, line, f.severity)
         if strict and f.severity == "warning":
             f = Finding(f.source, f.field, f.message, f.line, "error")

@@ -25,10 +25,15 @@ WORDS = {
 }
 
 
-def _console():
+def _console(width: int | None = None):
+    import sys
+
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=True)
+    # Piped output has no terminal width: give tables room rather than 80 columns.
+    if width is None and not sys.stdout.isatty():
+        width = 160
+    return Console(highlight=False, soft_wrap=True, width=width)
 
 
 def when(iso: str | None) -> str:
@@ -105,19 +110,23 @@ def print_table(rt: RecordType, rows: list[dict], lang: str) -> None:
 
     w = WORDS[lang]
     c = _console()
+    labels = {d.name: d.label[lang] for d in rt.deadlines}
     t = Table(title=f"{rt.label[lang]} ({len(rows)})", title_justify="left")
-    t.add_column("ID", no_wrap=True)
-    t.add_column(w["state"], no_wrap=True)
+    t.add_column("ID", no_wrap=True, min_width=13)
+    t.add_column(w["state"], min_width=6)
     for col in rt.list_columns:
-        t.add_column(rt.label_of(col, lang))
-    t.add_column(w["due"], no_wrap=True)
+        t.add_column(rt.label_of(col, lang), min_width=8, overflow="fold")
+    t.add_column(w["due"], min_width=16)
     for r in rows:
         due = ""
         if r["next_due"]:
-            due = f"{r['next_deadline']} {when(r['next_due'])}"
+            due = escape(f"{labels.get(r['next_deadline'], r['next_deadline'])} {when(r['next_due'])}")
             if r["overdue"]:
-                due = f"[bold red]{escape(due)} ({w['overdue']})[/bold red]"
-        t.add_row(r["id"], r["state"], *(escape(r["columns"][c]) for c in rt.list_columns), due)
+                due = f"[bold red]{due} ({w['overdue']})[/bold red]"
+        t.add_row(
+            r["id"], escape(r["state_label"]),
+            *(escape(r["columns"][c]) for c in rt.list_columns), due,
+        )
     c.print(t)
 
 

@@ -61,6 +61,7 @@ def demo(
 def validate(
     targets: Optional[List[str]] = typer.Argument(None, help="Record IDs or paths (default: the whole store).", metavar="[ID|PATH]..."),
     strict: bool = typer.Option(False, "--strict", help="Warnings (e.g. unknown fields) count as findings too."),
+    json: bool = typer.Option(False, "--json", help="Print the findings as JSON."),
 ) -> None:
     """Every record against its schema, its state's requirements, references and attached
     files; exit 1 with one line per finding."""
@@ -69,7 +70,7 @@ def validate(
     store = open_store()
     findings = run(store, list(targets or []), strict=strict)
     errors = [f for f in findings if f.severity == "error"]
-    if options().json:
+    if json or options().json:
         emit_json({"findings": [f.as_dict() for f in findings], "errors": len(errors)})
     else:
         for f in findings:
@@ -85,14 +86,17 @@ def validate(
 
 @app.command("log")
 @handled
-def log(record_id: str = typer.Argument(..., metavar="ID")) -> None:
+def log(
+    record_id: str = typer.Argument(..., metavar="ID"),
+    json: bool = typer.Option(False, "--json", help="Print as JSON."),
+) -> None:
     """The record's history from git: date, actor, move or edit, comment."""
     from ..store import git as gitops
 
     store = open_store()
     _, path = store.locate(record_id)
     entries = gitops.log(store.root, store.rel(path))
-    if options().json:
+    if json or options().json:
         emit_json([e.as_dict() for e in entries])
         return
     for e in entries:

@@ -108,19 +108,6 @@ class Store:
                 raise BadInput(f"QMS_NOW='{raw}': {e}") from None
         return datetime.now(self.config.tz)
 
-    def sign_time(self) -> datetime:
-        """The real time of a signature: the commit's own date (GIT_COMMITTER_DATE if the
-        person set it, as git would use it), never QMS_NOW."""
-        raw = os.environ.get("GIT_COMMITTER_DATE")
-        if raw:
-            try:
-                return values.parse_datetime(raw.replace("@", ""), self.config.tz).astimezone(
-                    self.config.tz
-                )
-            except ValueError:
-                pass
-        return datetime.now(self.config.tz).replace(microsecond=0)
-
     # -- finding and reading -------------------------------------------------------------
     def type_folder(self, type_name: str) -> Path:
         return self.root / RECORDS / type_name
@@ -314,7 +301,8 @@ class Store:
                     f"{rt.name} {record_id} is '{record.state}': it cannot move to '{target}'"
                     + (f"; it can move to: {', '.join(onward)}" if onward else " (a final state)")
                 )
-            when = self.sign_time()
+            # the signature's time is the commit's own time, as git reads it (never QMS_NOW)
+            when = gitops.actor(self.root).when.astimezone(self.config.tz)
             if move.role:
                 role = self.config.roles.get(move.role)
                 if role is None or not role.held_by(actor.email, when.date()):
@@ -414,7 +402,7 @@ class Store:
 
     def _next_id(self, rt: RecordType, data: Any) -> str:
         when = values.to_datetime(values.get(data, rt.numbering_date), self.config.tz) if rt.numbering_date else None
-        year = (when or self.now()).year
+        year = (when or self.now()).astimezone(self.config.tz).year
         site = self.config.site
         if "{site}" in rt.numbering and not site:
             raise BadInput(f"{CONFIG_FILE}: site: the numbering '{rt.numbering}' needs a site code")

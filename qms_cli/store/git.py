@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from datetime import datetime, timedelta, timezone
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from ..errors import BadInput, NotAStore, QmsError
 class Actor:
     name: str
     email: str
+    when: datetime  # the commit time git will use (honours GIT_COMMITTER_DATE in any format)
 
 
 def _repo(root: Path):
@@ -53,7 +55,22 @@ def actor(root: Path) -> Actor:
     email = rest.split(">", 1)[0].strip()
     if not email:
         raise BadInput("git user.email is empty: set it with 'git config user.email you@example.com'")
-    return Actor(name=name.strip(), email=email)
+    try:
+        committer = git.Git(str(root)).var("GIT_COMMITTER_IDENT")
+    except git.GitCommandError as e:
+        raise _git_error(e, "tell the commit time (check GIT_COMMITTER_DATE)") from None
+    return Actor(name=name.strip(), email=email, when=_ident_time(committer))
+
+
+def _ident_time(ident: str) -> datetime:
+    """'Name <email> 1772765100 +0800' -> that moment, in that offset."""
+    try:
+        stamp, offset = ident.rsplit(">", 1)[1].split()
+        sign = -1 if offset.startswith("-") else 1
+        tz = timezone(sign * timedelta(hours=int(offset[1:3]), minutes=int(offset[3:5])))
+        return datetime.fromtimestamp(int(stamp), tz)
+    except (ValueError, IndexError):
+        return datetime.now(timezone.utc).replace(microsecond=0)
 
 
 def blob_id(data: bytes) -> str:

@@ -17,7 +17,11 @@ from ..errors import BadFile, BadInput
 
 MAX_BYTES = 1024 * 1024
 MAX_DEPTH = 64
-STANDARD_TAG = "tag:yaml.org,2002:"
+# The tags plain YAML data resolves to; anything else (custom tags, !!python/..., !!binary,
+# !!set) is refused in a record.
+ALLOWED_TAGS = {
+    f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp")
+}
 
 
 def _yaml(kind: str):
@@ -26,7 +30,7 @@ def _yaml(kind: str):
     y = YAML(typ=kind, pure=False) if kind == "safe" else YAML()
     if kind == "rt":
         y.indent(mapping=2, sequence=4, offset=2)
-        y.width = 100
+        y.width = 4096  # never fold a long text at a space: hand edits and diffs stay line-true
         y.preserve_quotes = True
         y.allow_unicode = True
     return y
@@ -65,7 +69,7 @@ def _check_nodes(root, source: str) -> None:
             raise BadFile(source, "YAML anchors and aliases (&, *) are not allowed in records", line)
         seen.add(id(node))
         tag = node.tag if isinstance(node.tag, str) else getattr(node.tag, "value", None)
-        if tag and not tag.startswith(STANDARD_TAG):
+        if tag and tag not in ALLOWED_TAGS:
             raise BadFile(source, f"YAML tag '{tag}' is not allowed in records", line)
         if depth > MAX_DEPTH:
             raise BadFile(source, f"nested more than {MAX_DEPTH} levels deep", line)
@@ -76,6 +80,13 @@ def _check_nodes(root, source: str) -> None:
         elif isinstance(node, SequenceNode):
             for v in node.value:
                 stack.append((v, depth + 1))
+
+
+def _check_anchors(y, text: str, source: str) -> None:
+    for event in y.parse(text):
+        if getattr(event, "anchor", None):
+            line = event.start_mark.line + 1 if event.start_mark else None
+            raise BadFile(source, "YAML anchors and aliases (&, *) are not allowed in records", line)
 
 
 def _error_line(e: Exception) -> tuple[int | None, str]:
@@ -94,6 +105,8 @@ def parse(text: str, source: str, kind: str = "safe") -> Any:
         if node is None:
             raise BadFile(source, "the file is empty; expected the fields of a record")
         _check_nodes(node, source)
+        if "&" in text:  # the C composer drops anchors: look at the events, only when one may be there
+            _check_anchors(y, text, source)
         data = y.constructor.construct_document(node)
     except BadInput:
         raise
