@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 
-DURATION = re.compile(r"^\s*(\d+)\s*(h|d|wd|w)\s*$")
+DURATION = re.compile(r"^\s*(\d+)\s*(h|d|wd|w|mo)\s*$")
 END_OF_DAY = time(23, 59, 59)
 
 
@@ -65,16 +65,30 @@ def parse_duration(text: str) -> tuple[int, str]:
     m = DURATION.match(str(text))
     if not m:
         raise ValueError(
-            f"'{text}': expected a time limit such as 2h, 5wd (working days), 7d or 2w"
+            f"'{text}': expected a time limit such as 2h, 5wd (working days), 7d, 2w or 12mo"
         )
     return int(m.group(1)), m.group(2)
 
 
-def due(start: datetime, limit: str, cal: WorkCalendar, tz: tzinfo) -> datetime:
+def due(start: datetime | date, limit: str, cal: WorkCalendar, tz: tzinfo) -> datetime:
     """When a time limit that starts at `start` runs out. Working days end at the close of
-    the Nth working day after the day of `start` (in the store's time zone)."""
+    the Nth working day after the day of `start` (in the store's time zone); a limit that
+    starts on a date (not a moment) ends at the close of the day it lands on."""
     n, unit = parse_duration(limit)
+    if not isinstance(start, datetime):
+        if unit == "wd":
+            return datetime.combine(cal.add_working_days(start, n), END_OF_DAY, tz)
+        if unit == "mo":
+            from dateutil.relativedelta import relativedelta
+
+            return datetime.combine(start + relativedelta(months=n), END_OF_DAY, tz)
+        days = n * 7 if unit == "w" else n if unit == "d" else 0
+        return datetime.combine(start + timedelta(days=days, hours=n if unit == "h" else 0), END_OF_DAY, tz)
     local = start.astimezone(tz)
+    if unit == "mo":
+        from dateutil.relativedelta import relativedelta
+
+        return local + relativedelta(months=n)
     if unit == "h":
         return local + timedelta(hours=n)
     if unit == "d":

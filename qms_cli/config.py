@@ -50,6 +50,10 @@ class Holding:
     def covers(self, day: date) -> bool:
         return (self.start is None or self.start <= day) and (self.end is None or day <= self.end)
 
+    def serves(self, department: str | None) -> bool:
+        """A holding limited to a department (a department head) counts only there."""
+        return self.department is None or department is None or self.department == department
+
 
 @dataclass(frozen=True)
 class Role:
@@ -57,9 +61,11 @@ class Role:
     label: dict[str, str]
     holders: tuple[Holding, ...]
 
-    def held_by(self, email: str, day: date) -> bool:
+    def held_by(self, email: str, day: date, department: str | None = None) -> bool:
         email = email.lower()
-        return any(h.email.lower() == email and h.covers(day) for h in self.holders)
+        return any(
+            h.email.lower() == email and h.covers(day) and h.serves(department) for h in self.holders
+        )
 
 
 def _date_or_none(value: Any, where: str) -> date | None:
@@ -150,6 +156,8 @@ class Config:
         for name, spec in raw.items():
             spec = spec or {}
             holders = []
+            if not isinstance(spec, dict):
+                raise BadInput(f"{CONFIG_FILE}: roles.{name}: expected label: and holders:")
             for i, h in enumerate(spec.get("holders") or []):
                 if isinstance(h, str):
                     h = {"email": h}
@@ -198,7 +206,7 @@ class Config:
             raise BadInput(
                 f"unknown record type '{name}' (expected one of {', '.join(self.type_names())})"
             )
-        data = copy.deepcopy(yamlio.load(path, source))
+        data = copy.deepcopy(yamlio.load_declaration(path, source))
         data = self._extend(name, data)
         rt = RecordType.from_dict(data, source)
         self._types[name] = rt
@@ -207,7 +215,11 @@ class Config:
     def _extend(self, name: str, data: dict) -> dict:
         """Apply qms.yaml's `numbering:` and `types.<name>:` to a declaration."""
         numbering = (self.data.get("numbering") or {}).get(name)
-        if numbering:
+        if isinstance(numbering, dict) and isinstance(data.get("numbering"), dict):
+            merged = dict(data["numbering"])
+            merged["schemes"] = {**(merged.get("schemes") or {}), **numbering}
+            data["numbering"] = merged
+        elif numbering:
             data["numbering"] = numbering
         ext = (self.data.get("types") or {}).get(name) or {}
         if not isinstance(ext, dict):

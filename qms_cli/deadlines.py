@@ -12,6 +12,7 @@ from .calendar import end_of
 from .config import Config
 from .model import values
 from .model.declaration import RecordType
+from .model.rules import Evaluator
 
 
 @dataclass(frozen=True)
@@ -48,13 +49,37 @@ def moved_at(data: Any, state: str, tz) -> datetime | None:
     return when
 
 
+def _latest_start(rt: RecordType, data: Any, paths, tz):
+    """The start of a limit: the latest of the filled-in fields; a date stays a date."""
+    best = None
+    for path in paths:
+        found = Evaluator(rt, data).first(path)
+        moment = values.to_datetime(found, tz) if isinstance(found, datetime) else None
+        day = values.to_date(found) if moment is None else None
+        if moment is None and day is None and isinstance(found, str):
+            moment = values.to_datetime(found, tz)
+        value = moment if moment is not None else day
+        if value is None:
+            continue
+        key = value if isinstance(value, datetime) else datetime.combine(value, datetime.min.time(), tz)
+        if best is None or key > best[0]:
+            best = (key, value)
+    return best[1] if best else None
+
+
 def deadlines(rt: RecordType, data: Any, config: Config, now: datetime) -> list[Deadline]:
     tz = config.tz
     key_value = values.get(data, rt.deadline_key) if rt.deadline_key else None
     out = []
     for spec in rt.deadlines:
-        start = values.to_datetime(values.get(data, spec.start), tz)
-        limit = config.time_limit(rt.name, spec.name, key_value)
+        start = _latest_start(rt, data, spec.start, tz)
+        if spec.limit:
+            limit = spec.limit
+        elif spec.limit_field:
+            n = values.get(data, spec.limit_field)
+            limit = f"{n}{spec.limit_unit}" if isinstance(n, int) and not isinstance(n, bool) else None
+        else:
+            limit = config.time_limit(rt.name, spec.name, key_value)
         if start is None or not limit:
             continue
         when = compute_due(start, limit, config.calendar, tz)
@@ -63,10 +88,15 @@ def deadlines(rt: RecordType, data: Any, config: Config, now: datetime) -> list[
             plan = values.to_date(values.get(data, spec.extended_by))
             if plan and end_of(plan, tz) > when:
                 when, extended = end_of(plan, tz), True
-        if spec.met_by.startswith("moved:"):
+        if spec.met_by is None:
+            met = None
+        elif spec.met_by.startswith("moved:"):
             met = moved_at(data, spec.met_by.split(":", 1)[1], tz)
         else:
-            met = values.to_datetime(values.get(data, spec.met_by), tz)
+            met_value = values.get(data, spec.met_by)
+            met = values.to_datetime(met_value, tz)
+            if met is not None and not isinstance(met_value, datetime):  # done on that day
+                met = met.replace(hour=0, minute=0)
         skipped = bool(spec.skip_when) and all(
             values.get(data, k) in allowed for k, allowed in spec.skip_when
         )

@@ -77,6 +77,41 @@ def render(store, record_id: str, lang: str, type_name: str | None = None) -> st
         role = config.roles.get(code or "")
         return (role.label.get(lang) or code) if role else (code or "")
 
+    def other(rid: str) -> dict | None:
+        try:
+            tname, _ = store.locate(str(rid))
+        except BadInput:
+            return None
+        found = store.fetch(tname, str(rid))
+        return plain(found) if found is not None else None
+
+    def related(type_name: str, field: str, target: str | None = None) -> list[dict]:
+        """Records of `type_name` whose `field` names `target` (default: this record)."""
+        target = target or record.id
+        rows = [plain(d) for d in store.scan(type_name) if values.get(d, field) == target
+                or (isinstance(values.get(d, field), list) and target in values.get(d, field))]
+        return sorted(rows, key=lambda d: str(d.get("id")))
+
+    def sig(rec: dict | None, meaning: str) -> dict | None:
+        found = None
+        for s_ in (rec or {}).get("signatures") or []:
+            if isinstance(s_, dict) and s_.get("meaning") == meaning:
+                found = s_
+        return found
+
+    def label_of(type_name: str, path: str) -> str:
+        return store.record_type(type_name).label_of(path, lang)
+
+    def value_of(type_name: str, path: str, value) -> str:
+        spec = store.record_type(type_name).field(path)
+        if values.is_empty(value):
+            return ""
+        return shown(spec, value, lang) if spec else str(value)
+
+    def state_label_of(type_name: str, state: str) -> str:
+        states = store.record_type(type_name).workflow.states
+        return states[state].label[lang] if state in states else str(state)
+
     history = [
         {
             "date": local(e.date),
@@ -99,6 +134,12 @@ def render(store, record_id: str, lang: str, type_name: str | None = None) -> st
         "state_labels": {k: st.label[lang] for k, st in rt.workflow.states.items()},
         "role_label": role_label,
         "meaning_label": lambda m: rt.meaning_label(m, lang),
+        "record": other,
+        "related": related,
+        "sig": sig,
+        "label_of": label_of,
+        "value_of": value_of,
+        "state_label_of": state_label_of,
         "form_title": rt.form[lang],
         "type_label": rt.label[lang],
         "company": config.company,

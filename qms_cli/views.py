@@ -57,15 +57,17 @@ def shown(spec: FieldSpec, value: Any, lang: str) -> str:
     return str(value)
 
 
-def next_moves(rt: RecordType, data: Any) -> list[dict]:
+def next_moves(store, rt: RecordType, data: Any) -> list[dict]:
     state = data.get("state")
     out = []
+    ev = store.evaluator(rt, data, computing=False)
     for move in rt.workflow.moves_from(state):
-        missing = values.unmet([*rt.workflow.requirements(move.target), *move.requires], data)
+        missing = ev.unmet([*rt.workflow.requirements(move.target), *move.requires])
+        role = move.role
         out.append(
             {
                 "to": move.target,
-                "role": move.role,
+                "role": " or ".join(role) if isinstance(role, tuple) else role,
                 "missing": [{"field": f, "why": why} for f, why in missing],
             }
         )
@@ -90,7 +92,7 @@ def describe(store, record, lang: str) -> dict:
         "deadlines": [dict(d.as_dict(), label=d.label[lang]) for d in dls],
         "deadline_profile": store.config.time_limit_profile[0] if dls else None,
         "now": now.isoformat(timespec="minutes"),
-        "next_moves": next_moves(rt, data),
+        "next_moves": next_moves(store, rt, data),
         "signatures": plain(list(data.get("signatures") or [])),
         "record": plain(data),
     }

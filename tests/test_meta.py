@@ -49,8 +49,18 @@ def test_every_state_is_reachable_and_every_role_exists(type_name):
     config = Config.load(REPO)  # the sample store names the roles the built-in types use
     rt = config.record_type(type_name)
     assert rt.workflow.reachable() == set(rt.workflow.states)
-    for move in rt.workflow.moves:
-        assert move.role is None or move.role in config.roles, move
+    specs = [m.role for m in rt.workflow.moves] + [rt.workflow.create.role]
+    for spec in specs:
+        for role in spec if isinstance(spec, tuple) else [spec]:
+            if role is None:
+                continue
+            if role.startswith("@"):  # by approvals: every role the table can name
+                table = {**rt.approvals.default, **(config.data.get("approvals") or {})}
+                assert table, (type_name, role)
+                for entry in table.values():
+                    assert entry[role[1:]] in config.roles, (type_name, role, entry)
+            else:
+                assert role in config.roles, (type_name, role)
     for col in rt.list_columns:
         assert rt.field(col) is not None, col
     assert (BUILTIN_TYPES / f"{type_name}.yaml").is_file()

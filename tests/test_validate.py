@@ -285,7 +285,7 @@ def test_a_value_the_state_forbids(qms, store):
     only_finding(
         qms,
         f"records/complaint/CMP-2026-0003.yaml:{line_of(text, 'responsibility')}: "
-        "responsibility: must be ours in state 'correcting'",
+        "responsibility: is not_ours; must be ours in state 'correcting'",
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from ..errors import BadFile, BadInput, Finding, QmsError
 from ..model import values
@@ -21,6 +21,22 @@ class Context:
     types: dict[str, RecordType]
     known: dict[str, set[str]] = field(default_factory=dict)  # type -> IDs in the store
     file_exists: Callable[[str], bool] = lambda rel: False
+    store: Any = None
+    by_id: dict[tuple[str, str], dict] = field(default_factory=dict)
+
+    def evaluator(self, rt: RecordType, data: dict):
+        """Requirements over this record and the records it refers to (from those read)."""
+        from ..model.rules import Evaluator
+
+        def fetch(type_name: str, rid: str):
+            return self.by_id.get((type_name, rid))
+
+        def types(name: str) -> RecordType:
+            if name not in self.types and self.store is not None:
+                self.types[name] = self.store.record_type(name)
+            return self.types[name]
+
+        return Evaluator(rt=rt, data=data, types=types, fetch=fetch, tz=self.store.config.tz if self.store else None)
 
 
 @dataclass(frozen=True)
@@ -66,8 +82,59 @@ def check_state_requirements(records: list[Loaded], ctx: Context) -> Iterable[Fi
         state = r.data.get("state")
         if state not in rt.workflow.states:
             continue
-        for path, why in values.unmet(rt.workflow.requirements(state), r.data):
-            yield Finding(r.path, path, f"{why} in state '{state}'")
+        ev = ctx.evaluator(rt, r.data)
+        for path, why in ev.unmet(rt.workflow.requirements(state)):
+            yield Finding(r.path, path.split(" [")[0], f"{why} in state '{state}'")
+
+
+def check_pinned_content(records: list[Loaded], ctx: Context) -> Iterable[Finding]:
+    """Approved content is pinned by its SHA-256: a file changed afterwards is reported."""
+    import hashlib
+
+    for r in records:
+        rt = ctx.types[r.type]
+        if r.data.get("state") not in rt.pin_in:
+            continue
+        for name, spec in rt.fields.items():
+            rel, pinned = r.data.get(name), r.data.get(spec.pin) if spec.pin else None
+            if spec.type != "file" or not spec.pin or not isinstance(rel, str) or not pinned:
+                continue
+            path = ctx.root / rel
+            if not path.is_file():
+                continue  # reported by check_files
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            if digest != pinned:
+                yield Finding(
+                    r.path, name,
+                    f"'{rel}' changed after it was approved (SHA-256 {digest[:12]}…, pinned {str(pinned)[:12]}…)",
+                )
+
+
+def check_unique(records: list[Loaded], ctx: Context) -> Iterable[Finding]:
+    """Declared unique combinations, e.g. a copy number within a document (a damaged
+    copy's replacement may share its number)."""
+    by_type: dict[str, list[Loaded]] = defaultdict(list)
+    for r in records:
+        by_type[r.type].append(r)
+    for tname, recs in by_type.items():
+        for fields, replaces in ctx.types[tname].unique:
+            seen: dict[tuple, list[Loaded]] = defaultdict(list)
+            for r in recs:
+                key = tuple(str(values.get(r.data, f)) for f in fields)
+                if all(values.get(r.data, f) is not None for f in fields):
+                    seen[key].append(r)
+            for key, group in seen.items():
+                if len(group) < 2:
+                    continue
+                ids = {g.data.get("id") for g in group}
+                chained = replaces and all(
+                    g.data.get(replaces) in ids or any(o.data.get(replaces) == g.data.get("id") for o in group)
+                    for g in group
+                )
+                if not chained:
+                    for g in group:
+                        others = ", ".join(sorted(str(o.data.get("id")) for o in group if o is not g))
+                        yield Finding(g.path, fields[-1], f"{'/'.join(key)} is also held by {others}")
 
 
 def _walk(fields: dict[str, FieldSpec], data, prefix=""):
@@ -130,7 +197,8 @@ def check_signatures(records: list[Loaded], ctx: Context) -> Iterable[Finding]:
             if not isinstance(sig, dict):
                 yield Finding(r.path, f"signatures.{i}", "expected meaning, name, email, at, from, to")
                 continue
-            for key in ("meaning", "email", "at", "from", "to"):
+            created = i == 0 and "from" not in sig and sig.get("to") == rt.workflow.initial
+            for key in ("meaning", "email", "at", "to") + (() if created else ("from",)):
                 if values.is_empty(sig.get(key)):
                     yield Finding(r.path, f"signatures.{i}.{key}", "required in a signature")
             if sig.get("from") and sig.get("to") and rt.workflow.move(sig["from"], sig["to"]) is None:
@@ -153,7 +221,25 @@ CHECKS = [
     check_files,
     check_duplicate_ids,
     check_signatures,
+    check_pinned_content,
+    check_unique,
 ]
+
+
+class _LazyRecords(dict):
+    """Records by (type, id), reading the ones not loaded yet on demand."""
+
+    def __init__(self, loaded: dict, store):
+        super().__init__(loaded)
+        self.store = store
+
+    def get(self, key, default=None):
+        if key not in self:
+            try:
+                self[key] = self.store.fetch(*key)
+            except QmsError:
+                self[key] = None
+        return super().get(key, default)
 
 
 def validate(store, targets: list[str] = (), *, strict: bool = False) -> list[Finding]:
@@ -209,7 +295,12 @@ def validate(store, targets: list[str] = (), *, strict: bool = False) -> list[Fi
         types=types,
         known=known,
         file_exists=lambda rel: (store.root / rel).is_file(),
+        store=store,
+        by_id={(r.type, str(r.data.get("id"))): r.data for r in loaded},
     )
+    if targets:  # references from the selected records reach records not selected
+        base = ctx.by_id
+        ctx.by_id = _LazyRecords(base, store)
     raw: list[Finding] = []
     for check in CHECKS:
         raw.extend(check(loaded, ctx))

@@ -133,3 +133,42 @@ def render(
 
             raise BadInput(f"{output}: cannot write ({e.strerror})") from None
         err(f"wrote {output}")
+
+
+@app.command("report")
+@handled
+def report(
+    name: str = typer.Argument(..., help="controlled-documents, recall, complaints (or a store's own reports/NAME.yaml)."),
+    period: Optional[str] = typer.Option(None, "--period", help="YYYY, YYYY-Qn or YYYY-MM, for reports over a period.", metavar="PERIOD"),
+    fmt: str = typer.Option("md", "--format", help="md, csv or xlsx.", metavar="md|csv|xlsx"),
+    where: List[str] = typer.Option([], "--where", "-w", help="FIELD=VALUE filter, e.g. department=质量部 (repeat).", metavar="FIELD=VALUE"),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write to FILE (xlsx needs it).", metavar="FILE"),
+) -> None:
+    """Ledgers and lists: 受控文件清单 (controlled-documents), copies to recall (recall), the complaints ledger."""
+    from ..errors import BadInput
+    from ..reports import FORMATS, build, to_csv, to_markdown, to_xlsx
+
+    if fmt not in FORMATS:
+        raise BadInput(f"--format '{fmt}': expected md, csv or xlsx")
+    store = open_store()
+    lang = lang_of(store)
+    rep = build(store, name, lang, period, list(where))
+    if options().json:
+        emit_json({"report": rep.name, "title": rep.title, "columns": rep.columns,
+                   "groups": [{"group": g, "rows": rows} for g, rows in rep.groups], "count": rep.count})
+        return
+    if fmt == "xlsx":
+        if output is None:
+            raise BadInput("--format xlsx writes a file: give -o FILE.xlsx")
+        to_xlsx(rep, output)
+        err(f"wrote {output} ({rep.count} rows)")
+        return
+    text = to_csv(rep) if fmt == "csv" else to_markdown(rep, store.config.company, lang, store.now().strftime("%Y-%m-%d %H:%M"))
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as e:
+            raise BadInput(f"{output}: cannot write ({e.strerror})") from None
+        err(f"wrote {output} ({rep.count} rows)")

@@ -11,7 +11,7 @@ from ..errors import BadInput
 
 FIELD_TYPES = {
     "text", "int", "number", "bool", "date", "datetime", "enum", "list", "object",
-    "ref", "file", "email",
+    "ref", "file", "email", "edition",
 }
 # Keys of the envelope that every record carries and no declaration may reuse.
 ENVELOPE_KEYS = ("id", "type", "state", "signatures")
@@ -38,6 +38,7 @@ class FieldSpec:
     min: float | None = None
     max: float | None = None
     help: str = ""
+    pin: str | None = None  # file fields: the field that keeps the file's SHA-256 once pinned
 
     def text(self, lang: str) -> str:
         return self.label.get(lang) or self.label.get("en") or self.name
@@ -86,6 +87,7 @@ class FieldSpec:
             min=data.get("min"),
             max=data.get("max"),
             help=str(data.get("help", "")),
+            pin=data.get("pin"),
         )
 
 
@@ -96,14 +98,36 @@ def _conditions(data: Any) -> tuple[tuple[str, tuple[Any, ...]], ...]:
     )
 
 
+REQUIREMENT_KEYS = {
+    "field", "fields", "in", "not_in", "when", "any", "empty", "required", "equals",
+    "computed", "not_before", "not_after",
+}
+
+
 @dataclass(frozen=True)
 class Requirement:
-    """`fields` must be filled in; if `allowed`, the (single) field must hold one of those
-    values; all of it only `when` each named field holds one of the listed values."""
+    """What a record must hold. By default each of `fields` must be filled in; `any`: at
+    least one of them. Then, for each value (a path through a reference, `document.state`,
+    or over a list, `copies.*.state`): `allowed` / `refused` values, `empty` (must be
+    blank), `equals` another path, `computed` (equal to what the type computes for it),
+    `not_before` / `not_after` a date (a path, `today`, or `signed:<meaning>`). All of it
+    only `when` each named field holds one of the listed values."""
 
     fields: tuple[str, ...]
     allowed: tuple[Any, ...] | None = None
+    refused: tuple[Any, ...] | None = None
     when: tuple[tuple[str, tuple[Any, ...]], ...] = ()
+    any: bool = False
+    empty: bool = False
+    equals: str | None = None
+    computed: bool = False
+    not_before: str | None = None
+    not_after: str | None = None
+
+    @property
+    def needs_value(self) -> bool:
+        """Whether a blank value fails it (constraints on values let blanks pass)."""
+        return not (self.empty or self.refused is not None or "*" in "".join(self.fields))
 
     @staticmethod
     def from_any(data: Any, where: str) -> Requirement:
@@ -111,14 +135,24 @@ class Requirement:
             return Requirement(fields=(data,))
         if not isinstance(data, dict):
             raise BadInput(f"{where}: a requirement is a field path or a mapping")
+        unknown = set(data) - REQUIREMENT_KEYS
+        if unknown:
+            raise BadInput(f"{where}: requirement: unknown key(s) {', '.join(sorted(map(str, unknown)))}")
         names = data.get("fields") or ([data["field"]] if data.get("field") else [])
         if not names:
             raise BadInput(f"{where}: a requirement needs 'field' or 'fields'")
-        allowed = data.get("in")
+        allowed, refused = data.get("in"), data.get("not_in")
         return Requirement(
             fields=tuple(str(n) for n in names),
             allowed=tuple(allowed) if allowed is not None else None,
+            refused=tuple(refused) if refused is not None else None,
             when=_conditions(data.get("when")),
+            any=bool(data.get("any")),
+            empty=bool(data.get("empty")),
+            equals=data.get("equals"),
+            computed=bool(data.get("computed")),
+            not_before=data.get("not_before"),
+            not_after=data.get("not_after"),
         )
 
 
@@ -131,13 +165,66 @@ class State:
     includes: str | None
 
 
+RoleSpec = str | tuple[str, ...] | None  # a role, any of several, or "@review" (approvals)
+
+
+def _role(value: Any) -> RoleSpec:
+    if isinstance(value, list):
+        return tuple(str(v) for v in value)
+    return str(value) if value else None
+
+
 @dataclass(frozen=True)
 class Move:
     source: str
     target: str
-    role: str | None
+    role: RoleSpec
     sign: str
     requires: tuple[Requirement, ...] = ()
+
+
+@dataclass(frozen=True)
+class Create:
+    """Who may register a record of the type, the signature that makes, and what the
+    record must hold at that moment beyond its first state's requirements."""
+
+    role: RoleSpec = None
+    sign: str | None = None
+    requires: tuple[Requirement, ...] = ()
+
+
+@dataclass(frozen=True)
+class Effect:
+    """What entering a state does to other records: `update` the record a reference field
+    names, `update_each` the records a list of references names, or `update_all` records
+    of a type matching `where` (values may name this record's fields: "{document}").
+    Then `set` fields on them (templated values) or `move` them to a state."""
+
+    kind: str  # update | update_each | update_all
+    target: str  # the reference field, or the record type for update_all
+    where: tuple[tuple[str, str], ...] = ()
+    unless: tuple[tuple[str, str], ...] = ()
+    except_self: bool = False
+    set: tuple[tuple[str, Any], ...] = ()  # value: a template, or {zh: ..., en: ...}
+    move: str | None = None
+
+    @staticmethod
+    def from_dict(data: Any, where: str) -> Effect:
+        kinds = [k for k in ("update", "update_each", "update_all") if k in data]
+        if len(kinds) != 1:
+            raise BadInput(f"{where}: effects: each needs one of update, update_each, update_all")
+        if not data.get("set") and not data.get("move"):
+            raise BadInput(f"{where}: effects: each needs 'set' or 'move'")
+        pairs = lambda d: tuple((str(k), str(v)) for k, v in (d or {}).items())  # noqa: E731
+        return Effect(
+            kind=kinds[0],
+            target=str(data[kinds[0]]),
+            where=pairs(data.get("where")),
+            unless=pairs(data.get("unless")),
+            except_self=bool(data.get("except_self")),
+            set=tuple((str(k), v if isinstance(v, dict) else str(v)) for k, v in (data.get("set") or {}).items()),
+            move=data.get("move"),
+        )
 
 
 @dataclass(frozen=True)
@@ -145,6 +232,7 @@ class Workflow:
     initial: str
     states: dict[str, State]
     moves: tuple[Move, ...]
+    create: Create = Create()
 
     def moves_from(self, state: str) -> list[Move]:
         return [m for m in self.moves if m.source == state]
@@ -181,10 +269,30 @@ class Workflow:
 class DeadlineSpec:
     name: str
     label: dict[str, str]
-    start: str  # field holding the start instant
-    met_by: str  # field, or "moved:<state>" for the time of the move into that state
+    start: tuple[str, ...]  # field(s) holding the start; the latest filled-in one counts
+    met_by: str | None  # field, or "moved:<state>"; None: a recurring due date (reviews)
     extended_by: str | None = None  # a date field that, when set later, replaces the limit
     skip_when: tuple[tuple[str, tuple[Any, ...]], ...] = ()  # e.g. no report when not ours
+    limit: str | None = None  # a fixed limit; else the store's profile gives it
+    limit_field: str | None = None  # or a field holds the number ...
+    limit_unit: str = "d"  # ... of these units
+
+
+@dataclass(frozen=True)
+class Approvals:
+    """Roles that depend on the record: `@review` means approvals[<key value>].review
+    (qms.yaml `approvals:` over the declaration's `default`); a holding of a role limited
+    to a department counts only where `department` resolves to that department."""
+
+    key: str | None = None
+    department: str | None = None
+    default: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Compute:
+    fn: str
+    args: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -192,7 +300,8 @@ class RecordType:
     name: str
     label: dict[str, str]
     form: dict[str, str]
-    numbering: str
+    numbering: dict[str, str]  # category value (or "" for one scheme) -> scheme
+    numbering_by: str | None
     numbering_date: str | None
     fields: dict[str, FieldSpec]
     workflow: Workflow
@@ -202,14 +311,26 @@ class RecordType:
     title_field: str | None = None
     list_columns: tuple[str, ...] = ()
     meanings: dict[str, dict[str, str]] = field(default_factory=dict)  # signature labels
+    approvals: Approvals = Approvals()
+    compute: dict[str, Compute] = field(default_factory=dict)
+    pin_in: tuple[str, ...] = ()
+    effects: dict[str, tuple[Effect, ...]] = field(default_factory=dict)
+    unique: tuple[tuple[tuple[str, ...], str | None], ...] = ()  # (fields, replaces-field)
+
+    def scheme(self, data: Any) -> str:
+        """The numbering scheme for a record (by category where the type says so)."""
+        if not self.numbering_by:
+            return self.numbering[""]
+        value = data.get(self.numbering_by) if isinstance(data, dict) else None
+        if value not in self.numbering:
+            raise BadInput(
+                f"{self.numbering_by}: required to number a new {self.name} "
+                f"(expected one of {', '.join(self.numbering)})"
+            )
+        return self.numbering[value]
 
     def meaning_label(self, meaning: str, lang: str) -> str:
         return self.meanings.get(meaning, {}).get(lang, meaning)
-
-    @property
-    def prefix(self) -> str:
-        """The literal text before the first placeholder of the numbering, e.g. 'CMP-'."""
-        return self.numbering.split("{", 1)[0]
 
     def field(self, path: str) -> FieldSpec | None:
         """The declaration of a dotted path (`d4.root_cause`, `disposition.0`)."""
@@ -217,7 +338,7 @@ class RecordType:
         fields = self.fields
         for part in path.split("."):
             if spec is not None and spec.type == "list":
-                if not part.isdigit() and part != "+":
+                if not part.isdigit() and part not in ("+", "*", "-1"):
                     return None
                 spec = spec.items
                 fields = spec.fields if spec else {}
@@ -244,31 +365,43 @@ class RecordType:
             if key in ENVELOPE_KEYS:
                 raise BadInput(f"{where}: field '{key}' is reserved for the record envelope")
         fields = {str(k): FieldSpec.from_dict(str(k), v, where) for k, v in raw_fields.items()}
-        numbering = str(data.get("numbering") or "")
-        keys = set(re.findall(r"\{(\w+)", numbering))
-        if "seq" not in keys or not keys <= NUMBERING_KEYS:
-            raise BadInput(
-                f"{where}: numbering: '{numbering}' must contain {{seq}} and only "
-                f"{{year}}, {{site}}, {{seq}} placeholders"
-            )
+        raw_numbering = data.get("numbering") or ""
+        numbering_by = None
+        if isinstance(raw_numbering, dict):
+            numbering_by = raw_numbering.get("by")
+            schemes = {str(k): str(v) for k, v in (raw_numbering.get("schemes") or {}).items()}
+        else:
+            schemes = {"": str(raw_numbering)}
+        for scheme in schemes.values():
+            keys = set(re.findall(r"\{(\w+)", scheme))
+            if not scheme or not keys <= NUMBERING_KEYS or not re.fullmatch(r"[A-Za-z0-9{}:_.-]+", scheme):
+                raise BadInput(
+                    f"{where}: numbering: '{scheme}' must be letters, digits and '-' with only "
+                    f"{{year}}, {{site}}, {{seq}} placeholders"
+                )
         workflow = _workflow(data.get("workflow"), where)
         deadlines_raw = data.get("deadlines") or {}
         deadlines = tuple(
             DeadlineSpec(
                 name=str(k),
                 label=_label(v.get("label"), str(k)),
-                start=str(v["from"]),
-                met_by=str(v["met_by"]),
+                start=tuple(v["from"]) if isinstance(v["from"], list) else (str(v["from"]),),
+                met_by=v.get("met_by"),
                 extended_by=v.get("extended_by"),
                 skip_when=_conditions(v.get("skip_when")),
+                limit=v.get("limit"),
+                limit_field=v.get("limit_field"),
+                limit_unit=str(v.get("limit_unit") or "d"),
             )
             for k, v in (deadlines_raw.get("items") or {}).items()
         )
+        approvals_raw = data.get("approvals") or {}
         rt = RecordType(
             name=name,
             label=_label(data.get("label"), name),
             form=_label(data.get("form"), name),
-            numbering=numbering,
+            numbering=schemes,
+            numbering_by=numbering_by,
             numbering_date=data.get("numbering_date"),
             fields=fields,
             workflow=workflow,
@@ -278,10 +411,31 @@ class RecordType:
             title_field=data.get("title_field"),
             list_columns=tuple(data.get("list_columns") or ()),
             meanings={str(k): _label(v, str(k)) for k, v in (data.get("meanings") or {}).items()},
+            approvals=Approvals(
+                key=approvals_raw.get("key"),
+                department=approvals_raw.get("department"),
+                default=dict(approvals_raw.get("default") or {}),
+            ),
+            compute={
+                str(k): Compute(fn=str(v["fn"]), args=tuple(v.get("args") or ()))
+                for k, v in (data.get("compute") or {}).items()
+            },
+            pin_in=tuple(data.get("pin_in") or ()),
+            effects={
+                str(state): tuple(Effect.from_dict(e, where) for e in effects or ())
+                for state, effects in (data.get("effects") or {}).items()
+            },
+            unique=tuple(
+                (tuple(u["fields"]), u.get("replaces")) for u in data.get("unique") or ()
+            ),
         )
-        for move in workflow.moves:
-            if rt.meanings and move.sign not in rt.meanings:
-                raise BadInput(f"{where}: meanings: no label for the signature '{move.sign}'")
+        for state in rt.effects:
+            if state not in workflow.states:
+                raise BadInput(f"{where}: effects: no state '{state}'")
+        signs = [m.sign for m in workflow.moves] + ([create.sign] if (create := workflow.create).sign else [])
+        for sign in signs:
+            if rt.meanings and sign not in rt.meanings:
+                raise BadInput(f"{where}: meanings: no label for the signature '{sign}'")
         _check_paths(rt, where)
         return rt
 
@@ -300,6 +454,12 @@ def _workflow(data: Any, where: str) -> Workflow:
             includes=raw.get("includes"),
         )
     moves: list[Move] = []
+    create_raw = data.get("create") or {}
+    create = Create(
+        role=_role(create_raw.get("role")),
+        sign=create_raw.get("sign"),
+        requires=tuple(Requirement.from_any(r, where) for r in create_raw.get("requires") or ()),
+    )
     for raw in data.get("moves") or ():
         sources = raw["from"] if isinstance(raw["from"], list) else [raw["from"]]
         for source in sources:
@@ -307,7 +467,7 @@ def _workflow(data: Any, where: str) -> Workflow:
                 Move(
                     source=str(source),
                     target=str(raw["to"]),
-                    role=raw.get("role"),
+                    role=_role(raw.get("role")),
                     sign=str(raw.get("sign") or raw["to"]),
                     requires=tuple(
                         Requirement.from_any(r, where) for r in raw.get("requires") or ()
@@ -321,25 +481,51 @@ def _workflow(data: Any, where: str) -> Workflow:
     for s in states.values():
         if s.includes and s.includes not in states:
             raise BadInput(f"{where}: workflow: state '{s.name}' includes unknown '{s.includes}'")
-    return Workflow(initial=initial, states=states, moves=tuple(moves))
+    return Workflow(initial=initial, states=states, moves=tuple(moves), create=create)
+
+
+def declared_prefix(rt: RecordType, path: str) -> bool:
+    """Whether `path` is a declared field, or goes through a declared reference field
+    (`document.state` on a revision: the state of the document it refers to)."""
+    parts = path.split(".")
+    for i in range(len(parts), 0, -1):
+        spec = rt.field(".".join(parts[:i]))
+        if spec is None:
+            continue
+        if i == len(parts):
+            return True
+        target = spec.items if spec.type == "list" and spec.items else spec
+        return target.type == "ref" or (spec.type == "list" and parts[i] in ("*", "-1"))
+    return parts[0] in ("id", "state")
 
 
 def _check_paths(rt: RecordType, where: str) -> None:
-    """Every field a requirement or deadline names must be declared."""
+    """Every field a requirement, deadline or rule names must be declared."""
     paths: list[str] = []
-    for state in rt.workflow.states.values():
-        for req in state.requires:
-            paths.extend(req.fields)
-            paths.extend(k for k, _ in req.when)
+    reqs = [r for s in rt.workflow.states.values() for r in s.requires]
+    reqs += [r for m in rt.workflow.moves for r in m.requires] + list(rt.workflow.create.requires)
+    for req in reqs:
+        paths.extend(req.fields)
+        paths.extend(k for k, _ in req.when)
+        if req.equals:
+            paths.append(req.equals)
+        for op in (req.not_before, req.not_after):
+            if op and op != "today" and not op.startswith("signed:"):
+                paths.append(op)
     for d in rt.deadlines:
-        paths.append(d.start)
-        if not d.met_by.startswith("moved:"):
+        paths.extend(d.start)
+        if d.met_by and not d.met_by.startswith("moved:"):
             paths.append(d.met_by)
         if d.extended_by:
             paths.append(d.extended_by)
+        if d.limit_field:
+            paths.append(d.limit_field)
         paths.extend(k for k, _ in d.skip_when)
     if rt.deadline_key:
         paths.append(rt.deadline_key)
+    for name, c in rt.compute.items():
+        paths.append(name)
+        paths.extend(c.args)
     for p in paths:
-        if rt.field(p) is None:
-            raise BadInput(f"{where}: '{p}' is named in the workflow but not declared as a field")
+        if not declared_prefix(rt, p):
+            raise BadInput(f"{where}: '{p}' is named in the declaration but not declared as a field")

@@ -9,11 +9,12 @@ from datetime import date, datetime, time, timezone, tzinfo
 from typing import Any, Iterator
 
 from ..errors import BadInput
-from .declaration import ENVELOPE_KEYS, FieldSpec, RecordType, Requirement
+from .declaration import ENVELOPE_KEYS, FieldSpec, RecordType
 
 _MISSING = object()
 TRUE_WORDS = {"true", "yes", "y", "1", "on", "是", "对"}
 FALSE_WORDS = {"false", "no", "n", "0", "off", "否", "不"}
+EDITION = re.compile(r"^[A-Z]/\d+$")
 _PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.([A-Za-z_][A-Za-z0-9_]*|\d+))*$")
 
 
@@ -169,6 +170,10 @@ def coerce(spec: FieldSpec, raw: str, tz: tzinfo) -> Any:
         if text not in spec.values:
             raise ValueError(f"expected one of {', '.join(spec.values)}")
         return text
+    if kind == "edition":
+        if not EDITION.match(text.upper()):
+            raise ValueError("expected an edition such as A/0 (letter = edition, number = modification)")
+        return text.upper()
     raise ValueError(f"a {kind} is set field by field (e.g. {spec.name}.<field>=...)")
 
 
@@ -227,6 +232,9 @@ def check_value(spec: FieldSpec, value: Any, path: str) -> Iterator[tuple[str, s
             yield path, "expected a date and time such as 2026-03-02T09:15, not only a date"
         elif to_datetime(value, timezone.utc) is None:
             yield path, "expected a date and time such as 2026-03-02T09:15"
+    elif kind == "edition":
+        if not isinstance(value, str) or not EDITION.match(value):
+            yield path, f"'{value}' is not an edition such as A/0"
     elif kind == "enum":
         if not isinstance(value, str) or value not in spec.values:
             yield path, f"'{value}' is not one of {', '.join(spec.values)}"
@@ -261,25 +269,6 @@ def check_fields(
             yield f"{prefix}{key}", "unknown field (not declared for this record type)"
             continue
         yield from check_value(spec, value, f"{prefix}{key}")
-
-
-def unmet(requirements: list[Requirement] | tuple[Requirement, ...], data: Any) -> list[tuple[str, str]]:
-    """(field, what is expected) for each requirement `data` does not meet."""
-    out: list[tuple[str, str]] = []
-    for req in requirements:
-        if not all(get(data, k) in allowed for k, allowed in req.when):
-            continue
-        for path in req.fields:
-            value = get(data, path)
-            if is_empty(value):
-                out.append((path, "required"))
-            elif req.allowed is not None and value not in req.allowed:
-                out.append((path, f"must be {' or '.join(map(str, req.allowed))}"))
-    # one line per field, first reason wins
-    seen: dict[str, str] = {}
-    for path, why in out:
-        seen.setdefault(path, why)
-    return list(seen.items())
 
 
 def record_title(rt: RecordType, data: Any, width: int = 60) -> str:

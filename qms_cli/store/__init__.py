@@ -78,6 +78,7 @@ class Store:
     def __init__(self, root: Path):
         self.root = root
         self._config: Config | None = None
+        self._fetched: dict[tuple[str, str], Any] = {}
 
     @staticmethod
     def open(path: str | os.PathLike | None = None) -> Store:
@@ -192,6 +193,135 @@ class Store:
                 yield e
 
     # -- writing -------------------------------------------------------------------------
+    def evaluator(self, rt: RecordType, data: Any, *, computing: bool = False, today=None):
+        """Requirements and computed values of `data`, reading other records as needed.
+        `today` is the day of the action (its commit date); by default the clock's."""
+        from ..model.rules import Evaluator
+
+        return Evaluator(
+            rt=rt, data=data, types=self.record_type, fetch=self.fetch, scan=self.scan,
+            today=today or self.now().date(), tz=self.config.tz, computing=computing,
+        )
+
+    def fetch(self, type_name: str, record_id: str) -> Any:
+        """Another record's data (read-only), or None if there is no such record."""
+        key = (type_name, record_id)
+        if key not in self._fetched:
+            from . import yamlio
+
+            try:
+                p = self.path_of(type_name, record_id)
+            except BadInput:
+                p = None
+            self._fetched[key] = yamlio.load(p, self.rel(p)) if p else None
+        return self._fetched[key]
+
+    def scan(self, type_name: str) -> list[Any]:
+        """Every record of a type (for copy numbers and effects; never for single-record reads)."""
+        out = []
+        for rec in self.records(type_name):
+            if isinstance(rec, Record):
+                self._fetched[(type_name, rec.id)] = rec.data
+                out.append(rec.data)
+        return out
+
+    def holds(self, rt: RecordType, role_spec, data: Any, actor, day) -> tuple[bool, str]:
+        """Whether `actor` holds the role `role_spec` needs for `data` on `day`; else why not."""
+        if role_spec is None:
+            return True, ""
+        ev = self.evaluator(rt, data)
+        names = list(role_spec) if isinstance(role_spec, tuple) else [role_spec]
+        resolved = []
+        for name in names:
+            if name.startswith("@"):
+                key = ev.first(rt.approvals.key) if rt.approvals.key else None
+                table = dict(rt.approvals.default)
+                table.update((self.config.data.get("approvals") or {}))
+                entry = table.get(str(key)) or {}
+                role = entry.get(name[1:]) if isinstance(entry, dict) else None
+                if not role:
+                    return False, (
+                        f"qms.yaml approvals: no '{name[1:]}' role for {rt.approvals.key} '{key}'"
+                    )
+                resolved.append(role)
+            else:
+                resolved.append(name)
+        department = ev.first(rt.approvals.department) if rt.approvals.department else None
+        for name in resolved:
+            role = self.config.roles.get(name)
+            if role and role.held_by(actor.email, day, department):
+                return True, ""
+        wanted = " or ".join(f"'{r}'" for r in resolved)
+        limited = any(
+            h.department for r in resolved for h in (self.config.roles[r].holders if r in self.config.roles else ())
+        )
+        where = f" for department '{department}'" if department and limited else ""
+        holders = sorted(
+            {h.email for r in resolved for h in (self.config.roles[r].holders if r in self.config.roles else ())
+             if h.covers(day) and h.serves(department)}
+        )
+        return False, (
+            f"{actor.email} does not hold the role {wanted}{where} on {day}"
+            + (f" (holders: {', '.join(holders)})" if holders else " (qms.yaml names no holder)")
+        )
+
+    def _signature(self, meaning: str, actor, when: datetime, role, source, target):
+        from ruamel.yaml.comments import CommentedMap
+
+        sig = CommentedMap()
+        sig["meaning"] = meaning
+        sig["name"] = actor.name
+        sig["email"] = actor.email
+        if role:
+            sig["role"] = role if isinstance(role, str) else " | ".join(role)
+        sig["at"] = when
+        if source is not None:
+            sig["from"] = source
+        sig["to"] = target
+        return sig
+
+    def _sign(self, data: Any, sig) -> None:
+        from ruamel.yaml.comments import CommentedSeq
+
+        if "signatures" not in data or data["signatures"] is None:
+            data["signatures"] = CommentedSeq()
+        data["signatures"].append(sig)
+
+    def _refuse_unmet(self, missing, rt, head: str, state: str) -> None:
+        if missing:
+            raise Refused(
+                f"{head}: {len(missing)} field(s) missing or wrong",
+                details=[
+                    f"{f}: {why} in state '{state}' ({rt.label_of(f.split(' [')[0], 'en')})"
+                    for f, why in missing
+                ],
+            )
+
+    def _pin(self, rt: RecordType, data: Any, state: str) -> None:
+        """Pin the SHA-256 of attached content when the record enters a pinning state."""
+        if state not in rt.pin_in:
+            return
+        for name, spec in rt.fields.items():
+            if spec.type == "file" and spec.pin and not values.is_empty(data.get(name)):
+                if values.is_empty(data.get(spec.pin)):
+                    data[spec.pin] = self.file_sha256(data[name], f"{name}")
+
+    def file_sha256(self, rel: str, field_name: str) -> str:
+        import hashlib
+
+        try:
+            values.check_file_path(rel)
+        except ValueError as e:
+            raise BadInput(f"{field_name}: {e}") from None
+        path = self.root / rel
+        if not path.is_file():
+            raise Refused(f"{field_name}: the file '{rel}' is not in the store")
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        return h.hexdigest()
+
     def new(
         self,
         type_name: str,
@@ -204,34 +334,44 @@ class Store:
         from . import lock
 
         rt = self.record_type(type_name)
+        wf = rt.workflow
         actor = gitops.actor(self.root)
         data = CommentedMap()
         data["id"] = None
         data["type"] = rt.name
-        data["state"] = rt.workflow.initial
+        data["state"] = wf.initial
         for key, value in (initial or {}).items():
             if key in ENVELOPE_KEYS:
                 raise BadInput(f"{key}: set by qms, not by the input file")
             data[key] = value
         self._assign(rt, data, assignments)
-        _order_fields(rt, data)
-        self._check_schema(rt, data, f"new {rt.name}")
-        missing = values.unmet(rt.workflow.requirements(rt.workflow.initial), data)
-        if missing:
-            raise Refused(
-                f"cannot register the {rt.label['en'].lower()}: "
-                f"{len(missing)} field(s) required in state '{rt.workflow.initial}'",
-                details=[f"{f}: {why} ({rt.label_of(f, 'en')})" for f, why in missing],
-            )
         with lock.store_lock(self.root) as notes:
+            self._fetched.clear()
+            when = actor.when.astimezone(self.config.tz)
+            ev = self.evaluator(rt, data, computing=True, today=when.date())
+            for name in rt.compute:
+                if values.is_empty(values.get(data, name)):
+                    value, _ = ev.computed(name)
+                    if value is not None:
+                        values.put(data, name, value, new_map=CommentedMap)
+            _order_fields(rt, data)
+            self._check_schema(rt, data, f"new {rt.name}")
+            self._check_refs(rt, data)
+            if wf.create.role:
+                ok, why = self.holds(rt, wf.create.role, data, actor, when.date())
+                if not ok:
+                    raise NotAuthorised(f"{why}, which registering a {rt.label['en'].lower()} needs")
+            if wf.create.sign:
+                self._sign(data, self._signature(wf.create.sign, actor, when, wf.create.role, None, wf.initial))
+            missing = ev.unmet([*wf.requirements(wf.initial), *wf.create.requires])
+            self._refuse_unmet(missing, rt, f"cannot register the {rt.label['en'].lower()}", wf.initial)
             data["id"] = self._next_id(rt, data)
             path = self.type_folder(rt.name) / f"{data['id']}.yaml"
-            message = _message(
-                f"{rt.name} {data['id']}: new ({rt.workflow.initial})",
-                body="",
-                trailers=[("QMS-Record", f"{rt.name}/{data['id']}"), ("QMS-Action", "new")],
-            )
-            commit = self._write(path, data, message, actor)
+            trailers = [("QMS-Record", f"{rt.name}/{data['id']}"), ("QMS-Action", "new")]
+            if wf.create.sign:
+                trailers.append(("QMS-Signature", f"{wf.create.sign} by {actor.email}"))
+            message = _message(f"{rt.name} {data['id']}: new ({wf.initial})", "", trailers)
+            commit = self._write({path: (data, None)}, message, date=when if wf.create.sign else None)
         return Change(self._record(rt.name, path, data), commit, tuple(notes))
 
     def set(self, type_name: str, record_id: str, assignments: list[str], comment: str = "") -> Change:
@@ -239,10 +379,11 @@ class Store:
         from . import lock, yamlio
 
         rt = self.record_type(type_name)
-        actor = gitops.actor(self.root)
+        gitops.actor(self.root)  # an identity is needed before anything else
         if not assignments:
             raise BadInput("nothing to set: give FIELD=VALUE")
         with lock.store_lock(self.root) as notes:
+            self._fetched.clear()
             _, path = self.locate(record_id, type_name)
             data, style = yamlio.load_for_edit(path, self.rel(path))
             record = self._record(rt.name, path, data)
@@ -252,8 +393,18 @@ class Store:
                     f"edited (its history in git is the record of what was done)"
                 )
             changed = self._assign(rt, data, assignments)
+            for name in changed:
+                spec = rt.field(name)
+                pinned = [f for f, s in rt.fields.items() if s.pin and (name == s.pin or name == f)]
+                if pinned and record.state in rt.pin_in:
+                    raise Refused(
+                        f"{rt.name} {record_id} is {record.state}: its approved content "
+                        f"({', '.join(pinned)}) is pinned and is changed only by a new revision"
+                    )
+                del spec
             self._check_schema(rt, data, record.path)
-            missing = values.unmet(rt.workflow.requirements(record.state), data)
+            self._check_refs(rt, data)
+            missing = self.evaluator(rt, data).unmet(rt.workflow.requirements(record.state))
             if missing:
                 raise Refused(
                     f"{rt.name} {record_id}: the change would leave state '{record.state}' incomplete",
@@ -267,7 +418,7 @@ class Store:
                     ("QMS-Action", "set " + " ".join(changed)),
                 ],
             )
-            commit = self._write(path, data, message, actor, style=style)
+            commit = self._write({path: (data, style)}, message)
         return Change(self._record(rt.name, path, data), commit, tuple(notes))
 
     def move(
@@ -278,8 +429,6 @@ class Store:
         assignments: list[str] = (),
         comment: str = "",
     ) -> Change:
-        from ruamel.yaml.comments import CommentedMap, CommentedSeq
-
         from . import git as gitops
         from . import lock, yamlio
 
@@ -289,8 +438,12 @@ class Store:
             raise BadInput(
                 f"'{target}' is not a state of {rt.name} (expected one of {', '.join(wf.states)})"
             )
-        actor = gitops.actor(self.root)
+        gitops.actor(self.root)
         with lock.store_lock(self.root) as notes:
+            self._fetched.clear()
+            # the signature's time is the commit's own time, as git reads it (never QMS_NOW)
+            actor = gitops.actor(self.root)
+            when = actor.when.astimezone(self.config.tz)
             _, path = self.locate(record_id, type_name)
             data, style = yamlio.load_for_edit(path, self.rel(path))
             record = self._record(rt.name, path, data)
@@ -301,57 +454,99 @@ class Store:
                     f"{rt.name} {record_id} is '{record.state}': it cannot move to '{target}'"
                     + (f"; it can move to: {', '.join(onward)}" if onward else " (a final state)")
                 )
-            # the signature's time is the commit's own time, as git reads it (never QMS_NOW)
-            when = gitops.actor(self.root).when.astimezone(self.config.tz)
-            if move.role:
-                role = self.config.roles.get(move.role)
-                if role is None or not role.held_by(actor.email, when.date()):
-                    holders = ", ".join(
-                        h.email for h in (role.holders if role else ()) if h.covers(when.date())
-                    )
-                    raise NotAuthorised(
-                        f"{actor.email} does not hold the role '{move.role}' on {when.date()}, "
-                        f"which moving {rt.name} {record_id} to '{target}' needs"
-                        + (f" (holders: {holders})" if holders else " (qms.yaml names no holder)")
-                    )
             self._assign(rt, data, assignments)
+            ok, why = self.holds(rt, move.role, data, actor, when.date())
+            if not ok:
+                raise NotAuthorised(f"{why}, which moving {rt.name} {record_id} to '{target}' needs")
             self._check_schema(rt, data, record.path)
-            missing = values.unmet([*wf.requirements(target), *move.requires], data)
-            if missing:
-                raise Refused(
-                    f"{rt.name} {record_id} cannot move to '{target}': "
-                    f"{len(missing)} field(s) missing or wrong",
-                    details=[
-                        f"{f}: {why} in state '{target}' ({rt.label_of(f, 'en')})"
-                        for f, why in missing
-                    ],
-                )
+            self._check_refs(rt, data)
             data["state"] = target
-            signature = CommentedMap()
-            signature["meaning"] = move.sign
-            signature["name"] = actor.name
-            signature["email"] = actor.email
-            if move.role:
-                signature["role"] = move.role
-            signature["at"] = when
-            signature["from"] = record.state
-            signature["to"] = target
-            if "signatures" not in data or data["signatures"] is None:
-                data["signatures"] = CommentedSeq()
-            data["signatures"].append(signature)
-            message = _message(
-                f"{rt.name} {record_id}: {record.state} -> {target}",
-                body=comment,
-                trailers=[
-                    ("QMS-Record", f"{rt.name}/{record_id}"),
-                    ("QMS-Action", f"move {target}"),
-                    ("QMS-Signature", f"{move.sign} by {actor.email}"),
-                ],
-            )
-            commit = self._write(path, data, message, actor, date=when, style=style)
+            self._sign(data, self._signature(move.sign, actor, when, move.role, record.state, target))
+            self._pin(rt, data, target)
+            ev = self.evaluator(rt, data, computing=True, today=when.date())
+            missing = ev.unmet([*wf.requirements(target), *move.requires])
+            self._refuse_unmet(missing, rt, f"{rt.name} {record_id} cannot move to '{target}'", target)
+            changes = {path: (data, style)}
+            effects = self._effects(rt, data, target, actor, when, changes)
+            trailers = [
+                ("QMS-Record", f"{rt.name}/{record_id}"),
+                ("QMS-Action", f"move {target}"),
+                ("QMS-Signature", f"{move.sign} by {actor.email}"),
+                *(("QMS-Effect", e) for e in effects),
+            ]
+            message = _message(f"{rt.name} {record_id}: {record.state} -> {target}", comment, trailers)
+            commit = self._write(changes, message, date=when)
         return Change(self._record(rt.name, path, data), commit, tuple(notes))
 
-    # -- internals -----------------------------------------------------------------------
+    def _effects(self, rt: RecordType, data: Any, state: str, actor, when, changes: dict) -> list[str]:
+        """Apply what entering `state` does to other records; add them to `changes`."""
+        from ruamel.yaml.comments import CommentedMap
+
+        from . import yamlio
+
+        done: list[str] = []
+        effects = rt.effects.get(state) or ()
+        if not effects:
+            return done
+
+        def fill(template) -> str:
+            if isinstance(template, dict):  # worded in the store's language
+                template = str(template.get(self.config.lang) or next(iter(template.values())))
+
+            def one(m):
+                if m.group(1) == "today":
+                    return when.date().isoformat()
+                value = values.get(data, m.group(1))
+                return "" if value is None else str(value)
+
+            return re.sub(r"\{([\w.]+)\}", one, template)
+
+        for effect in effects:
+            targets: list[tuple[str, str]] = []  # (type, id)
+            if effect.kind in ("update", "update_each"):
+                spec = rt.field(effect.target)
+                ref_spec = spec.items if spec is not None and spec.type == "list" else spec
+                ids = values.get(data, effect.target)
+                ids = ids if isinstance(ids, list) else [ids]
+                targets = [(ref_spec.to, str(i)) for i in ids if not values.is_empty(i)]
+            else:
+                for other in self.scan(effect.target):
+                    if effect.except_self and other.get("id") == data.get("id"):
+                        continue
+                    if all(str(values.get(other, k)) == fill(v) for k, v in effect.where) and not (
+                        effect.unless and all(str(values.get(other, k)) == fill(v) for k, v in effect.unless)
+                    ):
+                        targets.append((effect.target, str(other.get("id"))))
+            for type_name, rid in targets:
+                ort = self.record_type(type_name)
+                path = self.path_of(type_name, rid)
+                if path is None:
+                    raise Refused(f"{effect.target}: {type_name} '{rid}' is not in the store")
+                if path in changes:
+                    odata, ostyle = changes[path]
+                else:
+                    odata, ostyle = yamlio.load_for_edit(path, self.rel(path))
+                orecord = self._record(type_name, path, odata)
+                words = []
+                if effect.set:
+                    self._assign(ort, odata, [f"{k}={fill(v)}" for k, v in effect.set])
+                    words.append("set " + " ".join(k for k, _ in effect.set))
+                if effect.move:
+                    omove = ort.workflow.move(orecord.state, effect.move)
+                    if omove is None:
+                        raise Refused(
+                            f"{type_name} {rid} is '{orecord.state}': it cannot move to "
+                            f"'{effect.move}', which {rt.name} {data['id']} entering '{state}' needs"
+                        )
+                    odata["state"] = effect.move
+                    self._sign(odata, self._signature(omove.sign, actor, when, omove.role, orecord.state, effect.move))
+                    words.append(f"move {effect.move}")
+                self._check_schema(ort, odata, self.rel(path))
+                changes[path] = (odata, ostyle)
+                done.append(f"{type_name}/{rid} {'; '.join(words)}")
+        del CommentedMap
+        return done
+
     def _assign(self, rt: RecordType, data: Any, assignments: list[str]) -> list[str]:
         from ruamel.yaml.comments import CommentedMap
 
@@ -372,7 +567,11 @@ class Store:
             if spec is None:
                 raise BadInput(f"{path}: {rt.name} has no such field")
             try:
-                if spec.type == "list":
+                if spec.type == "list" and spec.items is not None and spec.items.type == "object":
+                    value = self._object_item(spec.items, raw, path)
+                    if not append:
+                        value = [value]
+                elif spec.type == "list":
                     item_spec = spec.items
                     if append:
                         value = values.coerce(item_spec, raw, self.config.tz)
@@ -392,6 +591,37 @@ class Store:
             changed.append(path)
         return changed
 
+    def _object_item(self, spec, raw: str, path: str):
+        """A list item that is a group of fields, given as a YAML flow mapping:
+        reviews+={at: 2026-06-01, by: 赵敏, outcome: no_change}."""
+        from ruamel.yaml.comments import CommentedMap
+
+        from . import yamlio
+
+        text = raw.strip()
+        if not (text.startswith("{") and text.endswith("}")):
+            raise ValueError("expected {field: value, ...}, e.g. {at: 2026-06-01, by: 赵敏}")
+        parsed = yamlio.parse(f"item: {text}\n", f"--set {path}")["item"]
+        if not isinstance(parsed, dict):
+            raise ValueError("expected {field: value, ...}")
+        item = CommentedMap()
+        for key, value in parsed.items():
+            sub = spec.fields.get(str(key))
+            if sub is None:
+                raise ValueError(f"'{key}' is not a field here (expected {', '.join(spec.fields)})")
+            item[str(key)] = values.coerce(sub, str(value), self.config.tz) if not isinstance(value, (dict, list)) else value
+        item.fa.set_flow_style()
+        return item
+
+    def _check_refs(self, rt: RecordType, data: Any) -> None:
+        """Every reference names a record that is in the store."""
+        from ..checks import _walk
+
+        for path, spec, value in _walk(rt.fields, data):
+            if spec.type == "ref" and not values.is_empty(value):
+                if self.fetch(spec.to, str(value)) is None:
+                    raise Refused(f"{path}: {spec.to} '{value}' is not in the store")
+
     def _check_schema(self, rt: RecordType, data: Any, source: str) -> None:
         problems = list(values.check_fields(rt.fields, data, envelope=True))
         if problems:
@@ -401,14 +631,20 @@ class Store:
             )
 
     def _next_id(self, rt: RecordType, data: Any) -> str:
+        scheme = rt.scheme(data)
         when = values.to_datetime(values.get(data, rt.numbering_date), self.config.tz) if rt.numbering_date else None
         year = (when or self.now()).astimezone(self.config.tz).year
         site = self.config.site
-        if "{site}" in rt.numbering and not site:
-            raise BadInput(f"{CONFIG_FILE}: site: the numbering '{rt.numbering}' needs a site code")
-        pattern = re.escape(rt.numbering)
+        if "{site}" in scheme and not site:
+            raise BadInput(f"{CONFIG_FILE}: site: the numbering '{scheme}' needs a site code")
+        fmt_fields = {"year": year, "site": site}
+        if "{seq" not in scheme:  # one record per period, e.g. the manual LX-SH-2026
+            rid = scheme.format(**fmt_fields)
+            if self.path_of(rt.name, rid) is not None:
+                raise Refused(f"{rt.name} {rid} already exists (its numbering '{scheme}' has no sequence)")
+            return rid
+        pattern = re.escape(scheme)
         pattern = re.sub(r"\\\{seq(:0?(\d+)d?)?\\\}", r"(?P<seq>\\d+)", pattern)
-        fmt_fields = {"year": year, "site": site, "prefix": rt.prefix}
         for k, v in fmt_fields.items():
             pattern = pattern.replace(re.escape("{" + k + "}"), re.escape(str(v)))
         rx = re.compile(f"^{pattern}$")
@@ -417,26 +653,25 @@ class Store:
             m = rx.match(path.stem)
             if m:
                 highest = max(highest, int(m.group("seq")))
-        return rt.numbering.format(seq=highest + 1, **fmt_fields)
+        return scheme.format(seq=highest + 1, **fmt_fields)
 
-    def _write(
-        self, path: Path, data: Any, message: str, actor, date: datetime | None = None,
-        style: tuple[int, int, int] | None = None,
-    ) -> str:
+    def _write(self, changes: dict, message: str, date: datetime | None = None) -> str:
+        """Write every changed record and commit them together: one action, one commit."""
         from . import git as gitops
         from . import lock, yamlio
 
-        rel = self.rel(path)
-        text = yamlio.dump(data, style or yamlio.DEFAULT_STYLE)
-        # what we write must read back as what we meant, or nothing is written
-        yamlio.parse(text, rel, "safe")
-        new = text.encode("utf-8")
-        lock.begin(self.root, {rel: new}, message.splitlines()[0])
+        texts: dict[str, bytes] = {}
+        for path, (data, style) in changes.items():
+            rel = self.rel(path)
+            text = yamlio.dump(data, style or yamlio.DEFAULT_STYLE)
+            # what we write must read back as what we meant, or nothing is written
+            yamlio.parse(text, rel, "safe")
+            texts[rel] = text.encode("utf-8")
+        lock.begin(self.root, texts, message.splitlines()[0])
         try:
-            yamlio.atomic_write(path, new)
-            commit = gitops.commit(
-                self.root, [rel], message, date=date.isoformat() if date else None
-            )
+            for rel, new in texts.items():
+                yamlio.atomic_write(self.root / rel, new)
+            commit = gitops.commit(self.root, list(texts), message, date=date.isoformat() if date else None)
         except BaseException:
             lock.roll_back(self.root)
             raise

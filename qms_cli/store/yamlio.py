@@ -132,6 +132,23 @@ def load(path: Path, source: str, kind: str = "safe") -> Any:
     return parse(decode(raw, source), source, kind)
 
 
+def load_declaration(path: Path, source: str) -> Any:
+    """A record type declaration or other file of the package: YAML anchors allowed (they
+    keep declarations short), nothing else relaxed."""
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        data = yaml_for("safe").load(path.read_bytes())
+    except OSError as e:
+        raise BadFile(source, f"cannot be read ({e.strerror})") from None
+    except YAMLError as e:
+        line, problem = _error_line(e)
+        raise BadFile(source, f"{problem} (not valid YAML)", line) from None
+    if not isinstance(data, dict):
+        raise BadFile(source, "expected a mapping at the top")
+    return data
+
+
 def field_lines(text: str) -> dict[str, int]:
     """Dotted path -> 1-based line, for pointing findings at the line a person edits."""
     from ruamel.yaml.nodes import MappingNode, SequenceNode

@@ -1,0 +1,249 @@
+"""Evaluating what a record must hold: paths through references and lists, requirements,
+and the values a type computes (next edition, next copy number). Pure: other records
+come in through the `fetch` and `scan` callables the caller passes."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Callable, Iterable
+
+from . import values
+from .declaration import FieldSpec, RecordType, Requirement
+
+_ROOT = object()
+EDITION = re.compile(r"^([A-Z])/(\d+)$")
+
+Fetch = Callable[[str, str], Any]  # (type, id) -> record data or None
+Scan = Callable[[str], Iterable[Any]]  # type -> every record's data
+
+
+@dataclass
+class Evaluator:
+    rt: RecordType
+    data: Any
+    types: Callable[[str], RecordType] | None = None
+    fetch: Fetch | None = None
+    scan: Scan | None = None
+    today: date | None = None
+    tz: Any = None
+    computing: bool = False  # whether `computed` requirements are checked (new and moves)
+    _computed: dict[str, tuple[Any, str]] = field(default_factory=dict)
+
+    # -- paths -----------------------------------------------------------------------------
+    def resolve(self, path: str) -> list[tuple[Any, str]]:
+        """(value, where) for every value `path` reaches; `where` names list items and the
+        records passed through, for messages."""
+        return self._walk(self.data, self.rt, _ROOT, path.split("."), "")
+
+    def first(self, path: str) -> Any:
+        found = self.resolve(path)
+        return found[0][0] if found else None
+
+    def _walk(self, value, rt, spec, parts, where) -> list[tuple[Any, str]]:
+        if isinstance(spec, FieldSpec) and spec.type == "ref" and parts:
+            if not isinstance(value, str) or self.fetch is None or self.types is None:
+                return []
+            target = self.fetch(spec.to, value)
+            if target is None:
+                return []
+            return self._walk(target, self.types(spec.to), _ROOT, parts, f"{where}, {value}" if where else value)
+        if not parts:
+            return [(value, where)]
+        part, rest = parts[0], parts[1:]
+        if isinstance(value, list):
+            item = spec.items if isinstance(spec, FieldSpec) and spec.type == "list" else None
+            if part == "*":
+                out = []
+                for i, v in enumerate(value):
+                    label = where if (item is not None and item.type == "ref") else (f"{where}, #{i}" if where else f"#{i}")
+                    out.extend(self._walk(v, rt, item, rest, label))
+                return out
+            if not re.fullmatch(r"-?\d+", part):
+                return []
+            idx = int(part)
+            if not -len(value) <= idx < len(value):
+                return []
+            return self._walk(value[idx], rt, item, rest, where)
+        if isinstance(value, dict):
+            if part not in value:
+                return []
+            if spec is _ROOT:
+                sub = rt.fields.get(part)
+            elif isinstance(spec, FieldSpec) and spec.type == "object":
+                sub = spec.fields.get(part)
+            else:
+                sub = None
+            return self._walk(value[part], rt, sub, rest, where)
+        return []
+
+    # -- operands --------------------------------------------------------------------------
+    def moment(self, operand: str) -> date | None:
+        if operand == "today":
+            return self.today
+        if operand.startswith("signed:"):
+            meaning = operand.split(":", 1)[1]
+            found = None
+            for s in self.data.get("signatures") or []:
+                if isinstance(s, dict) and s.get("meaning") == meaning:
+                    found = s.get("at")
+            moment = values.to_datetime(found, self.tz) if found is not None else None
+            return moment.astimezone(self.tz).date() if moment and self.tz else (moment.date() if moment else None)
+        return values.to_date(self.first(operand))
+
+    # -- computed values -------------------------------------------------------------------
+    def computed(self, name: str) -> tuple[Any, str]:
+        """(value, why not) the type computes for field `name` now."""
+        if name not in self._computed:
+            spec = self.rt.compute.get(name)
+            if spec is None:
+                self._computed[name] = (None, "")
+            else:
+                fn = COMPUTE[spec.fn]
+                self._computed[name] = fn(self, *[self.first(a) for a in spec.args])
+        return self._computed[name]
+
+    # -- requirements ----------------------------------------------------------------------
+    def unmet(self, requirements: Iterable[Requirement]) -> list[tuple[str, str]]:
+        """(field, what is expected) for each requirement the record does not meet."""
+        out: list[tuple[str, str]] = []
+        for req in requirements:
+            if not all(self.first(k) in allowed for k, allowed in req.when):
+                continue
+            if req.any:
+                if all(values.is_empty(self.first(p)) for p in req.fields):
+                    out.append((req.fields[0], f"required: at least one of {', '.join(req.fields)}"))
+                continue
+            for path in req.fields:
+                out.extend(self._check(req, path))
+        seen: dict[str, str] = {}
+        for path, why in out:
+            seen.setdefault(path, why)
+        return list(seen.items())
+
+    def _check(self, req: Requirement, path: str) -> list[tuple[str, str]]:
+        found = self.resolve(path)
+        star = "*" in path
+        if not star:
+            value = found[0][0] if found else None
+            if values.is_empty(value):
+                if req.needs_value:
+                    return [(path, self._missing(path))]
+                return []
+        out = []
+        for value, where in found:
+            name = f"{path} [{where}]" if star else path
+            if req.empty:
+                if not values.is_empty(value):
+                    out.append((name, f"must be blank, but is {value}"))
+                continue
+            if values.is_empty(value):
+                continue
+            if req.allowed is not None and value not in req.allowed:
+                out.append((name, f"is {value}; must be {' or '.join(map(str, req.allowed))}"))
+            if req.refused is not None and value in req.refused:
+                out.append((name, f"must not be {value}"))
+            if req.equals is not None:
+                other = self.first(req.equals)
+                if str(value) != str(other):
+                    out.append((name, f"is {value}; must equal {req.equals} ({other if other is not None else 'none'})"))
+            if req.computed and self.computing:
+                expected, why = self.computed(path)
+                if expected is None and why:
+                    out.append((name, why))
+                elif expected is not None and str(value) != str(expected):
+                    out.append((name, f"is {value}; expected {expected}" + (f" ({why})" if why else "")))
+            for op, sign in ((req.not_before, 1), (req.not_after, -1)):
+                if op is None:
+                    continue
+                mine, theirs = values.to_date(value), self.moment(op)
+                if mine is None or theirs is None:
+                    continue
+                if sign == 1 and mine < theirs:
+                    out.append((name, f"{mine} is before {self._op_words(op)} ({theirs})"))
+                if sign == -1 and mine > theirs:
+                    out.append((name, f"{mine} is after {self._op_words(op)} ({theirs})"))
+        return out
+
+    def _missing(self, path: str) -> str:
+        parts = path.split(".")
+        for i in range(1, len(parts)):
+            spec = self.rt.field(".".join(parts[:i]))
+            if spec is not None and spec.type == "ref":
+                ref = values.get(self.data, ".".join(parts[:i]))
+                if not values.is_empty(ref) and self.fetch is not None and self.fetch(spec.to, str(ref)) is None:
+                    return f"required; {spec.to} '{ref}' is not in the store"
+                if not values.is_empty(ref):
+                    return f"required (on {spec.to} {ref})"
+        return "required"
+
+    @staticmethod
+    def _op_words(op: str) -> str:
+        if op == "today":
+            return "today"
+        if op.startswith("signed:"):
+            return f"the '{op.split(':', 1)[1]}' signature"
+        return op
+
+
+# ------------------------------------------------------------------------ computed values
+
+
+def next_edition(ev: Evaluator, current: Any, change: Any) -> tuple[Any, str]:
+    """A/0 for a first issue; a modification bumps the number (A/0 -> A/1), a re-issue the
+    letter (A/3 -> B/0)."""
+    if values.is_empty(change):
+        return None, "needs the kind of change (first_issue, modification or reissue)"
+    if values.is_empty(current):
+        if change != "first_issue":
+            return None, "the document has no edition yet: its first revision is a first_issue"
+        return "A/0", "the first edition"
+    m = EDITION.match(str(current))
+    if not m:
+        return None, f"the document's edition '{current}' is not of the form A/0"
+    letter, number = m.group(1), int(m.group(2))
+    if change == "modification":
+        return f"{letter}/{number + 1}", f"a modification of {current}"
+    if change == "reissue":
+        if letter == "Z":
+            return None, "no edition letter after Z"
+        return f"{chr(ord(letter) + 1)}/0", f"a re-issue after {current}"
+    return None, f"the document already has edition {current}: the change is a modification or a reissue"
+
+
+def copy_of(ev: Evaluator, current: Any) -> tuple[Any, str]:
+    """A copy or loan is of the document's current effective edition."""
+    if values.is_empty(current):
+        return None, "the document has no effective edition yet"
+    return current, "the current effective edition"
+
+
+def copy_number(ev: Evaluator) -> tuple[Any, str]:
+    """Unique per document and never reused: the next number after every number the
+    document ever had (lost ones stay void); a damaged copy's replacement keeps its number."""
+    data = ev.data
+    document = data.get("document")
+    if values.is_empty(document) or ev.scan is None:
+        return None, "needs the document"
+    replaces = data.get("replaces")
+    others = [d for d in ev.scan(ev.rt.name) if d.get("document") == document and d.get("id") != data.get("id")]
+    if not values.is_empty(replaces):
+        old = next((d for d in others if d.get("id") == replaces), None)
+        if old is None or old.get("document") != document:
+            return None, f"the copy it replaces, {replaces}, is not a copy of {document}"
+        if any(d.get("replaces") == replaces for d in others):
+            return None, f"{replaces} has already been replaced"
+        if old.get("state") == "damaged":
+            return old.get("copy_number"), f"the damaged copy {replaces} is re-issued under its number"
+        if old.get("state") != "lost":
+            return None, f"only a damaged or lost copy is replaced; {replaces} is {old.get('state')}"
+    numbers = [d.get("copy_number") for d in others if isinstance(d.get("copy_number"), int)]
+    return (max(numbers) + 1 if numbers else 1), "the next copy number of the document"
+
+
+COMPUTE: dict[str, Callable[..., tuple[Any, str]]] = {
+    "next_edition": next_edition,
+    "copy_of": copy_of,
+    "copy_number": copy_number,
+}
