@@ -24,7 +24,97 @@ class DemoResult:
     steps: list[str] = field(default_factory=list)
     forms: list[Path] = field(default_factory=list)
     findings: int = 0
+    document_id: str = ""
 
+
+def _holder(store, role: str, department: str | None = None) -> tuple[str, str]:
+    """Someone who holds `role` today (for `department`, where the role is limited to one)."""
+    today = datetime.now(store.config.tz).date()
+    for h in store.config.roles[role].holders:
+        if h.covers(today) and h.serves(department):
+            return h.name, h.email
+    raise Refused(f"qms.yaml names nobody who holds '{role}'" + (f" for {department}" if department else ""))
+
+
+def _document_change(store, res: DemoResult, step) -> str | None:
+    """A procedure's next edition from draft to effective: the old edition's copies are
+    flagged for recall, one is recalled, a copy of the new edition is issued."""
+    from .model import values
+
+    docs = [d for d in store.scan("document") if d.get("state") == "active" and d.get("controlled")
+            and d.get("category") == "procedure" and d.get("edition")]
+    copies = [c for c in store.scan("distribution") if c.get("state") == "issued"]
+    docs = [d for d in docs if any(c.get("document") == d["id"] and c.get("edition") == d["edition"] for c in copies)]
+    if not docs:
+        res.steps.append("(the sample store has no procedure with copies out: the document change is skipped)")
+        return None
+    doc = sorted(docs, key=lambda d: d["id"])[0]
+    did, title = doc["id"], doc.get("title", "")
+    rt = store.record_type("revision")
+    table = {**rt.approvals.default, **(store.config.data.get("approvals") or {})}.get(doc["category"], {})
+    tz = store.config.tz
+    t = datetime.now(tz).replace(second=0, microsecond=0) - timedelta(hours=2)
+    # the new edition's text: the current one with a new clause
+    current = store.fetch("revision", str(doc.get("effective_revision"))) or {}
+    old_text = (store.root / current["content"]).read_text(encoding="utf-8") if current.get("content") else f"# {title}\n"
+    rel = f"files/documents/{did}/demo-{t.strftime('%Y%m%d%H%M')}.md"
+    (store.root / rel).parent.mkdir(parents=True, exist_ok=True)
+    (store.root / rel).write_text(
+        old_text.rstrip() + "\n\n## 电子文件\n电子版受控文件与纸质文件同样受控，发布于共享盘只读目录。\n", encoding="utf-8"
+    )
+    from .store import git as gitops
+
+    gitops.commit(store.root, [rel], f"files: {rel}\n\nQMS-Action: attach\n")
+    made = {}
+    dc = _holder(store, "document_controller")
+
+    def draft():
+        made["id"] = store.new("revision", [
+            f"document={did}", "change=modification", "summary=增加电子文件的控制要求",
+            "reason=内审发现电子版文件未受控", f"content={rel}",
+        ]).record.id
+
+    _as(store, dc)
+    step(f"{dc[0]} drafts the next edition of {did} {title} (state: draft)", draft, when=t)
+    rev = made["id"]
+    step("… and submits it for review", lambda: store.move("revision", rev, "in_review"), when=t + timedelta(minutes=10))
+    reviewer = _holder(store, table["review"], doc.get("department"))
+    _as(store, reviewer)
+    step(f"{reviewer[0]} ({table['review']}) reviews it", lambda: store.move("revision", rev, "reviewed"),
+         when=t + timedelta(minutes=20))
+    approver = _holder(store, table["approve"], doc.get("department"))
+    _as(store, approver)
+    ta = t + timedelta(minutes=30)
+    tr = t + timedelta(minutes=40)
+    step(f"{approver[0]} ({table['approve']}) approves it; the content's SHA-256 is pinned",
+         lambda: store.move("revision", rev, "approved",
+                            [f"published_date={ta.date().isoformat()}", f"effective_date={tr.date().isoformat()}"]),
+         when=ta)
+    _as(store, dc)
+    step(f"{dc[0]} releases it: {did} is now at the new edition, the old revision superseded, "
+         "every copy of the old edition flagged for recall — one commit",
+         lambda: store.move("revision", rev, "effective"), when=tr)
+    flagged = sorted(
+        (c for c in store.scan("distribution") if c.get("document") == did and c.get("state") == "issued"
+         and values.get(c, "recall.required")), key=lambda c: c["id"])
+    if flagged:
+        first = flagged[0]
+        step(f"{dc[0]} takes back copy No. {first.get('copy_number')} from {values.get(first, 'holder.person')}",
+             lambda: store.move("distribution", first["id"], "recalled",
+                                [f"recalled_on={tr.date().isoformat()}", f"recalled_by={dc[0]}"]),
+             when=tr + timedelta(minutes=10))
+        dept = values.get(first, "holder.department")
+        head = _holder(store, "department_head", dept)
+        _as(store, head)
+        step(f"{head[0]} (head of {dept}) approves a copy of the new edition for the same place",
+             lambda: store.new("distribution", [
+                 f"document={did}", f"holder.department={dept}",
+                 f"holder.person={values.get(first, 'holder.person')}",
+                 f"issued_on={tr.date().isoformat()}",
+             ] + ([f"holder.location={values.get(first, 'holder.location')}"]
+                  if values.get(first, "holder.location") else [])), when=tr + timedelta(minutes=20))
+    _as(store, QE)
+    return did
 
 def _as(store, who: tuple[str, str]) -> None:
     """Act as `who`: the actor of every change is the git identity of the store."""
@@ -161,7 +251,7 @@ def play(path: Path | None) -> DemoResult:
         ),
         when=t,
     )
-    now = datetime.now(tz).replace(second=0, microsecond=0)
+    now = datetime.now(tz).replace(second=0, microsecond=0) - timedelta(hours=3)
     _as(store, QM)
     step(
         "王强 (quality manager) checks effectiveness, the customer confirms, and he closes it",
@@ -175,11 +265,14 @@ def play(path: Path | None) -> DemoResult:
         when=now,
     )
     _as(store, QE)
+    doc = _document_change(store, res, step)
     forms = path / "forms"
     forms.mkdir(exist_ok=True)
-    for lang in ("zh", "en"):
-        out = forms / f"{cid}.{lang}.md"
-        out.write_text(render(store, cid, lang, "complaint"), encoding="utf-8")
-        res.forms.append(out)
+    for rid, tname in [(cid, "complaint")] + ([(doc, "document")] if doc else []):
+        for lang in ("zh", "en"):
+            out = forms / f"{rid}.{lang}.md"
+            out.write_text(render(store, rid, lang, tname), encoding="utf-8")
+            res.forms.append(out)
+    res.document_id = doc or ""
     res.findings = len([f for f in validate(store) if f.severity == "error"])
     return res

@@ -48,7 +48,13 @@ def shown(spec: FieldSpec, value: Any, lang: str) -> str:
         return {True: {"zh": "是", "en": "Yes"}, False: {"zh": "否", "en": "No"}}[bool(value)][lang]
     if spec.type == "list" and isinstance(value, list):
         item = spec.items
-        return ", ".join(shown(item, v, lang) if item else str(v) for v in value)
+        sep = "; " if item is not None and item.type == "object" else ", "
+        return sep.join(shown(item, v, lang) if item else str(v) for v in value)
+    if spec.type == "object" and isinstance(value, dict):
+        return ", ".join(
+            f"{spec.fields[k].text(lang)}: {shown(spec.fields[k], v, lang)}" if k in spec.fields else f"{k}: {v}"
+            for k, v in value.items() if not values.is_empty(v)
+        )
     if spec.type == "datetime":
         moment = values.to_datetime(value, timezone.utc)
         return moment.strftime("%Y-%m-%d %H:%M") if moment else str(value)
@@ -90,10 +96,14 @@ def describe(store, record, lang: str) -> dict:
         "title": values.record_title(rt, data, 200),
         "fields": leaves(rt.fields, data, lang),
         "deadlines": [dict(d.as_dict(), label=d.label[lang]) for d in dls],
-        "deadline_profile": store.config.time_limit_profile[0] if dls else None,
+        "deadline_profile": store.config.time_limit_profile[0]
+        if dls and any(not (s.limit or s.limit_field) for s in rt.deadlines) else None,
         "now": now.isoformat(timespec="minutes"),
         "next_moves": next_moves(store, rt, data),
-        "signatures": plain(list(data.get("signatures") or [])),
+        "signatures": [
+            dict(s, meaning_label=rt.meaning_label(str(s.get("meaning")), lang)) if isinstance(s, dict) else s
+            for s in plain(list(data.get("signatures") or []))
+        ],
         "record": plain(data),
     }
 

@@ -66,10 +66,8 @@ def print_record(view: dict, lang: str) -> None:
     c.print(t)
     if view["deadlines"]:
         c.print()
-        c.print(
-            f"[bold]{w['deadlines']}[/bold]  [dim]({w['profile']}: {view['deadline_profile']}; "
-            f"{w['at']} {when(view['now'])})[/dim]"
-        )
+        profile = f"{w['profile']}: {view['deadline_profile']}; " if view["deadline_profile"] else ""
+        c.print(f"[bold]{w['deadlines']}[/bold]  [dim]({profile}{w['at']} {when(view['now'])})[/dim]")
         style = {"met": "green", "late": "yellow", "open": "", "overdue": "bold red", "stopped": "dim"}
         for d in view["deadlines"]:
             status = w[d["status"]]
@@ -98,9 +96,10 @@ def print_record(view: dict, lang: str) -> None:
         c.print()
         c.print(f"[bold]{w['signatures']}[/bold]")
         for s in view["signatures"]:
+            move = f"{s.get('from')} → {s.get('to')}" if s.get("from") else f"→ {s.get('to')}"
             c.print(
-                f"  {when(str(s.get('at')))}  {s.get('meaning')}  {escape(str(s.get('name')))} "
-                f"<{s.get('email')}>  {s.get('from')} → {s.get('to')}"
+                f"  {when(str(s.get('at')))}  {escape(str(s.get('meaning_label') or s.get('meaning')))}  "
+                f"{escape(str(s.get('name')))} <{s.get('email')}>  {move}"
             )
 
 

@@ -51,9 +51,12 @@ def demo(
     typer.echo(f"  qms -C {res.path} complaint show {res.record_id}")
     typer.echo(f"  qms -C {res.path} log {res.record_id}")
     typer.echo(f"  qms -C {res.path} complaint list --overdue")
+    if res.document_id:
+        typer.echo(f"  qms -C {res.path} document show {res.document_id}")
+        typer.echo(f"  qms -C {res.path} report recall")
     for f in res.forms:
         typer.echo(f"  {f}")
-    typer.echo(f"  git -C {res.path} log --stat -7")
+    typer.echo(f"  git -C {res.path} log --stat -15")
 
 
 @app.command("validate")
