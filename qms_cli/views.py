@@ -69,11 +69,14 @@ def next_moves(store, rt: RecordType, data: Any) -> list[dict]:
     ev = store.evaluator(rt, data, computing=False)
     for move in rt.workflow.moves_from(state):
         missing = ev.unmet([*rt.workflow.requirements(move.target), *move.requires])
-        role = move.role
+        try:
+            roles = store.role_names(rt, move.role, data)
+        except Exception:  # an approvals table without this category: show the spec
+            roles = [str(move.role)]
         out.append(
             {
                 "to": move.target,
-                "role": " or ".join(role) if isinstance(role, tuple) else role,
+                "role": " or ".join(roles) or None,
                 "missing": [{"field": f, "why": why} for f, why in missing],
             }
         )

@@ -225,27 +225,34 @@ class Store:
                 out.append(rec.data)
         return out
 
+    def role_names(self, rt: RecordType, role_spec, data: Any) -> list[str]:
+        """The roles a move's role spec means for this record ("@approve": by approvals)."""
+        if role_spec is None:
+            return []
+        names = list(role_spec) if isinstance(role_spec, tuple) else [role_spec]
+        resolved = []
+        for name in names:
+            if not name.startswith("@"):
+                resolved.append(name)
+                continue
+            key = self.evaluator(rt, data).first(rt.approvals.key) if rt.approvals.key else None
+            table = {**rt.approvals.default, **(self.config.data.get("approvals") or {})}
+            entry = table.get(str(key)) or {}
+            role = entry.get(name[1:]) if isinstance(entry, dict) else None
+            if not role:
+                raise Refused(f"qms.yaml approvals: no '{name[1:]}' role for {rt.approvals.key} '{key}'")
+            resolved.append(role)
+        return resolved
+
     def holds(self, rt: RecordType, role_spec, data: Any, actor, day) -> tuple[bool, str]:
         """Whether `actor` holds the role `role_spec` needs for `data` on `day`; else why not."""
         if role_spec is None:
             return True, ""
         ev = self.evaluator(rt, data)
-        names = list(role_spec) if isinstance(role_spec, tuple) else [role_spec]
-        resolved = []
-        for name in names:
-            if name.startswith("@"):
-                key = ev.first(rt.approvals.key) if rt.approvals.key else None
-                table = dict(rt.approvals.default)
-                table.update((self.config.data.get("approvals") or {}))
-                entry = table.get(str(key)) or {}
-                role = entry.get(name[1:]) if isinstance(entry, dict) else None
-                if not role:
-                    return False, (
-                        f"qms.yaml approvals: no '{name[1:]}' role for {rt.approvals.key} '{key}'"
-                    )
-                resolved.append(role)
-            else:
-                resolved.append(name)
+        try:
+            resolved = self.role_names(rt, role_spec, data)
+        except Refused as e:
+            return False, e.message
         department = ev.first(rt.approvals.department) if rt.approvals.department else None
         for name in resolved:
             role = self.config.roles.get(name)
