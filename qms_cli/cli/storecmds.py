@@ -175,3 +175,31 @@ def report(
         except OSError as e:
             raise BadInput(f"{output}: cannot write ({e.strerror})") from None
         err(f"wrote {output} ({rep.count} rows)")
+
+
+@app.command("audit")
+@handled
+def audit(
+    since: Optional[str] = typer.Option(None, "--since", help="Only the commits after REV.", metavar="REV"),
+    anchor: bool = typer.Option(False, "--anchor", help="After a clean audit, record the current head in qms-anchors.txt (one commit)."),
+    json: bool = typer.Option(False, "--json", help="Print the findings as JSON."),
+) -> None:
+    """The store's git history: trailers, legal moves, signers and their roles, no record
+    deleted, no anchored history rewritten; exit 1 with one line per finding."""
+    from ..audit import anchor as do_anchor
+    from ..audit import audit as run
+
+    store = open_store()
+    findings = run(store, since)
+    errors = [f for f in findings if f.severity == "error"]
+    if json or options().json:
+        emit_json({"findings": [f.as_dict() for f in findings], "errors": len(errors)})
+    else:
+        for f in findings:
+            typer.echo(str(f))
+        err(f"{len(errors)} finding(s)" + (f", {len(findings) - len(errors)} note(s)" if len(findings) > len(errors) else ""))
+    if errors:
+        raise typer.Exit(1)
+    if anchor:
+        head = do_anchor(store)
+        err(f"anchored {head[:10]} in qms-anchors.txt")

@@ -245,7 +245,8 @@ class Store:
         return resolved
 
     def holds(self, rt: RecordType, role_spec, data: Any, actor, day) -> tuple[bool, str]:
-        """Whether `actor` holds the role `role_spec` needs for `data` on `day`; else why not."""
+        """(True, the role held) if `actor` holds a role `role_spec` allows for `data` on
+        `day`; else (False, why not)."""
         if role_spec is None:
             return True, ""
         ev = self.evaluator(rt, data)
@@ -257,7 +258,7 @@ class Store:
         for name in resolved:
             role = self.config.roles.get(name)
             if role and role.held_by(actor.email, day, department):
-                return True, ""
+                return True, name  # the role the signature is made in
         wanted = " or ".join(f"'{r}'" for r in resolved)
         limited = any(
             h.department for r in resolved for h in (self.config.roles[r].holders if r in self.config.roles else ())
@@ -364,12 +365,13 @@ class Store:
             _order_fields(rt, data)
             self._check_schema(rt, data, f"new {rt.name}")
             self._check_refs(rt, data)
+            held = None
             if wf.create.role:
-                ok, why = self.holds(rt, wf.create.role, data, actor, when.date())
+                ok, held = self.holds(rt, wf.create.role, data, actor, when.date())
                 if not ok:
-                    raise NotAuthorised(f"{why}, which registering a {rt.label['en'].lower()} needs")
+                    raise NotAuthorised(f"{held}, which registering a {rt.label['en'].lower()} needs")
             if wf.create.sign:
-                self._sign(data, self._signature(wf.create.sign, actor, when, wf.create.role, None, wf.initial))
+                self._sign(data, self._signature(wf.create.sign, actor, when, held, None, wf.initial))
             missing = ev.unmet([*wf.requirements(wf.initial), *wf.create.requires])
             self._refuse_unmet(missing, rt, f"cannot register the {rt.label['en'].lower()}", wf.initial)
             data["id"] = self._next_id(rt, data)
@@ -462,13 +464,13 @@ class Store:
                     + (f"; it can move to: {', '.join(onward)}" if onward else " (a final state)")
                 )
             self._assign(rt, data, assignments)
-            ok, why = self.holds(rt, move.role, data, actor, when.date())
+            ok, held = self.holds(rt, move.role, data, actor, when.date())
             if not ok:
-                raise NotAuthorised(f"{why}, which moving {rt.name} {record_id} to '{target}' needs")
+                raise NotAuthorised(f"{held}, which moving {rt.name} {record_id} to '{target}' needs")
             self._check_schema(rt, data, record.path)
             self._check_refs(rt, data)
             data["state"] = target
-            self._sign(data, self._signature(move.sign, actor, when, move.role, record.state, target))
+            self._sign(data, self._signature(move.sign, actor, when, held or None, record.state, target))
             self._pin(rt, data, target)
             ev = self.evaluator(rt, data, computing=True, today=when.date())
             missing = ev.unmet([*wf.requirements(target), *move.requires])
@@ -546,7 +548,9 @@ class Store:
                             f"'{effect.move}', which {rt.name} {data['id']} entering '{state}' needs"
                         )
                     odata["state"] = effect.move
-                    self._sign(odata, self._signature(omove.sign, actor, when, omove.role, orecord.state, effect.move))
+                    ok, held = self.holds(ort, omove.role, odata, actor, when.date())
+                    self._sign(odata, self._signature(omove.sign, actor, when, held if ok else None,
+                                                      orecord.state, effect.move))
                     words.append(f"move {effect.move}")
                 self._check_schema(ort, odata, self.rel(path))
                 changes[path] = (odata, ostyle)

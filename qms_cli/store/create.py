@@ -36,6 +36,7 @@ jobs:
           python-version: "3.11"
       - run: pip install "${{{{ vars.QMS_PIP_SPEC || 'qms-cli=={version}' }}}}"
       - run: qms validate
+      - run: qms audit
 """
 
 GITLAB_CI = """\
@@ -48,6 +49,7 @@ qms:
   script:
     - pip install "$QMS_PIP_SPEC"
     - qms validate
+    - qms audit
 """
 
 PRE_COMMIT = """\
