@@ -290,5 +290,6 @@ def anchor(store) -> str:
             "# Commits anchored by `qms audit --anchor`: each must stay in the history.\n")
         text += f"{head} {who.when.isoformat()} {who.email}\n"
         path.write_text(text, encoding="utf-8")
-        gitops.commit(store.root, [ANCHORS], f"qms: anchor {head[:10]}\n\nQMS-Action: anchor {head}\n")
+        gitops.commit(store.root, [ANCHORS], f"qms: anchor {head[:10]}\n\nQMS-Action: anchor {head}\n",
+                      sign=bool(store.config.data.get("require_signed_commits")))
     return head

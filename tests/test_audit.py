@@ -170,3 +170,41 @@ def test_the_demo_store_audits_clean(qms, tmp_path):
 
 
 
+
+
+def _ssh_signing(store, tmp_path, who=QE):
+    import subprocess
+
+    key = tmp_path / "key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", who[1], "-f", str(key)], check=True)
+    allowed = tmp_path / "allowed_signers"
+    allowed.write_text(f"{who[1]} {(tmp_path / 'key.pub').read_text().strip()}\n", encoding="utf-8")
+    git(store, "config", "gpg.format", "ssh")
+    git(store, "config", "user.signingkey", str(key))
+    git(store, "config", "gpg.ssh.allowedSignersFile", str(allowed))
+
+
+def test_a_store_that_requires_signed_commits(qms, store, tmp_path):
+    from conftest import RECEIVED
+
+    cfg = store / "qms.yaml"
+    cfg.write_text(cfg.read_text(encoding="utf-8") + "require_signed_commits: true\n", encoding="utf-8")
+    hand_commit(store, "require signing")
+    head = git(store, "rev-parse", "HEAD").strip()
+    # no key configured: refused, nothing written
+    r = qms("complaint", "new", *sets(*RECEIVED), who=QE)
+    assert r.code != 0 and "requires signed commits" in r.err
+    assert git(store, "rev-parse", "HEAD").strip() == head
+    assert not (store / "records" / "complaint").exists() or not list((store / "records" / "complaint").iterdir())
+    assert git(store, "status", "--porcelain").strip() == ""
+    # with a throwaway SSH key the commit is signed and verifies
+    _ssh_signing(store, tmp_path)
+    r = qms("complaint", "new", *sets(*RECEIVED), who=QE)
+    assert r.code == 0, r.text
+    assert "Good" in git(store, "log", "-1", "--format=%G? %GG") or git(store, "log", "-1", "--format=%G?").strip() == "G"
+    # audit: the unsigned commit that set up the rule is reported, the signed one is not
+    r = qms("audit")
+    assert r.code == 1
+    assert f"commit {head[:10]}" in r.out and "not signed" in r.out
+    signed = git(store, "rev-parse", "--short=10", "HEAD").strip()
+    assert f"commit {signed}" not in r.out

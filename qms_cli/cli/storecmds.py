@@ -203,3 +203,22 @@ def audit(
     if anchor:
         head = do_anchor(store)
         err(f"anchored {head[:10]} in qms-anchors.txt")
+
+
+schema_app = typer.Typer(help="JSON Schema of the record types, for editors.", no_args_is_help=True, rich_markup_mode=None)
+app.add_typer(schema_app, name="schema")
+
+
+@schema_app.command("export")
+@handled
+def schema_export(
+    folder: Path = typer.Argument(Path("schemas"), help="Where to write <type>.schema.json (default: schemas/ in the store)."),
+) -> None:
+    """One JSON Schema per record type, from the declarations (store extensions included).
+    Records written by qms then name their schema for the editor (yaml-language-server)."""
+    from ..schema import export
+
+    store = open_store()
+    target = folder if folder.is_absolute() else store.root / folder
+    for p in export(store, target):
+        typer.echo(str(p))

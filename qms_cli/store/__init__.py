@@ -666,6 +666,14 @@ class Store:
                 highest = max(highest, int(m.group("seq")))
         return scheme.format(seq=highest + 1, **fmt_fields)
 
+    def _schema_line(self, path: Path, data: Any, text: str) -> str:
+        """Name the record's JSON Schema for editors, where the store has exported them."""
+        schema = self.root / "schemas" / f"{data.get('type')}.schema.json"
+        if text.startswith("# yaml-language-server:") or not schema.is_file():
+            return text
+        rel = os.path.relpath(schema, path.parent).replace(os.sep, "/")
+        return f"# yaml-language-server: $schema={rel}\n" + text
+
     def _write(self, changes: dict, message: str, date: datetime | None = None) -> str:
         """Write every changed record and commit them together: one action, one commit."""
         from . import git as gitops
@@ -675,6 +683,7 @@ class Store:
         for path, (data, style) in changes.items():
             rel = self.rel(path)
             text = yamlio.dump(data, style or yamlio.DEFAULT_STYLE)
+            text = self._schema_line(path, data, text)
             # what we write must read back as what we meant, or nothing is written
             yamlio.parse(text, rel, "safe")
             texts[rel] = text.encode("utf-8")
@@ -682,7 +691,8 @@ class Store:
         try:
             for rel, new in texts.items():
                 yamlio.atomic_write(self.root / rel, new)
-            commit = gitops.commit(self.root, list(texts), message, date=date.isoformat() if date else None)
+            commit = gitops.commit(self.root, list(texts), message, date=date.isoformat() if date else None,
+                                   sign=bool(self.config.data.get("require_signed_commits")))
         except BaseException:
             lock.roll_back(self.root)
             raise

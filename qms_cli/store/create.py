@@ -140,6 +140,12 @@ def init_store(path: Path, company: str = "", site: str = "", lang: str = "zh") 
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(text, encoding="utf-8")
         written.append(rel)
+    # JSON Schemas for editors; records written by qms name them (yaml-language-server)
+    from ..schema import SCHEMA_DIR, export
+    from . import Store
+
+    for p in export(Store(path), path / SCHEMA_DIR):
+        written.append(p.relative_to(path).as_posix())
     message = (
         f"qms: new store {company or path.name}\n\n"
         f"QMS-Action: init\nQMS-Signature: initialised by {who.email}\n"

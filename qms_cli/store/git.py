@@ -88,8 +88,10 @@ def head_blob(root: Path, rel: str) -> str | None:
             return None
 
 
-def commit(root: Path, paths: list[str], message: str, *, date: str | None = None) -> str:
-    """Commit exactly `paths` (relative to the store root) with `message`; return the id."""
+def commit(root: Path, paths: list[str], message: str, *, date: str | None = None, sign: bool = False) -> str:
+    """Commit exactly `paths` (relative to the store root) with `message`; return the id.
+    With `sign`, the commit is signed (GPG or SSH, as git is configured) and must verify,
+    or it is taken back and nothing is committed."""
     import git
 
     env = {}
@@ -100,10 +102,17 @@ def commit(root: Path, paths: list[str], message: str, *, date: str | None = Non
         g = repo.git
         try:
             g.add("--", *paths)
-            g.commit("--only", "--no-edit", "-q", "-m", message, "--", *paths, env=env)
-            return g.rev_parse("HEAD")
+            g.commit("--only", "--no-edit", "-q", *(["-S"] if sign else []), "-m", message, "--", *paths, env=env)
         except git.GitCommandError as e:
-            raise _git_error(e, "commit") from None
+            raise _git_error(e, "commit" + (" (this store requires signed commits: check user.signingkey)" if sign else "")) from None
+        if sign:
+            try:
+                g.verify_commit("HEAD")
+            except git.GitCommandError as e:
+                g.reset("-q", "--soft", "HEAD~1")
+                raise _git_error(e, "accept the commit: its signature cannot be verified (this store requires "
+                                    "signed commits; for SSH keys set gpg.ssh.allowedSignersFile)") from None
+        return g.rev_parse("HEAD")
 
 
 def unstage(root: Path, paths: list[str]) -> None:

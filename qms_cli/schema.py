@@ -1,0 +1,95 @@
+"""JSON Schema for editors, from the same declarations the engine runs (store extensions
+included): `qms schema export DIR` writes one `<type>.schema.json` per record type."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .model.declaration import FieldSpec, RecordType
+
+DRAFT = "https://json-schema.org/draft/2020-12/schema"
+SCHEMA_DIR = "schemas"
+
+
+def field_schema(spec: FieldSpec, lang: str = "zh") -> dict:
+    title = {"title": spec.text(lang)}
+    if spec.help:
+        title["description"] = spec.help
+    kind = spec.type
+    if kind in ("text", "email"):
+        # a part number typed without quotes reads as a number: accepted as text
+        return {**title, "type": ["string", "number"]}
+    if kind == "int":
+        out = {**title, "type": "integer"}
+    elif kind == "number":
+        out = {**title, "type": "number"}
+    elif kind == "bool":
+        return {**title, "type": "boolean"}
+    elif kind == "date":
+        return {**title, "type": "string", "format": "date"}
+    elif kind == "datetime":
+        return {**title, "type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}"}
+    elif kind == "enum":
+        return {**title, "enum": list(spec.values),
+                "markdownEnumDescriptions": [v.get(lang, k) for k, v in spec.values.items()]}
+    elif kind == "edition":
+        return {**title, "type": "string", "pattern": r"^[A-Z]/\d+$"}
+    elif kind == "file":
+        return {**title, "type": "string", "pattern": r"^files/"}
+    elif kind == "ref":
+        return {**title, "type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+                "description": f"the ID of a {spec.to} record"}
+    elif kind == "list":
+        return {**title, "type": "array", "items": field_schema(spec.items, lang) if spec.items else {}}
+    elif kind == "object":
+        return {**title, "type": "object", "additionalProperties": False,
+                "properties": {k: field_schema(v, lang) for k, v in spec.fields.items()}}
+    else:
+        return title
+    if spec.min is not None:
+        out["minimum"] = spec.min
+    if spec.max is not None:
+        out["maximum"] = spec.max
+    return out
+
+
+def record_schema(rt: RecordType, lang: str = "zh") -> dict:
+    signature = {
+        "type": "object",
+        "required": ["meaning", "email", "at", "to"],
+        "properties": {
+            "meaning": {"type": "string"}, "name": {"type": "string"}, "email": {"type": "string"},
+            "role": {"type": "string"}, "at": {"type": "string"},
+            "from": {"enum": list(rt.workflow.states)}, "to": {"enum": list(rt.workflow.states)},
+        },
+        "additionalProperties": False,
+    }
+    return {
+        "$schema": DRAFT,
+        "$id": f"{rt.name}.schema.json",
+        "title": f"{rt.label.get(lang, rt.name)} ({rt.name})",
+        "type": "object",
+        "required": ["id", "type", "state"],
+        "properties": {
+            "id": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"},
+            "type": {"const": rt.name},
+            "state": {"enum": list(rt.workflow.states),
+                      "markdownEnumDescriptions": [s.label.get(lang, n) for n, s in rt.workflow.states.items()]},
+            "signatures": {"type": "array", "items": signature},
+            **{k: field_schema(v, lang) for k, v in rt.fields.items()},
+        },
+        "additionalProperties": False,
+    }
+
+
+def export(store, folder: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for name in store.config.type_names():
+        rt = store.record_type(name)
+        path = folder / f"{name}.schema.json"
+        path.write_text(json.dumps(record_schema(rt, store.config.lang), ensure_ascii=False, indent=2) + "\n",
+                        encoding="utf-8")
+        out.append(path)
+    return out
