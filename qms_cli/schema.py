@@ -77,6 +77,8 @@ def record_schema(rt: RecordType, lang: str = "zh") -> dict:
             "state": {"enum": list(rt.workflow.states),
                       "markdownEnumDescriptions": [s.label.get(lang, n) for n, s in rt.workflow.states.items()]},
             "signatures": {"type": "array", "items": signature},
+            "pins": {"type": "object", "additionalProperties": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                     "description": "SHA-256 of attached files, pinned when the record was approved or closed"},
             **{k: field_schema(v, lang) for k, v in rt.fields.items()},
         },
         "additionalProperties": False,

@@ -183,6 +183,15 @@ def play(qms, record_id: str, steps, now: str) -> None:
         assert r.code == 0, r.text
 
 
+@pytest.fixture(autouse=True)
+def attached_files(store):
+    """The customer letters and reports the records below attach are in the store."""
+    folder = store / "files" / "complaint"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("CMP-2026-0001-函件.pdf", "CMP-2026-0001-8D.pdf", "volvo-2026-03-06.eml", "letter-de.pdf"):
+        (folder / name).write_bytes(f"attachment {name}".encode())
+
+
 @pytest.fixture
 def closed_serious(qms):
     r = qms("complaint", "new", *sets(*SERIOUS), who=QE, env=at("2026-03-06T10:05", SERIOUS_NOW))

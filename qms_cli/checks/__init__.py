@@ -93,6 +93,14 @@ def check_pinned_content(records: list[Loaded], ctx: Context) -> Iterable[Findin
 
     for r in records:
         rt = ctx.types[r.type]
+        pins = r.data.get("pins")
+        if isinstance(pins, dict):
+            for rel, pinned in pins.items():
+                path = ctx.root / str(rel)
+                if not path.is_file():
+                    yield Finding(r.path, f"pins.{rel}", "pinned file is not in the store")
+                elif hashlib.sha256(path.read_bytes()).hexdigest() != pinned:
+                    yield Finding(r.path, f"pins.{rel}", "the file changed after it was pinned")
         if r.data.get("state") not in rt.pin_in:
             continue
         for name, spec in rt.fields.items():

@@ -14,7 +14,7 @@ FIELD_TYPES = {
     "ref", "file", "email", "edition",
 }
 # Keys of the envelope that every record carries and no declaration may reuse.
-ENVELOPE_KEYS = ("id", "type", "state", "signatures")
+ENVELOPE_KEYS = ("id", "type", "state", "pins", "signatures")
 NUMBERING_KEYS = {"year", "seq", "site", "prefix"}
 
 

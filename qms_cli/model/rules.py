@@ -128,6 +128,10 @@ class Evaluator:
         if not star:
             value = found[0][0] if found else None
             if values.is_empty(value):
+                if self.computing and path in self.rt.compute:
+                    expected, why = self.computed(path)
+                    if expected is None and why:  # say why qms could not fill it in
+                        return [(path, why)]
                 if req.needs_value:
                     return [(path, self._missing(path))]
                 return []

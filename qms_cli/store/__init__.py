@@ -309,10 +309,22 @@ class Store:
         """Pin the SHA-256 of attached content when the record enters a pinning state."""
         if state not in rt.pin_in:
             return
+        from ruamel.yaml.comments import CommentedMap
+
+        from ..checks import _walk
+
         for name, spec in rt.fields.items():
             if spec.type == "file" and spec.pin and not values.is_empty(data.get(name)):
                 if values.is_empty(data.get(spec.pin)):
                     data[spec.pin] = self.file_sha256(data[name], f"{name}")
+        # every other attached file too: evidence is pinned with the record (envelope `pins`)
+        pins = data.get("pins") if isinstance(data.get("pins"), dict) else CommentedMap()
+        for path, spec, value in _walk(rt.fields, data):
+            if spec.type == "file" and not spec.pin and isinstance(value, str) and value not in pins:
+                pins[value] = self.file_sha256(value, path)
+        if pins:
+            data["pins"] = pins
+            _place(rt, data, "pins")
 
     def file_sha256(self, rel: str, field_name: str) -> str:
         import hashlib
@@ -625,13 +637,17 @@ class Store:
         return item
 
     def _check_refs(self, rt: RecordType, data: Any) -> None:
-        """Every reference names a record that is in the store."""
+        """Every reference names a record that is in the store, every attached file a file
+        that is there (put it under files/ first)."""
         from ..checks import _walk
 
         for path, spec, value in _walk(rt.fields, data):
             if spec.type == "ref" and not values.is_empty(value):
                 if self.fetch(spec.to, str(value)) is None:
                     raise Refused(f"{path}: {spec.to} '{value}' is not in the store")
+            if spec.type == "file" and isinstance(value, str) and value:
+                if not (self.root / value).is_file():
+                    raise Refused(f"{path}: the file '{value}' is not in the store (put it under files/ first)")
 
     def _check_schema(self, rt: RecordType, data: Any, source: str) -> None:
         problems = list(values.check_fields(rt.fields, data, envelope=True))
@@ -727,7 +743,7 @@ def _place(rt: RecordType, data: Any, path: str) -> None:
         spec = rt.field(parent_path)
         declared = list(spec.fields) if spec is not None else []
     else:
-        declared = [k for k in ENVELOPE_KEYS if k != "signatures"] + list(rt.fields) + ["signatures"]
+        declared = [k for k in ENVELOPE_KEYS if k not in ("pins", "signatures")] + list(rt.fields) + ["pins", "signatures"]
     if key not in declared:
         return
     rank = {k: i for i, k in enumerate(declared)}
