@@ -1099,12 +1099,12 @@ def test_approved_content_is_pinned(released):
     d.approve(a1, who=MR, at="2026-04-03", published="2026-04-03", effective="2026-04-06")
     assert d.load("revision", a1)["content_sha256"] == sha256(d, "files/document/a1.md")
     d.attach("files/document/a1-v2.md", "A/1 内容（改）\n")
-    for rev, value in (
-        (a1, "content=files/document/a1-v2.md"),
-        (a0, "content=files/document/a1-v2.md"),
-        (a1, "content_sha256=" + "0" * 64),
+    for rev, value, why in (
+        (a1, "content=files/document/a1-v2.md", "pinned"),
+        (a0, "content=files/document/a1-v2.md", "pinned"),
+        (a1, "content_sha256=" + "0" * 64, "kept by qms"),
     ):
-        d.refused("revision", "set", rev, value, at="2026-04-04", says=[rev, "pinned"])
+        d.refused("revision", "set", rev, value, at="2026-04-04", says=[rev, why])
     r = d.run("validate", at="2026-04-04")
     assert r.code == 0, r.text
 
@@ -1196,3 +1196,57 @@ def test_the_rendered_document_shows_its_revision_history_in_the_order_of_editio
     assert [r[3] for r in rows] == ["赵敏", "王强", "李雷"]
     # the header block signs for the edition in force
     assert "| 姓名 | 李雷 | 王强 | 张伟 |" in text
+
+
+# ------------------------------------------------------------- what people may not change
+
+
+def test_fields_qms_keeps_are_not_set_by_hand(released):
+    d = released
+    doc, c1 = d.ids["doc"], d.ids["c1"]
+    for type_name, rid, value in (
+        ("document", doc, "edition=C/5"),
+        ("document", doc, "effective_date=2030-01-01"),
+        ("distribution", c1, "recall.required=false"),
+        ("distribution", c1, "copy_number=9"),
+        ("distribution", c1, "edition=A/9"),
+    ):
+        d.refused(type_name, "set", rid, value, at="2026-03-20", says=[rid, value.split("=")[0], "kept by qms"])
+    # the input file of `new` cannot smuggle them in either
+    f = d.yaml_file("with-edition.yaml", "title: x\ncategory: procedure\ndepartment: 质量部\ncontrolled: true\nedition: B/3\n")
+    d.refused("document", "new", "--file", str(f), at="2026-03-20", says="edition: kept by qms")
+
+
+def test_only_the_roles_that_keep_a_record_edit_it(released):
+    d = released
+    doc = d.ids["doc"]
+    d.refused("document", "set", doc, "title=随便", who=OUTSIDER, at="2026-03-20",
+              says=["eve@example.com", "'document_controller'", f"editing document {doc}"])
+    d.refused("document", "set", doc, "title=随便", who=QE, at="2026-03-20", says="'document_controller'")
+    d.ok("document", "set", doc, "medium=paper", who=DC, at="2026-03-20")
+
+
+def test_dates_that_contradict_each_other_are_refused(released):
+    d = released
+    doc = d.ids["doc"]
+    base = [f"document={doc}", "holder.department=生产部", "holder.person=赵工"]
+    d.refused("distribution", "new", *sets(*base, "issued_on=2026-12-01"), who=PROD, at="2026-03-20",
+              says=["issued_on", "after today"])
+    d.refused("distribution", "new", *sets(*base, "issued_on=2020-01-01"), who=PROD, at="2026-03-20",
+              says=["issued_on", "before document.effective_date"])
+    c1 = d.ids["c1"]
+    d.refused("distribution", "move", c1, "recalled", *sets("recalled_on=2019-01-01", "recalled_by=赵敏"),
+              at="2026-03-20", says=["recalled_on", "before issued_on"])
+    d.refused("loan", "new", *sets(f"document={doc}", "kind=borrow", "borrower.name=李雷", "borrower.department=质量部",
+                                   "purpose=内审", "due_date=2026-01-01"), who=QE, at="2026-03-20",
+              says=["due_date", "before today"])
+
+
+def test_validate_reports_a_copy_number_held_twice(released):
+    d = released
+    c1, c2 = d.ids["c1"], d.ids["c2"]
+    p = d.root / "records" / "distribution" / f"{c2}.yaml"
+    p.write_text(p.read_text(encoding="utf-8").replace("copy_number: 2", "copy_number: 1"), encoding="utf-8")
+    r = d.run("validate", at="2026-03-20")
+    assert r.code == 1
+    assert f"copy_number: {d.ids['doc']}/1 is also held by {c1}" in r.out

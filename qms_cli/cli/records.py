@@ -117,7 +117,8 @@ def type_app(type_name: str) -> typer.Typer:
         if _want_json(json):
             emit_json(plain(change.record.data))
         else:
-            typer.echo(f"{record_id}: updated ({change.commit[:10]})")
+            typer.echo(f"{record_id}: updated ({change.commit[:10]})" if change.commit
+                       else f"{record_id}: unchanged (it already holds these values; nothing committed)")
 
     @sub.command("move")
     @handled

@@ -39,6 +39,7 @@ class FieldSpec:
     max: float | None = None
     help: str = ""
     pin: str | None = None  # file fields: the field that keeps the file's SHA-256 once pinned
+    kept: bool = False  # maintained by qms (computed, or set by other records' moves)
 
     def text(self, lang: str) -> str:
         return self.label.get(lang) or self.label.get("en") or self.name
@@ -88,6 +89,7 @@ class FieldSpec:
             max=data.get("max"),
             help=str(data.get("help", "")),
             pin=data.get("pin"),
+            kept=bool(data.get("kept")),
         )
 
 
@@ -233,6 +235,7 @@ class Workflow:
     states: dict[str, State]
     moves: tuple[Move, ...]
     create: Create = Create()
+    edit: RoleSpec = None  # who may change fields with `set`
 
     def moves_from(self, state: str) -> list[Move]:
         return [m for m in self.moves if m.source == state]
@@ -348,6 +351,11 @@ class RecordType:
                 return None
             fields = spec.fields
         return spec
+
+    def kept(self, path: str) -> bool:
+        """Whether `path` (or a group it is in) is maintained by qms, not typed by a person."""
+        parts = path.split(".")
+        return any((s := self.field(".".join(parts[:i]))) is not None and s.kept for i in range(1, len(parts) + 1))
 
     def label_of(self, path: str, lang: str) -> str:
         spec = self.field(path)
@@ -481,7 +489,8 @@ def _workflow(data: Any, where: str) -> Workflow:
     for s in states.values():
         if s.includes and s.includes not in states:
             raise BadInput(f"{where}: workflow: state '{s.name}' includes unknown '{s.includes}'")
-    return Workflow(initial=initial, states=states, moves=tuple(moves), create=create)
+    return Workflow(initial=initial, states=states, moves=tuple(moves), create=create,
+                    edit=_role((data.get("edit") or {}).get("role")))
 
 
 def declared_prefix(rt: RecordType, path: str) -> bool:

@@ -317,6 +317,7 @@ class Store:
             if spec.type == "file" and spec.pin and not values.is_empty(data.get(name)):
                 if values.is_empty(data.get(spec.pin)):
                     data[spec.pin] = self.file_sha256(data[name], f"{name}")
+                    _place(rt, data, spec.pin)
         # every other attached file too: evidence is pinned with the record (envelope `pins`)
         pins = data.get("pins") if isinstance(data.get("pins"), dict) else CommentedMap()
         for path, spec, value in _walk(rt.fields, data):
@@ -363,8 +364,10 @@ class Store:
         for key, value in (initial or {}).items():
             if key in ENVELOPE_KEYS:
                 raise BadInput(f"{key}: set by qms, not by the input file")
+            if rt.kept(str(key)) and key not in rt.compute:
+                raise Refused(f"{key}: kept by qms, not given in the input file")
             data[key] = value
-        self._assign(rt, data, assignments)
+        self._assign(rt, data, assignments, computed_ok=True)
         with lock.store_lock(self.root) as notes:
             self._fetched.clear()
             when = actor.when.astimezone(self.config.tz)
@@ -405,9 +408,13 @@ class Store:
             raise BadInput("nothing to set: give FIELD=VALUE")
         with lock.store_lock(self.root) as notes:
             self._fetched.clear()
+            actor = gitops.actor(self.root)
             _, path = self.locate(record_id, type_name)
             data, style = yamlio.load_for_edit(path, self.rel(path))
             record = self._record(rt.name, path, data)
+            ok, why = self.holds(rt, rt.workflow.edit, data, actor, actor.when.astimezone(self.config.tz).date())
+            if not ok:
+                raise NotAuthorised(f"{why}, which editing {rt.name} {record_id} needs")
             if rt.workflow.states[record.state].final:
                 raise Refused(
                     f"{rt.name} {record_id} is {record.state}: a {record.state} record is not "
@@ -550,7 +557,7 @@ class Store:
                 orecord = self._record(type_name, path, odata)
                 words = []
                 if effect.set:
-                    self._assign(ort, odata, [f"{k}={fill(v)}" for k, v in effect.set])
+                    self._assign(ort, odata, [f"{k}={fill(v)}" for k, v in effect.set], internal=True)
                     words.append("set " + " ".join(k for k, _ in effect.set))
                 if effect.move:
                     omove = ort.workflow.move(orecord.state, effect.move)
@@ -570,7 +577,10 @@ class Store:
         del CommentedMap
         return done
 
-    def _assign(self, rt: RecordType, data: Any, assignments: list[str]) -> list[str]:
+    def _assign(self, rt: RecordType, data: Any, assignments: list[str], *, internal: bool = False,
+                computed_ok: bool = False) -> list[str]:
+        """Apply FIELD=VALUE assignments. Fields qms maintains are refused unless `internal`
+        (an effect of another record's move) or, at creation, checked by a compute rule."""
         from ruamel.yaml.comments import CommentedMap
 
         changed = []
@@ -589,6 +599,12 @@ class Store:
             spec = rt.field(path)
             if spec is None:
                 raise BadInput(f"{path}: {rt.name} has no such field")
+            if not internal and rt.kept(path) and not (computed_ok and path in rt.compute):
+                whose = f"{rt.name} {data.get('id')}: " if data.get("id") else ""
+                raise Refused(
+                    f"{whose}{path}: kept by qms ({rt.label_of(path, 'en')} changes only through the "
+                    f"moves that make it, e.g. a revision taking effect or a copy being recalled)"
+                )
             try:
                 if spec.type == "list" and spec.items is not None and spec.items.type == "object":
                     value = self._object_item(spec.items, raw, path)
@@ -703,6 +719,8 @@ class Store:
             # what we write must read back as what we meant, or nothing is written
             yamlio.parse(text, rel, "safe")
             texts[rel] = text.encode("utf-8")
+        if all((self.root / rel).is_file() and (self.root / rel).read_bytes() == new for rel, new in texts.items()):
+            return ""  # the record already holds these values: nothing to commit
         lock.begin(self.root, texts, message.splitlines()[0])
         try:
             for rel, new in texts.items():
