@@ -128,8 +128,12 @@ class Requirement:
 
     @property
     def needs_value(self) -> bool:
-        """Whether a blank value fails it (constraints on values let blanks pass)."""
-        return not (self.empty or self.refused is not None or "*" in "".join(self.fields))
+        """Whether a blank value fails it (blank passes a date comparison, an exclusion or a
+        list check; a field that must also be there is listed as plainly required)."""
+        return not (
+            self.empty or self.refused is not None or "*" in "".join(self.fields)
+            or self.not_before is not None or self.not_after is not None
+        )
 
     @staticmethod
     def from_any(data: Any, where: str) -> Requirement:
