@@ -86,12 +86,17 @@ def record_schema(rt: RecordType, lang: str = "zh") -> dict:
 
 
 def export(store, folder: Path) -> list[Path]:
-    folder.mkdir(parents=True, exist_ok=True)
+    from .errors import BadInput
+
     out = []
-    for name in store.config.type_names():
-        rt = store.record_type(name)
-        path = folder / f"{name}.schema.json"
-        path.write_text(json.dumps(record_schema(rt, store.config.lang), ensure_ascii=False, indent=2) + "\n",
-                        encoding="utf-8")
-        out.append(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in store.config.type_names():
+            rt = store.record_type(name)
+            path = folder / f"{name}.schema.json"
+            path.write_text(json.dumps(record_schema(rt, store.config.lang), ensure_ascii=False, indent=2) + "\n",
+                            encoding="utf-8")
+            out.append(path)
+    except OSError as e:
+        raise BadInput(f"{folder}: cannot write the schemas there ({e.strerror})") from None
     return out

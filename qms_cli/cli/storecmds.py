@@ -125,17 +125,24 @@ def render(
     from ..render import render as run
 
     store = open_store()
-    text = run(store, record_id, lang_of(store, lang))
+    write_out(run(store, record_id, lang_of(store, lang)), output)
+
+
+def write_out(text: str, output: Path | None, what: str = "", writer=None) -> None:
+    """Print `text`, or write it (or let `writer` write it) to `output` and say so."""
+    from ..errors import BadInput
+
     if output is None:
         typer.echo(text, nl=False)
-    else:
-        try:
+        return
+    try:
+        if writer is not None:
+            writer(output)
+        else:
             output.write_text(text, encoding="utf-8")
-        except OSError as e:
-            from ..errors import BadInput
-
-            raise BadInput(f"{output}: cannot write ({e.strerror})") from None
-        err(f"wrote {output}")
+    except OSError as e:
+        raise BadInput(f"{output}: cannot write ({e.strerror})") from None
+    err(f"wrote {output}{what}")
 
 
 @app.command("report")
@@ -160,21 +167,14 @@ def report(
         emit_json({"report": rep.name, "title": rep.title, "columns": rep.columns,
                    "groups": [{"group": g, "rows": rows} for g, rows in rep.groups], "count": rep.count})
         return
+    rows = f" ({rep.count} rows)"
     if fmt == "xlsx":
         if output is None:
             raise BadInput("--format xlsx writes a file: give -o FILE.xlsx")
-        to_xlsx(rep, output)
-        err(f"wrote {output} ({rep.count} rows)")
+        write_out("", output, rows, writer=lambda path: to_xlsx(rep, path))
         return
     text = to_csv(rep) if fmt == "csv" else to_markdown(rep, store.config.company, lang, store.now().strftime("%Y-%m-%d %H:%M"))
-    if output is None:
-        typer.echo(text, nl=False)
-    else:
-        try:
-            output.write_text(text, encoding="utf-8")
-        except OSError as e:
-            raise BadInput(f"{output}: cannot write ({e.strerror})") from None
-        err(f"wrote {output} ({rep.count} rows)")
+    write_out(text, output, rows)
 
 
 @app.command("audit")
