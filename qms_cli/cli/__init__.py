@@ -13,7 +13,7 @@ from typing import Callable, List, Optional
 import typer
 
 from .. import __version__
-from ..config import builtin_type_names
+from ..paths import builtin_type_names
 from ..errors import EXIT_BAD_INPUT, QmsError
 
 EXIT_INTERNAL = 3
