@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,10 @@ MAX_DEPTH = 64
 # The tags plain YAML data resolves to; anything else (custom tags, !!python/..., !!binary,
 # !!set) is refused in a record.
 ALLOWED_TAGS = {
-    f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp")
+    f"tag:yaml.org,2002:{t}"
+    for t in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp")
 }
+MERGE = "tag:yaml.org,2002:merge"
 
 
 def _yaml(kind: str):
@@ -58,8 +61,6 @@ def decode(raw: bytes, source: str) -> str:
 
 def _check_nodes(root, source: str) -> None:
     """Refuse aliases (a node reached twice), anchors, custom tags and runaway nesting."""
-    from ruamel.yaml.nodes import MappingNode, SequenceNode
-
     seen: set[int] = set()
     stack = [(root, 0)]
     while stack:
@@ -69,17 +70,62 @@ def _check_nodes(root, source: str) -> None:
             raise BadFile(source, "YAML anchors and aliases (&, *) are not allowed in records", line)
         seen.add(id(node))
         tag = node.tag if isinstance(node.tag, str) else getattr(node.tag, "value", None)
+        if tag == MERGE:
+            raise BadFile(source, "YAML merge keys (<<) are not allowed in records: quote '<<' to mean the text", line)
+        if tag == "tag:yaml.org,2002:value":
+            raise BadFile(source, "a bare '=' is YAML's value marker: quote it ('=') to mean the text", line)
         if tag and tag not in ALLOWED_TAGS:
             raise BadFile(source, f"YAML tag '{tag}' is not allowed in records", line)
         if depth > MAX_DEPTH:
             raise BadFile(source, f"nested more than {MAX_DEPTH} levels deep", line)
-        if isinstance(node, MappingNode):
+        if node.id == "mapping":
             for k, v in node.value:
                 stack.append((k, depth + 1))
                 stack.append((v, depth + 1))
-        elif isinstance(node, SequenceNode):
+        elif node.id == "sequence":
             for v in node.value:
                 stack.append((v, depth + 1))
+
+
+_DEEP = re.compile(r"^ {%d}" % (2 * MAX_DEPTH), re.M)
+_BARE_EQUALS = re.compile(r"(?m)(?:[:\[,-])[ \t]*=[ \t]*(?:$|[,\]}#])")  # YAML's '=' value tag
+
+
+def _may_be_hostile(text: str) -> bool:
+    """Whether the node walk is needed: only tags (!), aliases (*), anchors (&) or deep
+    nesting need it, and each leaves a trace in the text."""
+    return ("!" in text or "*" in text or "&" in text or "<<" in text or _BARE_EQUALS.search(text) is not None
+            or text.count("[") + text.count("{") >= MAX_DEPTH or _DEEP.search(text) is not None)
+
+
+def parse_fast(text: str, source: str) -> Any:
+    """Bulk reading (validate, lists, reports): libyaml, YAML 1.2 scalars, same checks."""
+    from . import fastyaml
+
+    try:
+        node = fastyaml.compose(text)
+        if node is None:
+            raise BadFile(source, "the file is empty; expected the fields of a record")
+        if _may_be_hostile(text):
+            _check_nodes(node, source)
+            if "&" in text:
+                for event in fastyaml.events(text):
+                    if getattr(event, "anchor", None):
+                        line = event.start_mark.line + 1 if event.start_mark else None
+                        raise BadFile(source, "YAML anchors and aliases (&, *) are not allowed in records", line)
+        data = fastyaml.construct(node)
+    except BadInput:
+        raise
+    except fastyaml.YAMLError as e:
+        line, problem = _error_line(e)
+        raise BadFile(source, f"{problem} (not valid YAML)", line) from None
+    except RecursionError:
+        raise BadFile(source, "nested too deeply") from None
+    except (ValueError, TypeError, OverflowError) as e:
+        raise BadFile(source, f"{e} (not a valid value)") from None
+    if not isinstance(data, dict):
+        raise BadFile(source, "expected a mapping of fields (key: value) at the top")
+    return data
 
 
 def _check_anchors(y, text: str, source: str) -> None:
@@ -97,6 +143,8 @@ def _error_line(e: Exception) -> tuple[int | None, str]:
 
 def parse(text: str, source: str, kind: str = "safe") -> Any:
     """Parse one YAML document from `text`; `kind` is 'rt' (editable) or 'safe' (fast)."""
+    if kind == "safe":
+        return parse_fast(text, source)
     from ruamel.yaml.error import YAMLError
 
     y = yaml_for(kind)

@@ -1,0 +1,60 @@
+"""The two record readers agree: the round-trip reader used to edit one record (ruamel)
+and the bulk reader used by validate, lists and reports (libyaml with YAML 1.2 scalars)."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import REPO
+
+from qms_cli.store import Store, yamlio
+from qms_cli.views import plain
+
+SCALARS = [
+    "012", "0o12", "0x1F", "0b101", "1_000", "+12", "-0", "1e3", ".5", "1.", "0.", "-.5e-3", "1e",
+    "yes", "no", "on", "off", "Yes", "y", "n", "true", "True", "TRUE", "false", "~", "null", "Null",
+    "", ".inf", "-.inf", "12:30", "190:20:30", "2026-03-02", "2026-03-02 09:15:00+08:00",
+    "2026-03-02T09:15:00+08:00", "2026-03-02T09:15", "08", "'<<'", "A/0", "a=b", "'='", "5QD 611 701 B", "是",
+]
+
+
+@pytest.mark.parametrize("scalar", SCALARS)
+def test_scalars_read_the_same(scalar):
+    text = f"id: X\nvalue: {scalar}\nitems: [{scalar or 'x'}]\n"
+    assert plain(yamlio.parse(text, "t.yaml", "safe")) == plain(yamlio.parse(text, "t.yaml", "rt"))
+
+
+def test_every_sample_record_reads_the_same():
+    store = Store(REPO)
+    n = 0
+    for _, path in store.record_files():
+        text = path.read_text(encoding="utf-8")
+        assert plain(yamlio.parse(text, path.name, "safe")) == plain(yamlio.parse(text, path.name, "rt")), path
+        n += 1
+    assert n > 100
+
+
+@pytest.mark.parametrize("text, message", [
+    ("a: 1\na: 2\n", "duplicate key"),
+    ("a: &x 1\nb: *x\n", "anchors and aliases"),
+    ("a: &x 1\n", "anchors and aliases"),
+    ("a: !!python/object/apply:os.system [x]\n", "tag"),
+    ("a: !foo 1\n", "tag"),
+    ("a: [\n", "not valid YAML"),
+    ("a: =\n", "value marker"),
+    ("a: <<\n", "merge keys"),
+    ("a: [x, =]\n", "value marker"),
+    ("- 1\n", "expected a mapping"),
+    ("a: " + "[" * 80 + "]" * 80 + "\n", "nested"),
+])
+def test_both_readers_refuse_the_same_files(text, message):
+    for kind in ("safe", "rt"):
+        with pytest.raises(yamlio.BadInput) as e:
+            yamlio.parse(text, "t.yaml", kind)
+        assert message in str(e.value), (kind, str(e.value))
+
+
+def test_merge_keys_are_refused_by_both_readers():
+    for kind in ("safe", "rt"):
+        with pytest.raises(yamlio.BadInput) as e:
+            yamlio.parse("a: 1\n<<: {b: 2}\n", "t.yaml", kind)
+        assert "merge keys" in str(e.value)
