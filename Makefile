@@ -6,7 +6,7 @@ $(PY):
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q -e '.[test]'
 
-.PHONY: test lint demo validate
+.PHONY: test lint demo validate bench
 test: $(PY)
 	$(PY) -m pytest
 
@@ -19,3 +19,6 @@ demo: $(PY)
 
 validate: $(PY)
 	$(VENV)/bin/qms -C . validate
+
+bench: $(PY)
+	$(PY) bench/bench.py
