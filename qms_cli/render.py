@@ -162,4 +162,6 @@ def render(store, record_id: str, lang: str, type_name: str | None = None) -> st
     try:
         return template.render(**context)
     except jinja2.UndefinedError as e:
-        raise BadInput(f"form template {name}: {e.message}") from None
+        raise BadInput(f"{record.id}: form template {name}: {e.message}") from None
+    except (AttributeError, TypeError, ValueError, KeyError) as e:  # a hand-broken record
+        raise BadInput(f"{record.id}: cannot be printed on {name} ({e}); run qms validate {record.id}") from None

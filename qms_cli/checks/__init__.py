@@ -58,7 +58,7 @@ def check_envelope(records: list[Loaded], ctx: Context) -> Iterable[Finding]:
                 r.path, "type", f"'{r.data.get('type')}' but the file is in records/{r.type}/"
             )
         state = r.data.get("state")
-        if state not in rt.workflow.states:
+        if not isinstance(state, str) or state not in rt.workflow.states:
             yield Finding(
                 r.path, "state", f"'{state}' is not a state of {r.type} "
                 f"(expected one of {', '.join(rt.workflow.states)})"
@@ -80,7 +80,7 @@ def check_state_requirements(records: list[Loaded], ctx: Context) -> Iterable[Fi
     for r in records:
         rt = ctx.types[r.type]
         state = r.data.get("state")
-        if state not in rt.workflow.states:
+        if not isinstance(state, str) or state not in rt.workflow.states:
             continue
         ev = ctx.evaluator(rt, r.data)
         for path, why in ev.unmet(rt.workflow.requirements(state)):

@@ -96,6 +96,9 @@ def print_record(view: dict, lang: str) -> None:
         c.print()
         c.print(f"[bold]{w['signatures']}[/bold]")
         for s in view["signatures"]:
+            if not isinstance(s, dict):  # a hand-broken entry: validate names it
+                c.print(f"  {escape(str(s))}")
+                continue
             move = f"{s.get('from')} → {s.get('to')}" if s.get("from") else f"→ {s.get('to')}"
             c.print(
                 f"  {when(str(s.get('at')))}  {escape(str(s.get('meaning_label') or s.get('meaning')))}  "

@@ -160,7 +160,7 @@ class Store:
             raise BadInput(f"{rel}: id: '{rid}' does not match the file name '{path.stem}'")
         state = data.get("state")
         rt = self.record_type(type_name)
-        if state not in rt.workflow.states:
+        if not isinstance(state, str) or state not in rt.workflow.states:
             raise BadInput(
                 f"{rel}: state: '{state}' is not a state of {type_name} "
                 f"(expected one of {', '.join(rt.workflow.states)})"
@@ -412,6 +412,7 @@ class Store:
             _, path = self.locate(record_id, type_name)
             data, style = yamlio.load_for_edit(path, self.rel(path))
             record = self._record(rt.name, path, data)
+            self._check_file_is_sound(rt, data, record.path)
             ok, why = self.holds(rt, rt.workflow.edit, data, actor, actor.when.astimezone(self.config.tz).date())
             if not ok:
                 raise NotAuthorised(f"{why}, which editing {rt.name} {record_id} needs")
@@ -475,6 +476,7 @@ class Store:
             _, path = self.locate(record_id, type_name)
             data, style = yamlio.load_for_edit(path, self.rel(path))
             record = self._record(rt.name, path, data)
+            self._check_file_is_sound(rt, data, record.path)
             move = wf.move(record.state, target)
             if move is None:
                 onward = [m.target for m in wf.moves_from(record.state)]
@@ -657,13 +659,29 @@ class Store:
         that is there (put it under files/ first)."""
         from ..checks import _walk
 
+        whose = f"{rt.name} {data.get('id')}: " if data.get("id") else ""
         for path, spec, value in _walk(rt.fields, data):
             if spec.type == "ref" and not values.is_empty(value):
                 if self.fetch(spec.to, str(value)) is None:
-                    raise Refused(f"{path}: {spec.to} '{value}' is not in the store")
+                    raise Refused(f"{whose}{path}: {spec.to} '{value}' is not in the store")
             if spec.type == "file" and isinstance(value, str) and value:
                 if not (self.root / value).is_file():
-                    raise Refused(f"{path}: the file '{value}' is not in the store (put it under files/ first)")
+                    raise Refused(f"{whose}{path}: the file '{value}' is not in the store (put it under files/ first)")
+
+    def _check_file_is_sound(self, rt: RecordType, data: Any, rel: str) -> None:
+        """A record validate would reject (a hand-broken envelope, signature or field) is
+        not changed on top: it is fixed first, by the person who broke it."""
+        from ..checks import Context, Loaded, check_envelope, check_schema, check_signatures
+
+        ctx = Context(root=self.root, types={rt.name: rt}, store=self)
+        loaded = [Loaded(rt.name, rel, data)]
+        problems = [f for check in (check_envelope, check_signatures, check_schema)
+                    for f in check(loaded, ctx) if f.severity == "error"]
+        if problems:
+            raise BadInput(
+                f"{rel}: fix the file before changing it ({len(problems)} problem(s), see qms validate)",
+                details=[f"{f.field}: {f.message}" for f in problems[:10]],
+            )
 
     def _check_schema(self, rt: RecordType, data: Any, source: str) -> None:
         problems = list(values.check_fields(rt.fields, data, envelope=True))

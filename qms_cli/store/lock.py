@@ -89,8 +89,33 @@ def roll_back(root: Path) -> None:
     end(root)
 
 
+def _wait_for_git(root: Path, notes: list[str]) -> None:
+    """A qms killed during its commit may leave its git still finishing (it removes its
+    index.lock when done); a git killed itself leaves index.lock for ever."""
+    import time
+
+    lock = root / ".git" / "index.lock"
+    deadline = time.monotonic() + 10
+    while lock.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if lock.exists():
+        raise Busy(
+            f"{lock} is still there after an interrupted qms action: if no git command is "
+            f"running on this store, delete that file and run qms again"
+        )
+
+
+def _remove_temporaries(root: Path, files: dict) -> None:
+    for rel in files:
+        path = root / rel
+        for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+            tmp.unlink(missing_ok=True)
+
+
 def recover(root: Path, notes: list[str]) -> None:
     j = _journal(root)
+    for tmp in (root / STATE_DIR).glob(".journal.json.*.tmp"):
+        tmp.unlink(missing_ok=True)
     if not j.exists():
         return
     try:
@@ -100,6 +125,8 @@ def recover(root: Path, notes: list[str]) -> None:
         # the journal itself was cut short: nothing had been written yet
         j.unlink()
         return
+    _wait_for_git(root, notes)
+    _remove_temporaries(root, files)
     done = all(gitops.head_blob(root, rel) == e["new_blob"] for rel, e in files.items())
     if done:
         end(root)

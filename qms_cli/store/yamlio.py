@@ -54,9 +54,13 @@ def decode(raw: bytes, source: str) -> str:
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
     try:
-        return raw.decode("utf-8")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise BadFile(source, f"byte {e.start}: not UTF-8 text (save the file as UTF-8)") from None
+    if "\ufeff" in text:  # a byte-order mark pasted inside the file (two files joined)
+        line = text[: text.index("\ufeff")].count("\n") + 1
+        raise BadFile(source, "a byte-order mark (BOM) inside the file: delete it", line)
+    return text
 
 
 def _check_nodes(root, source: str) -> None:
@@ -102,6 +106,10 @@ def parse_fast(text: str, source: str) -> Any:
     """Bulk reading (validate, lists, reports): libyaml, YAML 1.2 scalars, same checks."""
     from . import fastyaml
 
+    if "\t" in text:
+        # libyaml and ruamel disagree on some tabs (before a comment, in indentation): a
+        # file with tabs must also be one the editing reader takes, or it is refused here too
+        parse(text, source, "rt")
     try:
         node = fastyaml.compose(text)
         if node is None:
