@@ -154,16 +154,27 @@ class Store:
         return self._record(name, path, data)
 
     def _record(self, type_name: str, path: Path, data: Any) -> Record:
+        from ..errors import BadFile
+
         rel = self.rel(path)
+
+        def line_of(field: str) -> int | None:
+            from . import yamlio
+
+            try:
+                return yamlio.field_lines(path.read_text(encoding="utf-8-sig")).get(field)
+            except (OSError, ValueError):
+                return None
+
         rid = data.get("id")
         if rid != path.stem:
-            raise BadInput(f"{rel}: id: '{rid}' does not match the file name '{path.stem}'")
+            raise BadFile(rel, f"id: '{rid}' does not match the file name '{path.stem}'", line_of("id"))
         state = data.get("state")
         rt = self.record_type(type_name)
         if not isinstance(state, str) or state not in rt.workflow.states:
-            raise BadInput(
-                f"{rel}: state: '{state}' is not a state of {type_name} "
-                f"(expected one of {', '.join(rt.workflow.states)})"
+            raise BadFile(
+                rel, f"state: '{state}' is not a state of {type_name} "
+                f"(expected one of {', '.join(rt.workflow.states)})", line_of("state"),
             )
         return Record(id=rid, type=type_name, state=state, data=data, path=rel)
 
@@ -684,7 +695,9 @@ class Store:
             )
 
     def _check_schema(self, rt: RecordType, data: Any, source: str) -> None:
-        problems = list(values.check_fields(rt.fields, data, envelope=True))
+        # a field a person added by hand is a warning for validate, and is kept as it is
+        problems = [(p, m) for p, m in values.check_fields(rt.fields, data, envelope=True)
+                    if not m.startswith("unknown field")]
         if problems:
             raise BadInput(
                 f"{source}: {len(problems)} field(s) do not fit the {rt.name} form",
@@ -722,7 +735,8 @@ class Store:
         if text.startswith("# yaml-language-server:") or not schema.is_file():
             return text
         rel = os.path.relpath(schema, path.parent).replace(os.sep, "/")
-        return f"# yaml-language-server: $schema={rel}\n" + text
+        newline = "\r\n" if text.endswith("\r\n") else "\n"
+        return f"# yaml-language-server: $schema={rel}{newline}" + text
 
     def _write(self, changes: dict, message: str, date: datetime | None = None) -> str:
         """Write every changed record and commit them together: one action, one commit."""
@@ -735,6 +749,9 @@ class Store:
             text = yamlio.dump(data, style or yamlio.DEFAULT_STYLE)
             text = self._schema_line(path, data, text)
             # what we write must read back as what we meant, or nothing is written
+            if len(text.encode("utf-8")) > yamlio.MAX_BYTES:
+                raise BadInput(f"{rel}: the record would be over {yamlio.MAX_BYTES:,} bytes; "
+                               f"put long texts in a file under files/ and attach it")
             yamlio.parse(text, rel, "safe")
             texts[rel] = text.encode("utf-8")
         if all((self.root / rel).is_file() and (self.root / rel).read_bytes() == new for rel, new in texts.items()):

@@ -269,16 +269,21 @@ def load_for_edit(path: Path, source: str) -> tuple[Any, tuple[int, int, int]]:
     except OSError as e:
         raise BadFile(source, f"cannot be read ({e.strerror})") from None
     text = decode(raw, source)
-    return parse(text, source, "rt"), edit_style(text)
+    # a file saved with Windows line endings is edited as such, and written back as such
+    crlf = "\r\n" in text
+    if crlf:
+        text = text.replace("\r\n", "\n")
+    return parse(text, source, "rt"), (*edit_style(text), crlf)
 
 
-def dump(data: Any, style: tuple[int, int, int] = DEFAULT_STYLE) -> str:
+def dump(data: Any, style: tuple = DEFAULT_STYLE) -> str:
     y = yaml_for("rt")
-    mapping, sequence, offset = style
+    mapping, sequence, offset = style[:3]
     y.indent(mapping=mapping, sequence=sequence, offset=offset)
     buf = io.StringIO()
     y.dump(data, buf)
-    return buf.getvalue()
+    text = buf.getvalue()
+    return text.replace("\n", "\r\n") if len(style) > 3 and style[3] else text
 
 
 def atomic_write(path: Path, content: str | bytes) -> None:
