@@ -192,8 +192,8 @@ def _check_record(c, where, path, rt, before, after, cfg, day, trailers) -> list
     out = []
     old_state = before.get("state") if isinstance(before, dict) else None
     new_state = after.get("state")
-    old_sigs = list((before or {}).get("signatures") or []) if isinstance(before, dict) else []
-    new_sigs = list(after.get("signatures") or [])
+    old_sigs = values.signatures(before) if isinstance(before, dict) else []
+    new_sigs = values.signatures(after)
     if "QMS-Action" not in trailers:
         changed = sorted(
             k for k in set(_leaves(before or {})) | set(_leaves(after))

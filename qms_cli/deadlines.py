@@ -43,7 +43,7 @@ class Deadline:
 def moved_at(data: Any, state: str, tz) -> datetime | None:
     """When the record last moved into `state`, from its signatures."""
     when = None
-    for sig in data.get("signatures") or []:
+    for sig in values.signatures(data):
         if isinstance(sig, dict) and sig.get("to") == state:
             when = values.to_datetime(sig.get("at"), tz) or when
     return when

@@ -64,7 +64,7 @@ def render(store, record_id: str, lang: str, type_name: str | None = None) -> st
 
     def signature(meaning: str) -> dict | None:
         found = None
-        for s in data.get("signatures") or []:
+        for s in values.signatures(data):
             if isinstance(s, dict) and s.get("meaning") == meaning:
                 found = plain(s)
         return found
@@ -94,7 +94,7 @@ def render(store, record_id: str, lang: str, type_name: str | None = None) -> st
 
     def sig(rec: dict | None, meaning: str) -> dict | None:
         found = None
-        for s_ in (rec or {}).get("signatures") or []:
+        for s_ in values.signatures(rec or {}):
             if isinstance(s_, dict) and s_.get("meaning") == meaning:
                 found = s_
         return found
@@ -147,7 +147,7 @@ def render(store, record_id: str, lang: str, type_name: str | None = None) -> st
         "deadlines": [
             dict(d.as_dict(), label=d.label[lang]) for d in deadlines(rt, data, config, now)
         ],
-        "signatures": plain(list(data.get("signatures") or [])),
+        "signatures": plain(values.signatures(data)),
         "history": history,
         "lang": lang,
         "now": now.strftime("%Y-%m-%d %H:%M"),

@@ -105,7 +105,7 @@ def describe(store, record, lang: str) -> dict:
         "next_moves": next_moves(store, rt, data),
         "signatures": [
             dict(s, meaning_label=rt.meaning_label(str(s.get("meaning")), lang)) if isinstance(s, dict) else s
-            for s in plain(list(data.get("signatures") or []))
+            for s in plain(values.signatures(data))
         ],
         "record": plain(data),
     }

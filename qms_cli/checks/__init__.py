@@ -201,7 +201,8 @@ def check_signatures(records: list[Loaded], ctx: Context) -> Iterable[Finding]:
     """Each signature names who, when, and a move the workflow has."""
     for r in records:
         rt = ctx.types[r.type]
-        for i, sig in enumerate(r.data.get("signatures") or []):
+        raw = r.data.get("signatures")
+        for i, sig in enumerate(raw if isinstance(raw, list) else []):
             if not isinstance(sig, dict):
                 yield Finding(r.path, f"signatures.{i}", "expected meaning, name, email, at, from, to")
                 continue
@@ -213,7 +214,7 @@ def check_signatures(records: list[Loaded], ctx: Context) -> Iterable[Finding]:
                 yield Finding(
                     r.path, f"signatures.{i}", f"{sig['from']} -> {sig['to']} is not a move of {r.type}"
                 )
-        sigs = [s for s in r.data.get("signatures") or [] if isinstance(s, dict)]
+        sigs = values.signatures(r.data)
         if sigs and sigs[-1].get("to") != r.data.get("state"):
             yield Finding(
                 r.path, "state",

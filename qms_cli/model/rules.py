@@ -85,7 +85,7 @@ class Evaluator:
         if operand.startswith("signed:"):
             meaning = operand.split(":", 1)[1]
             found = None
-            for s in self.data.get("signatures") or []:
+            for s in values.signatures(self.data):
                 if isinstance(s, dict) and s.get("meaning") == meaning:
                     found = s.get("at")
             moment = values.to_datetime(found, self.tz) if found is not None else None

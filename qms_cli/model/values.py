@@ -22,6 +22,12 @@ def is_empty(value: Any) -> bool:
     return value is None or value is _MISSING or value == "" or value == [] or value == {}
 
 
+def signatures(data: Any) -> list[dict]:
+    """The well-formed signatures of a record (a hand-broken list is validate's to report)."""
+    sigs = data.get("signatures") if isinstance(data, dict) else None
+    return [s for s in sigs if isinstance(s, dict)] if isinstance(sigs, list) else []
+
+
 def check_path(path: str) -> None:
     if not _PATH.match(path):
         raise BadInput(f"'{path}': expected a field path such as customer.name or d4.root_cause")

@@ -129,7 +129,7 @@ def parse_fast(text: str, source: str) -> Any:
         raise BadFile(source, f"{problem} (not valid YAML)", line) from None
     except RecursionError:
         raise BadFile(source, "nested too deeply") from None
-    except (ValueError, TypeError, OverflowError) as e:
+    except (ValueError, TypeError, OverflowError, KeyError, AttributeError) as e:  # !!bool general
         raise BadFile(source, f"{e} (not a valid value)") from None
     if not isinstance(data, dict):
         raise BadFile(source, "expected a mapping of fields (key: value) at the top")
@@ -171,7 +171,7 @@ def parse(text: str, source: str, kind: str = "safe") -> Any:
         raise BadFile(source, f"{problem} (not valid YAML)", line) from None
     except RecursionError:
         raise BadFile(source, "nested too deeply") from None
-    except (ValueError, TypeError, OverflowError) as e:  # e.g. a timestamp like 2026-13-45
+    except (ValueError, TypeError, OverflowError, KeyError, AttributeError) as e:  # e.g. 2026-13-45
         raise BadFile(source, f"{e} (not a valid value)") from None
     if not isinstance(data, dict):
         raise BadFile(source, "expected a mapping of fields (key: value) at the top")
