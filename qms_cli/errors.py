@@ -61,6 +61,11 @@ class Busy(QmsError):
     exit_code = EXIT_REFUSED
 
 
+def _one_line(text: str) -> str:
+    """A name written into a finding stays on its line (one finding, one line)."""
+    return text.translate({10: "\\n", 13: "\\r", 9: "\\t"}) if any(c in text for c in "\n\r\t") else text
+
+
 @dataclass(frozen=True)
 class Finding:
     """One problem found in a record or the store: `source` is a path relative to the
@@ -76,7 +81,7 @@ class Finding:
         where = self.source + (f":{self.line}" if self.line else "")
         field = f" {self.field}:" if self.field else ""
         tag = "" if self.severity == "error" else f" ({self.severity})"
-        return f"{where}:{field} {self.message}{tag}"
+        return _one_line(f"{where}:{field} {self.message}{tag}")
 
     def as_dict(self) -> dict:
         return {

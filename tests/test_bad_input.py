@@ -521,3 +521,70 @@ def test_validate_of_a_store_with_a_broken_record_does_not_crash(seeded, qms_sub
     assert "Traceback" not in r.err and f"{BROKEN}.yaml" in r.out
     assert not (seeded / "PWNED").exists()
     unchanged(seeded, before)
+
+
+# ------------------------------------------- cases the robustness suite found (kept as examples)
+
+
+def test_a_signature_without_a_readable_time_is_shown(seeded, qms_subprocess):
+    path = seeded / "records" / "complaint" / f"{ID}.yaml"
+    path.write_text(path.read_text("utf-8") + "signatures:\n  - meaning: received\n    at: never\n", "utf-8")
+    git(seeded, "commit", "-q", "-am", "hand edit")
+    r = qms_subprocess("complaint", "show", ID)
+    assert r.code == 0 and "Traceback" not in r.err, r.text
+    assert "never" in r.out
+
+
+def test_a_tag_its_value_cannot_take_names_the_line(seeded, cli):
+    path = seeded / "records" / "complaint" / f"{ID}.yaml"
+    text = path.read_text("utf-8")
+    line = text.splitlines().index("channel: phone") + 1
+    path.write_text(text.replace("channel: phone", "channel: !!float phone"), "utf-8")
+    git(seeded, "commit", "-q", "-am", "hand edit")
+    before = snapshot(seeded)
+    for args in (["complaint", "set", ID, "batch=B2"], ["complaint", "show", ID]):
+        r = cli(*args, who=QE, sub=True)
+        short_error(r, 2, f"{ID}.yaml:{line}")
+        unchanged(seeded, before)
+
+
+def test_a_reused_anchor_gives_one_message_and_no_python_warning(seeded, qms_subprocess):
+    path = seeded / "records" / "complaint" / f"{ID}.yaml"
+    path.write_text(path.read_text("utf-8") + "a: &x [1]\nb: &x [2]\n", "utf-8")
+    git(seeded, "commit", "-q", "-am", "hand edit")
+    before = snapshot(seeded)
+    r = qms_subprocess("complaint", "set", ID, "batch=B2", who=QE)
+    short_error(r, 2, "anchors")
+    unchanged(seeded, before)
+
+
+def test_a_finding_stays_on_one_line(seeded, qms_subprocess):
+    path = seeded / "records" / "complaint" / f"{ID}.yaml"
+    path.write_text(path.read_text("utf-8") + '"odd\\nfield": 1\n', "utf-8")
+    git(seeded, "commit", "-q", "-am", "hand edit")
+    r = qms_subprocess("validate")
+    found = [ln for ln in r.out.splitlines() if "odd" in ln]
+    assert len(found) == 1 and "odd\\nfield" in found[0], r.text
+    assert not any(ln.startswith("field") for ln in r.out.splitlines()), r.text
+
+
+def test_a_value_typed_on_a_gbk_terminal_names_the_field(seeded, store):
+    import os
+    import sys
+
+    from conftest import identity_env
+
+    before = snapshot(seeded)
+    argv = [sys.executable, "-m", "qms_cli", "-C", str(store), "complaint", "set", ID,
+            "batch=".encode() + "批次".encode("gbk")]
+    p = subprocess.run(argv, capture_output=True, env=dict(os.environ, **identity_env(QE), LANG="C.UTF-8"))
+    err = p.stderr.decode("utf-8", "replace")
+    assert p.returncode == 2 and err.startswith("qms: batch:") and "UTF-8" in err, err
+    unchanged(seeded, before)
+
+
+def test_a_value_yaml_would_change_is_refused(seeded, qms):
+    before = snapshot(seeded)
+    r = qms("complaint", "set", ID, "batch=B\x852", who=QE)
+    short_error(r, 2, "batch", "U+0085")
+    unchanged(seeded, before)

@@ -39,7 +39,10 @@ def _console(width: int | None = None):
 def when(iso: str | None) -> str:
     if not iso:
         return ""
-    d = datetime.fromisoformat(iso)
+    try:
+        d = datetime.fromisoformat(str(iso))
+    except ValueError:  # a hand-edited time qms cannot read: show it as written (validate reports it)
+        return str(iso)
     if (d.hour, d.minute, d.second) == (23, 59, 59):
         return d.strftime("%Y-%m-%d") + " 24:00"
     return d.strftime("%Y-%m-%d %H:%M")

@@ -600,7 +600,12 @@ class Store:
         for item in assignments:
             key, sep, raw = item.partition("=")
             if not sep:
-                raise BadInput(f"'{item}': expected FIELD=VALUE (e.g. customer.name=上汽大众)")
+                raise BadInput(f"'{_printable(item)}': expected FIELD=VALUE (e.g. customer.name=上汽大众)")
+            if _printable(item) != item:
+                raise BadInput(
+                    f"{_printable(key)}: the value is not UTF-8 text (set the terminal to UTF-8, "
+                    f"e.g. chcp 65001 or LANG=zh_CN.UTF-8)"
+                )
             append = key.endswith("+")
             path = key[:-1].strip() if append else key.strip()
             values.check_path(path)
@@ -752,7 +757,10 @@ class Store:
             if len(text.encode("utf-8")) > yamlio.MAX_BYTES:
                 raise BadInput(f"{rel}: the record would be over {yamlio.MAX_BYTES:,} bytes; "
                                f"put long texts in a file under files/ and attach it")
-            yamlio.parse(text, rel, "safe")
+            changed = _text_changed(data, yamlio.parse(text, rel, "safe"))
+            if changed:
+                raise BadInput(f"{changed}: the text cannot be stored exactly as given (a control "
+                               f"character such as U+0085 would be read back as a line break); remove it")
             texts[rel] = text.encode("utf-8")
         if all((self.root / rel).is_file() and (self.root / rel).read_bytes() == new for rel, new in texts.items()):
             return ""  # the record already holds these values: nothing to commit
@@ -825,3 +833,35 @@ def _message(subject: str, body: str, trailers: list[tuple[str, str]]) -> str:
         parts.append(body.strip())
     parts.append("\n".join(f"{k}: {v}" for k, v in trailers))
     return "\n\n".join(parts) + "\n"
+
+
+def _printable(text: str) -> str:
+    """Command-line text as it can be shown: bytes that were not UTF-8 (a GBK terminal)
+    arrive as lone surrogates and are shown as the bytes they were (\\xbf\\xcd)."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _text_changed(meant: Any, read: Any, path: str = "") -> str | None:
+    """The first field whose text would not read back as written (YAML folds some
+    characters, e.g. NEL, into line breaks), or None."""
+    if isinstance(meant, dict) and isinstance(read, dict):
+        for k, v in meant.items():
+            found = _text_changed(v, read.get(k), f"{path}.{k}" if path else str(k))
+            if found:
+                return found
+    elif isinstance(meant, list) and isinstance(read, list) and len(meant) == len(read):
+        for i, (a, b) in enumerate(zip(meant, read)):
+            found = _text_changed(a, b, f"{path}.{i}" if path else str(i))
+            if found:
+                return found
+    elif isinstance(meant, str) and str(meant) != read:
+        return path or "(record)"
+    return None

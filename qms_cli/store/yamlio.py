@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -129,11 +130,29 @@ def parse_fast(text: str, source: str) -> Any:
         raise BadFile(source, f"{problem} (not valid YAML)", line) from None
     except RecursionError:
         raise BadFile(source, "nested too deeply") from None
-    except (ValueError, TypeError, OverflowError, KeyError, AttributeError) as e:  # !!bool general
-        raise BadFile(source, f"{e} (not a valid value)") from None
+    except (ValueError, TypeError, OverflowError, KeyError, AttributeError, IndexError) as e:  # !!bool general
+        raise BadFile(source, f"{_value_problem(e)} (not a valid value)", _node_line(e)) from None
     if not isinstance(data, dict):
         raise BadFile(source, "expected a mapping of fields (key: value) at the top")
     return data
+
+
+def _value_problem(e: Exception) -> str:
+    text = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    return text if text and not isinstance(e, IndexError) else "a value does not match its YAML tag"
+
+
+def _node_line(e: Exception) -> int | None:
+    # the traceback's frames hold the node being constructed; its mark gives the line
+    tb = e.__traceback__
+    line = None
+    while tb is not None:
+        node = tb.tb_frame.f_locals.get("node")
+        mark = getattr(node, "start_mark", None)
+        if mark is not None:
+            line = mark.line + 1
+        tb = tb.tb_next
+    return line
 
 
 def _check_anchors(y, text: str, source: str) -> None:
@@ -157,7 +176,10 @@ def parse(text: str, source: str, kind: str = "safe") -> Any:
 
     y = yaml_for(kind)
     try:
-        node = y.compose(text)
+        with warnings.catch_warnings():
+            # ruamel warns (on stderr) about a reused anchor; anchors are refused below anyway
+            warnings.simplefilter("ignore")
+            node = y.compose(text)
         if node is None:
             raise BadFile(source, "the file is empty; expected the fields of a record")
         _check_nodes(node, source)
@@ -171,8 +193,9 @@ def parse(text: str, source: str, kind: str = "safe") -> Any:
         raise BadFile(source, f"{problem} (not valid YAML)", line) from None
     except RecursionError:
         raise BadFile(source, "nested too deeply") from None
-    except (ValueError, TypeError, OverflowError, KeyError, AttributeError) as e:  # e.g. 2026-13-45
-        raise BadFile(source, f"{e} (not a valid value)") from None
+    except (ValueError, TypeError, OverflowError, KeyError, AttributeError, IndexError) as e:
+        # e.g. 2026-13-45, or `!!float phone` (ruamel's float constructor raises IndexError)
+        raise BadFile(source, f"{_value_problem(e)} (not a valid value)", _node_line(e)) from None
     if not isinstance(data, dict):
         raise BadFile(source, "expected a mapping of fields (key: value) at the top")
     return data
