@@ -110,7 +110,7 @@ def _clean_env(monkeypatch, tmp_path):
     """No test sees the developer's store, clock, identity or git configuration."""
     for var in ("QMS_STORE", "QMS_NOW", "QMS_DEBUG", "GIT_AUTHOR_DATE", "GIT_COMMITTER_DATE",
                 "GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL",
-                "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
+                "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "QMS_JOBS"):
         monkeypatch.delenv(var, raising=False)
     home = tmp_path / "_home"
     home.mkdir()

@@ -566,7 +566,7 @@ def test_validate_json(qms, store):
 def test_validate_json_of_a_clean_store(qms, store, complaint):
     r = qms("--json", "validate")
     assert r.code == 0, r.text
-    assert json.loads(r.out) == {"findings": [], "errors": 0}
+    assert json.loads(r.out) == {"findings": [], "errors": 0, "records": 1, "read": 1}
 
 
 def test_validate_reads_the_working_tree_not_only_commits(qms, store, complaint):

@@ -1,5 +1,7 @@
 """Store-wide validation: named pure functions `(records, context) -> findings`, never
-raising on the first problem. `validate()` reads the records and runs every CHECK."""
+raising on the first problem. RECORD_CHECKS look at one record (and what it refers to);
+STORE_CHECKS look across records, at each record's facts. `validate()` (checks/runner.py)
+reads the records, keeps what it found between runs, and runs every check."""
 
 from __future__ import annotations
 
@@ -22,13 +24,17 @@ class Context:
     known: dict[str, set[str]] = field(default_factory=dict)  # type -> IDs in the store
     file_exists: Callable[[str], bool] = lambda rel: False
     store: Any = None
-    by_id: dict[tuple[str, str], dict] = field(default_factory=dict)
+    by_id: Any = field(default_factory=dict)  # (type, id) -> data; anything with .get
+    sha256: Callable[[str], str | None] = lambda rel: None  # an attached file's digest, None if missing
+    used: set | None = None  # when a set: collects the (type, id) of records read while checking
 
     def evaluator(self, rt: RecordType, data: dict):
         """Requirements over this record and the records it refers to (from those read)."""
         from ..model.rules import Evaluator
 
         def fetch(type_name: str, rid: str):
+            if self.used is not None:
+                self.used.add((type_name, rid))
             return self.by_id.get((type_name, rid))
 
         def types(name: str) -> RecordType:
@@ -87,116 +93,6 @@ def check_state_requirements(records: list[Loaded], ctx: Context) -> Iterable[Fi
             yield Finding(r.path, path.split(" [")[0], f"{why} in state '{state}'")
 
 
-def check_pinned_content(records: list[Loaded], ctx: Context) -> Iterable[Finding]:
-    """Approved content is pinned by its SHA-256: a file changed afterwards is reported."""
-    import hashlib
-
-    for r in records:
-        rt = ctx.types[r.type]
-        pins = r.data.get("pins")
-        if isinstance(pins, dict):
-            for rel, pinned in pins.items():
-                path = ctx.root / str(rel)
-                if not path.is_file():
-                    yield Finding(r.path, f"pins.{rel}", "pinned file is not in the store")
-                elif hashlib.sha256(path.read_bytes()).hexdigest() != pinned:
-                    yield Finding(r.path, f"pins.{rel}", "the file changed after it was pinned")
-        if r.data.get("state") not in rt.pin_in:
-            continue
-        for name, spec in rt.fields.items():
-            rel, pinned = r.data.get(name), r.data.get(spec.pin) if spec.pin else None
-            if spec.type != "file" or not spec.pin or not isinstance(rel, str) or not pinned:
-                continue
-            path = ctx.root / rel
-            if not path.is_file():
-                continue  # reported by check_files
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
-            if digest != pinned:
-                yield Finding(
-                    r.path, name,
-                    f"'{rel}' changed after it was approved (SHA-256 {digest[:12]}…, pinned {str(pinned)[:12]}…)",
-                )
-
-
-def check_unique(records: list[Loaded], ctx: Context) -> Iterable[Finding]:
-    """Declared unique combinations, e.g. a copy number within a document (a damaged
-    copy's replacement may share its number)."""
-    by_type: dict[str, list[Loaded]] = defaultdict(list)
-    for r in records:
-        by_type[r.type].append(r)
-    for tname, recs in by_type.items():
-        for fields, replaces in ctx.types[tname].unique:
-            seen: dict[tuple, list[Loaded]] = defaultdict(list)
-            for r in recs:
-                key = tuple(str(values.get(r.data, f)) for f in fields)
-                if all(values.get(r.data, f) is not None for f in fields):
-                    seen[key].append(r)
-            for key, group in seen.items():
-                if len(group) < 2:
-                    continue
-                ids = {g.data.get("id") for g in group}
-                chained = replaces and all(
-                    g.data.get(replaces) in ids or any(o.data.get(replaces) == g.data.get("id") for o in group)
-                    for g in group
-                )
-                if not chained:
-                    for g in group:
-                        others = ", ".join(sorted(str(o.data.get("id")) for o in group if o is not g))
-                        yield Finding(g.path, fields[-1], f"{'/'.join(key)} is also held by {others}")
-
-
-def _walk(fields: dict[str, FieldSpec], data, prefix=""):
-    """(path, spec, value) for every filled-in leaf value."""
-    if not isinstance(data, dict):
-        return
-    for key, spec in fields.items():
-        value = data.get(key)
-        if value is None:
-            continue
-        path = f"{prefix}{key}"
-        if spec.type == "object":
-            yield from _walk(spec.fields, value, path + ".")
-        elif spec.type == "list" and isinstance(value, list) and spec.items is not None:
-            for i, item in enumerate(value):
-                if spec.items.type == "object":
-                    yield from _walk(spec.items.fields, item, f"{path}.{i}.")
-                else:
-                    yield f"{path}.{i}", spec.items, item
-        else:
-            yield path, spec, value
-
-
-def check_references(records: list[Loaded], ctx: Context) -> Iterable[Finding]:
-    for r in records:
-        for path, spec, value in _walk(ctx.types[r.type].fields, r.data):
-            if spec.type == "ref" and isinstance(value, str):
-                if value not in ctx.known.get(spec.to or "", set()):
-                    yield Finding(r.path, path, f"refers to {spec.to} '{value}', which is not in the store")
-
-
-def check_files(records: list[Loaded], ctx: Context) -> Iterable[Finding]:
-    for r in records:
-        for path, spec, value in _walk(ctx.types[r.type].fields, r.data):
-            if spec.type == "file" and isinstance(value, str):
-                try:
-                    values.check_file_path(value)
-                except ValueError:
-                    continue  # reported by check_schema
-                if not ctx.file_exists(value):
-                    yield Finding(r.path, path, f"attached file '{value}' is not in the store")
-
-
-def check_duplicate_ids(records: list[Loaded], ctx: Context) -> Iterable[Finding]:
-    where = defaultdict(list)
-    for r in records:
-        where[Path(r.path).stem].append(r.path)
-    for rid, paths in where.items():
-        if len(paths) > 1:
-            for p in paths:
-                others = ", ".join(x for x in paths if x != p)
-                yield Finding(p, "id", f"'{rid}' is also the ID of {others}")
-
-
 def check_signatures(records: list[Loaded], ctx: Context) -> Iterable[Finding]:
     """Each signature names who, when, and a move the workflow has."""
     for r in records:
@@ -222,115 +118,156 @@ def check_signatures(records: list[Loaded], ctx: Context) -> Iterable[Finding]:
             )
 
 
-CHECKS = [
-    check_envelope,
-    check_schema,
-    check_state_requirements,
-    check_references,
-    check_files,
-    check_duplicate_ids,
-    check_signatures,
-    check_pinned_content,
-    check_unique,
-]
+def _walk(fields: dict[str, FieldSpec], data, prefix=""):
+    """(path, spec, value) for every filled-in leaf value."""
+    if not isinstance(data, dict):
+        return
+    for key, spec in fields.items():
+        value = data.get(key)
+        if value is None:
+            continue
+        path = f"{prefix}{key}"
+        if spec.type == "object":
+            yield from _walk(spec.fields, value, path + ".")
+        elif spec.type == "list" and isinstance(value, list) and spec.items is not None:
+            for i, item in enumerate(value):
+                if spec.items.type == "object":
+                    yield from _walk(spec.items.fields, item, f"{path}.{i}.")
+                else:
+                    yield f"{path}.{i}", spec.items, item
+        else:
+            yield path, spec, value
 
 
-class _LazyRecords(dict):
-    """Records by (type, id), reading the ones not loaded yet on demand."""
 
-    def __init__(self, loaded: dict, store):
-        super().__init__(loaded)
-        self.store = store
 
-    def get(self, key, default=None):
-        if key not in self:
+def facts_of(rt: RecordType, r: Loaded) -> dict:
+    """What the store-wide checks need to know of one record: its ID, what it refers to,
+    the files it attaches and pins, and its declared unique combinations. Plain lists and
+    text, so that they can be kept between runs."""
+    refs, files, pins, unique = [], [], [], []
+    for path, spec, value in _walk(rt.fields, r.data):
+        if spec.type == "ref" and isinstance(value, str):
+            refs.append([path, spec.to or "", value])
+        elif spec.type == "file" and isinstance(value, str):
             try:
-                self[key] = self.store.fetch(*key)
-            except QmsError:
-                self[key] = None
-        return super().get(key, default)
+                values.check_file_path(value)
+            except ValueError:
+                continue  # reported by check_schema
+            files.append([path, value])
+    recorded = r.data.get("pins")
+    if isinstance(recorded, dict):
+        for rel, pinned in recorded.items():
+            pins.append([f"pins.{rel}", str(rel), str(pinned), "pins"])
+    if r.data.get("state") in rt.pin_in:
+        for name, spec in rt.fields.items():
+            rel, pinned = r.data.get(name), r.data.get(spec.pin) if spec.pin else None
+            if spec.type == "file" and spec.pin and isinstance(rel, str) and pinned:
+                pins.append([name, rel, str(pinned), "approved"])
+    for fields, replaces in rt.unique:
+        if all(values.get(r.data, f) is not None for f in fields):
+            key = [str(values.get(r.data, f)) for f in fields]
+            unique.append([list(fields), key, _text_or_none(r.data.get(replaces)) if replaces else None,
+                           bool(replaces)])
+    rid = r.data.get("id")
+    facts = {"id": rid if isinstance(rid, str) else None}
+    for key, found in (("refs", refs), ("files", files), ("pins", pins), ("unique", unique)):
+        if found:  # kept for every record between runs: only what there is
+            facts[key] = found
+    return facts
 
 
-def validate(store, targets: list[str] = (), *, strict: bool = False) -> list[Finding]:
+def _text_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """A record as the store-wide checks see it: where it is, and its facts."""
+
+    type: str
+    path: str
+    facts: dict
+
+
+def check_references(records: list[Summary], ctx: Context) -> Iterable[Finding]:
+    for r in records:
+        for path, to, value in r.facts.get("refs", ()):
+            if value not in ctx.known.get(to, set()):
+                yield Finding(r.path, path, f"refers to {to} '{value}', which is not in the store")
+
+
+def check_files(records: list[Summary], ctx: Context) -> Iterable[Finding]:
+    for r in records:
+        for path, value in r.facts.get("files", ()):
+            if not ctx.file_exists(value):
+                yield Finding(r.path, path, f"attached file '{value}' is not in the store")
+
+
+def check_duplicate_ids(records: list[Summary], ctx: Context) -> Iterable[Finding]:
+    from collections import Counter
+
+    stems = [r.path[r.path.rfind("/") + 1 : -5] for r in records]
+    twice = {stem for stem, n in Counter(stems).items() if n > 1}
+    where = defaultdict(list)
+    for stem, r in zip(stems, records):
+        if stem in twice:
+            where[stem].append(r.path)
+    for rid, paths in where.items():
+        if len(paths) > 1:
+            for p in paths:
+                others = ", ".join(x for x in paths if x != p)
+                yield Finding(p, "id", f"'{rid}' is also the ID of {others}")
+
+
+def check_pinned_content(records: list[Summary], ctx: Context) -> Iterable[Finding]:
+    """Approved content is pinned by its SHA-256: a file changed afterwards is reported."""
+    for r in records:
+        for field_path, rel, pinned, kind in r.facts.get("pins", ()):
+            digest = ctx.sha256(rel)
+            if kind == "pins":
+                if digest is None:
+                    yield Finding(r.path, field_path, "pinned file is not in the store")
+                elif digest != pinned:
+                    yield Finding(r.path, field_path, "the file changed after it was pinned")
+            elif digest is not None and digest != pinned:  # a missing file: check_files says so
+                yield Finding(
+                    r.path, field_path,
+                    f"'{rel}' changed after it was approved (SHA-256 {digest[:12]}…, pinned {pinned[:12]}…)",
+                )
+
+
+def check_unique(records: list[Summary], ctx: Context) -> Iterable[Finding]:
+    """Declared unique combinations, e.g. a copy number within a document (a damaged
+    copy's replacement may share its number)."""
+    seen: dict[tuple, list[tuple[Summary, str | None]]] = defaultdict(list)
+    for r in records:
+        for fields, key, replaced, declared in r.facts.get("unique", ()):
+            seen[(r.type, tuple(fields), tuple(key), declared)].append((r, replaced))
+    for (_, fields, key, replaces), group in seen.items():
+        if len(group) < 2:
+            continue
+        ids = {g.facts["id"] for g, _ in group}
+        chained = replaces and all(
+            rep in ids or any(orep == g.facts["id"] for _, orep in group) for g, rep in group
+        )
+        if not chained:
+            for g, _ in group:
+                others = ", ".join(sorted(str(o.facts["id"]) for o, _ in group if o is not g))
+                yield Finding(g.path, fields[-1], f"{'/'.join(key)} is also held by {others}")
+
+
+# Checks of one record on its own (and the records it refers to): their findings are kept
+# between runs, keyed by the record's content and by what it read.
+RECORD_CHECKS = [check_envelope, check_schema, check_state_requirements, check_signatures]
+# Checks across records, over each record's facts: run every time, they are cheap.
+STORE_CHECKS = [check_references, check_files, check_duplicate_ids, check_pinned_content, check_unique]
+CHECKS = RECORD_CHECKS + STORE_CHECKS
+
+
+def validate(store, targets: list[str] = (), *, strict: bool = False, cache: bool = True) -> list[Finding]:
     """Findings for the whole store, or for the records `targets` names (IDs or paths).
     With `strict`, warnings count as errors."""
-    from ..store import yamlio
+    from .runner import run
 
-    findings: list[Finding] = []
-    try:
-        config = store.config
-        type_names = set(config.type_names())
-    except QmsError as e:
-        return [Finding("qms.yaml", "", e.message)]
-    files = list(store.record_files())
-    known: dict[str, set[str]] = defaultdict(set)
-    for tname, path in files:
-        known[tname].add(path.stem)
-    selected = files
-    if targets:
-        selected = []
-        for t in targets:
-            p = (store.root / t).resolve() if ("/" in t or t.endswith(".yaml")) else None
-            if p is not None:
-                match = [(n, f) for n, f in files if f.resolve() == p or p in f.resolve().parents]
-            else:
-                match = [(n, f) for n, f in files if f.stem == t]
-            if not match:
-                raise BadInput(f"{t}: no such record in the store (expected a record ID or a path under records/)")
-            selected.extend(match)
-    types: dict[str, RecordType] = {}
-    loaded: list[Loaded] = []
-    texts: dict[str, str] = {}
-    for tname, path in selected:
-        rel = store.rel(path)
-        if tname not in type_names:
-            findings.append(Finding(rel, "type", f"records/{tname}/ is not a record type's folder"))
-            continue
-        try:
-            if tname not in types:
-                types[tname] = config.record_type(tname)
-            text = yamlio.decode(path.read_bytes(), rel)
-            data = yamlio.parse(text, rel)
-        except BadFile as e:
-            findings.append(Finding(rel, "", e.problem, e.line))
-            continue
-        except QmsError as e:
-            findings.append(Finding(rel, "", e.message))
-            continue
-        texts[rel] = text
-        loaded.append(Loaded(tname, rel, data))
-    ctx = Context(
-        root=store.root,
-        types=types,
-        known=known,
-        file_exists=lambda rel: (store.root / rel).is_file(),
-        store=store,
-        by_id={(r.type, str(r.data.get("id"))): r.data for r in loaded},
-    )
-    if targets:  # references from the selected records reach records not selected
-        base = ctx.by_id
-        ctx.by_id = _LazyRecords(base, store)
-    raw: list[Finding] = []
-    for check in CHECKS:
-        raw.extend(check(loaded, ctx))
-    lines_cache: dict[str, dict[str, int]] = {}
-    for f in raw:
-        if f.source in texts and f.line is None:
-            if f.source not in lines_cache:
-                lines_cache[f.source] = yamlio.field_lines(texts[f.source])
-            lines = lines_cache[f.source]
-            line = lines.get(f.field)
-            parts = f.field.split(".")
-            while line is None and len(parts) > 1:  # a missing field: point at its parent
-                parts.pop()
-                line = lines.get(".".join(parts))
-            if line is None:  # a whole group missing: point at what requires it
-                line = lines.get("state") if "in state" in f.message else lines.get("id")
-            f = Finding(f.source, f.field, f.message, line, f.severity)
-        if strict and f.severity == "warning":
-            f = Finding(f.source, f.field, f.message, f.line, "error")
-        findings.append(f)
-    for w in config.calendar.warnings:
-        findings.append(Finding("qms.yaml", "calendar", w, severity="warning"))
-    findings.sort(key=lambda f: (f.source, f.line or 0, f.field))
-    return findings
+    return run(store, list(targets), strict=strict, cache=cache).findings

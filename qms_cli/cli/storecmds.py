@@ -65,21 +65,26 @@ def validate(
     targets: Optional[List[str]] = typer.Argument(None, help="Record IDs or paths (default: the whole store).", metavar="[ID|PATH]..."),
     strict: bool = typer.Option(False, "--strict", help="Warnings (e.g. unknown fields) count as findings too."),
     json: bool = typer.Option(False, "--json", help="Print the findings as JSON."),
+    no_cache: bool = typer.Option(
+        False, "--no-cache", help="Read and check every record afresh (what was kept in .qms/cache/ is rebuilt)."
+    ),
 ) -> None:
     """Every record against its schema, its state's requirements, references and attached
-    files; exit 1 with one line per finding."""
-    from ..checks import validate as run
+    files; exit 1 with one line per finding. Records unchanged since the last run (same
+    content, same records they refer to) are not read again."""
+    from ..checks.runner import run
 
     store = open_store()
-    findings = run(store, list(targets or []), strict=strict)
+    result = run(store, list(targets or []), strict=strict, cache=not no_cache)
+    findings = result.findings
     errors = [f for f in findings if f.severity == "error"]
     if json or options().json:
-        emit_json({"findings": [f.as_dict() for f in findings], "errors": len(errors)})
+        emit_json({"findings": [f.as_dict() for f in findings], "errors": len(errors),
+                   "records": result.records, "read": result.examined})
     else:
         for f in findings:
             typer.echo(str(f))
-        n = sum(1 for _ in store.record_files())
-        msg = f"{n} records, {len(errors)} finding(s)"
+        msg = f"{result.records} records, {len(errors)} finding(s)"
         warnings = len(findings) - len(errors)
         if warnings:
             msg += f", {warnings} warning(s)"

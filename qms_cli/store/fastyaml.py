@@ -86,12 +86,47 @@ def compose(text: str):
     return yaml.compose(text, Loader=Loader12)
 
 
+_STR = "tag:yaml.org,2002:str"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+_loader: Loader12 | None = None
+
+
 def construct(node) -> Any:
-    loader = Loader12("")
-    try:
-        return loader.construct_document(node)
-    finally:
-        loader.dispose()
+    """The data of a composed record. Plain maps, lists and text are built directly (the
+    generic constructor's generators cost more than libyaml's parsing); other scalars go
+    through Loader12's constructors. Tags were checked by yamlio before this is called."""
+    global _loader
+    if _loader is None:
+        _loader = Loader12("")
+        _loader.dispose()
+    constructors = _loader.yaml_constructors
+    loader = _loader
+
+    def build(node):
+        tag = node.tag
+        if tag == _STR:
+            return node.value
+        if tag == _MAP:
+            out = {}
+            for key_node, value_node in node.value:
+                key = build(key_node)
+                try:
+                    dup = key in out
+                except TypeError:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, "found an unhashable key", key_node.start_mark) from None
+                if dup:
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping", node.start_mark,
+                        f"found duplicate key \"{key}\"", key_node.start_mark)
+                out[key] = build(value_node)
+            return out
+        if tag == _SEQ:
+            return [build(v) for v in node.value]
+        return constructors[tag](loader, node)
+
+    return build(node)
 
 
 def events(text: str):

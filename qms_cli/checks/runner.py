@@ -1,0 +1,294 @@
+"""`qms validate`: every record through RECORD_CHECKS, then STORE_CHECKS over all of them.
+
+What RECORD_CHECKS found in a record is kept in `.qms/cache/` (store/cache.py), keyed by
+the record's git blob hash and the blob of every record read while checking it, so a
+second run reads only what changed. Records not found there are read and checked on
+several processes when there are many of them (on Linux, where fork makes that cheap)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import BadFile, BadInput, Finding, QmsError
+from . import RECORD_CHECKS, STORE_CHECKS, Context, Loaded, Summary, facts_of
+
+PARALLEL_FROM = 1000  # records to read before more processes pay for themselves
+CHUNK = 250
+
+
+@dataclass
+class Result:
+    findings: list[Finding]
+    records: int  # record files in the store
+    examined: int  # records read and checked afresh (the others were as last seen)
+
+
+class _OnDisk:
+    """(type, id) -> another record's data, read on first use; remembers each file's blob
+    so that a finding depending on it is kept only while the file stays the same."""
+
+    def __init__(self, where: dict[tuple[str, str], str]):
+        self.where = where
+        self.memo: dict[tuple[str, str], tuple[Any, str | None]] = {}
+
+    def get(self, key, default=None):
+        if key not in self.memo:
+            self.memo[key] = self._read(key)
+        data = self.memo[key][0]
+        return default if data is None else data
+
+    def blob(self, key) -> str | None:
+        self.get(key)
+        return self.memo[key][1]
+
+    def _read(self, key) -> tuple[Any, str | None]:
+        from ..store import yamlio
+        from ..store.cache import blob_id
+
+        path = self.where.get(key)
+        if path is None:
+            return None, None
+        try:
+            with open(path, "rb") as f:
+                raw = f.read()
+        except OSError:
+            return None, None
+        try:
+            return yamlio.parse(yamlio.decode(raw, path), path), blob_id(raw)
+        except QmsError:
+            return None, blob_id(raw)
+
+
+def _listing(store) -> list[tuple[str, str, str, os.stat_result | None]]:
+    """(type, rel, path, stat) of every record file, in a stable order (a type's folder may
+    hold shard folders one level down)."""
+    base = store.root / "records"
+    out = []
+    try:
+        tops = sorted((e for e in os.scandir(base) if e.is_dir()), key=lambda e: e.name)
+    except OSError:
+        return out
+
+    def walk(tname: str, folder: str, prefix: str, depth: int) -> None:
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:
+            return
+        for e in entries:
+            if e.name.startswith("."):
+                continue
+            if e.is_dir():
+                if depth < 8:
+                    walk(tname, e.path, f"{prefix}{e.name}/", depth + 1)
+            elif e.name.endswith(".yaml"):
+                try:
+                    st = e.stat()
+                except OSError:
+                    st = None
+                out.append((tname, f"records/{tname}/{prefix}{e.name}", e.path, st))
+
+    for top in tops:
+        walk(top.name, top.path, "", 0)
+    return out
+
+
+def _lines(findings: list[Finding], text: str | None) -> list[Finding]:
+    """Findings pointed at the line a person edits (a missing field: its parent's line)."""
+    from ..store import yamlio
+
+    if not findings or text is None:
+        return findings
+    lines = yamlio.field_lines(text)
+    out = []
+    for f in findings:
+        if f.line is None:
+            line = lines.get(f.field)
+            parts = f.field.split(".")
+            while line is None and len(parts) > 1:
+                parts.pop()
+                line = lines.get(".".join(parts))
+            if line is None:  # a whole group missing: point at what requires it
+                line = lines.get("state") if "in state" in f.message else lines.get("id")
+            f = Finding(f.source, f.field, f.message, line, f.severity)
+        out.append(f)
+    return out
+
+
+def _examine(job: tuple[str, str, str], ctx: Context) -> tuple[str, str | None, dict]:
+    """Read one record and run RECORD_CHECKS on it: what the cache keeps of it."""
+    from ..store import yamlio
+    from ..store.cache import blob_id
+
+    tname, rel, path = job
+    entry: dict = {}
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        entry["findings"] = [["", f"cannot be read ({e.strerror})", None, "error"]]
+        return rel, None, entry
+    blob = blob_id(raw)
+    try:
+        if tname not in ctx.types:
+            ctx.types[tname] = ctx.store.record_type(tname)
+        text = yamlio.decode(raw, rel)
+        data = yamlio.parse(text, rel)
+    except BadFile as e:
+        entry["findings"] = [["", e.problem, e.line, "error"]]
+        return rel, blob, entry
+    except QmsError as e:
+        entry["findings"] = [["", e.message, None, "error"]]
+        return rel, blob, entry
+    loaded = Loaded(tname, rel, data)
+    ctx.used = set()
+    try:
+        found = [f for check in RECORD_CHECKS for f in check([loaded], ctx)]
+        used = sorted(ctx.used)
+    finally:
+        ctx.used = None
+    if found:
+        entry["findings"] = [[f.field, f.message, f.line, f.severity] for f in _lines(found, text)]
+    if used:
+        entry["deps"] = [[t, i, ctx.by_id.blob((t, i))] for t, i in used]
+    entry["facts"] = facts_of(ctx.types[tname], loaded)
+    return rel, blob, entry
+
+
+_CTX: Context | None = None  # what a forked worker inherits
+
+
+def _examine_chunk(jobs: list[tuple[str, str, str]]) -> list[tuple[str, str | None, dict]]:
+    return [_examine(j, _CTX) for j in jobs]
+
+
+def _workers(jobs: int) -> int:
+    raw = os.environ.get("QMS_JOBS", "")
+    if raw.isdigit() and int(raw) >= 1:
+        wanted = int(raw)
+    elif jobs < PARALLEL_FROM:
+        return 1
+    else:
+        try:
+            wanted = len(os.sched_getaffinity(0))
+        except AttributeError:
+            wanted = os.cpu_count() or 1
+    return max(1, min(wanted, 8, (jobs + CHUNK - 1) // CHUNK))
+
+
+def _examine_all(jobs: list[tuple[str, str, str]], ctx: Context) -> list[tuple[str, str | None, dict]]:
+    n = _workers(len(jobs))
+    if n > 1 and sys.platform.startswith("linux"):
+        global _CTX
+        import multiprocessing
+
+        _CTX = ctx
+        try:
+            chunks = [jobs[i : i + CHUNK] for i in range(0, len(jobs), CHUNK)]
+            with multiprocessing.get_context("fork").Pool(n) as pool:
+                return [x for part in pool.imap(_examine_chunk, chunks) for x in part]
+        except OSError:  # no processes to be had: one will do
+            pass
+        finally:
+            _CTX = None
+    return [_examine(j, ctx) for j in jobs]
+
+
+def _select(store, files: list, targets: list[str]) -> list:
+    """The record files `targets` names (IDs, files or folders), in listing order."""
+    chosen: set[str] = set()
+    for t in targets:
+        if "/" in t or t.endswith(".yaml"):
+            p = os.path.realpath(store.root / t)
+            match = [f[1] for f in files if (q := os.path.realpath(f[2])) == p or q.startswith(p + os.sep)]
+        else:
+            match = [f[1] for f in files if f[1].endswith(f"/{t}.yaml")]
+        if not match:
+            raise BadInput(f"{t}: no such record in the store (expected a record ID or a path under records/)")
+        chosen.update(match)
+    return [f for f in files if f[1] in chosen]
+
+
+def run(store, targets: list[str], *, strict: bool = False, cache: bool = True) -> Result:
+    from ..store import yamlio
+    from ..store.cache import Cache, fingerprint
+
+    try:
+        config = store.config
+        type_names = set(config.type_names())
+    except QmsError as e:
+        return Result([Finding("qms.yaml", "", e.message)], 0, 0)
+    files = _listing(store)
+    selected = _select(store, files, targets) if targets else files
+
+    kept = Cache(store.root, fingerprint(store.root), read=cache)
+    known: dict[str, set[str]] = defaultdict(set)
+    where: dict[tuple[str, str], str] = {}
+    blobs_now: dict[tuple[str, str], str | None] = {}
+    blob_of: dict[str, str | None] = {}
+    for tname, rel, path, st in files:
+        key = (tname, rel[rel.rfind("/") + 1 : -5])
+        known[tname].add(key[1])
+        blob_of[rel] = blob = kept.blob(rel, path, st)
+        if key not in where:
+            where[key] = path
+            blobs_now[key] = blob
+
+    findings: list[Finding] = []
+    entries: dict[str, dict] = {}
+    jobs = []
+    for tname, rel, path, _ in selected:
+        if tname not in type_names:
+            findings.append(Finding(rel, "type", f"records/{tname}/ is not a record type's folder"))
+            continue
+        blob = blob_of[rel]
+        old = kept.entry(rel, blob, blobs_now) if blob else None
+        if old is not None:
+            entries[rel] = old
+        else:
+            jobs.append((tname, rel, path))
+    ctx = Context(
+        root=store.root, types={}, known=known, store=store, by_id=_OnDisk(where),
+        file_exists=lambda rel: (store.root / rel).is_file(), sha256=kept.sha256,
+    )
+    if jobs:
+        for tname in {j[0] for j in jobs}:  # loaded once, before any worker starts
+            try:
+                ctx.types[tname] = store.record_type(tname)
+            except QmsError:
+                pass  # each record of the type says why
+        for rel, blob, entry in _examine_all(jobs, ctx):
+            entries[rel] = entry
+            if blob:
+                kept.keep(rel, blob, entry)
+    summaries = []
+    for tname, rel, _, _ in selected:
+        entry = entries.get(rel)
+        if entry is None:
+            continue
+        for field, message, line, severity in entry.get("findings", ()):
+            findings.append(Finding(rel, field, message, line, severity))
+        facts = entry.get("facts")
+        if facts is not None:
+            summaries.append(Summary(tname, rel, facts))
+    across = [f for check in STORE_CHECKS for f in check(summaries, ctx)]
+    by_source: dict[str, list[Finding]] = defaultdict(list)
+    for f in across:
+        by_source[f.source].append(f)
+    for rel, group in by_source.items():
+        try:
+            text = yamlio.decode((store.root / rel).read_bytes(), rel)
+        except (OSError, QmsError):
+            text = None
+        findings.extend(_lines(group, text))
+    kept.save(complete=not targets)
+    if strict:
+        findings = [Finding(f.source, f.field, f.message, f.line, "error") if f.severity == "warning" else f
+                    for f in findings]
+    for w in config.calendar.warnings:
+        findings.append(Finding("qms.yaml", "calendar", w, severity="warning"))
+    findings.sort(key=lambda f: (f.source, f.line or 0, f.field))
+    return Result(findings, len(files), len(jobs))
