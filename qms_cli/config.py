@@ -94,6 +94,16 @@ class Config:
         return str(self.data.get("site") or "")
 
     @property
+    def shard(self) -> str:
+        """How new records are filed: 'year' puts records/<type>/<year>/<ID>.yaml (the year
+        in the ID), so that a commit rewrites a folder of one year's records instead of a
+        folder of all of them; 'none' (the default) keeps records/<type>/<ID>.yaml."""
+        value = self.data.get("shard") or "none"
+        if value not in ("none", "year"):
+            raise BadInput(f"{CONFIG_FILE}: shard: expected none or year, not '{value}'")
+        return value
+
+    @property
     def lang(self) -> str:
         lang = self.data.get("lang") or "zh"
         if lang not in LANGS:

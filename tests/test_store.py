@@ -346,6 +346,49 @@ def test_numbering_continues_after_the_highest_id_including_shard_folders(qms, s
     assert json.loads(r.out)["path"] == "records/complaint/2026/CMP-2026-0041.yaml"
 
 
+def test_a_store_that_shards_by_year_files_new_records_in_their_years_folder(qms, store):
+    """qms.yaml `shard: year` (what `qms init` writes): a commit then rewrites one year's
+    folder, not one holding every record ever made. Every command finds the record."""
+    configure(store, "shard: year\n")
+    (store / "records" / "complaint").mkdir(parents=True)
+    flat = record_path(store, "CMP-2026-0007")
+    flat.write_text(textwrap.dedent("""\
+        id: CMP-2026-0007
+        type: complaint
+        state: received
+        customer: {name: 一汽}
+        product: {part_number: P-1}
+        channel: phone
+        received_at: 2026-01-05T09:00:00+08:00
+        original: oral
+        description: 异响
+        class: general
+        """), encoding="utf-8")
+    git(store, "add", "records")
+    git(store, "commit", "-q", "-m", "a record from before sharding")
+    r = qms("complaint", "new", *sets(*RECEIVED), who=QE)
+    assert (r.code, r.out.strip()) == (0, "CMP-2026-0008"), r.text
+    sharded = store / "records" / "complaint" / "2026" / "CMP-2026-0008.yaml"
+    assert sharded.is_file() and not record_path(store, "CMP-2026-0008").exists()
+    assert git(store, "show", "--name-only", "--format=", "HEAD").strip() == "records/complaint/2026/CMP-2026-0008.yaml"
+    for args in (["complaint", "show", "CMP-2026-0008"], ["complaint", "set", "CMP-2026-0008", "batch=B2"],
+                 ["complaint", "move", "CMP-2026-0008", "acknowledged", *sets(*ACK)],
+                 ["log", "CMP-2026-0008"], ["render", "CMP-2026-0008", "--lang", "en"], ["validate"],
+                 ["complaint", "set", "CMP-2026-0007", "batch=B3"]):
+        r = qms(*args, who=QE)
+        assert r.code == 0, (args, r.text)
+    assert flat.is_file()  # records filed before are not moved (a rename would break the audit trail)
+    assert "CMP-2026-0008" in qms("complaint", "list").out
+    audit = qms("audit")  # the hand-written record is a finding; the sharded one's history is not
+    assert "CMP-2026-0007" in audit.out and "CMP-2026-0008" not in audit.out, audit.text
+
+
+def test_an_unknown_shard_setting_is_bad_input(qms, store, complaint):
+    configure(store, "shard: month\n")
+    r = qms("complaint", "new", *sets(*RECEIVED), who=QE)
+    assert r.code == 2 and "shard" in r.err and "year" in r.err, r.text
+
+
 def test_a_numbering_override_in_qms_yaml(qms, store):
     configure(store, 'numbering:\n  complaint: "CMP-{site}-{year}-{seq:04}"\n')
     first = qms("complaint", "new", *sets(*RECEIVED), who=QE)

@@ -50,6 +50,15 @@ def check_id(record_id: str) -> str:
     return record_id
 
 
+_YEAR = re.compile(r"(?<![0-9])(?:19|20)[0-9]{2}(?![0-9])")
+
+
+def shard_of(record_id: str) -> str | None:
+    """The year a record ID carries (CMP-2026-0001 -> 2026), which names its shard folder."""
+    m = _YEAR.search(record_id)
+    return m.group(0) if m else None
+
+
 def find_root(start: str | os.PathLike | None) -> Path:
     """-C/--store, else $QMS_STORE, else the nearest folder upward holding qms.yaml."""
     explicit = start or os.environ.get("QMS_STORE")
@@ -114,18 +123,32 @@ class Store:
         return self.root / RECORDS / type_name
 
     def path_of(self, type_name: str, record_id: str) -> Path | None:
-        """The file of `record_id`: records/<type>/<ID>.yaml or one shard folder down."""
+        """The file of `record_id`: records/<type>/<ID>.yaml or one shard folder down
+        (records/<type>/<year>/<ID>.yaml first, where the ID has a year)."""
         check_id(record_id)
         folder = self.type_folder(type_name)
-        flat = folder / f"{record_id}.yaml"
+        name = f"{record_id}.yaml"
+        flat = folder / name
         if flat.is_file():
             return flat
-        if folder.is_dir():
-            for sub in folder.iterdir():
-                p = sub / f"{record_id}.yaml"
-                if sub.is_dir() and p.is_file():
-                    return p
+        year = shard_of(record_id)
+        if year and (folder / year / name).is_file():
+            return folder / year / name
+        try:
+            subs = [e.path for e in os.scandir(folder) if e.is_dir() and not e.name.startswith(".")]
+        except OSError:
+            return None
+        for sub in sorted(subs):
+            p = Path(sub) / name
+            if p.is_file():
+                return p
         return None
+
+    def new_path(self, type_name: str, record_id: str) -> Path:
+        """Where a new record is filed (qms.yaml `shard`)."""
+        folder = self.type_folder(type_name)
+        year = shard_of(record_id) if self.config.shard == "year" else None
+        return folder / year / f"{record_id}.yaml" if year else folder / f"{record_id}.yaml"
 
     def locate(self, record_id: str, type_name: str | None = None) -> tuple[str, Path]:
         check_id(record_id)
@@ -190,6 +213,24 @@ class Store:
                 for f in sorted(filenames):
                     if f.endswith(".yaml") and not f.startswith("."):
                         yield name, Path(dirpath) / f
+
+    def record_ids(self, type_name: str) -> Iterator[str]:
+        """The ID (file name) of every record of a type, without reading or even naming
+        the files as paths: what numbering needs, cheap on 10,000 records."""
+        folders = [str(self.type_folder(type_name))]
+        while folders:
+            try:
+                entries = os.scandir(folders.pop())
+            except OSError:
+                continue
+            with entries:
+                for e in entries:
+                    if e.name.startswith("."):
+                        continue
+                    if e.name.endswith(".yaml"):
+                        yield e.name[:-5]
+                    elif e.is_dir():
+                        folders.append(e.path)
 
     def records(self, type_name: str | None = None) -> Iterator[Record | Exception]:
         """Every record (or the error that reading it gave), for lists and reports."""
@@ -401,7 +442,7 @@ class Store:
             missing = ev.unmet([*wf.requirements(wf.initial), *wf.create.requires])
             self._refuse_unmet(missing, rt, f"cannot register the {rt.label['en'].lower()}", wf.initial)
             data["id"] = self._next_id(rt, data)
-            path = self.type_folder(rt.name) / f"{data['id']}.yaml"
+            path = self.new_path(rt.name, data["id"])
             trailers = [("QMS-Record", f"{rt.name}/{data['id']}"), ("QMS-Action", "new")]
             if wf.create.sign:
                 trailers.append(("QMS-Signature", f"{wf.create.sign} by {actor.email}"))
@@ -728,8 +769,8 @@ class Store:
             pattern = pattern.replace(re.escape("{" + k + "}"), re.escape(str(v)))
         rx = re.compile(f"^{pattern}$")
         highest = 0
-        for _, path in self.record_files(rt.name):
-            m = rx.match(path.stem)
+        for stem in self.record_ids(rt.name):
+            m = rx.match(stem)
             if m:
                 highest = max(highest, int(m.group("seq")))
         return scheme.format(seq=highest + 1, **fmt_fields)
