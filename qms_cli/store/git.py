@@ -162,16 +162,46 @@ _SEP = "\x1e"
 _FIELD = "\x1f"
 
 
-def log(root: Path, rel: str) -> list[LogEntry]:
-    """The commits that touched `rel`, oldest first, with their trailers parsed."""
-    import git
+def ensure_commit_graph(root: Path) -> None:
+    """Write git's commit graph with changed-path filters if the repository has none, so
+    that the history of one file in 10,000 commits is read without opening every commit's
+    trees (what `git maintenance` and `git gc` keep up to date afterwards). Best effort:
+    a repository qms cannot write to is read the slow way."""
+    import subprocess
 
+    objects = root / ".git" / "objects"
+    if not objects.is_dir():
+        return  # a worktree or a submodule: left to git
+    info = objects / "info"
+    if (info / "commit-graph").exists() or (info / "commit-graphs").exists():
+        return
+    try:
+        subprocess.run(["git", "commit-graph", "write", "--reachable", "--changed-paths"], cwd=root,
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=600)
+    except (OSError, subprocess.SubprocessError):
+        pass
+
+
+def log(root: Path, rel: str) -> list[LogEntry]:
+    """The commits that touched `rel`, oldest first, with their trailers parsed. Plain
+    `git log` (no GitPython: this is a single-record command and must start fast)."""
+    import subprocess
+
+    ensure_commit_graph(root)
     fmt = _FIELD.join(["%H", "%aI", "%an", "%ae", "%s", "%b"]) + _SEP
-    with _repo(root) as repo:
-        try:
-            out = repo.git.log(f"--format={fmt}", "--reverse", "--", rel)
-        except git.GitCommandError as e:
-            raise _git_error(e, "read the history") from None
+    try:
+        p = subprocess.run(["git", "-c", "core.quotepath=off", "log", f"--format={fmt}", "--reverse", "--", rel],
+                           cwd=root, stdin=subprocess.DEVNULL, capture_output=True)
+    except OSError as e:
+        raise QmsError(f"git cannot be run ({e.strerror}); install git and put it on PATH") from None
+    if p.returncode != 0:
+        err = p.stderr.decode("utf-8", "replace").strip()
+        if "not a git repository" in err:
+            raise NotAStore(f"{root}: not a git repository (a store is a git repository; run 'git init' there)")
+        if "does not have any commits" in err:
+            return []
+        raise QmsError(f"git refused to read the history: {err}")
+    out = p.stdout.decode("utf-8", "replace")
     entries = []
     for chunk in out.split(_SEP):
         chunk = chunk.strip("\n")
