@@ -22,8 +22,15 @@ class WorkCalendar:
     use_official: bool = True
     warnings: list[str] = field(default_factory=list)
     _unpublished: set[int] = field(default_factory=set)
+    _known: dict[date, bool] = field(default_factory=dict)  # chinesecalendar scans its tables per call
 
     def is_workday(self, day: date) -> bool:
+        known = self._known.get(day)
+        if known is None:
+            known = self._known[day] = self._is_workday(day)
+        return known
+
+    def _is_workday(self, day: date) -> bool:
         if day in self.workdays:
             return True
         if day in self.holidays:

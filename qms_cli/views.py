@@ -176,15 +176,17 @@ def listing(store, type_name: str, where: list[str], overdue: bool, lang: str) -
                 raise BadInput(f"--where {path}: {rt.name} has no such field")
         conditions.append((path, wanted.strip()))
     now = store.now()
-    rows, problems = [], []
-    for rec in store.records(type_name):
-        if isinstance(rec, Exception):
-            problems.append(str(rec))
-            continue
+
+    def row_of(rec):
         if not matches(rt, rec.data, conditions):
-            continue
+            return None
         row = summary_row(store, rt, rec, lang, now)
-        if overdue and not row["overdue"]:
-            continue
-        rows.append(row)
+        return None if overdue and not row["overdue"] else row
+
+    rows, problems = [], []
+    for found in store.records(type_name, then=row_of):
+        if isinstance(found, Exception):
+            problems.append(str(found))
+        else:
+            rows.append(found)
     return rows, problems

@@ -231,3 +231,24 @@ def test_a_file_written_just_before_a_run_is_hashed_again_next_time(tmp_path):
     third = Cache(tmp_path, "fp")
     third.written_ns = recorded[1] + 10 * 10**9
     assert third.blob(rel, str(path), same_stat) == recorded[4]
+
+
+@pytest.mark.parametrize("args", [
+    ["complaint", "list", "--overdue"],
+    ["complaint", "list", "--json"],
+    ["document", "list", "--overdue"],
+    ["distribution", "list", "--where", "recall.required=true"],
+    ["report", "complaints", "--format", "csv"],
+    ["report", "recall"],
+])
+def test_lists_and_reports_on_several_processes_match_one(qms_subprocess, sample, args):
+    """Lists and reports read records on several processes on large stores (QMS_JOBS
+    forces it here); a broken record is named either way, and the output is the same."""
+    (sample / "records" / "complaint" / "CMP-2026-0003.yaml").write_text("id: [", encoding="utf-8")
+    env = {"QMS_NOW": "2026-11-23T10:00"}
+    one = qms_subprocess(*args, root=sample, env={**env, "QMS_JOBS": "1"})
+    three = qms_subprocess(*args, root=sample, env={**env, "QMS_JOBS": "3"})
+    assert one.code == three.code and one.out == three.out and one.err == three.err, (one.text, three.text)
+    assert one.out.strip()
+    if args[0] == "complaint":
+        assert "CMP-2026-0003.yaml" in one.err

@@ -3,21 +3,17 @@
 What RECORD_CHECKS found in a record is kept in `.qms/cache/` (store/cache.py), keyed by
 the record's git blob hash and the blob of every record read while checking it, so a
 second run reads only what changed. Records not found there are read and checked on
-several processes when there are many of them (on Linux, where fork makes that cheap)."""
+several processes when there are many of them (qms_cli/parallel.py)."""
 
 from __future__ import annotations
 
 import os
-import sys
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import BadFile, BadInput, Finding, QmsError
 from . import RECORD_CHECKS, STORE_CHECKS, Context, Loaded, Summary, facts_of
-
-PARALLEL_FROM = 1000  # records to read before more processes pay for themselves
-CHUNK = 250
 
 
 @dataclass
@@ -158,43 +154,10 @@ def _examine(job: tuple[str, str, str], ctx: Context) -> tuple[str, str | None, 
     return rel, blob, entry
 
 
-_CTX: Context | None = None  # what a forked worker inherits
-
-
-def _examine_chunk(jobs: list[tuple[str, str, str]]) -> list[tuple[str, str | None, dict]]:
-    return [_examine(j, _CTX) for j in jobs]
-
-
-def _workers(jobs: int) -> int:
-    raw = os.environ.get("QMS_JOBS", "")
-    if raw.isdigit() and int(raw) >= 1:
-        wanted = int(raw)
-    elif jobs < PARALLEL_FROM:
-        return 1
-    else:
-        try:
-            wanted = len(os.sched_getaffinity(0))
-        except AttributeError:
-            wanted = os.cpu_count() or 1
-    return max(1, min(wanted, 8, (jobs + CHUNK - 1) // CHUNK))
-
-
 def _examine_all(jobs: list[tuple[str, str, str]], ctx: Context) -> list[tuple[str, str | None, dict]]:
-    n = _workers(len(jobs))
-    if n > 1 and sys.platform.startswith("linux"):
-        global _CTX
-        import multiprocessing
+    from ..parallel import map_many
 
-        _CTX = ctx
-        try:
-            chunks = [jobs[i : i + CHUNK] for i in range(0, len(jobs), CHUNK)]
-            with multiprocessing.get_context("fork").Pool(n) as pool:
-                return [x for part in pool.imap(_examine_chunk, chunks) for x in part]
-        except OSError:  # no processes to be had: one will do
-            pass
-        finally:
-            _CTX = None
-    return [_examine(j, ctx) for j in jobs]
+    return map_many(lambda job: _examine(job, ctx), jobs)
 
 
 def _select(store, files: list, targets: list[str]) -> list:

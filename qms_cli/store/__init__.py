@@ -232,17 +232,42 @@ class Store:
                     elif e.is_dir():
                         folders.append(e.path)
 
-    def records(self, type_name: str | None = None) -> Iterator[Record | Exception]:
-        """Every record (or the error that reading it gave), for lists and reports."""
-        from . import yamlio
+    def records(self, type_name: str | None = None, then: Any = None) -> list[Any]:
+        """Every record (or the error that reading it gave), for lists and reports; read on
+        several processes when there are many. With `then`, each record is passed through
+        `then(record)` where it was read, and that result (None: left out) comes back
+        instead: a list row is much less to hand back than a record."""
         from ..errors import QmsError
+        from ..parallel import map_many
 
-        for name, path in self.record_files(type_name):
+        def read(item: tuple[str, Path]) -> Any:
+            from . import yamlio
+
+            name, path = item
             try:
-                data = yamlio.load(path, self.rel(path))
-                yield self._record(name, path, data)
-            except QmsError as e:
-                yield e
+                rec = self._record(name, path, yamlio.load(path, self.rel(path)))
+            except QmsError as e:  # this record is unreadable: the others are still listed
+                return QmsError(str(e)), (), None  # plain, so that it travels between processes
+            try:
+                found = then(rec) if then is not None else rec
+            except QmsError as e:  # e.g. qms.yaml names an unknown time limit: stops the command
+                return None, (), (str(e), e.exit_code)
+            # what the calendar learnt on the way (a year it lacks) travels back too
+            return found, (tuple(self.config.calendar.warnings) if then is not None else ()), None
+
+        calendar = self.config.calendar  # loaded once, before any worker starts
+        out = []
+        for found, warnings, stop in map_many(read, list(self.record_files(type_name))):
+            if stop is not None:
+                error = QmsError(stop[0])
+                error.exit_code = stop[1]
+                raise error
+            for w in warnings:
+                if w not in calendar.warnings:
+                    calendar.warnings.append(w)
+            if found is not None:
+                out.append(found)
+        return out
 
     # -- writing -------------------------------------------------------------------------
     def evaluator(self, rt: RecordType, data: Any, *, computing: bool = False, today=None):
