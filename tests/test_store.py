@@ -320,22 +320,24 @@ def test_the_year_is_the_year_of_receipt_in_the_stores_time_zone(qms, store):
     assert r.out.strip() == "CMP-2026-0001"
 
 
+HAND_WRITTEN = """\
+id: {id}
+type: complaint
+state: received
+customer: {{name: 一汽}}
+product: {{part_number: P-1}}
+channel: phone
+received_at: 2026-01-05T09:00:00+08:00
+original: oral
+description: 异响
+class: general
+"""
+
+
 def test_numbering_continues_after_the_highest_id_including_shard_folders(qms, store):
     shard = store / "records" / "complaint" / "2026"
     shard.mkdir(parents=True)
-    text = textwrap.dedent("""\
-        id: CMP-2026-0041
-        type: complaint
-        state: received
-        customer: {name: 一汽}
-        product: {part_number: P-1}
-        channel: phone
-        received_at: 2026-01-05T09:00:00+08:00
-        original: oral
-        description: 异响
-        class: general
-        """)
-    (shard / "CMP-2026-0041.yaml").write_text(text, encoding="utf-8")
+    (shard / "CMP-2026-0041.yaml").write_text(HAND_WRITTEN.format(id="CMP-2026-0041"), encoding="utf-8")
     git(store, "add", "records")
     git(store, "commit", "-q", "-m", "sharded record")
     r = qms("complaint", "new", *sets(*RECEIVED), who=QE)
@@ -352,18 +354,7 @@ def test_a_store_that_shards_by_year_files_new_records_in_their_years_folder(qms
     configure(store, "shard: year\n")
     (store / "records" / "complaint").mkdir(parents=True)
     flat = record_path(store, "CMP-2026-0007")
-    flat.write_text(textwrap.dedent("""\
-        id: CMP-2026-0007
-        type: complaint
-        state: received
-        customer: {name: 一汽}
-        product: {part_number: P-1}
-        channel: phone
-        received_at: 2026-01-05T09:00:00+08:00
-        original: oral
-        description: 异响
-        class: general
-        """), encoding="utf-8")
+    flat.write_text(HAND_WRITTEN.format(id="CMP-2026-0007"), encoding="utf-8")
     git(store, "add", "records")
     git(store, "commit", "-q", "-m", "a record from before sharding")
     r = qms("complaint", "new", *sets(*RECEIVED), who=QE)

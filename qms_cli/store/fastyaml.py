@@ -17,24 +17,8 @@ except AttributeError:  # PyYAML built without libyaml
 
 
 class Loader12(_Base):
-    """CSafeLoader with YAML 1.2 core-schema scalars and duplicate keys refused."""
-
-    def construct_mapping(self, node, deep=False):
-        if isinstance(node, yaml.MappingNode):
-            seen = set()
-            for key_node, _ in node.value:
-                key = self.construct_object(key_node, deep=True)
-                try:
-                    dup = key in seen
-                except TypeError:
-                    raise yaml.constructor.ConstructorError(
-                        None, None, "found an unhashable key", key_node.start_mark) from None
-                if dup:
-                    raise yaml.constructor.ConstructorError(
-                        "while constructing a mapping", node.start_mark,
-                        f"found duplicate key \"{key}\"", key_node.start_mark)
-                seen.add(key)
-        return super().construct_mapping(node, deep=deep)
+    """CSafeLoader with YAML 1.2 core-schema scalars (maps and lists are built by
+    `construct`, which refuses duplicate keys)."""
 
     def construct_yaml_int(self, node):
         text = self.construct_scalar(node).replace("_", "")
