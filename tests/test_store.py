@@ -348,10 +348,11 @@ def test_numbering_continues_after_the_highest_id_including_shard_folders(qms, s
     assert json.loads(r.out)["path"] == "records/complaint/2026/CMP-2026-0041.yaml"
 
 
-def test_a_store_that_shards_by_year_files_new_records_in_their_years_folder(qms, store):
-    """qms.yaml `shard: year` (what `qms init` writes): a commit then rewrites one year's
-    folder, not one holding every record ever made. Every command finds the record."""
-    configure(store, "shard: year\n")
+@pytest.mark.parametrize("how, folder", [("hundred", "CMP-2026-00xx"), ("year", "2026")])
+def test_a_sharded_store_files_new_records_in_their_folder(qms, store, how, folder):
+    """qms.yaml `shard: hundred` (what `qms init` writes) or `year`: a commit then rewrites
+    a small folder, not one holding every record ever made. Every command finds the record."""
+    configure(store, f"shard: {how}\n")
     (store / "records" / "complaint").mkdir(parents=True)
     flat = record_path(store, "CMP-2026-0007")
     flat.write_text(HAND_WRITTEN.format(id="CMP-2026-0007"), encoding="utf-8")
@@ -359,9 +360,9 @@ def test_a_store_that_shards_by_year_files_new_records_in_their_years_folder(qms
     git(store, "commit", "-q", "-m", "a record from before sharding")
     r = qms("complaint", "new", *sets(*RECEIVED), who=QE)
     assert (r.code, r.out.strip()) == (0, "CMP-2026-0008"), r.text
-    sharded = store / "records" / "complaint" / "2026" / "CMP-2026-0008.yaml"
+    sharded = store / "records" / "complaint" / folder / "CMP-2026-0008.yaml"
     assert sharded.is_file() and not record_path(store, "CMP-2026-0008").exists()
-    assert git(store, "show", "--name-only", "--format=", "HEAD").strip() == "records/complaint/2026/CMP-2026-0008.yaml"
+    assert git(store, "show", "--name-only", "--format=", "HEAD").strip() == f"records/complaint/{folder}/CMP-2026-0008.yaml"
     for args in (["complaint", "show", "CMP-2026-0008"], ["complaint", "set", "CMP-2026-0008", "batch=B2"],
                  ["complaint", "move", "CMP-2026-0008", "acknowledged", *sets(*ACK)],
                  ["log", "CMP-2026-0008"], ["render", "CMP-2026-0008", "--lang", "en"], ["validate"],

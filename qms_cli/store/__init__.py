@@ -51,12 +51,20 @@ def check_id(record_id: str) -> str:
 
 
 _YEAR = re.compile(r"(?<![0-9])(?:19|20)[0-9]{2}(?![0-9])")
+_SEQ = re.compile(r"[0-9]{3,}$")
+SHARDS = ("none", "year", "hundred")
 
 
-def shard_of(record_id: str) -> str | None:
-    """The year a record ID carries (CMP-2026-0001 -> 2026), which names its shard folder."""
-    m = _YEAR.search(record_id)
-    return m.group(0) if m else None
+def shard_of(record_id: str, how: str) -> str | None:
+    """The shard folder of a record ID: by `year` the year it carries (CMP-2026-0001 ->
+    2026); by `hundred` the ID with its last two digits as xx (CMP-2026-0001 ->
+    CMP-2026-00xx, a folder of at most 100 records). None: the record is not sharded."""
+    if how == "year":
+        m = _YEAR.search(record_id)
+        return m.group(0) if m else None
+    if how == "hundred" and _SEQ.search(record_id):
+        return record_id[:-2] + "xx"
+    return None
 
 
 def find_root(start: str | os.PathLike | None) -> Path:
@@ -124,16 +132,17 @@ class Store:
 
     def path_of(self, type_name: str, record_id: str) -> Path | None:
         """The file of `record_id`: records/<type>/<ID>.yaml or one shard folder down
-        (records/<type>/<year>/<ID>.yaml first, where the ID has a year)."""
+        (the folders qms.yaml `shard` would use are tried first)."""
         check_id(record_id)
         folder = self.type_folder(type_name)
         name = f"{record_id}.yaml"
         flat = folder / name
         if flat.is_file():
             return flat
-        year = shard_of(record_id)
-        if year and (folder / year / name).is_file():
-            return folder / year / name
+        for how in SHARDS[1:]:
+            shard = shard_of(record_id, how)
+            if shard and (folder / shard / name).is_file():
+                return folder / shard / name
         try:
             subs = [e.path for e in os.scandir(folder) if e.is_dir() and not e.name.startswith(".")]
         except OSError:
@@ -147,8 +156,8 @@ class Store:
     def new_path(self, type_name: str, record_id: str) -> Path:
         """Where a new record is filed (qms.yaml `shard`)."""
         folder = self.type_folder(type_name)
-        year = shard_of(record_id) if self.config.shard == "year" else None
-        return folder / year / f"{record_id}.yaml" if year else folder / f"{record_id}.yaml"
+        shard = shard_of(record_id, self.config.shard)
+        return folder / shard / f"{record_id}.yaml" if shard else folder / f"{record_id}.yaml"
 
     def locate(self, record_id: str, type_name: str | None = None) -> tuple[str, Path]:
         check_id(record_id)
