@@ -1,19 +1,56 @@
-"""Benchmarks: prints a table of medians and ratios against baselines measured in the same
-run (machines here are shared and noisy; only ratios from one run are comparable).
+"""Benchmarks for qms: a table of medians, each against a baseline measured in the same run.
 
-    python bench/bench.py              # 1,000 and 10,000 records
-    python bench/bench.py --sizes 1000 # quicker
-    python bench/bench.py --sizes 100000 --runs 1
+The machines here are shared and noisy, so absolute times mean little; every row is the ratio
+of a qms command to a baseline timed minutes apart in the same run, with its target:
 
-Stores are generated once under bench/out/ (git-ignored): complaints and document-control
-records in the proportions of the sample store, Chinese text, about 1.5 KB each, committed
-in git. Not part of the test suite."""
+    qms --version, qms --help        vs  python -c "import typer"                       <= 1.3
+    validate --no-cache (cold)       vs  PyYAML CSafeLoader parsing the same files only  <= 1.5
+    validate, nothing changed (warm) vs  the cold validate                               <= 0.1
+    validate, one record changed     vs  the cold validate                               <= 0.1
+    complaint new / move, N records  vs  the same command on a 10-record store           <= 1.2
+    complaint show, N records        vs  the same on the 10-record store                 <= 1.2
+    complaint new, N records         vs  import typer+ruamel.yaml+git, + git add + git commit
+                                         of one small file in the same repo (sum)        <= 1.5
+    qms log ID (10,000 commits)      vs  git log --format=... -- FILE (commit graph with
+                                         changed-path filters written)                   <= 1.5
+    complaint list --overdue, report complaints
+                                     vs  the cold validate                               <= 1
+    peak memory of validate --no-cache on 100,000 records (--big)                       <= 500 MB
+    doorstop validating N items      vs  qms validate --no-cache on N records: speed-up  >= 20
+
+Below the table: how many bytes git writes for one `qms complaint new` commit on the flat
+10,000-record store and on the same store sharded by year (records/<type>/2026/ID.yaml) and
+by hundred (records/<type>/CMP-2026-00xx/ID.yaml; qms.yaml `shard:` says which).
+
+Run it with the dev virtualenv's python (qms is run as `<that python> -m qms_cli`):
+
+    python bench/bench.py                      # sizes 1,000 and 10,000, 5 runs, doorstop 1,000
+    python bench/bench.py --sizes 1000 --runs 3
+    python bench/bench.py --big --runs 1       # adds the 100,000-record memory row (slow to build)
+    python bench/bench.py --doorstop 0         # no doorstop row (nor its virtualenv)
+    python bench/bench.py --layout flat        # one folder per type (default: hundred, as qms init)
+
+Every timed command gets one untimed warm-up run first and runs without
+PYTHONDONTWRITEBYTECODE (users have .pyc files). Slow measures take at most 3 runs.
+
+Stores are generated once under bench/out/ (git-ignored) and reused while their stamp
+(.git/bench-stamp: a hash of the generator's source and of the sample records it clones)
+matches; a reused store is reset to its generated commit first. A store of N records is
+half complaints (`complaint_text`, ~1.5 KB of Chinese text, acknowledged) and half
+document control: clusters cloned from the sample store's document LX-CX-2024-001 with its
+2 revisions and 12 distributions, every ID rewritten (LX-CX-B00007, REV-B00007-2,
+DST-B00007-04) and the distributions padded to ~1.5 KB. The log store has 10,000 commits
+over 50 complaints, written with `git fast-import`. doorstop is installed on demand into
+bench/out/doorstop-venv. Not part of the test suite."""
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import inspect
 import os
 import random
+import re
 import shutil
 import statistics
 import subprocess
@@ -23,28 +60,62 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "bench" / "out"
+SAMPLE = REPO / "records"
 PY = sys.executable
 QMS = [PY, "-m", "qms_cli"]
-ENV = dict(os.environ, GIT_AUTHOR_NAME="李雷", GIT_AUTHOR_EMAIL="li.lei@example.com",
-           GIT_COMMITTER_NAME="李雷", GIT_COMMITTER_EMAIL="li.lei@example.com")
+WHO = {"GIT_AUTHOR_NAME": "李雷", "GIT_AUTHOR_EMAIL": "li.lei@example.com",
+       "GIT_COMMITTER_NAME": "李雷", "GIT_COMMITTER_EMAIL": "li.lei@example.com"}
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"} | WHO
+DEVNULL = subprocess.DEVNULL
+
+GENERATOR_VERSION = "3"  # bump by hand too, e.g. when qms changes what a valid record is
+CLUSTER_DOC = "LX-CX-2024-001"  # the sample document cloned, with every record that names it
+SMALL = 10  # records of the store that new/move/show on N records are compared with
+LOG_COMMITS, LOG_FILES = 10_000, 50
+SIZES: dict[str, tuple[int, float]] = {}  # store name: (record files, average bytes) as generated
 
 NEW = ["complaint", "new", "--set", "customer.name=上汽大众汽车有限公司", "--set", "product.part_number=5QD 611 701 B",
        "--set", "channel=phone", "--set", "received_at=2026-03-06T10:00", "--set", "original=oral",
        "--set", "description=接头渗油", "--set", "class=general"]
+ACK = ["--set", "contact.at=2026-03-06T10:30", "--set", "contact.by=李雷",
+       "--set", "contact.summary=电话联系客户SQE，确认失效数量", "--set", "interim_countermeasure=库存及在途产品全检"]
+FILLER = "本柜存放受控文件正本及复印件，钥匙由部门文件管理员保管，每月检查一次文件的完整性、有效性和标识，发现破损及时申请更换。"
 
 
-def median(cmd: list[str], runs: int, cwd: Path | None = None, setup=None) -> float:
+# --- timing -------------------------------------------------------------------------------
+
+def run(cmd: list[str], cwd: Path | None = None, ok=(0, 1), stdout=DEVNULL) -> subprocess.CompletedProcess:
+    p = subprocess.run([str(c) for c in cmd], check=False, cwd=cwd, env=ENV, stdin=DEVNULL, stdout=stdout, stderr=subprocess.PIPE)
+    if ok is not None and p.returncode not in ok:
+        raise SystemExit(f"{' '.join(map(str, cmd))} (in {cwd or '.'}) exited {p.returncode}:\n"
+                         f"{p.stderr.decode(errors='replace')[-800:]}")
+    return p
+
+
+def timed(cmd: list[str], cwd: Path | None = None, ok=(0, 1)) -> float:
+    t = time.perf_counter()
+    run(cmd, cwd, ok)
+    return time.perf_counter() - t
+
+
+def median(cmd, runs: int, *, cwd: Path | None = None, setup=None, ok=(0, 1)) -> float:
+    """Median wall time of `runs` runs of `cmd`, after one untimed warm-up run. `setup()`, if
+    given, runs untimed before each run (warm-up included); `cmd` may then be a function of
+    what setup returned."""
     times = []
-    for _ in range(runs):
-        if setup:
-            setup()
-        t = time.perf_counter()
-        p = subprocess.run(cmd, cwd=cwd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        times.append(time.perf_counter() - t)
-        if p.returncode not in (0, 1):
-            raise SystemExit(f"{' '.join(map(str, cmd))} failed: {p.stderr.decode()[-500:]}")
+    for i in range(runs + 1):
+        arg = setup() if setup else None
+        t = timed(cmd(arg) if callable(cmd) else cmd, cwd, ok)
+        if i:
+            times.append(t)
     return statistics.median(times)
 
+
+def git(root: Path, *args: str, ok=(0,)) -> str:
+    return run(["git", *args], root, ok, stdout=subprocess.PIPE).stdout.decode().strip()
+
+
+# --- stores -------------------------------------------------------------------------------
 
 def complaint_text(i: int, rnd: random.Random) -> str:
     day = 1 + i % 28
@@ -66,52 +137,443 @@ def complaint_text(i: int, rnd: random.Random) -> str:
     )
 
 
-def make_store(n: int) -> Path:
-    root = OUT / f"store-{n}"
-    if (root / ".git").exists():
-        return root
-    shutil.rmtree(root, ignore_errors=True)
-    (root / "records" / "complaint").mkdir(parents=True)
-    shutil.copy(REPO / "qms.yaml", root / "qms.yaml")
+def sample_cluster() -> list[tuple[str, str, str]]:
+    """(type, id, text) of the sample document CLUSTER_DOC and of every record naming it."""
+    out = []
+    for f in sorted(SAMPLE.glob("*/*.yaml")):
+        text = f.read_text(encoding="utf-8")
+        if f.stem == CLUSTER_DOC or CLUSTER_DOC in text:
+            out.append((f.parent.name, f.stem, text))
+    return out
+
+
+def cluster_records(k: int, cluster: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    """Cluster number k: every ID rewritten (in names and contents), distributions padded."""
+    tag = f"B{k:05d}"
+    new_ids = {CLUSTER_DOC: f"LX-CX-{tag}"}
+    revs = [i for t, i, _ in cluster if t == "revision"]
+    dsts = [i for t, i, _ in cluster if t == "distribution"]
+    new_ids |= {old: f"REV-{tag}-{n}" for n, old in enumerate(revs, 1)}
+    new_ids |= {old: f"DST-{tag}-{n:02d}" for n, old in enumerate(dsts, 1)}
+    pattern = re.compile(r"(?<![A-Za-z0-9_.-])(" + "|".join(map(re.escape, new_ids)) + r")(?![A-Za-z0-9_])")
+    out = []
+    for type_name, old, text in cluster:
+        text = pattern.sub(lambda m: new_ids[m.group(1)], text)
+        if type_name == "distribution":
+            short = 1500 - len(text.encode())
+            if short > 0:  # lengthen holder.location, one line, a plain scalar
+                pad = (FILLER * 20)[: short // 3]
+                text = re.sub(r"^(  location: .*)$", lambda m, pad=pad: m.group(1) + "，" + pad, text, count=1, flags=re.MULTILINE)
+        out.append((type_name, new_ids[old], text))
+    return out
+
+
+def shard(record_id: str, layout: str) -> str:
+    """The folder under records/<type>/ of `record_id`, by qms.yaml's `shard` rule: ''
+    (flat), its first 20xx year, or the ID with its last two digits as xx."""
+    if layout == "year":
+        m = re.search(r"(?<!\d)20\d\d(?!\d)", record_id)
+        if m:
+            return m.group(0)
+    if layout == "hundred" and re.search(r"\d{3,}$", record_id):
+        return record_id[:-2] + "xx"
+    return ""
+
+
+def stamp_of(*parts) -> str:
+    h = hashlib.sha256(GENERATOR_VERSION.encode())
+    for fn in (complaint_text, sample_cluster, cluster_records, shard, generate_store, git_init_commit):
+        h.update(inspect.getsource(fn).encode())
+    for f in [REPO / "qms.yaml", *sorted((REPO / "files").rglob("*"))] + [SAMPLE / t / f"{i}.yaml" for t, i, _ in sample_cluster()]:
+        if f.is_file():
+            h.update(f.read_bytes())
+    h.update(repr(parts).encode())
+    return h.hexdigest()[:16]
+
+
+def reuse(root: Path, stamp: str) -> bool:
+    """True if `root` was generated with `stamp`: then reset to its generated commit."""
+    f = root / ".git" / "bench-stamp"
+    if not f.is_file():
+        return False
+    want, _, commit = f.read_text().partition(" ")
+    if want != stamp:
+        return False
+    git(root, "reset", "-q", "--hard", commit.strip())
+    git(root, "clean", "-q", "-fd")  # .qms/ is ignored, so kept
+    return True
+
+
+def git_init_commit(root: Path, stamp: str, message: str = "bench store") -> None:
     (root / ".gitignore").write_text(".qms/\n", encoding="utf-8")
-    rnd = random.Random(n)
-    for i in range(1, n + 1):
-        (root / "records" / "complaint" / f"CMP-2026-{i:05d}.yaml").write_text(complaint_text(i, rnd), encoding="utf-8")
-    for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "bench store"]):
-        subprocess.run(["git", *args], cwd=root, env=ENV, check=True)
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "-c", "gc.auto=0", "commit", "-q", "-m", message)  # no background gc: packed next
+    git(root, "gc", "-q")  # packed, as a used repository is: no loose objects, no auto gc mid-run
+    (root / ".git" / "bench-stamp").write_text(f"{stamp} {git(root, 'rev-parse', 'HEAD')}")
+
+
+def make_store(n: int, layout: str = "flat", mixed: bool = True) -> Path:
+    """A store of n records (mixed: half complaints, half document-control clusters)."""
+    name = f"store-{n}" + ("" if layout == "flat" else f"-{layout}") + ("" if mixed else "-complaints")
+    root = OUT / name
+    stamp = stamp_of(n, layout, mixed)
+    if not reuse(root, stamp):
+        generate_store(root, stamp, n, layout, mixed)
+    SIZES[root.name] = avg_size(root)
     return root
 
 
+def generate_store(root: Path, stamp: str, n: int, layout: str, mixed: bool) -> None:
+    print(f"generating {root.relative_to(REPO)} ...", file=sys.stderr, flush=True)
+    t = time.perf_counter()
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    shutil.copy(REPO / "qms.yaml", root / "qms.yaml")
+    if layout != "flat":  # qms files its own new records the same way
+        with open(root / "qms.yaml", "a", encoding="utf-8") as f:
+            f.write(f"shard: {layout}\n")
+    shutil.copytree(REPO / "files", root / "files")
+    rnd = random.Random(n)
+    cluster = sample_cluster()
+    clusters = (n // 2) // len(cluster) if mixed else 0
+    records = []
+    for k in range(1, clusters + 1):
+        records += cluster_records(k, cluster)
+        src = REPO / "files" / "documents" / CLUSTER_DOC  # its content files, byte for byte (sha256 pinned)
+        shutil.copytree(src, root / "files" / "documents" / f"LX-CX-B{k:05d}")
+    for i in range(1, n - len(records) + 1):
+        records.append(("complaint", f"CMP-2026-{i:05d}", complaint_text(i, rnd)))
+    for type_name, record_id, text in records:
+        folder = root / "records" / type_name / shard(record_id, layout)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{record_id}.yaml").write_text(text, encoding="utf-8")
+    git_init_commit(root, stamp)
+    print(f"  {len(records):,} records in {time.perf_counter() - t:.0f}s", file=sys.stderr, flush=True)
+    p = run(QMS + ["-C", root, "validate"], stdout=subprocess.PIPE)
+    if p.returncode:  # the store must be clean, or validate measures the reporting of findings
+        print(f"  WARNING: {root.name} does not validate clean:\n{p.stdout.decode()[:2000]}", file=sys.stderr)
+
+
+def record_files(root: Path) -> list[Path]:
+    return sorted((root / "records").rglob("*.yaml"))
+
+
+def avg_size(root: Path) -> tuple[int, float]:
+    files = record_files(root)
+    return len(files), sum(f.stat().st_size for f in files) / max(1, len(files))
+
+
+def make_log_store() -> Path:
+    """LOG_COMMITS commits, each a qms-style `set batch` of one of LOG_FILES complaints."""
+    root = OUT / "store-log"
+    stamp = stamp_of("log", LOG_COMMITS, LOG_FILES, inspect.getsource(make_log_store))
+    if reuse(root, stamp):
+        return root
+    print(f"generating {root.relative_to(REPO)} ...", file=sys.stderr, flush=True)
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    rnd = random.Random(1)
+    texts = {i: complaint_text(i, rnd) for i in range(1, LOG_FILES + 1)}
+    stream = bytearray()
+
+    def blob(data: str | bytes) -> bytes:
+        data = data.encode() if isinstance(data, str) else data
+        return b"data %d\n" % len(data) + data + b"\n"
+
+    when = 1_700_000_000
+    for c in range(LOG_COMMITS):
+        when += 600
+        if c == 0:
+            msg = "qms: bench log store\n\nQMS-Action: import\n"
+            files = {"qms.yaml": (REPO / "qms.yaml").read_bytes(), ".gitignore": b".qms/\n"}
+            files |= {f"records/complaint/CMP-2026-{i:05d}.yaml": texts[i] for i in texts}
+        else:
+            i = 1 + c % LOG_FILES
+            rid = f"CMP-2026-{i:05d}"
+            texts[i] = re.sub(r"^batch: .*$", f"batch: HZ{c:06d}-B{c % 9 + 1}", texts[i], count=1, flags=re.MULTILINE)
+            msg = f"complaint {rid}: set batch\n\nQMS-Record: complaint/{rid}\nQMS-Action: set batch\n"
+            files = {f"records/complaint/{rid}.yaml": texts[i]}
+        who = f"李雷 <li.lei@example.com> {when} +0800\n".encode()
+        stream += b"commit refs/heads/main\nauthor " + who + b"committer " + who + blob(msg)
+        for path, data in files.items():
+            stream += f"M 100644 inline {path}\n".encode() + blob(data)
+        stream += b"\n"
+    git(root, "init", "-q", "-b", "main")
+    p = subprocess.run(["git", "fast-import", "--quiet"], check=False, cwd=root, input=bytes(stream), env=ENV, capture_output=True)
+    if p.returncode:
+        raise SystemExit(f"git fast-import failed: {p.stderr.decode()[-800:]}")
+    git(root, "reset", "-q", "--hard", "main")
+    git(root, "commit-graph", "write", "--reachable", "--changed-paths")
+    (root / ".git" / "bench-stamp").write_text(f"{stamp} {git(root, 'rev-parse', 'HEAD')}")
+    return root
+
+
+# --- doorstop -----------------------------------------------------------------------------
+
+def doorstop_bin() -> Path:
+    venv = OUT / "doorstop-venv"
+    exe = venv / "bin" / "doorstop"
+    if not exe.exists():
+        print("installing doorstop into bench/out/doorstop-venv ...", file=sys.stderr, flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "doorstop"], check=True)
+    return exe
+
+
+def make_doorstop_tree(n: int, exe: Path) -> Path:
+    """A doorstop tree of n items REQ0001.yml ... with ~1.5 KB of Chinese text each, in git;
+    the item keys are those of an item made by `doorstop add`."""
+    root = OUT / f"doorstop-{n}"
+    stamp = stamp_of("doorstop", n, inspect.getsource(make_doorstop_tree))
+    if reuse(root, stamp):
+        return root
+    print(f"generating {root.relative_to(REPO)} ...", file=sys.stderr, flush=True)
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    git(root, "init", "-q", "-b", "main")
+    run([exe, "create", "REQ", "./reqs", "--digits", "4"], root, ok=(0,))
+    run([exe, "add", "REQ"], root, ok=(0,))
+    model = (root / "reqs" / "REQ0001.yml").read_text(encoding="utf-8")
+    assert re.search(r"^text: ''$", model, re.MULTILINE), model
+    words = "系统应在收到顾客投诉后24小时内完成登记、分类与初步联系，并在规定时限内提交8D报告。"
+    for i in range(1, n + 1):
+        body = (words * 20)[: 480 + i % 40]  # ~1.5 KB in UTF-8
+        text = model.replace("text: ''", f"text: |\n  REQ{i:04d}：{body}")
+        (root / "reqs" / f"REQ{i:04d}.yml").write_text(text, encoding="utf-8")
+    git_init_commit(root, stamp, "doorstop tree")
+    return root
+
+
+# --- measures -----------------------------------------------------------------------------
+
+def loose_bytes(root: Path) -> tuple[int, int]:
+    """(count, bytes) of the loose objects in root/.git/objects."""
+    count = size = 0
+    for d in (root / ".git" / "objects").glob("[0-9a-f][0-9a-f]"):
+        for f in d.iterdir():
+            count += 1
+            size += f.stat().st_size
+    return count, size
+
+
+def growth(root: Path) -> tuple[int, int]:
+    """(objects, bytes) git writes for one `qms complaint new` commit in root."""
+    # no objects of earlier runs' commits left (the reflog keeps them) for this one to reuse
+    git(root, "reflog", "expire", "--expire=now", "--all")
+    git(root, "gc", "-q", "--prune=now")
+    run(QMS + ["-C", root] + NEW, ok=(0,))  # warm-up (and .pyc)
+    c0, b0 = loose_bytes(root)
+    run(QMS + ["-C", root] + NEW, ok=(0,))
+    c1, b1 = loose_bytes(root)
+    return c1 - c0, b1 - b0
+
+
+def git_growth(root: Path) -> tuple[int, int, str, int]:
+    """(objects, bytes, folder, its entries) git writes committing one new complaint file with plain git into
+    the fullest complaint folder (what qms would write if it put new records into shards)."""
+    folder = max({f.parent for f in (root / "records" / "complaint").rglob("*.yaml")},
+                 key=lambda d: sum(1 for _ in d.iterdir()))
+    j = 1
+    while (folder / f"CMP-2098-{j:05d}.yaml").exists():
+        j += 1
+    rel = (folder / f"CMP-2098-{j:05d}.yaml").relative_to(root).as_posix()
+    (root / rel).write_text(complaint_text(1, random.Random(j)).replace("CMP-2026-00001", Path(rel).stem), encoding="utf-8")
+    c0, b0 = loose_bytes(root)
+    git(root, "add", rel)
+    git(root, "commit", "-q", "-m", "x", "--", rel)
+    c1, b1 = loose_bytes(root)
+    return c1 - c0, b1 - b0, folder.relative_to(root).as_posix(), sum(1 for _ in folder.iterdir())
+
+
+def peak_memory(cmd: list[str]) -> tuple[float, float, float]:
+    """(seconds, max RSS in MB of the largest single process, from RUSAGE_CHILDREN: the measure
+    with the target; peak in MB of the summed PSS of the whole process tree, validate's worker
+    processes included, sampled from /proc every 50 ms: shown for information). Measured from a
+    fresh wrapper process so that earlier children do not count."""
+    wrapper = (
+        "import resource, subprocess, sys, time, threading, os\n"
+        "def tree(top):\n"
+        "    parent = {}\n"
+        "    for d in filter(str.isdigit, os.listdir('/proc')):\n"
+        "        try:\n"
+        "            parent[int(d)] = int(open(f'/proc/{d}/stat').read().rsplit(')', 1)[1].split()[1])\n"
+        "        except (OSError, IndexError):\n"
+        "            pass\n"
+        "    def pss(pid):\n"
+        "        try:\n"
+        "            for line in open(f'/proc/{pid}/smaps_rollup'):\n"
+        "                if line.startswith('Pss:'):\n"
+        "                    return int(line.split()[1]) * 1024\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "        return 0\n"
+        "    def size(pid):\n"
+        "        return pss(pid) + sum(size(k) for k, p in parent.items() if p == pid)\n"
+        "    return size(top)\n"
+        "t = time.perf_counter()\n"
+        "p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+        "peak = 0\n"
+        "while p.poll() is None:\n"
+        "    peak = max(peak, tree(p.pid)); time.sleep(0.05)\n"
+        "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, peak)\n"
+    )
+    out = run([PY, "-c", wrapper, *cmd], ok=(0,), stdout=subprocess.PIPE).stdout.decode().split()
+    return float(out[0]), int(out[1]) / 1024, int(out[2]) / 2**20
+
+
+PARSE = ("import sys, yaml\n"
+         "for f in sys.stdin.read().splitlines():\n"
+         "    with open(f, 'rb') as fh: yaml.load(fh.read(), Loader=yaml.CSafeLoader)\n")
+
+
+def parse_baseline(root: Path, runs: int) -> float:
+    """Median time of a python parsing every record file of root with CSafeLoader."""
+    listing = "\n".join(map(str, record_files(root))).encode()
+    times = []
+    for i in range(runs + 1):
+        t = time.perf_counter()
+        p = subprocess.run([PY, "-c", PARSE], check=False, input=listing, env=ENV, stdout=DEVNULL, stderr=subprocess.PIPE)
+        if p.returncode:
+            raise SystemExit(f"PyYAML baseline failed: {p.stderr.decode()[-500:]}")
+        if i:
+            times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def new_baseline(root: Path, runs: int) -> float:
+    """import typer, ruamel.yaml, git + git add + git commit of one small new file in root."""
+    imports = median([PY, "-c", "import typer, ruamel.yaml, git"], runs)
+    adds, commits = [], []
+    rnd = random.Random(0)
+    for i in range(runs + 1):
+        j = 1
+        while (root / "records" / "complaint" / f"CMP-2099-{j:05d}.yaml").exists():
+            j += 1
+        rel = f"records/complaint/CMP-2099-{j:05d}.yaml"
+        (root / rel).write_text(complaint_text(1, rnd).replace("CMP-2026-00001", f"CMP-2099-{j:05d}"), encoding="utf-8")
+        a = timed(["git", "add", rel], root, ok=(0,))
+        c = timed(["git", "commit", "-q", "-m", "x", "--", rel], root, ok=(0,))
+        if i:
+            adds.append(a)
+            commits.append(c)
+    return imports + statistics.median(adds) + statistics.median(commits)
+
+
+def change_one(root: Path):
+    """A setup that rewrites one complaint's batch, alternating two values."""
+    path = next((root / "records" / "complaint").rglob("CMP-2026-00001.yaml"))
+    flip = [0]
+
+    def setup():
+        flip[0] += 1
+        text = path.read_text(encoding="utf-8")
+        path.write_text(re.sub(r"^batch: .*$", f"batch: HZ260101-X{flip[0] % 2}", text, count=1, flags=re.MULTILINE),
+                        encoding="utf-8")
+    return setup
+
+
+def new_complaint(root: Path):
+    """A setup that makes a fresh received complaint (untimed) and returns its ID."""
+    def setup():
+        return run(QMS + ["-C", root] + NEW, ok=(0,), stdout=subprocess.PIPE).stdout.decode().split()[0]
+    return setup
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--sizes", default="1000,10000")
-    ap.add_argument("--runs", type=int, default=5)
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", default="1000,10000", help="record counts of the stores, comma-separated")
+    ap.add_argument("--runs", type=int, default=5, help="timed runs per measure (slow measures: at most 3)")
+    ap.add_argument("--big", action="store_true", help="add the 100,000-record memory row")
+    ap.add_argument("--doorstop", type=int, default=1000, metavar="N", help="doorstop items (0: no doorstop row)")
+    ap.add_argument("--layout", choices=("flat", "year", "hundred"), default="hundred",
+                    help="records/<type>/ID.yaml, .../<year>/ID.yaml or .../<ID less its last two digits>xx/ID.yaml")
     args = ap.parse_args()
-    runs = args.runs
-    rows = []
+    runs = max(1, args.runs)
+    slow = min(runs, 3)
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    rows = []  # (measure, seconds, baseline label, baseline seconds, ratio, target, ok)
+
+    def row(label, t, blabel, b, target):
+        op, limit = target.split()
+        ratio = t / b
+        ok = ratio <= float(limit) if op == "<=" else ratio >= float(limit)
+        rows.append((label, t, blabel, b, ratio, target, ok))
+        print(f"  {label}: {t:.3f}s vs {b:.3f}s", file=sys.stderr, flush=True)
+
     typer_t = median([PY, "-c", "import typer"], runs * 2)
     for label, cmd in (("qms --version", QMS + ["--version"]), ("qms --help", QMS + ["--help"])):
-        t = median(cmd, runs * 2)
-        rows.append((label, t, "python -c 'import typer'", typer_t, "<= 1.3"))
-    small = make_store(10)
-    for n in [int(s) for s in args.sizes.split(",")]:
-        root = make_store(n)
-        files = sorted((root / "records" / "complaint").glob("*.yaml"))
-        base = median([PY, "-c", "import sys, yaml\nfor f in sys.argv[1:]: yaml.load(open(f,'rb').read(), Loader=yaml.CSafeLoader)",
-                       *map(str, files)], max(1, runs // 2))
-        cold = median(QMS + ["-C", str(root), "validate"], max(1, runs // 2))
-        rows.append((f"validate, {n:,} records, cold", cold, "PyYAML CSafeLoader parse only", base, "<= 1.5"))
-        show_small = median(QMS + ["-C", str(small), "complaint", "show", "CMP-2026-00005"], runs)
-        show_big = median(QMS + ["-C", str(root), "complaint", "show", "CMP-2026-00005"], runs)
-        rows.append((f"complaint show, {n:,} records", show_big, "the same on 10 records", show_small, "<= 1.2"))
-        new_small = median(QMS + ["-C", str(small)] + NEW, runs)
-        new_big = median(QMS + ["-C", str(root)] + NEW, runs)
-        rows.append((f"complaint new, {n:,} records", new_big, "the same on 10 records", new_small, "<= 1.2"))
-        overdue = median(QMS + ["-C", str(root), "complaint", "list", "--overdue"], max(1, runs // 2))
-        rows.append((f"complaint list --overdue, {n:,}", overdue, "the cold validate", cold, "<= 1"))
-    print(f"{'measure':<36} {'median':>8}   {'baseline':<32} {'median':>8}  {'ratio':>6}  target")
-    for label, t, blabel, b, target in rows:
-        print(f"{label:<36} {t:8.3f}s  {blabel:<32} {b:8.3f}s  {t / b:6.2f}  {target}")
+        row(label, median(cmd, runs * 2, ok=(0,)), "python -c 'import typer'", typer_t, "<= 1.3")
+
+    small = make_store(SMALL, mixed=False)
+    stores = {}
+    for n in sizes:
+        root = stores[n] = make_store(n, args.layout)
+        cold = median(QMS + ["-C", root, "validate", "--no-cache"], slow)
+        row(f"validate --no-cache, {n:,} (cold)", cold, "PyYAML CSafeLoader parse", parse_baseline(root, slow), "<= 1.5")
+        row(f"validate, {n:,}, warm", median(QMS + ["-C", root, "validate"], runs), "the cold validate", cold, "<= 0.1")
+        setup = change_one(root)
+        row(f"validate, {n:,}, one changed", median(QMS + ["-C", root, "validate"], runs, setup=setup),
+            "the cold validate", cold, "<= 0.1")
+        git(root, "checkout", "-q", "--", ".")
+        row(f"complaint list --overdue, {n:,}", median(QMS + ["-C", root, "complaint", "list", "--overdue"], slow),
+            "the cold validate", cold, "<= 1")
+        row(f"report complaints, {n:,}", median(QMS + ["-C", root, "report", "complaints"], slow),
+            "the cold validate", cold, "<= 1")
+        show = ["complaint", "show", "CMP-2026-00005"]
+        row(f"complaint show, {n:,}", median(QMS + ["-C", root] + show, runs, ok=(0,)),
+            f"the same on {SMALL}", median(QMS + ["-C", small] + show, runs, ok=(0,)), "<= 1.2")
+        new_small = median(QMS + ["-C", small] + NEW, runs, ok=(0,))
+        new_big = median(QMS + ["-C", root] + NEW, runs, ok=(0,))
+        row(f"complaint new, {n:,}", new_big, f"the same on {SMALL}", new_small, "<= 1.2")
+        row(f"complaint new, {n:,}", new_big, "imports + git add + commit", new_baseline(root, runs), "<= 1.5")
+        move = lambda r: lambda rid: QMS + ["-C", r, "complaint", "move", rid, "acknowledged"] + ACK
+        row(f"complaint move, {n:,}", median(move(root), runs, setup=new_complaint(root), ok=(0,)),
+            f"the same on {SMALL}", median(move(small), runs, setup=new_complaint(small), ok=(0,)), "<= 1.2")
+
+    log = make_log_store()
+    rid = "CMP-2026-00007"
+    fmt = "--format=%H%x1f%aI%x1f%an%x1f%ae%x1f%s%x1f%b"
+    row(f"qms log, {LOG_COMMITS:,} commits", median(QMS + ["-C", log, "log", rid], runs, ok=(0,)),
+        "git log -- FILE", median(["git", "log", fmt, "--", f"records/complaint/{rid}.yaml"], runs, cwd=log, ok=(0,)),
+        "<= 1.5")
+
+    memory = None
+    if args.big:
+        big = make_store(100_000, args.layout)
+        run(QMS + ["-C", big, "validate", "--no-cache"])  # warm-up
+        memory = peak_memory(QMS + ["-C", big, "validate", "--no-cache"])
+
+    if args.doorstop:
+        n = args.doorstop
+        exe = doorstop_bin()
+        tree = make_doorstop_tree(n, exe)
+        qms_root = stores.get(n) or make_store(n, args.layout)
+        qms_t = median(QMS + ["-C", qms_root, "validate", "--no-cache"], slow)
+        door_t = median([exe], min(slow, 2), cwd=tree, ok=None)
+        # the ratio is qms's speed-up (doorstop / qms), the target a minimum
+        row(f"doorstop, {n:,} items (speed-up)", door_t, f"qms validate --no-cache, {n:,}", qms_t, ">= 20")
+
+    print()
+    print(f"{'measure':<36} {'median':>9}  {'baseline':<32} {'median':>9}  {'ratio':>7}  {'target':<7} result")
+    for label, t, blabel, b, ratio, target, ok in rows:
+        print(f"{label:<36} {t:8.3f}s  {blabel:<32} {b:8.3f}s  {ratio:7.2f}  {target:<7} {'ok' if ok else 'MISSED'}")
+    if memory:
+        secs, rss, tree_rss = memory
+        print(f"{'peak memory, validate 100,000':<36} {rss:7.0f}MB  {'max RSS, largest process':<32} "
+              f"{'':9}  {'':7}  <= 500  {'ok' if rss <= 500 else 'MISSED'}")
+        print(f"  (that validate took {secs:.1f}s; its whole process tree, workers included, peaked at "
+              f"{tree_rss:.0f} MB of summed PSS)")
+
+    grown = [(root.name, growth(root), git_growth(root)) for root in (make_store(10_000, "flat"), make_store(10_000, "year"), make_store(10_000, "hundred"))]
+
+    print("\naverage record size, as generated:")
+    for name, (count, avg) in SIZES.items():
+        print(f"  {name:<24} {count:>7,} records  {avg:6.0f} bytes")
+    print("\nrepository growth, one `qms complaint new` commit (loose objects written, after a packed start):")
+    for name, (objs, size), (gobjs, gsize, folder, entries) in grown:
+        print(f"  {name:<24} qms: {objs} objects, {size:>9,} bytes;   plain git commit of a new file in "
+              f"{folder}/ ({entries:,} entries): {gobjs} objects, {gsize:,} bytes")
 
 
 if __name__ == "__main__":
