@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from ..errors import BadFile, BadInput, Finding, QmsError
+from ..errors import Finding
 from ..model import values
 from ..model.declaration import FieldSpec, RecordType
 

@@ -20,7 +20,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 FORMAT = 2
 RACY_NS = 2_000_000_000  # coarse file systems keep times in whole seconds (FAT: two)
