@@ -43,7 +43,7 @@ class _OnDisk:
 
     def _read(self, key) -> tuple[Any, str | None]:
         from ..store import yamlio
-        from ..store.cache import blob_id
+        from ..store.git import blob_id
 
         path = self.where.get(key)
         if path is None:
@@ -117,7 +117,7 @@ def _lines(findings: list[Finding], text: str | None) -> list[Finding]:
 def _examine(job: tuple[str, str, str], ctx: Context) -> tuple[str, str | None, dict]:
     """Read one record and run RECORD_CHECKS on it: what the cache keeps of it."""
     from ..store import yamlio
-    from ..store.cache import blob_id
+    from ..store.git import blob_id
 
     tname, rel, path = job
     entry: dict = {}

@@ -21,15 +21,10 @@ import sys
 import time
 from pathlib import Path
 
+from .git import blob_id  # the id git gives a file's bytes
+
 FORMAT = 2
 RACY_NS = 2_000_000_000  # coarse file systems keep times in whole seconds (FAT: two)
-
-
-def blob_id(raw: bytes) -> str:
-    """The git blob hash of a file's bytes."""
-    h = hashlib.sha1(b"blob %d\0" % len(raw))
-    h.update(raw)
-    return h.hexdigest()
 
 
 def stat_key(st: os.stat_result) -> list[int]:
