@@ -68,13 +68,21 @@ class WorkCalendar:
         return n
 
 
+# The longest time limit of each unit (ten years): a deadline beyond is a typing error,
+# and working days are counted one by one.
+LONGEST = {"h": 87_600, "d": 3_660, "wd": 2_500, "w": 520, "mo": 120}
+
+
 def parse_duration(text: str) -> tuple[int, str]:
-    m = DURATION.match(str(text))
+    m = DURATION.match(str(text)) if len(str(text)) < 20 else None
     if not m:
         raise ValueError(
             f"'{text}': expected a time limit such as 2h, 5wd (working days), 7d, 2w or 12mo"
         )
-    return int(m.group(1)), m.group(2)
+    n, unit = int(m.group(1)), m.group(2)
+    if n > LONGEST[unit]:
+        raise ValueError(f"'{text}': a time limit may be at most {LONGEST[unit]}{unit} (ten years)")
+    return n, unit
 
 
 def due(start: datetime | date, limit: str, cal: WorkCalendar, tz: tzinfo) -> datetime:

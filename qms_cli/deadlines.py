@@ -82,7 +82,10 @@ def deadlines(rt: RecordType, data: Any, config: Config, now: datetime) -> list[
             limit = config.time_limit(rt.name, spec.name, key_value)
         if start is None or not limit:
             continue
-        when = compute_due(start, limit, config.calendar, tz)
+        try:
+            when = compute_due(start, limit, config.calendar, tz)
+        except (ValueError, OverflowError):  # a limit out of bounds: validate reports the field
+            continue
         extended = False
         if spec.extended_by:
             plan = values.to_date(values.get(data, spec.extended_by))

@@ -1,9 +1,11 @@
 """Errors and findings: what the library raises and returns; the CLI turns them into
-messages and exit codes. Imports nothing of the package, so anything may import it."""
+messages and exit codes. Imports only the pure text helpers, so anything may import it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from .text import visible
 
 # Exit codes of the command contract (CLI.md).
 EXIT_OK = 0
@@ -62,8 +64,9 @@ class Busy(QmsError):
 
 
 def _one_line(text: str) -> str:
-    """A name written into a finding stays on its line (one finding, one line)."""
-    return text.translate({10: "\\n", 13: "\\r", 9: "\\t"}) if any(c in text for c in "\n\r\t") else text
+    """A name written into a finding stays on its line (one finding, one line), and a
+    control character in it is shown, not acted on by the terminal."""
+    return visible(text, one_line=True)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ class Context:
     root: Path
     types: dict[str, RecordType]
     known: dict[str, set[str]] = field(default_factory=dict)  # type -> IDs in the store
-    file_exists: Callable[[str], bool] = lambda rel: False
+    file_kind: Callable[[str], str] = lambda rel: "missing"  # safefs.kind: file, link, special, ...
     store: Any = None
     by_id: Any = field(default_factory=dict)  # (type, id) -> data; anything with .get
     sha256: Callable[[str], str | None] = lambda rel: None  # an attached file's digest, None if missing
@@ -80,6 +80,14 @@ def check_schema(records: list[Loaded], ctx: Context) -> Iterable[Finding]:
         for path, message in values.check_fields(rt.fields, r.data, envelope=True):
             severity = "warning" if message.startswith("unknown field") else "error"
             yield Finding(r.path, path, message, severity=severity)
+
+
+def check_text(records: list[Loaded], ctx: Context) -> Iterable[Finding]:
+    """No control characters anywhere (terminal escape sequences, direction overrides):
+    qms refuses them at write, and shows escaped whatever a hand edit put there."""
+    for r in records:
+        for path, message in values.text_problems(r.data):
+            yield Finding(r.path, path, message)
 
 
 def check_state_requirements(records: list[Loaded], ctx: Context) -> Iterable[Finding]:
@@ -200,7 +208,14 @@ def check_references(records: list[Summary], ctx: Context) -> Iterable[Finding]:
 def check_files(records: list[Summary], ctx: Context) -> Iterable[Finding]:
     for r in records:
         for path, value in r.facts.get("files", ()):
-            if not ctx.file_exists(value):
+            what = ctx.file_kind(value)
+            if what == "link":
+                yield Finding(r.path, path, f"attached file '{value}' is (or lies under) a symbolic link; "
+                                            f"qms does not follow links in a store")
+            elif what == "special":
+                yield Finding(r.path, path, f"attached file '{value}' is not a regular file (a device, a pipe "
+                                            f"or a socket)")
+            elif what != "file":
                 yield Finding(r.path, path, f"attached file '{value}' is not in the store")
 
 
@@ -259,7 +274,7 @@ def check_unique(records: list[Summary], ctx: Context) -> Iterable[Finding]:
 
 # Checks of one record on its own (and the records it refers to): their findings are kept
 # between runs, keyed by the record's content and by what it read.
-RECORD_CHECKS = [check_envelope, check_schema, check_state_requirements, check_signatures]
+RECORD_CHECKS = [check_envelope, check_schema, check_text, check_state_requirements, check_signatures]
 # Checks across records, over each record's facts: run every time, they are cheap.
 STORE_CHECKS = [check_references, check_files, check_duplicate_ids, check_pinned_content, check_unique]
 CHECKS = RECORD_CHECKS + STORE_CHECKS

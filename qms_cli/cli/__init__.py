@@ -50,7 +50,11 @@ def options() -> Options:
 
 
 def err(message: str) -> None:
-    sys.stderr.write(f"qms: {message}\n")
+    """One message on stderr; a control character in it (from a record, a file name, a
+    value typed) is shown escaped, never acted on by the terminal."""
+    from ..text import visible
+
+    sys.stderr.write(f"qms: {visible(message)}\n")
 
 
 def handled(fn: Callable) -> Callable:
@@ -83,9 +87,14 @@ def handled(fn: Callable) -> Callable:
 
 
 def open_store():
+    """The store the options name; what opening it recovered (an interrupted write
+    finished or rolled back) is said on stderr."""
     from ..store import Store
 
-    return Store.open(options().store)
+    store = Store.open(options().store)
+    for note in store.notes:
+        err(note)
+    return store
 
 
 def lang_of(store, explicit: str | None = None) -> str:

@@ -13,7 +13,12 @@ from . import err, handled, lang_of, open_store, options
 
 
 def emit_json(data) -> None:
-    typer.echo(jsonlib.dumps(data, ensure_ascii=False, indent=2, default=str))
+    """One JSON document on stdout. JSON escapes C0 itself; DEL, C1 and direction
+    overrides are escaped too (\\u009b), so that no terminal acts on a value."""
+    from ..text import CONTROL
+
+    text = jsonlib.dumps(data, ensure_ascii=False, indent=2, default=str)
+    typer.echo(CONTROL.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text))
 
 
 def print_notes(notes) -> None:

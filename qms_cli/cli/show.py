@@ -25,6 +25,15 @@ WORDS = {
 }
 
 
+def _s(value) -> str:
+    """Text from a record for rich: its markup escaped, its control characters shown."""
+    from rich.markup import escape
+
+    from ..text import visible
+
+    return escape(visible("" if value is None else str(value)))
+
+
 def _console(width: int | None = None):
     import sys
 
@@ -49,22 +58,21 @@ def when(iso: str | None) -> str:
 
 
 def print_record(view: dict, lang: str) -> None:
-    from rich.markup import escape
     from rich.table import Table
 
     w = WORDS[lang]
     c = _console()
     final = f" {w['final']}" if view["final"] else ""
     c.print(
-        f"[bold]{view['id']}[/bold]  {escape(view['type_label'])}  "
-        f"{w['state']}: [bold]{view['state']}[/bold] ({escape(view['state_label'])}){final}"
+        f"[bold]{_s(view['id'])}[/bold]  {_s(view['type_label'])}  "
+        f"{w['state']}: [bold]{_s(view['state'])}[/bold] ({_s(view['state_label'])}){final}"
     )
-    c.print(f"[dim]{view['path']}[/dim]")
+    c.print(f"[dim]{_s(view['path'])}[/dim]")
     t = Table(show_header=False, box=None, pad_edge=False)
     t.add_column(style="cyan", no_wrap=True)
     t.add_column()
     for f in view["fields"]:
-        t.add_row(escape(f["label"]), escape(f["value"]))
+        t.add_row(_s(f["label"]), _s(f["value"]))
     c.print()
     c.print(t)
     if view["deadlines"]:
@@ -78,7 +86,7 @@ def print_record(view: dict, lang: str) -> None:
             ext = f"  ({w['extended']})" if d["extended_by_plan"] else ""
             s = style[d["status"]]
             c.print(
-                f"  {escape(d['label'])} [{d['limit']}]  {w['due']} {when(d['due'])}  "
+                f"  {_s(d['label'])} \\[{_s(d['limit'])}]  {w['due']} {when(d['due'])}  "
                 + (f"[{s}]{status}[/{s}]" if s else status)
                 + done + ext
             )
@@ -86,26 +94,26 @@ def print_record(view: dict, lang: str) -> None:
         c.print()
         c.print(f"[bold]{w['next']}[/bold]")
         for m in view["next_moves"]:
-            role = f" ({w['role']}: {m['role']})" if m["role"] else ""
+            role = f" ({w['role']}: {_s(m['role'])})" if m["role"] else ""
             if m["missing"]:
                 miss = ", ".join(
                     f["field"] if f["why"] == "required" else f"{f['field']} {f['why']}"
                     for f in m["missing"]
                 )
-                c.print(f"  → {m['to']}{role}: [yellow]{w['missing']} {escape(miss)}[/yellow]")
+                c.print(f"  → {_s(m['to'])}{role}: [yellow]{w['missing']} {_s(miss)}[/yellow]")
             else:
-                c.print(f"  → {m['to']}{role}: [green]{w['ready']}[/green]")
+                c.print(f"  → {_s(m['to'])}{role}: [green]{w['ready']}[/green]")
     if view["signatures"]:
         c.print()
         c.print(f"[bold]{w['signatures']}[/bold]")
         for s in view["signatures"]:
             if not isinstance(s, dict):  # a hand-broken entry: validate names it
-                c.print(f"  {escape(str(s))}")
+                c.print(f"  {_s(s)}")
                 continue
             move = f"{s.get('from')} → {s.get('to')}" if s.get("from") else f"→ {s.get('to')}"
             c.print(
-                f"  {when(str(s.get('at')))}  {escape(str(s.get('meaning_label') or s.get('meaning')))}  "
-                f"{escape(str(s.get('name')))} <{s.get('email')}>  {move}"
+                f"  {_s(when(str(s.get('at'))))}  {_s(s.get('meaning_label') or s.get('meaning'))}  "
+                f"{_s(s.get('name'))} <{_s(s.get('email'))}>  {_s(move)}"
             )
 
 
@@ -114,12 +122,13 @@ def print_table(rt: RecordType, rows: list[dict], lang: str) -> None:
     grep, and fast for ten thousand rows)."""
     import sys
 
-    from rich.markup import escape
     from rich.table import Table
 
     w = WORDS[lang]
     labels = {d.name: d.label[lang] for d in rt.deadlines}
     if not sys.stdout.isatty():
+        from ..text import spreadsheet
+
         head = ["ID", w["state"], *(rt.label_of(c, lang) for c in rt.list_columns), w["due"]]
         out = ["\t".join(head)]
         for r in rows:
@@ -127,7 +136,8 @@ def print_table(rt: RecordType, rows: list[dict], lang: str) -> None:
             if r["overdue"]:
                 due += f" ({w['overdue']})"
             cells = [r["id"], r["state_label"], *(r["columns"][c] for c in rt.list_columns), due]
-            out.append("\t".join(" ".join(str(x).split()) for x in cells))
+            # one line a row, a cell a column, and text a spreadsheet shows as text
+            out.append("\t".join(spreadsheet(" ".join(str(x).split())) for x in cells))
         sys.stdout.write("\n".join(out) + "\n")
         return
     c = _console()
@@ -140,12 +150,12 @@ def print_table(rt: RecordType, rows: list[dict], lang: str) -> None:
     for r in rows:
         due = ""
         if r["next_due"]:
-            due = escape(f"{labels.get(r['next_deadline'], r['next_deadline'])} {when(r['next_due'])}")
+            due = _s(f"{labels.get(r['next_deadline'], r['next_deadline'])} {when(r['next_due'])}")
             if r["overdue"]:
                 due = f"[bold red]{due} ({w['overdue']})[/bold red]"
         t.add_row(
-            r["id"], escape(r["state_label"]),
-            *(escape(r["columns"][c]) for c in rt.list_columns), due,
+            _s(r["id"]), _s(r["state_label"]),
+            *(_s(r["columns"][c]) for c in rt.list_columns), due,
         )
     c.print(t)
 

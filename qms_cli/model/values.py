@@ -9,12 +9,24 @@ from datetime import date, datetime, time, timezone, tzinfo
 from typing import Any, Iterator
 
 from ..errors import BadInput
+from ..text import controls
 from .declaration import ENVELOPE_KEYS, FieldSpec, RecordType
 
 _MISSING = object()
 TRUE_WORDS = {"true", "yes", "y", "1", "on", "是", "对"}
 FALSE_WORDS = {"false", "no", "n", "0", "off", "否", "不"}
 EDITION = re.compile(r"^[A-Z]/\d+$")
+# The bounds of values every command can compute with, print and export: a whole number
+# of at most 15 digits (what a spreadsheet holds exactly), a finite number below 10^15,
+# and days from 1900 to 2999 (deadlines and time zones are worked out on them).
+INT_LIMIT = 10**15 - 1
+NUMBER_LIMIT = 1e15
+DAY_MIN = date(1900, 1, 1)
+DAY_MAX = date(2999, 12, 31)
+BOUNDS = (
+    f"whole numbers up to {INT_LIMIT:,} either way, numbers below 10^15, "
+    f"dates from {DAY_MIN} to {DAY_MAX}"
+)
 _PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.([A-Za-z_][A-Za-z0-9_]*|\d+))*$")
 
 
@@ -110,7 +122,13 @@ def parse_date(text: str) -> date:
 
 
 def to_datetime(value: Any, tz: tzinfo) -> datetime | None:
-    """A stored date-time (datetime object or ISO text) as an aware datetime, else None."""
+    """A stored date-time (datetime object or ISO text) as an aware datetime, else None
+    (also for one outside 1900..2999, which validate reports and nothing computes with)."""
+    moment = _as_datetime(value, tz)
+    return None if moment is None or day_out_of_bounds(moment) else moment
+
+
+def _as_datetime(value: Any, tz: tzinfo) -> datetime | None:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=tz)
     if isinstance(value, date):
@@ -124,6 +142,13 @@ def to_datetime(value: Any, tz: tzinfo) -> datetime | None:
 
 
 def to_date(value: Any) -> date | None:
+    """A stored date (or the day of a date-time) as a date, else None (also for one outside
+    1900..2999)."""
+    day = _as_date(value)
+    return None if day is None or day_out_of_bounds(day) else day
+
+
+def _as_date(value: Any) -> date | None:
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
@@ -155,12 +180,19 @@ def coerce(spec: FieldSpec, raw: str, tz: tzinfo) -> Any:
     if kind == "int":
         if not re.fullmatch(r"[+-]?\d+", text):
             raise ValueError("expected a whole number")
+        if len(text.lstrip("+-").lstrip("0")) > 15:
+            raise ValueError(f"expected a whole number of at most 15 digits (up to {INT_LIMIT:,})")
         return _bounded(spec, int(text))
     if kind == "number":
+        if len(text) > 40:
+            raise ValueError("expected a number")
         try:
-            return _bounded(spec, float(text) if "." in text or "e" in text.lower() else int(text))
+            n = float(text) if "." in text or "e" in text.lower() else int(text)
         except ValueError:
             raise ValueError("expected a number") from None
+        if not number_in_bounds(n):
+            raise ValueError("expected a number below 10^15 (not infinity or NaN)")
+        return _bounded(spec, n)
     if kind == "bool":
         low = text.lower()
         if low in TRUE_WORDS:
@@ -169,9 +201,9 @@ def coerce(spec: FieldSpec, raw: str, tz: tzinfo) -> Any:
             return False
         raise ValueError("expected yes or no (true/false)")
     if kind == "date":
-        return parse_date(text)
+        return _day_in_bounds(parse_date(text))
     if kind == "datetime":
-        return parse_datetime(text, tz).replace(microsecond=0)
+        return _day_in_bounds(parse_datetime(text, tz).replace(microsecond=0))
     if kind == "enum":
         if text not in spec.values:
             raise ValueError(f"expected one of {', '.join(spec.values)}")
@@ -181,6 +213,57 @@ def coerce(spec: FieldSpec, raw: str, tz: tzinfo) -> Any:
             raise ValueError("expected an edition such as A/0 (letter = edition, number = modification)")
         return text.upper()
     raise ValueError(f"a {kind} is set field by field (e.g. {spec.name}.<field>=...)")
+
+
+def number_in_bounds(n: Any) -> bool:
+    if isinstance(n, int):
+        return -INT_LIMIT <= n <= INT_LIMIT
+    return n == n and -NUMBER_LIMIT < n < NUMBER_LIMIT  # n != n: NaN
+
+
+def _day_in_bounds(value):
+    day = value.date() if isinstance(value, datetime) else value
+    if not DAY_MIN <= day <= DAY_MAX:
+        raise ValueError(f"expected a date from {DAY_MIN.year} to {DAY_MAX.year}")
+    return value
+
+
+def day_out_of_bounds(value: Any) -> bool:
+    """Whether a stored date or date-time lies outside 1900..2999."""
+    day = value.date() if isinstance(value, datetime) else value if isinstance(value, date) else None
+    return day is not None and not DAY_MIN <= day <= DAY_MAX
+
+
+def text_problem(text: str) -> str | None:
+    """Why `text` may not be stored (a control character), or None."""
+    found = controls(text)
+    if found is None:
+        return None
+    pos, name = found
+    return f"contains the control character {name} at position {pos + 1}; remove it (only text, tabs and line breaks are kept)"
+
+
+def text_problems(data: Any, prefix: str = "") -> Iterator[tuple[str, str]]:
+    """(path, message) for every key or text anywhere in `data` that holds a control
+    character (a terminal escape sequence, a direction override), which qms refuses."""
+    stack = [(prefix, data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            problem = text_problem(value)
+            if problem:
+                yield path or "(record)", problem
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                key = str(k)
+                sub = f"{path}.{key}" if path else key
+                if isinstance(k, str) and controls(k):
+                    yield sub, f"the field name {text_problem(key)}"
+                    continue
+                stack.append((sub, v))
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                stack.append((f"{path}.{i}" if path else str(i), v))
 
 
 def _bounded(spec: FieldSpec, n: int | float) -> int | float:
@@ -220,24 +303,32 @@ def check_value(spec: FieldSpec, value: Any, path: str) -> Iterator[tuple[str, s
     elif kind == "int":
         if isinstance(value, bool) or not isinstance(value, int):
             yield path, "expected a whole number"
+        elif not number_in_bounds(value):
+            yield path, f"expected a whole number of at most 15 digits (up to {INT_LIMIT:,})"
         else:
             yield from _bounds(spec, value, path)
     elif kind == "number":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             yield path, "expected a number"
+        elif not number_in_bounds(value):
+            yield path, "expected a number below 10^15 (not infinity or NaN)"
         else:
             yield from _bounds(spec, value, path)
     elif kind == "bool":
         if not isinstance(value, bool):
             yield path, "expected true or false"
     elif kind == "date":
-        if isinstance(value, datetime) or to_date(value) is None:
+        if isinstance(value, datetime) or _as_date(value) is None:
             yield path, "expected a date such as 2026-03-02"
+        elif day_out_of_bounds(_as_date(value)):
+            yield path, f"expected a date from {DAY_MIN.year} to {DAY_MAX.year}"
     elif kind == "datetime":
         if isinstance(value, date) and not isinstance(value, datetime):
             yield path, "expected a date and time such as 2026-03-02T09:15, not only a date"
-        elif to_datetime(value, timezone.utc) is None:
+        elif _as_datetime(value, timezone.utc) is None:
             yield path, "expected a date and time such as 2026-03-02T09:15"
+        elif day_out_of_bounds(_as_datetime(value, timezone.utc)):
+            yield path, f"expected a date from {DAY_MIN.year} to {DAY_MAX.year}"
     elif kind == "edition":
         if not isinstance(value, str) or not EDITION.match(value):
             yield path, f"'{value}' is not an edition such as A/0"

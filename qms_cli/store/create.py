@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
 from .. import __version__
 from ..config import CONFIG_FILE
 from ..errors import BadInput, Refused
+from ..text import char_name, controls, visible
 from . import git as gitops
 
 ROLES = {
@@ -106,15 +108,26 @@ def config_text(company: str, site: str, lang: str, name: str, email: str) -> st
     return "\n".join(lines) + "\n"
 
 
+def _line_break(text: str) -> tuple[int, str] | None:
+    m = re.search("[\n\u2028\u2029]", text)
+    return (m.start(), char_name(m.group(0))) if m else None
+
+
 def init_store(path: Path, company: str = "", site: str = "", lang: str = "zh") -> Path:
     """A new store at `path`: git repository, qms.yaml, records/, CI and pre-commit
     configuration, committed as one commit. Refuses to touch an existing store."""
     if lang not in ("zh", "en"):
         raise BadInput(f"--lang: expected zh or en, not '{lang}'")
     if site and not re.fullmatch(r"[A-Za-z0-9]{1,10}", site):
-        raise BadInput(f"--site: '{site}': expected a short code of letters and digits, such as HZ")
+        raise BadInput(f"--site: '{visible(site, one_line=True)}': expected a short code of letters and digits, such as HZ")
+    bad = controls(company) or _line_break(company)
+    if bad:
+        raise BadInput(f"--company: character {bad[0] + 1} is {bad[1]}; expected the company name "
+                       "on one line, as it is printed at the top of every form")
+    if len(company) > 200:
+        raise BadInput(f"--company: {len(company)} characters; expected at most 200")
     path = path.expanduser().resolve()
-    if (path / CONFIG_FILE).exists():
+    if os.path.lexists(path / CONFIG_FILE):
         raise Refused(f"{path}: already a store ({CONFIG_FILE} exists); nothing was changed")
     if path.exists() and not path.is_dir():
         raise BadInput(f"{path}: exists and is not a folder")
@@ -139,8 +152,8 @@ def init_store(path: Path, company: str = "", site: str = "", lang: str = "zh") 
     written = []
     for rel, text in files.items():
         p = path / rel
-        if p.exists():
-            continue  # an existing repository's own files stay as they are
+        if os.path.lexists(p):
+            continue  # an existing repository's own files (or links) stay as they are
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(text, encoding="utf-8")
         written.append(rel)
