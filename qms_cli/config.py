@@ -5,6 +5,8 @@ qms.yaml `types:` (extra fields, extra requirements) and `numbering:`."""
 from __future__ import annotations
 
 import copy
+import os
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
@@ -81,7 +83,7 @@ class Config:
     def load(root: Path) -> Config:
         from .store import yamlio
 
-        data = yamlio.load(root / CONFIG_FILE, CONFIG_FILE)
+        data = yamlio.load(root / CONFIG_FILE, CONFIG_FILE, root=root)
         return Config(root=root, data=data)
 
     # -- plain settings ------------------------------------------------------------------
@@ -191,15 +193,16 @@ class Config:
 
         local = self.root / "types" / f"{name}.yaml"
         builtin = BUILTIN_TYPES / f"{name}.yaml"
-        if local.is_file():
+        named = re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]{0,63}", name) is not None
+        if named and os.path.lexists(local):  # a link is found, and refused when read
             path, source = local, f"types/{name}.yaml"
-        elif builtin.is_file() and name.isidentifier():
+        elif named and builtin.is_file() and name.isidentifier():
             path, source = builtin, f"built-in type {name}"
         else:
             raise BadInput(
                 f"unknown record type '{name}' (expected one of {', '.join(self.type_names())})"
             )
-        data = copy.deepcopy(yamlio.load_declaration(path, source))
+        data = copy.deepcopy(yamlio.load_declaration(path, source, root=self.root if path == local else None))
         data = self._extend(name, data)
         rt = RecordType.from_dict(data, source)
         self._types[name] = rt

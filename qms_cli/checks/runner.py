@@ -44,14 +44,14 @@ class _OnDisk:
     def _read(self, key) -> tuple[Any, str | None]:
         from ..store import yamlio
         from ..store.git import blob_id
+        from ..store.safefs import read_file
 
         path = self.where.get(key)
         if path is None:
             return None, None
         try:
-            with open(path, "rb") as f:
-                raw = f.read()
-        except OSError:
+            raw = read_file(path, yamlio.MAX_BYTES + 1)
+        except QmsError:
             return None, None
         try:
             return yamlio.parse(yamlio.decode(raw, path), path), blob_id(raw)
@@ -59,13 +59,18 @@ class _OnDisk:
             return None, blob_id(raw)
 
 
-def _listing(store) -> list[tuple[str, str, str, os.stat_result | None]]:
+def _listing(store, links: list[str] | None = None) -> list[tuple[str, str, str, os.stat_result | None]]:
     """(type, rel, path, stat) of every record file, in a stable order (a type's folder may
-    hold shard folders one level down)."""
+    hold shard folders one level down). Links are not followed: each one met (a record,
+    a folder, records/ itself) is added to `links`."""
     base = store.root / "records"
-    out = []
+    out: list[tuple[str, str, str, os.stat_result | None]] = []
+    if base.is_symlink():
+        if links is not None:
+            links.append("records")
+        return out
     try:
-        tops = sorted((e for e in os.scandir(base) if e.is_dir()), key=lambda e: e.name)
+        tops = sorted(os.scandir(base), key=lambda e: e.name)
     except OSError:
         return out
 
@@ -77,19 +82,49 @@ def _listing(store) -> list[tuple[str, str, str, os.stat_result | None]]:
         for e in entries:
             if e.name.startswith("."):
                 continue
-            if e.is_dir():
+            if e.is_symlink():
+                if links is not None:
+                    links.append(f"records/{tname}/{prefix}{e.name}")
+            elif e.is_dir(follow_symlinks=False):
                 if depth < 8:
                     walk(tname, e.path, f"{prefix}{e.name}/", depth + 1)
             elif e.name.endswith(".yaml"):
                 try:
-                    st = e.stat()
+                    st = e.stat(follow_symlinks=False)
                 except OSError:
                     st = None
                 out.append((tname, f"records/{tname}/{prefix}{e.name}", e.path, st))
 
     for top in tops:
-        walk(top.name, top.path, "", 0)
+        if top.is_symlink():
+            if links is not None:
+                links.append(f"records/{top.name}")
+        elif top.is_dir(follow_symlinks=False):
+            walk(top.name, top.path, "", 0)
     return out
+
+
+# What validate looks through for links besides records/: everything qms reads or writes
+# in a store. A link found is a finding; qms never follows one.
+LINKED_PLACES = ("qms.yaml", "files", "templates", "types", "reports", "schemas", ".qms", "qms-anchors.txt")
+
+
+def _links(store, found: list[str]) -> list[Finding]:
+    from ..store import safefs
+
+    for place in LINKED_PLACES:
+        found.extend(safefs.links_under(store.root, place))
+    return [Finding(rel, "", f"{safefs.LINK}; replace it with the file or folder itself")
+            for rel in sorted(set(found))]
+
+
+def _file_kind(root, rel: str) -> str:
+    from ..store import safefs
+
+    try:
+        return safefs.kind(root, rel)[0]
+    except QmsError:
+        return "missing"
 
 
 def _lines(findings: list[Finding], text: str | None) -> list[Finding]:
@@ -118,14 +153,14 @@ def _examine(job: tuple[str, str, str], ctx: Context) -> tuple[str, str | None, 
     """Read one record and run RECORD_CHECKS on it: what the cache keeps of it."""
     from ..store import yamlio
     from ..store.git import blob_id
+    from ..store.safefs import read_file
 
     tname, rel, path = job
     entry: dict = {}
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except OSError as e:
-        entry["findings"] = [["", f"cannot be read ({e.strerror})", None, "error"]]
+        raw = read_file(path, yamlio.MAX_BYTES, source=rel, what="a record")
+    except BadFile as e:
+        entry["findings"] = [["", e.problem, None, "error"]]
         return rel, None, entry
     blob = blob_id(raw)
     try:
@@ -160,23 +195,29 @@ def _examine_all(jobs: list[tuple[str, str, str]], ctx: Context) -> list[tuple[s
     return map_many(lambda job: _examine(job, ctx), jobs)
 
 
-def _select(store, files: list, targets: list[str]) -> list:
-    """The record files `targets` names (IDs, files or folders), in listing order."""
+def _select(store, files: list, targets: list[str], links: list[str]) -> tuple[list, list[str]]:
+    """The record files `targets` names (IDs, files or folders), in listing order, and the
+    links among records it names (reported, never read)."""
     chosen: set[str] = set()
+    named_links: set[str] = set()
     for t in targets:
         if "/" in t or t.endswith(".yaml"):
             p = os.path.realpath(store.root / t)
             match = [f[1] for f in files if (q := os.path.realpath(f[2])) == p or q.startswith(p + os.sep)]
+            lmatch = [rel for rel in links if (q := os.path.abspath(store.root / rel)) == os.path.abspath(store.root / t)
+                      or q.startswith(p + os.sep)]
         else:
             match = [f[1] for f in files if f[1].endswith(f"/{t}.yaml")]
-        if not match:
+            lmatch = [rel for rel in links if rel.endswith(f"/{t}.yaml")]
+        if not match and not lmatch:
             raise BadInput(f"{t}: no such record in the store (expected a record ID or a path under records/)")
         chosen.update(match)
-    return [f for f in files if f[1] in chosen]
+        named_links.update(lmatch)
+    return [f for f in files if f[1] in chosen], sorted(named_links)
 
 
 def run(store, targets: list[str], *, strict: bool = False, cache: bool = True) -> Result:
-    from ..store import yamlio
+    from ..store import safefs, yamlio
     from ..store.cache import Cache, fingerprint
 
     try:
@@ -184,8 +225,9 @@ def run(store, targets: list[str], *, strict: bool = False, cache: bool = True) 
         type_names = set(config.type_names())
     except QmsError as e:
         return Result([Finding("qms.yaml", "", e.message)], 0, 0)
-    files = _listing(store)
-    selected = _select(store, files, targets) if targets else files
+    links: list[str] = []
+    files = _listing(store, links)
+    selected, named_links = _select(store, files, targets, links) if targets else (files, links)
 
     kept = Cache(store.root, fingerprint(store.root), read=cache)
     known: dict[str, set[str]] = defaultdict(set)
@@ -215,7 +257,7 @@ def run(store, targets: list[str], *, strict: bool = False, cache: bool = True) 
             jobs.append((tname, rel, path))
     ctx = Context(
         root=store.root, types={}, known=known, store=store, by_id=_OnDisk(where),
-        file_exists=lambda rel: (store.root / rel).is_file(), sha256=kept.sha256,
+        file_kind=lambda rel: _file_kind(store.root, rel), sha256=kept.sha256,
     )
     if jobs:
         for tname in {j[0] for j in jobs}:  # loaded once, before any worker starts
@@ -243,10 +285,15 @@ def run(store, targets: list[str], *, strict: bool = False, cache: bool = True) 
         by_source[f.source].append(f)
     for rel, group in by_source.items():
         try:
-            text = yamlio.decode((store.root / rel).read_bytes(), rel)
-        except (OSError, QmsError):
+            text = yamlio.decode(yamlio.read(store.root / rel, rel, store.root), rel)
+        except QmsError:
             text = None
         findings.extend(_lines(group, text))
+    if targets:  # only the links among the records named
+        findings.extend(Finding(rel, "", f"{safefs.LINK}; replace it with the file or folder itself")
+                        for rel in named_links)
+    else:
+        findings.extend(_links(store, links))
     kept.save(complete=not targets)
     if strict:
         findings = [Finding(f.source, f.field, f.message, f.line, "error") if f.severity == "warning" else f

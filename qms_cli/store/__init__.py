@@ -96,6 +96,7 @@ class Store:
         self.root = root
         self._config: Config | None = None
         self._fetched: dict[tuple[str, str], Any] = {}
+        self.notes: list[str] = []  # what opening the store recovered, for the user
 
     @staticmethod
     def open(path: str | os.PathLike | None = None) -> Store:
@@ -105,7 +106,12 @@ class Store:
                 f"{root}: has {CONFIG_FILE} but is not a git repository; run 'git init' there "
                 f"(every change to a store is a git commit)"
             )
-        return Store(root)
+        from . import lock
+
+        store = Store(root)
+        # a write interrupted earlier is finished or undone before anything is read
+        store.notes = lock.settle(root)
+        return store
 
     @property
     def config(self) -> Config:
@@ -121,9 +127,12 @@ class Store:
         raw = os.environ.get("QMS_NOW")
         if raw:
             try:
-                return values.parse_datetime(raw, self.config.tz)
+                moment = values.parse_datetime(raw, self.config.tz)
             except ValueError as e:
                 raise BadInput(f"QMS_NOW='{raw}': {e}") from None
+            if values.day_out_of_bounds(moment):
+                raise BadInput(f"QMS_NOW='{raw}': expected a moment from 1900 to 2999")
+            return moment
         return datetime.now(self.config.tz)
 
     # -- finding and reading -------------------------------------------------------------
@@ -132,24 +141,26 @@ class Store:
 
     def path_of(self, type_name: str, record_id: str) -> Path | None:
         """The file of `record_id`: records/<type>/<ID>.yaml or one shard folder down
-        (the folders qms.yaml `shard` would use are tried first)."""
+        (the folders qms.yaml `shard` would use are tried first). Links are not followed
+        into: a record that is a link is found, and refused when read."""
         check_id(record_id)
         folder = self.type_folder(type_name)
         name = f"{record_id}.yaml"
         flat = folder / name
-        if flat.is_file():
+        if os.path.lexists(flat):
             return flat
         for how in SHARDS[1:]:
             shard = shard_of(record_id, how)
-            if shard and (folder / shard / name).is_file():
+            if shard and os.path.lexists(folder / shard / name):
                 return folder / shard / name
         try:
-            subs = [e.path for e in os.scandir(folder) if e.is_dir() and not e.name.startswith(".")]
+            subs = [e.path for e in os.scandir(folder)
+                    if e.is_dir(follow_symlinks=False) and not e.name.startswith(".")]
         except OSError:
             return None
         for sub in sorted(subs):
             p = Path(sub) / name
-            if p.is_file():
+            if os.path.lexists(p):
                 return p
         return None
 
@@ -172,8 +183,11 @@ class Store:
         raise BadInput(f"no {where}record '{record_id}' in {self.root / RECORDS}")
 
     def _type_folders(self) -> list[str]:
+        """The folders of records/ (not links to folders elsewhere: validate reports them)."""
         base = self.root / RECORDS
-        return sorted(p.name for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
+        if base.is_symlink() or not base.is_dir():
+            return []
+        return sorted(e.name for e in os.scandir(base) if e.is_dir(follow_symlinks=False))
 
     def rel(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()
@@ -182,11 +196,11 @@ class Store:
         from . import yamlio
 
         name, path = self.locate(record_id, type_name)
-        data = yamlio.load(path, self.rel(path), kind)
+        data = yamlio.load(path, self.rel(path), kind, root=self.root)
         return self._record(name, path, data)
 
     def _record(self, type_name: str, path: Path, data: Any) -> Record:
-        from ..errors import BadFile
+        from ..errors import BadFile, QmsError
 
         rel = self.rel(path)
 
@@ -194,9 +208,10 @@ class Store:
             from . import yamlio
 
             try:
-                return yamlio.field_lines(path.read_text(encoding="utf-8-sig")).get(field)
-            except (OSError, ValueError):
+                text = yamlio.decode(yamlio.read(path, rel, self.root), rel)
+            except QmsError:
                 return None
+            return yamlio.field_lines(text).get(field)
 
         rid = data.get("id")
         if rid != path.stem:
@@ -213,10 +228,12 @@ class Store:
     def record_files(self, type_name: str | None = None) -> Iterator[tuple[str, Path]]:
         """(type, path) of every record file, in a stable order, without reading them."""
         names = [type_name] if type_name else self._type_folders()
+        if (self.root / RECORDS).is_symlink():
+            return
         for name in names:
             folder = self.type_folder(name)
-            if not folder.is_dir():
-                continue
+            if folder.is_symlink() or not folder.is_dir():
+                continue  # a link is not followed (validate reports it)
             for dirpath, dirnames, filenames in os.walk(folder):
                 dirnames.sort()
                 for f in sorted(filenames):
@@ -238,7 +255,7 @@ class Store:
                         continue
                     if e.name.endswith(".yaml"):
                         yield e.name[:-5]
-                    elif e.is_dir():
+                    elif e.is_dir(follow_symlinks=False):
                         folders.append(e.path)
 
     def records(self, type_name: str | None = None, then: Any = None) -> list[Any]:
@@ -254,7 +271,7 @@ class Store:
 
             name, path = item
             try:
-                rec = self._record(name, path, yamlio.load(path, self.rel(path)))
+                rec = self._record(name, path, yamlio.load(path, self.rel(path), root=self.root))
             except QmsError as e:  # this record is unreadable: the others are still listed
                 return QmsError(str(e)), (), None  # plain, so that it travels between processes
             try:
@@ -299,7 +316,7 @@ class Store:
                 p = self.path_of(type_name, record_id)
             except BadInput:
                 p = None
-            self._fetched[key] = yamlio.load(p, self.rel(p)) if p else None
+            self._fetched[key] = yamlio.load(p, self.rel(p), root=self.root) if p else None
         return self._fetched[key]
 
     def scan(self, type_name: str) -> list[Any]:
@@ -414,20 +431,21 @@ class Store:
             _place(rt, data, "pins")
 
     def file_sha256(self, rel: str, field_name: str) -> str:
-        import hashlib
+        """The SHA-256 of an attached file, to pin it: the file must be a file of the
+        store (no link, device or pipe) and at most safefs.ATTACHMENT_LIMIT bytes."""
+        from . import safefs
 
         try:
             values.check_file_path(rel)
         except ValueError as e:
             raise BadInput(f"{field_name}: {e}") from None
-        path = self.root / rel
-        if not path.is_file():
+        what, where = safefs.kind(self.root, rel)
+        if what == "missing":
             raise Refused(f"{field_name}: the file '{rel}' is not in the store")
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-        return h.hexdigest()
+        try:
+            return safefs.sha256(self.root, rel, safefs.ATTACHMENT_LIMIT)
+        except BadInput as e:
+            raise BadInput(f"{field_name}: {e}") from None
 
     def new(
         self,
@@ -492,11 +510,12 @@ class Store:
         gitops.actor(self.root)  # an identity is needed before anything else
         if not assignments:
             raise BadInput("nothing to set: give FIELD=VALUE")
+        _check_comment(comment)
         with lock.store_lock(self.root) as notes:
             self._fetched.clear()
             actor = gitops.actor(self.root)
             _, path = self.locate(record_id, type_name)
-            data, style = yamlio.load_for_edit(path, self.rel(path))
+            data, style = yamlio.load_for_edit(path, self.rel(path), root=self.root)
             record = self._record(rt.name, path, data)
             self._check_file_is_sound(rt, data, record.path)
             ok, why = self.holds(rt, rt.workflow.edit, data, actor, actor.when.astimezone(self.config.tz).date())
@@ -554,13 +573,14 @@ class Store:
                 f"'{target}' is not a state of {rt.name} (expected one of {', '.join(wf.states)})"
             )
         gitops.actor(self.root)
+        _check_comment(comment)
         with lock.store_lock(self.root) as notes:
             self._fetched.clear()
             # the signature's time is the commit's own time, as git reads it (never QMS_NOW)
             actor = gitops.actor(self.root)
             when = actor.when.astimezone(self.config.tz)
             _, path = self.locate(record_id, type_name)
-            data, style = yamlio.load_for_edit(path, self.rel(path))
+            data, style = yamlio.load_for_edit(path, self.rel(path), root=self.root)
             record = self._record(rt.name, path, data)
             self._check_file_is_sound(rt, data, record.path)
             move = wf.move(record.state, target)
@@ -641,7 +661,7 @@ class Store:
                 if path in changes:
                     odata, ostyle = changes[path]
                 else:
-                    odata, ostyle = yamlio.load_for_edit(path, self.rel(path))
+                    odata, ostyle = yamlio.load_for_edit(path, self.rel(path), root=self.root)
                 orecord = self._record(type_name, path, odata)
                 words = []
                 if effect.set:
@@ -681,6 +701,9 @@ class Store:
                     f"{_printable(key)}: the value is not UTF-8 text (set the terminal to UTF-8, "
                     f"e.g. chcp 65001 or LANG=zh_CN.UTF-8)"
                 )
+            problem = values.text_problem(raw)
+            if problem:
+                raise BadInput(f"{key.removesuffix('+').strip()}: the value {problem}")
             append = key.endswith("+")
             path = key[:-1].strip() if append else key.strip()
             values.check_path(path)
@@ -749,6 +772,7 @@ class Store:
         """Every reference names a record that is in the store, every attached file a file
         that is there (put it under files/ first)."""
         from ..checks import _walk
+        from . import safefs
 
         whose = f"{rt.name} {data.get('id')}: " if data.get("id") else ""
         for path, spec, value in _walk(rt.fields, data):
@@ -756,17 +780,22 @@ class Store:
                 if self.fetch(spec.to, str(value)) is None:
                     raise Refused(f"{whose}{path}: {spec.to} '{value}' is not in the store")
             if spec.type == "file" and isinstance(value, str) and value:
-                if not (self.root / value).is_file():
+                what, where = safefs.kind(self.root, value)
+                if what == "link":
+                    raise BadInput(f"{whose}{path}: {where} {safefs.LINK}")
+                if what == "special":
+                    raise BadInput(f"{whose}{path}: '{value}' {safefs.SPECIAL}")
+                if what != "file":
                     raise Refused(f"{whose}{path}: the file '{value}' is not in the store (put it under files/ first)")
 
     def _check_file_is_sound(self, rt: RecordType, data: Any, rel: str) -> None:
         """A record validate would reject (a hand-broken envelope, signature or field) is
         not changed on top: it is fixed first, by the person who broke it."""
-        from ..checks import Context, Loaded, check_envelope, check_schema, check_signatures
+        from ..checks import Context, Loaded, check_envelope, check_schema, check_signatures, check_text
 
         ctx = Context(root=self.root, types={rt.name: rt}, store=self)
         loaded = [Loaded(rt.name, rel, data)]
-        problems = [f for check in (check_envelope, check_signatures, check_schema)
+        problems = [f for check in (check_envelope, check_signatures, check_schema, check_text)
                     for f in check(loaded, ctx) if f.severity == "error"]
         if problems:
             raise BadInput(
@@ -821,11 +850,13 @@ class Store:
     def _write(self, changes: dict, message: str, date: datetime | None = None) -> str:
         """Write every changed record and commit them together: one action, one commit."""
         from . import git as gitops
-        from . import lock, yamlio
+        from . import lock, safefs, yamlio
 
         texts: dict[str, bytes] = {}
         for path, (data, style) in changes.items():
             rel = self.rel(path)
+            for field, problem in values.text_problems(data):
+                raise BadInput(f"{data.get('type')} {data.get('id') or '(new)'}: {field}: {problem}")
             text = yamlio.dump(data, style or yamlio.DEFAULT_STYLE)
             text = self._schema_line(path, data, text)
             # what we write must read back as what we meant, or nothing is written
@@ -837,14 +868,18 @@ class Store:
                 raise BadInput(f"{changed}: the text cannot be stored exactly as given (a control "
                                f"character such as U+0085 would be read back as a line break); remove it")
             texts[rel] = text.encode("utf-8")
-        if all((self.root / rel).is_file() and (self.root / rel).read_bytes() == new for rel, new in texts.items()):
+        for rel in texts:  # a write stays in the store: no link on its way
+            safefs.check_writable(self.root, rel)
+        if all(safefs.kind(self.root, rel)[0] == "file"
+               and safefs.read_bytes(self.root, rel, yamlio.MAX_BYTES + 1) == new for rel, new in texts.items()):
             return ""  # the record already holds these values: nothing to commit
         lock.begin(self.root, texts, message.splitlines()[0])
         try:
             for rel, new in texts.items():
                 yamlio.atomic_write(self.root / rel, new)
             commit = gitops.commit(self.root, list(texts), message, date=date.isoformat() if date else None,
-                                   sign=bool(self.config.data.get("require_signed_commits")))
+                                   sign=bool(self.config.data.get("require_signed_commits")),
+                                   track=lock.git_pid_file(self.root))
         except BaseException:
             lock.roll_back(self.root)
             raise
@@ -900,6 +935,12 @@ def _order_fields(rt: RecordType, data: Any) -> None:
         del data[k]
     for k, v in items:
         data[k] = v
+
+
+def _check_comment(comment: str) -> None:
+    problem = values.text_problem(comment or "")
+    if problem:
+        raise BadInput(f"--comment: the text {problem}")
 
 
 def _message(subject: str, body: str, trailers: list[tuple[str, str]]) -> str:

@@ -44,11 +44,17 @@ def fingerprint(root: Path) -> str:
             if name.endswith((".py", ".yaml")):
                 st = os.stat(os.path.join(dirpath, name))
                 h.update(f"{os.path.relpath(os.path.join(dirpath, name), package)} {st.st_size} {st.st_mtime_ns}\n".encode())
-    for path in [root / "qms.yaml", *sorted((root / "types").glob("*.yaml"))]:
-        try:
-            h.update(path.name.encode() + b"\0" + path.read_bytes())
-        except OSError:
-            h.update(path.name.encode() + b"\0missing")
+    from ..errors import QmsError
+    from . import safefs
+    from .yamlio import MAX_BYTES
+
+    types = root / "types"
+    local = sorted(types.glob("*.yaml")) if types.is_dir() and not types.is_symlink() else []
+    for path in [root / "qms.yaml", *local]:
+        try:  # never through a link, never more than a record's size
+            h.update(path.name.encode() + b"\0" + safefs.read_bytes(root, path.relative_to(root).as_posix(), MAX_BYTES))
+        except QmsError:
+            h.update(path.name.encode() + b"\0unreadable")
     return h.hexdigest()
 
 
@@ -115,10 +121,13 @@ class Cache:
         if self._trusted(old, st):
             self.records[rel] = old
             return old[4]
+        from ..errors import QmsError
+        from .safefs import read_file
+        from .yamlio import MAX_BYTES
+
         try:
-            with open(path, "rb") as f:
-                raw = f.read()
-        except OSError:
+            raw = read_file(path, MAX_BYTES)
+        except QmsError:
             return None
         blob = blob_id(raw)
         entry = old[5] if old is not None and old[4] == blob else None  # touched, not changed
@@ -127,30 +136,30 @@ class Cache:
         return blob
 
     def sha256(self, rel: str) -> str | None:
-        """The SHA-256 of an attached file under files/ (None if it is not there), from its
-        stat when that is safe, as for records."""
+        """The SHA-256 of an attached file under files/ (None if it is not there, or is a
+        link, a device or too big to pin), from its stat when that is safe, as for records."""
+        from ..errors import QmsError
         from ..model.values import check_file_path
+        from . import safefs
 
         try:
             check_file_path(rel)
-            path = self.root / rel
-            st = os.stat(path)
-        except (ValueError, OSError):
+            if safefs.kind(self.root, rel)[0] != "file":
+                return None
+            st = os.stat(self.root / rel)
+        except (ValueError, OSError, QmsError):
             return None
         old = self.files.get(rel) or self.old_files.get(rel)
         if self._trusted(old, st):
             self.files[rel] = old
             return old[4]
-        h = hashlib.sha256()
         try:
-            with open(path, "rb") as f:
-                for chunk in iter(lambda: f.read(1 << 20), b""):
-                    h.update(chunk)
-        except OSError:
+            digest = safefs.sha256(self.root, rel, safefs.ATTACHMENT_LIMIT)
+        except QmsError:
             return None
-        self.files[rel] = [*stat_key(st), h.hexdigest()]
+        self.files[rel] = [*stat_key(st), digest]
         self.changed = True
-        return self.files[rel][4]
+        return digest
 
     def entry(self, rel: str, blob: str, blobs_now: dict) -> dict | None:
         """What was found in `rel` when it had this blob, if every record read while

@@ -201,31 +201,66 @@ def parse(text: str, source: str, kind: str = "safe") -> Any:
     return data
 
 
-def load(path: Path, source: str, kind: str = "safe") -> Any:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise BadFile(source, "no such file") from None
-    except OSError as e:
-        raise BadFile(source, f"cannot be read ({e.strerror})") from None
-    return parse(decode(raw, source), source, kind)
+def read(path: Path, source: str, root: Path | None = None, what: str = "a record") -> bytes:
+    """A file's bytes, at most MAX_BYTES of them: inside the store `root` without
+    following any link (records, qms.yaml, declarations); without `root`, a file the user
+    named (a link is followed, as for any file given on the command line). Devices, pipes
+    and sockets are refused, and the size is checked before reading."""
+    from . import safefs
+
+    if root is not None:
+        rel = Path(path).relative_to(root).as_posix()
+        return safefs.read_bytes(root, rel, MAX_BYTES, source=source, what=what)
+    return safefs.read_file(path, MAX_BYTES, source=source, what=what, follow=True)
 
 
-def load_declaration(path: Path, source: str) -> Any:
+def load(path: Path, source: str, kind: str = "safe", *, root: Path | None = None) -> Any:
+    """One record (or qms.yaml) read and parsed; see read() for `root`."""
+    return parse(decode(read(path, source, root), source), source, kind)
+
+
+def load_declaration(path: Path, source: str, *, root: Path | None = None) -> Any:
     """A record type declaration or other file of the package: YAML anchors allowed (they
-    keep declarations short), nothing else relaxed."""
+    keep declarations short), nothing else relaxed. A store's own (`root` given) is read
+    without following links and refused over MAX_BYTES."""
     from ruamel.yaml.error import YAMLError
 
+    raw = read(path, source, root, "a declaration") if root is not None else None
     try:
-        data = yaml_for("safe").load(path.read_bytes())
+        data = yaml_for("safe").load(raw if raw is not None else path.read_bytes())
     except OSError as e:
         raise BadFile(source, f"cannot be read ({e.strerror})") from None
     except YAMLError as e:
         line, problem = _error_line(e)
         raise BadFile(source, f"{problem} (not valid YAML)", line) from None
+    except RecursionError:
+        raise BadFile(source, "nested too deeply") from None
     if not isinstance(data, dict):
         raise BadFile(source, "expected a mapping at the top")
+    if root is not None:
+        _check_expanded(data, source)
     return data
+
+
+DECLARATION_NODES = 200_000  # values a store's declaration may hold with its aliases expanded
+
+
+def _check_expanded(data: Any, source: str) -> None:
+    """Refuse a declaration whose aliases multiply it (the "billion laughs": ten aliases
+    of ten aliases of ... is a few lines of text and more values than memory holds).
+    Counts values as every reader will walk them, stopping at the limit."""
+    count, stack = 0, [data]
+    while stack:
+        node = stack.pop()
+        count += 1
+        if count > DECLARATION_NODES:
+            raise BadFile(source, f"more than {DECLARATION_NODES:,} values once its aliases (*) are "
+                          "expanded; write the declaration out")
+        if isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
 
 
 def field_lines(text: str) -> dict[str, int]:
@@ -286,12 +321,8 @@ def _mapping_indent(text: str) -> int | None:
     return None
 
 
-def load_for_edit(path: Path, source: str) -> tuple[Any, tuple[int, int, int]]:
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise BadFile(source, f"cannot be read ({e.strerror})") from None
-    text = decode(raw, source)
+def load_for_edit(path: Path, source: str, *, root: Path) -> tuple[Any, tuple[int, int, int]]:
+    text = decode(read(path, source, root), source)
     # a file saved with Windows line endings is edited as such, and written back as such
     crlf = "\r\n" in text
     if crlf:
