@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import BadInput, NotAStore, QmsError
+from ..model.values import day_out_of_bounds, text_problem
 
 
 @dataclass(frozen=True)
@@ -55,11 +56,19 @@ def actor(root: Path) -> Actor:
     email = rest.split(">", 1)[0].strip()
     if not email:
         raise BadInput("git user.email is empty: set it with 'git config user.email you@example.com'")
+    for what, text in (("user.name", name), ("user.email", email)):
+        problem = text_problem(text)
+        if problem:
+            raise BadInput(f"git {what} {problem}")
     try:
         committer = git.Git(str(root)).var("GIT_COMMITTER_IDENT")
     except git.GitCommandError as e:
         raise _git_error(e, "tell the commit time (check GIT_COMMITTER_DATE)") from None
-    return Actor(name=name.strip(), email=email, when=_ident_time(committer))
+    when = _ident_time(committer)
+    if day_out_of_bounds(when):
+        raise BadInput(f"the commit time git gives, {when.isoformat()}, is not from 1900 to 2999 "
+                       f"(check GIT_COMMITTER_DATE)")
+    return Actor(name=name.strip(), email=email, when=when)
 
 
 def _ident_time(ident: str) -> datetime:
@@ -69,7 +78,7 @@ def _ident_time(ident: str) -> datetime:
         sign = -1 if offset.startswith("-") else 1
         tz = timezone(sign * timedelta(hours=int(offset[1:3]), minutes=int(offset[3:5])))
         return datetime.fromtimestamp(int(stamp), tz)
-    except (ValueError, IndexError):
+    except (ValueError, IndexError, OverflowError, OSError):
         return datetime.now(timezone.utc).replace(microsecond=0)
 
 
@@ -88,31 +97,72 @@ def head_blob(root: Path, rel: str) -> str | None:
             return None
 
 
-def commit(root: Path, paths: list[str], message: str, *, date: str | None = None, sign: bool = False) -> str:
+def process_start(pid: int) -> str:
+    """When process `pid` started (Linux: clock ticks since boot), to tell it from a later
+    process given the same number; '' where that cannot be known."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[19].decode()
+    except (OSError, IndexError):
+        return ""
+
+
+def _run(root: Path, args: list[str], env: dict | None, track: Path | None) -> str:
+    """Run one git command that takes the index lock. With `track`, the git process's id
+    is written there while it runs, so that if qms and its git are killed, the next qms
+    can prove that the index.lock left behind is its own (store/lock.py)."""
+    import subprocess
+
+    full = dict(os.environ, **(env or {}))
+    try:
+        p = subprocess.Popen(["git", *args], cwd=root, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full)
+    except OSError as e:
+        raise QmsError(f"git cannot be run ({e.strerror}); install git and put it on PATH") from None
+    if track is not None:
+        try:
+            track.write_text(f"{p.pid} {process_start(p.pid)}\n", encoding="utf-8")
+        except OSError:
+            pass  # without it, a lock left behind is only named, not cleared
+    out, err = p.communicate()
+    if track is not None and p.returncode is not None:
+        try:
+            track.unlink()
+        except OSError:
+            pass
+    if p.returncode != 0:
+        text = err.decode("utf-8", "replace").strip() or out.decode("utf-8", "replace").strip()
+        raise QmsError(f"git refused to {args[0]}: {text or f'exit {p.returncode}'}")
+    return out.decode("utf-8", "replace")
+
+
+def commit(root: Path, paths: list[str], message: str, *, date: str | None = None, sign: bool = False,
+           track: Path | None = None) -> str:
     """Commit exactly `paths` (relative to the store root) with `message`; return the id.
     With `sign`, the commit is signed (GPG or SSH, as git is configured) and must verify,
-    or it is taken back and nothing is committed."""
-    import git
-
+    or it is taken back and nothing is committed. `track`: see _run."""
     env = {}
     if date:
         env["GIT_AUTHOR_DATE"] = date
         env["GIT_COMMITTER_DATE"] = os.environ.get("GIT_COMMITTER_DATE", date)
-    with _repo(root) as repo:
-        g = repo.git
-        try:
-            g.add("--", *paths)
-            g.commit("--only", "--no-edit", "-q", *(["-S"] if sign else []), "-m", message, "--", *paths, env=env)
-        except git.GitCommandError as e:
-            raise _git_error(e, "commit" + (" (this store requires signed commits: check user.signingkey)" if sign else "")) from None
+    try:
+        _run(root, ["add", "--", *paths], None, track)
+        _run(root, ["commit", "--only", "--no-edit", "-q", *(["-S"] if sign else []), "-m", message, "--", *paths],
+             env, track)
+    except QmsError as e:
         if sign:
-            try:
-                g.verify_commit("HEAD")
-            except git.GitCommandError as e:
-                g.reset("-q", "--soft", "HEAD~1")
-                raise _git_error(e, "accept the commit: its signature cannot be verified (this store requires "
-                                    "signed commits; for SSH keys set gpg.ssh.allowedSignersFile)") from None
-        return g.rev_parse("HEAD")
+            raise QmsError(e.message.replace("git refused to commit:", "git refused to commit (this store requires "
+                                             "signed commits: check user.signingkey):")) from None
+        raise
+    if sign:
+        try:
+            _run(root, ["verify-commit", "HEAD"], None, None)
+        except QmsError as e:
+            _run(root, ["reset", "-q", "--soft", "HEAD~1"], None, None)
+            raise QmsError(e.message.replace("git refused to verify-commit:", "git refused to accept the commit: its "
+                                             "signature cannot be verified (this store requires signed commits; for "
+                                             "SSH keys set gpg.ssh.allowedSignersFile):")) from None
+    return _run(root, ["rev-parse", "HEAD"], None, None).strip()
 
 
 def unstage(root: Path, paths: list[str]) -> None:

@@ -3,8 +3,12 @@
 Every write holds the store's lock (`.qms/lock`, a cross-platform file lock). Before
 touching a record file, the writer leaves a journal (`.qms/journal.json`) with each file's
 previous content and the blob id of its new content; after the commit the journal goes.
-The next writer that finds a journal finishes the story: if HEAD holds the new content
-the action completed; otherwise the files are put back as they were."""
+The next qms command of any kind that finds a journal (`settle`, before it reads
+anything) finishes the story under the lock: if HEAD holds the new content the action
+completed; otherwise the files are put back as they were. While qms's own git runs, its
+process id is kept in `.qms/git.pid`: a git killed with qms leaves `.git/index.lock`
+behind, and the journal with that file proves the lock is qms's own, so the recovery
+clears it; any other index.lock is only named."""
 
 from __future__ import annotations
 
@@ -15,21 +19,49 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from ..errors import Busy
+from ..errors import BadInput, Busy
 from . import git as gitops
-from .yamlio import atomic_write
+from . import safefs
+from .yamlio import MAX_BYTES, atomic_write
 
 STATE_DIR = ".qms"
 LOCK_WAIT_SECONDS = float(os.environ.get("QMS_LOCK_TIMEOUT", "60"))
+# the folders a journal may name: what qms writes (anything else is a forged journal)
+JOURNALLED = ("records", "files")
 
 
 def state_dir(root: Path) -> Path:
     d = root / STATE_DIR
+    if d.is_symlink() or (os.path.lexists(d) and not d.is_dir()):
+        raise BadInput(f"{STATE_DIR}: is a link or a file; qms keeps its lock and journal in a folder "
+                       f"{STATE_DIR}/ of the store: remove it (it is never committed)")
     if not d.is_dir():
         d.mkdir(exist_ok=True)
         # ignored by git without touching the store's own .gitignore
         (d / ".gitignore").write_text("*\n", encoding="utf-8")
     return d
+
+
+def git_pid_file(root: Path) -> Path:
+    """Where the process id of qms's running git is kept (see the module's docstring)."""
+    return state_dir(root) / "git.pid"
+
+
+def settle(root: Path) -> list[str]:
+    """Before any command reads the store: if a write was interrupted (a journal is
+    there), finish or roll it back now, under the lock, so that nothing shown is a value
+    about to be undone. Returns what was recovered, for the user. Costs one lstat when
+    there is nothing to do."""
+    if not os.path.lexists(root / STATE_DIR / "journal.json"):
+        return []
+    try:
+        with store_lock(root) as notes:
+            return list(notes)
+    except OSError as e:
+        raise Busy(
+            f"an interrupted qms action is pending in {STATE_DIR}/journal.json and cannot be finished "
+            f"here ({e.strerror}); run qms where the store can be written, before reading it"
+        ) from None
 
 
 @contextmanager
@@ -60,8 +92,8 @@ def _journal(root: Path) -> Path:
 def begin(root: Path, changes: dict[str, bytes], summary: str) -> None:
     entries = {}
     for rel, new in changes.items():
-        path = root / rel
-        old = path.read_bytes() if path.exists() else None
+        _check_journalled(rel)
+        old = safefs.read_bytes(root, rel, MAX_BYTES + 1) if safefs.kind(root, rel)[0] == "file" else None
         entries[rel] = {
             "old": base64.b64encode(old).decode() if old is not None else None,
             "new_blob": gitops.blob_id(new),
@@ -75,9 +107,20 @@ def end(root: Path) -> None:
         j.unlink()
 
 
+def _check_journalled(rel: str) -> None:
+    parts = safefs.parts_of(rel)
+    if parts[0] not in JOURNALLED or len(parts) < 2:
+        raise BadInput(f"{STATE_DIR}/journal.json names '{rel}', which qms never writes; "
+                       f"delete the journal if you did not write it")
+
+
 def roll_back(root: Path) -> None:
-    """Put every file of the journal back as it was before the action."""
+    """Put every file of the journal back as it was before the action (only files
+    under records/ and files/, never through a link)."""
     data = json.loads(_journal(root).read_text(encoding="utf-8"))
+    for rel in data["files"]:
+        _check_journalled(rel)
+        safefs.check_writable(root, rel)
     for rel, entry in data["files"].items():
         path = root / rel
         if entry["old"] is None:
@@ -89,20 +132,73 @@ def roll_back(root: Path) -> None:
     end(root)
 
 
+def _git_dir(root: Path) -> Path:
+    gitdir = root / ".git"
+    if gitdir.is_file():  # a worktree: "gitdir: <path>"
+        text = gitdir.read_text(encoding="utf-8", errors="replace").strip()
+        if text.startswith("gitdir:"):
+            found = Path(text[7:].strip())
+            return found if found.is_absolute() else (root / found).resolve()
+    return gitdir
+
+
+def _alive(pid: int, start: str) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # there, but not ours to signal
+        return True
+    # the same process, not a later one given the same number
+    return not start or gitops.process_start(pid) == start
+
+
+def _own_git(root: Path) -> tuple[int, str, int] | None:
+    """(pid, start, when the file was written) of the git qms was running, if it says."""
+    path = root / STATE_DIR / "git.pid"
+    try:
+        st = os.lstat(path)
+        pid, _, start = path.read_text(encoding="utf-8").strip().partition(" ")
+        return int(pid), start.strip(), st.st_mtime_ns
+    except (OSError, ValueError):
+        return None
+
+
 def _wait_for_git(root: Path, notes: list[str]) -> None:
     """A qms killed during its commit may leave its git still finishing (it removes its
-    index.lock when done); a git killed itself leaves index.lock for ever."""
+    index.lock when done): wait for it. A git killed with qms leaves index.lock for ever:
+    when .qms/git.pid names that git, it is gone, and the lock is not older than it, the
+    lock is qms's own and is removed (with git's other lock files of that moment). Any
+    other index.lock is named, not touched."""
     import time
 
-    lock = root / ".git" / "index.lock"
-    deadline = time.monotonic() + 10
-    while lock.exists() and time.monotonic() < deadline:
+    gitdir = _git_dir(root)
+    lock = gitdir / "index.lock"
+    own = _own_git(root)
+    deadline = time.monotonic() + (LOCK_WAIT_SECONDS if own else 10)
+    while lock.exists() and time.monotonic() < deadline and (own is None or _alive(own[0], own[1])):
         time.sleep(0.05)
+    if lock.exists() and own is not None and not _alive(own[0], own[1]):
+        pid, _, since = own
+        stale = [lock, *gitdir.glob(f"next-index-{pid}.lock"), gitdir / "HEAD.lock",
+                 *(gitdir / "refs" / "heads").rglob("*.lock")]
+        removed = []
+        for f in stale:
+            try:
+                if f.is_file() and f.stat().st_mtime_ns >= since - 1_000_000_000:
+                    f.unlink()
+                    removed.append(f.name)
+            except OSError:
+                pass
+        if removed:
+            notes.append(f"removed {', '.join(removed)} left in .git by qms's own git (process {pid}), "
+                         f"killed during the interrupted action")
     if lock.exists():
         raise Busy(
             f"{lock} is still there after an interrupted qms action: if no git command is "
             f"running on this store, delete that file and run qms again"
         )
+    (root / STATE_DIR / "git.pid").unlink(missing_ok=True)
 
 
 def _remove_temporaries(root: Path, files: dict) -> None:
@@ -112,19 +208,41 @@ def _remove_temporaries(root: Path, files: dict) -> None:
             tmp.unlink(missing_ok=True)
 
 
+def _tracked(root: Path, rel: str) -> bool:
+    import subprocess
+
+    try:
+        p = subprocess.run(["git", "ls-files", "--error-unmatch", "--", rel], cwd=root,
+                           capture_output=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return p.returncode == 0
+
+
 def recover(root: Path, notes: list[str]) -> None:
     j = _journal(root)
     for tmp in (root / STATE_DIR).glob(".journal.json.*.tmp"):
         tmp.unlink(missing_ok=True)
     if not j.exists():
         return
+    if _tracked(root, f"{STATE_DIR}/journal.json"):
+        raise BadInput(f"{STATE_DIR}/journal.json is committed to this store's git; qms's journal is never "
+                       f"committed, so it is not acted on: remove it from git (git rm --cached "
+                       f"{STATE_DIR}/journal.json) and delete it")
     try:
-        data = json.loads(j.read_text(encoding="utf-8"))
+        data = json.loads(safefs.read_bytes(root, f"{STATE_DIR}/journal.json", 64 * MAX_BYTES))
         files = data["files"]
-    except (ValueError, KeyError, OSError):
+        if not isinstance(files, dict) or not all(
+            isinstance(e, dict) and isinstance(e.get("new_blob"), str) and isinstance(e.get("old"), (str, type(None)))
+            for e in files.values()
+        ):
+            raise ValueError
+    except (ValueError, KeyError, TypeError, OSError):
         # the journal itself was cut short: nothing had been written yet
         j.unlink()
         return
+    for rel in files:
+        _check_journalled(rel)
     _wait_for_git(root, notes)
     _remove_temporaries(root, files)
     done = all(gitops.head_blob(root, rel) == e["new_blob"] for rel, e in files.items())
