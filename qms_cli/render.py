@@ -1,48 +1,355 @@
 """Paper forms as Markdown: Jinja2 over `<type>.<lang>.md.j2`, from the store's own
 templates/ first, then the built-in ones; StrictUndefined, so a template that names
-something the record does not offer fails loudly instead of printing a blank."""
+something the record does not offer fails loudly instead of printing a blank.
+
+A store's templates are untrusted (they come with the store, from whoever pushed to
+it), and so is every value a form shows. So:
+- templates run in Jinja2's immutable sandbox: no attribute that starts with `_`, no
+  changing lists or dicts, no modules, files or environment; `lipsum`, `cycler`,
+  `joiner` and `namespace` are gone, and so are the filters that make HTML;
+- templates are read by a loader that takes only names like `complaint.zh.md.j2`, from
+  the store's `templates/` (never through a link, at most 256 KiB) or the built-in
+  folder;
+- every value printed is escaped for Markdown and for raw HTML (`text.markdown`): the
+  output is autoescaped, store text is carried as `Text` (whose HTML form is that
+  escape), and what a template computes from it is escaped again on the way out;
+  template literals are escaped too, except where a template marks its own text
+  `|safe` (built-in forms never do so on a value);
+- a form is filled in within limits: 30 seconds, 1 GiB more memory, 16 MiB of output
+  (time and memory where the system offers them: Linux and macOS, not Windows).
+A template that breaks a rule gets one line naming the template and line (exit 2).
+Compiled templates are kept per store for the life of the process."""
 
 from __future__ import annotations
 
-from typing import Any
+import re
+import traceback
+from pathlib import Path
+from typing import Any, Callable
+
+import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from markupsafe import Markup
 
 from .config import data_dir
 from .deadlines import deadlines
-from .errors import BadInput
+from .errors import BadInput, QmsError
 from .model import values
+from .text import markdown
 from .views import plain, shown
 
+TEMPLATE_LIMIT = 256 * 1024  # the largest form template read
+OUTPUT_LIMIT = 16 * 1024 * 1024  # the longest form written
+TIME_LIMIT = 30  # seconds to fill in one form
+MEMORY_HEADROOM = 1 << 30  # memory a form may take beyond what qms already uses
+# what a template is called: <type>.<lang>.md.j2 and files it includes, never a path
+TEMPLATE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*")
+BUILT_IN = " (built in)"
 
-def _cell(text: Any) -> str:
-    """A value that is safe inside a Markdown table cell."""
-    s = "" if text is None else str(text)
-    return s.replace("\\", "\\\\").replace("|", "\\|").replace("\r\n", "\n").replace("\n", "<br>")
+
+# ------------------------------------------------------------------------ store text
+
+
+class Text(str):
+    """A string from the store. Jinja's autoescape asks a value for its HTML form
+    (`__html__`); for store text that is the Markdown escape, so a value is escaped the
+    same way however a template combines it. Slicing, case changes, splitting ... keep
+    the result store text."""
+
+    __slots__ = ()
+
+    def __html__(self) -> Markup:
+        return Markup(markdown(str(self)))
+
+    def __getitem__(self, key):
+        return Text(str.__getitem__(self, key))
+
+    def __add__(self, other):
+        if isinstance(other, str) and not hasattr(other, "__html__") or isinstance(other, Text):
+            return Text(str.__add__(self, other))
+        return NotImplemented
+
+    def __radd__(self, other):
+        if isinstance(other, str) and not hasattr(other, "__html__"):
+            return Text(str.__add__(other, self))
+        return NotImplemented
+
+    def __mul__(self, n):
+        return Text(str.__mul__(self, n))
+
+    __rmul__ = __mul__
+
+    def __mod__(self, args):
+        return Text(str.__mod__(self, args))
+
+
+def _keeping(name: str, many: bool = False) -> Callable:
+    orig = getattr(str, name)
+    if many:
+        def method(self, *args, **kwargs):
+            return [Text(p) for p in orig(self, *args, **kwargs)]
+    else:
+        def method(self, *args, **kwargs):
+            return Text(orig(self, *args, **kwargs))
+    method.__name__ = name
+    return method
+
+
+for _name in ("capitalize", "casefold", "center", "expandtabs", "format", "ljust", "lower",
+              "lstrip", "removeprefix", "removesuffix", "replace", "rjust", "rstrip", "strip",
+              "swapcase", "title", "translate", "upper", "zfill"):
+    setattr(Text, _name, _keeping(_name))
+for _name in ("split", "rsplit", "splitlines", "partition", "rpartition"):
+    setattr(Text, _name, _keeping(_name, many=True))
+
+
+def store_text(value: Any) -> Any:
+    """`value` (from a record, a declaration, qms.yaml or git) with every string in it
+    made `Text`, dicts and lists copied; other values as they are."""
+    if isinstance(value, str):
+        return value if isinstance(value, Text) else Text(value)
+    if isinstance(value, dict):
+        return {store_text(k): store_text(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [store_text(v) for v in value]
+    return value
+
+
+def _giving_text(fn: Callable) -> Callable:
+    def call(*args, **kwargs):
+        return store_text(fn(*args, **kwargs))
+
+    call.__name__ = getattr(fn, "__name__", "function")
+    return call
+
+
+# ----------------------------------------------------------------------- environment
+
+
+def _finalize(value: Any) -> Any:
+    """Every printed value, before autoescape: markup that the engine itself made
+    (macros, blocks, `|cell`) and store text pass on (autoescape asks store text for its
+    Markdown escape); anything else is escaped here."""
+    if hasattr(value, "__html__"):
+        return value
+    if value is None:
+        return Markup("")
+    return Markup(markdown(value))
+
+
+def _cell(value: Any) -> Any:
+    """A value that is safe inside a Markdown table cell (the escape every value gets;
+    kept as a filter so that templates say where a cell is)."""
+    if isinstance(value, Markup):
+        return value
+    if hasattr(value, "__html__"):
+        return value.__html__()
+    return Markup(markdown(value))
+
+
+def _join(value: Any, d: str = "", attribute: Any = None) -> Any:
+    items = list(value)
+    if attribute is not None:
+        items = [i.get(attribute) if isinstance(i, dict) else None for i in items]
+    return Markup(_cell(d)).join(_cell(i) for i in items)
+
+
+def _json(value: Any, indent: int | None = None) -> str:
+    """As JSON text, which is then escaped like any other value."""
+    import json
+
+    return json.dumps(value, ensure_ascii=False, indent=indent, sort_keys=True, default=str)
+
+
+class _Loader(jinja2.BaseLoader):
+    """Form templates by name, from the store's templates/ (no links, no paths, at most
+    TEMPLATE_LIMIT bytes) and then the built-in folder."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.builtin = data_dir("templates")
+
+    def get_source(self, environment, template: str):
+        from .store import safefs
+
+        if not TEMPLATE_NAME.fullmatch(template or ""):
+            raise jinja2.TemplateNotFound(template)
+        rel = f"templates/{template}"
+        what, where = safefs.kind(self.root, rel)
+        if what in ("link", "special"):
+            raise BadInput(f"{where}: {safefs.LINK if what == 'link' else safefs.SPECIAL}")
+        if what == "file":
+            raw = safefs.read_bytes(self.root, rel, TEMPLATE_LIMIT, what="a form template")
+            stamp = _stamp(self.root / rel)
+            return _decode(raw, rel), rel, lambda: _stamp(self.root / rel) == stamp
+        path = self.builtin / template
+        if path.is_file():
+            return _decode(path.read_bytes(), template), template + BUILT_IN, lambda: True
+        raise jinja2.TemplateNotFound(template)
+
+
+def _stamp(path: Path):
+    try:
+        st = path.lstat()
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def _decode(raw: bytes, source: str) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise BadInput(f"{source}: byte {e.start}: not UTF-8 text (save the template as UTF-8)") from None
+
+
+_ENVIRONMENTS: dict[str, Any] = {}
 
 
 def environment(store):
-    import jinja2
-
-    loader = jinja2.ChoiceLoader(
-        [
-            jinja2.FileSystemLoader(str(store.root / "templates")),
-            jinja2.FileSystemLoader(str(data_dir("templates"))),
-        ]
-    )
-    env = jinja2.Environment(
-        loader=loader,
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters["cell"] = _cell
+    """The sandboxed environment for `store` (one per store and process, so each
+    template is compiled once)."""
+    key = str(store.root)
+    env = _ENVIRONMENTS.get(key)
+    if env is None:
+        env = _ENVIRONMENTS[key] = _build(store.root)
     return env
 
 
-def render(store, record_id: str, lang: str, type_name: str | None = None) -> str:
-    import jinja2
+def _build(root: Path):
+    class Sandbox(ImmutableSandboxedEnvironment):
+        # `*` and `**` are where a one-line template asks for a gigabyte or an hour
+        intercepted_binops = frozenset(["*", "**"])
 
+        def call_binop(self, context, operator, left, right):
+            if operator == "**" and isinstance(right, (int, float)) and abs(right) > 100:
+                raise SecurityError("a power over 100 is not allowed in a form")
+            if operator == "*":
+                for a, b in ((left, right), (right, left)):
+                    if isinstance(a, (str, list, tuple)) and isinstance(b, int) and len(a) * b > 100_000:
+                        raise SecurityError("a repeat over 100,000 characters is not allowed in a form")
+            return super().call_binop(context, operator, left, right)
+
+    env = Sandbox(
+        loader=_Loader(root),
+        undefined=jinja2.StrictUndefined,
+        autoescape=True,
+        finalize=_finalize,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        auto_reload=True,
+    )
+    for name in ("lipsum", "cycler", "joiner"):  # objects a template has no use for
+        env.globals.pop(name, None)
+    for name in ("urlize", "xmlattr"):  # filters that write HTML
+        env.filters.pop(name, None)
+    env.filters.update(cell=_cell, e=_cell, escape=_cell, forceescape=_cell, join=_join, tojson=_json)
+    return env
+
+
+# ---------------------------------------------------------------------------- limits
+
+
+class _TooLong(BaseException):
+    """Raised by the alarm when a form takes longer than TIME_LIMIT."""
+
+
+class _Limits:
+    """TIME_LIMIT seconds and MEMORY_HEADROOM more memory while a form is filled in,
+    where the system offers them (the main thread of a POSIX process)."""
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        self.alarm = self.memory = None
+        if hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread():
+            def ring(signum, frame):
+                raise _TooLong()
+
+            self.alarm = signal.signal(signal.SIGALRM, ring)
+            signal.setitimer(signal.ITIMER_REAL, TIME_LIMIT)
+        try:
+            import resource
+
+            with open("/proc/self/statm") as f:
+                used = int(f.read().split()[0]) * resource.getpagesize()
+            soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+            cap = used + MEMORY_HEADROOM
+            if (soft == resource.RLIM_INFINITY or soft > cap) and (hard == resource.RLIM_INFINITY or hard >= cap):
+                resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+                self.memory = (soft, hard)
+        except (ImportError, OSError, ValueError):
+            pass
+        return self
+
+    def __exit__(self, *exc):
+        import signal
+
+        if self.alarm is not None:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self.alarm)
+        if self.memory is not None:
+            import resource
+
+            resource.setrlimit(resource.RLIMIT_AS, self.memory)
+        return False
+
+
+def _where(e: BaseException) -> str:
+    """`templates/X:LINE` of the innermost template line that raised `e`."""
+    for frame in reversed(traceback.extract_tb(e.__traceback__)):
+        if frame.filename.startswith("templates/") or frame.filename.endswith(BUILT_IN):
+            return f"{frame.filename}:{frame.lineno}"
+    return ""
+
+
+def _fill(env, template, context: dict, record_id: str) -> str:
+    name = template.filename or template.name
+    try:
+        with _Limits():
+            parts, size = [], 0
+            for part in template.generate(**context):
+                size += len(part)
+                if size > OUTPUT_LIMIT:
+                    raise BadInput(f"{name}: the form for {record_id} would be over "
+                                   f"{OUTPUT_LIMIT // (1 << 20)} MiB; nothing was written")
+                parts.append(part)
+            return "".join(parts)
+    except QmsError:
+        raise
+    except _TooLong:
+        raise BadInput(f"{name}: the form for {record_id} took longer than {TIME_LIMIT} s to fill in; "
+                       "nothing was written") from None
+    except MemoryError:
+        raise BadInput(f"{name}: the form for {record_id} needed more than "
+                       f"{MEMORY_HEADROOM >> 30} GiB of memory; nothing was written") from None
+    except SecurityError as e:
+        at = _where(e) or name
+        raise BadInput(f"{at}: not allowed in a form template ({e}); a form may only show "
+                       "the record's values; nothing was written") from None
+    except jinja2.TemplateSyntaxError as e:
+        raise BadInput(f"{e.filename or e.name}:{e.lineno}: {e.message}") from None
+    except jinja2.TemplateNotFound as e:
+        at = _where(e) or name
+        raise BadInput(f"{at}: includes '{e.name}', which is not a form template in the store's "
+                       "templates/ or built in (a template is named by its file name, never a path)") from None
+    except jinja2.UndefinedError as e:
+        at = _where(e) or name
+        raise BadInput(f"{record_id}: form template {at}: {e.message}") from None
+    except RecursionError:
+        raise BadInput(f"{name}: nested too deeply to fill in for {record_id}") from None
+    except Exception as e:  # a hand-broken record, or a template that does arithmetic on text
+        at = _where(e) or name
+        raise BadInput(f"{record_id}: cannot be printed on {at} ({type(e).__name__}: {e}); "
+                       f"run qms validate {record_id}") from None
+
+
+# ---------------------------------------------------------------------------- render
+
+
+def render(store, record_id: str, lang: str, type_name: str | None = None) -> str:
     from .store import git as gitops
 
     record = store.read(record_id, type_name)
@@ -123,15 +430,10 @@ def render(store, record_id: str, lang: str, type_name: str | None = None) -> st
         }
         for e in gitops.log(store.root, record.path)
     ]
-    context = {
-        "id": record.id,
-        "r": plain(data),
+    functions = {
         "v": v,
         "label": label,
         "signature": signature,
-        "state": record.state,
-        "state_label": rt.workflow.states[record.state].label[lang],
-        "state_labels": {k: st.label[lang] for k, st in rt.workflow.states.items()},
         "role_label": role_label,
         "meaning_label": lambda m: rt.meaning_label(m, lang),
         "record": other,
@@ -140,6 +442,13 @@ def render(store, record_id: str, lang: str, type_name: str | None = None) -> st
         "label_of": label_of,
         "value_of": value_of,
         "state_label_of": state_label_of,
+    }
+    context = {
+        "id": record.id,
+        "r": plain(data),
+        "state": record.state,
+        "state_label": rt.workflow.states[record.state].label[lang],
+        "state_labels": {k: st.label[lang] for k, st in rt.workflow.states.items()},
         "form_title": rt.form[lang],
         "type_label": rt.label[lang],
         "company": config.company,
@@ -152,16 +461,16 @@ def render(store, record_id: str, lang: str, type_name: str | None = None) -> st
         "lang": lang,
         "now": now.strftime("%Y-%m-%d %H:%M"),
     }
+    context = store_text(context)
+    context.update({k: _giving_text(fn) for k, fn in functions.items()})
     name = f"{record.type}.{lang}.md.j2"
+    env = environment(store)
     try:
-        template = environment(store).get_template(name)
+        template = env.get_template(name)
     except jinja2.TemplateNotFound:
         raise BadInput(f"no form template {name} (in the store's templates/ or built in)") from None
     except jinja2.TemplateSyntaxError as e:
-        raise BadInput(f"templates/{name}:{e.lineno}: {e.message}") from None
-    try:
-        return template.render(**context)
-    except jinja2.UndefinedError as e:
-        raise BadInput(f"{record.id}: form template {name}: {e.message}") from None
-    except (AttributeError, TypeError, ValueError, KeyError) as e:  # a hand-broken record
-        raise BadInput(f"{record.id}: cannot be printed on {name} ({e}); run qms validate {record.id}") from None
+        raise BadInput(f"{e.filename or e.name}:{e.lineno}: {e.message}") from None
+    except RecursionError:
+        raise BadInput(f"{name}: nested too deeply to read") from None
+    return _fill(env, template, context, record.id)
