@@ -86,17 +86,30 @@ def record_schema(rt: RecordType, lang: str = "zh") -> dict:
 
 
 def export(store, folder: Path) -> list[Path]:
-    from .errors import BadInput
+    """Write one schema per record type into `folder` (inside the store only where no
+    link leads and never under records/, .git or .qms)."""
+    import os
 
+    from .errors import BadInput
+    from .store import output, safefs
+
+    real = Path(os.path.realpath(folder))
+    root = Path(os.path.realpath(store.root))
+    rel = real.relative_to(root).as_posix() if real == root or root in real.parents else None
+    if rel is not None and rel.split("/")[0] in output.PROTECTED:
+        raise BadInput(f"{folder}: schemas are never written under {rel.split('/')[0]}/ of the store; "
+                       "the default is schemas/")
     out = []
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        real.mkdir(parents=True, exist_ok=True)
         for name in store.config.type_names():
             rt = store.record_type(name)
-            path = folder / f"{name}.schema.json"
-            path.write_text(json.dumps(record_schema(rt, store.config.lang), ensure_ascii=False, indent=2) + "\n",
-                            encoding="utf-8")
-            out.append(path)
+            path = real / f"{name}.schema.json"
+            if rel is not None:
+                safefs.check_writable(root, path.name if rel == "." else f"{rel}/{path.name}")
+            text = json.dumps(record_schema(rt, store.config.lang), ensure_ascii=False, indent=2) + "\n"
+            output.write(path, text.encode("utf-8"), str(folder / path.name))
+            out.append(folder / path.name)
     except OSError as e:
         raise BadInput(f"{folder}: cannot write the schemas there ({e.strerror})") from None
     return out

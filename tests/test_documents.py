@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import re
+from datetime import datetime
 
 import pytest
 from conftest import git, sets
@@ -792,7 +793,15 @@ def test_the_recall_report_lists_the_flagged_copies_by_holder(superseded):
     d.ok("report", "recall", "--format", "xlsx", "-o", str(out), at="2026-04-07")
     sheet = load_workbook(out).active
     cells = [[c if c is not None else "" for c in row] for row in sheet.iter_rows(values_only=True)]
-    assert [[str(c) for c in row] for row in cells] == rows
+
+    def shown(c):  # dates and numbers are real Excel cells, so sums and filters work
+        return c.strftime("%Y-%m-%d") if isinstance(c, datetime) else str(c)
+
+    assert [[shown(c) for c in row] for row in cells] == rows
+    flagged = [row[rows[0].index(RECALL_COLUMNS[-2])] for row in cells[1:]]
+    assert flagged and all(isinstance(c, datetime) for c in flagged), flagged
+    numbers = [row[4] for row in cells[1:]]
+    assert sorted(numbers) == [1, 2, 3], numbers
 
 
 def test_a_recalled_copy_leaves_the_recall_list(superseded):

@@ -107,16 +107,19 @@ def log(
     if json or options().json:
         emit_json([e.as_dict() for e in entries])
         return
+    from ..text import visible
+
     for e in entries:
         action = (e.trailers.get("QMS-Action") or ["(edited without qms)"])[0]
         sig = e.trailers.get("QMS-Signature")
         line = f"{e.date[:16].replace('T', ' ')}  {e.author} <{e.email}>  {action}"
         if sig:
             line += f"  [{'; '.join(sig)}]"
-        typer.echo(line)
+        # a commit message is anyone's text: shown, never acted on by the terminal
+        typer.echo(visible(line, one_line=True))
         if e.body:
             for b in e.body.splitlines():
-                typer.echo(f"    {b}")
+                typer.echo(f"    {visible(b)}")
 
 
 @app.command("render")
@@ -130,23 +133,25 @@ def render(
     from ..render import render as run
 
     store = open_store()
-    write_out(run(store, record_id, lang_of(store, lang)), output)
+    write_out(store, run(store, record_id, lang_of(store, lang)), output)
 
 
-def write_out(text: str, output: Path | None, what: str = "", writer=None) -> None:
-    """Print `text`, or write it (or let `writer` write it) to `output` and say so."""
-    from ..errors import BadInput
+def write_out(store, text: str, output: Path | None, what: str = "", writer=None) -> None:
+    """Print `text`, or write it (or the bytes `writer` makes) to `output` and say so.
+    `-o -` is standard output. Nothing of the store is overwritten (store.output)."""
+    import sys
 
-    if output is None:
-        typer.echo(text, nl=False)
-        return
-    try:
+    from ..store import output as out
+
+    if output is None or str(output) == "-":
         if writer is not None:
-            writer(output)
+            sys.stdout.buffer.write(writer())
+            sys.stdout.buffer.flush()
         else:
-            output.write_text(text, encoding="utf-8")
-    except OSError as e:
-        raise BadInput(f"{output}: cannot write ({e.strerror})") from None
+            typer.echo(text, nl=False)
+        return
+    path = out.target(store.root, output)
+    out.write(path, writer() if writer is not None else text.encode("utf-8"), str(output))
     err(f"wrote {output}{what}")
 
 
@@ -161,7 +166,7 @@ def report(
 ) -> None:
     """Ledgers and lists: 受控文件清单 (controlled-documents), copies to recall (recall), the complaints ledger."""
     from ..errors import BadInput
-    from ..reports import FORMATS, build, to_csv, to_markdown, to_xlsx
+    from ..reports import FORMATS, build, text_of, to_csv, to_markdown, to_xlsx
 
     if fmt not in FORMATS:
         raise BadInput(f"--format '{fmt}': expected md, csv or xlsx")
@@ -170,16 +175,16 @@ def report(
     rep = build(store, name, lang, period, list(where))
     if options().json:
         emit_json({"report": rep.name, "title": rep.title, "columns": rep.columns,
-                   "groups": [{"group": g, "rows": rows} for g, rows in rep.groups], "count": rep.count})
+                   "groups": [{"group": g, "rows": [[text_of(c) for c in row] for row in rows]} for g, rows in rep.groups], "count": rep.count})
         return
     rows = f" ({rep.count} rows)"
     if fmt == "xlsx":
         if output is None:
-            raise BadInput("--format xlsx writes a file: give -o FILE.xlsx")
-        write_out("", output, rows, writer=lambda path: to_xlsx(rep, path))
+            raise BadInput("--format xlsx writes a file: give -o FILE.xlsx (or -o - for standard output)")
+        write_out(store, "", output, rows, writer=lambda: to_xlsx(rep))
         return
     text = to_csv(rep) if fmt == "csv" else to_markdown(rep, store.config.company, lang, store.now().strftime("%Y-%m-%d %H:%M"))
-    write_out(text, output, rows)
+    write_out(store, text, output, rows)
 
 
 @app.command("audit")

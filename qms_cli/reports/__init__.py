@@ -1,28 +1,48 @@
 """Ledgers and lists declared as data (`qms_cli/reports/<name>.yaml`, or a store's own
 `reports/<name>.yaml`): which record type, which records, grouping, order and columns.
-`build()` returns plain rows; `to_markdown`, `to_csv` and `to_xlsx` write them."""
+`build()` returns plain rows; `to_markdown`, `to_csv` and `to_xlsx` write them.
+
+A ledger leaves qms for Excel and for web pages, so what a record holds stays data there:
+numbers and dates are typed cells (so sums and filters work); text is always a text cell
+in xlsx, never a formula, whatever it starts with; in csv a text that a spreadsheet would
+start as a formula (= + - @, a tab or line break, the full-width ＝ ＋ － ＠) gets a
+leading ' (OWASP's advice on CSV injection); in Markdown it is escaped as in forms."""
 
 from __future__ import annotations
 
 import calendar as _calendar
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from ..errors import BadInput
 from ..model import values
+from ..text import markdown, spreadsheet, xlsx_text
 
 BUILTIN = Path(__file__).resolve().parent
 FORMATS = ("md", "csv", "xlsx")
 
 
+NAME = re.compile(r"[a-z0-9-]+")
+Cell = Any  # str, int, float, date or datetime (naive, as the record wrote it)
+
+
 def report_names(store=None) -> list[str]:
     names = {p.stem for p in BUILTIN.glob("*.yaml")}
-    if store is not None and (store.root / "reports").is_dir():
-        names.update(p.stem for p in (store.root / "reports").glob("*.yaml"))
+    if store is not None and (store.root / "reports").is_dir() and not (store.root / "reports").is_symlink():
+        names.update(p.stem for p in (store.root / "reports").glob("*.yaml") if NAME.fullmatch(p.stem))
     return sorted(names)
+
+
+def text_of(value: Cell) -> str:
+    """A cell as a person reads it (what md, csv and --json show)."""
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
 
 
 @dataclass
@@ -30,7 +50,7 @@ class Report:
     name: str
     title: str
     columns: list[str]
-    groups: list[tuple[str, list[list[str]]]]  # (group value, rows)
+    groups: list[tuple[str, list[list[Cell]]]]  # (group value, rows)
     group_label: str | None
     period: str | None
 
@@ -56,14 +76,21 @@ def parse_period(text: str) -> tuple[date, date]:
 
 
 def build(store, name: str, lang: str, period: str | None = None, where: list[str] = ()) -> Report:
-    from ..store import yamlio
+    from ..store import safefs, yamlio
     from ..views import matches, shown
 
-    local = store.root / "reports" / f"{name}.yaml"
-    path = local if local.is_file() else BUILTIN / f"{name}.yaml"
-    if not re.fullmatch(r"[a-z0-9-]+", name) or not path.is_file():
+    if not NAME.fullmatch(name):
         raise BadInput(f"no report '{name}' (expected one of {', '.join(report_names(store))})")
-    spec = yamlio.load_declaration(path, f"report {name}")
+    rel = f"reports/{name}.yaml"
+    what, at = safefs.kind(store.root, rel)
+    if what in ("link", "special"):  # a store's report that is not a file of the store
+        raise BadInput(f"{at}: {safefs.LINK if what == 'link' else safefs.SPECIAL}")
+    if what == "file":
+        spec = yamlio.load_declaration(store.root / rel, rel, root=store.root)
+    elif (BUILTIN / f"{name}.yaml").is_file():
+        spec = yamlio.load_declaration(BUILTIN / f"{name}.yaml", f"report {name}")
+    else:
+        raise BadInput(f"no report '{name}' (expected one of {', '.join(report_names(store))})")
     rt = store.record_type(spec["type"])
     columns = [c if isinstance(c, dict) else {"path": c} for c in spec.get("columns") or []]
     window = parse_period(period) if period else None
@@ -97,9 +124,9 @@ def build(store, name: str, lang: str, period: str | None = None, where: list[st
     sort_keys = spec.get("sort") or ["id"]
     records.sort(key=lambda d: [str(values.get(d, k) if values.get(d, k) is not None else "") for k in sort_keys])
 
-    def cell(data: Any, c: dict) -> str:
+    def cell(data: Any, c: dict) -> Cell:
         if "count" in c:
-            return str(counts[id(c)].get(str(data.get("id")), 0))  # type: ignore[index]
+            return counts[id(c)].get(str(data.get("id")), 0)  # type: ignore[index]
         if c.get("state"):
             st = rt.workflow.states.get(data.get("state"))
             return st.label[lang] if st else str(data.get("state"))
@@ -108,7 +135,10 @@ def build(store, name: str, lang: str, period: str | None = None, where: list[st
         value = store.evaluator(rt, data).first(p) if fs is None else values.get(data, p)
         if values.is_empty(value):
             return ""
-        return shown(fs, value, lang) if fs else str(value)
+        if fs is None:
+            return str(value)
+        typed = _typed(fs.type, value)
+        return shown(fs, value, lang) if typed is None else typed
 
     def head(c: dict) -> str:
         if "label" in c:
@@ -135,31 +165,40 @@ def build(store, name: str, lang: str, period: str | None = None, where: list[st
     )
 
 
-def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", "<br>")
+def _typed(kind: str, value: Any) -> Cell | None:
+    """A number, date or date-time value as itself (within the bounds every command
+    handles), or None: shown as text."""
+    if kind in ("int", "number") and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value if values.number_in_bounds(value) else None
+    if kind == "date":
+        return values.to_date(value)
+    if kind == "datetime":
+        moment = values.to_datetime(value, timezone.utc)  # the wall time, as forms show it
+        return moment.replace(tzinfo=None) if moment else None
+    return None
 
 
 def to_markdown(report: Report, company: str, lang: str, printed: str) -> str:
     words = {"zh": ("合计", "制表时间", "期间"), "en": ("Total", "Printed", "Period")}[lang]
-    out = [f"# {company}" if company else "", f"## {report.title}", ""]
+    out = [f"# {markdown(company)}" if company else "", f"## {markdown(report.title)}", ""]
     meta = f"{words[1]}: {printed}" + (f" · {words[2]}: {report.period}" if report.period else "")
     out += [meta, ""]
     for group, rows in report.groups:
         if report.group_label:
-            out += [f"### {report.group_label}: {group or '—'}", ""]
-        out.append("| " + " | ".join(report.columns) + " |")
+            out += [f"### {markdown(report.group_label)}: {markdown(group) or '—'}", ""]
+        out.append("| " + " | ".join(markdown(c) for c in report.columns) + " |")
         out.append("|" + "---|" * len(report.columns))
         for r in rows:
-            out.append("| " + " | ".join(_md_cell(c) for c in r) + " |")
+            out.append("| " + " | ".join(markdown(text_of(c)) for c in r) + " |")
         out.append("")
     if not report.groups:
-        out += ["| " + " | ".join(report.columns) + " |", "|" + "---|" * len(report.columns),
+        out += ["| " + " | ".join(markdown(c) for c in report.columns) + " |", "|" + "---|" * len(report.columns),
                 "| " + " | ".join("—" for _ in report.columns) + " |", ""]
     out.append(f"{words[0]}: {report.count}")
     return "\n".join(line for line in out if line is not None).lstrip("\n") + "\n"
 
 
-def _table(report: Report) -> list[list[str]]:
+def _table(report: Report) -> list[list[Cell]]:
     head = ([report.group_label] if report.group_label else []) + report.columns
     rows = [head]
     for group, grows in report.groups:
@@ -174,23 +213,48 @@ def to_csv(report: Report) -> str:
 
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerows(_table(report))
+    for row in _table(report):
+        w.writerow([spreadsheet(c) if isinstance(c, str) else text_of(c) for c in row])
     return "\ufeff" + buf.getvalue()  # a BOM, so that Excel reads the Chinese as UTF-8
 
 
-def to_xlsx(report: Report, path: Path) -> None:
+def to_xlsx(report: Report) -> bytes:
+    """The ledger as the bytes of an xlsx workbook."""
+    import io
+
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
     wb = Workbook()
     ws = wb.active
-    ws.title = report.title[:31]
-    for row in _table(report):
-        ws.append(row)
+    ws.title = _sheet_title(report.title)
+    for r, row in enumerate(_table(report), start=1):
+        for col, value in enumerate(row, start=1):
+            if value == "":
+                continue  # an empty cell, not an empty text
+            cell = ws.cell(row=r, column=col)
+            if isinstance(value, str):
+                # set as a string cell: openpyxl would take a leading = as a formula
+                cell.value = xlsx_text(value)
+                cell.data_type = "s"
+            else:
+                cell.value = value
+                if isinstance(value, datetime):
+                    cell.number_format = "yyyy-mm-dd hh:mm"
+                elif isinstance(value, date):
+                    cell.number_format = "yyyy-mm-dd"
     for c in ws[1]:
         c.font = Font(bold=True)
     ws.freeze_panes = "A2"
     for col in ws.columns:
-        width = max(len(str(c.value or "")) for c in col)
+        width = max(len(text_of(c.value) if c.value is not None else "") for c in col)
         ws.column_dimensions[col[0].column_letter].width = min(60, max(8, width * 1.6))
-    wb.save(path)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def _sheet_title(title: str) -> str:
+    """A worksheet name Excel accepts: at most 31 characters, none of \\ / ? * [ ] :"""
+    cleaned = re.sub(r"[\\/?*\[\]:]", " ", xlsx_text(title)).strip("' ")[:31]
+    return cleaned or "Sheet"
