@@ -31,6 +31,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
+from qms_cli.text import visible
+
 ID = "CMP-2026-0001"
 REL = f"records/complaint/{ID}.yaml"
 ACK = [
@@ -92,13 +94,13 @@ def _in_process_runs_fast(monkeypatch):
     read = yamlio.load_declaration
     seen: dict = {}
 
-    def load_declaration(path, source):
+    def load_declaration(path, source, root=None):
         p = Path(path).resolve()
         if package not in p.parents:
-            return read(path, source)
+            return read(path, source, root=root)
         key = (p, p.stat().st_mtime_ns)
         if key not in seen:
-            seen[key] = read(path, source)
+            seen[key] = read(path, source, root=root)
         return copy.deepcopy(seen[key])
 
     monkeypatch.setattr(yamlio, "load_declaration", load_declaration)
@@ -217,6 +219,10 @@ CASES = {
     "hostile_values": 470,
     "hostile_ids": 1250,
     "hand_edits": 120,
+    "control_characters": 60,
+    "shown_escaped": 40,
+    "spreadsheet_values": 40,
+    "template_escapes": 120,
 }
 GENERATED_CASES = sum(CASES.values())
 
@@ -713,13 +719,12 @@ def test_a_write_right_after_qms_was_killed_during_its_commit(store, qms):
     assert not problems, f"commits since the kill: {subjects}\n" + "\n".join(problems)
 
 
-def test_a_git_killed_with_qms_leaves_index_lock_and_qms_says_so(store, qms):
+def test_a_git_killed_with_qms_leaves_index_lock_and_the_next_write_clears_it(store, qms):
     """qms and its git are killed together (SIGKILL to the process group, as a CI job's
     timeout or `kill -9 -PGID` does) while git commits: git's own index.lock stays
-    behind, and qms cannot know that no git is running any more. The next write must say
-    so clearly (naming index.lock), exit 1 or 2, and change nothing: the interrupted
-    action is left for the write after the lock is gone. The test leaves the lock where
-    it is."""
+    behind. qms wrote down which git it started (.qms/git.pid); that git is gone, so the
+    next command removes the lock, says so, rolls the interrupted action back and does
+    its own work."""
     r = qms("complaint", "new", *sets(*RECEIVED), who=QE)
     assert r.code == 0, r.text
     marker = _slow_commits(store, 30)
@@ -727,16 +732,34 @@ def test_a_git_killed_with_qms_leaves_index_lock_and_qms_says_so(store, qms):
     _kill_during_commit(store, marker, whole_group=True)
     (store / ".git" / "hooks" / "pre-commit").unlink()
     assert (store / ".git" / "index.lock").exists(), "premise: git's lock was left behind"
-    before = snapshot(store)
     args = ["complaint", "set", ID, "batch=AFTER"]
     r = qms(*args, who=QE)
     contract(args, r)
+    assert r.code == 0, describe(args, r)
+    assert "index.lock" in r.err and "rolled back" in r.err, describe(args, r)
+    assert not (store / ".git" / "index.lock").exists()
+    assert git(store, "rev-parse", "HEAD^").strip() == committed  # the killed set never landed
+    assert "batch: AFTER" in (store / "records" / "complaint" / f"{ID}.yaml").read_text(encoding="utf-8")
+    assert git(store, "status", "--porcelain", "--untracked-files=all") == ""
+    assert no_tmp_files(store) == []
+
+
+def test_an_index_lock_qms_did_not_leave_blocks_writes_and_is_named(store, qms):
+    """An index.lock that no git of qms's left (another tool, a person's git in another
+    terminal) is not qms's to remove: the write waits, then exits 1 naming the file, and
+    changes nothing."""
+    r = qms("complaint", "new", *sets(*RECEIVED), who=QE)
+    assert r.code == 0, r.text
+    lock = store / ".git" / "index.lock"
+    lock.write_bytes(b"")
+    before, committed = snapshot(store), head(store)
+    args = ["complaint", "set", ID, "batch=AFTER"]
+    r = qms(*args, who=QE)  # waits 10 s for the lock to go, then says so
+    contract(args, r)
     assert r.code in (1, 2), describe(args, r)
     assert r.err.startswith("qms: ") and "index.lock" in r.err, describe(args, r)
-    assert snapshot(store) == before, "the refused write changed the store: " + describe(args, r)
-    assert head(store) == committed
-    assert no_tmp_files(store) == []
-    assert (store / ".git" / "index.lock").exists()  # not ours to remove
+    assert snapshot(store) == before and head(store) == committed
+    assert lock.exists()  # not ours to remove
 
 
 # ================================================================ 3. hostile input
@@ -1422,7 +1445,10 @@ def test_hostile_set_values(seeded, qms, verb, assignment, extra):
                 sent = field.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
             except UnicodeEncodeError:
                 sent = shown
-            assert field in r.err or shown in r.err or sent in r.err, "names no field: " + describe(args, r)
+            # control characters shown escaped
+            escaped = {visible(t, one_line=o) for t in (field, shown, sent) for o in (False, True)}
+            assert field in r.err or shown in r.err or sent in r.err or any(e in r.err for e in escaped), (
+                "names no field: " + describe(args, r))
         if r.code == 0:
             rid = r.out.strip() if verb == "new" else ID
             rel = f"records/complaint/{rid}.yaml"
@@ -1868,3 +1894,180 @@ def test_a_field_of_ones_own(seeded, qms, remark):
     accepted or reported like any other hand edit, not something validate passes and
     `set` then refuses."""
     judge_hand_edit(qms, seeded, COMMENTED + remark, ["remark"])
+
+
+# ======================================================= 5. a store someone else wrote
+
+# text with the characters a terminal, a form or a spreadsheet acts on
+CONTROL_CHARS = [chr(c) for c in [*range(0x01, 0x09), 0x0B, 0x0C, 0x0D, *range(0x0E, 0x20), 0x7F,
+                                  *range(0x80, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A)]]
+ESCAPES = ["\x1b[2J", "\x1b]0;owned\x07", "\x1b]52;c;cm0gLXJmIC8=\x07", "\x9b31m", "\u202egnp.exe",
+           "\r# heading", "\x85", "\x0b"]
+plain_text = st.text(st.characters(exclude_categories=("Cs", "Cc"), exclude_characters="\u2028\u2029"),
+                     max_size=12)
+
+
+@st.composite
+def with_control(draw):
+    """A text value with at least one control character (or an escape sequence) in it."""
+    before, after = draw(plain_text), draw(plain_text)
+    middle = draw(st.one_of(st.sampled_from(CONTROL_CHARS), st.sampled_from(ESCAPES)))
+    return before + middle + after
+
+
+@fuzz("control_characters")
+@given(value=with_control(), field=st.sampled_from(sorted(TEXT_FIELDS)), verb=st.sampled_from(["set", "new"]))
+def test_control_characters_are_refused_at_write(seeded, qms, value, field, verb):
+    """A terminal control character (C0 but tab and line feed, DEL, C1, direction
+    overrides) in any text field is refused with exit 2, naming the field, and nothing
+    is written."""
+    restore = Restore(seeded)
+    try:
+        item = f"{field}={value}"
+        args = (["complaint", "set", ID, item] if verb == "set"
+                else ["complaint", "new", *sets(*RECEIVED, item)])
+        r = run_checked(qms, seeded, args)
+        assert r.code == 2, describe(args, r)
+        assert field in r.err and "U+" in r.err, describe(args, r)
+    finally:
+        restore()
+
+
+def _raw_controls(text: str) -> list[str]:
+    """The control characters a terminal would act on, as they reach it."""
+    return sorted({f"U+{ord(c):04X}" for c in text if c in CONTROL_CHARS and c != "\r"}
+                  | ({"CR"} if "\r" in text.replace("\r\n", "") else set()))
+
+
+def _yaml_quoted(text: str) -> str:
+    """`text` as a YAML double-quoted scalar, every character that is not plainly
+    printable written as an escape (as a person's editor or another tool may write it)."""
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if ch in '\\"':
+            out.append("\\" + ch)
+        elif ch in CONTROL_CHARS or ch in "\n\t\u2028\u2029\ufeff" or not ch.isprintable():
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+@fuzz("shown_escaped")
+@given(value=with_control(), field=st.sampled_from(["description", "customer.name", "batch"]))
+def test_control_characters_already_in_a_record_are_shown_escaped(seeded, qms, value, field):
+    """A record that holds control characters (written by hand, or by an older qms) is
+    reported by validate, and show, list, log and the form print them escaped: nothing
+    on stdout or stderr is a character the terminal acts on."""
+    restore = Restore(seeded)
+    try:
+        key = field.split(".")[-1]
+        text = re.sub(rf"(?m)^(\s*{key}): .*$", lambda m: m.group(1) + ": " + _yaml_quoted(value), VALID, count=1)
+        assert text != VALID
+        (seeded / REL).write_text(text, encoding="utf-8")
+        commit_by_hand(seeded, "hand edit with " + value)
+        for args in (["validate"], ["complaint", "show", ID], ["complaint", "list"], ["log", ID],
+                     ["render", ID], ["complaint", "show", ID, "--json"]):
+            r = run_checked(qms, seeded, args)
+            assert r.code in ((1,) if args == ["validate"] else (0,)), describe(args, r)
+            assert _raw_controls(r.out) == [] and _raw_controls(r.err) == [], describe(args, r)
+            if args == ["validate"]:
+                assert field in r.out, describe(args, r)
+    finally:
+        restore()
+
+
+FORMULA = ["=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠", " =", "  +"]
+
+
+@fuzz("spreadsheet_values")
+@given(start=st.sampled_from(FORMULA), rest=plain_text.filter(lambda t: t.strip() != ""),
+       fmt=st.sampled_from(["csv", "xlsx"]))
+def test_a_value_a_spreadsheet_would_run_stays_text(seeded, qms, tmp_path_factory, start, rest, fmt):
+    """A customer name that starts like a formula (OWASP's CSV injection list, with the
+    full-width forms) reaches csv with a leading ' and xlsx as a text cell holding the
+    name itself; never a formula."""
+    restore = Restore(seeded)
+    try:
+        name = start + rest
+        args = ["complaint", "set", ID, f"customer.name={name}"]
+        r = run_checked(qms, seeded, args)
+        if r.code != 0:  # a line break is a control character only as CR
+            assert r.code == 2, describe(args, r)
+            return
+        out = tmp_path_factory.mktemp("ledger") / f"complaints.{fmt}"
+        args = ["report", "complaints", "--format", fmt, "-o", str(out)]
+        r = run_checked(qms, seeded, args)
+        assert r.code == 0, describe(args, r)
+        if fmt == "csv":
+            import csv
+            import io
+
+            rows = list(csv.reader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
+            cell = rows[1][rows[0].index("顾客名称")]
+            assert cell == "'" + name, (name, cell)
+        else:
+            from openpyxl import load_workbook
+
+            sheet = load_workbook(out).active
+            head = [c.value for c in sheet[1]]
+            cell = sheet.cell(row=2, column=head.index("顾客名称") + 1)
+            assert cell.data_type == "s" and cell.value == name, (name, cell.data_type, cell.value)
+    finally:
+        restore()
+
+
+# what a template author reaches for to get out of a sandbox
+SANDBOX_BASES = ["r", "v", "label", "range", "''", "[]", "{}", "id", "company", "history", "loop",
+                 "self", "lipsum", "cycler", "joiner", "namespace", "dict", "r.get", "'%s'.format",
+                 "(1).real", "signatures", "deadlines", "caller", "varargs"]
+SANDBOX_STEPS = [".__class__", ".__mro__", "[1]", ".__subclasses__()", ".__globals__", ".__init__",
+                 ".__builtins__", "['__import__']('os')", ".__self__", ".__dict__", ".mro()", ".__base__",
+                 ".os", ".popen('touch PWNED')", ".read()", ".system('touch PWNED')", ".func_globals",
+                 ".gi_frame", ".f_globals", ".__getitem__('os')", ".update({'a': 1})", ".append(1)",
+                 ".pop()", "|attr('__class__')", "|attr('__globals__')", "|map('__class__')|list",
+                 ".environment", "._TemplateReference__context", ".__code__", ".co_consts",
+                 "|format('%s')", ".__reduce_ex__(2)", ".__getattribute__('__class__')"]
+
+
+@st.composite
+def escape_attempts(draw):
+    expr = draw(st.sampled_from(SANDBOX_BASES))
+    for step in draw(st.lists(st.sampled_from(SANDBOX_STEPS), min_size=1, max_size=6)):
+        expr += step
+    wrapper = draw(st.sampled_from(["{{ %s }}", "{%% set x = %s %%}{{ x }}", "{%% for x in [%s] %%}{{ x }}{%% endfor %%}",
+                                    "{%% if %s %%}yes{%% endif %%}", "{%% macro m() %%}{{ %s }}{%% endmacro %%}{{ m() }}"]))
+    return wrapper % expr
+
+
+@fuzz("template_escapes")
+@given(body=escape_attempts())
+def test_a_store_template_never_reaches_python(seeded, qms, body):
+    """A store's own form template that climbs from any value it is given towards
+    Python's classes, globals, modules or the environment: the form fails with exit 2
+    naming the template (or prints only data); nothing runs, nothing is read from
+    outside the store, the record is untouched."""
+    restore = Restore(seeded)
+    try:
+        (seeded / "templates").mkdir(exist_ok=True)
+        (seeded / "templates" / "complaint.zh.md.j2").write_text("Form\n" + body + "\n", encoding="utf-8")
+        out = seeded.parent / "form.md"
+        args = ["render", ID, "-o", str(out)]
+        r = qms(*args, who=QE)
+        contract(args, r)
+        assert r.code in (0, 2), describe(args, r)
+        if r.code == 2:
+            assert r.err.startswith("qms: ") and "complaint.zh.md.j2" in r.err, describe(args, r)
+            assert not out.exists(), describe(args, r)
+        else:
+            text = out.read_text(encoding="utf-8")
+            for leak in ("<function", "<built-in", "<class", "<module", "os.environ", "__builtins__",
+                         "root:", "uid="):
+                assert leak not in text, f"{leak} in the form: " + describe(args, r) + "\n" + text[:500]
+        assert not (seeded / "PWNED").exists() and not Path("PWNED").exists(), describe(args, r)
+        assert worktree_matches_head(seeded) == []
+    finally:
+        if (seeded.parent / "form.md").exists():
+            (seeded.parent / "form.md").unlink()
+        restore()
