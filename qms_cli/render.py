@@ -216,19 +216,97 @@ def environment(store):
     return env
 
 
+WIDTH_LIMIT = 100_000  # the widest padding, repeat or number a template may ask for
+POWER_DIGITS = 4_000  # the most digits a power in a form may have
+# a width or precision of 100,000 or more in a %-format or a {}-format
+_WIDE_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(?:\d{6,}|\d*\.\d{6,})|\{[^{}]*:[^{}]*\d{6,}")
+# a width taken from the arguments: `%*d`, `{0:{1}}`
+_WIDTH_ARG = re.compile(r"%(?:\([^)]*\))?[-#0 +]*\d*\.?\*|\{[^{}]*:[^{}]*\{")
+_PADDING = frozenset(["center", "ljust", "rjust", "zfill", "expandtabs"])
+
+
+def _guard_width(*values: Any) -> None:
+    for v in values:
+        if isinstance(v, int) and not isinstance(v, bool) and abs(v) > WIDTH_LIMIT:
+            raise SecurityError(f"a width over {WIDTH_LIMIT:,} is not allowed in a form")
+
+
+def _guard_format(spec: Any, args: Any = ()) -> None:
+    """`spec % args` or `spec.format(*args)` asks for no width over WIDTH_LIMIT."""
+    if not isinstance(spec, str):
+        return
+    if _WIDE_SPEC.search(spec):
+        raise SecurityError(f"a format width over {WIDTH_LIMIT:,} is not allowed in a form")
+    if _WIDTH_ARG.search(spec):
+        if isinstance(args, dict):
+            args = list(args.values())
+        elif not isinstance(args, (list, tuple)):
+            args = [args]
+        _guard_width(*args)
+
+
+def _guard_power(left: Any, right: Any) -> None:
+    import math
+
+    if not isinstance(right, (int, float)) or isinstance(right, bool):
+        return
+    if abs(right) > 100:
+        raise SecurityError("a power over 100 is not allowed in a form")
+    if isinstance(left, int) and abs(left) > 1 and right > 0 \
+            and right * math.log10(abs(left)) > POWER_DIGITS:
+        raise SecurityError(f"a power of more than {POWER_DIGITS:,} digits is not allowed in a form")
+
+
+def _center(value: Any, width: int = 80) -> Any:
+    _guard_width(width)
+    return jinja2.filters.do_center(value, width)
+
+
+def _indent(value: Any, width: Any = 4, first: bool = False, blank: bool = False) -> Any:
+    _guard_width(width)
+    if isinstance(width, str) and len(width) > WIDTH_LIMIT:
+        raise SecurityError(f"a width over {WIDTH_LIMIT:,} is not allowed in a form")
+    return jinja2.filters.do_indent(value, width, first, blank)
+
+
+def _format(value: Any, *args: Any, **kwargs: Any) -> Any:
+    _guard_format(value, kwargs or args)
+    return jinja2.filters.do_format(value, *args, **kwargs)
+
+
 def _build(root: Path):
     class Sandbox(ImmutableSandboxedEnvironment):
-        # `*` and `**` are where a one-line template asks for a gigabyte or an hour
-        intercepted_binops = frozenset(["*", "**"])
+        # `*`, `**` and `%` are where a one-line template asks for a gigabyte or an hour
+        intercepted_binops = frozenset(["*", "**", "%"])
 
         def call_binop(self, context, operator, left, right):
-            if operator == "**" and isinstance(right, (int, float)) and abs(right) > 100:
-                raise SecurityError("a power over 100 is not allowed in a form")
-            if operator == "*":
+            if operator == "**":
+                _guard_power(left, right)
+            elif operator == "%":
+                _guard_format(left, right)
+            elif operator == "*":
                 for a, b in ((left, right), (right, left)):
-                    if isinstance(a, (str, list, tuple)) and isinstance(b, int) and len(a) * b > 100_000:
-                        raise SecurityError("a repeat over 100,000 characters is not allowed in a form")
+                    if isinstance(a, (str, list, tuple)) and isinstance(b, int) and len(a) * b > WIDTH_LIMIT:
+                        raise SecurityError(f"a repeat over {WIDTH_LIMIT:,} characters is not allowed in a form")
             return super().call_binop(context, operator, left, right)
+
+        def call(__self, __context, __obj, *args, **kwargs):  # noqa: N805 (as Jinja names it)
+            if isinstance(getattr(__obj, "__self__", None), str) and getattr(__obj, "__name__", "") in _PADDING:
+                _guard_width(*args, *kwargs.values())
+            return super().call(__context, __obj, *args, **kwargs)
+
+        def wrap_str_format(self, value):
+            wrapped = super().wrap_str_format(value)
+            if wrapped is None:
+                return None
+            spec = value.__self__
+            _guard_format(spec)
+
+            def checked(*args, **kwargs):
+                _guard_format(spec, [*args, *kwargs.values()] if value.__name__ == "format" else (args or [{}])[0])
+                return wrapped(*args, **kwargs)
+
+            return checked
 
     env = Sandbox(
         loader=_Loader(root),
@@ -244,7 +322,8 @@ def _build(root: Path):
         env.globals.pop(name, None)
     for name in ("urlize", "xmlattr"):  # filters that write HTML
         env.filters.pop(name, None)
-    env.filters.update(cell=_cell, e=_cell, escape=_cell, forceescape=_cell, join=_join, tojson=_json)
+    env.filters.update(cell=_cell, e=_cell, escape=_cell, forceescape=_cell, join=_join, tojson=_json,
+                       center=_center, indent=_indent, format=_format)
     return env
 
 
