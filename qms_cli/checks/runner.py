@@ -8,11 +8,13 @@ several processes when there are many of them (qms_cli/parallel.py)."""
 from __future__ import annotations
 
 import os
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import BadFile, BadInput, Finding, QmsError
+from ..model import values
 from . import RECORD_CHECKS, STORE_CHECKS, Context, Loaded, Summary, facts_of
 
 
@@ -300,5 +302,10 @@ def run(store, targets: list[str], *, strict: bool = False, cache: bool = True) 
                     for f in findings]
     for w in config.calendar.warnings:
         findings.append(Finding("qms.yaml", "calendar", w, severity="warning"))
+    # qms.yaml is text printed on every form and list: the same rule as records
+    findings.extend(Finding("qms.yaml", path, message) for path, message in values.text_problems(config.data))
+    for key in ("company", "site"):
+        if isinstance(config.data.get(key), str) and re.search("[\n\u2028\u2029]", config.data[key]):
+            findings.append(Finding("qms.yaml", key, "a line break; expected one line, as printed at the top of every form"))
     findings.sort(key=lambda f: (f.source, f.line or 0, f.field))
     return Result(findings, len(files), len(jobs))

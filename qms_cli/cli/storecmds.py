@@ -173,9 +173,12 @@ def report(
     store = open_store()
     lang = lang_of(store)
     rep = build(store, name, lang, period, list(where))
+    for p in rep.problems:  # left out of the ledger: said, as `list` says it
+        err(f"{p} (left out of the report)")
     if options().json:
         emit_json({"report": rep.name, "title": rep.title, "columns": rep.columns,
-                   "groups": [{"group": g, "rows": [[text_of(c) for c in row] for row in rows]} for g, rows in rep.groups], "count": rep.count})
+                   "groups": [{"group": g, "rows": [[text_of(c) for c in row] for row in rows]} for g, rows in rep.groups],
+                   "count": rep.count, "left_out": rep.problems})
         return
     rows = f" ({rep.count} rows)"
     if fmt == "xlsx":

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import calendar as _calendar
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,7 @@ class Report:
     groups: list[tuple[str, list[list[Cell]]]]  # (group value, rows)
     group_label: str | None
     period: str | None
+    problems: list[str] = field(default_factory=list)  # records that could not be read, left out
 
     @property
     def count(self) -> int:
@@ -102,18 +103,23 @@ def build(store, name: str, lang: str, period: str | None = None, where: list[st
         if not sep:
             raise BadInput(f"--where '{w}': expected FIELD=VALUE")
         conditions.append((k.strip(), v.strip()))
+    problems: list[str] = []
+
+    def readable(type_name: str) -> list[Any]:
+        return store.scan(type_name, problems)
+
     counts: dict[str, dict[str, int]] = {}
     for c in columns:
         if "count" in c:
             cnt = c["count"]
             tally: dict[str, int] = {}
-            for other in store.scan(cnt["type"]):
+            for other in readable(cnt["type"]):
                 if all(str(values.get(other, k)) == str(v) for k, v in (cnt.get("where") or {}).items()):
                     key = str(values.get(other, cnt["field"]))
                     tally[key] = tally.get(key, 0) + 1
             counts[id(c)] = tally  # type: ignore[index]
     records = []
-    for data in store.scan(rt.name):
+    for data in readable(rt.name):
         if not matches(rt, data, conditions):
             continue
         if window:
@@ -162,6 +168,7 @@ def build(store, name: str, lang: str, period: str | None = None, where: list[st
         groups=sorted(groups.items()),
         group_label=rt.label_of(group_by, lang) if group_by else None,
         period=period,
+        problems=problems,
     )
 
 

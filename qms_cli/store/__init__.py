@@ -319,13 +319,16 @@ class Store:
             self._fetched[key] = yamlio.load(p, self.rel(p), root=self.root) if p else None
         return self._fetched[key]
 
-    def scan(self, type_name: str) -> list[Any]:
-        """Every record of a type (for copy numbers and effects; never for single-record reads)."""
+    def scan(self, type_name: str, problems: list[str] | None = None) -> list[Any]:
+        """Every readable record of a type (for copy numbers, effects and reports; never for
+        single-record reads); with `problems`, why each other one could not be read."""
         out = []
         for rec in self.records(type_name):
             if isinstance(rec, Record):
                 self._fetched[(type_name, rec.id)] = rec.data
                 out.append(rec.data)
+            elif problems is not None and isinstance(rec, Exception) and str(rec) not in problems:
+                problems.append(str(rec))
         return out
 
     def role_names(self, rt: RecordType, role_spec, data: Any) -> list[str]:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadFile, BadInput
+from ..text import visible
 
 MAX_BYTES = 1024 * 1024
 MAX_DEPTH = 64
@@ -131,15 +132,32 @@ def parse_fast(text: str, source: str) -> Any:
     except RecursionError:
         raise BadFile(source, "nested too deeply") from None
     except (ValueError, TypeError, OverflowError, KeyError, AttributeError, IndexError) as e:  # !!bool general
-        raise BadFile(source, f"{_value_problem(e)} (not a valid value)", _node_line(e)) from None
+        raise _bad_value(e, text, source) from None
     if not isinstance(data, dict):
         raise BadFile(source, "expected a mapping of fields (key: value) at the top")
     return data
 
 
-def _value_problem(e: Exception) -> str:
-    text = str(e).strip().splitlines()[0] if str(e).strip() else ""
-    return text if text and not isinstance(e, IndexError) else "a value does not match its YAML tag"
+_KEY = re.compile(r"\s*(?:-\s+)?([^\s:#'\"][^:#]*?)\s*:(?:\s|$)")
+
+
+def _bad_value(e: Exception, text: str, source: str) -> BadFile:
+    """A value YAML could not turn into data (2026-13-45, `!!float phone`, a number of
+    thousands of digits): the file, the line and, where the line shows it, the field."""
+    line = _node_line(e)
+    message = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    if "integer string conversion" in message:
+        problem = "a number of more than 4,300 digits; expected a whole number of at most 15 digits"
+    elif message and not isinstance(e, IndexError):
+        problem = f"{message} (not a valid value)"
+    else:
+        problem = "a value does not match its YAML tag (not a valid value)"
+    if line is not None:
+        lines = text.splitlines()
+        key = _KEY.match(lines[line - 1]) if 0 < line <= len(lines) else None
+        if key:
+            problem = f"{visible(key.group(1), one_line=True)[:60]}: {problem}"
+    return BadFile(source, problem, line)
 
 
 def _node_line(e: Exception) -> int | None:
@@ -195,7 +213,7 @@ def parse(text: str, source: str, kind: str = "safe") -> Any:
         raise BadFile(source, "nested too deeply") from None
     except (ValueError, TypeError, OverflowError, KeyError, AttributeError, IndexError) as e:
         # e.g. 2026-13-45, or `!!float phone` (ruamel's float constructor raises IndexError)
-        raise BadFile(source, f"{_value_problem(e)} (not a valid value)", _node_line(e)) from None
+        raise _bad_value(e, text, source) from None
     if not isinstance(data, dict):
         raise BadFile(source, "expected a mapping of fields (key: value) at the top")
     return data
