@@ -601,6 +601,24 @@ def test_a_new_record_is_never_written_through_a_linked_folder(store, qms, other
     assert snapshot(other) == theirs and snapshot(store) == before
 
 
+LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{n}: &{n} [{', '.join(['*' + p] * 10)}]\n" for p, n in zip("abcdefgh", "bcdefghi"))
+
+
+@pytest.mark.parametrize("where", ["reports/laughs.yaml", "types/complaint.yaml"])
+def test_a_declaration_of_a_billion_aliased_values_is_refused(store, qms_subprocess, where):
+    """Nine lines of YAML aliases that expand to a billion values (the "billion
+    laughs"), in a store's own report or record type: refused at once, naming the file."""
+    path = store / where
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(LAUGHS + "type: complaint\ncolumns: *i\n", encoding="utf-8")
+    commit_all(store)
+    args = ("report", "laughs") if where.startswith("reports/") else ("complaint", "list")
+    r = bounded(qms_subprocess, *args, timeout=60)
+    refused(r)
+    assert r.err.startswith(f"qms: {where}: ") and "200,000 values" in r.err, r.text
+
+
 def test_linked_reports_and_anchors_are_refused(store, qms, tmp_path):
     victim = tmp_path / "victim.txt"
     victim.write_text("label: x\ntype: complaint\ncolumns: [id]\n", encoding="utf-8")
