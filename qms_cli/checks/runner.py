@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import BadFile, BadInput, Finding, QmsError
+from ..text import CONTROL
 from ..model import values
 from . import RECORD_CHECKS, STORE_CHECKS, Context, Loaded, Summary, facts_of
 
@@ -176,7 +177,7 @@ def _examine(job: tuple[str, str, str], ctx: Context) -> tuple[str, str | None, 
     except QmsError as e:
         entry["findings"] = [["", e.message, None, "error"]]
         return rel, blob, entry
-    loaded = Loaded(tname, rel, data)
+    loaded = Loaded(tname, rel, data, plain_text="\\" not in text and not CONTROL.search(text))
     ctx.used = set()
     try:
         found = [f for check in RECORD_CHECKS for f in check([loaded], ctx)]

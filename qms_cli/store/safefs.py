@@ -123,7 +123,15 @@ def _read_fd(fd: int, source: str, limit: int, what: str) -> bytes:
             raise BadFile(source, SPECIAL)
         if st.st_size > limit:
             raise _too_big(source, st.st_size, limit, what)
-        chunks, total = [], 0
+        if st.st_size < CHUNK:  # the common case: one read, one byte more than stat said
+            first = os.read(fd, st.st_size + 1)
+            if len(first) <= st.st_size:
+                return first
+            chunks, total = [first], len(first)  # it grows as it is read: on, to the limit
+            if total > limit:
+                raise _too_big(source, total, limit, what)
+        else:
+            chunks, total = [], 0
         while True:
             chunk = os.read(fd, min(CHUNK, limit + 1 - total))
             if not chunk:
