@@ -424,6 +424,17 @@ def test_stored_controls_are_shown_escaped(store, qms):
     assert not [c for c in RAW_CONTROLS if c in r.text], r.text
 
 
+@pytest.mark.parametrize("ch", ["\u202e", "\u2066"], ids=["RLO", "LRI"])  # YAML itself refuses C0 and C1
+def test_a_control_character_typed_raw_in_a_file_is_reported(store, qms, ch):
+    """Not as a YAML escape but the character itself, in a plain value: validate
+    reports it (these are the files with no backslash in them)."""
+    plant(store, description=f"接头{ch}渗油")
+    assert "\\" not in record_path(store).read_text(encoding="utf-8")
+    r = qms("validate")
+    assert r.code == 1, r.text
+    assert re.search(rf"description: .*U\+{ord(ch):04X}", r.out), r.text
+
+
 # ============================================================ 4. exports stay data
 
 FORMULAS = ['=HYPERLINK("http://x","click")', "+1+1", "-2+3", "@SUM(A1:A9)", "\t=1+1",
