@@ -189,4 +189,4 @@ def listing(store, type_name: str, where: list[str], overdue: bool, lang: str) -
             problems.append(str(found))
         else:
             rows.append(found)
-    return rows, problems
+    return rows, problems + [f"{s} (not listed)" for s in store.skipped]

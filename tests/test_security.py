@@ -584,6 +584,10 @@ def test_a_record_folder_that_links_to_another_store(store, qms, other):
     r = qms("validate")
     assert r.code == 1, r.text
     assert re.search(r"^records/complaint: .*symbolic link", r.out, re.MULTILINE), r.text
+    for args in (["complaint", "list"], ["report", "complaints", "-o", "-"]):
+        r = qms(*args)  # an empty list, and a word on why
+        assert r.code == 0 and ID not in r.out, r.text
+        assert r.err.startswith("qms: records/complaint: ") and "symbolic link" in r.err, r.text
     for args in (["complaint", "show", ID], ["complaint", "set", ID, "batch=EVIL"],
                  ["complaint", "new", *sets(*RECEIVED)]):
         r = qms(*args, who=QE)

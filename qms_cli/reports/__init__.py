@@ -168,7 +168,7 @@ def build(store, name: str, lang: str, period: str | None = None, where: list[st
         groups=sorted(groups.items()),
         group_label=rt.label_of(group_by, lang) if group_by else None,
         period=period,
-        problems=problems,
+        problems=problems + store.skipped,
     )
 
 

@@ -97,6 +97,7 @@ class Store:
         self._config: Config | None = None
         self._fetched: dict[tuple[str, str], Any] = {}
         self.notes: list[str] = []  # what opening the store recovered, for the user
+        self.skipped: list[str] = []  # linked record folders that reading did not follow
 
     @staticmethod
     def open(path: str | os.PathLike | None = None) -> Store:
@@ -226,19 +227,34 @@ class Store:
         return Record(id=rid, type=type_name, state=state, data=data, path=rel)
 
     def record_files(self, type_name: str | None = None) -> Iterator[tuple[str, Path]]:
-        """(type, path) of every record file, in a stable order, without reading them."""
+        """(type, path) of every record file, in a stable order, without reading them.
+        A linked folder is not followed: it is added to `self.skipped`, for lists and
+        reports to say what they left out (validate reports it too)."""
+        from .safefs import LINK
+
         names = [type_name] if type_name else self._type_folders()
         if (self.root / RECORDS).is_symlink():
+            self._skip(f"{RECORDS}: {LINK}")
             return
         for name in names:
             folder = self.type_folder(name)
-            if folder.is_symlink() or not folder.is_dir():
-                continue  # a link is not followed (validate reports it)
+            if folder.is_symlink():
+                self._skip(f"{self.rel(folder)}: {LINK}")
+                continue
+            if not folder.is_dir():
+                continue
             for dirpath, dirnames, filenames in os.walk(folder):
                 dirnames.sort()
+                for d in dirnames:
+                    if os.path.islink(os.path.join(dirpath, d)):
+                        self._skip(f"{self.rel(Path(dirpath) / d)}: {LINK}")
                 for f in sorted(filenames):
                     if f.endswith(".yaml") and not f.startswith("."):
                         yield name, Path(dirpath) / f
+
+    def _skip(self, note: str) -> None:
+        if note not in self.skipped:
+            self.skipped.append(note)
 
     def record_ids(self, type_name: str) -> Iterator[str]:
         """The ID (file name) of every record of a type, without reading or even naming
