@@ -53,6 +53,15 @@ def visible(text: str, *, one_line: bool = False) -> str:
     return CONTROL.sub(_escape_char, text) if CONTROL.search(text) else text
 
 
+def quote(value: object, limit: int = 80) -> str:
+    """A value as a message quotes it: in quotes, control characters escaped, and a long
+    one cut to its start with its length said, so that one message stays one short line."""
+    text = visible(str(value), one_line=True)
+    if len(text) > limit:
+        return f"'{text[:limit]}…' ({len(str(value)):,} characters)"
+    return f"'{text}'"
+
+
 # ------------------------------------------------------------------------------ Markdown
 
 # every kind of line break (CRLF first, then a lone CR, LF, VT, FF, NEL, LS, PS)

@@ -384,6 +384,25 @@ def test_a_control_character_is_refused_at_write(store, qms, complaint, ch):
     assert snapshot(store) == before
 
 
+@pytest.mark.parametrize("args", [
+    ["complaint", "set", ID, "quantity_affected=" + "9" * 5000],
+    ["complaint", "set", ID, "channel=" + "z" * 5000],
+    ["complaint", "set", ID, "received_at=2026-03-02T" + "9" * 5000],
+    ["complaint", "show", "CMP-" + "1" * 5000],
+], ids=["number", "choice", "date", "id"])
+def test_a_long_refused_value_makes_a_short_message(store, qms, complaint, args):
+    """A refusal quotes the start of a long value and says how long it was: the field is
+    named and the message stays one line, whatever was pasted."""
+    before = snapshot(store)
+    r = qms(*args, who=QE)
+    refused(r)
+    assert len(r.err) < 400 and r.err.count("\n") == 1, r.text[:600]
+    assert re.search(r"…' \(5,0\d\d characters\)", r.err), r.text[:600]
+    if args[1] == "set":
+        assert r.err.startswith("qms: " + args[3].split("=")[0] + ": "), r.text[:600]
+    assert snapshot(store) == before
+
+
 @pytest.mark.parametrize("company", ["ACME\x1b[2J", "ACME\n# Injected", "ACME\r", "ACME\u202e"])
 def test_init_refuses_a_company_name_with_controls(qms, tmp_path, company):
     new = tmp_path / "new-store"

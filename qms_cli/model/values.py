@@ -9,7 +9,7 @@ from datetime import date, datetime, time, timezone, tzinfo
 from typing import Any, Iterator
 
 from ..errors import BadInput
-from ..text import controls
+from ..text import controls, quote
 from .declaration import ENVELOPE_KEYS, FieldSpec, RecordType
 
 _MISSING = object()
@@ -331,10 +331,10 @@ def check_value(spec: FieldSpec, value: Any, path: str) -> Iterator[tuple[str, s
             yield path, f"expected a date from {DAY_MIN.year} to {DAY_MAX.year}"
     elif kind == "edition":
         if not isinstance(value, str) or not EDITION.match(value):
-            yield path, f"'{value}' is not an edition such as A/0"
+            yield path, f"{quote(value)} is not an edition such as A/0"
     elif kind == "enum":
         if not isinstance(value, str) or value not in spec.values:
-            yield path, f"'{value}' is not one of {', '.join(spec.values)}"
+            yield path, f"{quote(value)} is not one of {', '.join(spec.values)}"
     elif kind == "list":
         if not isinstance(value, list):
             yield path, "expected a list"

@@ -17,6 +17,7 @@ from ..config import CONFIG_FILE, Config
 from ..errors import BadInput, NotAStore, NotAuthorised, Refused
 from ..model import values
 from ..model.declaration import ENVELOPE_KEYS, RecordType
+from ..text import quote
 
 RECORDS = "records"
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
@@ -45,7 +46,7 @@ class Change:
 def check_id(record_id: str) -> str:
     if not ID_PATTERN.match(record_id) or ".." in record_id:
         raise BadInput(
-            f"'{record_id}': not a record ID (expected letters, digits and '-', such as CMP-2026-0001)"
+            f"{quote(record_id)}: not a record ID (expected letters, digits and '-', such as CMP-2026-0001)"
         )
     return record_id
 
@@ -181,7 +182,7 @@ class Store:
             if p is not None:
                 return name, p
         where = f"{type_name} " if type_name else ""
-        raise BadInput(f"no {where}record '{record_id}' in {self.root / RECORDS}")
+        raise BadInput(f"no {where}record {quote(record_id)} in {self.root / RECORDS}")
 
     def _type_folders(self) -> list[str]:
         """The folders of records/ (not links to folders elsewhere: validate reports them)."""
@@ -757,7 +758,7 @@ class Store:
                 else:
                     value = values.coerce(spec, raw, self.config.tz)
             except ValueError as e:
-                raise BadInput(f"{path}: '{raw}': {e}") from None
+                raise BadInput(f"{path}: {quote(raw)}: {e}") from None
             fresh = _new_keys(data, path)
             values.put(data, path, value, append=append and spec.type == "list", new_map=CommentedMap)
             for new_path in fresh:
@@ -797,15 +798,15 @@ class Store:
         for path, spec, value in _walk(rt.fields, data):
             if spec.type == "ref" and not values.is_empty(value):
                 if self.fetch(spec.to, str(value)) is None:
-                    raise Refused(f"{whose}{path}: {spec.to} '{value}' is not in the store")
+                    raise Refused(f"{whose}{path}: {spec.to} {quote(value)} is not in the store")
             if spec.type == "file" and isinstance(value, str) and value:
                 what, where = safefs.kind(self.root, value)
                 if what == "link":
                     raise BadInput(f"{whose}{path}: {where} {safefs.LINK}")
                 if what == "special":
-                    raise BadInput(f"{whose}{path}: '{value}' {safefs.SPECIAL}")
+                    raise BadInput(f"{whose}{path}: {quote(value)} {safefs.SPECIAL}")
                 if what != "file":
-                    raise Refused(f"{whose}{path}: the file '{value}' is not in the store (put it under files/ first)")
+                    raise Refused(f"{whose}{path}: the file {quote(value)} is not in the store (put it under files/ first)")
 
     def _check_file_is_sound(self, rt: RecordType, data: Any, rel: str) -> None:
         """A record validate would reject (a hand-broken envelope, signature or field) is
