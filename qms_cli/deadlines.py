@@ -41,11 +41,12 @@ class Deadline:
 
 
 def moved_at(data: Any, state: str, tz) -> datetime | None:
-    """When the record last moved into `state`, from its signatures."""
+    """When the record last moved into `state`, from its signatures: when the act happened
+    (on paper, for one entered afterwards; a paper date alone counts as that day)."""
     when = None
     for sig in values.signatures(data):
-        if isinstance(sig, dict) and sig.get("to") == state:
-            when = values.to_datetime(sig.get("at"), tz) or when
+        if sig.get("to") == state:
+            when = values.acted_at(sig, tz) or when
     return when
 
 

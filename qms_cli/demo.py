@@ -64,7 +64,8 @@ def _document_change(store, res: DemoResult, step) -> str | None:
     )
     from .store import git as gitops
 
-    gitops.commit(store.root, [rel], f"files: {rel}\n\nQMS-Action: attach\n")
+    gitops.commit(store.root, [rel], f"files: {rel}\n\nQMS-Action: attach\n",
+                  date=(t - timedelta(minutes=5)).isoformat())
     made = {}
     dc = _holder(store, "document_controller")
 
@@ -157,10 +158,12 @@ def play(path: Path | None) -> DemoResult:
         for p in sorted((path / folder).rglob("*"))
         if p.is_file()
     ]
-    gitops.commit(path, sample, "qms: sample store\n\nQMS-Action: import\n")
-    res = DemoResult(path)
     tz = store.config.tz
     received = datetime.now(tz).replace(second=0, microsecond=0) - timedelta(days=1)
+    # time runs forward in a store: the sample is imported before the demo's first act
+    gitops.commit(path, sample, "qms: sample store\n\nQMS-Action: import\n",
+                  date=(received - timedelta(hours=1)).isoformat())
+    res = DemoResult(path)
     at = lambda d: d.isoformat(timespec="minutes")  # noqa: E731
 
     # Each step runs with a commit date, as it would on the day; the signature carries it.

@@ -506,6 +506,8 @@ def render(store, record_id: str, lang: str, type_name: str | None = None) -> st
             "action": (e.trailers.get("QMS-Action") or [e.subject])[0],
             "subject": e.subject,
             "comment": e.body,
+            # done on paper earlier and entered at `date` (补录): when, as its QMS-On trailer says
+            "on": (e.trailers.get("QMS-On") or [None])[0],
         }
         for e in gitops.log(store.root, record.path)
     ]

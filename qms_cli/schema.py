@@ -61,6 +61,8 @@ def record_schema(rt: RecordType, lang: str = "zh") -> dict:
         "properties": {
             "meaning": {"type": "string"}, "name": {"type": "string"}, "email": {"type": "string"},
             "role": {"type": "string"}, "at": {"type": "string"},
+            "on": {"type": "string", "description": "when the act happened on paper, for a paper record "
+                                                    "entered afterwards (补录): a date or a date and time"},
             "from": {"enum": list(rt.workflow.states)}, "to": {"enum": list(rt.workflow.states)},
         },
         "additionalProperties": False,

@@ -103,12 +103,32 @@ def describe(store, record, lang: str) -> dict:
         if dls and any(not (s.limit or s.limit_field) for s in rt.deadlines) else None,
         "now": now.isoformat(timespec="minutes"),
         "next_moves": next_moves(store, rt, data),
-        "signatures": [
-            dict(s, meaning_label=rt.meaning_label(str(s.get("meaning")), lang)) if isinstance(s, dict) else s
-            for s in plain(values.signatures(data))
-        ],
+        "signatures": [signature_view(rt, s, lang, store.config.tz) for s in values.signatures(data)],
         "record": plain(data),
     }
+
+
+def signature_view(rt: RecordType, sig: dict, lang: str, tz) -> dict:
+    """A signature as show presents it: as stored, with its meaning's label, and whether
+    it was entered afterwards (补录) from a paper record, when the act happened (`acted`:
+    the paper time `on`, else the signing time `at`) and the words that say both."""
+    on = values.paper_time(sig, tz)
+    acted = values.acted(sig, tz)
+    view = dict(plain(sig), meaning_label=rt.meaning_label(str(sig.get("meaning")), lang))
+    view["entered_afterwards"] = on is not None
+    view["acted"] = acted.isoformat() if acted is not None else None
+    view["when"] = acted_words(on, values.to_datetime(sig.get("at"), tz), lang, tz) if on is not None \
+        else values.shown_time(values.to_datetime(sig.get("at"), tz), tz) or str(sig.get("at") or "")
+    return view
+
+
+ENTERED = {"zh": "{on} 补录（{at} 录入）", "en": "{on} (entered afterwards on {at})"}
+
+
+def acted_words(on, at, lang: str, tz) -> str:
+    """An act done on paper and entered afterwards, with both times:
+    2026-10-15 补录（2026-12-01 09:00 录入） / 2026-10-15 (entered afterwards on 2026-12-01 09:00)."""
+    return ENTERED[lang].format(on=values.shown_time(on, tz), at=values.shown_time(at, tz))
 
 
 def summary_row(store, rt: RecordType, record, lang: str, now: datetime) -> dict:

@@ -77,8 +77,10 @@ class Run:
 
 
 def git(root: Path, *args: str) -> str:
+    # a file a test commits by hand goes in at the time of the store's last commit
+    env = dict(os.environ, **_test_clock(root, {}, after=0)) if args and args[0] == "commit" else None
     return subprocess.run(
-        ["git", *args], cwd=root, check=True, capture_output=True, text=True
+        ["git", *args], cwd=root, check=True, capture_output=True, text=True, env=env
     ).stdout
 
 
@@ -92,6 +94,11 @@ def identity_env(who: tuple[str, str]) -> dict[str, str]:
     }
 
 
+STORE_BORN = "2026-01-01T08:00:00+08:00"
+# the `complaint` fixture registers its complaint minutes after it was received (RECEIVED)
+REGISTERED = {"GIT_AUTHOR_DATE": "2026-03-06T10:05:00+08:00", "GIT_COMMITTER_DATE": "2026-03-06T10:05:00+08:00"}
+
+
 def make_store(root: Path, config: str = CONFIG) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     git(root, "init", "-q", "-b", "main")
@@ -101,7 +108,9 @@ def make_store(root: Path, config: str = CONFIG) -> Path:
     (root / "qms.yaml").write_text(textwrap.dedent(config), encoding="utf-8")
     (root / ".gitignore").write_text(".qms/\n", encoding="utf-8")
     git(root, "add", "qms.yaml", ".gitignore")
-    git(root, "commit", "-q", "-m", "qms: new store")
+    # dated before every act a test plays: time in a store only runs forward
+    subprocess.run(["git", "commit", "-q", "-m", "qms: new store"], cwd=root, check=True, capture_output=True,
+                   env=dict(os.environ, GIT_AUTHOR_DATE=STORE_BORN, GIT_COMMITTER_DATE=STORE_BORN))
     return root
 
 
@@ -134,6 +143,24 @@ def _env(who, env):
     return e
 
 
+def _test_clock(root, env: dict, after: int = 1) -> dict:
+    """Tests play dated scenarios (received in March, acknowledged 40 minutes later ...),
+    and time in a store only runs forward. A command a test does not date runs `after`
+    minutes after the store's last commit, as the next act of the scenario would."""
+    if "GIT_COMMITTER_DATE" in env or "GIT_COMMITTER_DATE" in os.environ or not root:
+        return env
+    p = subprocess.run(["git", "log", "-1", "--format=%ct %cI"], cwd=root, capture_output=True, text=True)
+    if p.returncode != 0 or not p.stdout.strip():
+        return env
+    from datetime import datetime, timedelta
+
+    last = datetime.fromisoformat(p.stdout.split()[1]) + timedelta(minutes=after)
+    if last > datetime.now(last.tzinfo):
+        return env
+    stamp = last.isoformat()
+    return {**env, "GIT_COMMITTER_DATE": stamp, "GIT_AUTHOR_DATE": env.get("GIT_AUTHOR_DATE", stamp)}
+
+
 @pytest.fixture
 def qms(store):
     """Run `qms -C <store> ARGS...` in-process. who=(name, email) acts as that person."""
@@ -149,7 +176,8 @@ def qms(store):
         if cwd:
             os.chdir(cwd)
         try:
-            result = runner.invoke(app, argv, env=_env(who, env), catch_exceptions=True)
+            full = _env(who, env)
+            result = runner.invoke(app, argv, env=full, catch_exceptions=True)
         finally:
             os.chdir(old)
         if result.exception is not None and not isinstance(result.exception, SystemExit):
@@ -178,6 +206,6 @@ def qms_subprocess(store):
 @pytest.fixture
 def complaint(qms):
     """A new general complaint in state 'received'; returns its ID."""
-    r = qms("complaint", "new", *sets(*RECEIVED), who=QE)
+    r = qms("complaint", "new", *sets(*RECEIVED), who=QE, env=REGISTERED)
     assert r.code == 0, r.text
     return r.out.strip()

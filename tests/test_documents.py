@@ -1054,7 +1054,7 @@ def test_no_loan_of_a_document_with_no_edition_in_force(docs):
 def test_a_periodic_review_moves_the_review_deadline(released):
     d = released
     doc = d.ids["doc"]
-    d.register(UNCONTROLLED, at="2026-03-02")  # no review period: never due
+    d.register(UNCONTROLLED, at="2026-03-09")  # no review period: never due
     assert listed(d, "document", "--overdue", at="2027-03-05T12:00") == []
     assert listed(d, "document", "--overdue", at="2027-04-01") == [
         doc
@@ -1134,28 +1134,30 @@ def test_approved_content_is_pinned(released):
 def test_the_controlled_documents_list_per_department_with_editions_and_copy_counts(released):
     d = released
     doc = d.ids["doc"]
-    wi = d.register(WORK_INSTRUCTION, at="2026-03-02")
-    d.release(wi, "first_issue", "首次发布", reviewer=QE, approver=PROD, days=A0_DAYS)
-    d.issue(wi, "生产部", "钱班长", who=PROD, at="2026-03-06")
-    d.register(UNCONTROLLED, at="2026-03-02")
-    gone = d.register(PROCEDURE_2, at="2026-03-02")
-    d.ok("document", "move", gone, "obsolete", "--set", "obsolete_reason=不再适用", at="2026-03-07")
+    # (after the `released` store's last act, on 2026-03-06: time in a store runs forward)
+    wi = d.register(WORK_INSTRUCTION, at="2026-03-09")
+    d.release(wi, "first_issue", "首次发布", reviewer=QE, approver=PROD,
+              days=("2026-03-09", "2026-03-10", "2026-03-11", "2026-03-12"))
+    d.issue(wi, "生产部", "钱班长", who=PROD, at="2026-03-13")
+    d.register(UNCONTROLLED, at="2026-03-13")
+    gone = d.register(PROCEDURE_2, at="2026-03-13")
+    d.ok("document", "move", gone, "obsolete", "--set", "obsolete_reason=不再适用", at="2026-03-16")
     d.ok(
         "distribution",
         "move",
         d.ids["c3"],
         "recalled",
-        *sets("recalled_on=2026-03-08", "recalled_by=赵敏"),
-        at="2026-03-08",
+        *sets("recalled_on=2026-03-16", "recalled_by=赵敏"),
+        at="2026-03-16",
     )
 
-    report = json.loads(d.ok("--json", "report", "controlled-documents", at="2026-03-09"))
+    report = json.loads(d.ok("--json", "report", "controlled-documents", at="2026-03-17"))
     rows = {g["group"]: [(r[0], r[2], r[4], r[-1]) for r in g["rows"]] for g in report["groups"]}
     assert rows == {
         "生产部": [(wi, "压接工序作业指导书", "A/0", "1")],
         "质量部": [(doc, "客户投诉处理程序", "A/0", "2")],
     }
-    md = d.ok("report", "controlled-documents", at="2026-03-09")
+    md = d.ok("report", "controlled-documents", at="2026-03-17")
     assert "### 归口部门: 生产部" in md and "### 归口部门: 质量部" in md
     assert (
         f"| {doc} |  | 客户投诉处理程序 | 程序文件 | A/0 | 2026-03-04 | 2026-03-05 | 质量部 | 2 |"

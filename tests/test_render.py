@@ -11,10 +11,11 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import QE, QM, RECEIVED, sets
+from conftest import QE, QM, RECEIVED, STORE_BORN, git, sets
 
 GOLDEN = Path(__file__).parent / "golden"
 COMPANY = "测试汽车部件有限公司"  # conftest.CONFIG
@@ -190,6 +191,9 @@ def attached_files(store):
     folder.mkdir(parents=True, exist_ok=True)
     for name in ("CMP-2026-0001-函件.pdf", "CMP-2026-0001-8D.pdf", "volvo-2026-03-06.eml", "letter-de.pdf"):
         (folder / name).write_bytes(f"attachment {name}".encode())
+    git(store, "add", "files")
+    subprocess.run(["git", "commit", "-q", "-m", "attachments"], cwd=store, check=True, capture_output=True,
+                   env=dict(os.environ, GIT_AUTHOR_DATE=STORE_BORN, GIT_COMMITTER_DATE=STORE_BORN))
 
 
 @pytest.fixture

@@ -693,15 +693,16 @@ def test_an_attached_file_that_is_not_a_plain_small_file(store, qms, qms_subproc
     files = store / "files"
     files.mkdir()
     attached = files / "x.pdf"
-    if kind == "sparse-300-mb":
-        with open(attached, "wb") as f:
-            f.truncate(300 * 1024 * 1024)
-    else:
-        attached.write_bytes(b"%PDF-1.4\n")
+    attached.write_bytes(b"%PDF-1.4\n")
+    git(store, "add", "files")
+    git(store, "commit", "-q", "-m", "the customer's letter")
     r = qms("complaint", "set", ID, "original_file=files/x.pdf", who=QE)
     assert r.code == 0, r.text
     advance_to_clarified(qms, ID)
-    if kind == "fifo":
+    if kind == "sparse-300-mb":
+        with open(attached, "wb") as f:
+            f.truncate(300 * 1024 * 1024)
+    elif kind == "fifo":
         attached.unlink()
         os.mkfifo(attached)
     elif kind.startswith("link"):

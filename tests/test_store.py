@@ -519,7 +519,7 @@ def test_a_failing_commit_of_a_move_leaves_the_record_as_it_was(qms, store, comp
 def _history(qms, cid: str) -> None:
     steps = [
         ("move", "acknowledged", ACK, "已联系客户", QE, "2026-03-06T10:45:00+08:00"),
-        ("set", None, ["batch=B2"], "补充批次", QE, None),
+        ("set", None, ["batch=B2"], "补充批次", QE, "2026-03-06T11:00:00+08:00"),
         (
             "move",
             "cancelled",

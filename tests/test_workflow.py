@@ -10,7 +10,7 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from conftest import FORMER, OUTSIDER, QE, QE2, QM, RECEIVED, git, sets
+from conftest import FORMER, OUTSIDER, QE, QE2, QM, RECEIVED, REGISTERED, git, sets
 from ruamel.yaml import YAML
 
 CST = timezone(timedelta(hours=8))
@@ -234,6 +234,10 @@ def test_a_written_complaint_needs_its_original_file(qms, store):
     (store / "files" / "complaint").mkdir(parents=True)
     (store / "files" / "complaint" / "letter.pdf").write_bytes(b"%PDF-1.4 letter")
     r = qms("complaint", "new", *sets(*written, "original_file=files/complaint/letter.pdf"), who=QE)
+    assert r.code == 1 and "files/complaint/letter.pdf: not committed" in r.err, r.text  # evidence history shows
+    git(store, "add", "files")
+    git(store, "commit", "-q", "-m", "the customer's letter")
+    r = qms("complaint", "new", *sets(*written, "original_file=files/complaint/letter.pdf"), who=QE)
     assert r.code == 0, r.text
 
 
@@ -247,7 +251,7 @@ def test_acknowledging_a_serious_complaint_needs_no_interim_countermeasure(qms, 
 
 def test_serious_complaint_is_refused_at_close_until_every_8d_section_is_filled(qms, store):
     serious = [a if not a.startswith("class=") else "class=serious" for a in RECEIVED]
-    r = qms("complaint", "new", *sets(*serious), who=QE)
+    r = qms("complaint", "new", *sets(*serious), who=QE, env=REGISTERED)
     assert r.code == 0, r.text
     cid = r.out.strip()
     advance(qms, cid, until="verifying")
@@ -375,7 +379,8 @@ OPEN_STATES = ["received", "acknowledged", "investigating", "clarified", "correc
 def test_cancelled_from_each_open_state_only_with_a_reason(qms, store, complaint, state):
     if state == "clarified":
         advance(qms, complaint, until="investigating")
-        r = qms("complaint", "move", complaint, "clarified", *sets(*CLARIFY), who=QE)
+        r = qms("complaint", "move", complaint, "clarified", *sets(*CLARIFY), who=QE,
+                env=when("2026-03-07T09:00:00+08:00"))
         assert r.code == 0, r.text
     elif state != "received":
         advance(qms, complaint, until=state)

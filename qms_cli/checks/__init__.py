@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -123,12 +124,34 @@ def check_signatures(records: list[Loaded], ctx: Context) -> Iterable[Finding]:
                 yield Finding(
                     r.path, f"signatures.{i}", f"{sig['from']} -> {sig['to']} is not a move of {r.type}"
                 )
+            if "on" in sig:
+                yield from _check_paper_time(r, rt, raw, i, sig, ctx)
         sigs = values.signatures(r.data)
         if sigs and sigs[-1].get("to") != r.data.get("state"):
             yield Finding(
                 r.path, "state",
                 f"'{r.data.get('state')}' but the last signed move went to '{sigs[-1].get('to')}'",
             )
+
+
+def _check_paper_time(r: Loaded, rt: RecordType, raw: list, i: int, sig: dict, ctx: Context) -> Iterable[Finding]:
+    """A signature entered afterwards (补录) says when the act happened on paper (`on`): a
+    date or date-time, not after it was signed (`at`), not before an earlier signed act."""
+    tz = ctx.store.config.tz if ctx.store is not None else None
+    on = values.paper_time(sig, tz)
+    if on is None:
+        value = sig.get("on")
+        what = (f"expected {values.PAPER_TIME}" if not isinstance(value, (date, datetime))
+                else f"expected a date from {values.DAY_MIN.year} to {values.DAY_MAX.year}")
+        yield Finding(r.path, f"signatures.{i}.on", f"{what} (when the act happened on paper)")
+        return
+    earlier = [(f"the '{s.get('meaning')}' signature (signatures.{j})", done) for j, s in enumerate(raw[:i])
+               if isinstance(s, dict) and (done := values.acted(s, tz)) is not None]
+    problem = values.paper_time_problem(on, values.to_datetime(sig.get("at"), tz or timezone.utc), earlier, tz)
+    if problem:
+        yield Finding(r.path, f"signatures.{i}.on",
+                      f"{values.shown_time(on, tz)} {problem}; a paper time is when the act happened, "
+                      f"before it was entered and after the acts before it")
 
 
 def _walk(fields: dict[str, FieldSpec], data, prefix=""):

@@ -11,6 +11,13 @@ import typer
 
 from . import err, handled, lang_of, open_store, options
 
+ON_HELP = (
+    "When the act happened on paper, for a paper record entered afterwards (补录): a date "
+    "(2026-10-15) or a date and time (2026-10-15T14:30). The signature keeps the time it is "
+    "entered and signed, and records this beside it; deadlines, date rules and role terms go "
+    "by it. Not later than it is signed, nor earlier than what the record already holds."
+)
+
 
 def emit_json(data) -> None:
     """One JSON document on stdout. JSON escapes C0 itself; DEL, C1 and direction
@@ -42,9 +49,11 @@ def type_app(type_name: str) -> typer.Typer:
     def new(
         set_: List[str] = typer.Option([], "--set", "-s", help="FIELD=VALUE (dotted path; repeat). FIELD+=VALUE appends to a list.", metavar="FIELD=VALUE"),
         file: Optional[Path] = typer.Option(None, "--file", "-f", help="A YAML file of fields to start from.", metavar="F.yaml"),
+        on: Optional[str] = typer.Option(None, "--on", help=ON_HELP, metavar="DATE[THH:MM]"),
         json: bool = typer.Option(False, "--json", help="Print the new record as JSON."),
     ) -> None:
-        """Register a new record in its first state; commits it and prints its ID."""
+        """Register a new record in its first state; commits it and prints its ID. With
+        --on, a record registered on paper earlier and entered now (补录)."""
         from ..store import yamlio
         from ..views import plain
 
@@ -52,7 +61,7 @@ def type_app(type_name: str) -> typer.Typer:
         initial = None
         if file is not None:
             initial = yamlio.load(file, str(file))
-        change = store.new(type_name, list(set_), initial)
+        change = store.new(type_name, list(set_), initial, on=on)
         print_notes(change.notes)
         if _want_json(json):
             emit_json(plain(change.record.data))
@@ -132,14 +141,16 @@ def type_app(type_name: str) -> typer.Typer:
         target: str = typer.Argument(..., metavar="STATE"),
         set_: List[str] = typer.Option([], "--set", "-s", help="FIELD=VALUE to set with the move (repeat).", metavar="FIELD=VALUE"),
         comment: str = typer.Option("", "--comment", "-m", help="Why: goes into the commit message."),
+        on: Optional[str] = typer.Option(None, "--on", help=ON_HELP, metavar="DATE[THH:MM]"),
         json: bool = typer.Option(False, "--json", help="Print the record as JSON."),
     ) -> None:
         """A workflow move: checks the move exists, the target state's required fields and
-        the actor's role; records the signature; commits."""
+        the actor's role; records the signature; commits. With --on, an act done on paper
+        earlier and entered now (补录): the role is checked on that date."""
         from ..views import plain
 
         store = open_store()
-        change = store.move(type_name, record_id, target, list(set_), comment)
+        change = store.move(type_name, record_id, target, list(set_), comment, on=on)
         print_notes(change.notes)
         if _want_json(json):
             emit_json(plain(change.record.data))

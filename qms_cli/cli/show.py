@@ -112,7 +112,7 @@ def print_record(view: dict, lang: str) -> None:
                 continue
             move = f"{s.get('from')} → {s.get('to')}" if s.get("from") else f"→ {s.get('to')}"
             c.print(
-                f"  {_s(when(str(s.get('at'))))}  {_s(s.get('meaning_label') or s.get('meaning'))}  "
+                f"  {_s(s.get('when'))}  {_s(s.get('meaning_label') or s.get('meaning'))}  "
                 f"{_s(s.get('name'))} <{_s(s.get('email'))}>  {_s(move)}"
             )
 

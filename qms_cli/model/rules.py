@@ -29,6 +29,7 @@ class Evaluator:
     today: date | None = None
     tz: Any = None
     computing: bool = False  # whether `computed` requirements are checked (new and moves)
+    today_words: str = "today"  # what `today` is called in messages (the day on paper, 补录)
     _computed: dict[str, tuple[Any, str]] = field(default_factory=dict)
 
     # -- paths -----------------------------------------------------------------------------
@@ -86,10 +87,10 @@ class Evaluator:
             meaning = operand.split(":", 1)[1]
             found = None
             for s in values.signatures(self.data):
-                if isinstance(s, dict) and s.get("meaning") == meaning:
-                    found = s.get("at")
-            moment = values.to_datetime(found, self.tz) if found is not None else None
-            return moment.astimezone(self.tz).date() if moment and self.tz else (moment.date() if moment else None)
+                if s.get("meaning") == meaning:
+                    found = s
+            # the day the act happened: on paper, for one entered afterwards (补录)
+            return values.acted_on(found, self.tz) if found is not None else None
         return values.to_date(self.first(operand))
 
     # -- computed values -------------------------------------------------------------------
@@ -182,10 +183,9 @@ class Evaluator:
                     return f"required (on {spec.to} {ref})"
         return "required"
 
-    @staticmethod
-    def _op_words(op: str) -> str:
+    def _op_words(self, op: str) -> str:
         if op == "today":
-            return "today"
+            return self.today_words
         if op.startswith("signed:"):
             return f"the '{op.split(':', 1)[1]}' signature"
         return op

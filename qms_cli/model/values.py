@@ -165,6 +165,101 @@ def format_datetime(value: datetime) -> str:
     return value.isoformat(timespec="minutes" if value.second == 0 else "seconds")
 
 
+# ------------------------------------------------------- when a signed act happened (补录)
+
+PAPER_TIME = "a date such as 2026-10-15, or a date and time such as 2026-10-15T14:30"
+
+
+def parse_paper_time(text: str, tz: tzinfo) -> date | datetime:
+    """When an act happened on paper, as typed (`--on`): a date alone stays a date (that
+    whole day); a date and time is a moment in the store's time zone (or the offset given)."""
+    s = text.strip()
+    value: date | datetime
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", s):
+            value = parse_date(s)
+        elif re.match(r"\d{4}-\d{2}-\d{2}[T ]\d", s):
+            value = parse_datetime(s, tz).replace(microsecond=0)
+        else:
+            raise ValueError
+    except (ValueError, OverflowError):
+        raise ValueError(f"expected {PAPER_TIME}") from None
+    _day_in_bounds(value)
+    return value.astimezone(tz) if isinstance(value, datetime) else value
+
+
+def paper_time(sig: Any, tz: tzinfo | None) -> date | datetime | None:
+    """The paper time `on` of a signature entered afterwards (补录): a date, or an aware
+    date-time; None for an act signed as it happened (and for an `on` that is not a date
+    or date-time from 1900 to 2999, which validate reports)."""
+    on = sig.get("on") if isinstance(sig, dict) else None
+    if isinstance(on, datetime):
+        return to_datetime(on, tz or timezone.utc)
+    if isinstance(on, date):
+        return to_date(on)
+    return None
+
+
+def acted(sig: Any, tz: tzinfo | None) -> date | datetime | None:
+    """When a signed act happened, as precisely as it is known: its paper time (a date,
+    or a date-time) if it was entered afterwards, else its signing time `at`."""
+    if not isinstance(sig, dict):
+        return None
+    return paper_time(sig, tz) or to_datetime(sig.get("at"), tz or timezone.utc)
+
+
+def acted_at(sig: Any, tz: tzinfo | None) -> datetime | None:
+    """When a signed act happened, as a moment (what deadlines and orderings use): a paper
+    date alone counts from the start of that day, as a date that meets a deadline does."""
+    when = acted(sig, tz)
+    return None if when is None else _moment(when, tz)
+
+
+def acted_on(sig: Any, tz: tzinfo | None) -> date | None:
+    """The day a signed act happened (in the store's time zone): what role terms and
+    date rules (`signed:MEANING`) are checked on."""
+    return day_of(acted(sig, tz), tz)
+
+
+def day_of(value: date | datetime | None, tz: tzinfo | None) -> date | None:
+    if isinstance(value, datetime):
+        return (value.astimezone(tz) if tz else value).date()
+    return value
+
+
+def _moment(value: date | datetime, tz: tzinfo | None) -> datetime:
+    return value if isinstance(value, datetime) else datetime.combine(value, time(), tz or timezone.utc)
+
+
+def later(a: date | datetime, b: date | datetime, tz: tzinfo | None) -> bool:
+    """Whether `a` is later than `b`. A date alone is that whole day: against a date, or a
+    time on that day, it is neither earlier nor later."""
+    if isinstance(a, datetime) and isinstance(b, datetime):
+        return a > b
+    return day_of(a, tz) > day_of(b, tz)
+
+
+def shown_time(value: date | datetime | None, tz: tzinfo | None) -> str:
+    """A date as 2026-10-15, a moment as 2026-10-15 14:30 in the store's time zone."""
+    if isinstance(value, datetime):
+        return (value.astimezone(tz) if tz else value).strftime("%Y-%m-%d %H:%M")
+    return value.isoformat() if isinstance(value, date) else ""
+
+
+def paper_time_problem(on: date | datetime, at: datetime | None, earlier: list[tuple[str, date | datetime]],
+                       tz: tzinfo | None) -> str | None:
+    """Why `on` cannot be when a signed act happened on paper, or None: it is after the
+    act was signed (`at`), or before an earlier event of the record (`earlier`: (what,
+    when), e.g. the date it was received, the effective time of an earlier signature)."""
+    if at is not None and later(on, at, tz):
+        return f"is later than its signing time, {shown_time(at, tz)}"
+    before = [(what, when) for what, when in earlier if later(when, on, tz)]
+    if before:
+        what, when = max(before, key=lambda e: _moment(e[1], tz))
+        return f"is before {what}, {shown_time(when, tz)}"
+    return None
+
+
 def coerce(spec: FieldSpec, raw: str, tz: tzinfo) -> Any:
     """Read a command-line VALUE as the declared type; ValueError says what was expected."""
     kind = spec.type

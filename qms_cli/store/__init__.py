@@ -9,12 +9,12 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Iterator
 
 from ..config import CONFIG_FILE, Config
-from ..errors import BadInput, NotAStore, NotAuthorised, Refused
+from ..errors import BadInput, NotAStore, NotAuthorised, QmsError, Refused
 from ..model import values
 from ..model.declaration import ENVELOPE_KEYS, RecordType
 from ..text import quote
@@ -313,14 +313,17 @@ class Store:
         return out
 
     # -- writing -------------------------------------------------------------------------
-    def evaluator(self, rt: RecordType, data: Any, *, computing: bool = False, today=None):
+    def evaluator(self, rt: RecordType, data: Any, *, computing: bool = False, today=None,
+                  on_paper: bool = False):
         """Requirements and computed values of `data`, reading other records as needed.
-        `today` is the day of the action (its commit date); by default the clock's."""
+        `today` is the day of the action (its commit date, or with `on_paper` the day it
+        happened on paper, 补录); by default the clock's."""
         from ..model.rules import Evaluator
 
         return Evaluator(
             rt=rt, data=data, types=self.record_type, fetch=self.fetch, scan=self.scan,
             today=today or self.now().date(), tz=self.config.tz, computing=computing,
+            today_words="the day it happened on paper" if on_paper else "today",
         )
 
     def fetch(self, type_name: str, record_id: str) -> Any:
@@ -396,7 +399,10 @@ class Store:
             + (f" (holders: {', '.join(holders)})" if holders else " (qms.yaml names no holder)")
         )
 
-    def _signature(self, meaning: str, actor, when: datetime, role, source, target):
+    def _signature(self, meaning: str, actor, when: datetime, role, source, target,
+                   on: date | datetime | None = None):
+        """A signature: who, in which role, when it was signed (`at`, the commit time) and,
+        for a paper record entered afterwards (补录), when the act happened (`on`)."""
         from ruamel.yaml.comments import CommentedMap
 
         sig = CommentedMap()
@@ -406,6 +412,8 @@ class Store:
         if role:
             sig["role"] = role if isinstance(role, str) else " | ".join(role)
         sig["at"] = when
+        if on is not None:
+            sig["on"] = on
         if source is not None:
             sig["from"] = source
         sig["to"] = target
@@ -417,6 +425,47 @@ class Store:
         if "signatures" not in data or data["signatures"] is None:
             data["signatures"] = CommentedSeq()
         data["signatures"].append(sig)
+
+    def paper_time(self, on: str | None) -> date | datetime | None:
+        """`--on` as typed: when the act happened on paper (补录), or None."""
+        if on is None:
+            return None
+        try:
+            return values.parse_paper_time(on, self.config.tz)
+        except ValueError as e:
+            raise BadInput(f"--on {quote(on)}: {e} (when the act happened on paper)") from None
+
+    def _check_paper_time(self, rt: RecordType, data: Any, on: date | datetime | None, when: datetime,
+                          whose: str) -> None:
+        """A paper time is not after the act is entered and signed (`when`), nor before
+        what the record already holds: the date it is numbered by (e.g. received_at) and
+        when each earlier signed act happened."""
+        tz = self.config.tz
+        earlier: list[tuple[str, date | datetime]] = []
+        if rt.numbering_date:
+            raw = values.get(data, rt.numbering_date)
+            start = values.to_date(raw) if isinstance(raw, date) and not isinstance(raw, datetime) \
+                else values.to_datetime(raw, tz) or values.to_date(raw)
+            if start is not None:
+                earlier.append((f"{rt.numbering_date} ({rt.label_of(rt.numbering_date, 'en')})", start))
+        for sig in values.signatures(data):
+            done = values.acted(sig, tz)
+            if done is not None:
+                paper = " (on paper)" if values.paper_time(sig, tz) is not None else ""
+                earlier.append((f"the '{sig.get('meaning')}' signature{paper}", done))
+        if on is None:  # signed as it happens: not before what the record already holds either
+            problem = values.paper_time_problem(when, None, earlier, tz)
+            if problem:
+                raise Refused(f"{whose}the time of signing, {values.shown_time(when, tz)}, {problem}: a signature "
+                              f"is not dated before what it signs (check the computer's clock and "
+                              f"GIT_COMMITTER_DATE; for an act done earlier on paper, use --on)")
+            return
+        problem = values.paper_time_problem(on, when, earlier, tz)
+        if problem:
+            expected = ("not after it is entered and signed" if problem.startswith("is later")
+                        else "not before what the record already holds")
+            raise Refused(f"{whose}--on {values.shown_time(on, tz)} {problem} "
+                          f"(expected when the act happened on paper: {expected})")
 
     def _refuse_unmet(self, missing, rt, head: str, state: str) -> None:
         if missing:
@@ -472,7 +521,10 @@ class Store:
         type_name: str,
         assignments: list[str] = (),
         initial: dict | None = None,
+        on: str | None = None,
     ) -> Change:
+        """Register a record in its first state. `on`: when it was registered on paper
+        (补录), if it is entered afterwards."""
         from ruamel.yaml.comments import CommentedMap
 
         from . import git as gitops
@@ -481,6 +533,7 @@ class Store:
         rt = self.record_type(type_name)
         wf = rt.workflow
         actor = gitops.actor(self.root)
+        paper = self.paper_time(on)
         data = CommentedMap()
         data["id"] = None
         data["type"] = rt.name
@@ -495,7 +548,8 @@ class Store:
         with lock.store_lock(self.root) as notes:
             self._fetched.clear()
             when = actor.when.astimezone(self.config.tz)
-            ev = self.evaluator(rt, data, computing=True, today=when.date())
+            day = values.day_of(paper, self.config.tz) or when.date()  # the day of the act
+            ev = self.evaluator(rt, data, computing=True, today=day, on_paper=paper is not None)
             for name in rt.compute:
                 if values.is_empty(values.get(data, name)):
                     value, _ = ev.computed(name)
@@ -504,20 +558,23 @@ class Store:
             _order_fields(rt, data)
             self._check_schema(rt, data, f"new {rt.name}")
             self._check_refs(rt, data)
+            self._check_paper_time(rt, data, paper, when, f"new {rt.name}: ")
             held = None
             if wf.create.role:
-                ok, held = self.holds(rt, wf.create.role, data, actor, when.date())
+                ok, held = self.holds(rt, wf.create.role, data, actor, day)
                 if not ok:
                     raise NotAuthorised(f"{held}, which registering a {rt.label['en'].lower()} needs")
             if wf.create.sign:
-                self._sign(data, self._signature(wf.create.sign, actor, when, held, None, wf.initial))
+                self._sign(data, self._signature(wf.create.sign, actor, when, held, None, wf.initial, paper))
             missing = ev.unmet([*wf.requirements(wf.initial), *wf.create.requires])
             self._refuse_unmet(missing, rt, f"cannot register the {rt.label['en'].lower()}", wf.initial)
-            data["id"] = self._next_id(rt, data)
+            data["id"] = self._next_id(rt, data, paper)
             path = self.new_path(rt.name, data["id"])
             trailers = [("QMS-Record", f"{rt.name}/{data['id']}"), ("QMS-Action", "new")]
             if wf.create.sign:
                 trailers.append(("QMS-Signature", f"{wf.create.sign} by {actor.email}"))
+            if paper is not None:
+                trailers.append(("QMS-On", paper.isoformat()))
             message = _message(f"{rt.name} {data['id']}: new ({wf.initial})", "", trailers)
             commit = self._write({path: (data, None)}, message, date=when if wf.create.sign else None)
         return Change(self._record(rt.name, path, data), commit, tuple(notes))
@@ -582,7 +639,10 @@ class Store:
         target: str,
         assignments: list[str] = (),
         comment: str = "",
+        on: str | None = None,
     ) -> Change:
+        """A workflow move, signed. `on`: when the act happened on paper (补录), if it is
+        entered afterwards; the signature's `at` stays the time it is entered and signed."""
         from . import git as gitops
         from . import lock, yamlio
 
@@ -594,11 +654,13 @@ class Store:
             )
         gitops.actor(self.root)
         _check_comment(comment)
+        paper = self.paper_time(on)
         with lock.store_lock(self.root) as notes:
             self._fetched.clear()
             # the signature's time is the commit's own time, as git reads it (never QMS_NOW)
             actor = gitops.actor(self.root)
             when = actor.when.astimezone(self.config.tz)
+            day = values.day_of(paper, self.config.tz) or when.date()  # the day of the act
             _, path = self.locate(record_id, type_name)
             data, style = yamlio.load_for_edit(path, self.rel(path), root=self.root)
             record = self._record(rt.name, path, data)
@@ -611,31 +673,35 @@ class Store:
                     + (f"; it can move to: {', '.join(onward)}" if onward else " (a final state)")
                 )
             self._assign(rt, data, assignments)
-            ok, held = self.holds(rt, move.role, data, actor, when.date())
+            self._check_paper_time(rt, data, paper, when, f"{rt.name} {record_id}: ")
+            ok, held = self.holds(rt, move.role, data, actor, day)
             if not ok:
                 raise NotAuthorised(f"{held}, which moving {rt.name} {record_id} to '{target}' needs")
             self._check_schema(rt, data, record.path)
             self._check_refs(rt, data)
             data["state"] = target
-            self._sign(data, self._signature(move.sign, actor, when, held or None, record.state, target))
+            self._sign(data, self._signature(move.sign, actor, when, held or None, record.state, target, paper))
             self._pin(rt, data, target)
-            ev = self.evaluator(rt, data, computing=True, today=when.date())
+            ev = self.evaluator(rt, data, computing=True, today=day, on_paper=paper is not None)
             missing = ev.unmet([*wf.requirements(target), *move.requires])
             self._refuse_unmet(missing, rt, f"{rt.name} {record_id} cannot move to '{target}'", target)
             changes = {path: (data, style)}
-            effects = self._effects(rt, data, target, actor, when, changes)
+            effects = self._effects(rt, data, target, actor, when, changes, paper)
             trailers = [
                 ("QMS-Record", f"{rt.name}/{record_id}"),
                 ("QMS-Action", f"move {target}"),
                 ("QMS-Signature", f"{move.sign} by {actor.email}"),
+                *((("QMS-On", paper.isoformat()),) if paper is not None else ()),
                 *(("QMS-Effect", e) for e in effects),
             ]
             message = _message(f"{rt.name} {record_id}: {record.state} -> {target}", comment, trailers)
             commit = self._write(changes, message, date=when)
         return Change(self._record(rt.name, path, data), commit, tuple(notes))
 
-    def _effects(self, rt: RecordType, data: Any, state: str, actor, when, changes: dict) -> list[str]:
-        """Apply what entering `state` does to other records; add them to `changes`."""
+    def _effects(self, rt: RecordType, data: Any, state: str, actor, when, changes: dict,
+                 on: date | datetime | None = None) -> list[str]:
+        """Apply what entering `state` does to other records; add them to `changes`. They
+        are done when the move is: on paper on `on`, if it was entered afterwards."""
         from ruamel.yaml.comments import CommentedMap
 
         from . import yamlio
@@ -644,6 +710,7 @@ class Store:
         effects = rt.effects.get(state) or ()
         if not effects:
             return done
+        day = values.day_of(on, self.config.tz) or when.date()  # the day of the act
 
         def fill(template) -> str:
             if isinstance(template, dict):  # worded in the store's language
@@ -651,7 +718,7 @@ class Store:
 
             def one(m):
                 if m.group(1) == "today":
-                    return when.date().isoformat()
+                    return day.isoformat()
                 value = values.get(data, m.group(1))
                 return "" if value is None else str(value)
 
@@ -694,10 +761,12 @@ class Store:
                             f"{type_name} {rid} is '{orecord.state}': it cannot move to "
                             f"'{effect.move}', which {rt.name} {data['id']} entering '{state}' needs"
                         )
+                    self._check_paper_time(ort, odata, on, when,
+                                           f"{type_name} {rid} (which {rt.name} {data['id']} entering '{state}' signs): ")
                     odata["state"] = effect.move
-                    ok, held = self.holds(ort, omove.role, odata, actor, when.date())
+                    ok, held = self.holds(ort, omove.role, odata, actor, day)
                     self._sign(odata, self._signature(omove.sign, actor, when, held if ok else None,
-                                                      orecord.state, effect.move))
+                                                      orecord.state, effect.move, on))
                     words.append(f"move {effect.move}")
                 self._check_schema(ort, odata, self.rel(path))
                 changes[path] = (odata, ostyle)
@@ -833,9 +902,13 @@ class Store:
                 details=[f"{p}: {m}" for p, m in problems],
             )
 
-    def _next_id(self, rt: RecordType, data: Any) -> str:
+    def _next_id(self, rt: RecordType, data: Any, on: date | datetime | None = None) -> str:
+        """The next free ID; its year is the numbering date's, else that of the registration
+        on paper (`on`), else this year."""
         scheme = rt.scheme(data)
         when = values.to_datetime(values.get(data, rt.numbering_date), self.config.tz) if rt.numbering_date else None
+        if when is None and on is not None:
+            when = on if isinstance(on, datetime) else datetime.combine(on, datetime.min.time(), self.config.tz)
         year = (when or self.now()).astimezone(self.config.tz).year
         site = self.config.site
         if "{site}" in scheme and not site:
@@ -867,6 +940,23 @@ class Store:
         newline = "\r\n" if text.endswith("\r\n") else "\n"
         return f"# yaml-language-server: $schema={rel}{newline}" + text
 
+    def _attachments(self, changes: dict) -> list[str]:
+        """The store files the changed records attach or pin."""
+        from ..checks import _walk
+
+        found: set[str] = set()
+        for data, _ in changes.values():
+            try:
+                rt = self.record_type(str(data.get("type")))
+            except QmsError:
+                continue
+            for _path, spec, value in _walk(rt.fields, data):
+                if spec.type == "file" and isinstance(value, str) and value:
+                    found.add(value)
+            if isinstance(data.get("pins"), dict):
+                found.update(str(k) for k in data["pins"])
+        return sorted(f for f in found if not f.startswith(("/", "-")) and ".." not in f.split("/"))
+
     def _write(self, changes: dict, message: str, date: datetime | None = None) -> str:
         """Write every changed record and commit them together: one action, one commit."""
         from . import git as gitops
@@ -893,6 +983,8 @@ class Store:
         if all(safefs.kind(self.root, rel)[0] == "file"
                and safefs.read_bytes(self.root, rel, yamlio.MAX_BYTES + 1) == new for rel, new in texts.items()):
             return ""  # the record already holds these values: nothing to commit
+        gitops.check_time(self.root, date or gitops.actor(self.root).when, self.now())
+        gitops.check_committed(self.root, self._attachments(changes))
         lock.begin(self.root, texts, message.splitlines()[0])
         try:
             for rel, new in texts.items():

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import BadInput, NotAStore, QmsError
+from ..errors import BadInput, NotAStore, QmsError, Refused
 from ..model.values import day_out_of_bounds, text_problem
 
 
@@ -163,6 +163,53 @@ def commit(root: Path, paths: list[str], message: str, *, date: str | None = Non
                                              "signature cannot be verified (this store requires signed commits; for "
                                              "SSH keys set gpg.ssh.allowedSignersFile):")) from None
     return _run(root, ["rev-parse", "HEAD"], None, None).strip()
+
+
+CLOCK_SKEW = timedelta(minutes=5)  # how far ahead of this computer's clock a commit may be dated
+
+
+def check_time(root: Path, when: datetime, now: datetime | None = None) -> None:
+    """Time in a store runs forward: a commit is not dated before the last commit, nor
+    later than now (this computer's clock, or QMS_NOW where that is later; give or take
+    CLOCK_SKEW). Backdating is what `--on` is for."""
+    import subprocess
+
+    p = subprocess.run(["git", "log", "-1", "--format=%cI", "HEAD"], cwd=root, stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True)
+    head = p.stdout.strip()
+    if p.returncode == 0 and head:
+        last = datetime.fromisoformat(head)
+        if when < last:
+            raise Refused(f"the time of this commit, {when.isoformat()}, is before the store's last commit "
+                          f"({last.isoformat()}): time in a store only runs forward (check the computer's clock "
+                          f"and GIT_COMMITTER_DATE; to record an act done earlier on paper, use --on)")
+    now = max(now, datetime.now(timezone.utc)) if now else datetime.now(timezone.utc)
+    if when > now + CLOCK_SKEW:
+        raise Refused(f"the time of this commit, {when.isoformat()}, is later than now "
+                      f"({now.astimezone(when.tzinfo).isoformat(timespec='seconds')}): check the computer's clock "
+                      f"and GIT_COMMITTER_DATE")
+
+
+RULE_FILES = ("qms.yaml", "types")
+
+
+def check_committed(root: Path, attachments: list[str]) -> None:
+    """A signature is made against rules and evidence that history shows: refuse while
+    qms.yaml, types/ or an attached file has changes that are not committed."""
+    import subprocess
+
+    p = subprocess.run(["git", "-c", "core.quotepath=off", "status", "--porcelain=v1", "-z",
+                        "--untracked-files=all", "--ignored=matching", "--", *RULE_FILES, *attachments],
+                       cwd=root, stdin=subprocess.DEVNULL, capture_output=True)
+    if p.returncode != 0:
+        return  # not a state git can tell; the commit itself will say what is wrong
+    entries = [e for e in p.stdout.decode("utf-8", "replace").split("\0") if len(e) > 3]
+    names = sorted({e[3:] for e in entries})
+    if names:
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        raise Refused(f"{shown}: not committed; qms signs only against rules and evidence that the history "
+                      f"shows. Commit them first (git add {names[0]} && git commit), or undo the change "
+                      f"(git restore {names[0]})")
 
 
 def unstage(root: Path, paths: list[str]) -> None:
