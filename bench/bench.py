@@ -13,6 +13,8 @@ of a qms command to a baseline timed minutes apart in the same run, with its tar
                                          of one small file in the same repo (sum)        <= 1.5
     qms log ID (10,000 commits)      vs  git log --format=... -- FILE (commit graph with
                                          changed-path filters written)                   <= 1.5
+    qms audit (10,000 commits; the demo store's history)
+                                     vs  git log --name-status of the same history       <= 3
     complaint list --overdue, report complaints
                                      vs  the cold validate                               <= 1
     peak memory of validate --no-cache on 100,000 records (--big)                       <= 500 MB
@@ -537,6 +539,19 @@ def main() -> None:
     row(f"qms log, {LOG_COMMITS:,} commits", median(QMS + ["-C", log, "log", rid], runs, ok=(0,)),
         "git log -- FILE", median(["git", "log", fmt, "--", f"records/complaint/{rid}.yaml"], runs, cwd=log, ok=(0,)),
         "<= 1.5")
+
+    # audit reads every commit: against git's own walk of the same history with the files
+    # each commit changed. The demo store (the sample store and the demo's acts) and the
+    # 10,000-commit store.
+    name_status = ["git", "log", "--name-status"]
+    row(f"qms audit, {LOG_COMMITS:,} commits", median(QMS + ["-C", log, "audit"], slow),
+        "git log --name-status", median(name_status, runs, cwd=log, ok=(0,)), "<= 3")
+    demo = OUT / "demo"
+    shutil.rmtree(demo, ignore_errors=True)
+    run(QMS + ["demo", str(demo)], ok=(0,))
+    commits = git(demo, "rev-list", "--count", "HEAD").strip()
+    row(f"qms audit, demo store ({commits} commits)", median(QMS + ["-C", demo, "audit"], runs),
+        "git log --name-status", median(name_status, runs, cwd=demo, ok=(0,)), "<= 3")
 
     memory = None
     if args.big:

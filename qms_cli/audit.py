@@ -39,6 +39,15 @@ class Change:
 
 
 @dataclass
+class Merged:
+    """One file a merge left different from every parent (`git log -c --raw`)."""
+
+    path: str
+    parent_blobs: list[str | None]
+    blob: str | None
+
+
+@dataclass
 class Commit:
     sha: str
     parents: list[str]
@@ -47,6 +56,9 @@ class Commit:
     date: str
     message: str
     changes: list[Change]
+    committer_email: str = ""
+    committer_date: str = ""
+    merged: list[Merged] | None = None
 
     @property
     def trailers(self) -> dict[str, list[str]]:
@@ -81,6 +93,17 @@ def _raw_change(line: str) -> Change | None:
                   None if old == ZERO else old, None if new == ZERO else new, cols[1])
 
 
+def _merged(line: str) -> Merged | None:
+    # "::100644 100644 100644 <p1> <p2> <result> MM\tpath" (one colon per parent)
+    head, _, path = line.partition("\t")
+    n = len(head) - len(head.lstrip(":"))
+    cols = head[n:].split()
+    if len(cols) < 2 * (n + 1) or not path:
+        return None
+    blobs = [None if b == ZERO else b for b in cols[n + 1: 2 * n + 2]]
+    return Merged(path, blobs[:-1], blobs[-1])
+
+
 def commits(root: Path, since: str | None) -> list[Commit]:
     """Every commit after `since` (or all), parents first, with the files each changed.
     The fields are split on a marker made afresh for each run, which no commit message
@@ -88,17 +111,30 @@ def commits(root: Path, since: str | None) -> list[Commit]:
     import secrets
 
     mark = "qms-" + secrets.token_hex(16)
-    fmt = f"{mark}c%n%H%n%P%n%an%n%ae%n%aI%n%B{mark}e"
+    fmt = f"{mark}c%n%H%n%P%n%an%n%ae%n%aI%n%ce%n%cI%n%B{mark}e"
     rng = [f"{since}..HEAD"] if since else ["HEAD"]
     out = _git(root, "-c", "core.quotepath=off", "log", "--reverse", "--topo-order", "-M", "--raw",
                "--no-abbrev", f"--format={fmt}", *rng)
     result = []
     for chunk in out.split(f"{mark}c\n")[1:]:
         head, _, rest = chunk.partition(f"{mark}e")
-        lines = head.split("\n", 5)
-        sha, parents, author, email, date, message = (lines + [""] * 6)[:6]
-        changes = [c for c in (_raw_change(ln) for ln in rest.splitlines() if ln.startswith(":")) if c]
-        result.append(Commit(sha, parents.split(), author, email, date, message, changes))
+        lines = head.split("\n", 7)
+        sha, parents, author, email, date, cemail, cdate, message = (lines + [""] * 8)[:8]
+        raw = rest.splitlines()
+        changes = [c for c in (_raw_change(ln) for ln in raw if ln.startswith(":") and not ln.startswith("::")) if c]
+        result.append(Commit(sha, parents.split(), author, email, date, message, changes, cemail, cdate,
+                             [] if len(parents.split()) > 1 else None))
+    merges = {c.sha: c for c in result if c.merged is not None}
+    if merges:  # what each merge left different from every parent, for all merges in one run
+        current = None
+        for line in _git(root, "-c", "core.quotepath=off", "diff-tree", "-r", "-c", "--no-abbrev", "--stdin",
+                         input="\n".join(merges) + "\n").splitlines():
+            if line.startswith("::") and current is not None:
+                m = _merged(line)
+                if m:
+                    current.merged.append(m)
+            elif line.strip() in merges:
+                current = merges[line.strip()]
     return result
 
 
@@ -149,6 +185,12 @@ class _Blobs:
             self.memo.pop(next(iter(self.memo)))
         return value
 
+    def remember(self, spec: str, value: Any) -> None:
+        """A blob read elsewhere (the stream), for read() to find."""
+        self.memo[spec] = value
+        if len(self.memo) > self.keep:
+            self.memo.pop(next(iter(self.memo)))
+
     def _skip(self, n: int) -> None:
         assert self.p.stdout is not None
         while n > 0:
@@ -164,6 +206,88 @@ class _Blobs:
             self.p.wait(timeout=30)
         except (OSError, subprocess.SubprocessError):
             self.p.kill()
+
+
+class _Stream:
+    """The record blobs a walk will need, in the order it needs them, asked of a second
+    `git cat-file --batch` all at once by a writer thread: no round trip per blob. The pipe
+    holds back the writer, so memory stays bounded by the blobs read but not yet taken."""
+
+    def __init__(self, root: Path, ids: list[str], limit: int):
+        import os
+        import threading
+
+        self.limit = limit
+        self.p = subprocess.Popen(["git", "cat-file", "--batch"], cwd=root, stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                  env=dict(os.environ, GIT_OPTIONAL_LOCKS="0"))
+
+        def feed() -> None:
+            try:
+                assert self.p.stdin is not None
+                for i in ids:
+                    self.p.stdin.write(i.encode() + b"\n")
+                self.p.stdin.close()
+            except (OSError, ValueError):
+                pass  # closed early: the walk stopped
+
+        self.writer = threading.Thread(target=feed, daemon=True)
+        self.writer.start()
+
+    def take(self, blob: str) -> Any:
+        """The next blob of the stream, which is `blob` (others before it are passed over)."""
+        assert self.p.stdout is not None
+        while True:
+            header = self.p.stdout.readline().split()
+            if not header:
+                return None
+            size = int(header[2]) if len(header) >= 3 else -1
+            value: Any = None
+            if size >= 0:
+                if size > self.limit or header[1] != b"blob":
+                    _skip(self.p.stdout, size + 1)
+                    value = _Blobs.TOO_BIG if header[1] == b"blob" else None
+                else:
+                    value = self.p.stdout.read(size)
+                    self.p.stdout.read(1)
+            if header[0].decode() == blob:
+                return value
+
+    def close(self) -> None:
+        for f in (self.p.stdout,):
+            try:
+                f.close() if f else None
+            except OSError:
+                pass
+        self.p.kill()
+        self.p.wait()
+
+
+def _skip(f, n: int) -> None:
+    while n > 0:
+        got = f.read(min(n, 1 << 20))
+        if not got:
+            break
+        n -= len(got)
+
+
+from hashlib import sha1 as _sha1  # noqa: E402  (what a record's signatures were, compared by digest)
+
+
+def _shape(raw: Any) -> tuple | None:
+    """What a change of a record may not touch unseen, read from its text without parsing
+    it: the top-level `state:` line and everything from the top-level `signatures:` on.
+    None where the text is not plain block YAML that can be read this way."""
+    if not isinstance(raw, bytes) or raw.lstrip()[:1] in (b"{", b"[") or b"\n---" in raw or \
+            raw.startswith(b"---") or b"\n..." in raw or b"\t" in raw:
+        return None
+    if raw.count(b"\nstate:") + raw.startswith(b"state:") != 1 or raw.count(b"\nsignatures:") > 1:
+        return None
+    start = 0 if raw.startswith(b"state:") else raw.find(b"\nstate:") + 1
+    end = raw.find(b"\n", start)
+    state = raw[start + 6: end if end >= 0 else len(raw)].strip()
+    sigs = raw.find(b"\nsignatures:")
+    return state, _sha1(raw[sigs:] if sigs >= 0 else b"").digest()
 
 
 def _parse(raw: Any, source: str) -> Any:
@@ -192,7 +316,7 @@ def _leaves(data: Any) -> dict[str, Any]:
     return out
 
 
-def audit(store, since: str | None = None) -> list[Finding]:
+def audit(store, since: str | None = None, anchors_from: str | None = None) -> list[Finding]:
     from .config import Config
     from .store.yamlio import MAX_BYTES
 
@@ -204,14 +328,65 @@ def audit(store, since: str | None = None) -> list[Finding]:
             raise BadInput(f"--since {since}: not a commit of this store") from None
     history = commits(root, since)
     blobs = _Blobs(root, MAX_BYTES)
+    wanted = [ch.new_blob for c in history if c.merged is None for ch in c.changes
+              if ch.new_blob and (ch.new_path or ch.path).startswith("records/")]
+    stream = _Stream(root, wanted, MAX_BYTES) if wanted else None
+    shapes: dict[str, tuple | None] = {}  # record blob -> its _shape, for the next change of it
     configs: dict[str | None, Config | None] = {}
     config_blob: dict[str, str | None] = {}  # commit -> the blob of its qms.yaml
+
+    types_at: dict[str, dict[str, str]] = {}  # commit -> {type: blob of its types/<type>.yaml}
+    judged: dict[tuple, Config | None] = {}
 
     def config_of(blob: str | None) -> Config | None:
         if blob not in configs:
             data = _parse(blobs.read(blob), "qms.yaml")
             configs[blob] = Config(root=root, data=data) if isinstance(data, dict) else None
         return configs[blob]
+
+    def types_of(sha: str | None) -> dict[str, str]:
+        """The store's own types in commit `sha` (from the walk, or asked of git once)."""
+        if sha is None:
+            return {}
+        if sha not in types_at:
+            state = {}
+            for line in _git(root, "ls-tree", sha, "types/").splitlines():
+                head, _, path = line.partition("\t")
+                cols = head.split()
+                if len(cols) == 3 and cols[1] == "blob" and path.endswith(".yaml") and path.count("/") == 1:
+                    state[path[len("types/"):-len(".yaml")]] = cols[2]
+            types_at[sha] = state
+        return types_at[sha]
+
+    def rules_of(blob: str | None, sha: str | None) -> Config | None:
+        """qms.yaml `blob` with the types commit `sha` held: the rules a later commit is
+        judged by."""
+        state = types_of(sha)
+        key = (blob, tuple(sorted(state.items())))
+        if key not in judged:
+            base = config_of(blob)
+            files = {}
+            for name, b in state.items():
+                raw = blobs.read(b)
+                if isinstance(raw, bytes):
+                    files[name] = raw
+            judged[key] = Config(root=root, data=base.data, type_files=files) if base is not None else None
+        return judged[key]
+
+    def walk_types(c: Commit) -> None:
+        if c.merged is not None:
+            types_of(c.sha)  # a merge: as its tree holds them
+            return
+        state = dict(types_of(c.parents[0]) if c.parents else {})
+        for ch in c.changes:
+            for path, blob in ((ch.path, None), (ch.new_path or ch.path, ch.new_blob)):
+                if path.startswith("types/") and path.endswith(".yaml") and path.count("/") == 1:
+                    name = path[len("types/"):-len(".yaml")]
+                    if blob is None:
+                        state.pop(name, None)
+                    elif ch.new_mode != LINK_MODE:
+                        state[name] = blob
+        types_at[c.sha] = state
 
     def qms_yaml_at(sha: str | None) -> str | None:
         """The blob of qms.yaml in commit `sha` (from the walk, or asked of git once)."""
@@ -225,6 +400,9 @@ def audit(store, since: str | None = None) -> list[Finding]:
         return config_blob[sha]
 
     findings: list[Finding] = []
+    committed: dict[str, datetime] = {}  # commit -> its committer date
+    signing: list[tuple[str, str, str, str | None]] = []  # (commit, where, signer, qms.yaml blob before it)
+    anchored: list[tuple[str, str]] = []  # (commit, where it was anchored), from every version
     try:
         for c in history:
             where = f"commit {c.sha[:10]} ({c.date[:10]}, {c.email})"
@@ -234,25 +412,49 @@ def audit(store, since: str | None = None) -> list[Finding]:
             for ch in c.changes:
                 if (ch.new_path or ch.path) == "qms.yaml":
                     now_cfg = ch.new_blob
+            if c.merged is not None:  # a merge: qms.yaml as it came out of it
+                for m in c.merged:
+                    if m.path == "qms.yaml":
+                        now_cfg = m.blob
             config_blob[c.sha] = now_cfg
+            if c.merged is not None:  # a side's own change to qms.yaml is not in the combined diff: ask git
+                config_blob.pop(c.sha, None)
+            elif stream is not None:
+                for ch in c.changes:
+                    if ch.new_blob and (ch.new_path or ch.path).startswith("records/"):
+                        raw = stream.take(ch.new_blob)
+                        blobs.remember(ch.new_blob, raw)
+                        shapes[ch.new_blob] = _shape(raw)
+                        if len(shapes) > SHAPES_KEPT:
+                            shapes.pop(next(iter(shapes)))
+            findings.extend(_check_time(c, where, committed))
             for ch in c.changes:
                 if ch.new_mode == LINK_MODE:
                     findings.append(Finding(where, ch.new_path or ch.path,
                                             "adds a symbolic link: qms never follows links in a store, and a link "
                                             "may point outside it (replace it with the file itself)"))
-            if len(c.parents) > 1:
-                continue  # a merge: the commits it brings were audited themselves
-            trailers = c.trailers
-            if (trailers.get("QMS-Action") or [""])[0] == "import":
-                findings.append(Finding(where, "", f"{len(c.changes)} files imported as they were (signatures "
-                                                   f"in them predate this store)", severity="note"))
+                if ANCHORS in (ch.path, ch.new_path):
+                    findings.extend(_check_anchors_change(c, where, ch, blobs, anchored))
+            if c.merged is not None:
+                findings.extend(_check_merge(c, where, blobs))
                 continue
-            cfg = config_of(now_cfg) or store.config
+            trailers = c.trailers
+            # every commit is judged by the rules as they stood before it
+            walk_types(c)
+            cfg = (rules_of(before_cfg, parent) if parent else rules_of(now_cfg, c.sha)) or store.config
+            if (trailers.get("QMS-Action") or [""])[0] == "import":
+                findings.extend(_check_import(c, where, cfg, blobs, first=parent is None))
+                continue
             day = datetime.fromisoformat(c.date).date()
+            signed = bool(trailers.get("QMS-Signature"))
+            rules = [p for p in (ch.new_path or ch.path for ch in c.changes)
+                     if p == "qms.yaml" or p.startswith(("types/", "reports/", "templates/"))]
+            if rules and parent:
+                findings.extend(_check_rules_change(c, where, config_of(before_cfg), config_of(now_cfg) or cfg,
+                                                    day, rules, trailers))
             for ch in c.changes:
                 status, path, new = ch.status, ch.path, ch.new_path
-                if path == "qms.yaml" and status != "D":
-                    findings.extend(_check_roles_change(c, where, config_of(before_cfg) if parent else None, cfg, day))
+                if path == "qms.yaml":
                     continue
                 if not path.startswith("records/"):
                     continue
@@ -262,15 +464,20 @@ def audit(store, since: str | None = None) -> list[Finding]:
                 if status == "R" and Path(path).name != Path(new or "").name:
                     findings.append(Finding(where, path, f"record renamed to {new}"))
                     continue
-                parts = Path(path).parts
+                parts = path.split("/")
                 if len(parts) < 3:
                     continue
                 try:
                     rt = cfg.record_type(parts[1])
                 except QmsError:
                     continue  # not a record type's folder: validate reports that
-                before = _parse(blobs.read(ch.old_blob) if status in ("M", "R", "T") and parent else None, path)
                 raw_after = blobs.read(ch.new_blob)
+                shape = shapes.get(ch.old_blob) if ch.old_blob else None
+                after_shape = shapes[ch.new_blob] if ch.new_blob in shapes else _shape(raw_after)
+                if (status == "M" and "QMS-Action" in trailers and shape is not None and shape == after_shape
+                        and not _final(rt, shape[0])):
+                    continue  # state and signatures as they were, by qms: nothing for audit to check
+                before = _parse(blobs.read(ch.old_blob) if status in ("M", "R", "T") and parent else None, path)
                 if raw_after is _Blobs.TOO_BIG:
                     findings.append(Finding(where, path, f"the record is over {MAX_BYTES:,} bytes after this commit"))
                     continue
@@ -278,32 +485,172 @@ def audit(store, since: str | None = None) -> list[Finding]:
                 if not isinstance(after, dict):
                     findings.append(Finding(where, path, "the record cannot be read after this commit"))
                     continue
-                findings.extend(_check_record(c, where, path, rt, before, after, cfg, day, trailers))
+                found, added = _check_record(c, where, path, rt, before, after, cfg, day, trailers)
+                findings.extend(found)
+                signed = signed or added
+            if signed:
+                signing.append((c.sha, where, c.email, before_cfg if parent else now_cfg))
+            if signed and c.committer_email and c.committer_email.lower() != c.email.lower():
+                findings.append(Finding(where, "", f"a signature authored by {c.email} was committed by "
+                                                   f"{c.committer_email}: whoever commits a signature must be its signer"))
     finally:
         blobs.close()
+        if stream is not None:
+            stream.close()
     findings.extend(_check_signed(store, since))
-    findings.extend(_check_anchors(store))
+    if store.config.data.get("require_signed_commits"):
+        findings.extend(_check_keys(root, signing, config_of))
+    findings.extend(_check_anchors(store, anchored, anchors_from))
     return findings
 
 
-def _check_record(c, where, path, rt, before, after, cfg, day, trailers) -> list[Finding]:
+def _when(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+SHAPES_KEPT = 200_000  # record versions whose shape is remembered (a few dozen bytes each)
+
+
+def _final(rt, state: bytes) -> bool:
+    name = state.decode("utf-8", "replace").strip().strip("'\"")
+    return name not in rt.workflow.states or rt.workflow.states[name].final
+
+
+def _check_time(c: Commit, where: str, committed: dict[str, datetime]) -> list[Finding]:
+    """Time never runs backwards: a commit is not dated before the commits it follows."""
+    when = _when(c.committer_date)
+    if when is None:
+        return []
+    committed[c.sha] = when
+    out = []
+    for p in c.parents:
+        before = committed.get(p)
+        if before is not None and when < before:
+            out.append(Finding(where, "", f"committed at {when.isoformat()}, before the commit it follows "
+                                          f"({p[:10]}, {before.isoformat()}): its date was set back"))
+            break
+    return out
+
+
+RULES = ("qms.yaml", "types/", "reports/", "templates/", ANCHORS)
+
+
+def _check_merge(c: Commit, where: str, blobs: _Blobs) -> list[Finding]:
+    """A merge may only combine what each side did: every value of a record it changed
+    comes from one of its parents, it deletes nothing both sides kept, and it does not
+    change the rules or the anchors."""
+    out = []
+    for m in c.merged or ():
+        if m.path.startswith(RULES[1:]) or m.path in RULES:
+            out.append(Finding(where, m.path, "the merge changed this file beyond what either side did"))
+            continue
+        if not m.path.startswith("records/"):
+            continue
+        if m.blob is None:
+            out.append(Finding(where, m.path, "the merge deleted a record that both sides kept"))
+            continue
+        after = _parse(blobs.read(m.blob), m.path)
+        sides = [_leaves(_parse(blobs.read(b), m.path) or {}) for b in m.parent_blobs]
+        new = _leaves(after) if isinstance(after, dict) else {}
+        made = sorted(k for k, v in new.items() if all(side.get(k) != v for side in sides))
+        if not isinstance(after, dict) or made:
+            named = ", ".join(made[:6]) + (f" and {len(made) - 6} more" if len(made) > 6 else "")
+            out.append(Finding(where, m.path, "the merge changed the record beyond what either side did"
+                                              + (f" ({named})" if named else "")))
+    return out
+
+
+def _check_import(c: Commit, where: str, cfg, blobs: _Blobs, first: bool) -> list[Finding]:
+    """An import may only add new records, each readable, of a known type, in a state of
+    its workflow, named by its ID. (A store's first commit may also bring its qms.yaml.)"""
+    out = []
+    added = 0
+    for ch in c.changes:
+        path = ch.new_path or ch.path
+        if not path.startswith("records/"):
+            if not first and (path in RULES or path.startswith(RULES[1:])):
+                out.append(Finding(where, path, "an import changed the rules (only records may be imported)"))
+            continue
+        if ch.status != "A":
+            what = {"D": "deleted", "M": "changed", "R": "renamed"}.get(ch.status, "changed")
+            out.append(Finding(where, path, f"an import may only add new records; this one {what} a record"))
+            continue
+        parts = Path(path).parts
+        data = _parse(blobs.read(ch.new_blob), path)
+        try:
+            rt = cfg.record_type(parts[1]) if len(parts) >= 3 else None
+        except QmsError:
+            rt = None
+        if rt is None:
+            out.append(Finding(where, path, "an import added a file that is not a record of a known type"))
+        elif not isinstance(data, dict):
+            out.append(Finding(where, path, "an import added a record that cannot be read"))
+        elif str(data.get("id")) != Path(path).stem or data.get("state") not in rt.workflow.states:
+            out.append(Finding(where, path, "an import added a record whose id or state is not valid"))
+        else:
+            added += 1
+    if added:
+        out.append(Finding(where, "", f"{added} records imported as they were (signatures in them predate "
+                                      f"this store)", severity="note"))
+    return out
+
+
+def _when_of(value: Any, tz) -> Any:
+    """A stored date or date-time as a date (a whole day) or an aware date-time."""
+    from datetime import date as Date
+
+    if isinstance(value, datetime) or (isinstance(value, str) and ("T" in value or " " in value.strip())):
+        return values.to_datetime(value, tz)
+    if isinstance(value, Date):
+        return value
+    return values.to_date(value) if isinstance(value, str) else None
+
+
+def _effect_allows(trailers: dict, after: dict, changed: list[str]) -> bool:
+    """Whether the commit's `QMS-Effect:` trailers name this record and the fields changed
+    (a move elsewhere may set fields of a record in a final state: destroying the copies of
+    an obsolete document, say)."""
+    me = f"{after.get('type')}/{after.get('id')} "
+    allowed: set[str] = set()
+    for effect in trailers.get("QMS-Effect") or ():
+        if effect.startswith(me):
+            for part in effect[len(me):].split(";"):
+                words = part.split()
+                if words and words[0] == "set":
+                    allowed.update(words[1:])
+    return bool(allowed) and all(k in allowed or k.split(".")[0] in allowed for k in changed)
+
+
+BACK_ENTRY_DAYS = 30  # how long after the act a paper record may be entered (audit.back_entry_days)
+
+
+def _check_record(c, where, path, rt, before, after, cfg, day, trailers) -> tuple[list[Finding], bool]:
+    """The findings of one record's change, and whether it added a signature."""
     out = []
     old_state = before.get("state") if isinstance(before, dict) else None
     new_state = after.get("state")
     old_sigs = values.signatures(before) if isinstance(before, dict) else []
     new_sigs = values.signatures(after)
+    old_leaves, new_leaves = _leaves(before or {}), _leaves(after)
+    changed = sorted(k for k in old_leaves.keys() | new_leaves.keys() if old_leaves.get(k) != new_leaves.get(k))
+    named = ", ".join(changed[:6]) + (f" and {len(changed) - 6} more" if len(changed) > 6 else "")
+    final = old_state in rt.workflow.states and rt.workflow.states[old_state].final
+    if final and changed and not _effect_allows(trailers, after, changed):
+        out.append(Finding(where, path, f"a record in the final state '{old_state}' was changed ({named}): "
+                                        f"such a record is never edited"))
+        return out, False
     if "QMS-Action" not in trailers:
-        old_leaves, new_leaves = _leaves(before or {}), _leaves(after)
-        changed = sorted(k for k in old_leaves.keys() | new_leaves.keys() if old_leaves.get(k) != new_leaves.get(k))
         free_text = before is not None and old_state == new_state and old_sigs == new_sigs and all(
             (spec := rt.field(k)) is not None and spec.type == "text" for k in changed
         )
-        named = ", ".join(changed[:6]) + (f" and {len(changed) - 6} more" if len(changed) > 6 else "")
         if free_text:
             out.append(Finding(where, path, f"hand edit of {named or 'layout'} by {c.author}", severity="note"))
         else:
             out.append(Finding(where, path, "record changed without qms trailers" + (f" ({named})" if changed else "")))
-        return out
+        return out, new_sigs[: len(old_sigs)] == old_sigs and len(new_sigs) > len(old_sigs)
     if before is None:
         if new_state != rt.workflow.initial:
             out.append(Finding(where, path, f"created in state '{new_state}', not '{rt.workflow.initial}'"))
@@ -311,35 +658,146 @@ def _check_record(c, where, path, rt, before, after, cfg, day, trailers) -> list
         out.append(Finding(where, path, f"{old_state} -> {new_state} is not a move of {rt.name}"))
     if new_sigs[: len(old_sigs)] != old_sigs:
         out.append(Finding(where, path, "earlier signatures were changed or removed"))
+    audit_cfg = cfg.data.get("audit") if isinstance(cfg.data.get("audit"), dict) else {}
+    window = audit_cfg.get("back_entry_days", BACK_ENTRY_DAYS)
+    window = window if isinstance(window, int) and not isinstance(window, bool) and window >= 0 else BACK_ENTRY_DAYS
+    # the events a signature may not precede: the record's own date, then each earlier act
+    tz = cfg.tz
+    start = _when_of(values.get(after, rt.numbering_date), tz) if rt.numbering_date else None
+    last = start
+    for sig in old_sigs:
+        moment = values.acted(sig, tz)
+        if moment is not None and (last is None or values.later(moment, last, tz)):
+            last = moment
+    committed = datetime.fromisoformat(c.date)
     for sig in new_sigs[len(old_sigs):]:
         if not isinstance(sig, dict):
             continue
+        meaning = sig.get("meaning")
         email = str(sig.get("email", ""))
         if email.lower() != c.email.lower():
-            out.append(Finding(where, path, f"signature '{sig.get('meaning')}' names {email}, but the commit is by {c.email}"))
+            out.append(Finding(where, path, f"signature '{meaning}' names {email}, but the commit is by {c.email}"))
         at = values.to_datetime(sig.get("at"), cfg.tz)
-        committed = datetime.fromisoformat(c.date)
         if at is not None and abs((at - committed).total_seconds()) > 60:
             out.append(Finding(where, path, f"signature time {at.isoformat()} is not the commit time {c.date}"))
+        acted = values.acted(sig, tz)
+        if acted is not None and last is not None and values.later(last, acted, tz):
+            what = f"{rt.numbering_date} {values.shown_time(last, tz)}" if last is start else \
+                f"an earlier act ({values.shown_time(last, tz)})"
+            out.append(Finding(where, path, f"signature '{meaning}' is dated {values.shown_time(acted, tz)}, "
+                                            f"before {what}"))
+        on = values.paper_time(sig, tz)
+        sig_day = day
+        if on is not None:
+            sig_day = values.day_of(on, tz)
+            late = (committed.astimezone(tz).date() - sig_day).days
+            if late > window:
+                out.append(Finding(where, path, f"signature '{meaning}' entered afterwards {late} days after the act "
+                                                f"({values.shown_time(on, tz)}); the store allows {window} "
+                                                f"(audit.back_entry_days)"))
+        if acted is not None and (last is None or values.later(acted, last, tz)):
+            last = acted
         roles = [r.strip() for r in str(sig.get("role") or "").split("|") if r.strip()]
-        if roles and not any(r in cfg.roles and cfg.roles[r].held_by(email, day) for r in roles):
-            out.append(Finding(where, path, f"{email} did not hold the role {' or '.join(roles)} on {day} "
-                                            f"(signature '{sig.get('meaning')}')"))
+        if roles and not any(r in cfg.roles and cfg.roles[r].held_by(email, sig_day) for r in roles):
+            out.append(Finding(where, path, f"{email} did not hold the role {' or '.join(roles)} on {sig_day} "
+                                            f"(signature '{meaning}')"))
+    return out, len(new_sigs) > len(old_sigs)
+
+
+RULE_KEYS = ("roles", "approvals", "time_limits", "numbering", "types", "audit", "require_signed_commits",
+             "calendar")
+
+
+def _check_rules_change(c, where, old_cfg, new_cfg, day, paths: list[str], trailers) -> list[Finding]:
+    """Where the rules before a commit name an admin role (`audit: {rules_signed_by: ROLE}`),
+    the rules (roles, approvals, time limits, numbering, the store's types/, reports/ and
+    templates/) are changed only by a holder of that role that day, and the roles only with
+    `qms role` (a hand change to them is a finding). Removing the guard is judged by the
+    rules before it, like any other change."""
+    from .roles import guard
+
+    if old_cfg is None:
+        return []
+    needed = guard(old_cfg)
+    if not needed:
+        return []
+    keys = [k for k in RULE_KEYS if "qms.yaml" in paths and old_cfg.data.get(k) != new_cfg.data.get(k)]
+    files = [p for p in paths if p != "qms.yaml"]
+    if not keys and not files:
+        return []
+    what = ", ".join(keys + files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+    role = old_cfg.roles.get(needed)
+    if not (role and role.held_by(c.email, day)):
+        subject = "roles" if keys == ["roles"] and not files else f"the rules ({what})"
+        return [Finding(where, "qms.yaml" if keys else files[0],
+                        f"{subject} changed by {c.email}, who does not hold '{needed}'")]
+    action = (trailers.get("QMS-Action") or [""])[0]
+    if "roles" in keys and not action.startswith("role "):
+        return [Finding(where, "qms.yaml", f"roles changed by hand by {c.email}: roles change only with "
+                                           f"`qms role grant|revoke`, one signed commit each")]
+    if not action.startswith("role "):
+        return [Finding(where, "qms.yaml" if keys else files[0],
+                        f"the rules ({what}) changed by hand by {c.email}, holder of '{needed}'", severity="note")]
+    return []
+
+
+SSH_KEY = re.compile(r"(ssh-(ed25519|rsa|dss)|ecdsa-sha2-\S+|sk-\S+) [A-Za-z0-9+/=]+")
+
+
+def _keys_of(cfg) -> dict[str, list[str]]:
+    """The signing keys qms.yaml lists, by holder e-mail (lower case): SSH public keys and
+    GPG fingerprints (`key:` of a holder)."""
+    out: dict[str, list[str]] = {}
+    raw = cfg.data.get("roles") if cfg is not None and isinstance(cfg.data, dict) else None
+    for spec in (raw or {}).values() if isinstance(raw, dict) else ():
+        for h in (spec or {}).get("holders") or () if isinstance(spec, dict) else ():
+            if isinstance(h, dict) and h.get("email") and h.get("key"):
+                keys = h["key"] if isinstance(h["key"], list) else [h["key"]]
+                out.setdefault(str(h["email"]).lower(), []).extend(str(k).strip() for k in keys)
     return out
 
 
-def _check_roles_change(c, where, old_cfg, new_cfg, day) -> list[Finding]:
-    """When qms.yaml says `audit: {roles_signed_by: management_representative}`, a commit that
-    changes roles must be made by a holder of that role (as qms.yaml stood before it)."""
-    if old_cfg is None:
-        return []
-    needed = ((old_cfg.data.get("audit") or {}).get("roles_signed_by")) if isinstance(old_cfg.data, dict) else None
-    if not needed or old_cfg.data.get("roles") == new_cfg.data.get("roles"):
-        return []
-    role = old_cfg.roles.get(needed)
-    if role and role.held_by(c.email, day):
-        return []
-    return [Finding(where, "qms.yaml", f"roles changed by {c.email}, who does not hold '{needed}'")]
+def _check_keys(root: Path, signing, config_of) -> list[Finding]:
+    """Each commit that signs is signed with a key qms.yaml (as it stood before the commit)
+    lists for the signer: SSH keys through git's own verification against an allowed-signers
+    file made from that qms.yaml, GPG keys by their fingerprint."""
+    import tempfile
+
+    out: list[Finding] = []
+    groups: dict[str | None, list[tuple[str, str, str]]] = {}
+    for sha, where, email, blob in signing:
+        groups.setdefault(blob, []).append((sha, where, email))
+    with tempfile.TemporaryDirectory(prefix="qms-audit-") as tmp:
+        for n, (blob, items) in enumerate(groups.items()):
+            keys = _keys_of(config_of(blob))
+            allowed = Path(tmp) / f"allowed-{n}"
+            allowed.write_text("".join(f'{email} namespaces="git" {m.group(0)}\n' for email, ks in keys.items()
+                                       for k in ks if (m := SSH_KEY.match(k))), encoding="utf-8")
+            verdict = {}
+            text = _git(root, "-c", f"gpg.ssh.allowedSignersFile={allowed}", "log", "--no-walk=unsorted", "--stdin",
+                        "--format=%H%x1f%G?%x1f%GF%x1f%GS", input="\n".join(sha for sha, _, _ in items) + "\n")
+            for line in text.splitlines():
+                parts = line.split("\x1f")
+                if len(parts) == 4:
+                    verdict[parts[0]] = parts[1:]
+            for sha, where, email in items:
+                status, fingerprint, signer = verdict.get(sha, ["N", "", ""])
+                listed = keys.get(email.lower(), [])
+                ssh = [k for k in listed if SSH_KEY.match(k)]
+                gpg = [re.sub(r"\s", "", k).upper() for k in listed if not SSH_KEY.match(k)]
+                if status not in ("G", "U"):
+                    continue  # unsigned: _check_signed names it
+                if not listed:
+                    out.append(Finding(where, "", f"signed, but qms.yaml lists no signing key for {email}: the key "
+                                                  f"is not tied to the signer", severity="note"))
+                elif ssh and status == "G" and signer.lower() == email.lower():
+                    continue
+                elif gpg and fingerprint and any(fingerprint.upper().endswith(k[-16:]) for k in gpg if k):
+                    continue
+                else:
+                    out.append(Finding(where, "", f"signed with a key ({fingerprint or 'unknown'}) that qms.yaml does "
+                                                  f"not list for {email}, whose signature the commit carries"))
+    return out
 
 
 def _check_signed(store, since) -> list[Finding]:
@@ -367,35 +825,133 @@ def _read_anchors(store) -> str | None:
     return raw.decode("utf-8", "replace")
 
 
-def _check_anchors(store) -> list[Finding]:
+def _anchor_lines(text: str) -> list[str]:
+    return [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
+
+
+def _check_anchors_change(c: Commit, where: str, ch: Change, blobs: _Blobs,
+                          anchored: list[tuple[str, str]]) -> list[Finding]:
+    """Anchors only ever grow: a commit may add lines to the anchors file, never change,
+    remove or move them."""
+    if ch.status == "D" or (ch.status == "R" and ch.new_path != ANCHORS):
+        return [Finding(where, ANCHORS, "the anchors file was deleted (anchors only ever grow)")]
+    old = blobs.read(ch.old_blob) if ch.status != "A" else b""
+    new = blobs.read(ch.new_blob)
+    if old is _Blobs.TOO_BIG or new is _Blobs.TOO_BIG or new is None:
+        return [Finding(where, ANCHORS, "the anchors file is too large to read")]
+    old_lines = _anchor_lines((old or b"").decode("utf-8", "replace"))
+    new_lines = _anchor_lines(new.decode("utf-8", "replace"))
+    for line in new_lines:
+        anchored.append((line.split()[0], f"{ANCHORS} in {c.sha[:10]}"))
+    if new_lines[: len(old_lines)] != old_lines:
+        gone = next((o for o, n in zip(old_lines + [""], new_lines + [""]) if o != n), "")
+        return [Finding(where, ANCHORS, f"an anchor was removed or changed ('{gone.split()[0] if gone else ''}'): "
+                                        f"anchors only ever grow")]
+    return []
+
+
+def _history(root: Path) -> set[str]:
+    return set(_git(root, "rev-list", "HEAD").split())
+
+
+def _check_anchors(store, anchored: list[tuple[str, str]], anchors_from: str | None = None) -> list[Finding]:
+    """Every commit ever anchored (in any version of the anchors file, in the working
+    copy, and outside this clone with --anchors-from) is still in the history."""
+    out: list[Finding] = []
+    wanted: list[tuple[str, str, int | None]] = [(sha, src, None) for sha, src in anchored]
     try:
         text = _read_anchors(store)
     except QmsError as e:
         return [Finding(ANCHORS, "", e.message)]
-    if text is None:
-        return []
-    out = []
-    for n, line in enumerate(text.splitlines(), 1):
-        sha = line.split()[0] if line.strip() and not line.startswith("#") else None
-        if not sha:
+    if text is not None:
+        for n, line in enumerate(text.splitlines(), 1):
+            if line.strip() and not line.startswith("#"):
+                wanted.append((line.split()[0], ANCHORS, n))
+        head = _head_anchors(store)
+        if head is not None and _anchor_lines(text)[: len(head)] != head:
+            out.append(Finding(ANCHORS, "", "the anchors file differs from the committed one in lines already "
+                                            "anchored: anchors only ever grow"))
+    elif _head_anchors(store):
+        out.append(Finding(ANCHORS, "", "the committed anchors file is missing from the working copy"))
+    if anchors_from:
+        found, problems = _outside_anchors(store, anchors_from)
+        out.extend(problems)
+        wanted.extend(found)
+    if not wanted:
+        return out
+    history = _history(store.root)
+    seen = set()
+    for sha, src, line in wanted:
+        if (sha, src) in seen:
             continue
+        seen.add((sha, src))
         if not re.fullmatch(r"[0-9a-f]{40}([0-9a-f]{24})?", sha):
-            out.append(Finding(ANCHORS, "", f"'{sha[:60]}' is not a commit id", line=n))
-            continue
-        p = subprocess.run(["git", "merge-base", "--is-ancestor", sha, "HEAD"], cwd=store.root, capture_output=True)
-        if p.returncode != 0:
-            out.append(Finding(ANCHORS, "", f"anchored commit {sha[:10]} is no longer in the history: "
-                                            f"history was rewritten after it was anchored", line=n))
+            out.append(Finding(src, "", f"'{sha[:60]}' is not a commit id", line=line))
+        elif sha not in history:
+            out.append(Finding(src, "", f"anchored commit {sha[:10]} is no longer in the history: "
+                                        f"history was rewritten after it was anchored", line=line))
     return out
 
 
-def anchor(store) -> str:
-    """Record the current head in qms-anchors.txt (one commit); later audits check that it
-    stays in the history."""
+def _head_anchors(store) -> list[str] | None:
+    try:
+        text = _git(store.root, "cat-file", "-p", f"HEAD:{ANCHORS}")
+    except QmsError:
+        return None
+    return _anchor_lines(text)
+
+
+TAG_PREFIX = "qms-anchor-"
+
+
+def _outside_anchors(store, source: str) -> tuple[list[tuple[str, str, int | None]], list[Finding]]:
+    """Anchors kept outside this clone: a file (as CI keeps it) or a remote's anchor tags.
+    A tag of this clone that points elsewhere than the remote's is a finding."""
+    from .store import safefs
+
+    path = Path(source).expanduser()
+    if path.is_file():
+        try:
+            raw = safefs.read_bytes(path.parent, path.name, ANCHORS_LIMIT, what="the anchors file")
+        except QmsError as e:
+            raise BadInput(f"--anchors-from {source}: {e.message}") from None
+        lines = raw.decode("utf-8", "replace").splitlines()
+        return [(ln.split()[0], source, n) for n, ln in enumerate(lines, 1)
+                if ln.strip() and not ln.startswith("#")], []
+    try:
+        listing = _git(store.root, "ls-remote", "--tags", source, f"refs/tags/{TAG_PREFIX}*")
+    except QmsError as e:
+        raise BadInput(f"--anchors-from {source}: neither a file nor a remote git can read "
+                       f"({e.message.splitlines()[0]})") from None
+    remote: dict[str, str] = {}
+    for line in listing.splitlines():
+        sha, _, ref = line.partition("\t")
+        name = ref.removeprefix("refs/tags/")
+        if name.endswith("^{}"):
+            remote[name[:-3]] = sha  # the commit an annotated tag points to
+        else:
+            remote.setdefault(name, sha)
+    local = {}
+    for line in _git(store.root, "for-each-ref", "--format=%(refname:short) %(*objectname) %(objectname)",
+                     f"refs/tags/{TAG_PREFIX}*").splitlines():
+        parts = line.split()
+        if len(parts) >= 2:
+            local[parts[0]] = parts[1] if len(parts) == 3 else parts[-1]
+    problems = [Finding(f"tag {name}", "", f"points to {local[name][:10]} here but to {sha[:10]} on {source}: "
+                                           f"the tag was moved")
+                for name, sha in sorted(remote.items()) if name in local and local[name] != sha]
+    return [(sha, f"tag {name} on {source}", None) for name, sha in sorted(remote.items())], problems
+
+
+def anchor(store) -> tuple[str, list[str]]:
+    """Record the current head in qms-anchors.txt (one commit) and as an annotated tag
+    (signed where the store signs), pushed where the store has a remote, so that the
+    anchor is witnessed outside this clone. Returns the head and what was done."""
     from .store import git as gitops
     from .store import lock, safefs
     from .store.yamlio import atomic_write
 
+    sign = bool(store.config.data.get("require_signed_commits"))
     with lock.store_lock(store.root):
         head = _git(store.root, "rev-parse", "HEAD").strip()
         who = gitops.actor(store.root)
@@ -405,5 +961,17 @@ def anchor(store) -> str:
         text += f"{head} {who.when.isoformat()} {who.email}\n"
         atomic_write(store.root / ANCHORS, text)
         gitops.commit(store.root, [ANCHORS], f"qms: anchor {head[:10]}\n\nQMS-Action: anchor {head}\n",
-                      sign=bool(store.config.data.get("require_signed_commits")), track=lock.git_pid_file(store.root))
-    return head
+                      sign=sign, track=lock.git_pid_file(store.root))
+        tag = TAG_PREFIX + who.when.astimezone().strftime("%Y%m%d-%H%M%S") + "-" + head[:10]
+        _git(store.root, "tag", "-s" if sign else "-a", "-m", f"qms audit anchor: {head} by {who.email}", tag, head)
+    done = [f"anchored {head[:10]} in {ANCHORS} and as tag {tag}"]
+    remotes = _git(store.root, "remote").split()
+    if remotes:
+        remote = "origin" if "origin" in remotes else remotes[0]
+        try:
+            _git(store.root, "push", "-q", remote, f"refs/tags/{tag}")
+            done.append(f"pushed tag {tag} to {remote}")
+        except QmsError as e:
+            done.append(f"the tag was not pushed to {remote} ({e.message.splitlines()[-1]}): push it with "
+                        f"'git push {remote} {tag}' so that the anchor is witnessed outside this clone")
+    return head, done

@@ -78,6 +78,9 @@ class Config:
     root: Path
     data: dict
     _types: dict[str, RecordType] = field(default_factory=dict)
+    # the store's own types as a commit held them (audit judges a commit by its parent's
+    # rules): name -> the declaration's bytes; None: the store's types/ folder as it is
+    type_files: dict[str, bytes] | None = None
 
     @staticmethod
     def load(root: Path) -> Config:
@@ -182,7 +185,9 @@ class Config:
     def type_names(self) -> list[str]:
         names = set(builtin_type_names())
         local = self.root / "types"
-        if local.is_dir():
+        if self.type_files is not None:
+            names.update(self.type_files)
+        elif local.is_dir():
             names.update(p.stem for p in local.glob("*.yaml"))
         return sorted(names)
 
@@ -194,7 +199,13 @@ class Config:
         local = self.root / "types" / f"{name}.yaml"
         builtin = BUILTIN_TYPES / f"{name}.yaml"
         named = re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]{0,63}", name) is not None
-        if named and os.path.lexists(local):  # a link is found, and refused when read
+        if self.type_files is not None and named and name in self.type_files:
+            source = f"types/{name}.yaml (as the commit held it)"
+            data = copy.deepcopy(yamlio.load_declaration(None, source, root=self.root, raw=self.type_files[name]))
+            rt = RecordType.from_dict(self._extend(name, data), source)
+            self._types[name] = rt
+            return rt
+        if self.type_files is None and named and os.path.lexists(local):  # a link is found, and refused when read
             path, source = local, f"types/{name}.yaml"
         elif named and builtin.is_file() and name.isidentifier():
             path, source = builtin, f"built-in type {name}"

@@ -207,4 +207,372 @@ def test_a_store_that_requires_signed_commits(qms, store, tmp_path):
     assert r.code == 1
     assert f"commit {head[:10]}" in r.out and "not signed" in r.out
     signed = git(store, "rev-parse", "--short=10", "HEAD").strip()
-    assert f"commit {signed}" not in r.out
+    errors = [ln for ln in r.out.splitlines() if not ln.endswith("(note)")]
+    assert not any(f"commit {signed}" in ln for ln in errors), r.text
+    # a signature made by a person for whom qms.yaml lists no key: said, as a note
+    assert qms("complaint", "move", "CMP-2026-0001", "acknowledged", *sets(*ACK), who=QE).code == 0
+    r = qms("audit")
+    assert f"lists no signing key for {QE[1]}" in r.out, r.text
+
+
+def _list_key(store, who, pub: str) -> None:
+    cfg = store / "qms.yaml"
+    old = f"- {{name: {who[0]}, email: {who[1]}"
+    text = cfg.read_text(encoding="utf-8")
+    assert old in text
+    cfg.write_text(text.replace(old, f"- {{key: '{pub}', name: {who[0]}, email: {who[1]}", 1), encoding="utf-8")
+
+
+def test_a_signing_commit_is_signed_with_the_signers_listed_key(qms, store, tmp_path):
+    """qms.yaml lists each holder's SSH key: audit verifies with git against an
+    allowed-signers file made from it. Another person's key, even a valid one, is a finding."""
+    from conftest import RECEIVED
+
+    _ssh_signing(store, tmp_path)
+    _list_key(store, QE, (tmp_path / "key.pub").read_text().strip())
+    cfg = store / "qms.yaml"
+    cfg.write_text(cfg.read_text(encoding="utf-8") + "require_signed_commits: true\n", encoding="utf-8")
+    git(store, "commit", "-q", "-S", "-am", "require signing, list keys")
+    since = git(store, "rev-parse", "HEAD~1").strip()  # the store's first commit was not signed
+    assert qms("complaint", "new", *sets(*RECEIVED), who=QE).code == 0
+    assert qms("complaint", "move", "CMP-2026-0001", "acknowledged", *sets(*ACK), who=QE).code == 0
+    r = qms("audit", "--since", since)
+    assert r.code == 0, r.text
+    # 王强's key signs a commit that carries 李雷's signature
+    import subprocess
+
+    other = tmp_path / "other"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", QM[1], "-f", str(other)], check=True)
+    git(store, "config", "user.signingkey", str(other))
+    with open(tmp_path / "allowed_signers", "a", encoding="utf-8") as f:
+        f.write(f"{QE[1]} {(tmp_path / 'other.pub').read_text().strip()}\n")  # this clone trusts it
+    r = qms("complaint", "move", "CMP-2026-0001", "investigating", *sets("investigation.departments=质控部"), who=QE)
+    assert r.code == 0, r.text
+    r = qms("audit", "--since", since)
+    assert r.code == 1
+    assert f"that qms.yaml does not list for {QE[1]}" in r.out, r.text
+    assert git(store, "rev-parse", "--short=10", "HEAD").strip() in r.out
+
+
+# ------------------------------------------------------------------ identity, time, history
+# (issue 10) Each tampered history is built with plain git, as a person would.
+
+def _env(who, when=None, committer=None):
+    import os
+
+    env = dict(os.environ, **identity_env(who))
+    if committer:
+        env.update(GIT_COMMITTER_NAME=committer[0], GIT_COMMITTER_EMAIL=committer[1])
+    if when:
+        env.update(dated(when))
+    return env
+
+
+def _git_as(store, *args, who=QE, when=None, committer=None):
+    import subprocess
+
+    return subprocess.run(["git", *args], cwd=store, env=_env(who, when, committer), check=True,
+                          capture_output=True, text=True).stdout
+
+
+def test_a_signature_committed_by_someone_other_than_its_author(qms, store, complaint):
+    assert qms("complaint", "move", complaint, "acknowledged", *sets(*ACK), who=QE).code == 0
+    _git_as(store, "commit", "-q", "--amend", "--no-edit", who=QE, committer=QM)
+    r = qms("audit")
+    assert r.code == 1
+    assert f"a signature authored by {QE[1]} was committed by {QM[1]}" in r.out, r.text
+
+
+def test_a_commit_dated_before_the_one_it_follows(qms, store, complaint):
+    p = record(store)
+    p.write_text(p.read_text(encoding="utf-8").replace("接头渗油", "接头处渗油"), encoding="utf-8")
+    _git_as(store, "commit", "-q", "-am", "typo", when="2026-02-15T09:00:00+08:00")
+    r = qms("audit")
+    assert r.code == 1
+    assert "committed at 2026-02-15T09:00:00+08:00, before the commit it follows" in r.out, r.text
+    assert git(store, "rev-parse", "--short=10", "HEAD").strip() in r.out
+
+
+def test_qms_refuses_to_commit_back_in_time_or_in_the_future(qms, store, complaint):
+    head = git(store, "rev-parse", "HEAD")
+    for when in ("2026-03-06T10:02:00+08:00", "2031-01-01T09:00:00+08:00"):  # the last commit: 10:05
+        r = qms("complaint", "move", complaint, "acknowledged", *sets(*ACK), who=QE, env=dated(when))
+        assert r.code == 1, r.text
+        assert "only runs forward" in r.err or "later than now" in r.err, r.text
+        assert git(store, "rev-parse", "HEAD") == head
+        assert git(store, "status", "--porcelain") == ""
+
+
+def test_a_signature_dated_before_the_complaint_was_received(qms, store, complaint):
+    import re
+
+    # qms refuses to sign before the receipt ...
+    head = git(store, "rev-parse", "HEAD")
+    r = qms("complaint", "set", complaint, "received_at=2026-11-30T09:00", who=QE)
+    assert r.code == 0, r.text
+    r = qms("complaint", "move", complaint, "acknowledged", *sets(*ACK), who=QE,
+            env=dated("2026-11-02T09:00:00+08:00"))
+    assert r.code == 1 and "is before received_at" in r.err, r.text
+    # ... and audit reports a move committed by hand with its signature before the receipt
+    git(store, "reset", "-q", "--hard", head.strip())
+    assert qms("complaint", "move", complaint, "acknowledged", *sets(*ACK), who=QE,
+               env=dated("2026-03-06T10:45:00+08:00")).code == 0
+    rec = record(store)
+    text = re.sub(r"(?m)^received_at: .*$", "received_at: 2026-11-30T09:00:00+08:00", rec.read_text("utf-8"))
+    message = git(store, "log", "-1", "--format=%B")
+    git(store, "reset", "-q", "--hard", "HEAD~1")
+    rec.write_text(text, encoding="utf-8")
+    _git_as(store, "commit", "-q", "-am", message, when="2026-03-06T10:45:00+08:00")
+    r = qms("audit")
+    assert r.code == 1
+    assert "signature 'acknowledged' is dated 2026-03-06 10:45, before received_at 2026-11-30 09:00" in r.out, r.text
+
+
+def _side_branch(store):
+    git(store, "checkout", "-q", "-b", "side")
+
+
+def test_a_merge_that_only_combines_passes(qms, store, complaint):
+    _side_branch(store)
+    assert qms("complaint", "move", complaint, "acknowledged", *sets(*ACK), who=QE).code == 0
+    git(store, "checkout", "-q", "main")
+    r = qms("complaint", "new", *sets(*__import__("conftest").RECEIVED), who=QE)
+    assert r.code == 0, r.text
+    _git_as(store, "merge", "-q", "--no-ff", "-m", "merge side", "side")
+    r = qms("audit")
+    assert r.code == 0, r.text
+
+
+def test_a_merge_that_changes_a_record_beyond_either_side(qms, store, complaint):
+    _side_branch(store)
+    assert qms("complaint", "move", complaint, "acknowledged", *sets(*ACK), who=QE).code == 0
+    git(store, "checkout", "-q", "main")
+    p = store / "records" / "complaint" / "keep.txt"
+    p.write_text("x", encoding="utf-8")
+    git(store, "add", str(p))
+    _git_as(store, "commit", "-q", "-m", "main side")
+    _git_as(store, "merge", "-q", "--no-ff", "--no-commit", "side")
+    rec = record(store)
+    rec.write_text(rec.read_text(encoding="utf-8").replace("state: acknowledged", "state: closed"), encoding="utf-8")
+    git(store, "add", str(rec))
+    _git_as(store, "commit", "-q", "-m", "merge side")
+    r = qms("audit")
+    assert r.code == 1
+    assert "the merge changed the record beyond what either side did (state)" in r.out, r.text
+
+
+def test_a_merge_that_deletes_a_record_both_sides_kept(qms, store, complaint):
+    _side_branch(store)
+    assert qms("complaint", "set", complaint, "batch=B7", who=QE).code == 0
+    git(store, "checkout", "-q", "main")
+    assert qms("complaint", "new", *sets(*__import__("conftest").RECEIVED), who=QE).code == 0
+    _git_as(store, "merge", "-q", "--no-ff", "--no-commit", "side")
+    git(store, "rm", "-qf", "records/complaint/CMP-2026-0001.yaml")
+    _git_as(store, "commit", "-q", "-m", "merge side")
+    r = qms("audit")
+    assert r.code == 1
+    assert "records/complaint/CMP-2026-0001.yaml: the merge deleted a record that both sides kept" in r.out, r.text
+
+
+def test_an_import_may_only_add_records(qms, store, complaint):
+    rec = record(store)
+    rec.write_text(rec.read_text(encoding="utf-8").replace("state: received", "state: closed"), encoding="utf-8")
+    _git_as(store, "commit", "-q", "-am", "import\n\nQMS-Action: import\n")
+    r = qms("audit")
+    assert r.code == 1
+    assert "an import may only add new records; this one changed a record" in r.out, r.text
+
+
+def test_an_edit_of_a_cancelled_record_is_a_finding(qms, store, complaint):
+    r = qms("complaint", "move", complaint, "cancelled", *sets("cancel_reason=重复登记"), who=QM)
+    assert r.code == 0, r.text
+    rec = record(store)
+    rec.write_text(rec.read_text(encoding="utf-8").replace("重复登记", "客户撤回"), encoding="utf-8")
+    _git_as(store, "commit", "-q", "-am", "fix\n\nQMS-Record: complaint/CMP-2026-0001\nQMS-Action: set cancel_reason\n")
+    r = qms("audit")
+    assert r.code == 1
+    assert "a record in the final state 'cancelled' was changed (cancel_reason)" in r.out, r.text
+
+
+def test_a_squash_of_two_moves(qms, store, complaint):
+    assert qms("complaint", "move", complaint, "acknowledged", *sets(*ACK), who=QE).code == 0
+    assert qms("complaint", "move", complaint, "cancelled", *sets("cancel_reason=重复"), who=QM).code == 0
+    git(store, "reset", "-q", "--soft", "HEAD~2")
+    _git_as(store, "commit", "-q", "-m", "squashed\n\nQMS-Record: complaint/CMP-2026-0001\nQMS-Action: move cancelled\n",
+            who=QM)
+    r = qms("audit")
+    assert r.code == 1
+    assert f"names {QE[1]}, but the commit is by {QM[1]}" in r.out, r.text
+
+
+def test_a_cherry_pick_onto_a_new_root(qms, store, complaint):
+    assert qms("complaint", "move", complaint, "acknowledged", *sets(*ACK), who=QE).code == 0
+    move = git(store, "rev-parse", "HEAD").strip()
+    git(store, "checkout", "-q", "--orphan", "fresh", "HEAD~1")  # the same files, no history
+    _git_as(store, "commit", "-q", "-m", "new root")
+    _git_as(store, "cherry-pick", move)
+    git(store, "branch", "-f", "main", "fresh")
+    r = qms("audit")
+    assert r.code == 1
+    root = git(store, "rev-list", "--max-parents=0", "HEAD").strip()
+    assert f"commit {root[:10]}" in r.out and "record changed without qms trailers" in r.out, r.text
+
+
+def test_a_record_deleted_and_created_again_with_the_same_id(qms, store, complaint):
+    text = record(store).read_bytes()
+    git(store, "rm", "-q", "records/complaint/CMP-2026-0001.yaml")
+    _git_as(store, "commit", "-q", "-m", "gone")
+    record(store).parent.mkdir(parents=True, exist_ok=True)
+    record(store).write_bytes(text)
+    git(store, "add", "records")
+    _git_as(store, "commit", "-q", "-m", "complaint CMP-2026-0001: new\n\nQMS-Record: complaint/CMP-2026-0001\n"
+                                         "QMS-Action: new\n")
+    r = qms("audit")
+    assert r.code == 1 and "record deleted" in r.out, r.text
+
+
+def test_a_removed_anchor_line_is_a_finding(qms, store, complaint):
+    assert qms("audit", "--anchor").code == 0
+    anchors = store / "qms-anchors.txt"
+    lines = anchors.read_text(encoding="utf-8").splitlines(keepends=True)
+    anchors.write_text("".join(lines[:-1]), encoding="utf-8")
+    r = qms("audit")  # the working copy first
+    assert r.code == 1 and "differs from the committed one" in r.out, r.text
+    _git_as(store, "commit", "-q", "-am", "tidy anchors")
+    r = qms("audit")
+    assert r.code == 1 and "an anchor was removed or changed" in r.out, r.text
+    git(store, "rm", "-q", "qms-anchors.txt")
+    _git_as(store, "commit", "-q", "-m", "no anchors")
+    r = qms("audit")
+    assert "the anchors file was deleted" in r.out, r.text
+
+
+def test_an_anchor_is_a_tag_pushed_and_witnessed_from_another_clone(qms, store, complaint, tmp_path):
+    remote = tmp_path / "server.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    git(store, "remote", "add", "origin", str(remote))
+    git(store, "push", "-q", "origin", "main")
+    r = qms("audit", "--anchor")
+    assert r.code == 0, r.text
+    tag = git(store, "tag", "-l", "qms-anchor-*").strip()
+    assert tag and f"pushed tag {tag} to origin" in r.err, r.text
+    anchored = git(store, "rev-parse", f"{tag}^{{commit}}").strip()
+    assert tag in git(remote, "tag", "-l")
+    git(store, "push", "-q", "origin", "main")
+    assert qms("audit", "--anchors-from", "origin").code == 0
+    # history rewritten and force-pushed, anchors file and local tag removed
+    git(store, "tag", "-d", tag)
+    git(store, "reset", "-q", "--hard", "HEAD~2")
+    _git_as(store, "commit", "-q", "--allow-empty", "-m", "quiet")
+    git(store, "push", "-q", "-f", "origin", "main")
+    second = tmp_path / "second"
+    git(tmp_path, "clone", "-q", str(remote), str(second))
+    assert qms("audit", root=second).code in (0, 1)  # alone, the clone cannot know
+    r = qms("audit", "--anchors-from", "origin", root=second)
+    assert r.code == 1
+    assert f"anchored commit {anchored[:10]} is no longer in the history" in r.out, r.text
+
+
+def test_a_moved_anchor_tag(qms, store, complaint, tmp_path):
+    remote = tmp_path / "server.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    git(store, "remote", "add", "origin", str(remote))
+    r = qms("audit", "--anchor")
+    assert r.code == 0 and "pushed tag" in r.err, r.text
+    tag = git(store, "tag", "-l", "qms-anchor-*").strip()
+    git(store, "tag", "-f", "-a", "-m", "moved", tag, "HEAD~2")
+    r = qms("audit", "--anchors-from", "origin")
+    assert r.code == 1 and f"tag {tag}:" in r.out and "the tag was moved" in r.out, r.text
+
+
+def test_anchors_from_a_file_kept_outside(qms, store, complaint, tmp_path):
+    assert qms("audit", "--anchor").code == 0
+    kept = tmp_path / "anchors-kept.txt"
+    kept.write_bytes((store / "qms-anchors.txt").read_bytes())
+    assert qms("audit", "--anchors-from", str(kept)).code == 0
+    git(store, "reset", "-q", "--hard", "HEAD~2")  # the anchor and its commit gone
+    r = qms("audit", "--anchors-from", str(kept))
+    assert r.code == 1 and "is no longer in the history" in r.out, r.text
+    r = qms("audit", "--anchors-from", str(tmp_path / "nowhere"))
+    assert r.code == 2 and "--anchors-from" in r.err, r.text
+
+
+def test_qms_refuses_to_sign_against_uncommitted_rules(qms, store, complaint):
+    cfg = store / "qms.yaml"
+    cfg.write_text(cfg.read_text(encoding="utf-8") + "\n# a local change\n", encoding="utf-8")
+    head = git(store, "rev-parse", "HEAD")
+    r = qms("complaint", "move", complaint, "acknowledged", *sets(*ACK), who=QE)
+    assert r.code == 1 and "qms.yaml: not committed" in r.err, r.text
+    assert git(store, "rev-parse", "HEAD") == head
+    git(store, "checkout", "-q", "--", "qms.yaml")
+    (store / "types").mkdir()
+    (store / "types" / "extra.yaml").write_text("name: extra\n", encoding="utf-8")
+    r = qms("complaint", "set", complaint, "batch=B2", who=QE)
+    assert r.code == 1 and "types/extra.yaml: not committed" in r.err, r.text
+
+
+def _types_with_a_shortcut(store):
+    """The store's own complaint type: the built-in one plus received -> closed for engineers."""
+    from qms_cli.paths import BUILTIN_TYPES
+
+    text = (BUILTIN_TYPES / "complaint.yaml").read_text(encoding="utf-8")
+    shortcut = "    - {from: received, to: closed, role: quality_engineer, sign: verified}\n"
+    first = "    - {from: received, to: acknowledged, role: quality_engineer, sign: acknowledged}\n"
+    assert first in text
+    (store / "types").mkdir(exist_ok=True)
+    (store / "types" / "complaint.yaml").write_text(text.replace(first, first + shortcut), encoding="utf-8")
+    git(store, "add", "types")
+
+
+def _close_by_hand(store, who=QE):
+    rec = record(store)
+    rec.write_text(rec.read_text(encoding="utf-8").replace("state: received", "state: closed"), encoding="utf-8")
+    git(store, "add", "records")
+
+
+def test_a_move_made_legal_in_the_same_commit_is_judged_by_the_types_before_it(qms, store, complaint):
+    _types_with_a_shortcut(store)
+    _close_by_hand(store)
+    _git_as(store, "commit", "-q", "-m", "complaint CMP-2026-0001: received -> closed\n\n"
+                                        "QMS-Record: complaint/CMP-2026-0001\nQMS-Action: move closed\n")
+    r = qms("audit")
+    assert r.code == 1
+    assert "received -> closed is not a move of complaint" in r.out, r.text
+
+
+def test_each_commit_is_judged_by_the_types_of_its_own_time(qms, store, complaint):
+    """The shortcut was in the store's types when the move was made, and was taken out
+    later: the move was legal then (the change of types is the rules' own matter)."""
+    _types_with_a_shortcut(store)
+    _git_as(store, "commit", "-q", "-m", "shortcut")
+    _close_by_hand(store)
+    _git_as(store, "commit", "-q", "-m", "complaint CMP-2026-0001: received -> closed\n\n"
+                                        "QMS-Record: complaint/CMP-2026-0001\nQMS-Action: move closed\n")
+    git(store, "rm", "-q", "types/complaint.yaml")
+    _git_as(store, "commit", "-q", "-m", "no shortcut")
+    r = qms("audit")
+    assert "received -> closed is not a move" not in r.out, r.text
+
+
+def test_a_back_entry_is_judged_on_its_paper_date_and_within_the_window(qms, store, complaint):
+    """周杰's role ended on 2026-05-31. An act he did on paper on 2026-05-20, entered on
+    2026-06-10, is his to sign (the role is checked on the paper date) and is within 30 days."""
+    r = qms("complaint", "move", complaint, "acknowledged", *sets(*ACK), "--on", "2026-05-20T09:00", who=FORMER,
+            env=dated("2026-06-10T09:00:00+08:00"))
+    assert r.code == 0, r.text
+    r = qms("audit")
+    assert r.code == 0, r.text
+
+
+def test_a_back_entry_beyond_the_window_is_a_finding(qms, store, complaint):
+    r = qms("complaint", "move", complaint, "acknowledged", *sets(*ACK), "--on", "2026-03-06T11:00", who=FORMER,
+            env=dated("2026-05-29T09:00:00+08:00"))
+    assert r.code == 0, r.text
+    r = qms("audit")
+    assert r.code == 1
+    assert "entered afterwards 84 days after the act (2026-03-06 11:00); the store allows 30" in r.out, r.text
+    cfg = store / "qms.yaml"
+    cfg.write_text(cfg.read_text(encoding="utf-8") + "audit: {back_entry_days: 90}\n", encoding="utf-8")
+    hand_commit(store, "paper from the spring is still being entered", who=QM)
+    r = qms("audit")
+    assert "entered afterwards" in r.out, r.text  # judged by the rules before the commit, which said 30

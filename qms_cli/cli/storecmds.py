@@ -105,21 +105,34 @@ def log(
     _, path = store.locate(record_id)
     entries = gitops.log(store.root, store.rel(path))
     if json or options().json:
-        emit_json([e.as_dict() for e in entries])
+        emit_json([dict(e.as_dict(), on=_paper_time(e), entered_afterwards=_paper_time(e) is not None)
+                   for e in entries])
         return
     from ..text import visible
+    from ..views import ENTERED
 
+    lang = lang_of(store)
     for e in entries:
         action = (e.trailers.get("QMS-Action") or ["(edited without qms)"])[0]
         sig = e.trailers.get("QMS-Signature")
-        line = f"{e.date[:16].replace('T', ' ')}  {e.author} <{e.email}>  {action}"
+        entered = e.date[:16].replace("T", " ")
+        line = f"{entered}  {e.author} <{e.email}>  {action}"
         if sig:
             line += f"  [{'; '.join(sig)}]"
+        on = _paper_time(e)
+        if on is not None:  # done on paper earlier, entered (and signed) at the commit's time
+            line += "  " + ENTERED[lang].format(on=on.replace("T", " ")[:16], at=entered)
         # a commit message is anyone's text: shown, never acted on by the terminal
         typer.echo(visible(line, one_line=True))
         if e.body:
             for b in e.body.splitlines():
                 typer.echo(f"    {visible(b)}")
+
+
+def _paper_time(entry) -> str | None:
+    """When the act of a commit happened on paper (its QMS-On trailer), as written there."""
+    found = entry.trailers.get("QMS-On")
+    return found[0] if found else None
 
 
 @app.command("render")
@@ -194,16 +207,18 @@ def report(
 @handled
 def audit(
     since: Optional[str] = typer.Option(None, "--since", help="Only the commits after REV.", metavar="REV"),
-    anchor: bool = typer.Option(False, "--anchor", help="After a clean audit, record the current head in qms-anchors.txt (one commit)."),
+    anchor: bool = typer.Option(False, "--anchor", help="After a clean audit, record the current head in qms-anchors.txt (one commit) and as a tag, pushed where there is a remote."),
+    anchors_from: Optional[str] = typer.Option(None, "--anchors-from", help="Also check the anchors kept outside this clone: a remote's anchor tags (e.g. origin) or an anchors file kept by CI.", metavar="REMOTE|FILE"),
     json: bool = typer.Option(False, "--json", help="Print the findings as JSON."),
 ) -> None:
-    """The store's git history: trailers, legal moves, signers and their roles, no record
-    deleted, no anchored history rewritten; exit 1 with one line per finding."""
+    """The store's git history: trailers, legal moves, signers and their roles at the
+    time, time never running backwards, no record deleted, merges that only combine, no
+    anchored history rewritten; exit 1 with one line per finding."""
     from ..audit import anchor as do_anchor
     from ..audit import audit as run
 
     store = open_store()
-    findings = run(store, since)
+    findings = run(store, since, anchors_from)
     errors = [f for f in findings if f.severity == "error"]
     if json or options().json:
         emit_json({"findings": [f.as_dict() for f in findings], "errors": len(errors)})
@@ -214,8 +229,9 @@ def audit(
     if errors:
         raise typer.Exit(1)
     if anchor:
-        head = do_anchor(store)
-        err(f"anchored {head[:10]} in qms-anchors.txt")
+        _, done = do_anchor(store)
+        for line in done:
+            err(line)
 
 
 schema_app = typer.Typer(help="JSON Schema of the record types, for editors.", no_args_is_help=True, rich_markup_mode=None)

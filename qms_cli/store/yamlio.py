@@ -237,13 +237,19 @@ def load(path: Path, source: str, kind: str = "safe", *, root: Path | None = Non
     return parse(decode(read(path, source, root), source), source, kind)
 
 
-def load_declaration(path: Path, source: str, *, root: Path | None = None) -> Any:
+def load_declaration(path: Path | None, source: str, *, root: Path | None = None, raw: bytes | None = None) -> Any:
     """A record type declaration or other file of the package: YAML anchors allowed (they
     keep declarations short), nothing else relaxed. A store's own (`root` given) is read
-    without following links and refused over MAX_BYTES."""
+    without following links and refused over MAX_BYTES; `raw`: a store's own as an older
+    commit held it (audit), checked as a store's own."""
     from ruamel.yaml.error import YAMLError
 
-    raw = read(path, source, root, "a declaration") if root is not None else None
+    if raw is not None and len(raw) > MAX_BYTES:
+        raise BadFile(source, f"over {MAX_BYTES:,} bytes")
+    if raw is None:
+        raw = read(path, source, root, "a declaration") if root is not None else None
+    else:
+        root = root or Path(".")
     try:
         data = yaml_for("safe").load(raw if raw is not None else path.read_bytes())
     except OSError as e:
