@@ -127,7 +127,7 @@ def root(
     _current = Options(store, json, lang)
 
 
-from . import records, storecmds  # noqa: E402  (commands register themselves on `app`)
+from . import records, rolecmds, storecmds  # noqa: E402  (commands register themselves on `app`)
 
 for _name in builtin_type_names():
     app.add_typer(records.type_app(_name), name=_name)

@@ -19,6 +19,7 @@ ROLES = {
     "general_manager": ("总经理", "General manager"),
     "sales": ("销售部", "Sales"),
     "document_controller": ("文控", "Document controller"),
+    "qms_admin": ("体系管理员", "QMS administrator"),
 }
 
 GITHUB_WORKFLOW = """\
@@ -38,7 +39,7 @@ jobs:
           python-version: "3.11"
       - run: pip install "${{{{ vars.QMS_PIP_SPEC || 'qms-cli=={version}' }}}}"
       - run: qms validate
-      - run: qms audit
+      - run: qms audit --anchors-from origin
 """
 
 GITLAB_CI = """\
@@ -51,7 +52,7 @@ qms:
   script:
     - pip install "$QMS_PIP_SPEC"
     - qms validate
-    - qms audit
+    - qms audit --anchors-from origin
 """
 
 PRE_COMMIT = """\
@@ -95,7 +96,16 @@ def config_text(company: str, site: str, lang: str, name: str, email: str) -> st
         "  workdays: []",
         "  holidays: []",
         "",
-        "# Who may sign what. Whoever ran `qms init` holds every role until others are named.",
+        "# The rules (roles, approvals, time limits, numbering, types/, reports/, templates/) are",
+        "# changed only by holders of this role, with `qms role grant|revoke`; `qms audit` reports",
+        "# any other change, judged by the rules as they stood before it. A paper record entered",
+        "# more than back_entry_days after the act is reported too.",
+        "audit:",
+        "  rules_signed_by: qms_admin",
+        "  back_entry_days: 30",
+        "",
+        "# Who may sign what. Whoever ran `qms init` holds every role until others are named",
+        "# (`qms role grant ROLE PERSON --from DATE`, `qms role revoke ROLE PERSON`).",
         "roles:",
     ]
     for role, (zh, en) in ROLES.items():

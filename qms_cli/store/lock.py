@@ -28,6 +28,7 @@ STATE_DIR = ".qms"
 LOCK_WAIT_SECONDS = float(os.environ.get("QMS_LOCK_TIMEOUT", "60"))
 # the folders a journal may name: what qms writes (anything else is a forged journal)
 JOURNALLED = ("records", "files")
+JOURNALLED_FILES = ("qms.yaml",)  # written by `qms role grant|revoke`
 
 
 def state_dir(root: Path) -> Path:
@@ -109,7 +110,7 @@ def end(root: Path) -> None:
 
 def _check_journalled(rel: str) -> None:
     parts = safefs.parts_of(rel)
-    if parts[0] not in JOURNALLED or len(parts) < 2:
+    if tuple(parts) not in [(f,) for f in JOURNALLED_FILES] and (parts[0] not in JOURNALLED or len(parts) < 2):
         raise BadInput(f"{STATE_DIR}/journal.json names '{rel}', which qms never writes; "
                        f"delete the journal if you did not write it")
 

@@ -1,0 +1,74 @@
+"""`qms role`: who may sign what, listed and changed through qms (one signed commit each)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from . import app, err, handled, lang_of, open_store, options
+from .records import emit_json
+
+role_app = typer.Typer(help="Who holds which role: list, grant, revoke (signed by the admin role).",
+                       no_args_is_help=True, rich_markup_mode=None)
+app.add_typer(role_app, name="role")
+
+
+@role_app.command("list")
+@handled
+def role_list(json: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
+    """Every role and its holders, with the days each holding covers."""
+    from ..roles import guard, listing
+    from ..text import visible
+
+    store = open_store()
+    rows = listing(store.config)
+    if json or options().json:
+        emit_json({"admin_role": guard(store.config), "holders": rows})
+        return
+    lang = lang_of(store)
+    for r in rows:
+        label = r["label"].get(lang) if isinstance(r["label"], dict) else None
+        term = f"{r['from'] or '…'} – {r['until'] or '…'}"
+        dept = f"  ({r['department']})" if r["department"] else ""
+        typer.echo(visible(f"{r['role']:<28} {label or '':<10} {r['name']} <{r['email']}>  {term}{dept}", one_line=True))
+    admin = guard(store.config)
+    err(f"roles are changed by the holders of '{admin}' (qms.yaml audit.rules_signed_by)" if admin else
+        "qms.yaml names no admin role (audit.rules_signed_by): anyone may change the roles, and audit cannot tell")
+
+
+def _change(verb: str, role: str, person: str, **kw) -> None:
+    from ..roles import change
+
+    store = open_store()
+    commit, said, notes = change(store, verb, role, person, **kw)
+    for n in notes:
+        err(n)
+    typer.echo(f"{said} ({commit[:10]})")
+
+
+@role_app.command("grant")
+@handled
+def role_grant(
+    role: str = typer.Argument(..., metavar="ROLE"),
+    person: str = typer.Argument(..., metavar="PERSON", help="The person's e-mail address (their git user.email)."),
+    name: Optional[str] = typer.Option(None, "--name", help="The person's name as forms print it."),
+    start: Optional[str] = typer.Option(None, "--from", help="First day of the holding (default: today).", metavar="DATE"),
+    until: Optional[str] = typer.Option(None, "--until", help="Last day of the holding (default: open).", metavar="DATE"),
+    department: Optional[str] = typer.Option(None, "--department", help="Only for this department (a department head)."),
+    comment: str = typer.Option("", "--comment", "-m", help="Why: goes into the commit message."),
+) -> None:
+    """Give PERSON the role ROLE from a day; one commit signed by the admin role."""
+    _change("grant", role, person, name=name, start=start, until=until, department=department, comment=comment)
+
+
+@role_app.command("revoke")
+@handled
+def role_revoke(
+    role: str = typer.Argument(..., metavar="ROLE"),
+    person: str = typer.Argument(..., metavar="PERSON", help="The person's e-mail address."),
+    until: Optional[str] = typer.Option(None, "--until", help="Last day PERSON holds the role (default: today).", metavar="DATE"),
+    comment: str = typer.Option("", "--comment", "-m", help="Why: goes into the commit message."),
+) -> None:
+    """End PERSON's holding of ROLE on a day (kept in qms.yaml: signatures made under it stay valid)."""
+    _change("revoke", role, person, until=until, comment=comment)

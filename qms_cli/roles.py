@@ -1,0 +1,150 @@
+"""Who may sign what, changed through qms: `qms role grant|revoke` edit the roles in
+qms.yaml and commit that one change, signed by the holder of the store's admin role
+(`audit: {rules_signed_by: ROLE}`), so that `qms audit` can tell a granted role from one
+a person wrote in for themselves. A holding is never deleted: revoking ends it on a day,
+so that the signatures made under it stay valid for the days it covered."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from .config import CONFIG_FILE, Config
+from .errors import BadInput, NotAuthorised, Refused
+from .model.values import text_problem
+from .text import quote
+
+GUARD_KEYS = ("rules_signed_by", "roles_signed_by")  # the second: its name before the rules grew
+_EMAIL = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+")
+
+
+def guard(cfg: Config) -> str | None:
+    """The role whose holders may change the rules, if the store names one."""
+    audit = cfg.data.get("audit") if isinstance(cfg.data, dict) else None
+    if not isinstance(audit, dict):
+        return None
+    for key in GUARD_KEYS:
+        if audit.get(key):
+            return str(audit[key])
+    return None
+
+
+def listing(cfg: Config) -> list[dict]:
+    rows = []
+    for name, role in cfg.roles.items():
+        for h in role.holders:
+            rows.append({"role": name, "label": role.label, "name": h.name, "email": h.email,
+                         "from": h.start.isoformat() if h.start else None,
+                         "until": h.end.isoformat() if h.end else None, "department": h.department})
+    return rows
+
+
+def _day(text: str | None, option: str) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise BadInput(f"{option} {quote(text)}: expected a date such as 2026-12-01") from None
+
+
+def change(store, verb: str, role: str, person: str, *, name: str | None = None, start: str | None = None,
+           until: str | None = None, department: str | None = None,
+           comment: str = "") -> tuple[str, str, list[str]]:
+    """Grant or revoke `role` for `person` (an e-mail address); one commit. Returns the
+    commit, a sentence saying what was done, and what opening the store recovered."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    from .store import _check_comment, _message
+    from .store import git as gitops
+    from .store import lock, safefs, yamlio
+
+    if not _EMAIL.fullmatch(person):
+        raise BadInput(f"PERSON {quote(person)}: expected the person's e-mail address, as in their git identity")
+    for option, text in (("PERSON", person), ("--name", name or ""), ("--department", department or "")):
+        problem = text_problem(text)
+        if problem:
+            raise BadInput(f"{option} {problem}")
+    _check_comment(comment)
+    first, last = _day(start, "--from"), _day(until, "--until")
+    if first and last and last < first:
+        raise BadInput(f"--until {last}: before --from {first}")
+    root = store.root
+    gitops.actor(root)
+    with lock.store_lock(root) as notes:
+        actor = gitops.actor(root)
+        gitops.check_committed(root, [])
+        cfg = Config.load(root)
+        today = actor.when.astimezone(cfg.tz).date()
+        admin = guard(cfg)
+        if admin is not None:
+            held = cfg.roles.get(admin)
+            if held is None or not held.held_by(actor.email, today):
+                raise NotAuthorised(f"{actor.email} does not hold the role '{admin}' on {today}, which changing "
+                                    f"the roles needs (qms.yaml audit.rules_signed_by)")
+        if role not in cfg.roles:
+            raise BadInput(f"ROLE {quote(role)}: not a role of this store (expected one of {', '.join(cfg.roles)})")
+        data, style = yamlio.load_for_edit(root / CONFIG_FILE, CONFIG_FILE, root=root)
+        spec = data["roles"][role]
+        if spec is None:
+            spec = data["roles"][role] = CommentedMap()
+        holders = spec.get("holders")
+        if holders is None:
+            holders = spec["holders"] = CommentedSeq()
+        mine = [h for h in holders if isinstance(h, dict) and str(h.get("email", "")).lower() == person.lower()]
+        if verb == "grant":
+            first = first or today
+            for h in mine:
+                h_end = _held_until(h)
+                if (h_end is None or h_end >= first) and (last is None or _held_from(h) is None or _held_from(h) <= last):
+                    raise Refused(f"{person} already holds '{role}'"
+                                  + (f" until {h_end}" if h_end else "") + "; revoke it first to change the term")
+            entry = CommentedMap()
+            entry["name"] = name or cfg.person_name(person) or person
+            entry["email"] = person
+            entry["from"] = first
+            if last:
+                entry["until"] = last
+            if department:
+                entry["department"] = department
+            entry.fa.set_flow_style()
+            holders.append(entry)
+            said = f"granted '{role}' to {person} from {first}" + (f" until {last}" if last else "")
+        else:
+            last = last or today
+            open_ = [h for h in mine if (_held_until(h) is None or _held_until(h) > last)
+                     and (_held_from(h) is None or _held_from(h) <= last)]
+            if not open_:
+                raise Refused(f"{person} does not hold '{role}' on {last}: nothing to revoke")
+            for h in open_:
+                h["until"] = last
+            said = f"revoked '{role}' from {person}: held until {last}"
+        text = yamlio.dump(data, style)
+        Config(root=root, data=yamlio.parse(text, CONFIG_FILE)).roles  # what is written reads back
+        raw = text.encode("utf-8")
+        safefs.check_writable(root, CONFIG_FILE)
+        gitops.check_time(root, actor.when, store.now())
+        message = _message(f"roles: {said}", comment, [
+            ("QMS-Action", f"role {verb} {role} {person}"),
+            ("QMS-Signature", f"role {'granted' if verb == 'grant' else 'revoked'} by {actor.email}"),
+        ])
+        lock.begin(root, {CONFIG_FILE: raw}, message.splitlines()[0])
+        try:
+            yamlio.atomic_write(root / CONFIG_FILE, raw)
+            commit = gitops.commit(root, [CONFIG_FILE], message, date=actor.when.isoformat(),
+                                   sign=bool(cfg.data.get("require_signed_commits")), track=lock.git_pid_file(root))
+        except BaseException:
+            lock.roll_back(root)
+            raise
+        lock.end(root)
+    return commit, said, list(notes)
+
+
+def _held_from(h) -> date | None:
+    v = h.get("from")
+    return v if isinstance(v, date) else (date.fromisoformat(str(v)) if v else None)
+
+
+def _held_until(h) -> date | None:
+    v = h.get("until")
+    return v if isinstance(v, date) else (date.fromisoformat(str(v)) if v else None)

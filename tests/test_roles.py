@@ -1,0 +1,147 @@
+"""`qms role`: the roles change through qms, one signed commit each, and `qms audit` tells
+a granted role from one a person wrote in for themselves (issue 10, authority)."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import OUTSIDER, QE, QM, RECEIVED, git, identity_env, sets
+
+ADMIN = ("张伟", "zhang.wei@example.com")
+NEW_QE = ("孙丽", "sun.li@example.com")
+
+
+def guarded(store) -> None:
+    """The store names an admin role, as `qms init` does."""
+    import os
+    import subprocess
+
+    cfg = store / "qms.yaml"
+    text = cfg.read_text(encoding="utf-8")
+    text += ("audit:\n  rules_signed_by: qms_admin\n")
+    text = text.replace("roles:\n", "roles:\n  qms_admin:\n    label: {zh: 体系管理员, en: QMS administrator}\n"
+                                     f"    holders:\n      - {{name: {ADMIN[0]}, email: {ADMIN[1]}}}\n", 1)
+    cfg.write_text(text, encoding="utf-8")
+    subprocess.run(["git", "commit", "-q", "-am", "guard"], cwd=store, check=True,
+                   env=dict(os.environ, **identity_env(ADMIN)))
+
+
+def hand_commit(store, message, who):
+    import os
+    import subprocess
+
+    subprocess.run(["git", "commit", "-q", "-am", message], cwd=store, check=True,
+                   env=dict(os.environ, **identity_env(who)))
+
+
+def test_grant_and_revoke_are_one_signed_commit_each_and_audit_clean(qms, store):
+    guarded(store)
+    r = qms("role", "grant", "quality_engineer", NEW_QE[1], "--name", NEW_QE[0], "--from", "2026-12-01",
+            "-m", "新入职", who=ADMIN)
+    assert r.code == 0, r.text
+    assert r.out.startswith(f"granted 'quality_engineer' to {NEW_QE[1]} from 2026-12-01"), r.text
+    msg = git(store, "log", "-1", "--format=%B")
+    assert f"QMS-Action: role grant quality_engineer {NEW_QE[1]}" in msg
+    assert f"QMS-Signature: role granted by {ADMIN[1]}" in msg and "新入职" in msg
+    assert git(store, "show", "--name-only", "--format=", "HEAD").split() == ["qms.yaml"]
+    held = json.loads(qms("role", "list", "--json").out)
+    assert {"role": "quality_engineer", "email": NEW_QE[1], "from": "2026-12-01", "until": None}.items() <= \
+        next(h for h in held["holders"] if h["email"] == NEW_QE[1]).items()
+    assert held["admin_role"] == "qms_admin"
+    # the new engineer signs; then the holding ends and is kept
+    r = qms("complaint", "new", *sets(*RECEIVED), who=NEW_QE)
+    assert r.code == 0, r.text
+    r = qms("role", "revoke", "quality_engineer", NEW_QE[1], "--until", "2026-12-31", who=ADMIN)
+    assert r.code == 0 and "held until 2026-12-31" in r.out, r.text
+    assert f"email: {NEW_QE[1]}, from: 2026-12-01, until: 2026-12-31" in (store / "qms.yaml").read_text("utf-8")
+    r = qms("audit")
+    assert r.code == 0, r.text
+
+
+def test_only_the_admin_role_changes_roles(qms, store):
+    guarded(store)
+    head = git(store, "rev-parse", "HEAD")
+    before = (store / "qms.yaml").read_bytes()
+    r = qms("role", "grant", "quality_manager", OUTSIDER[1], who=OUTSIDER)
+    assert r.code == 1 and "does not hold the role 'qms_admin'" in r.err, r.text
+    assert git(store, "rev-parse", "HEAD") == head and (store / "qms.yaml").read_bytes() == before
+
+
+def test_bad_role_commands_are_refused_and_change_nothing(qms, store):
+    guarded(store)
+    head = git(store, "rev-parse", "HEAD")
+    for args, code, words in (
+        (["grant", "chief_taster", NEW_QE[1]], 2, "not a role of this store"),
+        (["grant", "quality_engineer", "not-an-address"], 2, "expected the person's e-mail address"),
+        (["grant", "quality_engineer", NEW_QE[1], "--from", "2026-13-01"], 2, "--from '2026-13-01'"),
+        (["grant", "quality_engineer", NEW_QE[1], "--from", "2026-12-05", "--until", "2026-12-01"], 2, "before --from"),
+        (["grant", "quality_engineer", QE[1]], 1, "already holds"),
+        (["revoke", "quality_manager", NEW_QE[1]], 1, "nothing to revoke"),
+    ):
+        r = qms("role", *args, who=ADMIN)
+        assert r.code == code and words in r.err, (args, r.text)
+    assert git(store, "rev-parse", "HEAD") == head and git(store, "status", "--porcelain") == ""
+
+
+def test_adding_yourself_to_a_role_by_hand_is_a_finding(qms, store):
+    guarded(store)
+    cfg = store / "qms.yaml"
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace(
+        "- {name: 王强, email: wang.qiang@example.com}",
+        "- {name: 王强, email: wang.qiang@example.com}\n      - {name: 李雷, email: li.lei@example.com}"),
+        encoding="utf-8")
+    hand_commit(store, "me too", QE)
+    r = qms("audit")
+    assert r.code == 1 and f"roles changed by {QE[1]}, who does not hold 'qms_admin'" in r.out, r.text
+
+
+def test_even_the_admin_changes_roles_only_with_qms_role(qms, store):
+    guarded(store)
+    cfg = store / "qms.yaml"
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace(
+        "- {name: 王强, email: wang.qiang@example.com}",
+        "- {name: 王强, email: wang.qiang@example.com}\n      - {name: 孙丽, email: sun.li@example.com}"),
+        encoding="utf-8")
+    hand_commit(store, "quietly", ADMIN)
+    r = qms("audit")
+    assert r.code == 1 and f"roles changed by hand by {ADMIN[1]}" in r.out, r.text
+
+
+def test_removing_the_guard_then_granting_yourself_is_caught(qms, store):
+    guarded(store)
+    cfg = store / "qms.yaml"
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace("audit:\n  rules_signed_by: qms_admin\n", ""),
+                   encoding="utf-8")
+    hand_commit(store, "simplify", QE)
+    r = qms("audit")
+    assert r.code == 1 and f"the rules (audit) changed by {QE[1]}, who does not hold 'qms_admin'" in r.out, r.text
+
+
+def test_a_store_type_changed_by_someone_else_is_a_finding(qms, store):
+    guarded(store)
+    (store / "types").mkdir()
+    (store / "types" / "complaint.yaml").write_text("name: complaint\n", encoding="utf-8")
+    git(store, "add", "types")
+    hand_commit(store, "shortcut", QE)
+    r = qms("audit")
+    assert r.code == 1
+    assert f"the rules (types/complaint.yaml) changed by {QE[1]}, who does not hold 'qms_admin'" in r.out, r.text
+
+
+def test_role_list_shows_every_holding(qms, store):
+    r = qms("role", "list")
+    assert r.code == 0 and "quality_engineer" in r.out and QE[1] in r.out, r.text
+    assert "names no admin role" in r.err
+
+
+def test_init_names_the_initialiser_admin_and_sets_the_guard(qms, tmp_path):
+    new = tmp_path / "new-store"
+    r = qms("init", str(new), "--company", "ACME", root=False, cwd=tmp_path, who=QM)
+    assert r.code == 0, r.text
+    text = (new / "qms.yaml").read_text(encoding="utf-8")
+    assert "rules_signed_by: qms_admin" in text and "qms_admin:" in text
+    assert "qms audit --anchors-from origin" in (new / ".github" / "workflows" / "qms.yml").read_text("utf-8")
+    r = qms("role", "grant", "quality_engineer", NEW_QE[1], root=new, who=QM)
+    assert r.code == 0, r.text
+    r = qms("role", "grant", "quality_engineer", "x@example.com", root=new, who=QE)
+    assert r.code == 1, r.text
