@@ -678,8 +678,11 @@ def _check_record(c, where, path, rt, before, after, cfg, day, trailers) -> tupl
         if email.lower() != c.email.lower():
             out.append(Finding(where, path, f"signature '{meaning}' names {email}, but the commit is by {c.email}"))
         at = values.to_datetime(sig.get("at"), cfg.tz)
-        if at is not None and abs((at - committed).total_seconds()) > 60:
-            out.append(Finding(where, path, f"signature time {at.isoformat()} is not the commit time {c.date}"))
+        for stamp in dict.fromkeys([c.date, c.committer_date or c.date]):  # a rebase or amend re-dates the commit
+            when = _when(stamp)
+            if at is not None and when is not None and abs((at - when).total_seconds()) > 60:
+                out.append(Finding(where, path, f"signature time {at.isoformat()} is not the commit time {stamp}"))
+                break
         acted = values.acted(sig, tz)
         if acted is not None and last is not None and values.later(last, acted, tz):
             what = f"{rt.numbering_date} {values.shown_time(last, tz)}" if last is start else \

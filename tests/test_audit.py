@@ -576,3 +576,22 @@ def test_a_back_entry_beyond_the_window_is_a_finding(qms, store, complaint):
     hand_commit(store, "paper from the spring is still being entered", who=QM)
     r = qms("audit")
     assert "entered afterwards" in r.out, r.text  # judged by the rules before the commit, which said 30
+
+
+def test_a_rebase_that_reorders_commits(qms, store, complaint):
+    """Two complaints' histories, reordered by an interactive rebase: git gives every
+    rewritten commit a new commit time, which the signatures in them do not carry."""
+    import os
+    import subprocess
+
+    r = qms("complaint", "new", *sets(*__import__("conftest").RECEIVED), who=QE, env=dated("2026-03-06T10:10:00+08:00"))
+    assert r.code == 0, r.text
+    assert qms("complaint", "move", complaint, "acknowledged", *sets(*ACK), who=QE,
+               env=dated("2026-03-06T10:45:00+08:00")).code == 0
+    swap = "python3 -c \"import sys; p=sys.argv[1]; l=open(p).read().splitlines(); " \
+           "l[0], l[1] = l[1], l[0]; open(p, 'w').write(chr(10).join(l) + chr(10))\""
+    env = dict(os.environ, GIT_SEQUENCE_EDITOR=swap, **identity_env(QE))
+    subprocess.run(["git", "rebase", "-q", "-i", "HEAD~2"], cwd=store, env=env, check=True, capture_output=True)
+    r = qms("audit")
+    assert r.code == 1
+    assert "signature time 2026-03-06T10:45:00+08:00 is not the commit time" in r.out, r.text
