@@ -443,7 +443,7 @@ def audit(store, since: str | None = None, anchors_from: str | None = None) -> l
             walk_types(c)
             cfg = (rules_of(before_cfg, parent) if parent else rules_of(now_cfg, c.sha)) or store.config
             if (trailers.get("QMS-Action") or [""])[0] == "import":
-                findings.extend(_check_import(c, where, cfg, blobs, first=parent is None))
+                findings.extend(_check_import(c, where, cfg, blobs, first=parent is None, store=store))
                 continue
             day = datetime.fromisoformat(c.date).date()
             signed = bool(trailers.get("QMS-Signature"))
@@ -563,9 +563,12 @@ def _check_merge(c: Commit, where: str, blobs: _Blobs) -> list[Finding]:
     return out
 
 
-def _check_import(c: Commit, where: str, cfg, blobs: _Blobs, first: bool) -> list[Finding]:
-    """An import may only add new records, each readable, of a known type, in a state of
-    its workflow, named by its ID. (A store's first commit may also bring its qms.yaml.)"""
+def _check_import(c: Commit, where: str, cfg, blobs: _Blobs, first: bool, store=None) -> list[Finding]:
+    """An import may only add new records that validate on their own (schema, state,
+    requirements, signatures: what `qms validate` checks in one record). A store's first
+    commit may also bring its qms.yaml."""
+    from .checks import RECORD_CHECKS, Context, Loaded
+
     out = []
     added = 0
     for ch in c.changes:
@@ -588,12 +591,22 @@ def _check_import(c: Commit, where: str, cfg, blobs: _Blobs, first: bool) -> lis
             out.append(Finding(where, path, "an import added a file that is not a record of a known type"))
         elif not isinstance(data, dict):
             out.append(Finding(where, path, "an import added a record that cannot be read"))
-        elif str(data.get("id")) != Path(path).stem or data.get("state") not in rt.workflow.states:
-            out.append(Finding(where, path, "an import added a record whose id or state is not valid"))
         else:
-            added += 1
+            ctx = Context(root=cfg.root, types={rt.name: rt}, store=store)
+            try:
+                problems = [f for check in RECORD_CHECKS for f in check([Loaded(rt.name, path, data)], ctx)]
+            except (QmsError, KeyError) as e:
+                problems = [Finding(path, "", str(e))]
+            problems = [f for f in problems if f.severity == "error"]
+            if problems:
+                first_problem = f"{problems[0].field}: {problems[0].message}" if problems[0].field else problems[0].message
+                more = f" and {len(problems) - 1} more" if len(problems) > 1 else ""
+                out.append(Finding(where, path, f"an import added a record that does not validate "
+                                                f"({first_problem}{more})"))
+            else:
+                added += 1
     if added:
-        out.append(Finding(where, "", f"{added} records imported as they were (signatures in them predate "
+        out.append(Finding(where, "", f"{added} record{'s' if added != 1 else ''} imported as they were (signatures in them predate "
                                       f"this store)", severity="note"))
     return out
 

@@ -595,3 +595,19 @@ def test_a_rebase_that_reorders_commits(qms, store, complaint):
     r = qms("audit")
     assert r.code == 1
     assert "signature time 2026-03-06T10:45:00+08:00 is not the commit time" in r.out, r.text
+
+
+def test_an_import_may_only_add_records_that_validate(qms, store, complaint):
+    """An old ledger's complaints imported as they were: each must hold what its state
+    requires. One closed without its root cause is a finding, not a note."""
+    text = record(store).read_text(encoding="utf-8")
+    bad = text.replace("CMP-2026-0001", "CMP-2026-0077").replace("state: received", "state: correcting")
+    (store / "records" / "complaint" / "CMP-2026-0077.yaml").write_text(bad, encoding="utf-8")
+    good = text.replace("CMP-2026-0001", "CMP-2026-0078")
+    (store / "records" / "complaint" / "CMP-2026-0078.yaml").write_text(good, encoding="utf-8")
+    git(store, "add", "records")
+    _git_as(store, "commit", "-q", "-m", "ledger 2025\n\nQMS-Action: import\n")
+    r = qms("audit")
+    assert r.code == 1
+    assert "CMP-2026-0077.yaml: an import added a record that does not validate" in r.out, r.text
+    assert "CMP-2026-0078" not in r.out and "1 record imported as they were" in r.out, r.text
