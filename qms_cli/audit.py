@@ -748,13 +748,17 @@ def _check_rules_change(c, where, old_cfg, new_cfg, day, paths: list[str], trail
         return [Finding(where, "qms.yaml" if keys else files[0],
                         f"{subject} changed by {c.email}, who does not hold '{needed}'")]
     action = (trailers.get("QMS-Action") or [""])[0]
+    out = []
     if "roles" in keys and not action.startswith("role "):
-        return [Finding(where, "qms.yaml", f"roles changed by hand by {c.email}: roles change only with "
-                                           f"`qms role grant|revoke`, one signed commit each")]
-    if not action.startswith("role "):
-        return [Finding(where, "qms.yaml" if keys else files[0],
-                        f"the rules ({what}) changed by hand by {c.email}, holder of '{needed}'", severity="note")]
-    return []
+        out.append(Finding(where, "qms.yaml", f"roles changed by hand by {c.email}: roles change only with "
+                                              f"`qms role grant|revoke`, one signed commit each"))
+    others = [k for k in keys if k != "roles"] + files
+    if others and not action.startswith("rules "):
+        shown = ", ".join(others[:4]) + (f" and {len(others) - 4} more" if len(others) > 4 else "")
+        out.append(Finding(where, "qms.yaml" if keys and keys != ["roles"] else files[0] if files else "qms.yaml",
+                           f"the rules ({shown}) changed by hand by {c.email}: the rules change only with "
+                           f"`qms rules commit`, signed by a holder of '{needed}'"))
+    return out
 
 
 SSH_KEY = re.compile(r"(ssh-(ed25519|rsa|dss)|ecdsa-sha2-\S+|sk-\S+) [A-Za-z0-9+/=]+")

@@ -148,3 +148,63 @@ def _held_from(h) -> date | None:
 def _held_until(h) -> date | None:
     v = h.get("until")
     return v if isinstance(v, date) else (date.fromisoformat(str(v)) if v else None)
+
+
+RULE_FOLDERS = ("types", "reports", "templates")
+
+
+def commit_rules(store, comment: str) -> tuple[str, list[str], list[str]]:
+    """Commit the changed rules (qms.yaml other than its roles, the store's types/,
+    reports/ and templates/) as one commit signed by a holder of the admin role, judged by
+    the rules as committed before. Returns the commit, the files and the recovery notes."""
+    import subprocess
+
+    from .store import _check_comment, _message
+    from .store import git as gitops
+    from .store import lock, safefs, yamlio
+
+    _check_comment(comment)
+    if not comment.strip():
+        raise BadInput("-m: say why the rules change (it goes into the commit message auditors read)")
+    root = store.root
+    gitops.actor(root)
+    with lock.store_lock(root) as notes:
+        actor = gitops.actor(root)
+        p = subprocess.run(["git", "-c", "core.quotepath=off", "status", "--porcelain=v1", "-z",
+                            "--untracked-files=all", "--", CONFIG_FILE, *RULE_FOLDERS],
+                           cwd=root, stdin=subprocess.DEVNULL, capture_output=True)
+        paths = sorted({e[3:] for e in p.stdout.decode("utf-8", "replace").split("\0") if len(e) > 3})
+        if not paths:
+            raise Refused(f"nothing to commit: {CONFIG_FILE}, types/, reports/ and templates/ are as committed")
+        head = subprocess.run(["git", "show", f"HEAD:{CONFIG_FILE}"], cwd=root, capture_output=True)
+        before = Config(root=root, data=yamlio.parse(head.stdout.decode("utf-8", "replace"), f"{CONFIG_FILE} (committed)")
+                        if head.returncode == 0 else {})
+        today = actor.when.astimezone(before.tz).date()
+        admin = guard(before)
+        if admin is not None:
+            held = before.roles.get(admin)
+            if held is None or not held.held_by(actor.email, today):
+                raise NotAuthorised(f"{actor.email} does not hold the role '{admin}' on {today}, which changing "
+                                    f"the rules needs (qms.yaml audit.rules_signed_by, as committed)")
+        now = Config.load(root)
+        if (now.data.get("roles") if isinstance(now.data, dict) else None) != before.data.get("roles"):
+            raise Refused(f"{CONFIG_FILE}: the roles changed; roles change only with `qms role grant|revoke`, "
+                          f"one commit each (undo the change to roles: first)")
+        for rel in paths:
+            what, _ = safefs.kind(root, rel)
+            if what not in ("file", "missing"):
+                raise BadInput(f"{rel}: {safefs.LINK if what == 'link' else safefs.SPECIAL}")
+            if rel.startswith("types/") and rel.endswith(".yaml") and what == "file":
+                now.record_type(rel[len("types/"):-len(".yaml")])  # a declaration qms can run, or refused
+        now.roles  # noqa: B018  (what is committed reads back)
+        gitops.check_time(root, actor.when, store.now())
+        shown = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
+        message = _message(f"rules: {shown}", comment, [
+            ("QMS-Action", "rules " + " ".join(paths)),
+            ("QMS-Signature", f"rules changed by {actor.email}"),
+        ])
+        present = [rel for rel in paths if safefs.kind(root, rel)[0] == "file"]
+        commit = gitops.commit(root, present, message, date=actor.when.isoformat(),
+                               sign=bool(before.data.get("require_signed_commits")), track=lock.git_pid_file(root),
+                               removed=[rel for rel in paths if rel not in present])
+    return commit, paths, list(notes)

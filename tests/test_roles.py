@@ -4,6 +4,7 @@ a granted role from one a person wrote in for themselves (issue 10, authority)."
 from __future__ import annotations
 
 import json
+import re
 
 from conftest import OUTSIDER, QE, QM, RECEIVED, git, identity_env, sets
 
@@ -117,7 +118,7 @@ def test_removing_the_guard_then_granting_yourself_is_caught(qms, store):
     assert r.code == 1 and f"the rules (audit) changed by {QE[1]}, who does not hold 'qms_admin'" in r.out, r.text
 
 
-def test_a_store_type_changed_by_someone_else_is_a_finding(qms, store):
+def test_a_store_type_changed_by_someone_else_is_a_finding(qms, store):  # noqa: D103
     guarded(store)
     (store / "types").mkdir()
     (store / "types" / "complaint.yaml").write_text("name: complaint\n", encoding="utf-8")
@@ -145,3 +146,58 @@ def test_init_names_the_initialiser_admin_and_sets_the_guard(qms, tmp_path):
     assert r.code == 0, r.text
     r = qms("role", "grant", "quality_engineer", "x@example.com", root=new, who=QE)
     assert r.code == 1, r.text
+
+
+def test_the_rules_change_with_qms_rules_commit_by_the_admin(qms, store):
+    guarded(store)
+    (store / "types").mkdir()
+    from qms_cli.paths import BUILTIN_TYPES
+
+    (store / "types" / "complaint.yaml").write_bytes((BUILTIN_TYPES / "complaint.yaml").read_bytes())
+    cfg = store / "qms.yaml"
+    cfg.write_text(re.sub(r"(?m)^time_limits: .*$", "time_limits: gbt27922", cfg.read_text(encoding="utf-8")), encoding="utf-8")
+    head = git(store, "rev-parse", "HEAD")
+    r = qms("rules", "commit", "-m", "按 GB/T 27922 时限", who=QE)  # not the admin
+    assert r.code == 1 and "does not hold the role 'qms_admin'" in r.err, r.text
+    assert git(store, "rev-parse", "HEAD") == head
+    r = qms("complaint", "new", *sets(*RECEIVED), who=QE)  # nobody signs against rules history lacks
+    assert r.code == 1 and "not committed" in r.err, r.text
+    r = qms("rules", "commit", "-m", "按 GB/T 27922 时限", who=ADMIN)
+    assert r.code == 0, r.text
+    assert git(store, "show", "--name-only", "--format=", "HEAD").split() == ["qms.yaml", "types/complaint.yaml"]
+    msg = git(store, "log", "-1", "--format=%B")
+    assert "QMS-Action: rules qms.yaml types/complaint.yaml" in msg and "按 GB/T 27922 时限" in msg
+    assert qms("complaint", "new", *sets(*RECEIVED), who=QE).code == 0
+    r = qms("audit")
+    assert r.code == 0, r.text
+    # a store's own type taken out again, through qms
+    (store / "types" / "complaint.yaml").unlink()
+    r = qms("rules", "commit", "-m", "回到内置客诉流程", who=ADMIN)
+    assert r.code == 0 and git(store, "status", "--porcelain") == "", r.text
+    assert git(store, "show", "--name-status", "--format=", "HEAD").split() == ["D", "types/complaint.yaml"]
+    assert qms("audit").code == 0
+    # the same change by hand, even by the admin, is a finding
+    (store / "types" / "complaint.yaml").write_bytes((BUILTIN_TYPES / "complaint.yaml").read_bytes())
+    git(store, "add", "types")
+    hand_commit(store, "quietly", ADMIN)
+    r = qms("audit")
+    assert r.code == 1 and f"the rules (types/complaint.yaml) changed by hand by {ADMIN[1]}" in r.out, r.text
+
+
+def test_rules_commit_refuses_roles_and_broken_types(qms, store):
+    guarded(store)
+    cfg = store / "qms.yaml"
+    text = cfg.read_text(encoding="utf-8")
+    cfg.write_text(text.replace("- {name: 王强, email: wang.qiang@example.com}",
+                                "- {name: 张伟, email: zhang.wei@example.com}"), encoding="utf-8")
+    r = qms("rules", "commit", "-m", "x", who=ADMIN)
+    assert r.code == 1 and "qms role grant|revoke" in r.err, r.text
+    cfg.write_text(text, encoding="utf-8")
+    (store / "types").mkdir()
+    (store / "types" / "complaint.yaml").write_text("name: complaint\nfields: [\n", encoding="utf-8")
+    head = git(store, "rev-parse", "HEAD")
+    r = qms("rules", "commit", "-m", "x", who=ADMIN)
+    assert r.code == 2 and "types/complaint.yaml" in r.err, r.text
+    assert git(store, "rev-parse", "HEAD") == head
+    r = qms("rules", "commit", "-m", "", who=ADMIN)
+    assert r.code == 2 and "-m" in r.err, r.text

@@ -72,3 +72,24 @@ def role_revoke(
 ) -> None:
     """End PERSON's holding of ROLE on a day (kept in qms.yaml: signatures made under it stay valid)."""
     _change("revoke", role, person, until=until, comment=comment)
+
+
+rules_app = typer.Typer(help="The store's rules (qms.yaml settings, types/, reports/, templates/): committed by the admin role.",
+                        no_args_is_help=True, rich_markup_mode=None)
+app.add_typer(rules_app, name="rules")
+
+
+@rules_app.command("commit")
+@handled
+def rules_commit(
+    comment: str = typer.Option(..., "--comment", "-m", help="Why the rules change: goes into the commit message."),
+) -> None:
+    """Commit the changed rules (qms.yaml but its roles, types/, reports/, templates/) as one
+    commit signed by a holder of the admin role; `qms audit` reports a change made otherwise."""
+    from ..roles import commit_rules
+
+    store = open_store()
+    commit, paths, notes = commit_rules(store, comment)
+    for n in notes:
+        err(n)
+    typer.echo(f"rules: {', '.join(paths)} ({commit[:10]})")

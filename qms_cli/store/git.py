@@ -137,7 +137,7 @@ def _run(root: Path, args: list[str], env: dict | None, track: Path | None) -> s
 
 
 def commit(root: Path, paths: list[str], message: str, *, date: str | None = None, sign: bool = False,
-           track: Path | None = None) -> str:
+           track: Path | None = None, removed: list[str] = ()) -> str:
     """Commit exactly `paths` (relative to the store root) with `message`; return the id.
     With `sign`, the commit is signed (GPG or SSH, as git is configured) and must verify,
     or it is taken back and nothing is committed. `track`: see _run."""
@@ -146,9 +146,12 @@ def commit(root: Path, paths: list[str], message: str, *, date: str | None = Non
         env["GIT_AUTHOR_DATE"] = date
         env["GIT_COMMITTER_DATE"] = os.environ.get("GIT_COMMITTER_DATE", date)
     try:
-        _run(root, ["add", "--", *paths], None, track)
-        _run(root, ["commit", "--only", "--no-edit", "-q", *(["-S"] if sign else []), "-m", message, "--", *paths],
-             env, track)
+        if paths:
+            _run(root, ["add", "--", *paths], None, track)
+        if removed:  # files the commit deletes (the rules: a store's own type taken out)
+            _run(root, ["rm", "-q", "--cached", "--ignore-unmatch", "--", *removed], None, track)
+        _run(root, ["commit", "--only", "--no-edit", "-q", *(["-S"] if sign else []), "-m", message, "--",
+                    *paths, *removed], env, track)
     except QmsError as e:
         if sign:
             raise QmsError(e.message.replace("git refused to commit:", "git refused to commit (this store requires "
