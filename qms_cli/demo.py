@@ -135,7 +135,20 @@ def copy_sample(target: Path) -> None:
             shutil.copytree(src / folder, target / folder, dirs_exist_ok=True)
 
 
+IDENTITY_VARS = ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL")
+
+
 def play(path: Path | None) -> DemoResult:
+    """The demo acts as the sample store's people (the store's git identity, set by _as):
+    an identity given in the environment would override theirs, so it is set aside."""
+    saved = {k: os.environ.pop(k) for k in IDENTITY_VARS if k in os.environ}
+    try:
+        return _play(path)
+    finally:
+        os.environ.update(saved)
+
+
+def _play(path: Path | None) -> DemoResult:
     from .checks import validate
     from .render import render
     from .store import Store

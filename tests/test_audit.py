@@ -3,7 +3,7 @@ plain git is named, with the commit."""
 
 from __future__ import annotations
 
-from conftest import FORMER, QE, QM, git, identity_env, sets
+from conftest import FORMER, OUTSIDER, QE, QM, git, identity_env, sets
 
 ACK = ["contact.at=2026-03-06T10:40", "contact.by=李雷", "contact.summary=已联系", "interim_countermeasure=挑选"]
 
@@ -167,6 +167,14 @@ def test_the_demo_store_audits_clean(qms, tmp_path):
     assert r.code == 0, r.text
     r = qms("audit", root=tmp_path / "demo")
     assert r.code == 0, r.text
+
+
+def test_the_demo_plays_its_people_whatever_identity_the_environment_gives(qms, tmp_path):
+    """GIT_AUTHOR_EMAIL and the like would make every act the caller's, and the manager's
+    close by an engineer: the demo sets them aside while it plays."""
+    r = qms("demo", str(tmp_path / "demo"), root=False, who=OUTSIDER)
+    assert r.code == 0, r.text
+    assert qms("audit", root=tmp_path / "demo").code == 0
 
 
 
