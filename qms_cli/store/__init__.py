@@ -963,6 +963,34 @@ class Store:
         from . import lock, safefs, yamlio
 
         texts: dict[str, bytes] = {}
+        checks = gitops.Checks(self.root, self._attachments(changes))  # asked of git meanwhile
+        try:
+            self._texts(changes, texts)
+            for rel in texts:  # a write stays in the store: no link on its way
+                safefs.check_writable(self.root, rel)
+            if all(safefs.kind(self.root, rel)[0] == "file"
+                   and safefs.read_bytes(self.root, rel, yamlio.MAX_BYTES + 1) == new for rel, new in texts.items()):
+                return ""  # the record already holds these values: nothing to commit
+            checks.finish(date or gitops.actor(self.root).when, self.now())
+        finally:
+            checks.cancel()
+        lock.begin(self.root, texts, message.splitlines()[0])
+        try:
+            for rel, new in texts.items():
+                yamlio.atomic_write(self.root / rel, new)
+            commit = gitops.commit(self.root, list(texts), message, date=date.isoformat() if date else None,
+                                   sign=bool(self.config.data.get("require_signed_commits")),
+                                   track=lock.git_pid_file(self.root))
+        except BaseException:
+            lock.roll_back(self.root)
+            raise
+        lock.end(self.root)
+        return commit
+
+    def _texts(self, changes: dict, texts: dict[str, bytes]) -> None:
+        """The text of each changed record, checked to read back as what was meant."""
+        from . import yamlio
+
         for path, (data, style) in changes.items():
             rel = self.rel(path)
             for field, problem in values.text_problems(data):
@@ -978,25 +1006,6 @@ class Store:
                 raise BadInput(f"{changed}: the text cannot be stored exactly as given (a control "
                                f"character such as U+0085 would be read back as a line break); remove it")
             texts[rel] = text.encode("utf-8")
-        for rel in texts:  # a write stays in the store: no link on its way
-            safefs.check_writable(self.root, rel)
-        if all(safefs.kind(self.root, rel)[0] == "file"
-               and safefs.read_bytes(self.root, rel, yamlio.MAX_BYTES + 1) == new for rel, new in texts.items()):
-            return ""  # the record already holds these values: nothing to commit
-        gitops.check_time(self.root, date or gitops.actor(self.root).when, self.now())
-        gitops.check_committed(self.root, self._attachments(changes))
-        lock.begin(self.root, texts, message.splitlines()[0])
-        try:
-            for rel, new in texts.items():
-                yamlio.atomic_write(self.root / rel, new)
-            commit = gitops.commit(self.root, list(texts), message, date=date.isoformat() if date else None,
-                                   sign=bool(self.config.data.get("require_signed_commits")),
-                                   track=lock.git_pid_file(self.root))
-        except BaseException:
-            lock.roll_back(self.root)
-            raise
-        lock.end(self.root)
-        return commit
 
 
 def _new_keys(data: Any, path: str) -> list[str]:

@@ -171,16 +171,48 @@ def commit(root: Path, paths: list[str], message: str, *, date: str | None = Non
 CLOCK_SKEW = timedelta(minutes=5)  # how far ahead of this computer's clock a commit may be dated
 
 
-def check_time(root: Path, when: datetime, now: datetime | None = None) -> None:
+class Checks:
+    """check_time and check_committed's questions to git, asked at once and in the
+    background while the caller prepares the write: a write waits for the slower one only."""
+
+    def __init__(self, root: Path, attachments: list[str]):
+        import subprocess
+
+        self.root = root
+        # a file a record names is a path, never a pathspec pattern
+        opts = dict(cwd=root, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                    env=dict(os.environ, GIT_LITERAL_PATHSPECS="1"))
+        self.head = subprocess.Popen(["git", "log", "-1", "--format=%cI", "HEAD"], **opts)
+        self.status = subprocess.Popen(["git", "-c", "core.quotepath=off", "status", "--porcelain=v1", "-z",
+                                        "--untracked-files=all", "--ignored=matching", "--", *RULE_FILES,
+                                        *attachments], **opts)
+
+    def finish(self, when: datetime, now: datetime | None) -> None:
+        head, _ = self.head.communicate()
+        status, _ = self.status.communicate()
+        check_time(self.root, when, now, head=(self.head.returncode, head.decode("utf-8", "replace")))
+        check_committed(self.root, [], status=(self.status.returncode, status))
+
+    def cancel(self) -> None:
+        """Stop what is still running (a refusal came first); reap both."""
+        for p in (self.head, self.status):
+            if p.returncode is None:
+                p.kill()
+                p.communicate()
+
+
+def check_time(root: Path, when: datetime, now: datetime | None = None, *, head: tuple | None = None) -> None:
     """Time in a store runs forward: a commit is not dated before the last commit, nor
     later than now (this computer's clock, or QMS_NOW where that is later; give or take
     CLOCK_SKEW). Backdating is what `--on` is for."""
     import subprocess
 
-    p = subprocess.run(["git", "log", "-1", "--format=%cI", "HEAD"], cwd=root, stdin=subprocess.DEVNULL,
-                       capture_output=True, text=True)
-    head = p.stdout.strip()
-    if p.returncode == 0 and head:
+    if head is None:
+        p = subprocess.run(["git", "log", "-1", "--format=%cI", "HEAD"], cwd=root, stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True)
+        head = (p.returncode, p.stdout)
+    code, head = head[0], head[1].strip()
+    if code == 0 and head:
         last = datetime.fromisoformat(head)
         if when < last:
             raise Refused(f"the time of this commit, {when.isoformat()}, is before the store's last commit "
@@ -196,23 +228,28 @@ def check_time(root: Path, when: datetime, now: datetime | None = None) -> None:
 RULE_FILES = ("qms.yaml", "types")
 
 
-def check_committed(root: Path, attachments: list[str]) -> None:
+def check_committed(root: Path, attachments: list[str], *, status: tuple | None = None) -> None:
     """A signature is made against rules and evidence that history shows: refuse while
     qms.yaml, types/ or an attached file has changes that are not committed."""
     import subprocess
 
-    p = subprocess.run(["git", "-c", "core.quotepath=off", "status", "--porcelain=v1", "-z",
-                        "--untracked-files=all", "--ignored=matching", "--", *RULE_FILES, *attachments],
-                       cwd=root, stdin=subprocess.DEVNULL, capture_output=True)
-    if p.returncode != 0:
+    if status is None:
+        p = subprocess.run(["git", "-c", "core.quotepath=off", "status", "--porcelain=v1", "-z",
+                            "--untracked-files=all", "--ignored=matching", "--", *RULE_FILES, *attachments],
+                           cwd=root, stdin=subprocess.DEVNULL, capture_output=True,
+                           env=dict(os.environ, GIT_LITERAL_PATHSPECS="1"))
+        status = (p.returncode, p.stdout)
+    if status[0] != 0:
         return  # not a state git can tell; the commit itself will say what is wrong
-    entries = [e for e in p.stdout.decode("utf-8", "replace").split("\0") if len(e) > 3]
+    entries = [e for e in status[1].decode("utf-8", "replace").split("\0") if len(e) > 3]
     names = sorted({e[3:] for e in entries})
     if names:
         shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        rules = [n for n in names if n == "qms.yaml" or n.startswith("types/")]
+        how = ("the rules go in with `qms rules commit -m WHY` (by the admin role), roles with `qms role`"
+               if rules else f"commit the file first (git add {names[0]} && git commit)")
         raise Refused(f"{shown}: not committed; qms signs only against rules and evidence that the history "
-                      f"shows. Commit them first (git add {names[0]} && git commit), or undo the change "
-                      f"(git restore {names[0]})")
+                      f"shows: {how}, or undo the change (git restore {names[0]})")
 
 
 def unstage(root: Path, paths: list[str]) -> None:
