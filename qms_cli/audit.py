@@ -220,13 +220,15 @@ class _Stream:
         self.limit = limit
         self.p = subprocess.Popen(["git", "cat-file", "--batch"], cwd=root, stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                  env=dict(os.environ, GIT_OPTIONAL_LOCKS="0"))
+                                  env=dict(os.environ, GIT_OPTIONAL_LOCKS="0"),
+                                  bufsize=1 << 20)  # few reads for many small blobs
 
         def feed() -> None:
             try:
                 assert self.p.stdin is not None
-                for i in ids:
-                    self.p.stdin.write(i.encode() + b"\n")
+                for n in range(0, len(ids), 64):  # in small batches: git starts at once
+                    self.p.stdin.write("".join(i + "\n" for i in ids[n:n + 64]).encode())
+                    self.p.stdin.flush()
                 self.p.stdin.close()
             except (OSError, ValueError):
                 pass  # closed early: the walk stopped

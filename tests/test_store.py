@@ -563,6 +563,15 @@ def test_log_lists_each_step_with_actor_and_action(qms, store, complaint):
     assert "已联系客户" in r.out and "客户撤回投诉" in r.out
 
 
+def test_log_shows_each_commit_on_the_stores_clock(qms, store, complaint):
+    """A commit made on a computer set to UTC: the log reads it in the store's time zone."""
+    r = qms("complaint", "set", complaint, "batch=B2", who=QE,
+            env={"GIT_COMMITTER_DATE": "2026-03-06T03:30:00+00:00", "GIT_AUTHOR_DATE": "2026-03-06T03:30:00+00:00"})
+    assert r.code == 0, r.text
+    lines = qms("log", complaint).out.splitlines()
+    assert lines[-1].startswith("2026-03-06 11:30  "), lines
+
+
 def test_log_writes_the_commit_graph_that_makes_it_fast_on_a_long_history(qms, store, complaint):
     graph = store / ".git" / "objects" / "info" / "commit-graph"
     assert not graph.exists()

@@ -115,7 +115,7 @@ def log(
     for e in entries:
         action = (e.trailers.get("QMS-Action") or ["(edited without qms)"])[0]
         sig = e.trailers.get("QMS-Signature")
-        entered = e.date[:16].replace("T", " ")
+        entered = _in_store_time(e.date, store.config.tz)
         line = f"{entered}  {e.author} <{e.email}>  {action}"
         if sig:
             line += f"  [{'; '.join(sig)}]"
@@ -127,6 +127,17 @@ def log(
         if e.body:
             for b in e.body.splitlines():
                 typer.echo(f"    {visible(b)}")
+
+
+def _in_store_time(stamp: str, tz) -> str:
+    """A commit's time as the store's clock reads it (a commit made elsewhere may carry
+    another offset), to the minute."""
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(stamp).astimezone(tz).strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return stamp[:16].replace("T", " ")
 
 
 def _paper_time(entry) -> str | None:
