@@ -476,6 +476,9 @@ def audit(store, since: str | None = None, anchors_from: str | None = None) -> l
                 raw_after = blobs.read(ch.new_blob)
                 shape = shapes.get(ch.old_blob) if ch.old_blob else None
                 after_shape = shapes[ch.new_blob] if ch.new_blob in shapes else _shape(raw_after)
+                claim = _claim_problem(trailers, rt.name, parts[-1].removesuffix(".yaml"), after_shape)
+                if claim:
+                    findings.append(Finding(where, path, claim))
                 if (status == "M" and "QMS-Action" in trailers and shape is not None and shape == after_shape
                         and not _final(rt, shape[0])):
                     continue  # state and signatures as they were, by qms: nothing for audit to check
@@ -511,6 +514,27 @@ def _when(text: str) -> datetime | None:
         return datetime.fromisoformat(text)
     except ValueError:
         return None
+
+
+def _claim_problem(trailers: dict, type_name: str, rid: str, shape: tuple | None) -> str | None:
+    """Trailers are claims, checked against what the commit did to a record: a commit by qms
+    names every record it changes (QMS-Record, or QMS-Effect for records its move changed),
+    and a move leaves its record in the state it names."""
+    action = (trailers.get("QMS-Action") or [""])[0]
+    if not action or action.startswith(("import", "rules", "role", "anchor", "init")):
+        return None
+    key = f"{type_name}/{rid}"
+    named = key in (trailers.get("QMS-Record") or ())
+    effect = any(e.split(" ", 1)[0] == key for e in trailers.get("QMS-Effect") or ())
+    if not named and not effect:
+        return (f"changed by a commit whose trailers do not name it (QMS-Record: "
+                f"{', '.join(trailers.get('QMS-Record') or ['none'])})")
+    if named and action.startswith("move ") and shape is not None:
+        target = action[len("move "):].strip()
+        state = shape[0].decode("utf-8", "replace").strip().strip("'\"")
+        if state != target:
+            return f"the commit claims a move to '{target}', but leaves the record in '{state}'"
+    return None
 
 
 SHAPES_KEPT = 200_000  # record versions whose shape is remembered (a few dozen bytes each)

@@ -619,3 +619,23 @@ def test_an_import_may_only_add_records_that_validate(qms, store, complaint):
     assert r.code == 1
     assert "CMP-2026-0077.yaml: an import added a record that does not validate" in r.out, r.text
     assert "CMP-2026-0078" not in r.out and "1 record imported as they were" in r.out, r.text
+
+
+def test_trailers_are_claims_checked_against_what_the_commit_did(qms, store, complaint):
+    """A commit that says it moved one complaint but changed another, or says 'move' and
+    leaves the state as it was: each claim that does not hold is a finding."""
+    r = qms("complaint", "new", *sets(*__import__("conftest").RECEIVED), who=QE)
+    assert r.code == 0, r.text
+    other = store / "records" / "complaint" / "CMP-2026-0002.yaml"
+    other.write_text(other.read_text(encoding="utf-8").replace("接头渗油", "接头渗油（已处理）"), encoding="utf-8")
+    _git_as(store, "commit", "-q", "-am", "complaint CMP-2026-0001: set batch\n\n"
+                                          "QMS-Record: complaint/CMP-2026-0001\nQMS-Action: set batch\n")
+    rec = record(store)
+    rec.write_text(rec.read_text(encoding="utf-8").replace("接头渗油", "接头处渗油"), encoding="utf-8")
+    _git_as(store, "commit", "-q", "-am", "complaint CMP-2026-0001: received -> acknowledged\n\n"
+                                          "QMS-Record: complaint/CMP-2026-0001\nQMS-Action: move acknowledged\n")
+    r = qms("audit")
+    assert r.code == 1
+    assert ("CMP-2026-0002.yaml: changed by a commit whose trailers do not name it "
+            "(QMS-Record: complaint/CMP-2026-0001)") in r.out, r.text
+    assert "claims a move to 'acknowledged', but leaves the record in 'received'" in r.out, r.text
