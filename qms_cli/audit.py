@@ -20,6 +20,7 @@ from typing import Any
 
 from .errors import BadInput, Finding, QmsError
 from .model import values
+from .text import quote
 
 ANCHORS = "qms-anchors.txt"
 ZERO = "0" * 40
@@ -45,6 +46,7 @@ class Merged:
     path: str
     parent_blobs: list[str | None]
     blob: str | None
+    mode: str = ""  # of the result
 
 
 @dataclass
@@ -59,6 +61,7 @@ class Commit:
     committer_email: str = ""
     committer_date: str = ""
     merged: list[Merged] | None = None
+    both: list[tuple[str, list[str | None]]] | None = None  # merges: records changed on every side
 
     @property
     def trailers(self) -> dict[str, list[str]]:
@@ -101,7 +104,7 @@ def _merged(line: str) -> Merged | None:
     if len(cols) < 2 * (n + 1) or not path:
         return None
     blobs = [None if b == ZERO else b for b in cols[n + 1: 2 * n + 2]]
-    return Merged(path, blobs[:-1], blobs[-1])
+    return Merged(path, blobs[:-1], blobs[-1], cols[n])
 
 
 def commits(root: Path, since: str | None) -> list[Commit]:
@@ -135,7 +138,23 @@ def commits(root: Path, since: str | None) -> list[Commit]:
                     current.merged.append(m)
             elif line.strip() in merges:
                 current = merges[line.strip()]
+        for c in merges.values():  # records both sides changed since they parted, as each side left them
+            c.both = _changed_on_both_sides(root, c.parents)
     return result
+
+
+def _changed_on_both_sides(root: Path, parents: list[str]) -> list[tuple[str, list[str | None]]]:
+    try:
+        base = _git(root, "merge-base", "--octopus", *parents).strip()
+    except QmsError:
+        base = ""  # unrelated histories: every record of either side is the other's news
+    sides = []
+    for p in parents:
+        out = _git(root, "-c", "core.quotepath=off", "diff-tree", "-r", "--no-commit-id", "--no-renames", "--raw",
+                   "--no-abbrev", *( [base, p] if base else ["--root", p]), "--", "records/")
+        sides.append({ch.path: ch.new_blob for ch in (_raw_change(ln) for ln in out.splitlines()) if ch})
+    common = set(sides[0]).intersection(*sides[1:])
+    return [(path, [side[path] for side in sides]) for path in sorted(common)]
 
 
 class _Blobs:
@@ -328,6 +347,9 @@ def audit(store, since: str | None = None, anchors_from: str | None = None) -> l
             _git(root, "rev-parse", "--verify", f"{since}^{{commit}}")
         except QmsError:
             raise BadInput(f"--since {since}: not a commit of this store") from None
+    if _git(root, "rev-parse", "--is-shallow-repository").strip() == "true":
+        raise BadInput(f"{root}: a shallow clone holds only part of the history, which audit must read whole "
+                       f"(git fetch --unshallow; in CI, check out with fetch-depth: 0)")
     history = commits(root, since)
     blobs = _Blobs(root, MAX_BYTES)
     wanted = [ch.new_blob for c in history if c.merged is None for ch in c.changes
@@ -403,6 +425,7 @@ def audit(store, since: str | None = None, anchors_from: str | None = None) -> l
 
     findings: list[Finding] = []
     committed: dict[str, datetime] = {}  # commit -> its committer date
+    roots_seen = 0
     signing: list[tuple[str, str, str, str | None]] = []  # (commit, where, signer, qms.yaml blob before it)
     anchored: list[tuple[str, str]] = []  # (commit, where it was anchored), from every version
     try:
@@ -418,7 +441,17 @@ def audit(store, since: str | None = None, anchors_from: str | None = None) -> l
                 for m in c.merged:
                     if m.path == "qms.yaml":
                         now_cfg = m.blob
+            touched_cfg = any("qms.yaml" in (ch.path, ch.new_path) for ch in c.changes)
+            if touched_cfg and config_of(now_cfg) is None:
+                # deleted or unreadable: a finding, and the rules stay those that could last be read
+                findings.append(Finding(where, "qms.yaml", "deleted by this commit" if now_cfg is None else
+                                        "cannot be read after this commit (the rules before it still apply)"))
+                now_cfg = before_cfg
             config_blob[c.sha] = now_cfg
+            if not c.parents and roots_seen:
+                findings.append(Finding(where, "", "a second start of history (a commit with no parent) joined to "
+                                                   "the store: its records and rules came from no audited commit"))
+            roots_seen += not c.parents
             if c.merged is not None:  # a side's own change to qms.yaml is not in the combined diff: ask git
                 config_blob.pop(c.sha, None)
             elif stream is not None:
@@ -451,8 +484,8 @@ def audit(store, since: str | None = None, anchors_from: str | None = None) -> l
             signed = bool(trailers.get("QMS-Signature"))
             rules = [p for p in (ch.new_path or ch.path for ch in c.changes)
                      if p == "qms.yaml" or p.startswith(("types/", "reports/", "templates/"))]
-            if rules and parent:
-                findings.extend(_check_rules_change(c, where, config_of(before_cfg), config_of(now_cfg) or cfg,
+            if rules and parent and config_of(now_cfg) is not None:
+                findings.extend(_check_rules_change(c, where, config_of(before_cfg), config_of(now_cfg),
                                                     day, rules, trailers))
             for ch in c.changes:
                 status, path, new = ch.status, ch.path, ch.new_path
@@ -569,7 +602,20 @@ def _check_merge(c: Commit, where: str, blobs: _Blobs) -> list[Finding]:
     comes from one of its parents, it deletes nothing both sides kept, and it does not
     change the rules or the anchors."""
     out = []
+    merged_paths = {m.path for m in c.merged or ()}
+    for path, side_blobs in c.both or ():
+        if path in merged_paths:
+            continue  # judged below, with what the merge made of it
+        sig_lists = [values.signatures(p) if isinstance(p, dict) else [] for p in
+                     (_parse(blobs.read(b), path) for b in side_blobs)]
+        longest = max(sig_lists, key=len)
+        if any(sl != longest[: len(sl)] for sl in sig_lists):
+            out.append(Finding(where, path, "the merge joins two histories of the record, each with acts signed "
+                                            "the other has not: one must be replayed after the other (qms sync)"))
     for m in c.merged or ():
+        if m.mode == LINK_MODE:
+            out.append(Finding(where, m.path, "the merge adds a symbolic link: qms never follows links in a store"))
+            continue
         if m.path.startswith(RULES[1:]) or m.path in RULES:
             out.append(Finding(where, m.path, "the merge changed this file beyond what either side did"))
             continue
@@ -579,7 +625,20 @@ def _check_merge(c: Commit, where: str, blobs: _Blobs) -> list[Finding]:
             out.append(Finding(where, m.path, "the merge deleted a record that both sides kept"))
             continue
         after = _parse(blobs.read(m.blob), m.path)
-        sides = [_leaves(_parse(blobs.read(b), m.path) or {}) for b in m.parent_blobs]
+        parsed = [p if isinstance(p, dict) else {} for p in (_parse(blobs.read(b), m.path) for b in m.parent_blobs)]
+        # signed acts on one side only: the other side's signatures are the start of this side's
+        sig_lists = [values.signatures(p) for p in parsed]
+        longest = max(sig_lists, key=len)
+        if any(sl != longest[: len(sl)] for sl in sig_lists):
+            out.append(Finding(where, m.path, "the merge joins two histories of the record, each with acts signed "
+                                              "the other has not: one must be replayed after the other (qms sync)"))
+            continue
+        ahead = parsed[sig_lists.index(longest)]
+        if isinstance(after, dict) and (values.signatures(after) != longest or after.get("state") != ahead.get("state")):
+            out.append(Finding(where, m.path, "the merge changed the record's state or signatures beyond what either "
+                                              "side did"))
+            continue
+        sides = [_leaves(p) for p in parsed]
         new = _leaves(after) if isinstance(after, dict) else {}
         made = sorted(k for k, v in new.items() if all(side.get(k) != v for side in sides))
         if not isinstance(after, dict) or made:
@@ -693,8 +752,14 @@ def _check_record(c, where, path, rt, before, after, cfg, day, trailers) -> tupl
     if before is None:
         if new_state != rt.workflow.initial:
             out.append(Finding(where, path, f"created in state '{new_state}', not '{rt.workflow.initial}'"))
-    elif old_state != new_state and rt.workflow.move(old_state, new_state) is None:
-        out.append(Finding(where, path, f"{old_state} -> {new_state} is not a move of {rt.name}"))
+    elif old_state != new_state:
+        move = rt.workflow.move(old_state, new_state)
+        if move is None:
+            out.append(Finding(where, path, f"{old_state} -> {new_state} is not a move of {rt.name}"))
+        elif move.sign and not any(isinstance(sig, dict) and sig.get("to") == new_state and sig.get("from") == old_state
+                                   for sig in new_sigs[len(old_sigs):]):
+            out.append(Finding(where, path, f"{old_state} -> {new_state} without the '{move.sign}' signature "
+                                            f"that move needs"))
     if new_sigs[: len(old_sigs)] != old_sigs:
         out.append(Finding(where, path, "earlier signatures were changed or removed"))
     audit_cfg = cfg.data.get("audit") if isinstance(cfg.data.get("audit"), dict) else {}
@@ -787,6 +852,7 @@ def _check_rules_change(c, where, old_cfg, new_cfg, day, paths: list[str], trail
     return out
 
 
+PRINCIPAL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+")  # an e-mail that cannot add principals or options
 SSH_KEY = re.compile(r"(ssh-(ed25519|rsa|dss)|ecdsa-sha2-\S+|sk-\S+) [A-Za-z0-9+/=]+")
 
 
@@ -818,6 +884,7 @@ def _check_keys(root: Path, signing, config_of) -> list[Finding]:
             keys = _keys_of(config_of(blob))
             allowed = Path(tmp) / f"allowed-{n}"
             allowed.write_text("".join(f'{email} namespaces="git" {m.group(0)}\n' for email, ks in keys.items()
+                                       if PRINCIPAL.fullmatch(email)
                                        for k in ks if (m := SSH_KEY.match(k))), encoding="utf-8")
             verdict = {}
             text = _git(root, "-c", f"gpg.ssh.allowedSignersFile={allowed}", "log", "--no-walk=unsorted", "--stdin",
@@ -955,6 +1022,8 @@ def _outside_anchors(store, source: str) -> tuple[list[tuple[str, str, int | Non
     A tag of this clone that points elsewhere than the remote's is a finding."""
     from .store import safefs
 
+    if source.startswith("-"):
+        raise BadInput(f"--anchors-from {quote(source)}: expected a remote (such as origin) or a file")
     path = Path(source).expanduser()
     if path.is_file():
         try:
@@ -986,7 +1055,27 @@ def _outside_anchors(store, source: str) -> tuple[list[tuple[str, str, int | Non
     problems = [Finding(f"tag {name}", "", f"points to {local[name][:10]} here but to {sha[:10]} on {source}: "
                                            f"the tag was moved")
                 for name, sha in sorted(remote.items()) if name in local and local[name] != sha]
-    return [(sha, f"tag {name} on {source}", None) for name, sha in sorted(remote.items())], problems
+    history = _history(store.root)
+    found = []
+    for name, sha in sorted(remote.items()):
+        if sha not in history and _behind(store.root, source, name, sha):
+            problems.append(Finding(f"tag {name} on {source}", "", f"anchors {sha[:10]}, which this clone has not "
+                                                                   f"fetched yet: pull, then audit again",
+                                    severity="note"))
+            continue
+        found.append((sha, f"tag {name} on {source}", None))
+    return found, problems
+
+
+def _behind(root: Path, source: str, name: str, sha: str) -> bool:
+    """Whether the anchored commit lies ahead of this clone (it has not pulled it yet),
+    rather than off its history: fetched by the tag (into FETCH_HEAD only), then asked."""
+    try:
+        _git(root, "fetch", "-q", "--no-tags", source, f"refs/tags/{name}")
+    except QmsError:
+        return False
+    p = subprocess.run(["git", "merge-base", "--is-ancestor", "HEAD", sha], cwd=root, capture_output=True)
+    return p.returncode == 0
 
 
 def anchor(store) -> tuple[str, list[str]]:
@@ -1009,6 +1098,11 @@ def anchor(store) -> tuple[str, list[str]]:
         gitops.commit(store.root, [ANCHORS], f"qms: anchor {head[:10]}\n\nQMS-Action: anchor {head}\n",
                       sign=sign, track=lock.git_pid_file(store.root))
         tag = TAG_PREFIX + who.when.astimezone().strftime("%Y%m%d-%H%M%S") + "-" + head[:10]
+        taken = set(_git(store.root, "tag", "-l", f"{tag}*").split())
+        n = 2
+        while tag in taken:  # the same head anchored twice in one second
+            tag = f"{tag.rsplit('.', 1)[0]}.{n}"
+            n += 1
         _git(store.root, "tag", "-s" if sign else "-a", "-m", f"qms audit anchor: {head} by {who.email}", tag, head)
     done = [f"anchored {head[:10]} in {ANCHORS} and as tag {tag}"]
     remotes = _git(store.root, "remote").split()

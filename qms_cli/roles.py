@@ -171,9 +171,9 @@ def commit_rules(store, comment: str) -> tuple[str, list[str], list[str]]:
     with lock.store_lock(root) as notes:
         actor = gitops.actor(root)
         p = subprocess.run(["git", "-c", "core.quotepath=off", "status", "--porcelain=v1", "-z",
-                            "--untracked-files=all", "--", CONFIG_FILE, *RULE_FOLDERS],
+                            "--untracked-files=all", "--no-renames", "--", CONFIG_FILE, *RULE_FOLDERS],
                            cwd=root, stdin=subprocess.DEVNULL, capture_output=True)
-        paths = sorted({e[3:] for e in p.stdout.decode("utf-8", "replace").split("\0") if len(e) > 3})
+        paths = gitops.status_paths(p.stdout)
         if not paths:
             raise Refused(f"nothing to commit: {CONFIG_FILE}, types/, reports/ and templates/ are as committed")
         head = subprocess.run(["git", "show", f"HEAD:{CONFIG_FILE}"], cwd=root, capture_output=True)

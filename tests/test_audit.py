@@ -355,7 +355,8 @@ def test_a_merge_that_changes_a_record_beyond_either_side(qms, store, complaint)
     _side_branch(store)
     assert qms("complaint", "move", complaint, "acknowledged", *sets(*ACK), who=QE).code == 0
     git(store, "checkout", "-q", "main")
-    p = store / "records" / "complaint" / "keep.txt"
+    p = store / "files" / "keep.txt"
+    p.parent.mkdir(exist_ok=True)
     p.write_text("x", encoding="utf-8")
     git(store, "add", str(p))
     _git_as(store, "commit", "-q", "-m", "main side")
@@ -366,7 +367,28 @@ def test_a_merge_that_changes_a_record_beyond_either_side(qms, store, complaint)
     _git_as(store, "commit", "-q", "-m", "merge side")
     r = qms("audit")
     assert r.code == 1
-    assert "the merge changed the record beyond what either side did (state)" in r.out, r.text
+    assert "the merge changed the record's state or signatures beyond what either side did" in r.out, r.text
+    assert "keep.txt" not in r.out, r.text
+
+
+def test_a_merge_of_two_sides_that_both_signed_the_record(qms, store, complaint):
+    """One side cancels, the other acknowledges; the merge keeps both states' worth of
+    signatures by rewriting one: each side signed what the other has not, which no merge
+    can combine."""
+    _side_branch(store)
+    assert qms("complaint", "move", complaint, "cancelled", *sets("cancel_reason=重复"), who=QM).code == 0
+    git(store, "checkout", "-q", "main")
+    assert qms("complaint", "move", complaint, "acknowledged", *sets(*ACK), who=QE).code == 0
+    import subprocess
+
+    subprocess.run(["git", "merge", "-q", "--no-ff", "--no-commit", "-X", "theirs", "side"], cwd=store,
+                   env=_env(QE), capture_output=True)
+    git(store, "add", "-A")
+    _git_as(store, "commit", "-q", "--no-edit")
+    assert len(git(store, "log", "-1", "--format=%P").split()) == 2
+    r = qms("audit")
+    assert r.code == 1
+    assert "the merge joins two histories of the record, each with acts signed the other has not" in r.out, r.text
 
 
 def test_a_merge_that_deletes_a_record_both_sides_kept(qms, store, complaint):
@@ -639,3 +661,40 @@ def test_trailers_are_claims_checked_against_what_the_commit_did(qms, store, com
     assert ("CMP-2026-0002.yaml: changed by a commit whose trailers do not name it "
             "(QMS-Record: complaint/CMP-2026-0001)") in r.out, r.text
     assert "claims a move to 'acknowledged', but leaves the record in 'received'" in r.out, r.text
+
+
+def test_a_shallow_clone_is_refused_not_misread(qms, store, complaint, tmp_path):
+    assert qms("complaint", "move", complaint, "acknowledged", *sets(*ACK), who=QE).code == 0
+    shallow = tmp_path / "shallow"
+    git(tmp_path, "clone", "-q", "--depth", "1", f"file://{store}", str(shallow))
+    r = qms("audit", root=shallow)
+    assert r.code == 2 and "shallow clone" in r.err and "fetch --unshallow" in r.err, r.text
+
+
+def test_a_clone_that_has_not_pulled_the_anchor_yet_is_told_to_pull(qms, store, complaint, tmp_path):
+    remote = tmp_path / "server.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    git(store, "remote", "add", "origin", str(remote))
+    git(store, "push", "-q", "origin", "main")
+    behind = tmp_path / "behind"
+    git(tmp_path, "clone", "-q", "-b", "main", str(remote), str(behind))
+    assert qms("complaint", "move", complaint, "acknowledged", *sets(*ACK), who=QE).code == 0
+    assert qms("audit", "--anchor").code == 0
+    git(store, "push", "-q", "origin", "main")
+    r = qms("audit", "--anchors-from", "origin", root=behind)
+    assert r.code == 0, r.text
+    assert "which this clone has not fetched yet: pull, then audit again (note)" in r.out, r.text
+    r = qms("audit", "--anchors-from", "--upload-pack=touch PWNED")
+    assert r.code == 2 and not (store / "PWNED").exists(), r.text
+
+
+def test_the_same_head_anchored_twice_gets_two_tags(qms, store, complaint):
+    """Tags are named by the time (to the second) and the head: a second anchor of the
+    same head in the same second gets its own tag rather than failing after its commit."""
+    same = dated("2026-03-06T11:00:00+08:00")
+    assert qms("audit", "--anchor", env=same).code == 0
+    git(store, "reset", "-q", "--hard", "HEAD~1")  # the anchor commit undone, its tag kept
+    r = qms("audit", "--anchor", env=same)
+    assert r.code == 0, r.text
+    tags = git(store, "tag", "-l", "qms-anchor-*").split()
+    assert len(tags) == 2 and tags[1] == tags[0] + ".2", tags

@@ -201,3 +201,46 @@ def test_rules_commit_refuses_roles_and_broken_types(qms, store):
     assert git(store, "rev-parse", "HEAD") == head
     r = qms("rules", "commit", "-m", "", who=ADMIN)
     assert r.code == 2 and "-m" in r.err, r.text
+
+
+def test_deleting_qms_yaml_first_does_not_lift_the_guard(qms, store):
+    """Delete (or break) qms.yaml in one commit, write in a new one with yourself as the
+    admin in the next: the rules that could last be read still judge the second."""
+    guarded(store)
+    hostile = (store / "qms.yaml").read_text(encoding="utf-8").replace(
+        f"- {{name: {ADMIN[0]}, email: {ADMIN[1]}}}", f"- {{name: {OUTSIDER[0]}, email: {OUTSIDER[1]}}}")
+    for first in ("delete", "break"):
+        head = git(store, "rev-parse", "HEAD").strip()
+        if first == "delete":
+            git(store, "rm", "-q", "qms.yaml")
+            hand_commit(store, "tidy", OUTSIDER)
+        else:
+            (store / "qms.yaml").write_text("roles: [\n", encoding="utf-8")
+            hand_commit(store, "tidy", OUTSIDER)
+        (store / "qms.yaml").write_text(hostile, encoding="utf-8")
+        git(store, "add", "qms.yaml")
+        hand_commit(store, "restore config", OUTSIDER)
+        r = qms("audit")
+        assert r.code == 1, r.text
+        assert ("qms.yaml: deleted by this commit" if first == "delete" else "qms.yaml: cannot be read") in r.out
+        assert f"roles changed by {OUTSIDER[1]}, who does not hold 'qms_admin'" in r.out, r.text
+        git(store, "reset", "-q", "--hard", head)
+
+
+def test_a_second_root_merged_in_is_a_finding(qms, store):
+    guarded(store)
+    hostile = (store / "qms.yaml").read_text(encoding="utf-8").replace(
+        f"- {{name: {ADMIN[0]}, email: {ADMIN[1]}}}", f"- {{name: {OUTSIDER[0]}, email: {OUTSIDER[1]}}}")
+    git(store, "checkout", "-q", "--orphan", "side")
+    (store / "qms.yaml").write_text(hostile, encoding="utf-8")
+    git(store, "add", "qms.yaml")
+    hand_commit(store, "fresh start", OUTSIDER)
+    git(store, "checkout", "-q", "main")
+    import os
+    import subprocess
+
+    subprocess.run(["git", "merge", "-q", "--allow-unrelated-histories", "-X", "theirs", "-m", "merge", "side"],
+                   cwd=store, check=True, capture_output=True, env=dict(os.environ, **identity_env(OUTSIDER)))
+    r = qms("audit")
+    assert r.code == 1
+    assert "a second start of history (a commit with no parent)" in r.out, r.text

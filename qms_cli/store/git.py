@@ -228,6 +228,22 @@ def check_time(root: Path, when: datetime, now: datetime | None = None, *, head:
 RULE_FILES = ("qms.yaml", "types")
 
 
+def status_paths(raw: bytes) -> list[str]:
+    """The paths `git status --porcelain=v1 -z` names ("XY PATH", a rename or copy followed
+    by its original path, which is named too)."""
+    parts = raw.decode("utf-8", "replace").split("\0")
+    names, i = set(), 0
+    while i < len(parts):
+        entry = parts[i]
+        if len(entry) > 3:
+            names.add(entry[3:])
+            if entry[0] in "RC" and i + 1 < len(parts) and parts[i + 1]:
+                names.add(parts[i + 1])
+                i += 1
+        i += 1
+    return sorted(names)
+
+
 def check_committed(root: Path, attachments: list[str], *, status: tuple | None = None) -> None:
     """A signature is made against rules and evidence that history shows: refuse while
     qms.yaml, types/ or an attached file has changes that are not committed."""
@@ -241,8 +257,7 @@ def check_committed(root: Path, attachments: list[str], *, status: tuple | None 
         status = (p.returncode, p.stdout)
     if status[0] != 0:
         return  # not a state git can tell; the commit itself will say what is wrong
-    entries = [e for e in status[1].decode("utf-8", "replace").split("\0") if len(e) > 3]
-    names = sorted({e[3:] for e in entries})
+    names = status_paths(status[1])
     if names:
         shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
         rules = [n for n in names if n == "qms.yaml" or n.startswith("types/")]
