@@ -295,20 +295,66 @@ def _skip(f, n: int) -> None:
 from hashlib import sha1 as _sha1  # noqa: E402  (what a record's signatures were, compared by digest)
 
 
-def _shape(raw: Any) -> tuple | None:
-    """What a change of a record may not touch unseen, read from its text without parsing
-    it: the top-level `state:` line and everything from the top-level `signatures:` on.
-    None where the text is not plain block YAML that can be read this way."""
-    if not isinstance(raw, bytes) or raw.lstrip()[:1] in (b"{", b"[") or b"\n---" in raw or \
-            raw.startswith(b"---") or b"\n..." in raw or b"\t" in raw:
-        return None
-    if raw.count(b"\nstate:") + raw.startswith(b"state:") != 1 or raw.count(b"\nsignatures:") > 1:
-        return None
-    start = 0 if raw.startswith(b"state:") else raw.find(b"\nstate:") + 1
-    end = raw.find(b"\n", start)
-    state = raw[start + 6: end if end >= 0 else len(raw)].strip()
-    sigs = raw.find(b"\nsignatures:")
-    return state, _sha1(raw[sigs:] if sigs >= 0 else b"").digest()
+# One line `KEY: VALUE` whose value is a plain scalar that cannot open, close or continue
+# anything else: no quote, bracket, brace, comment, anchor, alias, tag, block indicator,
+# escape or further `: `. Replacing such a value by another keeps every other line's meaning.
+_SIMPLE = re.compile(rb"( *)([A-Za-z_][A-Za-z0-9_]*): ([^\s\-?:,\[\]{}#&*!|>'\"%@`\\]"
+                     rb"(?:[^'\"#\\:\n]|:(?! |$))*?)")
+
+
+_TYPED = re.compile(rb"[-+0-9.:TtZz _eExXoObB]*|(?i:y|yes|n|no|true|false|on|off|null|~|\.inf|\.nan)")
+
+
+def _same_structure(old: bytes, new: bytes) -> bool:
+    """Whether `new` is `old` with only single-line plain values of the same keys replaced,
+    none of them the top-level `state`, none from the top-level `signatures:` on: then the
+    record's state and signatures are those of `old`, without parsing `new`."""
+    if b"\r" in old or b"\r" in new or b"\t" in new:
+        return False
+    a, b = old.split(b"\n"), new.split(b"\n")
+    if len(a) != len(b):
+        return False
+    sigs = next((i for i, line in enumerate(a) if line.startswith(b"signatures:")), len(a))
+    for i, (x, y) in enumerate(zip(a, b)):
+        if x == y:
+            continue
+        if i >= sigs:
+            return False
+        mx, my = _SIMPLE.fullmatch(x), _SIMPLE.fullmatch(y)
+        if not mx or not my or mx.group(1) != my.group(1) or mx.group(2) != my.group(2):
+            return False
+        if not mx.group(1) and mx.group(2) in (b"state", b"signatures", b"id", b"type"):
+            return False
+        if _TYPED.fullmatch(my.group(3)):
+            return False  # a number, date, yes/no or null: read (and bounded) by the parser, not here
+    return True
+
+
+class _Texts:
+    """Record texts read in the walk, kept for the next change of the same record, up to a
+    budget of bytes (the oldest go first)."""
+
+    def __init__(self, budget: int = 32 << 20):
+        self.budget = budget
+        self.used = 0
+        self.items: dict[str, bytes] = {}
+
+    def put(self, blob: str, raw: Any) -> None:
+        if not isinstance(raw, bytes) or blob in self.items:
+            return
+        self.items[blob] = raw
+        self.used += len(raw)
+        while self.used > self.budget and self.items:
+            self.used -= len(self.items.pop(next(iter(self.items))))
+
+    def get(self, blob: str | None) -> bytes | None:
+        return self.items.get(blob) if blob else None
+
+
+def _summary(data: dict) -> tuple[str, bytes]:
+    """What a record's change is judged on when nothing else changed: its state and its
+    signatures (by digest)."""
+    return str(data.get("state")), _sha1(repr(values.signatures(data)).encode("utf-8", "replace")).digest()
 
 
 def _parse(raw: Any, source: str) -> Any:
@@ -355,7 +401,8 @@ def audit(store, since: str | None = None, anchors_from: str | None = None) -> l
     wanted = [ch.new_blob for c in history if c.merged is None for ch in c.changes
               if ch.new_blob and (ch.new_path or ch.path).startswith("records/")]
     stream = _Stream(root, wanted, MAX_BYTES) if wanted else None
-    shapes: dict[str, tuple | None] = {}  # record blob -> its _shape, for the next change of it
+    known: dict[str, tuple[str, bytes]] = {}  # record blob -> its _summary, from a parse or by construction
+    texts = _Texts()
     configs: dict[str | None, Config | None] = {}
     config_blob: dict[str, str | None] = {}  # commit -> the blob of its qms.yaml
 
@@ -459,9 +506,7 @@ def audit(store, since: str | None = None, anchors_from: str | None = None) -> l
                     if ch.new_blob and (ch.new_path or ch.path).startswith("records/"):
                         raw = stream.take(ch.new_blob)
                         blobs.remember(ch.new_blob, raw)
-                        shapes[ch.new_blob] = _shape(raw)
-                        if len(shapes) > SHAPES_KEPT:
-                            shapes.pop(next(iter(shapes)))
+                        texts.put(ch.new_blob, raw)
             findings.extend(_check_time(c, where, committed))
             for ch in c.changes:
                 if ch.new_mode == LINK_MODE:
@@ -507,14 +552,19 @@ def audit(store, since: str | None = None, anchors_from: str | None = None) -> l
                 except QmsError:
                     continue  # not a record type's folder: validate reports that
                 raw_after = blobs.read(ch.new_blob)
-                shape = shapes.get(ch.old_blob) if ch.old_blob else None
-                after_shape = shapes[ch.new_blob] if ch.new_blob in shapes else _shape(raw_after)
-                claim = _claim_problem(trailers, rt.name, parts[-1].removesuffix(".yaml"), after_shape)
-                if claim:
-                    findings.append(Finding(where, path, claim))
-                if (status == "M" and "QMS-Action" in trailers and shape is not None and shape == after_shape
-                        and not _final(rt, shape[0])):
-                    continue  # state and signatures as they were, by qms: nothing for audit to check
+                rid = parts[-1].removesuffix(".yaml")
+                summary = known.get(ch.old_blob) if status == "M" and "QMS-Action" in trailers else None
+                old_raw = texts.get(ch.old_blob) if summary is not None else None
+                claimed = False
+                if (summary is not None and old_raw is not None and isinstance(raw_after, bytes)
+                        and _same_structure(old_raw, raw_after)):
+                    _remember(known, ch.new_blob, summary)
+                    texts.put(ch.new_blob, raw_after)
+                    claim, claimed = _claim_problem(trailers, rt.name, rid, summary[0]), True
+                    if claim:
+                        findings.append(Finding(where, path, claim))
+                    if summary[0] in rt.workflow.states and not rt.workflow.states[summary[0]].final:
+                        continue  # only plain values changed, by qms: state and signatures as they were
                 before = _parse(blobs.read(ch.old_blob) if status in ("M", "R", "T") and parent else None, path)
                 if raw_after is _Blobs.TOO_BIG:
                     findings.append(Finding(where, path, f"the record is over {MAX_BYTES:,} bytes after this commit"))
@@ -523,6 +573,12 @@ def audit(store, since: str | None = None, anchors_from: str | None = None) -> l
                 if not isinstance(after, dict):
                     findings.append(Finding(where, path, "the record cannot be read after this commit"))
                     continue
+                _remember(known, ch.new_blob, _summary(after))
+                texts.put(ch.new_blob, raw_after)
+                if not claimed:
+                    claim = _claim_problem(trailers, rt.name, rid, str(after.get("state")))
+                    if claim:
+                        findings.append(Finding(where, path, claim))
                 found, added = _check_record(c, where, path, rt, before, after, cfg, day, trailers)
                 findings.extend(found)
                 signed = signed or added
@@ -549,7 +605,7 @@ def _when(text: str) -> datetime | None:
         return None
 
 
-def _claim_problem(trailers: dict, type_name: str, rid: str, shape: tuple | None) -> str | None:
+def _claim_problem(trailers: dict, type_name: str, rid: str, state: str | None) -> str | None:
     """Trailers are claims, checked against what the commit did to a record: a commit by qms
     names every record it changes (QMS-Record, or QMS-Effect for records its move changed),
     and a move leaves its record in the state it names."""
@@ -562,20 +618,21 @@ def _claim_problem(trailers: dict, type_name: str, rid: str, shape: tuple | None
     if not named and not effect:
         return (f"changed by a commit whose trailers do not name it (QMS-Record: "
                 f"{', '.join(trailers.get('QMS-Record') or ['none'])})")
-    if named and action.startswith("move ") and shape is not None:
+    if named and action.startswith("move ") and state is not None:
         target = action[len("move "):].strip()
-        state = shape[0].decode("utf-8", "replace").strip().strip("'\"")
         if state != target:
             return f"the commit claims a move to '{target}', but leaves the record in '{state}'"
     return None
 
 
-SHAPES_KEPT = 200_000  # record versions whose shape is remembered (a few dozen bytes each)
+KNOWN_KEPT = 200_000  # record versions whose summary is remembered (a few dozen bytes each)
 
 
-def _final(rt, state: bytes) -> bool:
-    name = state.decode("utf-8", "replace").strip().strip("'\"")
-    return name not in rt.workflow.states or rt.workflow.states[name].final
+def _remember(known: dict, blob: str | None, summary: tuple) -> None:
+    if blob:
+        known[blob] = summary
+        if len(known) > KNOWN_KEPT:
+            known.pop(next(iter(known)))
 
 
 def _check_time(c: Commit, where: str, committed: dict[str, datetime]) -> list[Finding]:

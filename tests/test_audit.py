@@ -698,3 +698,41 @@ def test_the_same_head_anchored_twice_gets_two_tags(qms, store, complaint):
     assert r.code == 0, r.text
     tags = git(store, "tag", "-l", "qms-anchor-*").split()
     assert len(tags) == 2 and tags[1] == tags[0] + ".2", tags
+
+
+def _forged_set(store, old: str, new: str, count: int = 1) -> None:
+    rec = record(store)
+    text = rec.read_text(encoding="utf-8")
+    assert old in text
+    rec.write_text(text.replace(old, new, count), encoding="utf-8")
+    _git_as(store, "commit", "-q", "-am", "complaint CMP-2026-0001: set batch\n\n"
+                                          "QMS-Record: complaint/CMP-2026-0001\nQMS-Action: set batch\n")
+
+
+def test_a_set_that_leaves_the_record_unreadable_is_found(qms, store, complaint):
+    """audit reads a `set` quickly when only plain values changed; anything else is parsed."""
+    assert qms("complaint", "set", complaint, "batch=B1", who=QE).code == 0
+    assert qms("complaint", "set", complaint, "batch=B2", who=QE).code == 0  # the quick path
+    _forged_set(store, "batch: B2", "batch: [oops")
+    r = qms("audit")
+    assert r.code == 1 and "the record cannot be read after this commit" in r.out, r.text
+
+
+def test_a_state_hidden_from_a_line_by_line_reading_is_found(qms, store, complaint):
+    assert qms("complaint", "set", complaint, "batch=B1", who=QE).code == 0
+    rec = record(store)
+    text = rec.read_text(encoding="utf-8")
+    text = text.replace("state: received", "state : closed").replace(
+        "batch: B1", 'batch: "B1\n  state: received\n"')
+    rec.write_text(text, encoding="utf-8")
+    _git_as(store, "commit", "-q", "-am", "complaint CMP-2026-0001: set batch\n\n"
+                                          "QMS-Record: complaint/CMP-2026-0001\nQMS-Action: set batch\n")
+    r = qms("audit")
+    assert r.code == 1 and "received -> closed is not a move of complaint" in r.out, r.text
+
+
+def test_a_number_too_long_to_read_is_found_in_a_quick_set(qms, store, complaint):
+    assert qms("complaint", "set", complaint, "batch=B1", who=QE).code == 0
+    _forged_set(store, "batch: B1", "batch: " + "9" * 5000)
+    r = qms("audit")
+    assert r.code == 1 and "the record cannot be read after this commit" in r.out, r.text
