@@ -76,12 +76,7 @@ def change(store, verb: str, role: str, person: str, *, name: str | None = None,
         gitops.check_committed(root, [])
         cfg = Config.load(root)
         today = actor.when.astimezone(cfg.tz).date()
-        admin = guard(cfg)
-        if admin is not None:
-            held = cfg.roles.get(admin)
-            if held is None or not held.held_by(actor.email, today):
-                raise NotAuthorised(f"{actor.email} does not hold the role '{admin}' on {today}, which changing "
-                                    f"the roles needs (qms.yaml audit.rules_signed_by)")
+        _require_admin(cfg, actor.email, today, "the roles")
         if role not in cfg.roles:
             raise BadInput(f"ROLE {quote(role)}: not a role of this store (expected one of {', '.join(cfg.roles)})")
         data, style = yamlio.load_for_edit(root / CONFIG_FILE, CONFIG_FILE, root=root)
@@ -140,6 +135,17 @@ def change(store, verb: str, role: str, person: str, *, name: str | None = None,
     return commit, said, list(notes)
 
 
+def _require_admin(cfg: Config, email: str, day: date, what: str) -> None:
+    """Refuse unless `email` holds the store's admin role on `day` (where it names one)."""
+    admin = guard(cfg)
+    if admin is None:
+        return
+    held = cfg.roles.get(admin)
+    if held is None or not held.held_by(email, day):
+        raise NotAuthorised(f"{email} does not hold the role '{admin}' on {day}, which changing {what} needs "
+                            f"(qms.yaml audit.rules_signed_by, as committed)")
+
+
 def _held_from(h) -> date | None:
     v = h.get("from")
     return v if isinstance(v, date) else (date.fromisoformat(str(v)) if v else None)
@@ -177,15 +183,11 @@ def commit_rules(store, comment: str) -> tuple[str, list[str], list[str]]:
         if not paths:
             raise Refused(f"nothing to commit: {CONFIG_FILE}, types/, reports/ and templates/ are as committed")
         head = subprocess.run(["git", "show", f"HEAD:{CONFIG_FILE}"], cwd=root, capture_output=True)
-        before = Config(root=root, data=yamlio.parse(head.stdout.decode("utf-8", "replace"), f"{CONFIG_FILE} (committed)")
-                        if head.returncode == 0 else {})
+        committed = yamlio.parse(head.stdout.decode("utf-8", "replace"), f"{CONFIG_FILE} (committed)") \
+            if head.returncode == 0 else {}
+        before = Config(root=root, data=committed if isinstance(committed, dict) else {})
         today = actor.when.astimezone(before.tz).date()
-        admin = guard(before)
-        if admin is not None:
-            held = before.roles.get(admin)
-            if held is None or not held.held_by(actor.email, today):
-                raise NotAuthorised(f"{actor.email} does not hold the role '{admin}' on {today}, which changing "
-                                    f"the rules needs (qms.yaml audit.rules_signed_by, as committed)")
+        _require_admin(before, actor.email, today, "the rules")
         now = Config.load(root)
         if (now.data.get("roles") if isinstance(now.data, dict) else None) != before.data.get("roles"):
             raise Refused(f"{CONFIG_FILE}: the roles changed; roles change only with `qms role grant|revoke`, "
