@@ -80,7 +80,8 @@ def _git(root: Path, *args: str, input: str | None = None) -> str:
     p = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, input=input, env=env,
                        encoding="utf-8", errors="replace")
     if p.returncode != 0:
-        raise QmsError(f"git {args[0]}: {p.stderr.strip() or 'failed'}")
+        verb = next((a for i, a in enumerate(args) if not a.startswith("-") and (i == 0 or args[i - 1] != "-c")), "")
+        raise QmsError(f"git {verb}: {p.stderr.strip().splitlines()[0] if p.stderr.strip() else 'failed'}")
     return p.stdout
 
 
@@ -166,14 +167,10 @@ class _Blobs:
     TOO_BIG = object()
 
     def __init__(self, root: Path, limit: int, keep: int = 64):
-        import os
-
         self.limit = limit
         self.keep = keep
         self.memo: dict[str, Any] = {}
-        self.p = subprocess.Popen(["git", "cat-file", "--batch"], cwd=root, stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                  env=dict(os.environ, GIT_OPTIONAL_LOCKS="0"))
+        self.p = _cat_file(root)
 
     def read(self, spec: str | None) -> Any:
         """The bytes of a blob (by id, or rev:path), None if there is none, TOO_BIG."""
@@ -186,22 +183,8 @@ class _Blobs:
         assert self.p.stdin is not None and self.p.stdout is not None
         self.p.stdin.write(spec.encode("utf-8", "replace") + b"\n")
         self.p.stdin.flush()
-        header = self.p.stdout.readline().split()
-        if len(header) < 3 or header[1] != b"blob":
-            value = None
-            if len(header) >= 3:  # another kind of object: skip its content
-                self._skip(int(header[2]) + 1)
-        else:
-            size = int(header[2])
-            if size > self.limit:
-                self._skip(size + 1)
-                value = self.TOO_BIG
-            else:
-                value = self.p.stdout.read(size)
-                self.p.stdout.read(1)
-        self.memo[spec] = value
-        if len(self.memo) > self.keep:
-            self.memo.pop(next(iter(self.memo)))
+        _, value = _answer(self.p.stdout, self.limit)
+        self.remember(spec, value)
         return value
 
     def remember(self, spec: str, value: Any) -> None:
@@ -209,14 +192,6 @@ class _Blobs:
         self.memo[spec] = value
         if len(self.memo) > self.keep:
             self.memo.pop(next(iter(self.memo)))
-
-    def _skip(self, n: int) -> None:
-        assert self.p.stdout is not None
-        while n > 0:
-            got = self.p.stdout.read(min(n, 1 << 20))
-            if not got:
-                break
-            n -= len(got)
 
     def close(self) -> None:
         try:
@@ -233,14 +208,10 @@ class _Stream:
     holds back the writer, so memory stays bounded by the blobs read but not yet taken."""
 
     def __init__(self, root: Path, ids: list[str], limit: int):
-        import os
         import threading
 
         self.limit = limit
-        self.p = subprocess.Popen(["git", "cat-file", "--batch"], cwd=root, stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                  env=dict(os.environ, GIT_OPTIONAL_LOCKS="0"),
-                                  bufsize=1 << 20)  # few reads for many small blobs
+        self.p = _cat_file(root, bufsize=1 << 20)  # few reads for many small blobs
 
         def feed() -> None:
             try:
@@ -259,19 +230,8 @@ class _Stream:
         """The next blob of the stream, which is `blob` (others before it are passed over)."""
         assert self.p.stdout is not None
         while True:
-            header = self.p.stdout.readline().split()
-            if not header:
-                return None
-            size = int(header[2]) if len(header) >= 3 else -1
-            value: Any = None
-            if size >= 0:
-                if size > self.limit or header[1] != b"blob":
-                    _skip(self.p.stdout, size + 1)
-                    value = _Blobs.TOO_BIG if header[1] == b"blob" else None
-                else:
-                    value = self.p.stdout.read(size)
-                    self.p.stdout.read(1)
-            if header[0].decode() == blob:
+            name, value = _answer(self.p.stdout, self.limit)
+            if name is None or name == blob:
                 return value
 
     def close(self) -> None:
@@ -282,6 +242,31 @@ class _Stream:
                 pass
         self.p.kill()
         self.p.wait()
+
+
+def _cat_file(root: Path, **kw) -> subprocess.Popen:
+    import os
+
+    return subprocess.Popen(["git", "cat-file", "--batch"], cwd=root, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, env=dict(os.environ, GIT_OPTIONAL_LOCKS="0"), **kw)
+
+
+def _answer(f, limit: int) -> tuple[str | None, Any]:
+    """One answer of `git cat-file --batch`: (the name asked, the blob's bytes), None for a
+    missing object or one that is not a blob, _Blobs.TOO_BIG for a blob over `limit`, which
+    is passed over unread; (None, None) at the end of the stream."""
+    header = f.readline().split()
+    if not header:
+        return None, None
+    if len(header) < 3:  # "<name> missing"
+        return header[0].decode("utf-8", "replace"), None
+    size = int(header[2])
+    if header[1] != b"blob" or size > limit:
+        _skip(f, size + 1)
+        return header[0].decode(), _Blobs.TOO_BIG if header[1] == b"blob" else None
+    value = f.read(size)
+    f.read(1)
+    return header[0].decode(), value
 
 
 def _skip(f, n: int) -> None:
@@ -393,6 +378,8 @@ def audit(store, since: str | None = None, anchors_from: str | None = None) -> l
             _git(root, "rev-parse", "--verify", f"{since}^{{commit}}")
         except QmsError:
             raise BadInput(f"--since {since}: not a commit of this store") from None
+    if subprocess.run(["git", "rev-parse", "--verify", "-q", "HEAD"], cwd=root, capture_output=True).returncode:
+        return []  # no commit yet: no history to audit
     if _git(root, "rev-parse", "--is-shallow-repository").strip() == "true":
         raise BadInput(f"{root}: a shallow clone holds only part of the history, which audit must read whole "
                        f"(git fetch --unshallow; in CI, check out with fetch-depth: 0)")

@@ -180,6 +180,7 @@ def commit_rules(store, comment: str) -> tuple[str, list[str], list[str]]:
                             "--untracked-files=all", "--no-renames", "--", CONFIG_FILE, *RULE_FOLDERS],
                            cwd=root, stdin=subprocess.DEVNULL, capture_output=True)
         paths = gitops.status_paths(p.stdout)
+        staged = {e[3:] for e in p.stdout.decode("utf-8", "replace").split("\0") if len(e) > 3 and e[0] not in " ?"}
         if not paths:
             raise Refused(f"nothing to commit: {CONFIG_FILE}, types/, reports/ and templates/ are as committed")
         head = subprocess.run(["git", "show", f"HEAD:{CONFIG_FILE}"], cwd=root, capture_output=True)
@@ -206,7 +207,11 @@ def commit_rules(store, comment: str) -> tuple[str, list[str], list[str]]:
             ("QMS-Signature", f"rules changed by {actor.email}"),
         ])
         present = [rel for rel in paths if safefs.kind(root, rel)[0] == "file"]
-        commit = gitops.commit(root, present, message, date=actor.when.isoformat(),
-                               sign=bool(before.data.get("require_signed_commits")), track=lock.git_pid_file(root),
-                               removed=[rel for rel in paths if rel not in present])
+        try:
+            commit = gitops.commit(root, present, message, date=actor.when.isoformat(),
+                                   sign=bool(before.data.get("require_signed_commits")),
+                                   track=lock.git_pid_file(root), removed=[rel for rel in paths if rel not in present])
+        except BaseException:  # the index as it was: what the person had not staged stays unstaged
+            gitops.unstage(root, [rel for rel in paths if rel not in staged])
+            raise
     return commit, paths, list(notes)

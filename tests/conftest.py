@@ -56,6 +56,15 @@ RECEIVED = [
     "description=接头渗油",
     "class=general",
 ]
+# What investigating and correcting a general complaint need (its dates are each test's own).
+INVESTIGATE = ["investigation.departments=质控部,技术中心"]
+CORRECT = [
+    "investigation.result=压接外径超差 +0.15 mm",
+    "responsibility=ours",
+    "disposition=rework",
+    "d4.root_cause=压接模具磨损",
+    "d5.corrective_action=更换模具并规定模具寿命",
+]
 
 
 def sets(*assignments: str) -> list[str]:

@@ -736,3 +736,12 @@ def test_a_number_too_long_to_read_is_found_in_a_quick_set(qms, store, complaint
     _forged_set(store, "batch: B1", "batch: " + "9" * 5000)
     r = qms("audit")
     assert r.code == 1 and "the record cannot be read after this commit" in r.out, r.text
+
+
+def test_a_store_without_commits_has_nothing_to_audit(qms, tmp_path):
+    new = tmp_path / "new"
+    new.mkdir()
+    git(new, "init", "-q")
+    (new / "qms.yaml").write_text("company: x\n", encoding="utf-8")
+    r = qms("audit", root=new)
+    assert r.code == 0 and "0 finding(s)" in r.err, r.text

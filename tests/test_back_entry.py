@@ -17,7 +17,7 @@ import subprocess
 from datetime import date, datetime
 
 import pytest
-from conftest import FORMER, QE, QM, RECEIVED, git, identity_env, make_store, sets
+from conftest import CORRECT, FORMER, INVESTIGATE, QE, QM, RECEIVED, git, identity_env, make_store, sets
 from ruamel.yaml import YAML
 
 NOW = {"QMS_NOW": "2026-12-01T18:00"}  # when show and render are asked, after the entry
@@ -29,14 +29,6 @@ ACK = [
     "contact.by=李雷",
     "contact.summary=已电话联系孙工，确认渗油 12 件",
     "interim_countermeasure=客户处在库品 100% 气密检测",
-]
-INVESTIGATE = ["investigation.departments=质控部,技术中心"]
-CORRECT = [
-    "investigation.result=压接外径超差 +0.15 mm",
-    "responsibility=ours",
-    "disposition=rework",
-    "d4.root_cause=压接模具磨损",
-    "d5.corrective_action=更换模具并规定模具寿命",
 ]
 VERIFY = ["d6.implementation=新模具已投用", "report.submitted_at=2026-10-14T17:00"]
 CLOSE = [

@@ -27,6 +27,21 @@ def guarded(store) -> None:
                    env=dict(os.environ, **identity_env(ADMIN)))
 
 
+def also_quality_manager(store, who) -> None:
+    """qms.yaml with `who` written in beside 王强 as quality manager, by hand."""
+    cfg = store / "qms.yaml"
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace(
+        "- {name: 王强, email: wang.qiang@example.com}",
+        f"- {{name: 王强, email: wang.qiang@example.com}}\n      - {{name: {who[0]}, email: {who[1]}}}"),
+        encoding="utf-8")
+
+
+def admin_replaced_by(store, who) -> str:
+    """The text of qms.yaml with `who` as the admin instead of 张伟."""
+    return (store / "qms.yaml").read_text(encoding="utf-8").replace(
+        f"- {{name: {ADMIN[0]}, email: {ADMIN[1]}}}", f"- {{name: {who[0]}, email: {who[1]}}}")
+
+
 def hand_commit(store, message, who):
     import os
     import subprocess
@@ -86,11 +101,7 @@ def test_bad_role_commands_are_refused_and_change_nothing(qms, store):
 
 def test_adding_yourself_to_a_role_by_hand_is_a_finding(qms, store):
     guarded(store)
-    cfg = store / "qms.yaml"
-    cfg.write_text(cfg.read_text(encoding="utf-8").replace(
-        "- {name: 王强, email: wang.qiang@example.com}",
-        "- {name: 王强, email: wang.qiang@example.com}\n      - {name: 李雷, email: li.lei@example.com}"),
-        encoding="utf-8")
+    also_quality_manager(store, QE)
     hand_commit(store, "me too", QE)
     r = qms("audit")
     assert r.code == 1 and f"roles changed by {QE[1]}, who does not hold 'qms_admin'" in r.out, r.text
@@ -98,11 +109,7 @@ def test_adding_yourself_to_a_role_by_hand_is_a_finding(qms, store):
 
 def test_even_the_admin_changes_roles_only_with_qms_role(qms, store):
     guarded(store)
-    cfg = store / "qms.yaml"
-    cfg.write_text(cfg.read_text(encoding="utf-8").replace(
-        "- {name: 王强, email: wang.qiang@example.com}",
-        "- {name: 王强, email: wang.qiang@example.com}\n      - {name: 孙丽, email: sun.li@example.com}"),
-        encoding="utf-8")
+    also_quality_manager(store, NEW_QE)
     hand_commit(store, "quietly", ADMIN)
     r = qms("audit")
     assert r.code == 1 and f"roles changed by hand by {ADMIN[1]}" in r.out, r.text
@@ -118,7 +125,7 @@ def test_removing_the_guard_then_granting_yourself_is_caught(qms, store):
     assert r.code == 1 and f"the rules (audit) changed by {QE[1]}, who does not hold 'qms_admin'" in r.out, r.text
 
 
-def test_a_store_type_changed_by_someone_else_is_a_finding(qms, store):  # noqa: D103
+def test_a_store_type_changed_by_someone_else_is_a_finding(qms, store):
     guarded(store)
     (store / "types").mkdir()
     (store / "types" / "complaint.yaml").write_text("name: complaint\n", encoding="utf-8")
@@ -207,8 +214,7 @@ def test_deleting_qms_yaml_first_does_not_lift_the_guard(qms, store):
     """Delete (or break) qms.yaml in one commit, write in a new one with yourself as the
     admin in the next: the rules that could last be read still judge the second."""
     guarded(store)
-    hostile = (store / "qms.yaml").read_text(encoding="utf-8").replace(
-        f"- {{name: {ADMIN[0]}, email: {ADMIN[1]}}}", f"- {{name: {OUTSIDER[0]}, email: {OUTSIDER[1]}}}")
+    hostile = admin_replaced_by(store, OUTSIDER)
     for first in ("delete", "break"):
         head = git(store, "rev-parse", "HEAD").strip()
         if first == "delete":
@@ -229,8 +235,7 @@ def test_deleting_qms_yaml_first_does_not_lift_the_guard(qms, store):
 
 def test_a_second_root_merged_in_is_a_finding(qms, store):
     guarded(store)
-    hostile = (store / "qms.yaml").read_text(encoding="utf-8").replace(
-        f"- {{name: {ADMIN[0]}, email: {ADMIN[1]}}}", f"- {{name: {OUTSIDER[0]}, email: {OUTSIDER[1]}}}")
+    hostile = admin_replaced_by(store, OUTSIDER)
     git(store, "checkout", "-q", "--orphan", "side")
     (store / "qms.yaml").write_text(hostile, encoding="utf-8")
     git(store, "add", "qms.yaml")
@@ -244,3 +249,18 @@ def test_a_second_root_merged_in_is_a_finding(qms, store):
     r = qms("audit")
     assert r.code == 1
     assert "a second start of history (a commit with no parent)" in r.out, r.text
+
+
+def test_a_refused_rules_commit_leaves_the_index_as_it_was(qms, store):
+    guarded(store)
+    (store / "templates").mkdir()
+    (store / "templates" / "complaint.zh.md.j2").write_text("# {{ record.id }}\n", encoding="utf-8")
+    hook = store / ".git" / "hooks" / "pre-commit"
+    hook.write_text("#!/bin/sh\necho 'policy: no commits today' >&2\nexit 1\n", encoding="utf-8")
+    hook.chmod(0o755)
+    head = git(store, "rev-parse", "HEAD")
+    r = qms("rules", "commit", "-m", "本厂样式", who=ADMIN)
+    assert r.code != 0 and "no commits today" in r.err, r.text
+    assert git(store, "rev-parse", "HEAD") == head
+    assert git(store, "diff", "--cached", "--name-only").strip() == ""
+    assert (store / "templates" / "complaint.zh.md.j2").is_file()

@@ -10,7 +10,7 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from conftest import FORMER, OUTSIDER, QE, QE2, QM, RECEIVED, REGISTERED, git, sets
+from conftest import CORRECT, FORMER, INVESTIGATE, OUTSIDER, QE, QE2, QM, RECEIVED, REGISTERED, git, sets
 from ruamel.yaml import YAML
 
 CST = timezone(timedelta(hours=8))
@@ -21,14 +21,6 @@ ACK = [
     "contact.by=李雷",
     "contact.summary=已电话联系孙工，确认渗油 12 件",
     "interim_countermeasure=客户处在库品 100% 气密检测",
-]
-INVESTIGATE = ["investigation.departments=质控部,技术中心"]
-CORRECT = [
-    "investigation.result=压接外径超差 +0.15 mm",
-    "responsibility=ours",
-    "disposition=rework",
-    "d4.root_cause=压接模具磨损",
-    "d5.corrective_action=更换模具并规定模具寿命",
 ]
 VERIFY = ["d6.implementation=新模具已投用", "report.submitted_at=2026-03-09T16:00"]
 CLOSE = [
