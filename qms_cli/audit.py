@@ -13,13 +13,14 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 from .errors import BadInput, Finding, QmsError
 from .model import values
+from .store.git import trailers_of
 from .text import quote
 
 ANCHORS = "qms-anchors.txt"
@@ -27,7 +28,7 @@ ZERO = "0" * 40
 LINK_MODE = "120000"
 
 
-@dataclass
+@dataclass(slots=True)
 class Change:
     """One file a commit changed, as `git log --raw` tells it."""
 
@@ -39,7 +40,7 @@ class Change:
     new_mode: str
 
 
-@dataclass
+@dataclass(slots=True)
 class Merged:
     """One file a merge left different from every parent (`git log -c --raw`)."""
 
@@ -49,7 +50,7 @@ class Merged:
     mode: str = ""  # of the result
 
 
-@dataclass
+@dataclass(slots=True)
 class Commit:
     sha: str
     parents: list[str]
@@ -62,15 +63,8 @@ class Commit:
     committer_date: str = ""
     merged: list[Merged] | None = None
     both: list[tuple[str, list[str | None]]] | None = None  # merges: records changed on every side
-
-    @property
-    def trailers(self) -> dict[str, list[str]]:
-        out: dict[str, list[str]] = {}
-        for line in self.message.splitlines():
-            key, sep, value = line.partition(": ")
-            if sep and key.startswith("QMS-"):
-                out.setdefault(key, []).append(value.strip())
-        return out
+    trailers: dict[str, list[str]] = field(default_factory=dict)
+    streamed: bool = True  # its record blobs come from the walk's stream (else: asked one by one)
 
 
 def _git(root: Path, *args: str, input: str | None = None) -> str:
@@ -85,16 +79,14 @@ def _git(root: Path, *args: str, input: str | None = None) -> str:
     return p.stdout
 
 
-def _raw_change(line: str) -> Change | None:
-    # ":100644 100644 <old> <new> M\tpath" or ":... R086\told\tnew"
-    head, _, paths = line.partition("\t")
-    cols = head[1:].split()
-    names = paths.split("\t")
-    if len(cols) < 5 or not names or not names[0]:
-        return None
-    old, new = cols[2], cols[3]
-    return Change(cols[4][0], names[0], names[1] if len(names) > 1 else None,
-                  None if old == ZERO else old, None if new == ZERO else new, cols[1])
+# ":100644 100644 <old> <new> M\tpath" or ":... R086\told\tnew" (a merge's lines start "::")
+_RAW = re.compile(r"^:[0-7]+ ([0-7]+) ([0-9a-f]+) ([0-9a-f]+) ([A-Z])[0-9]*\t([^\t\n]+)(?:\t([^\t\n]+))?$", re.MULTILINE)
+
+
+def _changes(text: str) -> list[Change]:
+    """The files changed, from `git log --raw` or `git diff-tree --raw` output."""
+    return [Change(status, path, new_path or None, None if old == ZERO else old, None if new == ZERO else new, mode)
+            for mode, old, new, status, path, new_path in _RAW.findall(text)]
 
 
 def _merged(line: str) -> Merged | None:
@@ -108,40 +100,94 @@ def _merged(line: str) -> Merged | None:
     return Merged(path, blobs[:-1], blobs[-1], cols[n])
 
 
-def commits(root: Path, since: str | None) -> list[Commit]:
-    """Every commit after `since` (or all), parents first, with the files each changed.
+def commits(root: Path, since: str | None, want: Callable[[list[str]], None] | None = None) -> Iterator[Commit]:
+    """Every commit after `since` (or all), parents first, with the files each changed,
+    read as `git log` writes them: the walk starts on the first commits while git is still
+    diffing the later ones. `want` is told the record blobs of each group of commits before
+    they are handed on, so that they can be asked of git ahead of the walk; a group is
+    handed on whole before the next is told.
     The fields are split on a marker made afresh for each run, which no commit message
     can hold, so a message cannot forge the files a commit changed."""
     import secrets
+    import tempfile
 
     mark = "qms-" + secrets.token_hex(16)
     fmt = f"{mark}c%n%H%n%P%n%an%n%ae%n%aI%n%ce%n%cI%n%B{mark}e"
     rng = [f"{since}..HEAD"] if since else ["HEAD"]
-    out = _git(root, "-c", "core.quotepath=off", "log", "--reverse", "--topo-order", "-M", "--raw",
-               "--no-abbrev", f"--format={fmt}", *rng)
-    result = []
-    for chunk in out.split(f"{mark}c\n")[1:]:
-        head, _, rest = chunk.partition(f"{mark}e")
-        lines = head.split("\n", 7)
-        sha, parents, author, email, date, cemail, cdate, message = (lines + [""] * 8)[:8]
-        raw = rest.splitlines()
-        changes = [c for c in (_raw_change(ln) for ln in raw if ln.startswith(":") and not ln.startswith("::")) if c]
-        result.append(Commit(sha, parents.split(), author, email, date, message, changes, cemail, cdate,
-                             [] if len(parents.split()) > 1 else None))
-    merges = {c.sha: c for c in result if c.merged is not None}
-    if merges:  # what each merge left different from every parent, for all merges in one run
-        current = None
-        for line in _git(root, "-c", "core.quotepath=off", "diff-tree", "-r", "-c", "--no-abbrev", "--stdin",
-                         input="\n".join(merges) + "\n").splitlines():
-            if line.startswith("::") and current is not None:
-                m = _merged(line)
-                if m:
-                    current.merged.append(m)
-            elif line.strip() in merges:
-                current = merges[line.strip()]
-        for c in merges.values():  # records both sides changed since they parted, as each side left them
-            c.both = _changed_on_both_sides(root, c.parents)
-    return result
+    with tempfile.TemporaryFile() as err:
+        p = subprocess.Popen(["git", "-c", "core.quotepath=off", "log", "--reverse", "--topo-order", "-M", "--raw",
+                              "--no-abbrev", f"--format={fmt}", *rng], cwd=root, stdout=subprocess.PIPE,
+                             stderr=err, env=dict(os.environ, GIT_OPTIONAL_LOCKS="0"))
+        try:
+            merges = _merges(root, rng)  # while git starts on the log
+            assert p.stdout is not None
+            sep, left, done = f"{mark}c\n".encode(), b"", False
+            while not done:
+                chunk = p.stdout.read1(1 << 18)
+                done = not chunk
+                parts = (left + chunk).split(sep)
+                left = b"" if done else parts.pop()
+                group: list[Commit] = []
+                ids: list[str] = []
+                for part in parts:
+                    if not part:
+                        continue
+                    c = _commit(part.decode("utf-8", "replace"), mark, merges)
+                    new = [] if c.merged is not None else [ch.new_blob for ch in c.changes if ch.new_blob and
+                                                           (ch.new_path or ch.path).startswith("records/")]
+                    if len(new) > _Stream.BATCH:  # one commit of many records (an import): read one by one
+                        c.streamed, new = False, []
+                    if group and len(ids) + len(new) > _Stream.BATCH:
+                        if want is not None:
+                            want(ids)
+                        yield from group  # the walk takes every blob of the group before the next is asked
+                        group, ids = [], []
+                    group.append(c)
+                    ids.extend(new)
+                if want is not None:
+                    want(ids)
+                yield from group
+            if p.wait() != 0:
+                err.seek(0)
+                text = err.read().decode("utf-8", "replace").strip()
+                raise QmsError(f"git log: {text.splitlines()[0] if text else 'failed'}")
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            if p.stdout is not None:
+                p.stdout.close()
+
+
+def _commit(chunk: str, mark: str, merges: dict[str, tuple[list[Merged], list]]) -> Commit:
+    head, _, rest = chunk.partition(f"{mark}e")
+    lines = head.split("\n", 7)
+    sha, parents, author, email, date, cemail, cdate, message = (lines + [""] * 8)[:8]
+    c = Commit(sha, parents.split(), author, email, date, message, _changes(rest), cemail, cdate,
+               trailers=trailers_of(message))
+    if len(c.parents) > 1:
+        c.merged, c.both = merges.get(sha, ([], []))
+    return c
+
+
+def _merges(root: Path, rng: list[str]) -> dict[str, tuple[list[Merged], list]]:
+    """For every merge in `rng`: what it left different from every parent (one diff-tree
+    for all), and the records each side changed since they parted."""
+    parents = {line.split()[0]: line.split()[1:]
+               for line in _git(root, "rev-list", "--min-parents=2", "--parents", *rng).splitlines() if line.strip()}
+    if not parents:
+        return {}
+    out: dict[str, list[Merged]] = {sha: [] for sha in parents}
+    current = None
+    for line in _git(root, "-c", "core.quotepath=off", "diff-tree", "-r", "-c", "--no-abbrev", "--stdin",
+                     input="\n".join(parents) + "\n").splitlines():
+        if line.startswith("::") and current is not None:
+            m = _merged(line)
+            if m:
+                current.append(m)
+        elif line.strip() in out:
+            current = out[line.strip()]
+    return {sha: (merged, _changed_on_both_sides(root, parents[sha])) for sha, merged in out.items()}
 
 
 def _changed_on_both_sides(root: Path, parents: list[str]) -> list[tuple[str, list[str | None]]]:
@@ -153,7 +199,7 @@ def _changed_on_both_sides(root: Path, parents: list[str]) -> list[tuple[str, li
     for p in parents:
         out = _git(root, "-c", "core.quotepath=off", "diff-tree", "-r", "--no-commit-id", "--no-renames", "--raw",
                    "--no-abbrev", *( [base, p] if base else ["--root", p]), "--", "records/")
-        sides.append({ch.path: ch.new_blob for ch in (_raw_change(ln) for ln in out.splitlines()) if ch})
+        sides.append({ch.path: ch.new_blob for ch in _changes(out)})
     common = set(sides[0]).intersection(*sides[1:])
     return [(path, [side[path] for side in sides]) for path in sorted(common)]
 
@@ -204,38 +250,40 @@ class _Blobs:
 
 class _Stream:
     """The record blobs a walk will need, in the order it needs them, asked of a second
-    `git cat-file --batch` all at once by a writer thread: no round trip per blob. The pipe
-    holds back the writer, so memory stays bounded by the blobs read but not yet taken."""
+    `git cat-file --batch` a batch at a time as the walk learns of them: no round trip per
+    blob. A batch is asked only once every blob asked before it has been taken, and is
+    small enough for the pipe to hold, so asking never waits on git (no deadlock, no
+    thread); memory stays bounded by one batch."""
 
-    def __init__(self, root: Path, ids: list[str], limit: int):
-        import threading
+    BATCH = 512  # blob ids asked at once: 41 bytes each, well within a pipe's 64 KiB
 
-        self.limit = limit
-        self.p = _cat_file(root, bufsize=1 << 20)  # few reads for many small blobs
+    def __init__(self, root: Path, limit: int):
+        self.root, self.limit = root, limit
+        self.p: subprocess.Popen | None = None
 
-        def feed() -> None:
-            try:
-                assert self.p.stdin is not None
-                for n in range(0, len(ids), 64):  # in small batches: git starts at once
-                    self.p.stdin.write("".join(i + "\n" for i in ids[n:n + 64]).encode())
-                    self.p.stdin.flush()
-                self.p.stdin.close()
-            except (OSError, ValueError):
-                pass  # closed early: the walk stopped
-
-        self.writer = threading.Thread(target=feed, daemon=True)
-        self.writer.start()
+    def want(self, ids: list[str]) -> None:
+        """Ask for these blobs next: at most BATCH of them, and only when every blob asked
+        before has been taken."""
+        if not ids:
+            return
+        if self.p is None:
+            self.p = _cat_file(self.root, bufsize=1 << 20)  # few reads for many small blobs
+        assert self.p.stdin is not None
+        self.p.stdin.write("".join(i + "\n" for i in ids).encode())
+        self.p.stdin.flush()
 
     def take(self, blob: str) -> Any:
         """The next blob of the stream, which is `blob` (others before it are passed over)."""
-        assert self.p.stdout is not None
+        assert self.p is not None and self.p.stdout is not None
         while True:
             name, value = _answer(self.p.stdout, self.limit)
             if name is None or name == blob:
                 return value
 
     def close(self) -> None:
-        for f in (self.p.stdout,):
+        if self.p is None:
+            return
+        for f in (self.p.stdin, self.p.stdout):
             try:
                 f.close() if f else None
             except OSError:
@@ -284,7 +332,7 @@ from hashlib import sha1 as _sha1  # noqa: E402  (what a record's signatures wer
 # anything else: no quote, bracket, brace, comment, anchor, alias, tag, block indicator,
 # escape or further `: `. Replacing such a value by another keeps every other line's meaning.
 _SIMPLE = re.compile(rb"( *)([A-Za-z_][A-Za-z0-9_]*): ([^\s\-?:,\[\]{}#&*!|>'\"%@`\\]"
-                     rb"(?:[^'\"#\\:\n]|:(?! |$))*?)")
+                     rb"(?:[^'\"#\\:\n]|:(?! |$))*)")
 
 
 _TYPED = re.compile(rb"[-+0-9.:TtZz _eExXoObB]*|(?i:y|yes|n|no|true|false|on|off|null|~|\.inf|\.nan)")
@@ -296,23 +344,66 @@ def _same_structure(old: bytes, new: bytes) -> bool:
     record's state and signatures are those of `old`, without parsing `new`."""
     if b"\r" in old or b"\r" in new or b"\t" in new:
         return False
-    a, b = old.split(b"\n"), new.split(b"\n")
+    # the usual case, one value set: the one line where the two differ, found by halving
+    head = _common_prefix(old, new)
+    start = old.rfind(b"\n", 0, head) + 1
+    tail = _common_suffix(old, new, limit=min(len(old), len(new)) - start)
+    end_old, end_new = old.find(b"\n", start, len(old) - tail), new.find(b"\n", start, len(new) - tail)
+    if end_old < 0 and end_new < 0:  # one line differs (or none)
+        end_old, end_new = old.find(b"\n", start), new.find(b"\n", start)
+        if start >= _signatures_at(old):
+            return old == new
+        return _plain_swap(old[start:end_old if end_old >= 0 else len(old)],
+                           new[start:end_new if end_new >= 0 else len(new)])
+    i, j = _signatures_at(old), _signatures_at(new)
+    if old[i:] != new[j:]:
+        return False
+    a, b = old[:i].split(b"\n"), new[:j].split(b"\n")
     if len(a) != len(b):
         return False
-    sigs = next((i for i, line in enumerate(a) if line.startswith(b"signatures:")), len(a))
-    for i, (x, y) in enumerate(zip(a, b)):
-        if x == y:
-            continue
-        if i >= sigs:
-            return False
-        mx, my = _SIMPLE.fullmatch(x), _SIMPLE.fullmatch(y)
-        if not mx or not my or mx.group(1) != my.group(1) or mx.group(2) != my.group(2):
-            return False
-        if not mx.group(1) and mx.group(2) in (b"state", b"signatures", b"id", b"type"):
-            return False
-        if _TYPED.fullmatch(my.group(3)):
-            return False  # a number, date, yes/no or null: read (and bounded) by the parser, not here
-    return True
+    return all(_plain_swap(x, y) for x, y in zip(a, b) if x != y)
+
+
+def _plain_swap(x: bytes, y: bytes) -> bool:
+    """Whether line `y` is line `x` with another single-line plain value of the same key."""
+    if x == y:
+        return True
+    mx, my = _SIMPLE.fullmatch(x), _SIMPLE.fullmatch(y)
+    if not mx or not my or mx.group(1) != my.group(1) or mx.group(2) != my.group(2):
+        return False
+    if not mx.group(1) and mx.group(2) in (b"state", b"signatures", b"id", b"type"):
+        return False
+    # a number, date, yes/no or null is read (and bounded) by the parser, not here
+    return not _TYPED.fullmatch(my.group(3))
+
+
+def _common_prefix(a: bytes, b: bytes) -> int:
+    lo, hi = 0, min(len(a), len(b))
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[lo:mid] == b[lo:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _common_suffix(a: bytes, b: bytes, limit: int) -> int:
+    lo, hi, la, lb = 0, max(0, limit), len(a), len(b)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[la - mid:la - lo] == b[lb - mid:lb - lo]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _signatures_at(text: bytes) -> int:
+    """Where the line of the top-level `signatures:` starts (the end if there is none)."""
+    if text.startswith(b"signatures:"):
+        return 0
+    return text.find(b"\nsignatures:") + 1 or len(text)
 
 
 class _Texts:
@@ -383,11 +474,9 @@ def audit(store, since: str | None = None, anchors_from: str | None = None) -> l
     if _git(root, "rev-parse", "--is-shallow-repository").strip() == "true":
         raise BadInput(f"{root}: a shallow clone holds only part of the history, which audit must read whole "
                        f"(git fetch --unshallow; in CI, check out with fetch-depth: 0)")
-    history = commits(root, since)
     blobs = _Blobs(root, MAX_BYTES)
-    wanted = [ch.new_blob for c in history if c.merged is None for ch in c.changes
-              if ch.new_blob and (ch.new_path or ch.path).startswith("records/")]
-    stream = _Stream(root, wanted, MAX_BYTES) if wanted else None
+    stream = _Stream(root, MAX_BYTES)
+    history = commits(root, since, want=stream.want)
     known: dict[str, tuple[str, bytes]] = {}  # record blob -> its _summary, from a parse or by construction
     texts = _Texts()
     configs: dict[str | None, Config | None] = {}
@@ -420,7 +509,7 @@ def audit(store, since: str | None = None, anchors_from: str | None = None) -> l
         """qms.yaml `blob` with the types commit `sha` held: the rules a later commit is
         judged by."""
         state = types_of(sha)
-        key = (blob, tuple(sorted(state.items())))
+        key = (blob, id(state))  # every state is kept in types_at: ids are not reused
         if key not in judged:
             base = config_of(blob)
             files = {}
@@ -435,7 +524,11 @@ def audit(store, since: str | None = None, anchors_from: str | None = None) -> l
         if c.merged is not None:
             types_of(c.sha)  # a merge: as its tree holds them
             return
-        state = dict(types_of(c.parents[0]) if c.parents else {})
+        state = types_of(c.parents[0]) if c.parents else {}
+        if not any(p.startswith("types/") for ch in c.changes for p in (ch.path, ch.new_path or "")):
+            types_at[c.sha] = state  # shared, never changed in place
+            return
+        state = dict(state)
         for ch in c.changes:
             for path, blob in ((ch.path, None), (ch.new_path or ch.path, ch.new_blob)):
                 if path.startswith("types/") and path.endswith(".yaml") and path.count("/") == 1:
@@ -468,14 +561,29 @@ def audit(store, since: str | None = None, anchors_from: str | None = None) -> l
             parent = c.parents[0] if c.parents else None
             before_cfg = qms_yaml_at(parent) if parent else None
             now_cfg = before_cfg
+            touched_cfg = False
+            rules = []  # the rules files this commit changed
             for ch in c.changes:
-                if (ch.new_path or ch.path) == "qms.yaml":
-                    now_cfg = ch.new_blob
+                path = ch.new_path or ch.path
+                if path.startswith("records/"):
+                    if ch.new_blob and c.merged is None:
+                        raw = stream.take(ch.new_blob) if c.streamed else blobs.read(ch.new_blob)
+                        blobs.remember(ch.new_blob, raw)
+                        texts.put(ch.new_blob, raw)
+                elif path == "qms.yaml" or path.startswith(("types/", "reports/", "templates/")):
+                    rules.append(path)
+                    if path == "qms.yaml":
+                        now_cfg = ch.new_blob
+                if ch.path == "qms.yaml" or path == "qms.yaml":
+                    touched_cfg = True
+                if ch.new_mode == LINK_MODE:
+                    findings.append(Finding(where, path,
+                                            "adds a symbolic link: qms never follows links in a store, and a link "
+                                            "may point outside it (replace it with the file itself)"))
             if c.merged is not None:  # a merge: qms.yaml as it came out of it
                 for m in c.merged:
                     if m.path == "qms.yaml":
                         now_cfg = m.blob
-            touched_cfg = any("qms.yaml" in (ch.path, ch.new_path) for ch in c.changes)
             if touched_cfg and config_of(now_cfg) is None:
                 # deleted or unreadable: a finding, and the rules stay those that could last be read
                 findings.append(Finding(where, "qms.yaml", "deleted by this commit" if now_cfg is None else
@@ -488,18 +596,8 @@ def audit(store, since: str | None = None, anchors_from: str | None = None) -> l
             roots_seen += not c.parents
             if c.merged is not None:  # a side's own change to qms.yaml is not in the combined diff: ask git
                 config_blob.pop(c.sha, None)
-            elif stream is not None:
-                for ch in c.changes:
-                    if ch.new_blob and (ch.new_path or ch.path).startswith("records/"):
-                        raw = stream.take(ch.new_blob)
-                        blobs.remember(ch.new_blob, raw)
-                        texts.put(ch.new_blob, raw)
             findings.extend(_check_time(c, where, committed))
             for ch in c.changes:
-                if ch.new_mode == LINK_MODE:
-                    findings.append(Finding(where, ch.new_path or ch.path,
-                                            "adds a symbolic link: qms never follows links in a store, and a link "
-                                            "may point outside it (replace it with the file itself)"))
                 if ANCHORS in (ch.path, ch.new_path):
                     findings.extend(_check_anchors_change(c, where, ch, blobs, anchored))
             if c.merged is not None:
@@ -514,8 +612,6 @@ def audit(store, since: str | None = None, anchors_from: str | None = None) -> l
                 continue
             day = datetime.fromisoformat(c.date).date()
             signed = bool(trailers.get("QMS-Signature"))
-            rules = [p for p in (ch.new_path or ch.path for ch in c.changes)
-                     if p == "qms.yaml" or p.startswith(("types/", "reports/", "templates/"))]
             if rules and parent and config_of(now_cfg) is not None:
                 findings.extend(_check_rules_change(c, where, config_of(before_cfg), config_of(now_cfg),
                                                     day, rules, trailers))
@@ -575,9 +671,9 @@ def audit(store, since: str | None = None, anchors_from: str | None = None) -> l
                 findings.append(Finding(where, "", f"a signature authored by {c.email} was committed by "
                                                    f"{c.committer_email}: whoever commits a signature must be its signer"))
     finally:
+        history.close()
         blobs.close()
-        if stream is not None:
-            stream.close()
+        stream.close()
     findings.extend(_check_signed(store, since))
     if store.config.data.get("require_signed_commits"):
         findings.extend(_check_keys(root, signing, config_of))

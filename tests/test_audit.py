@@ -745,3 +745,26 @@ def test_a_store_without_commits_has_nothing_to_audit(qms, tmp_path):
     (new / "qms.yaml").write_text("company: x\n", encoding="utf-8")
     r = qms("audit", root=new)
     assert r.code == 0 and "0 finding(s)" in r.err, r.text
+
+
+def test_an_import_of_more_records_than_one_batch_then_a_hand_edit(qms, store, complaint):
+    """One commit adding more records than audit asks of git at once (an old ledger of
+    hundreds of complaints): read without waiting on git, and the walk goes on past it to a
+    hand edit of one of them."""
+    from qms_cli.audit import _Stream
+
+    text = record(store).read_text(encoding="utf-8")
+    n = 4 * _Stream.BATCH + 40  # more ids than a pipe holds: asked at once, git and audit would wait on each other
+    for i in range(2, n + 2):
+        rid = f"CMP-2026-{i:04d}"
+        (store / "records" / "complaint" / f"{rid}.yaml").write_text(text.replace("CMP-2026-0001", rid),
+                                                                      encoding="utf-8")
+    git(store, "add", "records")
+    _git_as(store, "commit", "-q", "-m", "ledger 2025\n\nQMS-Action: import\n")
+    p = record(store, "CMP-2026-0300")
+    p.write_text(p.read_text(encoding="utf-8").replace("state: received", "state: closed"), encoding="utf-8")
+    hand_commit(store, "close it")
+    r = qms("audit")
+    assert r.code == 1, r.text
+    assert f"{n} records imported as they were" in r.out, r.text
+    assert "CMP-2026-0300.yaml: record changed without qms trailers (state)" in r.out, r.text

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from datetime import datetime, timedelta, timezone
 from dataclasses import dataclass
 from pathlib import Path
@@ -310,6 +311,18 @@ class LogEntry:
         }
 
 
+_TRAILER = re.compile(r"^(QMS-[^\n]*?): ([^\n]*)$", re.MULTILINE)
+
+
+def trailers_of(message: str) -> dict[str, list[str]]:
+    """The `QMS-Key: value` lines of a commit message, by key, in order."""
+    out: dict[str, list[str]] = {}
+    if "QMS-" in message:
+        for key, value in _TRAILER.findall(message):
+            out.setdefault(key, []).append(value.strip())
+    return out
+
+
 _SEP = "\x1e"
 _FIELD = "\x1f"
 
@@ -360,15 +373,9 @@ def log(root: Path, rel: str) -> list[LogEntry]:
         if not chunk:
             continue
         h, date, name, email, subject, body = (chunk.split(_FIELD) + [""] * 6)[:6]
-        trailers: dict[str, list[str]] = {}
-        text_lines = []
-        for line in body.strip().splitlines():
-            key, sep, value = line.partition(": ")
-            if sep and key.startswith("QMS-"):
-                trailers.setdefault(key, []).append(value.strip())
-            else:
-                text_lines.append(line)
+        body = body.strip()
+        text = _TRAILER.sub("", body) if "QMS-" in body else body
         entries.append(
-            LogEntry(h, date, name, email, subject, "\n".join(text_lines).strip(), trailers)
+            LogEntry(h, date, name, email, subject, text.strip(), trailers_of(body))
         )
     return entries
