@@ -233,6 +233,31 @@ class Config:
             raise BadInput(f"{CONFIG_FILE}: types.{name}: expected fields: and requires:")
         if ext.get("fields"):
             data["fields"] = _deep_merge(data.get("fields") or {}, ext["fields"])
+        unknown = set(ext) - {"fields", "requires", "moves"}
+        if unknown:
+            raise BadInput(f"{CONFIG_FILE}: types.{name}: unknown key(s) {', '.join(sorted(map(str, unknown)))} "
+                           f"(expected fields:, requires: or moves:)")
+        for key, change in (ext.get("moves") or {}).items():
+            # "from->to": {role: ..., requires: [...]}: who signs a step, and what it needs
+            source, _, target = str(key).replace(" ", "").partition("->")
+            if not isinstance(change, dict) or not set(change) <= {"role", "requires"} or not change:
+                raise BadInput(f"{CONFIG_FILE}: types.{name}.moves.{key}: expected role: and/or requires:")
+            found = False
+            for move in (data.get("workflow") or {}).get("moves") or []:
+                if not isinstance(move, dict):
+                    continue
+                sources = move.get("from") if isinstance(move.get("from"), list) else [move.get("from")]
+                if str(move.get("to")) == target and source in map(str, sources):
+                    if len(sources) > 1:  # one of several sources: that one becomes a move of its own
+                        move["from"] = [s for s in sources if str(s) != source]
+                        move = dict(move, **{"from": source})
+                        data["workflow"]["moves"].append(move)
+                    move.update(change)
+                    found = True
+                    break
+            if not found:
+                raise BadInput(f"{CONFIG_FILE}: types.{name}.moves: {key} is not a move of {name} "
+                               f"(expected FROM->TO, e.g. received->acknowledged)")
         for state, reqs in (ext.get("requires") or {}).items():
             states = data["workflow"]["states"]
             if state not in states:

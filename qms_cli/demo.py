@@ -222,16 +222,19 @@ def _play(path: Path | None) -> DemoResult:
     cid = created["id"]
     res.record_id = cid
     t = received + timedelta(minutes=50)
+    sales = _holder(store, "sales")
+    _as(store, sales)
     step(
-        "李雷 calls the customer within the 2-hour limit and moves it to acknowledged",
+        f"{sales[0]} (sales) calls the customer within the 2-hour limit and moves it to acknowledged",
         lambda: store.move(
             "complaint", cid, "acknowledged",
-            [f"contact.at={at(t)}", "contact.by=李雷", "contact.summary=确认停线影响；当日派人到客户现场 100% 挑选在库品。",
+            [f"contact.at={at(t)}", f"contact.by={sales[0]}", "contact.summary=确认停线影响；当日派人到客户现场 100% 挑选在库品。",
              "interim_countermeasure=客户处及在途库存 100% 气密检测，合格品贴绿色标签后放行。"],
             "Called 孙工; sorting at the customer today.",
         ),
         when=t,
     )
+    _as(store, QE)
     t += timedelta(hours=1)
     step(
         "the complaint is passed to engineering, production and quality (investigating)",
@@ -270,15 +273,24 @@ def _play(path: Path | None) -> DemoResult:
     now = datetime.now(tz).replace(second=0, microsecond=0) - timedelta(hours=3)
     _as(store, QM)
     step(
-        "王强 (quality manager) checks effectiveness, the customer confirms, and he closes it",
+        "王强 (quality manager) checks effectiveness and the customer confirms; a serious complaint "
+        "goes to the general manager",
         lambda: store.move(
-            "complaint", cid, "closed",
+            "complaint", cid, "approving",
             ["effectiveness.result=连续 3 批次 0 泄漏，客户来料检验合格。", f"effectiveness.checked_at={now.date().isoformat()}",
              "effectiveness.checked_by=王强", "customer_confirmation.result=accepted", f"customer_confirmation.at={now.date().isoformat()}",
              "customer_confirmation.by=孙工", "d8.closure=8D 结案，感谢小组成员。"],
             "Effective: three batches without leakage.",
         ),
         when=now,
+    )
+    gm = _holder(store, "general_manager")
+    _as(store, gm)
+    later = now + timedelta(minutes=2)
+    step(
+        f"{gm[0]} (general manager) approves how it was handled, and the complaint closes",
+        lambda: store.move("complaint", cid, "closed", [], "处理过程认可，同意结案。"),
+        when=later,
     )
     _as(store, QE)
     doc = _document_change(store, res, step)

@@ -23,6 +23,8 @@ QE2 = ("韩梅梅", "han.meimei@example.com")  # quality_engineer
 QM = ("王强", "wang.qiang@example.com")  # quality_manager
 OUTSIDER = ("Eve Outsider", "eve@example.com")  # holds no role
 FORMER = ("周杰", "zhou.jie@example.com")  # quality_engineer until 2026-05-31
+SALES = ("刘洋", "liu.yang@example.com")  # sales only
+GM = ("赵总", "zhao.zong@example.com")  # general_manager
 
 CONFIG = """\
 company: 测试汽车部件有限公司
@@ -44,6 +46,19 @@ roles:
     label: {zh: 质量部经理, en: Quality manager}
     holders:
       - {name: 王强, email: wang.qiang@example.com}
+  # In these tests the quality engineers also speak for sales (the first contact and the
+  # clarification with the customer are sales' steps); tests of that rule name others.
+  sales:
+    label: {zh: 销售部, en: Sales}
+    holders:
+      - {name: 李雷, email: li.lei@example.com, from: 2024-01-01}
+      - {name: 周杰, email: zhou.jie@example.com, from: 2022-01-01, until: 2026-05-31}
+      - {name: 刘洋, email: liu.yang@example.com}
+      - {name: 韩梅梅, email: han.meimei@example.com}
+  general_manager:
+    label: {zh: 总经理, en: General manager}
+    holders:
+      - {name: 赵总, email: zhao.zong@example.com}
 """
 
 # The fields a complaint needs in state 'received', as --set arguments.

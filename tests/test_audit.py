@@ -547,7 +547,7 @@ def _types_with_a_shortcut(store):
 
     text = (BUILTIN_TYPES / "complaint.yaml").read_text(encoding="utf-8")
     shortcut = "    - {from: received, to: closed, role: quality_engineer, sign: verified}\n"
-    first = "    - {from: received, to: acknowledged, role: quality_engineer, sign: acknowledged}\n"
+    first = "    - {from: received, to: acknowledged, role: sales, sign: acknowledged}\n"
     assert first in text
     (store / "types").mkdir(exist_ok=True)
     (store / "types" / "complaint.yaml").write_text(text.replace(first, first + shortcut), encoding="utf-8")

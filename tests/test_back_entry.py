@@ -204,13 +204,13 @@ def test_the_form_says_entered_afterwards_with_both_times(qms, paper_complaint, 
     assert r.code == 0, r.text
     form = r.out
     if lang == "zh":
-        assert "| 受理确认 | 李雷 | 质量工程师 | 2026-10-12 10:30 补录（2026-12-01 09:05 录入） |" in form
+        assert "| 受理确认 | 李雷 | 销售部 | 2026-10-12 10:30 补录（2026-12-01 09:05 录入） |" in form
         assert "| 验证 | 王强 | 质量部经理 | 2026-10-19 补录（2026-12-01 09:25 录入） |" in form
         assert "| 异常闭环 | 5个工作日 | 2026-10-19 24:00 | 2026-10-19 00:00 | 按时完成 |" in form
         assert "| 2026-10-13 补录（2026-12-01 09:10 录入） | 李雷 | 转入:调查中 |" in form
         assert "| 2026-12-01 08:50 | 李雷 | 登记 |" in form
     else:
-        assert ("| Acknowledged | 李雷 | Quality engineer | "
+        assert ("| Acknowledged | 李雷 | Sales | "
                 "2026-10-12 10:30 (entered afterwards on 2026-12-01 09:05) |") in form
         assert "| Verified | 王强 | Quality manager | 2026-10-19 (entered afterwards on 2026-12-01 09:25) |" in form
         closure = next(line for line in form.splitlines() if line.startswith("| Closure |"))
@@ -319,12 +319,12 @@ def test_a_role_held_on_the_paper_date_signs_after_it_ended(qms, store, before_j
     # as of the day it is entered, 周杰 no longer holds the role ...
     refused_unchanged(qms, store, ["complaint", "move", before_june, "acknowledged", *sets(*ack)],
                       who=FORMER, at="09:00", code=1,
-                      says=[f"{FORMER[1]} does not hold the role 'quality_engineer' on 2026-12-01"])
+                      says=[f"{FORMER[1]} does not hold the role 'sales' on 2026-12-01"])
     # ... but did on the day it happened on paper
     r = move(qms, before_june, "acknowledged", ack, who=FORMER, on="2026-05-28", at="09:05")
     assert r.code == 0, r.text
     sig = load(store, before_june)["signatures"][-1]
-    assert (sig["email"], sig["role"], sig["on"]) == (FORMER[1], "quality_engineer", date(2026, 5, 28))
+    assert (sig["email"], sig["role"], sig["on"]) == (FORMER[1], "sales", date(2026, 5, 28))
     assert sig["at"] == datetime.fromisoformat("2026-12-01T09:05:00+08:00")
 
 
@@ -333,7 +333,7 @@ def test_a_role_not_held_on_the_paper_date_is_refused(qms, store, before_june):
     refused_unchanged(qms, store, ["complaint", "move", before_june, "acknowledged", *sets(*ack),
                                    "--on", "2026-06-02T10:00"],
                       who=FORMER, at="09:00", code=1,
-                      says=[f"{FORMER[1]} does not hold the role 'quality_engineer' on 2026-06-02"])
+                      says=[f"{FORMER[1]} does not hold the role 'sales' on 2026-06-02"])
 
 
 # ----------------------------------------------------------------------------- validate

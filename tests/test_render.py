@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import QE, QM, RECEIVED, STORE_BORN, git, sets
+from conftest import GM, QE, QM, RECEIVED, STORE_BORN, git, sets
 
 GOLDEN = Path(__file__).parent / "golden"
 COMPANY = "测试汽车部件有限公司"  # conftest.CONFIG
@@ -160,7 +160,7 @@ SERIOUS_STEPS = [
     (QE, "2026-03-13T15:00", "verifying", [
         "d6.implementation=增加O形圈在位视觉检测,连续2000件无不良",
     ], "补充视觉检测"),
-    (QM, "2026-03-18T10:00", "closed", [
+    (QM, "2026-03-18T10:00", "approving", [
         "effectiveness.result=连续三批跟踪无渗油",
         "effectiveness.checked_at=2026-03-18",
         "effectiveness.checked_by=王强",
@@ -170,6 +170,7 @@ SERIOUS_STEPS = [
         "d7.prevention=同类压装工装全部纳入每日点检;更新PFMEA",
         "d8.closure=8D关闭,表彰小组",
     ], ""),
+    (GM, "2026-03-18T14:00", "closed", [], "同意结案"),
 ]
 
 

@@ -10,7 +10,7 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from conftest import CORRECT, FORMER, INVESTIGATE, OUTSIDER, QE, QE2, QM, RECEIVED, REGISTERED, git, sets
+from conftest import CORRECT, FORMER, GM, INVESTIGATE, OUTSIDER, QE, QE2, QM, RECEIVED, REGISTERED, git, sets
 from ruamel.yaml import YAML
 
 CST = timezone(timedelta(hours=8))
@@ -112,7 +112,7 @@ def test_general_complaint_goes_the_whole_way_and_is_signed_at_each_step(qms, st
     ]
     assert [s["email"] for s in sigs] == [QE[1]] * 4 + [QM[1]]
     assert [s["name"] for s in sigs] == [QE[0]] * 4 + [QM[0]]
-    assert [s["role"] for s in sigs] == ["quality_engineer"] * 4 + ["quality_manager"]
+    assert [s["role"] for s in sigs] == ["sales"] + ["quality_engineer"] * 3 + ["quality_manager"]
     # `at` is the commit date the signer's git used, not the clock and not QMS_NOW
     assert [s["at"] for s in sigs] == [datetime.fromisoformat(d) for _, _, _, d in MAIN_PATH]
     # a general complaint closes without any 8D section
@@ -139,7 +139,7 @@ def test_signature_time_is_the_commit_date_in_the_yaml_text(qms, store, complain
         "meaning": "acknowledged",
         "name": QE2[0],
         "email": QE2[1],
-        "role": "quality_engineer",
+        "role": "sales",
         "at": sig["at"],
         "from": "received",
         "to": "acknowledged",
@@ -260,18 +260,29 @@ def test_serious_complaint_is_refused_at_close_until_every_8d_section_is_filled(
     r = qms("complaint", "move", cid, "closed", *sets(*CLOSE, *EIGHT_D[:4]), who=QM)
     refused_unchanged(store, r, before_head, before, cid)
     assert "d8.closure" in r.err and "d1.team" not in r.err
+    # a serious complaint: the quality manager cannot close it alone
+    r = qms("complaint", "move", cid, "closed", *sets(*CLOSE, *EIGHT_D), who=QM)
+    refused_unchanged(store, r, before_head, before, cid)
+    assert "class: must not be serious" in r.err, r.err
     r = qms(
         "complaint",
         "move",
         cid,
-        "closed",
+        "approving",
         *sets(*CLOSE, *EIGHT_D),
         who=QM,
         env=when("2026-03-12T11:00:00+08:00"),
     )
     assert r.code == 0, r.text
+    # the general manager approves how it was handled: 总经理...处理的认可
+    r = qms("complaint", "move", cid, "closed", who=QM, env=when("2026-03-12T14:00:00+08:00"))
+    assert r.code == 1 and "general_manager" in r.err, r.text
+    r = qms("complaint", "move", cid, "closed", who=GM, env=when("2026-03-12T14:00:00+08:00"))
+    assert r.code == 0, r.text
     rec = load(store, cid)
     assert rec["state"] == "closed"
+    assert [(s["to"], s["meaning"], s["role"]) for s in rec["signatures"][-2:]] == [
+        ("approving", "verified", "quality_manager"), ("closed", "approved", "general_manager")]
     assert rec["d8"] == {"closure": "8D 结案"}
 
 
@@ -311,7 +322,7 @@ def test_not_ours_goes_through_clarified_to_closed(qms, store, complaint):
     rec = load(store, complaint)
     assert rec["state"] == "closed"
     assert [(s["to"], s["meaning"], s["role"]) for s in rec["signatures"][-2:]] == [
-        ("clarified", "clarified", "quality_engineer"),
+        ("clarified", "clarified", "sales"),
         ("closed", "confirmed", "quality_manager"),
     ]
 
@@ -455,7 +466,8 @@ def test_someone_who_holds_no_role_is_refused_naming_the_role(qms, store, compla
     before = (store / "records" / "complaint" / f"{complaint}.yaml").read_bytes()
     r = qms("complaint", "move", complaint, "acknowledged", *sets(*ACK), who=OUTSIDER)
     refused_unchanged(store, r, before_head, before, complaint)
-    assert "quality_engineer" in r.err and OUTSIDER[1] in r.err
+    assert "'sales'" in r.err and OUTSIDER[1] in r.err
+    assert "qms role grant sales" in r.err, r.err  # and how the holder is named
 
 
 def test_the_wrong_role_is_refused_naming_the_role_it_needs(qms, store, complaint):
@@ -480,7 +492,7 @@ def test_a_former_holder_is_refused_today(qms, store, complaint):
     before = (store / "records" / "complaint" / f"{complaint}.yaml").read_bytes()
     r = qms("complaint", "move", complaint, "acknowledged", *sets(*ACK), who=FORMER)
     refused_unchanged(store, r, before_head, before, complaint)
-    assert "quality_engineer" in r.err and FORMER[1] in r.err
+    assert "'sales'" in r.err and FORMER[1] in r.err
 
 
 def test_a_holder_is_judged_on_the_day_of_the_signature(qms, store, complaint):
@@ -637,7 +649,7 @@ def test_show_json_gives_state_next_moves_with_missing_fields_and_deadlines(qms,
     assert view["state"] == "received" and view["final"] is False
     moves = {m["to"]: m for m in view["next_moves"]}
     assert set(moves) == {"acknowledged", "cancelled"}
-    assert moves["acknowledged"]["role"] == "quality_engineer"
+    assert moves["acknowledged"]["role"] == "sales"
     assert [m["field"] for m in moves["acknowledged"]["missing"]] == fields_of(ACK)
     assert all(m["why"] == "required" for m in moves["acknowledged"]["missing"])
     assert moves["cancelled"]["role"] == "quality_manager"

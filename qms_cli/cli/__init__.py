@@ -21,8 +21,8 @@ EXIT_INTERNAL = 3
 app = typer.Typer(
     name="qms",
     help=(
-        "Quality records as code: customer complaints, controlled documents, CAPA, returns, "
-        "service and surveys as YAML files in a git repository. Every change is one commit."
+        "Quality records as code: customer complaints and document control (controlled documents, "
+        "revisions, copies, loans, destruction) as YAML files in a git repository. Every change is one commit."
     ),
     no_args_is_help=True,
     add_completion=False,

@@ -370,9 +370,9 @@ class Store:
             resolved.append(role)
         return resolved
 
-    def holds(self, rt: RecordType, role_spec, data: Any, actor, day) -> tuple[bool, str]:
+    def holds(self, rt: RecordType, role_spec, data: Any, actor, day, needed_for: str = "") -> tuple[bool, str]:
         """(True, the role held) if `actor` holds a role `role_spec` allows for `data` on
-        `day`; else (False, why not)."""
+        `day`; else (False, why not: what `needed_for` needs, and how a holder is named)."""
         if role_spec is None:
             return True, ""
         ev = self.evaluator(rt, data)
@@ -394,9 +394,12 @@ class Store:
             {h.email for r in resolved for h in (self.config.roles[r].holders if r in self.config.roles else ())
              if h.covers(day) and h.serves(department)}
         )
+        dept = f" --department {department}" if department and limited else ""
         return False, (
             f"{actor.email} does not hold the role {wanted}{where} on {day}"
             + (f" (holders: {', '.join(holders)})" if holders else " (qms.yaml names no holder)")
+            + (f", which {needed_for} needs" if needed_for else "")
+            + f"; to name a holder: qms role grant {resolved[0]} EMAIL --name NAME{dept}"
         )
 
     def _signature(self, meaning: str, actor, when: datetime, role, source, target,
@@ -561,9 +564,10 @@ class Store:
             self._check_paper_time(rt, data, paper, when, f"new {rt.name}: ")
             held = None
             if wf.create.role:
-                ok, held = self.holds(rt, wf.create.role, data, actor, day)
+                ok, held = self.holds(rt, wf.create.role, data, actor, day,
+                                      f"registering a {rt.label['en'].lower()}")
                 if not ok:
-                    raise NotAuthorised(f"{held}, which registering a {rt.label['en'].lower()} needs")
+                    raise NotAuthorised(held)
             if wf.create.sign:
                 self._sign(data, self._signature(wf.create.sign, actor, when, held, None, wf.initial, paper))
             missing = ev.unmet([*wf.requirements(wf.initial), *wf.create.requires])
@@ -595,9 +599,10 @@ class Store:
             data, style = yamlio.load_for_edit(path, self.rel(path), root=self.root)
             record = self._record(rt.name, path, data)
             self._check_file_is_sound(rt, data, record.path)
-            ok, why = self.holds(rt, rt.workflow.edit, data, actor, actor.when.astimezone(self.config.tz).date())
+            ok, why = self.holds(rt, rt.workflow.edit, data, actor, actor.when.astimezone(self.config.tz).date(),
+                                 f"editing {rt.name} {record_id}")
             if not ok:
-                raise NotAuthorised(f"{why}, which editing {rt.name} {record_id} needs")
+                raise NotAuthorised(why)
             if rt.workflow.states[record.state].final:
                 raise Refused(
                     f"{rt.name} {record_id} is {record.state}: a {record.state} record is not "
@@ -674,9 +679,9 @@ class Store:
                 )
             self._assign(rt, data, assignments)
             self._check_paper_time(rt, data, paper, when, f"{rt.name} {record_id}: ")
-            ok, held = self.holds(rt, move.role, data, actor, day)
+            ok, held = self.holds(rt, move.role, data, actor, day, f"moving {rt.name} {record_id} to '{target}'")
             if not ok:
-                raise NotAuthorised(f"{held}, which moving {rt.name} {record_id} to '{target}' needs")
+                raise NotAuthorised(held)
             self._check_schema(rt, data, record.path)
             self._check_refs(rt, data)
             data["state"] = target
