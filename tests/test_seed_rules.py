@@ -40,7 +40,7 @@ def test_sales_makes_the_first_contact_not_the_quality_engineer(qms, store, comp
     r = qms("complaint", "move", complaint, "acknowledged", *sets(*ACK), who=QE_ONLY)
     assert r.code == 1, r.text
     assert "does not hold the role 'sales'" in r.err and "moving complaint CMP-2026-0001 to 'acknowledged'" in r.err
-    assert "qms role grant sales EMAIL --name NAME" in r.err  # how to put it right
+    assert f"to grant it: qms role grant sales {QE_ONLY[1]} --name NAME" in r.err  # how to put it right
     r = qms("complaint", "move", complaint, "acknowledged", *sets(*ACK), who=SALES)
     assert r.code == 0, r.text
     assert load(store, complaint)["signatures"][-1]["role"] == "sales"

@@ -467,7 +467,7 @@ def test_someone_who_holds_no_role_is_refused_naming_the_role(qms, store, compla
     r = qms("complaint", "move", complaint, "acknowledged", *sets(*ACK), who=OUTSIDER)
     refused_unchanged(store, r, before_head, before, complaint)
     assert "'sales'" in r.err and OUTSIDER[1] in r.err
-    assert "qms role grant sales" in r.err, r.err  # and how the holder is named
+    assert f"qms role grant sales {OUTSIDER[1]} --name NAME" in r.err, r.err  # and how the holder is named
 
 
 def test_the_wrong_role_is_refused_naming_the_role_it_needs(qms, store, complaint):

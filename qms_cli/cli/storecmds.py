@@ -18,12 +18,31 @@ def init(
     company: str = typer.Option("", "--company", help="Company name on forms."),
     site: str = typer.Option("", "--site", help="Site code, usable in record numbers (e.g. HZ)."),
     lang: str = typer.Option("zh", "--lang", help="zh or en: default language of forms."),
+    department: Optional[str] = typer.Option(
+        None, "--department", metavar="NAME",
+        help="Your department: you hold department_head for it (issue copies, approve loans there). "
+             "Default: 质量部 with --lang zh, Quality with --lang en.",
+    ),
+    prefix: Optional[str] = typer.Option(
+        None, "--prefix", metavar="CODE",
+        help="1 to 10 letters and digits that start document numbers (HZ-CX-2026-001). Default: the "
+             "--site code; else the initials of the --company name's ASCII words (ACME Auto Parts: AAP; "
+             "one word: its first 4 letters); else QMS.",
+    ),
 ) -> None:
-    """A new store: git init, qms.yaml, records/, CI workflows and a pre-commit config; one commit."""
+    """A new store: git init, qms.yaml, records/, CI workflows and a pre-commit config; one commit.
+    You hold every role the record types use until you name others (qms role grant)."""
     from ..store.create import init_store
 
-    root = init_store(path, company, site, lang)
+    new = init_store(path, company, site, lang, department=department, prefix=prefix)
+    root = new.root
     typer.echo(f"new store at {root}")
+    typer.echo(f"documents are numbered {new.first_document} ... (prefix {new.prefix} from {new.prefix_from}); "
+               f"you are department head of {new.department}")
+    ci = [f for f in (".github/workflows/qms.yml", ".gitlab-ci.yml") if f in new.written]
+    if ci and not new.install.reachable:
+        err(f"note: qms was installed here from {new.install.source}, which CI cannot reach: set QMS_INSTALL "
+            f"in {' and '.join(ci)} (now {new.install.spec})")
     typer.echo(f"next: cd {root} && qms complaint new --set customer.name=... (see qms complaint fields)")
 
 

@@ -394,12 +394,16 @@ class Store:
             {h.email for r in resolved for h in (self.config.roles[r].holders if r in self.config.roles else ())
              if h.covers(day) and h.serves(department)}
         )
+        from ..roles import guard
+
         dept = f" --department {department}" if department and limited else ""
+        admin = guard(self.config)
         return False, (
             f"{actor.email} does not hold the role {wanted}{where} on {day}"
             + (f" (holders: {', '.join(holders)})" if holders else " (qms.yaml names no holder)")
             + (f", which {needed_for} needs" if needed_for else "")
-            + f"; to name a holder: qms role grant {resolved[0]} EMAIL --name NAME{dept}"
+            + (f"; a holder of '{admin}' can grant it" if admin else "; to grant it")
+            + f": qms role grant {resolved[0]} {actor.email} --name NAME{dept}"
         )
 
     def _signature(self, meaning: str, actor, when: datetime, role, source, target,

@@ -1,17 +1,26 @@
-"""Making stores: `init_store` (an empty store, one commit) and the files it writes."""
+"""Making stores: `init_store` (an empty store, one commit) and the files it writes: qms.yaml
+(the initialiser holding every role the record types use, document numbers under the
+store's own prefix), the CI files (installing qms the way this computer did) and the
+pre-commit configuration."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 from .. import __version__
-from ..config import CONFIG_FILE
+from ..config import CONFIG_FILE, Config
 from ..errors import BadInput, Refused
 from ..text import char_name, controls, visible
 from . import git as gitops
 
+# The roles qms knows by name, with their labels. A role a record type uses that is not
+# here is still written (labelled by its name): see roles_in_use.
 ROLES = {
     "quality_engineer": ("质量工程师", "Quality engineer"),
     "quality_manager": ("质量部经理", "Quality manager"),
@@ -19,41 +28,162 @@ ROLES = {
     "general_manager": ("总经理", "General manager"),
     "sales": ("销售部", "Sales"),
     "document_controller": ("文控", "Document controller"),
+    "department_head": ("部门负责人", "Department head"),
     "qms_admin": ("体系管理员", "QMS administrator"),
 }
+# Roles held for one department only (qms.yaml holders' `department:`).
+DEPARTMENT_ROLES = ("department_head",)
+DEFAULT_DEPARTMENT = {"zh": "质量部", "en": "Quality"}
+DEFAULT_PREFIX = "QMS"
+SAMPLE_PREFIX = "LX"  # the sample company's, in the built-in document numbering
+_PREFIX = re.compile(r"[A-Za-z0-9]{1,10}")
+# words of a company name that say what kind of company it is, not which one
+_LEGAL_WORDS = {"co", "corp", "corporation", "company", "ltd", "limited", "inc", "incorporated", "llc", "gmbh",
+                "ag", "kg", "sa", "ab", "as", "bv", "nv", "oy", "spa", "srl", "plc", "the", "of", "and",
+                "group"}
 
-GITHUB_WORKFLOW = """\
-# Written by `qms init`: every push and pull request is checked by qms, so an incomplete
-# or illegal record never merges.
-name: qms
-on: [push, pull_request]
-jobs:
-  validate:
-    runs-on: ubuntu-latest
-    steps:
-      - uses: actions/checkout@v4
-        with:
-          fetch-depth: 0
-      - uses: actions/setup-python@v5
-        with:
-          python-version: "3.11"
-      - run: pip install "${{{{ vars.QMS_PIP_SPEC || 'qms-cli=={version}' }}}}"
-      - run: qms validate
-      - run: qms audit --anchors-from origin
-"""
 
-GITLAB_CI = """\
-# Written by `qms init`: every push and merge request is checked by qms.
-qms:
-  image: python:3.11
-  variables:
-    GIT_DEPTH: "0"
-    QMS_PIP_SPEC: "qms-cli=={version}"
-  script:
-    - pip install "$QMS_PIP_SPEC"
-    - qms validate
-    - qms audit --anchors-from origin
-"""
+# -- the CI files --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Install:
+    """How CI installs qms: `spec`, a pip requirement; `source`, where this computer's qms
+    came from (for the comment beside it); `reachable` False when `spec` is only a
+    placeholder the store's owner must set (qms came from a folder CI cannot reach)."""
+
+    spec: str
+    source: str
+    reachable: bool
+
+
+_URL = re.compile(r"(?:https?|ssh|git)://[A-Za-z0-9._~:/@%+=-]+")  # no quotes, spaces, $, `, ;, #, ?
+_COMMIT = re.compile(r"[0-9a-fA-F]{7,64}")
+_VERSION = re.compile(r"[0-9][0-9A-Za-z.!+_-]{0,63}")
+_SUBDIR = re.compile(r"[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)*")
+_HASH = re.compile(r"(?:sha256|sha384|sha512)=[0-9a-fA-F]{64,128}")
+_VCS = ("git", "hg", "svn", "bzr")
+
+
+def install_spec(direct_url: Any, version: str) -> Install:
+    """The pip requirement that installs in CI the qms that `direct_url` (the PEP 610
+    record of this installation, parsed; None for an install from a package index)
+    describes. Every value is checked to be a plain URL, commit or version, since it is
+    written into YAML that CI runs; anything else gives the placeholder (reachable False)."""
+    pinned = f"qms-cli=={version}" if isinstance(version, str) and _VERSION.fullmatch(version) else "qms-cli"
+
+    def placeholder(why: str) -> Install:
+        return Install(pinned, why, False)
+
+    if direct_url is None:
+        return Install(pinned, "a package index", True)
+    if not isinstance(direct_url, dict) or not isinstance(direct_url.get("url"), str):
+        return placeholder("an install record (direct_url.json) that could not be read")
+    url = direct_url["url"]
+    if url.lower().startswith("file:") or "dir_info" in direct_url:
+        return placeholder("a folder on this computer")
+    if not _URL.fullmatch(url):
+        return placeholder("an install URL that is not a plain URL")
+    try:
+        parts = urlsplit(url)
+        user, password = parts.username, parts.password
+    except ValueError:
+        return placeholder("an install URL that is not a plain URL")
+    if password is not None or user not in (None, "git"):
+        return placeholder("an install URL with credentials in it")
+    fragment = []
+    sub = direct_url.get("subdirectory")
+    if sub is not None:
+        if not isinstance(sub, str) or not _SUBDIR.fullmatch(sub) or ".." in sub.split("/"):
+            return placeholder("an install record with an unusable subdirectory")
+        fragment.append(f"subdirectory={sub}")
+    vcs = direct_url.get("vcs_info")
+    if vcs is not None:
+        kind = vcs.get("vcs") if isinstance(vcs, dict) else None
+        commit = vcs.get("commit_id") if isinstance(vcs, dict) else None
+        if kind not in _VCS or not isinstance(commit, str) or not _COMMIT.fullmatch(commit):
+            return placeholder("a version-control install record without a plain commit")
+        tail = "#" + "&".join(fragment) if fragment else ""
+        return Install(f"qms-cli @ {kind}+{url}@{commit}{tail}", f"{kind} {url} at {commit}", True)
+    archive = direct_url.get("archive_info")
+    if isinstance(archive, dict) and parts.scheme in ("http", "https"):
+        digest = archive.get("hash")
+        if isinstance(digest, str) and _HASH.fullmatch(digest):
+            fragment.insert(0, digest)
+        tail = "#" + "&".join(fragment) if fragment else ""
+        return Install(f"qms-cli @ {url}{tail}", f"the archive {url}", True)
+    return placeholder("an install record that names no package index, repository or archive")
+
+
+def installed_spec() -> Install:
+    """install_spec for the qms running now, from its PEP 610 record (direct_url.json)."""
+    from importlib import metadata
+
+    try:
+        dist = metadata.distribution("qms-cli")
+    except metadata.PackageNotFoundError:
+        return install_spec({"url": "file:", "dir_info": {}}, __version__)
+    raw = dist.read_text("direct_url.json")
+    if raw is None:
+        return install_spec(None, dist.version)
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        data = "unreadable"
+    return install_spec(data, dist.version)
+
+
+def _install_lines(install: Install, indent: str) -> str:
+    """The QMS_INSTALL variable with the comment that says where its value came from."""
+    value = _quoted(install.spec)
+    if install.reachable:
+        return (f"{indent}# How CI installs qms (a pip requirement): as it was installed where `qms init` ran,\n"
+                f"{indent}# from {install.source}. Change it to upgrade qms in CI.\n"
+                f"{indent}QMS_INSTALL: {value}\n")
+    return (f"{indent}# How CI installs qms (a pip requirement). qms was installed where `qms init` ran from\n"
+            f"{indent}# {install.source}, which CI cannot reach: SET THIS to a git URL\n"
+            f"{indent}# (\"qms-cli @ git+https://HOST/qms.git@COMMIT\") or a version on your package index.\n"
+            f"{indent}QMS_INSTALL: {value}  # set this to where CI can install qms from\n")
+
+
+def github_workflow(install: Install) -> str:
+    return (
+        "# Written by `qms init`: every push and pull request is checked by qms, so an incomplete\n"
+        "# or illegal record never merges.\n"
+        "name: qms\n"
+        "on: [push, pull_request]\n"
+        "env:\n"
+        + _install_lines(install, "  ")
+        + "jobs:\n"
+        "  validate:\n"
+        "    runs-on: ubuntu-latest\n"
+        "    steps:\n"
+        "      - uses: actions/checkout@v4\n"
+        "        with:\n"
+        "          fetch-depth: 0\n"
+        "      - uses: actions/setup-python@v5\n"
+        "        with:\n"
+        "          python-version: \"3.11\"\n"
+        "      - run: pip install \"$QMS_INSTALL\"\n"
+        "      - run: qms validate\n"
+        "      - run: qms audit --anchors-from origin\n"
+    )
+
+
+def gitlab_ci(install: Install) -> str:
+    return (
+        "# Written by `qms init`: every push and merge request is checked by qms.\n"
+        "variables:\n"
+        + _install_lines(install, "  ")
+        + "qms:\n"
+        "  image: python:3.11\n"
+        "  variables:\n"
+        "    GIT_DEPTH: \"0\"\n"
+        "  script:\n"
+        "    - pip install \"$QMS_INSTALL\"\n"
+        "    - qms validate\n"
+        "    - qms audit --anchors-from origin\n"
+    )
+
 
 PRE_COMMIT = """\
 # Written by `qms init`: `pre-commit install` makes every commit pass `qms validate` first.
@@ -69,14 +199,72 @@ repos:
 """
 
 
+# -- qms.yaml ------------------------------------------------------------------------------
+
+_YAML_WORDS = {"true", "false", "null", "yes", "no", "on", "off", "y", "n", "~"}
+
+
 def _yaml_text(value: str) -> str:
-    """A value that reads back as the same text in YAML."""
-    if value and re.fullmatch(r"[\w\u4e00-\u9fff .()（）-]+", value) and not value[0].isdigit():
+    """A value that reads back as the same text in YAML (also inside a flow mapping)."""
+    if (value and re.fullmatch(r"[\w\u4e00-\u9fff .()（）-]+", value) and not value[0].isdigit()
+            and value[0] not in " -" and not value.endswith(" ") and value.lower() not in _YAML_WORDS):
         return value
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return _quoted(value)
 
 
-def config_text(company: str, site: str, lang: str, name: str, email: str) -> str:
+def _quoted(value: str) -> str:
+    """`value` as a YAML double-quoted scalar: JSON's escapes, and \\uXXXX for every character
+    YAML does not print as itself (NEL, the line and paragraph separators, C1 controls)."""
+    return re.sub("[\x7f-\x9f\u2028\u2029]", lambda m: f"\\u{ord(m.group(0)):04x}",
+                  json.dumps(value, ensure_ascii=False))
+
+
+def roles_in_use(config: Config) -> list[str]:
+    """Every role a record type of `config` names: for creating, editing, moving, and by
+    approvals (`@review`, `@approve`: every role the type's default table names)."""
+    found: list[str] = []
+    for name in config.type_names():
+        rt = config.record_type(name)
+        specs = [rt.workflow.create.role, rt.workflow.edit, *(m.role for m in rt.workflow.moves)]
+        for spec in specs:
+            for role in spec if isinstance(spec, tuple) else (spec,):
+                if role is None:
+                    continue
+                named = ([e.get(role[1:]) for e in rt.approvals.default.values() if isinstance(e, dict)]
+                         if role.startswith("@") else [role])
+                found += [r for r in named if isinstance(r, str) and r not in found]
+    return found
+
+
+def document_numbering(config: Config, prefix: str) -> dict[str, str]:
+    """The built-in document numbering with the sample company's prefix replaced by `prefix`."""
+    schemes = config.record_type("document").numbering
+    return {cat: re.sub(rf"^{SAMPLE_PREFIX}-", f"{prefix}-", scheme) for cat, scheme in schemes.items()}
+
+
+def derive_prefix(prefix: str | None, site: str, company: str) -> tuple[str, str]:
+    """The document-number prefix and where it came from: --prefix; else --site; else the
+    initials of the company name's ASCII words (one word: its first 4 letters); else QMS."""
+    if prefix is not None:
+        if not _PREFIX.fullmatch(prefix):
+            raise BadInput(f"--prefix '{visible(prefix, one_line=True)}': expected 1 to 10 letters and digits "
+                           f"(A-Z, 0-9), such as LX: it starts every document number (LX-CX-2026-001)")
+        return prefix, "--prefix"
+    if site:
+        return site.upper(), "--site"
+    words = re.findall(r"[A-Za-z]+", company)
+    named = [w for w in words if w.lower() not in _LEGAL_WORDS] or words
+    if len(named) > 1:
+        return "".join(w[0] for w in named)[:10].upper(), "the company name"
+    if named:
+        return named[0][:4].upper(), "the company name"
+    return DEFAULT_PREFIX, "qms's default, as no --prefix, --site or company name in ASCII letters was given"
+
+
+def config_text(company: str, site: str, lang: str, name: str, email: str, *, department: str = "",
+                prefix: str = DEFAULT_PREFIX, prefix_from: str = "", numbering: dict[str, str] | None = None,
+                roles: list[str] | None = None) -> str:
+    department = department or DEFAULT_DEPARTMENT[lang]
     lines = [
         "# qms store configuration (see the qms README).",
         f"company: {_yaml_text(company)}",
@@ -96,6 +284,21 @@ def config_text(company: str, site: str, lang: str, name: str, email: str) -> st
         "  workdays: []",
         "  holidays: []",
         "",
+    ]
+    if numbering:
+        example = numbering.get("procedure") or next(iter(numbering.values()))
+        lines += [
+            f"# Document numbers, by category: the prefix {prefix} comes from {prefix_from or 'qms init'}",
+            "# (`qms init --prefix CODE` names another). {year} is the year, {seq:03} a running number",
+            "# (001, 002 ...); a scheme without {seq} is one document a year (the manual). Change them",
+            "# (`qms rules commit`) before the first document is registered: a number, once given, stays.",
+            f"# A procedure registered in 2026 is {example.format(year=2026, seq=1)}.",
+            "numbering:",
+            "  document:",
+        ]
+        lines += [f"    {cat}: {_quoted(scheme)}" for cat, scheme in numbering.items()]
+        lines.append("")
+    lines += [
         "# The rules (roles, approvals, time limits, numbering, types/, reports/, templates/) are",
         "# changed only by holders of this role, with `qms role grant|revoke`; `qms audit` reports",
         "# any other change, judged by the rules as they stood before it. A paper record entered",
@@ -105,15 +308,21 @@ def config_text(company: str, site: str, lang: str, name: str, email: str) -> st
         "  back_entry_days: 30",
         "",
         "# Who may sign what. Whoever ran `qms init` holds every role until others are named",
-        "# (`qms role grant ROLE PERSON --from DATE`, `qms role revoke ROLE PERSON`).",
+        "# (`qms role grant ROLE PERSON --from DATE`, `qms role revoke ROLE PERSON`). A department",
+        f"# head approves for their own department only: {_yaml_text(department)} here; name the other",
+        "# departments' heads with `qms role grant department_head PERSON --department DEPT`.",
         "roles:",
     ]
-    for role, (zh, en) in ROLES.items():
+    for role in roles if roles is not None else list(ROLES):
+        zh, en = ROLES.get(role, (role, role))
+        holder = f"{{name: {_yaml_text(name)}, email: {_yaml_text(email)}"
+        if role in DEPARTMENT_ROLES:
+            holder += f", department: {_yaml_text(department)}"
         lines += [
             f"  {role}:",
-            f"    label: {{zh: {zh}, en: {en}}}",
+            f"    label: {{zh: {_yaml_text(zh)}, en: {_yaml_text(en)}}}",
             "    holders:",
-            f"      - {{name: {_yaml_text(name)}, email: {_yaml_text(email)}}}",
+            f"      - {holder}}}",
         ]
     return "\n".join(lines) + "\n"
 
@@ -123,9 +332,31 @@ def _line_break(text: str) -> tuple[int, str] | None:
     return (m.start(), char_name(m.group(0))) if m else None
 
 
-def init_store(path: Path, company: str = "", site: str = "", lang: str = "zh") -> Path:
+def _one_line(option: str, text: str, what: str, limit: int) -> None:
+    bad = controls(text) or _line_break(text)
+    if bad:
+        raise BadInput(f"{option}: character {bad[0] + 1} is {bad[1]}; expected {what} on one line")
+    if len(text) > limit:
+        raise BadInput(f"{option}: {len(text)} characters; expected at most {limit}")
+
+
+@dataclass(frozen=True)
+class NewStore:
+    root: Path
+    prefix: str  # the document numbers' prefix
+    prefix_from: str  # where it came from
+    first_document: str  # the number of this year's first procedure
+    department: str  # the initialiser's, as department head
+    install: Install  # how the CI files install qms
+    written: tuple[str, ...] = ()  # the files the init commit holds
+
+
+def init_store(path: Path, company: str = "", site: str = "", lang: str = "zh", *,
+               department: str | None = None, prefix: str | None = None,
+               install: Install | None = None) -> NewStore:
     """A new store at `path`: git repository, qms.yaml, records/, CI and pre-commit
-    configuration, committed as one commit. Refuses to touch an existing store."""
+    configuration, committed as one commit. Refuses to touch an existing store; checks
+    every input before anything is written."""
     if lang not in ("zh", "en"):
         raise BadInput(f"--lang: expected zh or en, not '{lang}'")
     if site and not re.fullmatch(r"[A-Za-z0-9]{1,10}", site):
@@ -136,6 +367,12 @@ def init_store(path: Path, company: str = "", site: str = "", lang: str = "zh") 
                        "on one line, as it is printed at the top of every form")
     if len(company) > 200:
         raise BadInput(f"--company: {len(company)} characters; expected at most 200")
+    if department is not None:
+        _one_line("--department", department, "the department's name", 60)
+        if not department.strip():
+            raise BadInput("--department: empty; expected the department's name, such as 质量部")
+    department = (department or DEFAULT_DEPARTMENT[lang]).strip()
+    prefix, prefix_from = derive_prefix(prefix, site, company)
     path = path.expanduser().resolve()
     if os.path.lexists(path / CONFIG_FILE):
         raise Refused(f"{path}: already a store ({CONFIG_FILE} exists); nothing was changed")
@@ -143,6 +380,12 @@ def init_store(path: Path, company: str = "", site: str = "", lang: str = "zh") 
         raise BadInput(f"{path}: exists and is not a folder")
     existing = next(p for p in [path, *path.parents] if p.exists())
     who = gitops.actor(existing)  # before anything is written
+    install = install or installed_spec()
+    builtin = Config(root=path, data={})  # the built-in types, as the new store will run them
+    numbering = document_numbering(builtin, prefix)
+    text = config_text(company or path.name, site, lang, who.name, who.email, department=department,
+                       prefix=prefix, prefix_from=prefix_from, numbering=numbering,
+                       roles=[*ROLES, *(r for r in roles_in_use(builtin) if r not in ROLES)])
     path.mkdir(parents=True, exist_ok=True)
     import git
 
@@ -151,21 +394,21 @@ def init_store(path: Path, company: str = "", site: str = "", lang: str = "zh") 
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         git.Repo.init(path).close()
     files = {
-        CONFIG_FILE: config_text(company or path.name, site, lang, who.name, who.email),
+        CONFIG_FILE: text,
         "records/.gitkeep": "",
         "files/.gitkeep": "",
         ".gitignore": ".qms/\n",
-        ".github/workflows/qms.yml": GITHUB_WORKFLOW.format(version=__version__),
-        ".gitlab-ci.yml": GITLAB_CI.format(version=__version__),
+        ".github/workflows/qms.yml": github_workflow(install),
+        ".gitlab-ci.yml": gitlab_ci(install),
         ".pre-commit-config.yaml": PRE_COMMIT,
     }
     written = []
-    for rel, text in files.items():
+    for rel, content in files.items():
         p = path / rel
         if os.path.lexists(p):
             continue  # an existing repository's own files (or links) stay as they are
         p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text, encoding="utf-8")
+        p.write_text(content, encoding="utf-8")
         written.append(rel)
     # JSON Schemas for editors; records written by qms name them (yaml-language-server)
     from ..schema import SCHEMA_DIR, export
@@ -178,4 +421,6 @@ def init_store(path: Path, company: str = "", site: str = "", lang: str = "zh") 
         f"QMS-Action: init\nQMS-Signature: initialised by {who.email}\n"
     )
     gitops.commit(path, written, message)
-    return path
+    scheme = numbering.get("procedure") or next(iter(numbering.values()))
+    first = scheme.format(year=who.when.astimezone(builtin.tz).year, seq=1)
+    return NewStore(path, prefix, prefix_from, first, department, install, tuple(written))
