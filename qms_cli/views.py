@@ -3,12 +3,18 @@ and their workflow, shared by the text and the JSON output. No printing here."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+import math
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timezone, tzinfo
 from typing import Any
 
 from .deadlines import Deadline, deadlines
+from .errors import BadInput
 from .model import values
 from .model.declaration import FieldSpec, RecordType
+from .suggest import closest, did_you_mean, fold
+from .text import quote
 
 
 def plain(value: Any) -> Any:
@@ -157,51 +163,350 @@ def _cell(rt: RecordType, data: Any, path: str, lang: str) -> str:
     return shown(spec, value, lang)
 
 
-def matches(rt: RecordType, data: Any, where: list[tuple[str, str]]) -> bool:
-    for path, wanted in where:
-        value = values.get(data, path)
-        if isinstance(value, list):
-            if wanted not in [str(v) for v in value]:
+# ------------------------------------------------------------------ finding records (list)
+
+# What a Chinese keyboard types for the operators of --where (＝ ～ ＞＝ ＜＝, ≥ ≤) reads as
+# the ASCII ones; one character for one, so that the value keeps its place in the text.
+_WIDE_OPERATORS = str.maketrans({"＝": "=", "～": "~", "〜": "~", "＞": ">", "＜": "<"})
+# The field is everything before the first operator character, so `quantity_affected>=5`
+# is `>=` and 5, never `>` in a field name or `=` with the value `>5`.
+_CONDITION = re.compile(r"([^=~<>≥≤]*)(>=|<=|≥|≤|=|~)(.*)", re.DOTALL)
+WHERE_FORMS = (
+    "expected FIELD=VALUE, FIELD~TEXT, FIELD>=VALUE or FIELD<=VALUE "
+    "(e.g. class=serious, customer.name~上汽, received_at>=2026-03-01)"
+)
+# What a field holds, as said when it cannot be compared with >= or <=.
+_KIND_WORDS = {
+    "text": "text", "email": "an e-mail address", "ref": "a reference to another record",
+    "file": "a file", "enum": "one of a list of values", "bool": "yes or no",
+    "object": "a group of fields", "list": "a list", "edition": "an edition such as A/0",
+}
+_ORDERED = {"int", "number", "date", "datetime"}
+_BOUND_FORMS = {
+    "int": "a whole number such as 12",
+    "number": "a number such as 12 or 0.5",
+    "date": "a date such as 2026-03-01",
+    "datetime": "a date such as 2026-03-01, or a date and time such as 2026-03-01T08:00",
+}
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One --where or --state filter, read against the record type once: `op` is `=`
+    (the value as typed, or the enum value / state a label names), `~` (contains, case
+    and full-width letters ignored; `wanted` already folded) or `>=` / `<=` (`wanted` a
+    number, a date or an aware date-time; a date against a date-time field compares the
+    day in the store's time zone)."""
+
+    path: str
+    op: str
+    wanted: Any
+    kind: str = "text"  # the type of the field's values (of a list's items)
+    tz: tzinfo | None = None
+    # enum values and states: each one's name and labels, folded, for `~`
+    words: tuple[tuple[str, str], ...] = ()
+
+    def holds(self, data: Any) -> bool:
+        value = values.get(data, self.path)
+        if self.op == "=":
+            return _equals(value, self.wanted)
+        items = value if isinstance(value, list) else [value]
+        if self.op == "~":
+            return any(self.wanted in self._text(v) for v in items if not values.is_empty(v))
+        return any(self._within(v) for v in items if not values.is_empty(v))
+
+    def _text(self, value: Any) -> str:
+        if isinstance(value, (datetime, date)):
+            return value.isoformat()
+        if self.words:
+            key = str(value)
+            for name, text in self.words:
+                if name == key:
+                    return text
+        return fold(str(value))
+
+    def _within(self, value: Any) -> bool:
+        here = _typed(self.kind, value, self.tz, day=not isinstance(self.wanted, datetime))
+        if here is None:
+            return False
+        return here >= self.wanted if self.op == ">=" else here <= self.wanted
+
+
+def _typed(kind: str, value: Any, tz: tzinfo | None, *, day: bool = False) -> Any:
+    """A stored value as what it compares as: a number, a date, an aware date-time (with
+    `day`, the day of a date-time in the store's time zone); None when it is not one."""
+    if kind in ("int", "number"):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return value if ok and not math.isnan(value) else None
+    if kind == "date":
+        return values.to_date(value)
+    if kind == "datetime":
+        moment = values.to_datetime(value, tz or timezone.utc)
+        return values.day_of(moment, tz) if day and moment is not None else moment
+    return None
+
+
+def _equals(value: Any, wanted: str) -> bool:
+    """`FIELD=VALUE` as it always read: the value as text; a list holds it as an item;
+    yes/no words for a yes-or-no field; a date or time starting with it (2026-03)."""
+    if isinstance(value, list):
+        return wanted in [str(v) for v in value]
+    if value is True or value is False:
+        return str(value).lower() == wanted.lower() or (
+            wanted.lower() in values.TRUE_WORDS and value
+            or wanted.lower() in values.FALSE_WORDS and not value
+        )
+    if isinstance(value, (datetime, date)):
+        return value.isoformat().startswith(wanted)
+    return str(value if value is not None else "") == wanted
+
+
+def matches(rt: RecordType, data: Any, where: list) -> bool:
+    """Whether the record holds every condition: a `Condition`, or a (FIELD, VALUE) pair
+    read as FIELD=VALUE (report declarations)."""
+    for c in where:
+        if isinstance(c, Condition):
+            if not c.holds(data):
                 return False
-        elif value is True or value is False:
-            if str(value).lower() != wanted.lower() and not (
-                wanted.lower() in values.TRUE_WORDS and value
-                or wanted.lower() in values.FALSE_WORDS and not value
-            ):
-                return False
-        elif isinstance(value, (datetime, date)):
-            if not value.isoformat().startswith(wanted):
-                return False
-        elif str(value if value is not None else "") != wanted:
+        elif not _equals(values.get(data, c[0]), c[1]):
             return False
     return True
 
 
-def listing(store, type_name: str, where: list[str], overdue: bool, lang: str) -> tuple[list[dict], list[str]]:
-    """Rows for `qms TYPE list`, and the problems met on the way (unreadable files)."""
+def field_paths(rt: RecordType) -> list[str]:
+    """Every path --where and --sort accept by name: id, state, the declared fields and
+    the fields of their groups (customer.name)."""
+    out = ["id", "state"]
+
+    def walk(fields: dict[str, FieldSpec], prefix: str) -> None:
+        for name, spec in fields.items():
+            out.append(prefix + name)
+            if spec.type == "object":
+                walk(spec.fields, f"{prefix}{name}.")
+
+    walk(rt.fields, "")
+    return out
+
+
+def _choices_text(choices: dict[str, dict[str, str]], lang: str) -> str:
+    """general (一般投诉), requirement (客户需求), ...: the names, with their labels where
+    these say more."""
+    shown_ = []
+    for name, label in choices.items():
+        text = label.get(lang) or ""
+        shown_.append(f"{name} ({text})" if text and fold(text) != fold(name) else name)
+    return ", ".join(shown_)
+
+
+def choice(word: str, choices: dict[str, dict[str, str]]) -> str | None:
+    """The name of the state or enum value `word` names, by its name or by its Chinese or
+    English label (case and full-width letters ignored); None if none."""
+    if word in choices:
+        return word
+    folded = fold(word)
+    for name, label in choices.items():
+        if folded == fold(name) or any(folded == fold(text) for text in label.values()):
+            return name
+    return None
+
+
+def _choice_words(choices: dict[str, dict[str, str]]) -> tuple[tuple[str, str], ...]:
+    return tuple((name, fold(" ".join([name, *label.values()]))) for name, label in choices.items())
+
+
+def state_choices(rt: RecordType) -> dict[str, dict[str, str]]:
+    return {name: st.label for name, st in rt.workflow.states.items()}
+
+
+def resolve_state(rt: RecordType, given: str, option: str, lang: str) -> str:
+    """The workflow state `given` names (name or label); BadInput naming `option` if none."""
+    choices = state_choices(rt)
+    name = choice(given.strip(), choices)
+    if name is None:
+        known = [w for n, label in choices.items() for w in (n, *label.values())]
+        raise BadInput(
+            f"{option}: {quote(given.strip())} is not a state of a {rt.label['en'].lower()}"
+            f"{_hint(given, known, choices)} (expected one of {_choices_text(choices, lang)})"
+        )
+    return name
+
+
+def _hint(given: str, known: list[str], choices: dict[str, dict[str, str]]) -> str:
+    """did you mean 'closed'?, naming the value to type (a label suggests its name too)."""
+    hit = closest(given, known)
+    if hit is None:
+        return ""
+    name = choice(hit, choices)
+    return f"; did you mean '{hit}'{f' ({name})' if name and name != hit else ''}?"
+
+
+def _unknown_field(rt: RecordType, path: str, option: str) -> BadInput:
+    return BadInput(
+        f"{option}: a {rt.label['en'].lower()} has no field {quote(path)}"
+        f"{did_you_mean(path, field_paths(rt))} (`qms {rt.name} fields` lists them)"
+    )
+
+
+def _field_path(rt: RecordType, path: str, option: str) -> None:
+    """Refuse what is not a field path (as FIELD=VALUE always did) or not a field of the
+    type, with the closest path; a field's label typed for its path is pointed to it."""
+    if path in ("id", "state"):
+        return
+    try:
+        values.check_path(path)
+    except BadInput as e:
+        labelled = [p for p in field_paths(rt) if p not in ("id", "state")
+                    and any(fold(t) == fold(path) for t in rt.field(p).label.values())]  # type: ignore[union-attr]
+        hint = f"; did you mean '{labelled[0]}'?" if labelled else ""
+        raise BadInput(f"{option}: {e.message}{hint}") from None
+    if rt.field(path) is None:
+        raise _unknown_field(rt, path, option)
+
+
+def parse_condition(rt: RecordType, text: str, tz: tzinfo, lang: str) -> Condition:
+    """A --where condition read against the record type: unknown fields, states and enum
+    values, and bounds that are not dates or numbers, are refused (BadInput) with what
+    was expected and the closest known word."""
+    m = _CONDITION.fullmatch(text.translate(_WIDE_OPERATORS))
+    if not m:
+        raise BadInput(f"--where {quote(text)}: {WHERE_FORMS}")
+    path = text[: m.end(1)].strip()
+    op = {"≥": ">=", "≤": "<="}.get(m.group(2), m.group(2))
+    wanted = text[m.start(3):].strip()
+    option = f"--where {quote(text)}"
+    _field_path(rt, path, option)
+    spec = rt.field(path) if path not in ("id", "state") else None
+    item = spec.items if spec is not None and spec.type == "list" and spec.items is not None else spec
+    kind = item.type if item is not None else "text"
+    choices = state_choices(rt) if path == "state" else item.values if item is not None and kind == "enum" else {}
+    if op == "~":
+        return Condition(path, op, fold(wanted), kind, tz, _choice_words(choices) if choices else ())
+    if op == "=":
+        if path == "state":
+            return Condition(path, op, resolve_state(rt, wanted, option, lang))
+        if choices:
+            name = choice(wanted, choices)
+            if name is None:
+                known = [w for n, label in choices.items() for w in (n, *label.values())]
+                raise BadInput(
+                    f"{option}: {path} ({rt.label_of(path, lang)}) has no value {quote(wanted)}"
+                    f"{_hint(wanted, known, choices)} (expected one of {_choices_text(choices, lang)})"
+                )
+            return Condition(path, op, name, kind)
+        if kind == "bool" and wanted.lower() not in values.TRUE_WORDS | values.FALSE_WORDS:
+            raise BadInput(f"{option}: {path} ({rt.label_of(path, lang)}) is yes or no; expected yes or no (true/false)")
+        return Condition(path, op, wanted, kind)
+    # >= and <=
+    if kind not in _ORDERED:
+        what = "a workflow state (use state=STATE)" if path == "state" else \
+            "a record ID (use id=ID or id~TEXT)" if path == "id" else _KIND_WORDS.get(kind, kind)
+        raise BadInput(
+            f"{option}: {op} compares dates, times and numbers; "
+            f"{path}{f' ({rt.label_of(path, lang)})' if spec else ''} holds {what}"
+        )
+    return Condition(path, op, _bound(kind, wanted, tz, f"{option}: {path} ({rt.label_of(path, lang)})"), kind, tz)
+
+
+def _bound(kind: str, text: str, tz: tzinfo, where: str) -> Any:
+    """The bound of >= or <= as the field's type: a number, a date, or for a date-time
+    field a date (the whole day) or an aware date-time (naive: the store's time zone)."""
+    try:
+        if kind in ("int", "number"):
+            if not re.fullmatch(r"[+-]?\d+(\.\d+)?", text):
+                raise ValueError
+            return float(text) if "." in text else int(text)
+        if kind == "date" or re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            return values.parse_date(text)
+        return values.parse_datetime(text, tz)
+    except (ValueError, OverflowError):
+        raise BadInput(f"{where}: expected {_BOUND_FORMS[kind]}, not {quote(text)}") from None
+
+
+def sort_path(rt: RecordType, path: str) -> str:
+    """The field `--sort` names, checked: a field with one value (not a group)."""
+    path = path.strip()
+    if path.startswith("-"):
+        raise BadInput(f"--sort {quote(path)}: for the largest or latest first, add --desc: --sort {path.lstrip('-')} --desc")
+    _field_path(rt, path, "--sort")
+    spec = rt.field(path) if path not in ("id", "state") else None
+    if spec is not None and spec.type == "object":
+        inner = next(iter(spec.fields), "name")
+        raise BadInput(f"--sort {quote(path)}: {path} is a group of fields; sort by one of them, e.g. {path}.{inner}")
+    return path
+
+
+_MISSING_LAST = 2
+
+
+def sort_key(rt: RecordType, path: str, data: Any, tz: tzinfo) -> tuple[int, Any]:
+    """(0, the typed value), (1, the text of a value that does not fit its type) or
+    (2, None) for a record without the field: these sort in that order."""
+    value = values.get(data, path)
+    if values.is_empty(value):
+        return _MISSING_LAST, None
+    if path == "state":
+        order = list(rt.workflow.states)
+        return (0, order.index(value)) if value in order else (1, str(value))
+    spec = rt.field(path) if path != "id" else None
+    if spec is None:
+        return 0, str(value)
+    if spec.type == "list" and isinstance(value, list):
+        keys = [_scalar_key(spec.items, v, tz) if spec.items else (0, fold(str(v))) for v in value]
+        return (0, tuple(k[1] for k in keys)) if all(k[0] == 0 for k in keys) else (1, str(value))
+    return _scalar_key(spec, value, tz)
+
+
+def _scalar_key(spec: FieldSpec, value: Any, tz: tzinfo) -> tuple[int, Any]:
+    kind = spec.type
+    if kind in _ORDERED:
+        typed = _typed(kind, value, tz)
+        return (0, typed) if typed is not None else (1, str(value))
+    if kind == "enum":
+        order = list(spec.values)
+        return (0, order.index(value)) if value in order else (1, str(value))
+    if kind == "bool":
+        return (0, int(value)) if isinstance(value, bool) else (1, str(value))
+    if isinstance(value, (dict, list)):
+        return 1, str(value)
+    return 0, fold(str(value))
+
+
+def _sorted(keyed: list[tuple[tuple[int, Any], dict]], descending: bool) -> list[dict]:
+    """Rows by their keys (typed values, then values that do not fit, then records
+    without the field, each group in its own order, ties as listed)."""
+    out: list[dict] = []
+    for bucket in (0, 1, _MISSING_LAST):
+        group = [(k[1], row) for k, row in keyed if k[0] == bucket]
+        if bucket != _MISSING_LAST:
+            group.sort(key=lambda kr: kr[0], reverse=descending)
+        out.extend(row for _, row in group)
+    return out
+
+
+def listing(
+    store, type_name: str, where: list[str], overdue: bool, lang: str, *,
+    state: str | None = None, sort: str | None = None, descending: bool = False,
+) -> tuple[list[dict], list[str]]:
+    """Rows for `qms TYPE list`, and the problems met on the way (unreadable files).
+    `where`: FIELD=VALUE, FIELD~TEXT, FIELD>=V, FIELD<=V; `state` a state by name or
+    label; `sort` a field (records without it last), `descending` largest/latest first
+    (without `sort`: the usual order reversed). Everything is checked before a record is
+    read."""
     rt = store.record_type(type_name)
-    conditions = []
-    for w in where:
-        path, sep, wanted = w.partition("=")
-        if not sep:
-            from .errors import BadInput
-
-            raise BadInput(f"--where '{w}': expected FIELD=VALUE (e.g. class=serious)")
-        path = path.strip()
-        if path not in ("id", "state"):
-            values.check_path(path)
-            if rt.field(path) is None:
-                from .errors import BadInput
-
-                raise BadInput(f"--where {path}: {rt.name} has no such field")
-        conditions.append((path, wanted.strip()))
+    tz = store.config.tz
+    conditions = [parse_condition(rt, w, tz, lang) for w in where]
+    if state is not None:
+        conditions.append(Condition("state", "=", resolve_state(rt, state, "--state", lang)))
+    by = sort_path(rt, sort) if sort is not None else None
     now = store.now()
 
     def row_of(rec):
         if not matches(rt, rec.data, conditions):
             return None
         row = summary_row(store, rt, rec, lang, now)
-        return None if overdue and not row["overdue"] else row
+        if overdue and not row["overdue"]:
+            return None
+        return (sort_key(rt, by, rec.data, tz), row) if by else row
 
     rows, problems = [], []
     for found in store.records(type_name, then=row_of):
@@ -209,4 +514,8 @@ def listing(store, type_name: str, where: list[str], overdue: bool, lang: str) -
             problems.append(str(found))
         else:
             rows.append(found)
+    if by:
+        rows = _sorted(rows, descending)
+    elif descending:
+        rows.reverse()
     return rows, problems + [f"{s} (not listed)" for s in store.skipped]
