@@ -9,6 +9,7 @@ from typing import List, Optional
 
 import typer
 
+from ..errors import BadInput
 from . import err, handled, lang_of, open_store, options
 
 ON_HELP = (
@@ -92,18 +93,28 @@ def type_app(type_name: str) -> typer.Typer:
     @sub.command("list")
     @handled
     def list_(
-        where: List[str] = typer.Option([], "--where", "-w", help="FIELD=VALUE filter (repeat to narrow).", metavar="FIELD=VALUE"),
-        state: Optional[str] = typer.Option(None, "--state", help="Only records in this state."),
+        where: List[str] = typer.Option(
+            [], "--where", "-w", metavar="FIELD=VALUE",
+            help="A filter (repeat to narrow): FIELD=VALUE is exactly that value (an enum value or "
+                 "state also by its label, a date or time also by its start: received_at=2026-03); "
+                 "FIELD~TEXT contains the text, case ignored (a list: any item); FIELD>=VALUE and "
+                 "FIELD<=VALUE bound a date, time or number (received_at>=2026-03-01: from that day "
+                 "on, in the store's time zone). ＝ and ～ work as = and ~.",
+        ),
+        state: Optional[str] = typer.Option(None, "--state", help="Only records in this state (its name or label, e.g. closed or 已结案).", metavar="STATE"),
+        sort: Optional[str] = typer.Option(None, "--sort", help="Sort by this field's value (dates by time, numbers by size, states and enum values in their declared order); records without it come last.", metavar="FIELD"),
+        desc: bool = typer.Option(False, "--desc", help="Largest, latest or last first (with --sort; alone: the usual order reversed)."),
         overdue: bool = typer.Option(False, "--overdue", help="Only records with a deadline past due at QMS_NOW (or now)."),
         json: bool = typer.Option(False, "--json", help="Print as JSON."),
     ) -> None:
-        """A table of the records (rich) or a JSON list."""
+        """A table of the records (rich) or a JSON list. An unknown field, state or enum
+        value is an error that names the closest known one."""
         from ..views import listing
 
         store = open_store()
         lang = lang_of(store)
-        conditions = list(where) + ([f"state={state}"] if state else [])
-        rows, problems = listing(store, type_name, conditions, overdue, lang)
+        rows, problems = listing(store, type_name, list(where), overdue, lang,
+                                 state=state, sort=sort, descending=desc)
         if _want_json(json):
             emit_json(rows)
         else:
@@ -133,6 +144,33 @@ def type_app(type_name: str) -> typer.Typer:
         else:
             typer.echo(f"{record_id}: updated ({change.commit[:10]})" if change.commit
                        else f"{record_id}: unchanged (it already holds these values; nothing committed)")
+
+    @sub.command("attach")
+    @handled
+    def attach(
+        record_id: str = typer.Argument(..., metavar="ID"),
+        field: str = typer.Argument(..., metavar="FIELD", help="A file field, e.g. original_file, report.file, attachments."),
+        paths: List[Path] = typer.Argument(..., metavar="PATH...", help="Files on this computer."),
+        comment: str = typer.Option("", "--comment", "-m", help="Why: goes into the commit message."),
+    ) -> None:
+        """Attach files (a customer's letter, an 8D report, photos): each is copied to
+        files/TYPE/ID/, pinned by its SHA-256 and committed with the record; the same as
+        `set ID FIELD=@PATH` (FIELD+=@PATH for a list of files)."""
+        store = open_store()
+        rt = store.record_type(type_name)
+        spec = rt.field(field.strip())
+        is_list = spec is not None and spec.type == "list" and spec.items is not None and spec.items.type == "file"
+        if spec is None or not (spec.type == "file" or is_list):
+            files = [p for p, f in _file_fields(rt.fields)]
+            raise BadInput(f"{field}: not a file field of {rt.name} (file fields: {', '.join(files) or 'none'})")
+        if not is_list and len(paths) > 1:
+            raise BadInput(f"{field}: holds one file; give one PATH (or attach the others to a list of files)")
+        op = "+=@" if is_list else "=@"
+        change = store.set(type_name, record_id, [f"{field.strip()}{op}{p}" for p in paths], comment)
+        print_notes(change.notes)
+        attached = store.attached
+        typer.echo(f"{record_id}: attached {', '.join(attached)} ({change.commit[:10]})" if change.commit
+                   else f"{record_id}: unchanged (these files are already attached; nothing committed)")
 
     @sub.command("move")
     @handled
@@ -175,3 +213,12 @@ def type_app(type_name: str) -> typer.Typer:
                 typer.echo(f"{r['path']:<34} {r['type']:<9} {r['label']}{extra}{req}")
 
     return sub
+
+
+def _file_fields(fields, prefix: str = ""):
+    """(path, spec) of every field that holds files."""
+    for name, spec in fields.items():
+        if spec.type == "object":
+            yield from _file_fields(spec.fields, f"{prefix}{name}.")
+        elif spec.type == "file" or (spec.type == "list" and spec.items is not None and spec.items.type == "file"):
+            yield f"{prefix}{name}", spec

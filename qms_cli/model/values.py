@@ -300,9 +300,14 @@ def coerce(spec: FieldSpec, raw: str, tz: tzinfo) -> Any:
     if kind == "datetime":
         return _day_in_bounds(parse_datetime(text, tz).replace(microsecond=0))
     if kind == "enum":
-        if text not in spec.values:
-            raise ValueError(f"expected one of {', '.join(spec.values)}")
-        return text
+        key = enum_key(spec, text)
+        if key is None:
+            from ..suggest import did_you_mean
+
+            words = [*spec.values, *(w for labels in spec.values.values() if isinstance(labels, dict)
+                                     for w in labels.values())]
+            raise ValueError(f"expected one of {', '.join(spec.values)}{did_you_mean(text, words)}")
+        return key
     if kind == "edition":
         if not EDITION.match(text.upper()):
             raise ValueError("expected an edition such as A/0 (letter = edition, number = modification)")
@@ -367,6 +372,21 @@ def _bounded(spec: FieldSpec, n: int | float) -> int | float:
     if spec.max is not None and n > spec.max:
         raise ValueError(f"expected at most {spec.max:g}")
     return n
+
+
+def enum_key(spec: FieldSpec, text: str) -> str | None:
+    """The value of an enum field that `text` names: the value itself, or its label in
+    any language as the form prints it (严重投诉, Serious complaint); None if neither."""
+    if text in spec.values:
+        return text
+    from ..suggest import fold
+
+    wanted = fold(text)
+    for key, labels in spec.values.items():
+        if fold(str(key)) == wanted or (isinstance(labels, dict) and any(fold(str(w)) == wanted
+                                                                         for w in labels.values())):
+            return key
+    return None
 
 
 def check_file_path(text: str) -> None:

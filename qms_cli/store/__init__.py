@@ -6,6 +6,7 @@ under the store's lock. It never prints; it raises QmsError."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from dataclasses import dataclass
@@ -18,6 +19,9 @@ from ..errors import BadInput, NotAStore, NotAuthorised, QmsError, Refused
 from ..model import values
 from ..model.declaration import ENVELOPE_KEYS, RecordType
 from ..text import quote
+
+ATTACHMENT_MB = 20  # the largest attachment by default (qms.yaml attachments.max_mb)
+LIST_SEPARATORS = re.compile("[,，、]")  # 质量部，技术部 and 质量部、技术部 are two departments, as 质量部,技术部
 
 RECORDS = "records"
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
@@ -99,6 +103,7 @@ class Store:
         self._fetched: dict[tuple[str, str], Any] = {}
         self.notes: list[str] = []  # what opening the store recovered, for the user
         self.skipped: list[str] = []  # linked record folders that reading did not follow
+        self._staged: dict[str, bytes] = {}  # files attached by this action, written with its commit
 
     @staticmethod
     def open(path: str | os.PathLike | None = None) -> Store:
@@ -511,6 +516,8 @@ class Store:
         store (no link, device or pipe) and at most safefs.ATTACHMENT_LIMIT bytes."""
         from . import safefs
 
+        if rel in self._staged:
+            return hashlib.sha256(self._staged[rel]).hexdigest()
         try:
             values.check_file_path(rel)
         except ValueError as e:
@@ -541,6 +548,7 @@ class Store:
         wf = rt.workflow
         actor = gitops.actor(self.root)
         paper = self.paper_time(on)
+        self._staged = {}
         data = CommentedMap()
         data["id"] = None
         data["type"] = rt.name
@@ -577,6 +585,7 @@ class Store:
             missing = ev.unmet([*wf.requirements(wf.initial), *wf.create.requires])
             self._refuse_unmet(missing, rt, f"cannot register the {rt.label['en'].lower()}", wf.initial)
             data["id"] = self._next_id(rt, data, paper)
+            self._file_under_id(rt, data)
             path = self.new_path(rt.name, data["id"])
             trailers = [("QMS-Record", f"{rt.name}/{data['id']}"), ("QMS-Action", "new")]
             if wf.create.sign:
@@ -596,6 +605,7 @@ class Store:
         if not assignments:
             raise BadInput("nothing to set: give FIELD=VALUE")
         _check_comment(comment)
+        self._staged = {}
         with lock.store_lock(self.root) as notes:
             self._fetched.clear()
             actor = gitops.actor(self.root)
@@ -657,13 +667,11 @@ class Store:
 
         rt = self.record_type(type_name)
         wf = rt.workflow
-        if target not in wf.states:
-            raise BadInput(
-                f"'{target}' is not a state of {rt.name} (expected one of {', '.join(wf.states)})"
-            )
+        target = state_named(rt, target)
         gitops.actor(self.root)
         _check_comment(comment)
         paper = self.paper_time(on)
+        self._staged = {}
         with lock.store_lock(self.root) as notes:
             self._fetched.clear()
             # the signature's time is the commit's own time, as git reads it (never QMS_NOW)
@@ -791,7 +799,7 @@ class Store:
 
         changed = []
         for item in assignments:
-            key, sep, raw = item.partition("=")
+            key, sep, raw = _split_assignment(item)
             if not sep:
                 raise BadInput(f"'{_printable(item)}': expected FIELD=VALUE (e.g. customer.name=上汽大众)")
             if _printable(item) != item:
@@ -819,6 +827,10 @@ class Store:
                     f"{whose}{path}: kept by qms ({rt.label_of(path, 'en')} changes only through the "
                     f"moves that make it, e.g. a revision taking effect or a copy being recalled)"
                 )
+            staged = raw.startswith("@") and (spec.type == "file" or (
+                spec.type == "list" and spec.items is not None and spec.items.type == "file"))
+            if staged:
+                raw = self._stage(rt, data, raw[1:], path)  # the file, copied under files/TYPE/ID/
             try:
                 if spec.type == "list" and spec.items is not None and spec.items.type == "object":
                     value = self._object_item(spec.items, raw, path)
@@ -828,8 +840,10 @@ class Store:
                     item_spec = spec.items
                     if append:
                         value = values.coerce(item_spec, raw, self.config.tz)
+                    elif staged:
+                        value = [values.coerce(item_spec, raw, self.config.tz)]
                     else:
-                        parts = [p for p in (s.strip() for s in raw.split(",")) if p]
+                        parts = [p for p in (s.strip() for s in LIST_SEPARATORS.split(raw)) if p]
                         value = [values.coerce(item_spec, p, self.config.tz) for p in parts]
                 elif append:
                     raise ValueError("'+=' appends to a list field")
@@ -866,6 +880,101 @@ class Store:
         item.fa.set_flow_style()
         return item
 
+    NEW_FOLDER = ".new"  # where a new record's attachments wait for its ID
+
+    @property
+    def attached(self) -> list[str]:
+        """The files the last action attached (paths in the store)."""
+        return list(self._staged)
+
+    def attachment_limit(self) -> int:
+        """The largest file that may be attached, in bytes (qms.yaml `attachments.max_mb`)."""
+        from . import safefs
+
+        raw = (self.config.data.get("attachments") or {}).get("max_mb", ATTACHMENT_MB) \
+            if isinstance(self.config.data.get("attachments") or {}, dict) else None
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not 0 < raw <= safefs.ATTACHMENT_LIMIT >> 20:
+            raise BadInput(f"{CONFIG_FILE}: attachments.max_mb: expected a number of megabytes from 1 to "
+                           f"{safefs.ATTACHMENT_LIMIT >> 20}")
+        return int(raw * (1 << 20))
+
+    def _stage(self, rt: RecordType, data: Any, source: str, field: str) -> str:
+        """Attach the file `source` (a path on this computer, as the user typed it): its
+        bytes are copied to files/TYPE/ID/NAME with the record's change and pinned by their
+        SHA-256 at once. A file already there with other content is never overwritten: the
+        copy gets the next free name (NAME-2.pdf). Returns the path in the store."""
+        import stat as stat_
+
+        from ruamel.yaml.comments import CommentedMap
+
+        from . import safefs
+
+        if not source.strip():
+            raise BadInput(f"{field}: '@' names no file (expected @PATH, e.g. {field}=@客户来函.pdf)")
+        p = Path(source).expanduser()
+        if not p.is_absolute():
+            p = Path(os.getcwd()) / p
+        try:
+            st = os.stat(p)  # a link the user named on the command line is followed
+        except OSError:
+            raise BadInput(f"{field}: {quote(source)}: no such file") from None
+        if stat_.S_ISDIR(st.st_mode):
+            raise BadInput(f"{field}: {quote(source)} is a folder; attach its files one by one")
+        limit = self.attachment_limit()
+        if stat_.S_ISREG(st.st_mode) and st.st_size > limit:
+            raise Refused(f"{field}: {quote(source)} is {st.st_size / (1 << 20):.1f} MB; an attachment may be "
+                          f"at most {limit / (1 << 20):g} MB (qms.yaml attachments.max_mb)")
+        raw = safefs.read_file(p, limit, source=source, what="an attachment", follow=True)
+        name = p.name
+        problem = values.text_problem(name)
+        if problem or "/" in name or "\\" in name or name.startswith(".") or len(name.encode()) > 200:
+            raise BadInput(f"{field}: the file name {quote(name)} cannot be kept in the store "
+                           f"(rename it: no control characters, no leading dot, at most 200 bytes)")
+        rel = self._free_name(f"files/{rt.name}/{data.get('id') or self.NEW_FOLDER}", name, raw)
+        self._staged[rel] = raw
+        pins = data.get("pins") if isinstance(data.get("pins"), dict) else CommentedMap()
+        pins[rel] = hashlib.sha256(raw).hexdigest()
+        data["pins"] = pins
+        _place(rt, data, "pins")
+        return rel
+
+    def _free_name(self, folder: str, name: str, raw: bytes) -> str:
+        """folder/name, or folder/stem-N.ext when that is taken by other content."""
+        from . import safefs
+
+        stem, dot, ext = name.rpartition(".") if "." in name else (name, "", "")
+        for n in range(1, 1000):
+            rel = f"{folder}/{name if n == 1 else f'{stem}-{n}{dot}{ext}'}"
+            if rel in self._staged:
+                if self._staged[rel] == raw:
+                    return rel
+                continue
+            what, _ = safefs.kind(self.root, rel)
+            if what == "missing":
+                return rel
+            if what == "file" and safefs.sha256(self.root, rel, safefs.ATTACHMENT_LIMIT) == hashlib.sha256(raw).hexdigest():
+                return rel  # the same file is already attached there
+        raise Refused(f"{folder}: a thousand files named like {quote(name)}; rename the file")
+
+    def _file_under_id(self, rt: RecordType, data: Any) -> None:
+        """A new record's attachments move from the waiting folder to files/TYPE/ID/."""
+        from ..checks import _walk
+
+        waiting = f"files/{rt.name}/{self.NEW_FOLDER}/"
+        if not any(k.startswith(waiting) for k in self._staged):
+            return
+        moved: dict[str, str] = {}
+        for old in [k for k in self._staged if k.startswith(waiting)]:
+            raw = self._staged.pop(old)
+            moved[old] = self._free_name(f"files/{rt.name}/{data['id']}", old[len(waiting):], raw)
+            self._staged[moved[old]] = raw
+        for path, spec, value in list(_walk(rt.fields, data)):
+            if spec.type == "file" and value in moved:
+                values.put(data, path, moved[value])
+        pins = data["pins"]
+        for old, new in moved.items():
+            pins[new] = pins.pop(old)
+
     def _check_refs(self, rt: RecordType, data: Any) -> None:
         """Every reference names a record that is in the store, every attached file a file
         that is there (put it under files/ first)."""
@@ -877,6 +986,8 @@ class Store:
             if spec.type == "ref" and not values.is_empty(value):
                 if self.fetch(spec.to, str(value)) is None:
                     raise Refused(f"{whose}{path}: {spec.to} {quote(value)} is not in the store")
+            if spec.type == "file" and isinstance(value, str) and value in self._staged:
+                continue  # attached by this action
             if spec.type == "file" and isinstance(value, str) and value:
                 what, where = safefs.kind(self.root, value)
                 if what == "link":
@@ -964,7 +1075,8 @@ class Store:
                     found.add(value)
             if isinstance(data.get("pins"), dict):
                 found.update(str(k) for k in data["pins"])
-        return sorted(f for f in found if not f.startswith(("/", "-")) and ".." not in f.split("/"))
+        return sorted(f for f in found if not f.startswith(("/", "-")) and ".." not in f.split("/")
+                      and f not in self._staged)
 
     def _write(self, changes: dict, message: str, date: datetime | None = None) -> str:
         """Write every changed record and commit them together: one action, one commit."""
@@ -975,6 +1087,7 @@ class Store:
         checks = gitops.Checks(self.root, self._attachments(changes))  # asked of git meanwhile
         try:
             self._texts(changes, texts)
+            texts.update(self._staged)  # the files attached, in the same commit as the record
             for rel in texts:  # a write stays in the store: no link on its way
                 safefs.check_writable(self.root, rel)
             if all(safefs.kind(self.root, rel)[0] == "file"
@@ -1015,6 +1128,33 @@ class Store:
                 raise BadInput(f"{changed}: the text cannot be stored exactly as given (a control "
                                f"character such as U+0085 would be read back as a line break); remove it")
             texts[rel] = text.encode("utf-8")
+
+
+def state_named(rt: RecordType, word: str) -> str:
+    """The state `word` names: the state itself or its label as forms print it (已联系顾客,
+    Acknowledged), in any language; else a refusal that lists them, with the closest."""
+    from ..suggest import did_you_mean, fold
+
+    wf = rt.workflow
+    if word in wf.states:
+        return word
+    wanted = fold(word)
+    for name, state in wf.states.items():
+        if fold(name) == wanted or any(fold(str(w)) == wanted for w in state.label.values()):
+            return name
+    words = [*wf.states, *(w for st in wf.states.values() for w in st.label.values())]
+    listed = ", ".join(f"{n} ({st.label.get('zh', n)})" for n, st in wf.states.items())
+    raise BadInput(f"{quote(word)} is not a state of {rt.name}{did_you_mean(word, words)} (expected one of {listed})")
+
+
+def _split_assignment(item: str) -> tuple[str, str, str]:
+    """FIELD=VALUE (FIELD＝VALUE, as a Chinese keyboard types it, too): split at the first
+    of either, so that a value may hold both."""
+    ascii_at, wide_at = item.find("="), item.find("＝")
+    if wide_at >= 0 and (ascii_at < 0 or wide_at < ascii_at):
+        key, _, raw = item.partition("＝")
+        return key, "=", raw
+    return item.partition("=")
 
 
 def _new_keys(data: Any, path: str) -> list[str]:

@@ -263,7 +263,8 @@ def check_committed(root: Path, attachments: list[str], *, status: tuple | None 
         shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
         rules = [n for n in names if n == "qms.yaml" or n.startswith("types/")]
         how = ("the rules go in with `qms rules commit -m WHY` (by the admin role), roles with `qms role`"
-               if rules else f"commit the file first (git add {names[0]} && git commit)")
+               if rules else "attach files with `--set FIELD=@PATH` or `qms TYPE attach ID FIELD PATH`, which "
+                             f"commit them with the record, or commit the file first (git add {names[0]} && git commit)")
         raise Refused(f"{shown}: not committed; qms signs only against rules and evidence that the history "
                       f"shows: {how}, or undo the change (git restore {names[0]})")
 
