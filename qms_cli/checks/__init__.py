@@ -43,7 +43,8 @@ class Context:
                 self.types[name] = self.store.record_type(name)
             return self.types[name]
 
-        return Evaluator(rt=rt, data=data, types=types, fetch=fetch, tz=self.store.config.tz if self.store else None)
+        return Evaluator(rt=rt, data=data, types=types, fetch=fetch, tz=self.store.config.tz if self.store else None,
+                         now=self.store.now() if self.store else None)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from typing import Any
 from ..errors import BadFile, BadInput, Finding, QmsError
 from ..text import CONTROL
 from ..model import values
+from ..model.rules import AHEAD_OF_NOW
 from . import RECORD_CHECKS, STORE_CHECKS, Context, Loaded, Summary, facts_of
 
 
@@ -270,7 +271,8 @@ def run(store, targets: list[str], *, strict: bool = False, cache: bool = True) 
                 pass  # each record of the type says why
         for rel, blob, entry in _examine_all(jobs, ctx):
             entries[rel] = entry
-            if blob:
+            # a time found to lie ahead of now stops being so as the clock runs: asked afresh
+            if blob and not any(AHEAD_OF_NOW in str(f[1]) for f in entry.get("findings", ())):
                 kept.keep(rel, blob, entry)
     summaries = []
     for tname, rel, _, _ in selected:

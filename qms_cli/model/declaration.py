@@ -112,7 +112,8 @@ class Requirement:
     least one of them. Then, for each value (a path through a reference, `document.state`,
     or over a list, `copies.*.state`): `allowed` / `refused` values, `empty` (must be
     blank), `equals` another path, `computed` (equal to what the type computes for it),
-    `not_before` / `not_after` a date (a path, `today`, or `signed:<meaning>`). All of it
+    `not_before` / `not_after` a date or time (a path, `today`, `now`, or `signed:<meaning>`;
+    two times are compared as times, else as days). All of it
     only `when` each named field holds one of the listed values."""
 
     fields: tuple[str, ...]
@@ -523,7 +524,7 @@ def _check_paths(rt: RecordType, where: str) -> None:
         if req.equals:
             paths.append(req.equals)
         for op in (req.not_before, req.not_after):
-            if op and op != "today" and not op.startswith("signed:"):
+            if op and op not in ("today", "now") and not op.startswith("signed:"):
                 paths.append(op)
     for d in rt.deadlines:
         paths.extend(d.start)

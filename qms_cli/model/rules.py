@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable, Iterable
 
 from . import values
@@ -14,6 +14,8 @@ from .declaration import FieldSpec, RecordType, Requirement
 
 _ROOT = object()
 EDITION = re.compile(r"^([A-Z])/(\d+)$")
+NOW_SKEW = timedelta(minutes=5)  # how far ahead of the clock a time may be (as for commits)
+AHEAD_OF_NOW = " is after now ("  # how a time ahead of the clock is reported (validate asks afresh)
 
 Fetch = Callable[[str, str], Any]  # (type, id) -> record data or None
 Scan = Callable[[str], Iterable[Any]]  # type -> every record's data
@@ -30,6 +32,7 @@ class Evaluator:
     tz: Any = None
     computing: bool = False  # whether `computed` requirements are checked (new and moves)
     today_words: str = "today"  # what `today` is called in messages (the day on paper, 补录)
+    now: datetime | None = None  # what `now` is (the clock's, or QMS_NOW) in date rules
     _computed: dict[str, tuple[Any, str]] = field(default_factory=dict)
 
     # -- paths -----------------------------------------------------------------------------
@@ -162,9 +165,11 @@ class Evaluator:
             for op, sign in ((req.not_before, 1), (req.not_after, -1)):
                 if op is None:
                     continue
-                mine, theirs = values.to_date(value), self.moment(op)
+                mine, theirs = self._instant(value), self._instant_of(op)
                 if mine is None or theirs is None:
                     continue
+                if not (isinstance(mine, datetime) and isinstance(theirs, datetime)):
+                    mine, theirs = self._day(mine), self._day(theirs)  # to the day, when one is a day
                 if sign == 1 and mine < theirs:
                     out.append((name, f"{mine} is before {self._op_words(op)} ({theirs})"))
                 if sign == -1 and mine > theirs:
@@ -183,7 +188,28 @@ class Evaluator:
                     return f"required (on {spec.to} {ref})"
         return "required"
 
+    def _instant(self, value: Any) -> date | datetime | None:
+        """A stored date or time as a date, or as an aware datetime when it holds a time."""
+        if isinstance(value, datetime) or (isinstance(value, str) and ("T" in value or ":" in value)):
+            return values.to_datetime(value, self.tz or timezone.utc)
+        return values.to_date(value)
+
+    def _instant_of(self, op: str) -> date | datetime | None:
+        if op == "now":  # a little ahead, as clocks differ (qms refuses commits beyond that too)
+            now = self.now or datetime.now(self.tz or timezone.utc)
+            return now + NOW_SKEW
+        if op == "today" or op.startswith("signed:"):
+            return self.moment(op)
+        return self._instant(self.first(op))
+
+    def _day(self, moment: date | datetime) -> date:
+        if isinstance(moment, datetime):
+            return moment.astimezone(self.tz).date() if self.tz else moment.date()
+        return moment
+
     def _op_words(self, op: str) -> str:
+        if op == "now":
+            return "now"
         if op == "today":
             return self.today_words
         if op.startswith("signed:"):

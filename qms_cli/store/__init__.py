@@ -327,7 +327,7 @@ class Store:
 
         return Evaluator(
             rt=rt, data=data, types=self.record_type, fetch=self.fetch, scan=self.scan,
-            today=today or self.now().date(), tz=self.config.tz, computing=computing,
+            today=today or self.now().date(), tz=self.config.tz, computing=computing, now=self.now(),
             today_words="the day it happened on paper" if on_paper else "today",
         )
 
