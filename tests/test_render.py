@@ -324,10 +324,17 @@ def test_general_complaint_verifying_with_closure_plan(qms):
             "d4.root_cause=供应商O形圈材料变更未通知",
             "d5.corrective_action=供应商变更须经我方批准;来料增加硬度检验",
         ], ""),
-        (QE, "2026-03-10T16:00", None, [
-            "closure_plan.due=2026-03-31",
-            "closure_plan.actions=供应商PPAP重新提交,3月底前完成",
-        ], "列入闭环计划一览表"),
+    ]
+    play(qms, record_id, steps, now)
+    # 闭环计划: proposed by the engineer, approved by the quality manager, which moves the deadline
+    r = qms("closure_plan", "new", *sets(f"complaint={record_id}", "reason=供应商需重新提交PPAP",
+                                          "actions=供应商PPAP重新提交,3月底前完成", "owner=李雷", "due=2026-03-31"),
+            who=QE, env=at("2026-03-10T16:00", now))
+    assert r.code == 0, r.text
+    plan = r.out.strip()
+    r = qms("closure_plan", "move", plan, "approved", "-m", "列入闭环计划一览表", who=QM, env=at("2026-03-10T17:00", now))
+    assert r.code == 0, r.text
+    steps = [
         (QE, "2026-03-12T11:00", "verifying", [
             "d6.implementation=来料硬度检验已执行",
             "report.submitted_at=2026-03-12T11:00",

@@ -823,10 +823,8 @@ class Store:
                 raise BadInput(f"{path}: {rt.name} has no such field")
             if not internal and rt.kept(path) and not (computed_ok and path in rt.compute):
                 whose = f"{rt.name} {data.get('id')}: " if data.get("id") else ""
-                raise Refused(
-                    f"{whose}{path}: kept by qms ({rt.label_of(path, 'en')} changes only through the "
-                    f"moves that make it, e.g. a revision taking effect or a copy being recalled)"
-                )
+                raise Refused(f"{whose}{path}: kept by qms ({rt.label_of(path, 'en')} changes only through "
+                              f"{self._who_sets(rt, path)})")
             staged = raw.startswith("@") and (spec.type == "file" or (
                 spec.type == "list" and spec.items is not None and spec.items.type == "file"))
             if staged:
@@ -879,6 +877,25 @@ class Store:
             item[str(key)] = values.coerce(sub, str(value), self.config.tz) if not isinstance(value, (dict, list)) else value
         item.fa.set_flow_style()
         return item
+
+    def _who_sets(self, rt: RecordType, path: str) -> str:
+        """Which moves set a kept field, in words for a refusal."""
+        found = []
+        if path in rt.compute:
+            found.append(f"the {rt.name}'s own moves (qms computes it)")
+        for name in self.config.type_names():
+            try:
+                other = self.record_type(name)
+            except QmsError:
+                continue
+            for state, effects in other.effects.items():
+                for e in effects:
+                    target = other.field(e.target) if e.kind != "update_all" else None
+                    hits = (e.kind == "update_all" and e.target == rt.name) or (
+                        target is not None and getattr(target, "to", None) == rt.name)
+                    if hits and any(k == path for k, _ in e.set):
+                        found.append(f"{other.name} entering '{state}'")
+        return ", ".join(found) if found else "the moves that make it"
 
     NEW_FOLDER = ".new"  # where a new record's attachments wait for its ID
 
