@@ -233,10 +233,16 @@ class Config:
             raise BadInput(f"{CONFIG_FILE}: types.{name}: expected fields: and requires:")
         if ext.get("fields"):
             data["fields"] = _deep_merge(data.get("fields") or {}, ext["fields"])
-        unknown = set(ext) - {"fields", "requires", "moves"}
+        unknown = set(ext) - {"fields", "requires", "moves", "approvals"}
         if unknown:
             raise BadInput(f"{CONFIG_FILE}: types.{name}: unknown key(s) {', '.join(sorted(map(str, unknown)))} "
-                           f"(expected fields:, requires: or moves:)")
+                           f"(expected fields:, requires:, moves: or approvals:)")
+        if ext.get("approvals") is not None:
+            # whose department head approves: e.g. the document's owning department instead of
+            # the receiving one (distribution: {approvals: {department: document.department}})
+            if not isinstance(ext["approvals"], dict) or not set(ext["approvals"]) <= {"department"}:
+                raise BadInput(f"{CONFIG_FILE}: types.{name}.approvals: expected {{department: FIELD}}")
+            data["approvals"] = {**(data.get("approvals") or {}), **ext["approvals"]}
         for key, change in (ext.get("moves") or {}).items():
             # "from->to": {role: ..., requires: [...]}: who signs a step, and what it needs
             source, _, target = str(key).replace(" ", "").partition("->")

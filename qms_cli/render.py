@@ -35,8 +35,9 @@ from .config import data_dir
 from .deadlines import deadlines
 from .errors import BadInput, QmsError
 from .model import values
+from .reports import shown  # values with the separators of the form's language (、 ； in zh)
 from .text import markdown
-from .views import plain, shown
+from .views import plain
 
 TEMPLATE_LIMIT = 256 * 1024  # the largest form template read
 OUTPUT_LIMIT = 16 * 1024 * 1024  # the longest form written
@@ -471,6 +472,15 @@ def render(store, record_id: str, lang: str, type_name: str | None = None) -> st
         found = store.fetch(tname, str(rid))
         return plain(found) if found is not None else None
 
+    def number_of(rid: str) -> str:
+        """Another record's number as printed: its own number where its type keeps one."""
+        try:
+            tname, _ = store.locate(str(rid))
+        except BadInput:
+            return str(rid)
+        found = store.fetch(tname, str(rid))
+        return store.record_type(tname).number_of(found) if found is not None else str(rid)
+
     def related(type_name: str, field: str, target: str | None = None) -> list[dict]:
         """Records of `type_name` whose `field` names `target` (default: this record)."""
         target = target or record.id
@@ -518,6 +528,7 @@ def render(store, record_id: str, lang: str, type_name: str | None = None) -> st
         "role_label": role_label,
         "meaning_label": lambda m: rt.meaning_label(m, lang),
         "record": other,
+        "number_of": number_of,
         "related": related,
         "sig": sig,
         "label_of": label_of,
@@ -526,6 +537,7 @@ def render(store, record_id: str, lang: str, type_name: str | None = None) -> st
     }
     context = {
         "id": record.id,
+        "number": rt.number_of(data),  # its own number, for one that keeps it
         "r": plain(data),
         "state": record.state,
         "state_label": rt.workflow.states[record.state].label[lang],

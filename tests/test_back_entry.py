@@ -207,7 +207,7 @@ def test_the_form_says_entered_afterwards_with_both_times(qms, paper_complaint, 
         assert "| 受理确认 | 李雷 | 销售部 | 2026-10-12 10:30 补录（2026-12-01 09:05 录入） |" in form
         assert "| 验证 | 王强 | 质量部经理 | 2026-10-19 补录（2026-12-01 09:25 录入） |" in form
         assert "| 异常闭环 | 5个工作日 | 2026-10-19 24:00 | 2026-10-19 00:00 | 按时完成 |" in form
-        assert "| 2026-10-13 补录（2026-12-01 09:10 录入） | 李雷 | 转入:调查中 |" in form
+        assert "| 2026-10-13 补录（2026-12-01 09:10 录入） | 李雷 | 转入：调查中 |" in form
         assert "| 2026-12-01 08:50 | 李雷 | 登记 |" in form
     else:
         assert ("| Acknowledged | 李雷 | Sales | "

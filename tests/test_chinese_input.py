@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import INVESTIGATE, QE, RECEIVED, REGISTERED, git, sets
+from conftest import QE, RECEIVED, REGISTERED, git, sets
 from test_workflow import ACK, load, when
 
 

@@ -109,6 +109,15 @@ applicability: 适用于本公司售后服务体系的建立与评价
 department: 质量部
 controlled: true
 """
+EXTERNAL_LAW = """\
+title: 中华人民共和国产品质量法
+category: external
+external_kind: law
+issuer: 全国人民代表大会常务委员会
+applicability: 适用于本公司产品质量责任
+department: 质量部
+controlled: true
+"""
 EXTERNAL_UNIDENTIFIED = """\
 title: 顾客特殊要求
 category: external
@@ -194,14 +203,18 @@ def test_numbers_are_per_category_the_manual_once_a_year_external_documents_by_s
     assert docs.register(PROCEDURE_2) == "LX-CX-2026-002"
     assert docs.register(WORK_INSTRUCTION) == "LX-WI-2026-001"
     assert docs.register(MANUAL) == "LX-SH-2026"
-    assert docs.register(EXTERNAL) == "RE-01"
-    assert docs.register(EXTERNAL) == "RE-02"
+    # an external document keeps its own number; only one without a number gets RE-xx (seed 000)
+    assert docs.register(EXTERNAL) == "GB-T-27922-2011"
+    assert docs.register(EXTERNAL_LAW) == "RE-01"
+    assert docs.register(EXTERNAL_LAW) == "RE-02"
+    docs.refused("document", "new", "--file", str(docs.yaml_file("again.yaml", EXTERNAL)),
+                 says="already registered as document GB-T-27922-2011")
     second_manual = docs.yaml_file("manual-again.yaml", MANUAL)
     docs.refused("document", "new", "--file", str(second_manual), says="LX-SH-2026 already exists")
     # a new year: the manual's number is free again and the procedures count from 001
     assert docs.register(MANUAL, at="2027-01-05") == "LX-SH-2027"
     assert docs.register(PROCEDURE, at="2027-01-05") == "LX-CX-2027-001"
-    assert docs.register(EXTERNAL, at="2027-01-05") == "RE-03"
+    assert docs.register(EXTERNAL_LAW, at="2027-01-05") == "RE-03"
 
 
 def test_registering_is_one_commit_signed_by_the_document_controller(docs):
@@ -739,17 +752,17 @@ RECALL_COLUMNS = [
     "存放地点",
     "回收原因",
     "通知日期",
-    "ID",
+    "发放记录编号",
 ]
 
 
 def test_the_recall_report_lists_the_flagged_copies_by_holder(superseded):
     d = superseded
     doc, a1, c1, c2, c3 = (d.ids[k] for k in ("doc", "a1", "c1", "c2", "c3"))
-    reason = f"已被 A/1 版替代 ({a1})"
+    reason = f"已被 A/1 版替代（{a1}）"
     md = d.ok("report", "recall", at="2026-04-07")
-    production = md.index("### 领用部门: 生产部")
-    quality = md.index("### 领用部门: 质量部")
+    production = md.index("### 领用部门：生产部")
+    quality = md.index("### 领用部门：质量部")
     assert production < quality
     assert (
         f"| {doc} | 客户投诉处理程序 | A/0 | 2 | 孙工 | 压接车间 | {reason} | 2026-04-06 | {c2} |"
@@ -763,7 +776,7 @@ def test_the_recall_report_lists_the_flagged_copies_by_holder(superseded):
         f"| {doc} | 客户投诉处理程序 | A/0 | 3 | 李雷 |  | {reason} | 2026-04-06 | {c3} |"
         in md[quality:]
     )
-    assert md.rstrip().endswith("合计: 3")
+    assert md.rstrip().endswith("合计：3")
 
     report = json.loads(d.ok("--json", "report", "recall", at="2026-04-07"))
     assert report["columns"] == RECALL_COLUMNS
@@ -793,6 +806,7 @@ def test_the_recall_report_lists_the_flagged_copies_by_holder(superseded):
     d.ok("report", "recall", "--format", "xlsx", "-o", str(out), at="2026-04-07")
     sheet = load_workbook(out).active
     cells = [[c if c is not None else "" for c in row] for row in sheet.iter_rows(values_only=True)]
+    cells = cells[[row[0] for row in cells].index(rows[0][0]):]  # the table, below its title block
 
     def shown(c):  # dates and numbers are real Excel cells, so sums and filters work
         return c.strftime("%Y-%m-%d") if isinstance(c, datetime) else str(c)
@@ -1152,15 +1166,15 @@ def test_the_controlled_documents_list_per_department_with_editions_and_copy_cou
     )
 
     report = json.loads(d.ok("--json", "report", "controlled-documents", at="2026-03-17"))
-    rows = {g["group"]: [(r[0], r[2], r[4], r[-1]) for r in g["rows"]] for g in report["groups"]}
+    rows = {g["group"]: [(r[0], r[1], r[3], r[-1]) for r in g["rows"]] for g in report["groups"]}
     assert rows == {
         "生产部": [(wi, "压接工序作业指导书", "A/0", "1")],
         "质量部": [(doc, "客户投诉处理程序", "A/0", "2")],
     }
     md = d.ok("report", "controlled-documents", at="2026-03-17")
-    assert "### 归口部门: 生产部" in md and "### 归口部门: 质量部" in md
+    assert "### 归口部门：生产部" in md and "### 归口部门：质量部" in md
     assert (
-        f"| {doc} |  | 客户投诉处理程序 | 程序文件 | A/0 | 2026-03-04 | 2026-03-05 | 质量部 | 2 |"
+        f"| {doc} | 客户投诉处理程序 | 程序文件 | A/0 | 2026-03-04 | 2026-03-05 | 质量部 | 2 |"
         in md
     )
     assert "食堂管理制度" not in md and gone not in md

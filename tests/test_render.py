@@ -213,7 +213,7 @@ def closed_serious(qms):
 def test_closed_serious_complaint(qms, closed_serious, lang):
     text = render(qms, closed_serious, lang, SERIOUS_NOW)
     data = values_of(*SERIOUS, *(a for s in SERIOUS_STEPS for a in s[3]))
-    check_language(text, lang, data + [s[4] for s in SERIOUS_STEPS])
+    check_language(text, lang, data + [s[4] for s in SERIOUS_STEPS] + [GM[0]])
     check_golden(text, f"complaint-closed-serious.{lang}.md")
 
 

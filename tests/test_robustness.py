@@ -2011,8 +2011,9 @@ def test_a_value_a_spreadsheet_would_run_stays_text(seeded, qms, tmp_path_factor
             from openpyxl import load_workbook
 
             sheet = load_workbook(out).active
-            head = [c.value for c in sheet[1]]
-            cell = sheet.cell(row=2, column=head.index("顾客名称") + 1)
+            top = next(row[0].row for row in sheet.iter_rows() if row[0].value == "客诉编号")  # below the title
+            head = [c.value for c in sheet[top]]
+            cell = sheet.cell(row=top + 1, column=head.index("顾客名称") + 1)
             assert cell.data_type == "s" and cell.value == name, (name, cell.data_type, cell.value)
     finally:
         restore()

@@ -532,10 +532,10 @@ def test_a_stores_own_report_labels_stay_text(store, qms, tmp_path):
     plant(store)
     r = qms("report", "evil", "--format", "csv", "-o", "-")
     assert r.code == 0, r.text
-    assert csv_rows(r.out)["ID"][-1] == "'=HYPERLINK(\"http://x\")", r.out
+    assert csv_rows(r.out)["客诉编号"][-1] == "'=HYPERLINK(\"http://x\")", r.out
     r = run_bytes(store, "report", "evil", "--format", "xlsx", "-o", "-")
     assert r.returncode == 0, r.stderr.decode()
-    head = xlsx_rows(r.stdout)["ID"]
+    head = xlsx_rows(r.stdout)["客诉编号"]
     assert (head[-1].data_type, head[-1].value) == ("s", '=HYPERLINK("http://x")')
 
 

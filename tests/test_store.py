@@ -675,7 +675,8 @@ def test_demo_plays_a_complaint_to_closed_in_a_store_that_validates(qms, tmp_pat
     assert r.code == 0, r.text
     assert (target / "qms.yaml").is_file()
     subjects = git(target, "log", "--format=%s").splitlines()
-    assert f"complaint {cid}: verifying -> closed" in subjects
+    assert f"complaint {cid}: verifying -> approving" in subjects  # serious: the general manager approves
+    assert f"complaint {cid}: approving -> closed" in subjects
     assert f"complaint {cid}: new (received)" in subjects
 
 

@@ -12,13 +12,13 @@ WORDS = {
         "signatures": "签名", "met": "已按时完成", "late": "超时完成", "open": "进行中",
         "overdue": "已超期", "stopped": "不适用", "due": "截止", "done": "完成于",
         "extended": "按闭环计划延期", "missing": "缺少", "ready": "可执行", "role": "角色",
-        "none": "无", "profile": "时限标准", "at": "截至", "final": "(终态)",
+        "none": "无", "profile": "时限标准", "at": "截至", "final": "（终态）", "number": "编号",
     },
     "en": {
         "state": "state", "fields": "fields", "deadlines": "deadlines", "next": "next moves",
         "signatures": "signatures", "met": "met", "late": "met late", "open": "open",
         "overdue": "OVERDUE", "stopped": "not applicable", "due": "due", "done": "done",
-        "extended": "extended by closure plan", "missing": "missing", "ready": "ready",
+        "extended": "extended by closure plan", "missing": "missing", "ready": "ready", "number": "No.",
         "role": "role", "none": "none", "profile": "time limits", "at": "as of",
         "final": "(final)",
     },
@@ -129,7 +129,7 @@ def print_table(rt: RecordType, rows: list[dict], lang: str) -> None:
     if not sys.stdout.isatty():
         from ..text import spreadsheet
 
-        head = ["ID", w["state"], *(rt.label_of(c, lang) for c in rt.list_columns), w["due"]]
+        head = [w["number"], w["state"], *(rt.label_of(c, lang) for c in rt.list_columns), w["due"]]
         out = ["\t".join(head)]
         for r in rows:
             due = f"{labels.get(r['next_deadline'], r['next_deadline'])} {when(r['next_due'])}" if r["next_due"] else ""
@@ -142,7 +142,7 @@ def print_table(rt: RecordType, rows: list[dict], lang: str) -> None:
         return
     c = _console()
     t = Table(title=f"{rt.label[lang]} ({len(rows)})", title_justify="left")
-    t.add_column("ID", no_wrap=True, min_width=13)
+    t.add_column(w["number"], no_wrap=True, min_width=13)
     t.add_column(w["state"], min_width=6)
     for col in rt.list_columns:
         t.add_column(rt.label_of(col, lang), min_width=8, overflow="fold")

@@ -102,7 +102,7 @@ def _conditions(data: Any) -> tuple[tuple[str, tuple[Any, ...]], ...]:
 
 REQUIREMENT_KEYS = {
     "field", "fields", "in", "not_in", "when", "any", "empty", "required", "equals",
-    "computed", "not_before", "not_after",
+    "computed", "not_before", "not_after", "count_equals",
 }
 
 
@@ -112,6 +112,7 @@ class Requirement:
     least one of them. Then, for each value (a path through a reference, `document.state`,
     or over a list, `copies.*.state`): `allowed` / `refused` values, `empty` (must be
     blank), `equals` another path, `computed` (equal to what the type computes for it),
+    `count_equals` (a list with as many items as another path's number),
     `not_before` / `not_after` a date or time (a path, `today`, `now`, or `signed:<meaning>`;
     two times are compared as times, else as days). All of it
     only `when` each named field holds one of the listed values."""
@@ -126,6 +127,7 @@ class Requirement:
     computed: bool = False
     not_before: str | None = None
     not_after: str | None = None
+    count_equals: str | None = None  # a list holds as many items as this path's number
 
     @property
     def needs_value(self) -> bool:
@@ -160,6 +162,7 @@ class Requirement:
             computed=bool(data.get("computed")),
             not_before=data.get("not_before"),
             not_after=data.get("not_after"),
+            count_equals=data.get("count_equals"),
         )
 
 
@@ -317,6 +320,7 @@ class RecordType:
     deadline_key: str | None = None
     deadlines_stop_in: tuple[str, ...] = ()
     title_field: str | None = None
+    own_number: str | None = None  # a field holding the record's own number, which it keeps
     list_columns: tuple[str, ...] = ()
     meanings: dict[str, dict[str, str]] = field(default_factory=dict)  # signature labels
     approvals: Approvals = Approvals()
@@ -336,6 +340,15 @@ class RecordType:
                 f"(expected one of {', '.join(self.numbering)})"
             )
         return self.numbering[value]
+
+    def number_of(self, data: Any) -> str:
+        """The record's number as forms, lists and ledgers print it: its own number where the
+        type keeps one (an external standard's GB/T 27922-2011), else its ID."""
+        if self.own_number and isinstance(data, dict):
+            own = data.get(self.own_number)
+            if isinstance(own, str) and own.strip():
+                return own
+        return str(data.get("id") if isinstance(data, dict) else "")
 
     def meaning_label(self, meaning: str, lang: str) -> str:
         return self.meanings.get(meaning, {}).get(lang, meaning)
@@ -416,6 +429,7 @@ class RecordType:
             numbering=schemes,
             numbering_by=numbering_by,
             numbering_date=data.get("numbering_date"),
+            own_number=data.get("own_number"),
             fields=fields,
             workflow=workflow,
             deadlines=deadlines,
@@ -523,6 +537,8 @@ def _check_paths(rt: RecordType, where: str) -> None:
         paths.extend(k for k, _ in req.when)
         if req.equals:
             paths.append(req.equals)
+        if req.count_equals:
+            paths.append(req.count_equals)
         for op in (req.not_before, req.not_after):
             if op and op not in ("today", "now") and not op.startswith("signed:"):
                 paths.append(op)

@@ -152,6 +152,10 @@ class Evaluator:
                 out.append((name, f"is {value}; must be {' or '.join(map(str, req.allowed))}"))
             if req.refused is not None and value in req.refused:
                 out.append((name, f"must not be {value}"))
+            if req.count_equals is not None and not star:
+                other, n = self.first(req.count_equals), len(value) if isinstance(value, list) else 1
+                if isinstance(other, int) and not isinstance(other, bool) and n != other:
+                    out.append((name, f"holds {n}; {req.count_equals} is {other}: one for each"))
             if req.equals is not None:
                 other = self.first(req.equals)
                 if str(value) != str(other):

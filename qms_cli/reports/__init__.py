@@ -1,6 +1,8 @@
 """Ledgers and lists declared as data (`qms_cli/reports/<name>.yaml`, or a store's own
 `reports/<name>.yaml`): which record type, which records, grouping, order and columns.
 `build()` returns plain rows; `to_markdown`, `to_csv` and `to_xlsx` write them.
+Headers, titles and the words between values are in the report's language; in Chinese
+with Chinese punctuation (全角 ：；，、), the values themselves as the records hold them.
 
 A ledger leaves qms for Excel and for web pages, so what a record holds stays data there:
 numbers and dates are typed cells (so sums and filters work); text is always a text cell
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import calendar as _calendar
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -19,7 +22,9 @@ from typing import Any
 
 from ..errors import BadInput
 from ..model import values
-from ..text import markdown, spreadsheet, xlsx_text
+from ..model.declaration import FieldSpec
+from ..text import FORMULA_START, markdown, spreadsheet, xlsx_text
+from ..views import shown as _shown_plain
 
 BUILTIN = Path(__file__).resolve().parent
 FORMATS = ("md", "csv", "xlsx")
@@ -45,6 +50,48 @@ def text_of(value: Cell) -> str:
     return str(value)
 
 
+# The words a ledger and a form put between values, per language: Chinese joins with
+# full-width punctuation (GB/T 15834), and lists simple items with the enumeration comma 、.
+PUNCTUATION = {
+    "zh": {"label": "：", "item": "、", "record": "；", "field": "，"},
+    "en": {"label": ": ", "item": ", ", "record": "; ", "field": ", "},
+}
+# The words of a ledger that no declaration holds.
+WORDS = {
+    "zh": {"total": "合计", "printed": "制表时间", "period": "期间", "number": "{type}编号"},
+    "en": {"total": "Total", "printed": "Printed", "period": "Period", "number": "{type} No."},
+}
+
+
+def words(lang: str) -> dict[str, str]:
+    return WORDS.get(lang, WORDS["en"])
+
+
+def punctuation(lang: str) -> dict[str, str]:
+    return PUNCTUATION.get(lang, PUNCTUATION["en"])
+
+
+def shown(spec: FieldSpec, value: Any, lang: str) -> str:
+    """A value as a ledger or a form shows it: codes as their labels, yes/no as 是/否 or
+    Yes/No; the separators between list items and between an object's fields in the
+    language's punctuation (in zh 质量部、生产部 and 原因：…，措施：…); what the record
+    holds, as it holds it."""
+    if lang != "zh" or not isinstance(value, (list, dict)):
+        return _shown_plain(spec, value, lang)
+    marks = punctuation(lang)
+    if spec.type == "list" and isinstance(value, list):
+        item = spec.items
+        sep = marks["record"] if item is not None and item.type == "object" else marks["item"]
+        return sep.join(shown(item, v, lang) if item else str(v) for v in value)
+    if spec.type == "object" and isinstance(value, dict):
+        return marks["field"].join(
+            f"{spec.fields[k].text(lang)}{marks['label']}{shown(spec.fields[k], v, lang)}" if k in spec.fields
+            else f"{k}{marks['label']}{v}"
+            for k, v in value.items() if not values.is_empty(v)
+        )
+    return _shown_plain(spec, value, lang)
+
+
 @dataclass
 class Report:
     name: str
@@ -54,6 +101,9 @@ class Report:
     group_label: str | None
     period: str | None
     problems: list[str] = field(default_factory=list)  # records that could not be read, left out
+    lang: str = "en"
+    company: str = ""
+    generated: datetime | None = None  # when the ledger was made, in the store's time zone
 
     @property
     def count(self) -> int:
@@ -78,7 +128,6 @@ def parse_period(text: str) -> tuple[date, date]:
 
 def build(store, name: str, lang: str, period: str | None = None, where: list[str] = ()) -> Report:
     from ..store import safefs, yamlio
-    from ..views import matches, shown
 
     if not NAME.fullmatch(name):
         raise BadInput(f"no report '{name}' (expected one of {', '.join(report_names(store))})")
@@ -97,18 +146,62 @@ def build(store, name: str, lang: str, period: str | None = None, where: list[st
     window = parse_period(period) if period else None
     if window and not spec.get("period_field"):
         raise BadInput(f"report '{name}' has no period (it lists what is current)")
-    conditions = [(k, str(v).lower() if isinstance(v, bool) else str(v)) for k, v in (spec.get("where") or {}).items()]
+    extra = []
     for w in where:
         k, sep, v = w.partition("=")
         if not sep:
             raise BadInput(f"--where '{w}': expected FIELD=VALUE")
-        conditions.append((k.strip(), v.strip()))
+        extra.append((k.strip(), v.strip()))
     problems: list[str] = []
+    groups: dict[str, list[list[Cell]]] = {}
+    # the report's own records, then those of each `also:` source (another record type whose
+    # records belong in the same list, column for column: the copies made on loan among the
+    # copies to recall)
+    sources = [spec] + [dict(a, label=None) for a in spec.get("also") or []]
+    for i, part in enumerate(sources):
+        part_rt = rt if i == 0 else store.record_type(part["type"])
+        part_columns = columns if i == 0 else [c if isinstance(c, dict) else {"path": c} for c in part.get("columns") or []]
+        if len(part_columns) != len(columns):
+            raise BadInput(f"report '{name}': also {part['type']}: {len(part_columns)} columns; "
+                           f"expected {len(columns)}, one for each of the report's")
+        _collect(store, part_rt, part, part_columns, window if i == 0 or part.get("period_field") else None,
+                 extra if i == 0 else [], lang, problems, groups)
+    group_by = spec.get("group_by")
+
+    def head(c: dict) -> str:
+        if "label" in c:
+            return c["label"][lang] if isinstance(c["label"], dict) else str(c["label"])
+        if c["path"] == "id":  # a report that does not name it: 客诉编号, "Customer complaint No."
+            return words(lang)["number"].format(type=rt.label.get(lang) or rt.label.get("en") or rt.name)
+        return rt.label_of(c["path"], lang)
+
+    label = spec.get("label") or {}
+    return Report(
+        name=name,
+        title=label.get(lang, name) if isinstance(label, dict) else str(label),
+        columns=[head(c) for c in columns],
+        groups=sorted(groups.items()),
+        group_label=rt.label_of(group_by, lang) if group_by else None,
+        period=period,
+        problems=problems + store.skipped,
+        lang=lang,
+        company=str(store.config.company or ""),
+        generated=store.now().astimezone(store.config.tz),
+    )
+
+
+def _collect(store, rt, spec: dict, columns: list[dict], window, extra: list, lang: str, problems: list[str],
+             groups: dict[str, list[list[Cell]]]) -> None:
+    """Add the rows of `spec`'s records of type `rt` to `groups` (by its group_by value)."""
+    from ..views import matches
+
+    conditions = [(k, str(v).lower() if isinstance(v, bool) else str(v)) for k, v in (spec.get("where") or {}).items()]
+    conditions += extra
 
     def readable(type_name: str) -> list[Any]:
         return store.scan(type_name, problems)
 
-    counts: dict[str, dict[str, int]] = {}
+    counts: dict[int, dict[str, int]] = {}
     for c in columns:
         if "count" in c:
             cnt = c["count"]
@@ -117,7 +210,7 @@ def build(store, name: str, lang: str, period: str | None = None, where: list[st
                 if all(str(values.get(other, k)) == str(v) for k, v in (cnt.get("where") or {}).items()):
                     key = str(values.get(other, cnt["field"]))
                     tally[key] = tally.get(key, 0) + 1
-            counts[id(c)] = tally  # type: ignore[index]
+            counts[id(c)] = tally
     records = []
     for data in readable(rt.name):
         if not matches(rt, data, conditions):
@@ -132,27 +225,28 @@ def build(store, name: str, lang: str, period: str | None = None, where: list[st
 
     def cell(data: Any, c: dict) -> Cell:
         if "count" in c:
-            return counts[id(c)].get(str(data.get("id")), 0)  # type: ignore[index]
+            return counts[id(c)].get(str(data.get("id")), 0)
         if c.get("state"):
             st = rt.workflow.states.get(data.get("state"))
             return st.label[lang] if st else str(data.get("state"))
+        if not c.get("path"):  # a column this source has nothing for
+            return ""
         p = c["path"]
+        if p == "id":  # the record's number: its own number where its type keeps one
+            return rt.number_of(data)
         fs = rt.field(p)
         value = store.evaluator(rt, data).first(p) if fs is None else values.get(data, p)
         if values.is_empty(value):
             return ""
+        if fs is not None and fs.type == "ref" and isinstance(value, str):
+            other = store.fetch(fs.to, value)  # another record: by its number as printed
+            return store.record_type(fs.to).number_of(other) if other is not None else value
         if fs is None:
             return str(value)
         typed = _typed(fs.type, value)
         return shown(fs, value, lang) if typed is None else typed
 
-    def head(c: dict) -> str:
-        if "label" in c:
-            return c["label"][lang] if isinstance(c["label"], dict) else str(c["label"])
-        return "ID" if c["path"] == "id" else rt.label_of(c["path"], lang)
-
     group_by = spec.get("group_by")
-    groups: dict[str, list[list[str]]] = {}
     for data in records:
         key = ""
         if group_by:
@@ -160,16 +254,6 @@ def build(store, name: str, lang: str, period: str | None = None, where: list[st
             gs = rt.field(group_by)
             key = shown(gs, gv, lang) if gs and not values.is_empty(gv) else str(gv or "")
         groups.setdefault(key, []).append([cell(data, c) for c in columns])
-    label = spec.get("label") or {}
-    return Report(
-        name=name,
-        title=label.get(lang, name) if isinstance(label, dict) else str(label),
-        columns=[head(c) for c in columns],
-        groups=sorted(groups.items()),
-        group_label=rt.label_of(group_by, lang) if group_by else None,
-        period=period,
-        problems=problems + store.skipped,
-    )
 
 
 def _typed(kind: str, value: Any) -> Cell | None:
@@ -186,13 +270,15 @@ def _typed(kind: str, value: Any) -> Cell | None:
 
 
 def to_markdown(report: Report, company: str, lang: str, printed: str) -> str:
-    words = {"zh": ("合计", "制表时间", "期间"), "en": ("Total", "Printed", "Period")}[lang]
+    w, marks = words(lang), punctuation(lang)
     out = [f"# {markdown(company)}" if company else "", f"## {markdown(report.title)}", ""]
-    meta = f"{words[1]}: {printed}" + (f" · {words[2]}: {report.period}" if report.period else "")
+    meta = f"{w['printed']}{marks['label']}{printed}"
+    if report.period:
+        meta += f" · {w['period']}{marks['label']}{report.period}"
     out += [meta, ""]
     for group, rows in report.groups:
         if report.group_label:
-            out += [f"### {markdown(report.group_label)}: {markdown(group) or '—'}", ""]
+            out += [f"### {markdown(report.group_label)}{marks['label']}{markdown(group) or '—'}", ""]
         out.append("| " + " | ".join(markdown(c) for c in report.columns) + " |")
         out.append("|" + "---|" * len(report.columns))
         for r in rows:
@@ -201,7 +287,7 @@ def to_markdown(report: Report, company: str, lang: str, printed: str) -> str:
     if not report.groups:
         out += ["| " + " | ".join(markdown(c) for c in report.columns) + " |", "|" + "---|" * len(report.columns),
                 "| " + " | ".join("—" for _ in report.columns) + " |", ""]
-    out.append(f"{words[0]}: {report.count}")
+    out.append(f"{w['total']}{marks['label']}{report.count}")
     return "\n".join(line for line in out if line is not None).lstrip("\n") + "\n"
 
 
@@ -225,37 +311,97 @@ def to_csv(report: Report) -> str:
     return "\ufeff" + buf.getvalue()  # a BOM, so that Excel reads the Chinese as UTF-8
 
 
+WIDTH_MIN = 8  # the narrowest column, in Excel's character widths
+WIDTH_MAX = 60  # the widest; a longer text wraps within it
+DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
+DATE_FORMAT = "yyyy-mm-dd"
+
+
+def display_width(text: str) -> int:
+    """How many columns `text` takes in a fixed-width font: a CJK (wide or full-width)
+    character two, any other one; the widest line of a text with line breaks."""
+    return max((sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line)
+                for line in text.splitlines() or [""]), default=0)
+
+
+def _put(ws, row: int, col: int, value: Cell):
+    """One cell: a number as a number, a date or date-time as an Excel date with a date
+    format, anything else as a text cell holding exactly the text (never a formula)."""
+    cell = ws.cell(row=row, column=col)
+    if isinstance(value, str):
+        # set as a string cell: openpyxl would take a leading = as a formula
+        cell.value = xlsx_text(value)
+        cell.data_type = "s"
+        if cell.value.lstrip(" ").startswith(FORMULA_START):
+            # shown with Excel's hidden ' prefix, so that editing the cell keeps it text
+            cell.quotePrefix = True
+    else:
+        cell.value = value
+        if isinstance(value, datetime):
+            cell.number_format = DATETIME_FORMAT
+        elif isinstance(value, date):
+            cell.number_format = DATE_FORMAT
+    return cell
+
+
+def _cell_width(value: Cell) -> int:
+    if isinstance(value, datetime):
+        return len("2026-01-01 00:00")
+    if isinstance(value, date):
+        return len("2026-01-01")
+    return display_width(xlsx_text(value) if isinstance(value, str) else text_of(value))
+
+
 def to_xlsx(report: Report) -> bytes:
-    """The ledger as the bytes of an xlsx workbook."""
+    """The ledger as the bytes of an xlsx workbook: a title block (company, the report's
+    name, its period, when it was made in the store's time zone), the header row frozen
+    with the rows below it scrolling and filterable, typed cells, and columns as wide as
+    their text (a Chinese character counting two)."""
     import io
 
     from openpyxl import Workbook
-    from openpyxl.styles import Font
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
 
+    w = words(report.lang)
     wb = Workbook()
     ws = wb.active
     ws.title = _sheet_title(report.title)
-    for r, row in enumerate(_table(report), start=1):
-        for col, value in enumerate(row, start=1):
+    row = 1
+    if report.company:
+        _put(ws, row, 1, report.company).font = Font(bold=True, size=14)
+        row += 1
+    _put(ws, row, 1, report.title).font = Font(bold=True, size=12)
+    row += 1
+    if report.period:
+        _put(ws, row, 1, w["period"])
+        _put(ws, row, 2, report.period)
+        row += 1
+    if report.generated is not None:
+        _put(ws, row, 1, w["printed"])
+        # Excel has no time zones: the store's wall time, as the printed forms show it
+        _put(ws, row, 2, report.generated.replace(tzinfo=None, second=0, microsecond=0))
+        row += 1
+    row += 1  # a blank row between the title block and the table
+    header = row
+    table = _table(report)
+    widths = [0] * len(table[0])
+    for r, values_ in enumerate(table, start=header):
+        for col, value in enumerate(values_, start=1):
             if value == "":
                 continue  # an empty cell, not an empty text
-            cell = ws.cell(row=r, column=col)
-            if isinstance(value, str):
-                # set as a string cell: openpyxl would take a leading = as a formula
-                cell.value = xlsx_text(value)
-                cell.data_type = "s"
-            else:
-                cell.value = value
-                if isinstance(value, datetime):
-                    cell.number_format = "yyyy-mm-dd hh:mm"
-                elif isinstance(value, date):
-                    cell.number_format = "yyyy-mm-dd"
-    for c in ws[1]:
-        c.font = Font(bold=True)
-    ws.freeze_panes = "A2"
-    for col in ws.columns:
-        width = max(len(text_of(c.value) if c.value is not None else "") for c in col)
-        ws.column_dimensions[col[0].column_letter].width = min(60, max(8, width * 1.6))
+            cell = _put(ws, r, col, value)
+            widths[col - 1] = max(widths[col - 1], _cell_width(value))
+            if r == header:
+                cell.font = Font(bold=True)
+            elif isinstance(value, str) and (display_width(cell.value) > WIDTH_MAX or "\n" in cell.value):
+                cell.alignment = Alignment(wrap_text=True, vertical="top")
+    last = get_column_letter(len(table[0]))
+    ws.freeze_panes = f"A{header + 1}"
+    ws.auto_filter.ref = f"A{header}:{last}{header + len(table) - 1}"
+    ws.print_title_rows = f"{header}:{header}"
+    for col, width in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(col)].width = min(WIDTH_MAX, max(WIDTH_MIN, width + 2))
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

@@ -1042,6 +1042,9 @@ class Store:
     def _next_id(self, rt: RecordType, data: Any, on: date | datetime | None = None) -> str:
         """The next free ID; its year is the numbering date's, else that of the registration
         on paper (`on`), else this year."""
+        own = data.get(rt.own_number) if rt.own_number else None
+        if isinstance(own, str) and own.strip():
+            return self._own_id(rt, own)
         scheme = rt.scheme(data)
         when = values.to_datetime(values.get(data, rt.numbering_date), self.config.tz) if rt.numbering_date else None
         if when is None and on is not None:
@@ -1067,6 +1070,18 @@ class Store:
             if m:
                 highest = max(highest, int(m.group("seq")))
         return scheme.format(seq=highest + 1, **fmt_fields)
+
+    def _own_id(self, rt: RecordType, own: str) -> str:
+        """The ID of a record registered under its own number: the number with every
+        character a file name cannot hold as '-' (GB/T 27922-2011 → GB-T-27922-2011)."""
+        rid = re.sub(r"-{2,}", "-", re.sub(r"[^A-Za-z0-9_.-]", "-", own.strip())).strip("-.")
+        if not rid or not ID_PATTERN.match(rid) or ".." in rid:
+            raise BadInput(f"{rt.own_number}: {quote(own)} cannot be a record number (expected letters and digits, "
+                           f"such as GB/T 27922-2011); leave it empty to number the {rt.name} as qms does")
+        for tname in self._type_folders():
+            if self.path_of(tname, rid) is not None:
+                raise Refused(f"{rt.own_number}: {quote(own)} is already registered as {tname} {rid}")
+        return rid
 
     def _schema_line(self, path: Path, data: Any, text: str) -> str:
         """Name the record's JSON Schema for editors, where the store has exported them."""
