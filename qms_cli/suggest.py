@@ -17,6 +17,19 @@ def fold(word: str) -> str:
     return unicodedata.normalize("NFKC", word).casefold().strip()
 
 
+def choice(word: str, choices: dict) -> str | None:
+    """The name of the state or enum value `word` names, by its name or by its label in any
+    language ({name: {zh: ..., en: ...}}; case and full-width letters ignored); None if none."""
+    if word in choices:
+        return word
+    folded = fold(word)
+    for name, label in choices.items():
+        texts = label.values() if isinstance(label, dict) else ()
+        if folded == fold(str(name)) or any(folded == fold(str(text)) for text in texts):
+            return name
+    return None
+
+
 def closest(word: str, known: Iterable[str], cutoff: float = CUTOFF) -> str | None:
     """The known word most like `word` (compared folded), as it is spelt in `known`; None
     when none is close enough."""

@@ -13,7 +13,7 @@ from .deadlines import Deadline, deadlines
 from .errors import BadInput
 from .model import values
 from .model.declaration import FieldSpec, RecordType
-from .suggest import closest, did_you_mean, fold
+from .suggest import choice, closest, did_you_mean, fold
 from .text import quote
 
 
@@ -296,18 +296,6 @@ def _choices_text(choices: dict[str, dict[str, str]], lang: str) -> str:
         text = label.get(lang) or ""
         shown_.append(f"{name} ({text})" if text and fold(text) != fold(name) else name)
     return ", ".join(shown_)
-
-
-def choice(word: str, choices: dict[str, dict[str, str]]) -> str | None:
-    """The name of the state or enum value `word` names, by its name or by its Chinese or
-    English label (case and full-width letters ignored); None if none."""
-    if word in choices:
-        return word
-    folded = fold(word)
-    for name, label in choices.items():
-        if folded == fold(name) or any(folded == fold(text) for text in label.values()):
-            return name
-    return None
 
 
 def _choice_words(choices: dict[str, dict[str, str]]) -> tuple[tuple[str, str], ...]:

@@ -377,16 +377,9 @@ def _bounded(spec: FieldSpec, n: int | float) -> int | float:
 def enum_key(spec: FieldSpec, text: str) -> str | None:
     """The value of an enum field that `text` names: the value itself, or its label in
     any language as the form prints it (严重投诉, Serious complaint); None if neither."""
-    if text in spec.values:
-        return text
-    from ..suggest import fold
+    from ..suggest import choice
 
-    wanted = fold(text)
-    for key, labels in spec.values.items():
-        if fold(str(key)) == wanted or (isinstance(labels, dict) and any(fold(str(w)) == wanted
-                                                                         for w in labels.values())):
-            return key
-    return None
+    return choice(text, spec.values)
 
 
 def check_file_path(text: str) -> None:

@@ -1165,15 +1165,12 @@ class Store:
 def state_named(rt: RecordType, word: str) -> str:
     """The state `word` names: the state itself or its label as forms print it (已联系顾客,
     Acknowledged), in any language; else a refusal that lists them, with the closest."""
-    from ..suggest import did_you_mean, fold
+    from ..suggest import choice, did_you_mean
 
     wf = rt.workflow
-    if word in wf.states:
-        return word
-    wanted = fold(word)
-    for name, state in wf.states.items():
-        if fold(name) == wanted or any(fold(str(w)) == wanted for w in state.label.values()):
-            return name
+    found = choice(word, {name: state.label for name, state in wf.states.items()})
+    if found is not None:
+        return found
     words = [*wf.states, *(w for st in wf.states.values() for w in st.label.values())]
     listed = ", ".join(f"{n} ({st.label.get('zh', n)})" for n, st in wf.states.items())
     raise BadInput(f"{quote(word)} is not a state of {rt.name}{did_you_mean(word, words)} (expected one of {listed})")
