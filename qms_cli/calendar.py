@@ -59,13 +59,6 @@ class WorkCalendar:
                 counted += 1
         return day
 
-    def working_days_between(self, start: date, end: date) -> int:
-        n, day = 0, start
-        while day < end:
-            day += timedelta(days=1)
-            if self.is_workday(day):
-                n += 1
-        return n
 
 
 # The longest time limit of each unit (ten years): a deadline beyond is a typing error,

@@ -25,10 +25,6 @@ class Deadline:
     status: str  # met | late | open | overdue | stopped
     extended: bool = False
 
-    @property
-    def late(self) -> bool:
-        return self.status in ("late", "overdue")
-
     def as_dict(self) -> dict:
         return {
             "name": self.name,

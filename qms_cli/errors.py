@@ -7,8 +7,7 @@ from dataclasses import dataclass
 
 from .text import visible
 
-# Exit codes of the command contract (CLI.md).
-EXIT_OK = 0
+# Exit codes of the command contract (CLI.md); 0 when the command did what was asked.
 EXIT_REFUSED = 1  # illegal move, missing evidence, not authorised; findings
 EXIT_BAD_INPUT = 2  # bad usage, unknown ID, unparsable value or file
 

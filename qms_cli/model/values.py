@@ -161,10 +161,6 @@ def _as_date(value: Any) -> date | None:
     return None
 
 
-def format_datetime(value: datetime) -> str:
-    return value.isoformat(timespec="minutes" if value.second == 0 else "seconds")
-
-
 # ------------------------------------------------------- when a signed act happened (补录)
 
 PAPER_TIME = "a date such as 2026-10-15, or a date and time such as 2026-10-15T14:30"

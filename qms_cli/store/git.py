@@ -284,12 +284,6 @@ def unstage(root: Path, paths: list[str]) -> None:
                     pass
 
 
-def check_repository(root: Path) -> None:
-    with _repo(root) as repo:
-        if repo.bare:
-            raise NotAStore(f"{root}: a bare git repository has no working tree to hold records")
-
-
 @dataclass(frozen=True)
 class LogEntry:
     commit: str
