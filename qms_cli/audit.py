@@ -269,8 +269,11 @@ class _Stream:
         if self.p is None:
             self.p = _cat_file(self.root, bufsize=1 << 20)  # few reads for many small blobs
         assert self.p.stdin is not None
-        self.p.stdin.write("".join(i + "\n" for i in ids).encode())
-        self.p.stdin.flush()
+        try:
+            self.p.stdin.write("".join(i + "\n" for i in ids).encode())
+            self.p.stdin.flush()
+        except OSError as e:
+            raise QmsError(f"git cat-file stopped while the history was read ({e.strerror or e})") from None
 
     def take(self, blob: str) -> Any:
         """The next blob of the stream, which is `blob` (others before it are passed over)."""
