@@ -87,9 +87,12 @@ def test_a_size_limit_that_the_store_sets(qms, store, tmp_path, complaint, confi
     ("missing", "no such file"),
     ("folder", "is a folder"),
     ("empty", "'@' names no file"),
+    ("nohome", "no home folder for '~nobody-here'"),
+    ("device", "is not a regular file"),
 ])
 def test_what_cannot_be_attached_is_refused_and_nothing_changes(qms, store, tmp_path, complaint, what, says):
-    arg = {"missing": str(tmp_path / "nope.pdf"), "folder": str(tmp_path), "empty": ""}[what]
+    arg = {"missing": str(tmp_path / "nope.pdf"), "folder": str(tmp_path), "empty": "",
+           "nohome": "~nobody-here/letter.pdf", "device": "/dev/zero"}[what]
     head = git(store, "rev-parse", "HEAD")
     r = qms("complaint", "set", complaint, f"attachments+=@{arg}", who=QE)
     assert r.code == 2 and says in r.err and "attachments" in r.err, r.text

@@ -18,6 +18,8 @@ import pytest
 import yaml
 from conftest import CORRECT, INVESTIGATE, RECEIVED, git, sets
 from doc_support import Docs, moment
+from test_documents import PROCEDURE
+from test_documents import QUALITY_WORK_INSTRUCTION as WORK_INSTRUCTION  # owned by 质量部, whose head is ME
 
 from qms_cli.config import Config
 from qms_cli.store import create
@@ -27,20 +29,6 @@ ME = ("林芳", "lin.fang@example.com")  # the new quality department's manager,
 PROD = ("周涛", "zhou.tao@example.com")  # head of 生产部, named after init
 BORN = moment("2026-03-02T08:00")
 
-PROCEDURE = """\
-title: 客户投诉处理程序
-category: procedure
-department: 质量部
-controlled: true
-medium: paper
-review_period_months: 12
-"""
-WORK_INSTRUCTION = """\
-title: 压接工序作业指导书
-category: work_instruction
-department: 质量部
-controlled: true
-"""
 CI_FILES = (".github/workflows/qms.yml", ".gitlab-ci.yml")
 
 

@@ -156,12 +156,19 @@ def type_app(type_name: str) -> typer.Typer:
         """Attach files (a customer's letter, an 8D report, photos): each is copied to
         files/TYPE/ID/, pinned by its SHA-256 and committed with the record; the same as
         `set ID FIELD=@PATH` (FIELD+=@PATH for a list of files)."""
+        from ..views import field_paths
+
         store = open_store()
         rt = store.record_type(type_name)
+
+        def holds_files(spec) -> bool:
+            return spec is not None and (spec.type == "file" or (
+                spec.type == "list" and spec.items is not None and spec.items.type == "file"))
+
         spec = rt.field(field.strip())
-        is_list = spec is not None and spec.type == "list" and spec.items is not None and spec.items.type == "file"
-        if spec is None or not (spec.type == "file" or is_list):
-            files = [p for p, f in _file_fields(rt.fields)]
+        is_list = holds_files(spec) and spec.type == "list"
+        if not holds_files(spec):
+            files = [p for p in field_paths(rt) if holds_files(rt.field(p))]
             raise BadInput(f"{field}: not a file field of {rt.name} (file fields: {', '.join(files) or 'none'})")
         if not is_list and len(paths) > 1:
             raise BadInput(f"{field}: holds one file; give one PATH (or attach the others to a list of files)")
@@ -213,12 +220,3 @@ def type_app(type_name: str) -> typer.Typer:
                 typer.echo(f"{r['path']:<34} {r['type']:<9} {r['label']}{extra}{req}")
 
     return sub
-
-
-def _file_fields(fields, prefix: str = ""):
-    """(path, spec) of every field that holds files."""
-    for name, spec in fields.items():
-        if spec.type == "object":
-            yield from _file_fields(spec.fields, f"{prefix}{name}.")
-        elif spec.type == "file" or (spec.type == "list" and spec.items is not None and spec.items.type == "file"):
-            yield f"{prefix}{name}", spec

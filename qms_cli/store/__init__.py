@@ -928,7 +928,10 @@ class Store:
 
         if not source.strip():
             raise BadInput(f"{field}: '@' names no file (expected @PATH, e.g. {field}=@客户来函.pdf)")
-        p = Path(source).expanduser()
+        try:
+            p = Path(source).expanduser()
+        except RuntimeError:  # ~someone who has no home here
+            raise BadInput(f"{field}: {quote(source)}: no such file (no home folder for {quote(source.split('/')[0])})") from None
         if not p.is_absolute():
             p = Path(os.getcwd()) / p
         try:
@@ -941,7 +944,10 @@ class Store:
         if stat_.S_ISREG(st.st_mode) and st.st_size > limit:
             raise Refused(f"{field}: {quote(source)} is {st.st_size / (1 << 20):.1f} MB; an attachment may be "
                           f"at most {limit / (1 << 20):g} MB (qms.yaml attachments.max_mb)")
-        raw = safefs.read_file(p, limit, source=source, what="an attachment", follow=True)
+        try:
+            raw = safefs.read_file(p, limit, source=source, what="an attachment", follow=True)
+        except BadInput as e:
+            raise BadInput(f"{field}: {e}") from None
         name = p.name
         problem = values.text_problem(name)
         if problem or "/" in name or "\\" in name or name.startswith(".") or len(name.encode()) > 200:
