@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from .errors import BadInput, Finding, QmsError
+from .i18n import N_, _, ngettext
 from .model import values
 from .store.git import trailers_of
 from .text import quote
@@ -75,7 +76,9 @@ def _git(root: Path, *args: str, input: str | None = None) -> str:
                        encoding="utf-8", errors="replace")
     if p.returncode != 0:
         verb = next((a for i, a in enumerate(args) if not a.startswith("-") and (i == 0 or args[i - 1] != "-c")), "")
-        raise QmsError(f"git {verb}: {p.stderr.strip().splitlines()[0] if p.stderr.strip() else 'failed'}")
+        if not p.stderr.strip():
+            raise QmsError(_("git {command}: failed").format(command=verb))
+        raise QmsError(f"git {verb}: {p.stderr.strip().splitlines()[0]}")  # not a sentence: git's own words
     return p.stdout
 
 
@@ -91,7 +94,7 @@ def _changes(text: str) -> list[Change]:
 
 def _merged(line: str) -> Merged | None:
     # "::100644 100644 100644 <p1> <p2> <result> MM\tpath" (one colon per parent)
-    head, _, path = line.partition("\t")
+    head, _sep, path = line.partition("\t")
     n = len(head) - len(head.lstrip(":"))
     cols = head[n:].split()
     if len(cols) < 2 * (n + 1) or not path:
@@ -150,7 +153,9 @@ def commits(root: Path, since: str | None, want: Callable[[list[str]], None] | N
             if p.wait() != 0:
                 err.seek(0)
                 text = err.read().decode("utf-8", "replace").strip()
-                raise QmsError(f"git log: {text.splitlines()[0] if text else 'failed'}")
+                if not text:
+                    raise QmsError(_("git {command}: failed").format(command="log"))
+                raise QmsError(f"git log: {text.splitlines()[0]}")  # not a sentence: git's own words
         finally:
             if p.poll() is None:
                 p.kill()
@@ -160,7 +165,7 @@ def commits(root: Path, since: str | None, want: Callable[[list[str]], None] | N
 
 
 def _commit(chunk: str, mark: str, merges: dict[str, tuple[list[Merged], list]]) -> Commit:
-    head, _, rest = chunk.partition(f"{mark}e")
+    head, _sep, rest = chunk.partition(f"{mark}e")
     lines = head.split("\n", 7)
     sha, parents, author, email, date, cemail, cdate, message = (lines + [""] * 8)[:8]
     c = Commit(sha, parents.split(), author, email, date, message, _changes(rest), cemail, cdate,
@@ -229,7 +234,7 @@ class _Blobs:
         assert self.p.stdin is not None and self.p.stdout is not None
         self.p.stdin.write(spec.encode("utf-8", "replace") + b"\n")
         self.p.stdin.flush()
-        _, value = _answer(self.p.stdout, self.limit)
+        _name, value = _answer(self.p.stdout, self.limit)
         self.remember(spec, value)
         return value
 
@@ -273,7 +278,8 @@ class _Stream:
             self.p.stdin.write("".join(i + "\n" for i in ids).encode())
             self.p.stdin.flush()
         except OSError as e:
-            raise QmsError(f"git cat-file stopped while the history was read ({e.strerror or e})") from None
+            raise QmsError(_("git cat-file stopped while the history was read ({error})").format(
+                error=e.strerror or e)) from None
 
     def take(self, blob: str) -> Any:
         """The next blob of the stream, which is `blob` (others before it are passed over)."""
@@ -462,6 +468,30 @@ def _leaves(data: Any) -> dict[str, Any]:
     return out
 
 
+def _and_more(shown: list[str], more: int) -> str:
+    """`shown` as a list, with how many more were left out (none when `more` < 1)."""
+    listed = ", ".join(shown)
+    return _("{items} and {n} more").format(items=listed, n=more) if more > 0 else listed
+
+
+def _listed(items: list[str], limit: int) -> str:
+    """The first `limit` of `items`, and how many more there are."""
+    return _and_more(items[:limit], len(items) - limit)
+
+
+def _either(names: list[str]) -> str:
+    """'a or b or c': one of these names."""
+    out = names[0] if names else ""
+    for name in names[1:]:
+        out = _("{first} or {second}").format(first=out, second=name)
+    return out
+
+
+IMPORT_NOT_ADDED = {"D": N_("an import may only add new records; this one deleted a record"),
+                    "M": N_("an import may only add new records; this one changed a record"),
+                    "R": N_("an import may only add new records; this one renamed a record")}
+
+
 def audit(store, since: str | None = None, anchors_from: str | None = None) -> list[Finding]:
     from .config import Config
     from .store.yamlio import MAX_BYTES
@@ -471,12 +501,12 @@ def audit(store, since: str | None = None, anchors_from: str | None = None) -> l
         try:
             _git(root, "rev-parse", "--verify", f"{since}^{{commit}}")
         except QmsError:
-            raise BadInput(f"--since {since}: not a commit of this store") from None
+            raise BadInput(_("--since {since}: not a commit of this store").format(since=since)) from None
     if subprocess.run(["git", "rev-parse", "--verify", "-q", "HEAD"], cwd=root, capture_output=True).returncode:
         return []  # no commit yet: no history to audit
     if _git(root, "rev-parse", "--is-shallow-repository").strip() == "true":
-        raise BadInput(f"{root}: a shallow clone holds only part of the history, which audit must read whole "
-                       f"(git fetch --unshallow; in CI, check out with fetch-depth: 0)")
+        raise BadInput(_("{root}: a shallow clone holds only part of the history, which audit must read whole "
+                         "(git fetch --unshallow; in CI, check out with fetch-depth: 0)").format(root=root))
     blobs = _Blobs(root, MAX_BYTES)
     stream = _Stream(root, MAX_BYTES)
     history = commits(root, since, want=stream.want)
@@ -501,7 +531,7 @@ def audit(store, since: str | None = None, anchors_from: str | None = None) -> l
         if sha not in types_at:
             state = {}
             for line in _git(root, "ls-tree", sha, "types/").splitlines():
-                head, _, path = line.partition("\t")
+                head, _sep, path = line.partition("\t")
                 cols = head.split()
                 if len(cols) == 3 and cols[1] == "blob" and path.endswith(".yaml") and path.count("/") == 1:
                     state[path[len("types/"):-len(".yaml")]] = cols[2]
@@ -581,21 +611,22 @@ def audit(store, since: str | None = None, anchors_from: str | None = None) -> l
                     touched_cfg = True
                 if ch.new_mode == LINK_MODE:
                     findings.append(Finding(where, path,
-                                            "adds a symbolic link: qms never follows links in a store, and a link "
-                                            "may point outside it (replace it with the file itself)"))
+                                            _("adds a symbolic link: qms never follows links in a store, and a link "
+                                              "may point outside it (replace it with the file itself)")))
             if c.merged is not None:  # a merge: qms.yaml as it came out of it
                 for m in c.merged:
                     if m.path == "qms.yaml":
                         now_cfg = m.blob
             if touched_cfg and config_of(now_cfg) is None:
                 # deleted or unreadable: a finding, and the rules stay those that could last be read
-                findings.append(Finding(where, "qms.yaml", "deleted by this commit" if now_cfg is None else
-                                        "cannot be read after this commit (the rules before it still apply)"))
+                findings.append(Finding(where, "qms.yaml", _("deleted by this commit") if now_cfg is None else
+                                        _("cannot be read after this commit (the rules before it still apply)")))
                 now_cfg = before_cfg
             config_blob[c.sha] = now_cfg
             if not c.parents and roots_seen:
-                findings.append(Finding(where, "", "a second start of history (a commit with no parent) joined to "
-                                                   "the store: its records and rules came from no audited commit"))
+                findings.append(Finding(where, "", _("a second start of history (a commit with no parent) joined "
+                                                     "to the store: its records and rules came from no audited "
+                                                     "commit")))
             roots_seen += not c.parents
             if c.merged is not None:  # a side's own change to qms.yaml is not in the combined diff: ask git
                 config_blob.pop(c.sha, None)
@@ -625,10 +656,10 @@ def audit(store, since: str | None = None, anchors_from: str | None = None) -> l
                 if not path.startswith("records/"):
                     continue
                 if status == "D":
-                    findings.append(Finding(where, path, "record deleted (records are cancelled, never deleted)"))
+                    findings.append(Finding(where, path, _("record deleted (records are cancelled, never deleted)")))
                     continue
                 if status == "R" and Path(path).name != Path(new or "").name:
-                    findings.append(Finding(where, path, f"record renamed to {new}"))
+                    findings.append(Finding(where, path, _("record renamed to {path}").format(path=new)))
                     continue
                 parts = path.split("/")
                 if len(parts) < 3:
@@ -653,11 +684,12 @@ def audit(store, since: str | None = None, anchors_from: str | None = None) -> l
                         continue  # only plain values changed, by qms: state and signatures as they were
                 before = _parse(blobs.read(ch.old_blob) if status in ("M", "R", "T") and parent else None, path)
                 if raw_after is _Blobs.TOO_BIG:
-                    findings.append(Finding(where, path, f"the record is over {MAX_BYTES:,} bytes after this commit"))
+                    findings.append(Finding(where, path, _("the record is over {limit:,} bytes after this commit")
+                                            .format(limit=MAX_BYTES)))
                     continue
                 after = _parse(raw_after, path)
                 if not isinstance(after, dict):
-                    findings.append(Finding(where, path, "the record cannot be read after this commit"))
+                    findings.append(Finding(where, path, _("the record cannot be read after this commit")))
                     continue
                 _remember(known, ch.new_blob, _summary(after))
                 texts.put(ch.new_blob, raw_after)
@@ -671,8 +703,9 @@ def audit(store, since: str | None = None, anchors_from: str | None = None) -> l
             if signed:
                 signing.append((c.sha, where, c.email, before_cfg if parent else now_cfg))
             if signed and c.committer_email and c.committer_email.lower() != c.email.lower():
-                findings.append(Finding(where, "", f"a signature authored by {c.email} was committed by "
-                                                   f"{c.committer_email}: whoever commits a signature must be its signer"))
+                findings.append(Finding(where, "", _("a signature authored by {author} was committed by "
+                                                     "{committer}: whoever commits a signature must be its signer")
+                                        .format(author=c.email, committer=c.committer_email)))
     finally:
         history.close()
         blobs.close()
@@ -702,12 +735,15 @@ def _claim_problem(trailers: dict, type_name: str, rid: str, state: str | None) 
     named = key in (trailers.get("QMS-Record") or ())
     effect = any(e.split(" ", 1)[0] == key for e in trailers.get("QMS-Effect") or ())
     if not named and not effect:
-        return (f"changed by a commit whose trailers do not name it (QMS-Record: "
-                f"{', '.join(trailers.get('QMS-Record') or ['none'])})")
+        if not trailers.get("QMS-Record"):
+            return _("changed by a commit whose trailers do not name it (QMS-Record: none)")
+        return _("changed by a commit whose trailers do not name it (QMS-Record: {records})").format(
+            records=", ".join(trailers["QMS-Record"]))
     if named and action.startswith("move ") and state is not None:
         target = action[len("move "):].strip()
         if state != target:
-            return f"the commit claims a move to '{target}', but leaves the record in '{state}'"
+            return _("the commit claims a move to '{target}', but leaves the record in '{state}'").format(
+                target=target, state=state)
     return None
 
 
@@ -731,8 +767,9 @@ def _check_time(c: Commit, where: str, committed: dict[str, datetime]) -> list[F
     for p in c.parents:
         before = committed.get(p)
         if before is not None and when < before:
-            out.append(Finding(where, "", f"committed at {when.isoformat()}, before the commit it follows "
-                                          f"({p[:10]}, {before.isoformat()}): its date was set back"))
+            out.append(Finding(where, "", _("committed at {time}, before the commit it follows "
+                                            "({parent}, {parent_time}): its date was set back").format(
+                time=when.isoformat(), parent=p[:10], parent_time=before.isoformat())))
             break
     return out
 
@@ -753,19 +790,19 @@ def _check_merge(c: Commit, where: str, blobs: _Blobs) -> list[Finding]:
                      (_parse(blobs.read(b), path) for b in side_blobs)]
         longest = max(sig_lists, key=len)
         if any(sl != longest[: len(sl)] for sl in sig_lists):
-            out.append(Finding(where, path, "the merge joins two histories of the record, each with acts signed "
-                                            "the other has not: one must be replayed after the other (qms sync)"))
+            out.append(Finding(where, path, _("the merge joins two histories of the record, each with acts signed "
+                                              "the other has not: one must be replayed after the other (qms sync)")))
     for m in c.merged or ():
         if m.mode == LINK_MODE:
-            out.append(Finding(where, m.path, "the merge adds a symbolic link: qms never follows links in a store"))
+            out.append(Finding(where, m.path, _("the merge adds a symbolic link: qms never follows links in a store")))
             continue
         if m.path.startswith(RULES[1:]) or m.path in RULES:
-            out.append(Finding(where, m.path, "the merge changed this file beyond what either side did"))
+            out.append(Finding(where, m.path, _("the merge changed this file beyond what either side did")))
             continue
         if not m.path.startswith("records/"):
             continue
         if m.blob is None:
-            out.append(Finding(where, m.path, "the merge deleted a record that both sides kept"))
+            out.append(Finding(where, m.path, _("the merge deleted a record that both sides kept")))
             continue
         after = _parse(blobs.read(m.blob), m.path)
         parsed = [p if isinstance(p, dict) else {} for p in (_parse(blobs.read(b), m.path) for b in m.parent_blobs)]
@@ -773,21 +810,24 @@ def _check_merge(c: Commit, where: str, blobs: _Blobs) -> list[Finding]:
         sig_lists = [values.signatures(p) for p in parsed]
         longest = max(sig_lists, key=len)
         if any(sl != longest[: len(sl)] for sl in sig_lists):
-            out.append(Finding(where, m.path, "the merge joins two histories of the record, each with acts signed "
-                                              "the other has not: one must be replayed after the other (qms sync)"))
+            out.append(Finding(where, m.path, _("the merge joins two histories of the record, each with acts signed "
+                                                "the other has not: one must be replayed after the other (qms sync)")))
             continue
         ahead = parsed[sig_lists.index(longest)]
         if isinstance(after, dict) and (values.signatures(after) != longest or after.get("state") != ahead.get("state")):
-            out.append(Finding(where, m.path, "the merge changed the record's state or signatures beyond what either "
-                                              "side did"))
+            out.append(Finding(where, m.path, _("the merge changed the record's state or signatures beyond what "
+                                                "either side did")))
             continue
         sides = [_leaves(p) for p in parsed]
         new = _leaves(after) if isinstance(after, dict) else {}
         made = sorted(k for k, v in new.items() if all(side.get(k) != v for side in sides))
         if not isinstance(after, dict) or made:
-            named = ", ".join(made[:6]) + (f" and {len(made) - 6} more" if len(made) > 6 else "")
-            out.append(Finding(where, m.path, "the merge changed the record beyond what either side did"
-                                              + (f" ({named})" if named else "")))
+            if made:
+                message = _("the merge changed the record beyond what either side did ({fields})").format(
+                    fields=_listed(made, 6))
+            else:
+                message = _("the merge changed the record beyond what either side did")
+            out.append(Finding(where, m.path, message))
     return out
 
 
@@ -803,11 +843,10 @@ def _check_import(c: Commit, where: str, cfg, blobs: _Blobs, first: bool, store=
         path = ch.new_path or ch.path
         if not path.startswith("records/"):
             if not first and (path in RULES or path.startswith(RULES[1:])):
-                out.append(Finding(where, path, "an import changed the rules (only records may be imported)"))
+                out.append(Finding(where, path, _("an import changed the rules (only records may be imported)")))
             continue
         if ch.status != "A":
-            what = {"D": "deleted", "M": "changed", "R": "renamed"}.get(ch.status, "changed")
-            out.append(Finding(where, path, f"an import may only add new records; this one {what} a record"))
+            out.append(Finding(where, path, _(IMPORT_NOT_ADDED.get(ch.status, IMPORT_NOT_ADDED["M"]))))
             continue
         parts = Path(path).parts
         data = _parse(blobs.read(ch.new_blob), path)
@@ -816,9 +855,9 @@ def _check_import(c: Commit, where: str, cfg, blobs: _Blobs, first: bool, store=
         except QmsError:
             rt = None
         if rt is None:
-            out.append(Finding(where, path, "an import added a file that is not a record of a known type"))
+            out.append(Finding(where, path, _("an import added a file that is not a record of a known type")))
         elif not isinstance(data, dict):
-            out.append(Finding(where, path, "an import added a record that cannot be read"))
+            out.append(Finding(where, path, _("an import added a record that cannot be read")))
         else:
             ctx = Context(root=cfg.root, types={rt.name: rt}, store=store)
             try:
@@ -828,14 +867,20 @@ def _check_import(c: Commit, where: str, cfg, blobs: _Blobs, first: bool, store=
             problems = [f for f in problems if f.severity == "error"]
             if problems:
                 first_problem = f"{problems[0].field}: {problems[0].message}" if problems[0].field else problems[0].message
-                more = f" and {len(problems) - 1} more" if len(problems) > 1 else ""
-                out.append(Finding(where, path, f"an import added a record that does not validate "
-                                                f"({first_problem}{more})"))
+                if len(problems) > 1:
+                    message = _("an import added a record that does not validate ({problem} and {n} more)").format(
+                        problem=first_problem, n=len(problems) - 1)
+                else:
+                    message = _("an import added a record that does not validate ({problem})").format(
+                        problem=first_problem)
+                out.append(Finding(where, path, message))
             else:
                 added += 1
     if added:
-        out.append(Finding(where, "", f"{added} record{'s' if added != 1 else ''} imported as they were (signatures in them predate "
-                                      f"this store)", severity="note"))
+        out.append(Finding(where, "", ngettext("{n} record imported as they were (signatures in them predate "
+                                               "this store)",
+                                               "{n} records imported as they were (signatures in them predate "
+                                               "this store)", added).format(n=added), severity="note"))
     return out
 
 
@@ -877,34 +922,43 @@ def _check_record(c, where, path, rt, before, after, cfg, day, trailers) -> tupl
     new_sigs = values.signatures(after)
     old_leaves, new_leaves = _leaves(before or {}), _leaves(after)
     changed = sorted(k for k in old_leaves.keys() | new_leaves.keys() if old_leaves.get(k) != new_leaves.get(k))
-    named = ", ".join(changed[:6]) + (f" and {len(changed) - 6} more" if len(changed) > 6 else "")
+    named = _listed(changed, 6)
     final = old_state in rt.workflow.states and rt.workflow.states[old_state].final
     if final and changed and not _effect_allows(trailers, after, changed):
-        out.append(Finding(where, path, f"a record in the final state '{old_state}' was changed ({named}): "
-                                        f"such a record is never edited"))
+        out.append(Finding(where, path, _("a record in the final state '{state}' was changed ({fields}): "
+                                          "such a record is never edited").format(state=old_state, fields=named)))
         return out, False
     if "QMS-Action" not in trailers:
         free_text = before is not None and old_state == new_state and old_sigs == new_sigs and all(
             (spec := rt.field(k)) is not None and spec.type == "text" for k in changed
         )
         if free_text:
-            out.append(Finding(where, path, f"hand edit of {named or 'layout'} by {c.author}", severity="note"))
+            if named:
+                message = _("hand edit of {fields} by {author}").format(fields=named, author=c.author)
+            else:
+                message = _("hand edit of layout by {author}").format(author=c.author)
+            out.append(Finding(where, path, message, severity="note"))
+        elif changed:
+            out.append(Finding(where, path, _("record changed without qms trailers ({fields})").format(fields=named)))
         else:
-            out.append(Finding(where, path, "record changed without qms trailers" + (f" ({named})" if changed else "")))
+            out.append(Finding(where, path, _("record changed without qms trailers")))
         return out, new_sigs[: len(old_sigs)] == old_sigs and len(new_sigs) > len(old_sigs)
     if before is None:
         if new_state != rt.workflow.initial:
-            out.append(Finding(where, path, f"created in state '{new_state}', not '{rt.workflow.initial}'"))
+            out.append(Finding(where, path, _("created in state '{state}', not '{initial}'").format(
+                state=new_state, initial=rt.workflow.initial)))
     elif old_state != new_state:
         move = rt.workflow.move(old_state, new_state)
         if move is None:
-            out.append(Finding(where, path, f"{old_state} -> {new_state} is not a move of {rt.name}"))
+            out.append(Finding(where, path, _("{source} -> {target} is not a move of {type}").format(
+                source=old_state, target=new_state, type=rt.name)))
         elif move.sign and not any(isinstance(sig, dict) and sig.get("to") == new_state and sig.get("from") == old_state
                                    for sig in new_sigs[len(old_sigs):]):
-            out.append(Finding(where, path, f"{old_state} -> {new_state} without the '{move.sign}' signature "
-                                            f"that move needs"))
+            out.append(Finding(where, path, _("{source} -> {target} without the '{signature}' signature "
+                                              "that move needs").format(source=old_state, target=new_state,
+                                                                        signature=move.sign)))
     if new_sigs[: len(old_sigs)] != old_sigs:
-        out.append(Finding(where, path, "earlier signatures were changed or removed"))
+        out.append(Finding(where, path, _("earlier signatures were changed or removed")))
     audit_cfg = cfg.data.get("audit") if isinstance(cfg.data.get("audit"), dict) else {}
     window = audit_cfg.get("back_entry_days", BACK_ENTRY_DAYS)
     window = window if isinstance(window, int) and not isinstance(window, bool) and window >= 0 else BACK_ENTRY_DAYS
@@ -923,34 +977,40 @@ def _check_record(c, where, path, rt, before, after, cfg, day, trailers) -> tupl
         meaning = sig.get("meaning")
         email = str(sig.get("email", ""))
         if email.lower() != c.email.lower():
-            out.append(Finding(where, path, f"signature '{meaning}' names {email}, but the commit is by {c.email}"))
+            out.append(Finding(where, path, _("signature '{meaning}' names {email}, but the commit is by {author}")
+                               .format(meaning=meaning, email=email, author=c.email)))
         at = values.to_datetime(sig.get("at"), cfg.tz)
         for stamp in dict.fromkeys([c.date, c.committer_date or c.date]):  # a rebase or amend re-dates the commit
             when = _when(stamp)
             if at is not None and when is not None and abs((at - when).total_seconds()) > 60:
-                out.append(Finding(where, path, f"signature time {at.isoformat()} is not the commit time {stamp}"))
+                out.append(Finding(where, path, _("signature time {time} is not the commit time {commit_time}")
+                                   .format(time=at.isoformat(), commit_time=stamp)))
                 break
         acted = values.acted(sig, tz)
         if acted is not None and last is not None and values.later(last, acted, tz):
-            what = f"{rt.numbering_date} {values.shown_time(last, tz)}" if last is start else \
-                f"an earlier act ({values.shown_time(last, tz)})"
-            out.append(Finding(where, path, f"signature '{meaning}' is dated {values.shown_time(acted, tz)}, "
-                                            f"before {what}"))
+            if last is start:
+                message = _("signature '{meaning}' is dated {time}, before {field} {field_time}").format(
+                    meaning=meaning, time=values.shown_time(acted, tz), field=rt.numbering_date,
+                    field_time=values.shown_time(last, tz))
+            else:
+                message = _("signature '{meaning}' is dated {time}, before an earlier act ({earlier})").format(
+                    meaning=meaning, time=values.shown_time(acted, tz), earlier=values.shown_time(last, tz))
+            out.append(Finding(where, path, message))
         on = values.paper_time(sig, tz)
         sig_day = day
         if on is not None:
             sig_day = values.day_of(on, tz)
             late = (committed.astimezone(tz).date() - sig_day).days
             if late > window:
-                out.append(Finding(where, path, f"signature '{meaning}' entered afterwards {late} days after the act "
-                                                f"({values.shown_time(on, tz)}); the store allows {window} "
-                                                f"(audit.back_entry_days)"))
+                out.append(Finding(where, path, _("signature '{meaning}' entered afterwards {late} days after the "
+                                                  "act ({time}); the store allows {window} (audit.back_entry_days)")
+                                   .format(meaning=meaning, late=late, time=values.shown_time(on, tz), window=window)))
         if acted is not None and (last is None or values.later(acted, last, tz)):
             last = acted
         roles = [r.strip() for r in str(sig.get("role") or "").split("|") if r.strip()]
         if roles and not any(r in cfg.roles and cfg.roles[r].held_by(email, sig_day) for r in roles):
-            out.append(Finding(where, path, f"{email} did not hold the role {' or '.join(roles)} on {sig_day} "
-                                            f"(signature '{meaning}')"))
+            out.append(Finding(where, path, _("{email} did not hold the role {roles} on {day} (signature '{meaning}')")
+                               .format(email=email, roles=_either(roles), day=sig_day, meaning=meaning)))
     return out, len(new_sigs) > len(old_sigs)
 
 
@@ -975,23 +1035,26 @@ def _check_rules_change(c, where, old_cfg, new_cfg, day, paths: list[str], trail
     files = [p for p in paths if p != "qms.yaml"]
     if not keys and not files:
         return []
-    what = ", ".join(keys + files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
     role = old_cfg.roles.get(needed)
     if not (role and role.held_by(c.email, day)):
-        subject = "roles" if keys == ["roles"] and not files else f"the rules ({what})"
-        return [Finding(where, "qms.yaml" if keys else files[0],
-                        f"{subject} changed by {c.email}, who does not hold '{needed}'")]
+        if keys == ["roles"] and not files:
+            message = _("roles changed by {email}, who does not hold '{role}'").format(email=c.email, role=needed)
+        else:
+            what = _and_more(keys + files[:3], len(files) - 3)
+            message = _("the rules ({rules}) changed by {email}, who does not hold '{role}'").format(
+                rules=what, email=c.email, role=needed)
+        return [Finding(where, "qms.yaml" if keys else files[0], message)]
     action = (trailers.get("QMS-Action") or [""])[0]
     out = []
     if "roles" in keys and not action.startswith("role "):
-        out.append(Finding(where, "qms.yaml", f"roles changed by hand by {c.email}: roles change only with "
-                                              f"`qms role grant|revoke`, one signed commit each"))
+        out.append(Finding(where, "qms.yaml", _("roles changed by hand by {email}: roles change only with "
+                                                "`qms role grant|revoke`, one signed commit each").format(email=c.email)))
     others = [k for k in keys if k != "roles"] + files
     if others and not action.startswith("rules "):
-        shown = ", ".join(others[:4]) + (f" and {len(others) - 4} more" if len(others) > 4 else "")
         out.append(Finding(where, "qms.yaml" if keys and keys != ["roles"] else files[0] if files else "qms.yaml",
-                           f"the rules ({shown}) changed by hand by {c.email}: the rules change only with "
-                           f"`qms rules commit`, signed by a holder of '{needed}'"))
+                           _("the rules ({rules}) changed by hand by {email}: the rules change only with "
+                             "`qms rules commit`, signed by a holder of '{role}'").format(
+                               rules=_listed(others, 4), email=c.email, role=needed)))
     return out
 
 
@@ -1031,7 +1094,7 @@ def _check_keys(root: Path, signing, config_of) -> list[Finding]:
                                        for k in ks if (m := SSH_KEY.match(k))), encoding="utf-8")
             verdict = {}
             text = _git(root, "-c", f"gpg.ssh.allowedSignersFile={allowed}", "log", "--no-walk=unsorted", "--stdin",
-                        "--format=%H%x1f%G?%x1f%GF%x1f%GS", input="\n".join(sha for sha, _, _ in items) + "\n")
+                        "--format=%H%x1f%G?%x1f%GF%x1f%GS", input="\n".join(sha for sha, _where, _email in items) + "\n")
             for line in text.splitlines():
                 parts = line.split("\x1f")
                 if len(parts) == 4:
@@ -1044,15 +1107,20 @@ def _check_keys(root: Path, signing, config_of) -> list[Finding]:
                 if status not in ("G", "U"):
                     continue  # unsigned: _check_signed names it
                 if not listed:
-                    out.append(Finding(where, "", f"signed, but qms.yaml lists no signing key for {email}: the key "
-                                                  f"is not tied to the signer", severity="note"))
+                    out.append(Finding(where, "", _("signed, but qms.yaml lists no signing key for {email}: the key "
+                                                    "is not tied to the signer").format(email=email), severity="note"))
                 elif ssh and status == "G" and signer.lower() == email.lower():
                     continue
                 elif gpg and fingerprint and any(fingerprint.upper().endswith(k[-16:]) for k in gpg if k):
                     continue
                 else:
-                    out.append(Finding(where, "", f"signed with a key ({fingerprint or 'unknown'}) that qms.yaml does "
-                                                  f"not list for {email}, whose signature the commit carries"))
+                    if fingerprint:
+                        message = _("signed with a key ({fingerprint}) that qms.yaml does not list for {email}, "
+                                    "whose signature the commit carries").format(fingerprint=fingerprint, email=email)
+                    else:
+                        message = _("signed with a key (unknown) that qms.yaml does not list for {email}, whose "
+                                    "signature the commit carries").format(email=email)
+                    out.append(Finding(where, "", message))
     return out
 
 
@@ -1065,7 +1133,8 @@ def _check_signed(store, since) -> list[Finding]:
     for line in log.splitlines():
         sha, status, email = (line.split() + ["", "", ""])[:3]
         if status not in ("G", "U"):
-            out.append(Finding(f"commit {sha[:10]} ({email})", "", f"not signed or the signature cannot be verified ({status})"))
+            out.append(Finding(f"commit {sha[:10]} ({email})", "",
+                               _("not signed or the signature cannot be verified ({status})").format(status=status)))
     return out
 
 
@@ -1077,7 +1146,7 @@ def _read_anchors(store) -> str | None:
 
     if not os.path.lexists(store.root / ANCHORS):
         return None
-    raw = safefs.read_bytes(store.root, ANCHORS, ANCHORS_LIMIT, what="the anchors file")
+    raw = safefs.read_bytes(store.root, ANCHORS, ANCHORS_LIMIT, what=_("the anchors file"))
     return raw.decode("utf-8", "replace")
 
 
@@ -1090,19 +1159,19 @@ def _check_anchors_change(c: Commit, where: str, ch: Change, blobs: _Blobs,
     """Anchors only ever grow: a commit may add lines to the anchors file, never change,
     remove or move them."""
     if ch.status == "D" or (ch.status == "R" and ch.new_path != ANCHORS):
-        return [Finding(where, ANCHORS, "the anchors file was deleted (anchors only ever grow)")]
+        return [Finding(where, ANCHORS, _("the anchors file was deleted (anchors only ever grow)"))]
     old = blobs.read(ch.old_blob) if ch.status != "A" else b""
     new = blobs.read(ch.new_blob)
     if old is _Blobs.TOO_BIG or new is _Blobs.TOO_BIG or new is None:
-        return [Finding(where, ANCHORS, "the anchors file is too large to read")]
+        return [Finding(where, ANCHORS, _("the anchors file is too large to read"))]
     old_lines = _anchor_lines((old or b"").decode("utf-8", "replace"))
     new_lines = _anchor_lines(new.decode("utf-8", "replace"))
     for line in new_lines:
         anchored.append((line.split()[0], f"{ANCHORS} in {c.sha[:10]}"))
     if new_lines[: len(old_lines)] != old_lines:
         gone = next((o for o, n in zip(old_lines + [""], new_lines + [""]) if o != n), "")
-        return [Finding(where, ANCHORS, f"an anchor was removed or changed ('{gone.split()[0] if gone else ''}'): "
-                                        f"anchors only ever grow")]
+        return [Finding(where, ANCHORS, _("an anchor was removed or changed ('{anchor}'): anchors only ever grow")
+                        .format(anchor=gone.split()[0] if gone else ""))]
     return []
 
 
@@ -1125,10 +1194,10 @@ def _check_anchors(store, anchored: list[tuple[str, str]], anchors_from: str | N
                 wanted.append((line.split()[0], ANCHORS, n))
         head = _head_anchors(store)
         if head is not None and _anchor_lines(text)[: len(head)] != head:
-            out.append(Finding(ANCHORS, "", "the anchors file differs from the committed one in lines already "
-                                            "anchored: anchors only ever grow"))
+            out.append(Finding(ANCHORS, "", _("the anchors file differs from the committed one in lines already "
+                                              "anchored: anchors only ever grow")))
     elif _head_anchors(store):
-        out.append(Finding(ANCHORS, "", "the committed anchors file is missing from the working copy"))
+        out.append(Finding(ANCHORS, "", _("the committed anchors file is missing from the working copy")))
     if anchors_from:
         found, problems = _outside_anchors(store, anchors_from)
         out.extend(problems)
@@ -1142,10 +1211,11 @@ def _check_anchors(store, anchored: list[tuple[str, str]], anchors_from: str | N
             continue
         seen.add((sha, src))
         if not re.fullmatch(r"[0-9a-f]{40}([0-9a-f]{24})?", sha):
-            out.append(Finding(src, "", f"'{sha[:60]}' is not a commit id", line=line))
+            out.append(Finding(src, "", _("'{value}' is not a commit id").format(value=sha[:60]), line=line))
         elif sha not in history:
-            out.append(Finding(src, "", f"anchored commit {sha[:10]} is no longer in the history: "
-                                        f"history was rewritten after it was anchored", line=line))
+            out.append(Finding(src, "", _("anchored commit {commit} is no longer in the history: "
+                                          "history was rewritten after it was anchored").format(commit=sha[:10]),
+                               line=line))
     return out
 
 
@@ -1166,24 +1236,25 @@ def _outside_anchors(store, source: str) -> tuple[list[tuple[str, str, int | Non
     from .store import safefs
 
     if source.startswith("-"):
-        raise BadInput(f"--anchors-from {quote(source)}: expected a remote (such as origin) or a file")
+        raise BadInput(_("--anchors-from {source}: expected a remote (such as origin) or a file").format(
+            source=quote(source)))
     path = Path(source).expanduser()
     if path.is_file():
         try:
-            raw = safefs.read_bytes(path.parent, path.name, ANCHORS_LIMIT, what="the anchors file")
+            raw = safefs.read_bytes(path.parent, path.name, ANCHORS_LIMIT, what=_("the anchors file"))
         except QmsError as e:
-            raise BadInput(f"--anchors-from {source}: {e.message}") from None
+            raise BadInput(f"--anchors-from {source}: {e.message}") from None  # not a sentence: the option, then the reason
         lines = raw.decode("utf-8", "replace").splitlines()
         return [(ln.split()[0], source, n) for n, ln in enumerate(lines, 1)
                 if ln.strip() and not ln.startswith("#")], []
     try:
         listing = _git(store.root, "ls-remote", "--tags", source, f"refs/tags/{TAG_PREFIX}*")
     except QmsError as e:
-        raise BadInput(f"--anchors-from {source}: neither a file nor a remote git can read "
-                       f"({e.message.splitlines()[0]})") from None
+        raise BadInput(_("--anchors-from {source}: neither a file nor a remote git can read ({error})").format(
+            source=source, error=e.message.splitlines()[0])) from None
     remote: dict[str, str] = {}
     for line in listing.splitlines():
-        sha, _, ref = line.partition("\t")
+        sha, _sep, ref = line.partition("\t")
         name = ref.removeprefix("refs/tags/")
         if name.endswith("^{}"):
             remote[name[:-3]] = sha  # the commit an annotated tag points to
@@ -1195,16 +1266,16 @@ def _outside_anchors(store, source: str) -> tuple[list[tuple[str, str, int | Non
         parts = line.split()
         if len(parts) >= 2:
             local[parts[0]] = parts[1] if len(parts) == 3 else parts[-1]
-    problems = [Finding(f"tag {name}", "", f"points to {local[name][:10]} here but to {sha[:10]} on {source}: "
-                                           f"the tag was moved")
+    problems = [Finding(f"tag {name}", "", _("points to {here} here but to {there} on {source}: the tag was moved")
+                        .format(here=local[name][:10], there=sha[:10], source=source))
                 for name, sha in sorted(remote.items()) if name in local and local[name] != sha]
     history = _history(store.root)
     found = []
     for name, sha in sorted(remote.items()):
         if sha not in history and _behind(store.root, source, name, sha):
-            problems.append(Finding(f"tag {name} on {source}", "", f"anchors {sha[:10]}, which this clone has not "
-                                                                   f"fetched yet: pull, then audit again",
-                                    severity="note"))
+            problems.append(Finding(f"tag {name} on {source}", "", _("anchors {commit}, which this clone has not "
+                                                                     "fetched yet: pull, then audit again")
+                                    .format(commit=sha[:10]), severity="note"))
             continue
         found.append((sha, f"tag {name} on {source}", None))
     return found, problems
@@ -1247,14 +1318,15 @@ def anchor(store) -> tuple[str, list[str]]:
             tag = f"{tag.rsplit('.', 1)[0]}.{n}"
             n += 1
         _git(store.root, "tag", "-s" if sign else "-a", "-m", f"qms audit anchor: {head} by {who.email}", tag, head)
-    done = [f"anchored {head[:10]} in {ANCHORS} and as tag {tag}"]
+    done = [_("anchored {commit} in {file} and as tag {tag}").format(commit=head[:10], file=ANCHORS, tag=tag)]
     remotes = _git(store.root, "remote").split()
     if remotes:
         remote = "origin" if "origin" in remotes else remotes[0]
         try:
             _git(store.root, "push", "-q", remote, f"refs/tags/{tag}")
-            done.append(f"pushed tag {tag} to {remote}")
+            done.append(_("pushed tag {tag} to {remote}").format(tag=tag, remote=remote))
         except QmsError as e:
-            done.append(f"the tag was not pushed to {remote} ({e.message.splitlines()[-1]}): push it with "
-                        f"'git push {remote} {tag}' so that the anchor is witnessed outside this clone")
+            done.append(_("the tag was not pushed to {remote} ({error}): push it with 'git push {remote} {tag}' so "
+                          "that the anchor is witnessed outside this clone").format(
+                remote=remote, error=e.message.splitlines()[-1], tag=tag))
     return head, done

@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 
+from .i18n import _
+
 DURATION = re.compile(r"^\s*(\d+)\s*(h|d|wd|w|mo)\s*$")
 END_OF_DAY = time(23, 59, 59)
 
@@ -43,9 +45,9 @@ class WorkCalendar:
             except NotImplementedError:
                 self._unpublished.add(day.year)
                 self.warnings.append(
-                    f"the official holiday calendar for {day.year} is not in the installed "
-                    f"'chinesecalendar' package; counting Monday to Friday plus the store's own "
-                    f"days (update the package, or list {day.year}'s days under calendar: in qms.yaml)"
+                    _("the official holiday calendar for {year} is not in the installed "
+                      "'chinesecalendar' package; counting Monday to Friday plus the store's own "
+                      "days (update the package, or list {year}'s days under calendar: in qms.yaml)").format(year=day.year)
                 )
         return day.weekday() < 5
 
@@ -70,11 +72,12 @@ def parse_duration(text: str) -> tuple[int, str]:
     m = DURATION.match(str(text)) if len(str(text)) < 20 else None
     if not m:
         raise ValueError(
-            f"'{text}': expected a time limit such as 2h, 5wd (working days), 7d, 2w or 12mo"
+            _("'{text}': expected a time limit such as 2h, 5wd (working days), 7d, 2w or 12mo").format(text=text)
         )
     n, unit = int(m.group(1)), m.group(2)
     if n > LONGEST[unit]:
-        raise ValueError(f"'{text}': a time limit may be at most {LONGEST[unit]}{unit} (ten years)")
+        raise ValueError(_("'{text}': a time limit may be at most {limit} (ten years)").format(
+            text=text, limit=f"{LONGEST[unit]}{unit}"))
     return n, unit
 
 

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .calendar import WorkCalendar, parse_duration
 from .errors import BadInput
+from .i18n import _
 from .model.declaration import RecordType
 from .paths import BUILTIN_TYPES, PACKAGE_DIR, builtin_type_names, data_dir, sample_store_dir  # noqa: F401
 
@@ -60,7 +61,8 @@ def _date_or_none(value: Any, where: str) -> date | None:
     try:
         return date.fromisoformat(str(value))
     except ValueError:
-        raise BadInput(f"{CONFIG_FILE}: {where}: expected a date such as 2026-01-01") from None
+        raise BadInput(_("{file}: {field}: expected a date such as 2026-01-01").format(
+            file=CONFIG_FILE, field=where)) from None
 
 
 def _deep_merge(base: dict, extra: dict) -> dict:
@@ -106,14 +108,15 @@ class Config:
         one of 10,000 records costs git a 470 KB tree every time."""
         value = self.data.get("shard") or "none"
         if value not in ("none", "year", "hundred"):
-            raise BadInput(f"{CONFIG_FILE}: shard: expected none, year or hundred, not '{value}'")
+            raise BadInput(_("{file}: shard: expected none, year or hundred, not '{value}'").format(
+                file=CONFIG_FILE, value=value))
         return value
 
     @property
     def lang(self) -> str:
         lang = self.data.get("lang") or "zh"
         if lang not in LANGS:
-            raise BadInput(f"{CONFIG_FILE}: lang: expected zh or en, not '{lang}'")
+            raise BadInput(_("{file}: lang: expected zh or en, not '{value}'").format(file=CONFIG_FILE, value=lang))
         return lang
 
     @cached_property
@@ -122,13 +125,14 @@ class Config:
         try:
             return ZoneInfo(name)
         except (ZoneInfoNotFoundError, ValueError):
-            raise BadInput(f"{CONFIG_FILE}: timezone: unknown time zone '{name}' (e.g. Asia/Shanghai)") from None
+            raise BadInput(_("{file}: timezone: unknown time zone '{name}' (e.g. Asia/Shanghai)").format(
+                file=CONFIG_FILE, name=name)) from None
 
     @cached_property
     def calendar(self) -> WorkCalendar:
         raw = self.data.get("calendar") or {}
         if not isinstance(raw, dict):
-            raise BadInput(f"{CONFIG_FILE}: calendar: expected workdays: and holidays: lists")
+            raise BadInput(_("{file}: calendar: expected workdays: and holidays: lists").format(file=CONFIG_FILE))
 
         def days(key: str) -> set[date]:
             out = set()
@@ -149,18 +153,19 @@ class Config:
     def roles(self) -> dict[str, Role]:
         raw = self.data.get("roles") or {}
         if not isinstance(raw, dict):
-            raise BadInput(f"{CONFIG_FILE}: roles: expected a mapping of role names")
+            raise BadInput(_("{file}: roles: expected a mapping of role names").format(file=CONFIG_FILE))
         roles = {}
         for name, spec in raw.items():
             spec = spec or {}
             holders = []
             if not isinstance(spec, dict):
-                raise BadInput(f"{CONFIG_FILE}: roles.{name}: expected label: and holders:")
+                raise BadInput(_("{file}: roles.{role}: expected label: and holders:").format(file=CONFIG_FILE, role=name))
             for i, h in enumerate(spec.get("holders") or []):
                 if isinstance(h, str):
                     h = {"email": h}
                 if not isinstance(h, dict) or not h.get("email"):
-                    raise BadInput(f"{CONFIG_FILE}: roles.{name}.holders.{i}: expected an email")
+                    raise BadInput(_("{file}: roles.{role}.holders.{index}: expected an email").format(
+                        file=CONFIG_FILE, role=name, index=i))
                 holders.append(
                     Holding(
                         email=str(h["email"]),
@@ -200,7 +205,7 @@ class Config:
         builtin = BUILTIN_TYPES / f"{name}.yaml"
         named = re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]{0,63}", name) is not None
         if self.type_files is not None and named and name in self.type_files:
-            source = f"types/{name}.yaml (as the commit held it)"
+            source = _("types/{name}.yaml (as the commit held it)").format(name=name)
             data = copy.deepcopy(yamlio.load_declaration(None, source, root=self.root, raw=self.type_files[name]))
             rt = RecordType.from_dict(self._extend(name, data), source)
             self._types[name] = rt
@@ -208,10 +213,11 @@ class Config:
         if self.type_files is None and named and os.path.lexists(local):  # a link is found, and refused when read
             path, source = local, f"types/{name}.yaml"
         elif named and builtin.is_file() and name.isidentifier():
-            path, source = builtin, f"built-in type {name}"
+            path, source = builtin, _("built-in type {name}").format(name=name)
         else:
             raise BadInput(
-                f"unknown record type '{name}' (expected one of {', '.join(self.type_names())})"
+                _("unknown record type '{name}' (expected one of {types})").format(
+                    name=name, types=", ".join(self.type_names()))
             )
         data = copy.deepcopy(yamlio.load_declaration(path, source, root=self.root if path == local else None))
         data = self._extend(name, data)
@@ -230,24 +236,27 @@ class Config:
             data["numbering"] = numbering
         ext = (self.data.get("types") or {}).get(name) or {}
         if not isinstance(ext, dict):
-            raise BadInput(f"{CONFIG_FILE}: types.{name}: expected fields: and requires:")
+            raise BadInput(_("{file}: types.{type}: expected fields: and requires:").format(file=CONFIG_FILE, type=name))
         if ext.get("fields"):
             data["fields"] = _deep_merge(data.get("fields") or {}, ext["fields"])
         unknown = set(ext) - {"fields", "requires", "moves", "approvals"}
         if unknown:
-            raise BadInput(f"{CONFIG_FILE}: types.{name}: unknown key(s) {', '.join(sorted(map(str, unknown)))} "
-                           f"(expected fields:, requires:, moves: or approvals:)")
+            raise BadInput(_("{file}: types.{type}: unknown key(s) {keys} "
+                             "(expected fields:, requires:, moves: or approvals:)").format(
+                file=CONFIG_FILE, type=name, keys=", ".join(sorted(map(str, unknown)))))
         if ext.get("approvals") is not None:
             # whose department head approves: e.g. the document's owning department instead of
             # the receiving one (distribution: {approvals: {department: document.department}})
             if not isinstance(ext["approvals"], dict) or not set(ext["approvals"]) <= {"department"}:
-                raise BadInput(f"{CONFIG_FILE}: types.{name}.approvals: expected {{department: FIELD}}")
+                raise BadInput(_("{file}: types.{type}.approvals: expected {{department: FIELD}}").format(
+                    file=CONFIG_FILE, type=name))
             data["approvals"] = {**(data.get("approvals") or {}), **ext["approvals"]}
         for key, change in (ext.get("moves") or {}).items():
             # "from->to": {role: ..., requires: [...]}: who signs a step, and what it needs
-            source, _, target = str(key).replace(" ", "").partition("->")
+            source, _arrow, target = str(key).replace(" ", "").partition("->")
             if not isinstance(change, dict) or not set(change) <= {"role", "requires"} or not change:
-                raise BadInput(f"{CONFIG_FILE}: types.{name}.moves.{key}: expected role: and/or requires:")
+                raise BadInput(_("{file}: types.{type}.moves.{move}: expected role: and/or requires:").format(
+                    file=CONFIG_FILE, type=name, move=key))
             found = False
             for move in (data.get("workflow") or {}).get("moves") or []:
                 if not isinstance(move, dict):
@@ -262,12 +271,14 @@ class Config:
                     found = True
                     break
             if not found:
-                raise BadInput(f"{CONFIG_FILE}: types.{name}.moves: {key} is not a move of {name} "
-                               f"(expected FROM->TO, e.g. received->acknowledged)")
+                raise BadInput(_("{file}: types.{type}.moves: {move} is not a move of {type} "
+                                 "(expected FROM->TO, e.g. received->acknowledged)").format(
+                    file=CONFIG_FILE, type=name, move=key))
         for state, reqs in (ext.get("requires") or {}).items():
             states = data["workflow"]["states"]
             if state not in states:
-                raise BadInput(f"{CONFIG_FILE}: types.{name}.requires: no state '{state}'")
+                raise BadInput(_("{file}: types.{type}.requires: no state '{state}'").format(
+                    file=CONFIG_FILE, type=name, state=state))
             states[state] = dict(states[state] or {})
             states[state]["requires"] = list(states[state].get("requires") or []) + list(reqs)
         return data
@@ -278,7 +289,7 @@ class Config:
         """(profile name, {type: {limit: duration or {key value: duration}}})."""
         from .store import yamlio
 
-        presets = yamlio.load(PACKAGE_DIR / "time_limits.yaml", "built-in time limits")
+        presets = yamlio.load(PACKAGE_DIR / "time_limits.yaml", _("built-in time limits"))
         raw = self.data.get("time_limits") or "iatf16949"
         overrides: dict = {}
         if isinstance(raw, dict):
@@ -286,8 +297,8 @@ class Config:
             raw = raw.get("profile") or "iatf16949"
         if raw not in presets:
             raise BadInput(
-                f"{CONFIG_FILE}: time_limits: unknown profile '{raw}' "
-                f"(expected one of {', '.join(presets)})"
+                _("{file}: time_limits: unknown profile '{profile}' (expected one of {profiles})").format(
+                    file=CONFIG_FILE, profile=raw, profiles=", ".join(presets))
             )
         limits = {k: v for k, v in presets[raw].items() if k != "label"}
         limits = _deep_merge(limits, overrides)
@@ -297,7 +308,7 @@ class Config:
                     try:
                         parse_duration(v)
                     except ValueError as e:
-                        raise BadInput(f"{CONFIG_FILE}: time_limits.{tname}.{lname}: {e}") from None
+                        raise BadInput(f"{CONFIG_FILE}: time_limits.{tname}.{lname}: {e}") from None  # not a sentence
         return str(raw), limits
 
     def time_limit(self, type_name: str, limit: str, key_value: Any) -> str | None:

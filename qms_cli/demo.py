@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .config import CONFIG_FILE, sample_store_dir
 from .errors import QmsError, Refused
+from .i18n import _
 
 QE = ("李雷", "li.lei@example.com")
 QM = ("王强", "wang.qiang@example.com")
@@ -33,7 +34,9 @@ def _holder(store, role: str, department: str | None = None) -> tuple[str, str]:
     for h in store.config.roles[role].holders:
         if h.covers(today) and h.serves(department):
             return h.name, h.email
-    raise Refused(f"qms.yaml names nobody who holds '{role}'" + (f" for {department}" if department else ""))
+    if department:
+        raise Refused(_("qms.yaml names nobody who holds '{role}' for {department}").format(role=role, department=department))
+    raise Refused(_("qms.yaml names nobody who holds '{role}'").format(role=role))
 
 
 def _document_change(store, res: DemoResult, step) -> str | None:
@@ -46,7 +49,7 @@ def _document_change(store, res: DemoResult, step) -> str | None:
     copies = [c for c in store.scan("distribution") if c.get("state") == "issued"]
     docs = [d for d in docs if any(c.get("document") == d["id"] and c.get("edition") == d["edition"] for c in copies)]
     if not docs:
-        res.steps.append("(the sample store has no procedure with copies out: the document change is skipped)")
+        res.steps.append(_("(the sample store has no procedure with copies out: the document change is skipped)"))
         return None
     doc = sorted(docs, key=lambda d: d["id"])[0]
     did, title = doc["id"], doc.get("title", "")
@@ -76,38 +79,41 @@ def _document_change(store, res: DemoResult, step) -> str | None:
         ]).record.id
 
     _as(store, dc)
-    step(f"{dc[0]} drafts the next edition of {did} {title} (state: draft)", draft, when=t)
+    step(_("{name} drafts the next edition of {id} {title} (state: draft)").format(name=dc[0], id=did, title=title),
+         draft, when=t)
     rev = made["id"]
-    step("… and submits it for review", lambda: store.move("revision", rev, "in_review"), when=t + timedelta(minutes=10))
+    step(_("… and submits it for review"), lambda: store.move("revision", rev, "in_review"), when=t + timedelta(minutes=10))
     reviewer = _holder(store, table["review"], doc.get("department"))
     _as(store, reviewer)
-    step(f"{reviewer[0]} ({table['review']}) reviews it", lambda: store.move("revision", rev, "reviewed"),
+    step(_("{name} ({role}) reviews it").format(name=reviewer[0], role=table["review"]), lambda: store.move("revision", rev, "reviewed"),
          when=t + timedelta(minutes=20))
     approver = _holder(store, table["approve"], doc.get("department"))
     _as(store, approver)
     ta = t + timedelta(minutes=30)
     tr = t + timedelta(minutes=40)
-    step(f"{approver[0]} ({table['approve']}) approves it; the content's SHA-256 is pinned",
+    step(_("{name} ({role}) approves it; the content's SHA-256 is pinned").format(name=approver[0], role=table["approve"]),
          lambda: store.move("revision", rev, "approved",
                             [f"published_date={ta.date().isoformat()}", f"effective_date={tr.date().isoformat()}"]),
          when=ta)
     _as(store, dc)
-    step(f"{dc[0]} releases it: {did} is now at the new edition, the old revision superseded, "
-         "every copy of the old edition flagged for recall — one commit",
+    step(_("{name} releases it: {id} is now at the new edition, the old revision superseded, "
+           "every copy of the old edition flagged for recall — one commit").format(name=dc[0], id=did),
          lambda: store.move("revision", rev, "effective"), when=tr)
     flagged = sorted(
         (c for c in store.scan("distribution") if c.get("document") == did and c.get("state") == "issued"
          and values.get(c, "recall.required")), key=lambda c: c["id"])
     if flagged:
         first = flagged[0]
-        step(f"{dc[0]} takes back copy No. {first.get('copy_number')} from {values.get(first, 'holder.person')}",
+        step(_("{name} takes back copy No. {number} from {holder}").format(
+                 name=dc[0], number=first.get("copy_number"), holder=values.get(first, "holder.person")),
              lambda: store.move("distribution", first["id"], "recalled",
                                 [f"recalled_on={tr.date().isoformat()}", f"recalled_by={dc[0]}"]),
              when=tr + timedelta(minutes=10))
         dept = values.get(first, "holder.department")
         head = _holder(store, "department_head", dept)
         _as(store, head)
-        step(f"{head[0]} (head of {dept}) approves a copy of the new edition for the same place",
+        step(_("{name} (head of {department}) approves a copy of the new edition for the same place").format(
+                 name=head[0], department=dept),
              lambda: store.new("distribution", [
                  f"document={did}", f"holder.department={dept}",
                  f"holder.person={values.get(first, 'holder.person')}",
@@ -158,7 +164,7 @@ def _play(path: Path | None) -> DemoResult:
         path = Path(tempfile.mkdtemp(prefix="qms-demo-"))
     path = path.expanduser().resolve()
     if path.exists() and any(path.iterdir()):
-        raise Refused(f"{path}: not empty; give qms demo a new or empty folder")
+        raise Refused(_("{path}: not empty; give qms demo a new or empty folder").format(path=path))
     import git
 
     copy_sample(path)
@@ -218,14 +224,15 @@ def _play(path: Path | None) -> DemoResult:
             ],
         ).record.id
 
-    step("李雷 registers a serious complaint from 上汽大众 (state: received)", new, when=received)
+    step(_("{name} registers a serious complaint from {customer} (state: received)").format(
+        name=QE[0], customer="上汽大众"), new, when=received)
     cid = created["id"]
     res.record_id = cid
     t = received + timedelta(minutes=50)
     sales = _holder(store, "sales")
     _as(store, sales)
     step(
-        f"{sales[0]} (sales) calls the customer within the 2-hour limit and moves it to acknowledged",
+        _("{name} (sales) calls the customer within the 2-hour limit and moves it to acknowledged").format(name=sales[0]),
         lambda: store.move(
             "complaint", cid, "acknowledged",
             [f"contact.at={at(t)}", f"contact.by={sales[0]}", "contact.summary=确认停线影响；当日派人到客户现场 100% 挑选在库品。",
@@ -237,7 +244,7 @@ def _play(path: Path | None) -> DemoResult:
     _as(store, QE)
     t += timedelta(hours=1)
     step(
-        "the complaint is passed to engineering, production and quality (investigating)",
+        _("the complaint is passed to engineering, production and quality (investigating)"),
         lambda: store.move(
             "complaint", cid, "investigating",
             ["investigation.departments=技术中心, 制造部, 质控部", "d1.team=李雷(组长), 技术中心 赵工, 制造部 钱班长",
@@ -248,10 +255,10 @@ def _play(path: Path | None) -> DemoResult:
     try:
         store.move("complaint", cid, "closed")
     except QmsError as e:
-        res.steps.append(f"closing it now is refused, as it should be: {e.message}")
+        res.steps.append(_("closing it now is refused, as it should be: {problem}").format(problem=e.message))
     t += timedelta(hours=5)
     step(
-        "root cause found (crimping die worn); corrective action planned (correcting)",
+        _("root cause found (crimping die worn); corrective action planned (correcting)"),
         lambda: store.move(
             "complaint", cid, "correcting",
             ["investigation.standard=Q/LX 0312-2024 制动软管总成技术条件", "investigation.result=压接外径超差 +0.15 mm，气密试验泄漏。",
@@ -262,7 +269,7 @@ def _play(path: Path | None) -> DemoResult:
     )
     t += timedelta(hours=4)
     step(
-        "actions implemented and the 8D report sent to the customer (verifying)",
+        _("actions implemented and the 8D report sent to the customer (verifying)"),
         lambda: store.move(
             "complaint", cid, "verifying",
             ["d6.implementation=新模具已投用；气密 100% 检测已写入作业指导书 LX-WI-2026-031。", f"d6.implemented_at={(t.date()).isoformat()}",
@@ -273,8 +280,8 @@ def _play(path: Path | None) -> DemoResult:
     now = datetime.now(tz).replace(second=0, microsecond=0) - timedelta(hours=3)
     _as(store, QM)
     step(
-        "王强 (quality manager) checks effectiveness and the customer confirms; a serious complaint "
-        "goes to the general manager",
+        _("{name} (quality manager) checks effectiveness and the customer confirms; a serious complaint "
+          "goes to the general manager").format(name=QM[0]),
         lambda: store.move(
             "complaint", cid, "approving",
             ["effectiveness.result=连续 3 批次 0 泄漏，客户来料检验合格。", f"effectiveness.checked_at={now.date().isoformat()}",
@@ -288,7 +295,7 @@ def _play(path: Path | None) -> DemoResult:
     _as(store, gm)
     later = now + timedelta(minutes=2)
     step(
-        f"{gm[0]} (general manager) approves how it was handled, and the complaint closes",
+        _("{name} (general manager) approves how it was handled, and the complaint closes").format(name=gm[0]),
         lambda: store.move("complaint", cid, "closed", [], "处理过程认可，同意结案。"),
         when=later,
     )

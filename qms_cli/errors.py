@@ -1,10 +1,12 @@
 """Errors and findings: what the library raises and returns; the CLI turns them into
-messages and exit codes. Imports only the pure text helpers, so anything may import it."""
+messages and exit codes. Imports only the pure text helpers and i18n (standard library),
+so anything may import it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .i18n import N_, _
 from .text import visible
 
 # Exit codes of the command contract (CLI.md); 0 when the command did what was asked.
@@ -68,6 +70,10 @@ def _one_line(text: str) -> str:
     return visible(text, one_line=True)
 
 
+# the word a finding's tag shows for its severity (an error has no tag)
+SEVERITY_WORDS = {"warning": N_("warning")}
+
+
 @dataclass(frozen=True)
 class Finding:
     """One problem found in a record or the store: `source` is a path relative to the
@@ -82,7 +88,8 @@ class Finding:
     def __str__(self) -> str:
         where = self.source + (f":{self.line}" if self.line else "")
         field = f" {self.field}:" if self.field else ""
-        tag = "" if self.severity == "error" else f" ({self.severity})"
+        word = SEVERITY_WORDS.get(self.severity, self.severity)
+        tag = "" if self.severity == "error" else f" ({_(word)})"
         return _one_line(f"{where}:{field} {self.message}{tag}")
 
     def as_dict(self) -> dict:

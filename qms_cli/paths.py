@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -11,6 +12,19 @@ BUILTIN_TYPES = PACKAGE_DIR / "types"
 def builtin_type_names() -> list[str]:
     """Names of the built-in record types, from file names alone (cheap: for --help)."""
     return sorted(p.stem for p in BUILTIN_TYPES.glob("*.yaml"))
+
+
+_LABEL = re.compile(r"^label:\s*\{\s*zh:\s*([^,}]+?)\s*,\s*en:\s*([^,}]+?)\s*\}\s*$", re.M)
+
+
+def builtin_type_label(name: str, lang: str) -> str:
+    """A built-in type's label (客诉, Customer complaint) read from its `label:` line alone
+    (cheap: for --help); the type's name where that line has another shape."""
+    try:
+        m = _LABEL.search((BUILTIN_TYPES / f"{name}.yaml").read_text(encoding="utf-8"))
+    except OSError:
+        return name
+    return (m.group(1) if lang == "zh" else m.group(2)) if m else name
 
 
 def data_dir(name: str) -> Path:

@@ -34,6 +34,7 @@ from markupsafe import Markup
 from .config import data_dir
 from .deadlines import deadlines
 from .errors import BadInput, QmsError
+from .i18n import N_, _
 from .model import values
 from .reports import shown  # values with the separators of the form's language (、 ； in zh)
 from .text import markdown
@@ -178,9 +179,10 @@ class _Loader(jinja2.BaseLoader):
         rel = f"templates/{template}"
         what, where = safefs.kind(self.root, rel)
         if what in ("link", "special"):
-            raise BadInput(f"{where}: {safefs.LINK if what == 'link' else safefs.SPECIAL}")
+            problem = safefs.LINK if what == "link" else safefs.SPECIAL
+            raise BadInput(f"{where}: {_(problem)}")
         if what == "file":
-            raw = safefs.read_bytes(self.root, rel, TEMPLATE_LIMIT, what="a form template")
+            raw = safefs.read_bytes(self.root, rel, TEMPLATE_LIMIT, what=N_("a form template"))
             stamp = _stamp(self.root / rel)
             return _decode(raw, rel), rel, lambda: _stamp(self.root / rel) == stamp
         path = self.builtin / template
@@ -201,7 +203,8 @@ def _decode(raw: bytes, source: str) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise BadInput(f"{source}: byte {e.start}: not UTF-8 text (save the template as UTF-8)") from None
+        raise BadInput(_("{source}: byte {position}: not UTF-8 text (save the template as UTF-8)").format(
+            source=source, position=e.start)) from None
 
 
 _ENVIRONMENTS: dict[str, Any] = {}
@@ -229,7 +232,7 @@ _PADDING = frozenset(["center", "ljust", "rjust", "zfill", "expandtabs"])
 def _guard_width(*values: Any) -> None:
     for v in values:
         if isinstance(v, int) and not isinstance(v, bool) and abs(v) > WIDTH_LIMIT:
-            raise SecurityError(f"a width over {WIDTH_LIMIT:,} is not allowed in a form")
+            raise SecurityError(_("a width over {limit:,} is not allowed in a form").format(limit=WIDTH_LIMIT))
 
 
 def _guard_format(spec: Any, args: Any = ()) -> None:
@@ -237,7 +240,7 @@ def _guard_format(spec: Any, args: Any = ()) -> None:
     if not isinstance(spec, str):
         return
     if _WIDE_SPEC.search(spec):
-        raise SecurityError(f"a format width over {WIDTH_LIMIT:,} is not allowed in a form")
+        raise SecurityError(_("a format width over {limit:,} is not allowed in a form").format(limit=WIDTH_LIMIT))
     if _WIDTH_ARG.search(spec):
         if isinstance(args, dict):
             args = list(args.values())
@@ -252,10 +255,10 @@ def _guard_power(left: Any, right: Any) -> None:
     if not isinstance(right, (int, float)) or isinstance(right, bool):
         return
     if abs(right) > 100:
-        raise SecurityError("a power over 100 is not allowed in a form")
+        raise SecurityError(_("a power over 100 is not allowed in a form"))
     if isinstance(left, int) and abs(left) > 1 and right > 0 \
             and right * math.log10(abs(left)) > POWER_DIGITS:
-        raise SecurityError(f"a power of more than {POWER_DIGITS:,} digits is not allowed in a form")
+        raise SecurityError(_("a power of more than {digits:,} digits is not allowed in a form").format(digits=POWER_DIGITS))
 
 
 def _center(value: Any, width: int = 80) -> Any:
@@ -266,7 +269,7 @@ def _center(value: Any, width: int = 80) -> Any:
 def _indent(value: Any, width: Any = 4, first: bool = False, blank: bool = False) -> Any:
     _guard_width(width)
     if isinstance(width, str) and len(width) > WIDTH_LIMIT:
-        raise SecurityError(f"a width over {WIDTH_LIMIT:,} is not allowed in a form")
+        raise SecurityError(_("a width over {limit:,} is not allowed in a form").format(limit=WIDTH_LIMIT))
     return jinja2.filters.do_indent(value, width, first, blank)
 
 
@@ -288,7 +291,8 @@ def _build(root: Path):
             elif operator == "*":
                 for a, b in ((left, right), (right, left)):
                     if isinstance(a, (str, list, tuple)) and isinstance(b, int) and len(a) * b > WIDTH_LIMIT:
-                        raise SecurityError(f"a repeat over {WIDTH_LIMIT:,} characters is not allowed in a form")
+                        raise SecurityError(_("a repeat over {limit:,} characters is not allowed in a form").format(
+                            limit=WIDTH_LIMIT))
             return super().call_binop(context, operator, left, right)
 
         def call(__self, __context, __obj, *args, **kwargs):  # noqa: N805 (as Jinja names it)
@@ -393,37 +397,38 @@ def _fill(env, template, context: dict, record_id: str) -> str:
             for part in template.generate(**context):
                 size += len(part)
                 if size > OUTPUT_LIMIT:
-                    raise BadInput(f"{name}: the form for {record_id} would be over "
-                                   f"{OUTPUT_LIMIT // (1 << 20)} MiB; nothing was written")
+                    raise BadInput(_("{template}: the form for {id} would be over {size} MiB; nothing was written").format(
+                        template=name, id=record_id, size=OUTPUT_LIMIT // (1 << 20)))
                 parts.append(part)
             return "".join(parts)
     except QmsError:
         raise
     except _TooLong:
-        raise BadInput(f"{name}: the form for {record_id} took longer than {TIME_LIMIT} s to fill in; "
-                       "nothing was written") from None
+        raise BadInput(_("{template}: the form for {id} took longer than {seconds} s to fill in; "
+                         "nothing was written").format(template=name, id=record_id, seconds=TIME_LIMIT)) from None
     except MemoryError:
-        raise BadInput(f"{name}: the form for {record_id} needed more than "
-                       f"{MEMORY_HEADROOM >> 30} GiB of memory; nothing was written") from None
+        raise BadInput(_("{template}: the form for {id} needed more than {size} GiB of memory; "
+                         "nothing was written").format(template=name, id=record_id, size=MEMORY_HEADROOM >> 30)) from None
     except SecurityError as e:
         at = _where(e) or name
-        raise BadInput(f"{at}: not allowed in a form template ({e}); a form may only show "
-                       "the record's values; nothing was written") from None
+        raise BadInput(_("{where}: not allowed in a form template ({problem}); a form may only show "
+                         "the record's values; nothing was written").format(where=at, problem=e)) from None
     except jinja2.TemplateSyntaxError as e:
         raise BadInput(f"{e.filename or e.name}:{e.lineno}: {e.message}") from None
     except jinja2.TemplateNotFound as e:
         at = _where(e) or name
-        raise BadInput(f"{at}: includes '{e.name}', which is not a form template in the store's "
-                       "templates/ or built in (a template is named by its file name, never a path)") from None
+        raise BadInput(_("{where}: includes '{name}', which is not a form template in the store's "
+                         "templates/ or built in (a template is named by its file name, never a path)").format(
+                             where=at, name=e.name)) from None
     except jinja2.UndefinedError as e:
         at = _where(e) or name
-        raise BadInput(f"{record_id}: form template {at}: {e.message}") from None
+        raise BadInput(_("{id}: form template {where}: {problem}").format(id=record_id, where=at, problem=e.message)) from None
     except RecursionError:
-        raise BadInput(f"{name}: nested too deeply to fill in for {record_id}") from None
+        raise BadInput(_("{template}: nested too deeply to fill in for {id}").format(template=name, id=record_id)) from None
     except Exception as e:  # a hand-broken record, or a template that does arithmetic on text
         at = _where(e) or name
-        raise BadInput(f"{record_id}: cannot be printed on {at} ({type(e).__name__}: {e}); "
-                       f"run qms validate {record_id}") from None
+        raise BadInput(_("{id}: cannot be printed on {where} ({error}: {problem}); run qms validate {id}").format(
+            id=record_id, where=at, error=type(e).__name__, problem=e)) from None
 
 
 # ---------------------------------------------------------------------------- render
@@ -466,7 +471,7 @@ def render(store, record_id: str, lang: str, type_name: str | None = None) -> st
 
     def other(rid: str) -> dict | None:
         try:
-            tname, _ = store.locate(str(rid))
+            tname, _path = store.locate(str(rid))
         except BadInput:
             return None
         found = store.fetch(tname, str(rid))
@@ -475,7 +480,7 @@ def render(store, record_id: str, lang: str, type_name: str | None = None) -> st
     def number_of(rid: str) -> str:
         """Another record's number as printed: its own number where its type keeps one."""
         try:
-            tname, _ = store.locate(str(rid))
+            tname, _path = store.locate(str(rid))
         except BadInput:
             return str(rid)
         found = store.fetch(tname, str(rid))
@@ -561,9 +566,9 @@ def render(store, record_id: str, lang: str, type_name: str | None = None) -> st
     try:
         template = env.get_template(name)
     except jinja2.TemplateNotFound:
-        raise BadInput(f"no form template {name} (in the store's templates/ or built in)") from None
+        raise BadInput(_("no form template {name} (in the store's templates/ or built in)").format(name=name)) from None
     except jinja2.TemplateSyntaxError as e:
         raise BadInput(f"{e.filename or e.name}:{e.lineno}: {e.message}") from None
     except RecursionError:
-        raise BadInput(f"{name}: nested too deeply to read") from None
+        raise BadInput(_("{template}: nested too deeply to read").format(template=name)) from None
     return _fill(env, template, context, record.id)

@@ -11,6 +11,7 @@ from datetime import date
 
 from .config import CONFIG_FILE, Config
 from .errors import BadInput, NotAuthorised, Refused
+from .i18n import _
 from .model.values import text_problem
 from .text import quote
 
@@ -45,7 +46,8 @@ def _day(text: str | None, option: str) -> date | None:
     try:
         return date.fromisoformat(text.strip())
     except ValueError:
-        raise BadInput(f"{option} {quote(text)}: expected a date such as 2026-12-01") from None
+        raise BadInput(_("{option} {value}: expected a date such as 2026-12-01").format(
+            option=option, value=quote(text))) from None
 
 
 def change(store, verb: str, role: str, person: str, *, name: str | None = None, start: str | None = None,
@@ -60,15 +62,16 @@ def change(store, verb: str, role: str, person: str, *, name: str | None = None,
     from .store import lock, safefs, yamlio
 
     if not _EMAIL.fullmatch(person):
-        raise BadInput(f"PERSON {quote(person)}: expected the person's e-mail address, as in their git identity")
+        raise BadInput(_("PERSON {value}: expected the person's e-mail address, as in their git identity").format(
+            value=quote(person)))
     for option, text in (("PERSON", person), ("--name", name or ""), ("--department", department or "")):
         problem = text_problem(text)
         if problem:
-            raise BadInput(f"{option} {problem}")
+            raise BadInput(f"{option} {problem}")  # not a sentence
     _check_comment(comment)
     first, last = _day(start, "--from"), _day(until, "--until")
     if first and last and last < first:
-        raise BadInput(f"--until {last}: before --from {first}")
+        raise BadInput(_("--until {until}: before --from {start}").format(until=last, start=first))
     root = store.root
     gitops.actor(root)
     with lock.store_lock(root) as notes:
@@ -76,9 +79,10 @@ def change(store, verb: str, role: str, person: str, *, name: str | None = None,
         gitops.check_committed(root, [])
         cfg = Config.load(root)
         today = actor.when.astimezone(cfg.tz).date()
-        _require_admin(cfg, actor.email, today, "the roles")
+        _require_admin(cfg, actor.email, today, "roles")
         if role not in cfg.roles:
-            raise BadInput(f"ROLE {quote(role)}: not a role of this store (expected one of {', '.join(cfg.roles)})")
+            raise BadInput(_("ROLE {value}: not a role of this store (expected one of {roles})").format(
+                value=quote(role), roles=", ".join(cfg.roles)))
         data, style = yamlio.load_for_edit(root / CONFIG_FILE, CONFIG_FILE, root=root)
         spec = data["roles"][role]
         if spec is None:
@@ -92,8 +96,11 @@ def change(store, verb: str, role: str, person: str, *, name: str | None = None,
             for h in mine:
                 h_end = _held_until(h)
                 if (h_end is None or h_end >= first) and (last is None or _held_from(h) is None or _held_from(h) <= last):
-                    raise Refused(f"{person} already holds '{role}'"
-                                  + (f" until {h_end}" if h_end else "") + "; revoke it first to change the term")
+                    if h_end:
+                        raise Refused(_("{person} already holds '{role}' until {until}; revoke it first to change "
+                                        "the term").format(person=person, role=role, until=h_end))
+                    raise Refused(_("{person} already holds '{role}'; revoke it first to change the term").format(
+                        person=person, role=role))
             entry = CommentedMap()
             entry["name"] = name or cfg.person_name(person) or person
             entry["email"] = person
@@ -104,22 +111,30 @@ def change(store, verb: str, role: str, person: str, *, name: str | None = None,
                 entry["department"] = department
             entry.fa.set_flow_style()
             holders.append(entry)
-            said = f"granted '{role}' to {person} from {first}" + (f" until {last}" if last else "")
+            # in English in the commit (history is read by auditors and tools), translated to the user
+            logged = f"granted '{role}' to {person} from {first}" + (f" until {last}" if last else "")
+            if last:
+                said = _("granted '{role}' to {person} from {start} until {until}").format(
+                    role=role, person=person, start=first, until=last)
+            else:
+                said = _("granted '{role}' to {person} from {start}").format(role=role, person=person, start=first)
         else:
             last = last or today
             open_ = [h for h in mine if (_held_until(h) is None or _held_until(h) > last)
                      and (_held_from(h) is None or _held_from(h) <= last)]
             if not open_:
-                raise Refused(f"{person} does not hold '{role}' on {last}: nothing to revoke")
+                raise Refused(_("{person} does not hold '{role}' on {day}: nothing to revoke").format(
+                    person=person, role=role, day=last))
             for h in open_:
                 h["until"] = last
-            said = f"revoked '{role}' from {person}: held until {last}"
+            logged = f"revoked '{role}' from {person}: held until {last}"
+            said = _("revoked '{role}' from {person}: held until {until}").format(role=role, person=person, until=last)
         text = yamlio.dump(data, style)
         Config(root=root, data=yamlio.parse(text, CONFIG_FILE)).roles  # what is written reads back
         raw = text.encode("utf-8")
         safefs.check_writable(root, CONFIG_FILE)
         gitops.check_time(root, actor.when, store.now())
-        message = _message(f"roles: {said}", comment, [
+        message = _message(f"roles: {logged}", comment, [
             ("QMS-Action", f"role {verb} {role} {person}"),
             ("QMS-Signature", f"role {'granted' if verb == 'grant' else 'revoked'} by {actor.email}"),
         ])
@@ -136,14 +151,20 @@ def change(store, verb: str, role: str, person: str, *, name: str | None = None,
 
 
 def _require_admin(cfg: Config, email: str, day: date, what: str) -> None:
-    """Refuse unless `email` holds the store's admin role on `day` (where it names one)."""
+    """Refuse unless `email` holds the store's admin role on `day` (where it names one).
+    `what`: "roles" or "rules", what is being changed."""
     admin = guard(cfg)
     if admin is None:
         return
     held = cfg.roles.get(admin)
     if held is None or not held.held_by(email, day):
-        raise NotAuthorised(f"{email} does not hold the role '{admin}' on {day}, which changing {what} needs "
-                            f"(qms.yaml audit.rules_signed_by, as committed)")
+        if what == "roles":
+            message = _("{email} does not hold the role '{role}' on {day}, which changing the roles needs "
+                        "(qms.yaml audit.rules_signed_by, as committed)")
+        else:
+            message = _("{email} does not hold the role '{role}' on {day}, which changing the rules needs "
+                        "(qms.yaml audit.rules_signed_by, as committed)")
+        raise NotAuthorised(message.format(email=email, role=admin, day=day))
 
 
 def _held_from(h) -> date | None:
@@ -171,7 +192,7 @@ def commit_rules(store, comment: str) -> tuple[str, list[str], list[str]]:
 
     _check_comment(comment)
     if not comment.strip():
-        raise BadInput("-m: say why the rules change (it goes into the commit message auditors read)")
+        raise BadInput(_("-m: say why the rules change (it goes into the commit message auditors read)"))
     root = store.root
     gitops.actor(root)
     with lock.store_lock(root) as notes:
@@ -182,21 +203,22 @@ def commit_rules(store, comment: str) -> tuple[str, list[str], list[str]]:
         paths = gitops.status_paths(p.stdout)
         staged = {e[3:] for e in p.stdout.decode("utf-8", "replace").split("\0") if len(e) > 3 and e[0] not in " ?"}
         if not paths:
-            raise Refused(f"nothing to commit: {CONFIG_FILE}, types/, reports/ and templates/ are as committed")
+            raise Refused(_("nothing to commit: {file}, types/, reports/ and templates/ are as committed").format(
+                file=CONFIG_FILE))
         head = subprocess.run(["git", "show", f"HEAD:{CONFIG_FILE}"], cwd=root, capture_output=True)
         committed = yamlio.parse(head.stdout.decode("utf-8", "replace"), f"{CONFIG_FILE} (committed)") \
             if head.returncode == 0 else {}
         before = Config(root=root, data=committed if isinstance(committed, dict) else {})
         today = actor.when.astimezone(before.tz).date()
-        _require_admin(before, actor.email, today, "the rules")
+        _require_admin(before, actor.email, today, "rules")
         now = Config.load(root)
         if (now.data.get("roles") if isinstance(now.data, dict) else None) != before.data.get("roles"):
-            raise Refused(f"{CONFIG_FILE}: the roles changed; roles change only with `qms role grant|revoke`, "
-                          f"one commit each (undo the change to roles: first)")
+            raise Refused(_("{file}: the roles changed; roles change only with `qms role grant|revoke`, "
+                            "one commit each (undo the change to roles: first)").format(file=CONFIG_FILE))
         for rel in paths:
-            what, _ = safefs.kind(root, rel)
+            what, _where = safefs.kind(root, rel)
             if what not in ("file", "missing"):
-                raise BadInput(f"{rel}: {safefs.LINK if what == 'link' else safefs.SPECIAL}")
+                raise BadInput(f"{rel}: {_(safefs.LINK if what == 'link' else safefs.SPECIAL)}")  # not a sentence
             if rel.startswith("types/") and rel.endswith(".yaml") and what == "file":
                 now.record_type(rel[len("types/"):-len(".yaml")])  # a declaration qms can run, or refused
         now.roles  # noqa: B018  (what is committed reads back)

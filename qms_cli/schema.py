@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .i18n import _
 from .model.declaration import FieldSpec, RecordType
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
@@ -39,7 +40,7 @@ def field_schema(spec: FieldSpec, lang: str = "zh") -> dict:
         return {**title, "type": "string", "pattern": r"^files/"}
     elif kind == "ref":
         return {**title, "type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
-                "description": f"the ID of a {spec.to} record"}
+                "description": _("the ID of a {type} record").format(type=spec.to)}
     elif kind == "list":
         return {**title, "type": "array", "items": field_schema(spec.items, lang) if spec.items else {}}
     elif kind == "object":
@@ -61,8 +62,8 @@ def record_schema(rt: RecordType, lang: str = "zh") -> dict:
         "properties": {
             "meaning": {"type": "string"}, "name": {"type": "string"}, "email": {"type": "string"},
             "role": {"type": "string"}, "at": {"type": "string"},
-            "on": {"type": "string", "description": "when the act happened on paper, for a paper record "
-                                                    "entered afterwards (补录): a date or a date and time"},
+            "on": {"type": "string", "description": _("when the act happened on paper, for a paper record "
+                                                      "entered afterwards (补录): a date or a date and time")},
             "from": {"enum": list(rt.workflow.states)}, "to": {"enum": list(rt.workflow.states)},
         },
         "additionalProperties": False,
@@ -80,7 +81,7 @@ def record_schema(rt: RecordType, lang: str = "zh") -> dict:
                       "markdownEnumDescriptions": [s.label.get(lang, n) for n, s in rt.workflow.states.items()]},
             "signatures": {"type": "array", "items": signature},
             "pins": {"type": "object", "additionalProperties": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
-                     "description": "SHA-256 of attached files, pinned when the record was approved or closed"},
+                     "description": _("SHA-256 of attached files, pinned when the record was approved or closed")},
             **{k: field_schema(v, lang) for k, v in rt.fields.items()},
         },
         "additionalProperties": False,
@@ -99,8 +100,8 @@ def export(store, folder: Path) -> list[Path]:
     root = Path(os.path.realpath(store.root))
     rel = real.relative_to(root).as_posix() if real == root or root in real.parents else None
     if rel is not None and rel.split("/")[0] in output.PROTECTED:
-        raise BadInput(f"{folder}: schemas are never written under {rel.split('/')[0]}/ of the store; "
-                       "the default is schemas/")
+        raise BadInput(_("{path}: schemas are never written under {folder}/ of the store; "
+                         "the default is schemas/").format(path=folder, folder=rel.split("/")[0]))
     out = []
     try:
         real.mkdir(parents=True, exist_ok=True)
@@ -113,5 +114,6 @@ def export(store, folder: Path) -> list[Path]:
             output.write(path, text.encode("utf-8"), str(folder / path.name))
             out.append(folder / path.name)
     except OSError as e:
-        raise BadInput(f"{folder}: cannot write the schemas there ({e.strerror})") from None
+        raise BadInput(_("{path}: cannot write the schemas there ({reason})").format(
+            path=folder, reason=e.strerror)) from None
     return out

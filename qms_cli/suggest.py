@@ -1,12 +1,14 @@
 """Did you mean ...? The known word closest to a mistyped one (a field path, a state,
-an enum value or its label), for messages. Pure, standard library only; anything may
-import it."""
+an enum value or its label), for messages. Pure, standard library only (and i18n, which is
+too); anything may import it."""
 
 from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable
 from difflib import get_close_matches
+
+from .i18n import _
 
 CUTOFF = 0.6  # difflib's own default: close enough that the hint is rarely a wrong one
 
@@ -43,4 +45,4 @@ def closest(word: str, known: Iterable[str], cutoff: float = CUTOFF) -> str | No
 def did_you_mean(word: str, known: Iterable[str], cutoff: float = CUTOFF) -> str:
     """`; did you mean 'X'?` to append to a message, or "" when nothing is close."""
     hit = closest(word, known, cutoff)
-    return f"; did you mean '{hit}'?" if hit is not None else ""
+    return _("; did you mean '{word}'?").format(word=hit) if hit is not None else ""

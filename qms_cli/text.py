@@ -1,6 +1,6 @@
 """Text from a store, made safe for where it is shown: a terminal, a Markdown form (later
 published as a web page), a spreadsheet. Pure functions over strings; imports nothing of
-the package, so anything may import it.
+the package but i18n (standard library only), so anything may import it.
 
 A store is untrusted input. A value may carry terminal control sequences (ESC [ 2 J
 clears a screen; an OSC sequence retitles a window or writes a clipboard), Unicode
@@ -14,15 +14,19 @@ from __future__ import annotations
 
 import re
 
+from .i18n import N_, _
+
 # C0 except tab and line feed, DEL, C1 (ESC and CSI among them): what a terminal acts on.
 # With them the Unicode direction overrides and isolates, which reorder what is shown
 # (the "Trojan Source" characters); a quality record has no use for any of them.
 _CONTROL_CLASS = "\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
 CONTROL = re.compile(f"[{_CONTROL_CLASS}]")
+# the names in words are translated where shown; the abbreviations stay as they are
 _NAMES = {
-    0x00: "NUL", 0x07: "BEL", 0x0A: "line break", 0x2028: "line separator", 0x2029: "paragraph separator", 0x08: "backspace", 0x0B: "vertical tab", 0x0C: "form feed",
-    0x0D: "carriage return (CR)", 0x1B: "ESC", 0x7F: "DEL", 0x85: "next line (NEL)",
-    0x9B: "CSI", 0x9D: "OSC", 0x202E: "right-to-left override",
+    0x00: "NUL", 0x07: "BEL", 0x0A: N_("line break"), 0x2028: N_("line separator"),
+    0x2029: N_("paragraph separator"), 0x08: N_("backspace"), 0x0B: N_("vertical tab"), 0x0C: N_("form feed"),
+    0x0D: N_("carriage return (CR)"), 0x1B: "ESC", 0x7F: "DEL", 0x85: N_("next line (NEL)"),
+    0x9B: "CSI", 0x9D: "OSC", 0x202E: N_("right-to-left override"),
 }
 
 
@@ -30,7 +34,7 @@ def char_name(ch: str) -> str:
     """U+001B (ESC): how a refusal names a character."""
     code = ord(ch)
     name = _NAMES.get(code)
-    return f"U+{code:04X}" + (f" ({name})" if name else "")
+    return f"U+{code:04X}" + (f" ({_(name)})" if name else "")
 
 
 def controls(text: str) -> tuple[int, str] | None:
@@ -58,7 +62,7 @@ def quote(value: object, limit: int = 80) -> str:
     one cut to its start with its length said, so that one message stays one short line."""
     text = visible(str(value), one_line=True)
     if len(text) > limit:
-        return f"'{text[:limit]}…' ({len(str(value)):,} characters)"
+        return _("'{text}…' ({count:,} characters)").format(text=text[:limit], count=len(str(value)))
     return f"'{text}'"
 
 

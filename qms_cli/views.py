@@ -11,8 +11,10 @@ from typing import Any
 
 from .deadlines import Deadline, deadlines
 from .errors import BadInput
+from .i18n import N_, _, language
 from .model import values
 from .model.declaration import FieldSpec, RecordType
+from .model.rules import either
 from .suggest import choice, closest, did_you_mean, fold
 from .text import quote
 
@@ -82,7 +84,7 @@ def next_moves(store, rt: RecordType, data: Any) -> list[dict]:
         out.append(
             {
                 "to": move.target,
-                "role": " or ".join(roles) or None,
+                "role": either(roles) or None,
                 "missing": [{"field": f, "why": why} for f, why in missing],
             }
         )
@@ -171,23 +173,28 @@ _WIDE_OPERATORS = str.maketrans({"＝": "=", "～": "~", "〜": "~", "＞": ">",
 # The field is everything before the first operator character, so `quantity_affected>=5`
 # is `>=` and 5, never `>` in a field name or `=` with the value `>5`.
 _CONDITION = re.compile(r"([^=~<>≥≤]*)(>=|<=|≥|≤|=|~)(.*)", re.DOTALL)
-WHERE_FORMS = (
+WHERE_FORMS = N_(
     "expected FIELD=VALUE, FIELD~TEXT, FIELD>=VALUE or FIELD<=VALUE "
     "(e.g. class=serious, customer.name~上汽, received_at>=2026-03-01)"
 )
 # What a field holds, as said when it cannot be compared with >= or <=.
 _KIND_WORDS = {
-    "text": "text", "email": "an e-mail address", "ref": "a reference to another record",
-    "file": "a file", "enum": "one of a list of values", "bool": "yes or no",
-    "object": "a group of fields", "list": "a list", "edition": "an edition such as A/0",
+    "text": N_("text"), "email": N_("an e-mail address"), "ref": N_("a reference to another record"),
+    "file": N_("a file"), "enum": N_("one of a list of values"), "bool": N_("yes or no"),
+    "object": N_("a group of fields"), "list": N_("a list"), "edition": N_("an edition such as A/0"),
 }
 _ORDERED = {"int", "number", "date", "datetime"}
 _BOUND_FORMS = {
-    "int": "a whole number such as 12",
-    "number": "a number such as 12 or 0.5",
-    "date": "a date such as 2026-03-01",
-    "datetime": "a date such as 2026-03-01, or a date and time such as 2026-03-01T08:00",
+    "int": N_("a whole number such as 12"),
+    "number": N_("a number such as 12 or 0.5"),
+    "date": N_("a date such as 2026-03-01"),
+    "datetime": N_("a date such as 2026-03-01, or a date and time such as 2026-03-01T08:00"),
 }
+
+
+def _type_words(rt: RecordType) -> str:
+    """The record type as a message names it (complaint, 客诉), in the language of the run."""
+    return (rt.label.get(language()) or rt.label["en"]).lower()
 
 
 @dataclass(frozen=True)
@@ -313,8 +320,9 @@ def resolve_state(rt: RecordType, given: str, option: str, lang: str) -> str:
     if name is None:
         known = [w for n, label in choices.items() for w in (n, *label.values())]
         raise BadInput(
-            f"{option}: {quote(given.strip())} is not a state of a {rt.label['en'].lower()}"
-            f"{_hint(given, known, choices)} (expected one of {_choices_text(choices, lang)})"
+            _("{option}: {value} is not a state of a {type}{hint} (expected one of {choices})").format(
+                option=option, value=quote(given.strip()), type=_type_words(rt),
+                hint=_hint(given, known, choices), choices=_choices_text(choices, lang))
         )
     return name
 
@@ -325,13 +333,16 @@ def _hint(given: str, known: list[str], choices: dict[str, dict[str, str]]) -> s
     if hit is None:
         return ""
     name = choice(hit, choices)
-    return f"; did you mean '{hit}'{f' ({name})' if name and name != hit else ''}?"
+    if name and name != hit:
+        return _("; did you mean '{word}' ({name})?").format(word=hit, name=name)
+    return _("; did you mean '{word}'?").format(word=hit)
 
 
 def _unknown_field(rt: RecordType, path: str, option: str) -> BadInput:
     return BadInput(
-        f"{option}: a {rt.label['en'].lower()} has no field {quote(path)}"
-        f"{did_you_mean(path, field_paths(rt))} (`qms {rt.name} fields` lists them)"
+        _("{option}: a {type} has no field {path}{hint} (`qms {name} fields` lists them)").format(
+            option=option, type=_type_words(rt), path=quote(path), hint=did_you_mean(path, field_paths(rt)),
+            name=rt.name)
     )
 
 
@@ -345,7 +356,7 @@ def _field_path(rt: RecordType, path: str, option: str) -> None:
     except BadInput as e:
         labelled = [p for p in field_paths(rt) if p not in ("id", "state")
                     and any(fold(t) == fold(path) for t in rt.field(p).label.values())]  # type: ignore[union-attr]
-        hint = f"; did you mean '{labelled[0]}'?" if labelled else ""
+        hint = _("; did you mean '{word}'?").format(word=labelled[0]) if labelled else ""
         raise BadInput(f"{option}: {e.message}{hint}") from None
     if rt.field(path) is None:
         raise _unknown_field(rt, path, option)
@@ -355,13 +366,13 @@ def parse_condition(rt: RecordType, text: str, tz: tzinfo, lang: str) -> Conditi
     """A --where condition read against the record type: unknown fields, states and enum
     values, and bounds that are not dates or numbers, are refused (BadInput) with what
     was expected and the closest known word."""
+    option = f"--where {quote(text)}"
     m = _CONDITION.fullmatch(text.translate(_WIDE_OPERATORS))
     if not m:
-        raise BadInput(f"--where {quote(text)}: {WHERE_FORMS}")
+        raise BadInput(f"{option}: {_(WHERE_FORMS)}")
     path = text[: m.end(1)].strip()
     op = {"≥": ">=", "≤": "<="}.get(m.group(2), m.group(2))
     wanted = text[m.start(3):].strip()
-    option = f"--where {quote(text)}"
     _field_path(rt, path, option)
     spec = rt.field(path) if path not in ("id", "state") else None
     item = spec.items if spec is not None and spec.type == "list" and spec.items is not None else spec
@@ -377,21 +388,25 @@ def parse_condition(rt: RecordType, text: str, tz: tzinfo, lang: str) -> Conditi
             if name is None:
                 known = [w for n, label in choices.items() for w in (n, *label.values())]
                 raise BadInput(
-                    f"{option}: {path} ({rt.label_of(path, lang)}) has no value {quote(wanted)}"
-                    f"{_hint(wanted, known, choices)} (expected one of {_choices_text(choices, lang)})"
+                    _("{option}: {path} ({label}) has no value {value}{hint} (expected one of {choices})").format(
+                        option=option, path=path, label=rt.label_of(path, lang), value=quote(wanted),
+                        hint=_hint(wanted, known, choices), choices=_choices_text(choices, lang))
                 )
             return Condition(path, op, name, kind)
         if kind == "bool" and wanted.lower() not in values.TRUE_WORDS | values.FALSE_WORDS:
-            raise BadInput(f"{option}: {path} ({rt.label_of(path, lang)}) is yes or no; expected yes or no (true/false)")
+            raise BadInput(_("{option}: {path} ({label}) is yes or no; expected yes or no (true/false)").format(
+                option=option, path=path, label=rt.label_of(path, lang)))
         return Condition(path, op, wanted, kind)
     # >= and <=
     if kind not in _ORDERED:
-        what = "a workflow state (use state=STATE)" if path == "state" else \
-            "a record ID (use id=ID or id~TEXT)" if path == "id" else _KIND_WORDS.get(kind, kind)
-        raise BadInput(
-            f"{option}: {op} compares dates, times and numbers; "
-            f"{path}{f' ({rt.label_of(path, lang)})' if spec else ''} holds {what}"
-        )
+        what = _("a workflow state (use state=STATE)") if path == "state" else \
+            _("a record ID (use id=ID or id~TEXT)") if path == "id" else \
+            _(_KIND_WORDS[kind]) if kind in _KIND_WORDS else kind
+        if spec:
+            raise BadInput(_("{option}: {op} compares dates, times and numbers; {path} ({label}) holds {what}").format(
+                option=option, op=op, path=path, label=rt.label_of(path, lang), what=what))
+        raise BadInput(_("{option}: {op} compares dates, times and numbers; {path} holds {what}").format(
+            option=option, op=op, path=path, what=what))
     return Condition(path, op, _bound(kind, wanted, tz, f"{option}: {path} ({rt.label_of(path, lang)})"), kind, tz)
 
 
@@ -407,19 +422,22 @@ def _bound(kind: str, text: str, tz: tzinfo, where: str) -> Any:
             return values.parse_date(text)
         return values.parse_datetime(text, tz)
     except (ValueError, OverflowError):
-        raise BadInput(f"{where}: expected {_BOUND_FORMS[kind]}, not {quote(text)}") from None
+        raise BadInput(_("{where}: expected {form}, not {value}").format(
+            where=where, form=_(_BOUND_FORMS[kind]), value=quote(text))) from None
 
 
 def sort_path(rt: RecordType, path: str) -> str:
     """The field `--sort` names, checked: a field with one value (not a group)."""
     path = path.strip()
     if path.startswith("-"):
-        raise BadInput(f"--sort {quote(path)}: for the largest or latest first, add --desc: --sort {path.lstrip('-')} --desc")
+        raise BadInput(_("--sort {path}: for the largest or latest first, add --desc: --sort {field} --desc").format(
+            path=quote(path), field=path.lstrip("-")))
     _field_path(rt, path, "--sort")
     spec = rt.field(path) if path not in ("id", "state") else None
     if spec is not None and spec.type == "object":
         inner = next(iter(spec.fields), "name")
-        raise BadInput(f"--sort {quote(path)}: {path} is a group of fields; sort by one of them, e.g. {path}.{inner}")
+        raise BadInput(_("--sort {path}: {field} is a group of fields; sort by one of them, e.g. {field}.{inner}").format(
+            path=quote(path), field=path, inner=inner))
     return path
 
 
@@ -467,7 +485,7 @@ def _sorted(keyed: list[tuple[tuple[int, Any], dict]], descending: bool) -> list
         group = [(k[1], row) for k, row in keyed if k[0] == bucket]
         if bucket != _MISSING_LAST:
             group.sort(key=lambda kr: kr[0], reverse=descending)
-        out.extend(row for _, row in group)
+        out.extend(row for _key, row in group)
     return out
 
 
@@ -506,4 +524,4 @@ def listing(
         rows = _sorted(rows, descending)
     elif descending:
         rows.reverse()
-    return rows, problems + [f"{s} (not listed)" for s in store.skipped]
+    return rows, problems + [_("{problem} (not listed)").format(problem=s) for s in store.skipped]

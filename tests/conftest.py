@@ -18,6 +18,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
+# The tests read qms's messages in English (the stores they make say `lang: zh`, which
+# would otherwise make qms speak Chinese); tests/test_i18n.py checks the Chinese.
+os.environ["QMS_LANG"] = "en"
+
 QE = ("李雷", "li.lei@example.com")  # quality_engineer
 QE2 = ("韩梅梅", "han.meimei@example.com")  # quality_engineer
 QM = ("王强", "wang.qiang@example.com")  # quality_manager

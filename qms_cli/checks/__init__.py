@@ -5,6 +5,7 @@ reads the records, keeps what it found between runs, and runs every check."""
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from ..errors import Finding
+from ..i18n import N_, _
 from ..model import values
 from ..model.declaration import FieldSpec, RecordType
 
@@ -63,27 +65,27 @@ def check_envelope(records: list[Loaded], ctx: Context) -> Iterable[Finding]:
         rid = r.data.get("id")
         stem = Path(r.path).stem
         if rid != stem:
-            yield Finding(r.path, "id", f"'{rid}' does not match the file name '{stem}'")
+            yield Finding(r.path, "id", _("'{id}' does not match the file name '{stem}'").format(id=rid, stem=stem))
         if r.data.get("type") != r.type:
             yield Finding(
-                r.path, "type", f"'{r.data.get('type')}' but the file is in records/{r.type}/"
+                r.path, "type", _("'{given}' but the file is in records/{type}/").format(given=r.data.get("type"), type=r.type)
             )
         state = r.data.get("state")
         if not isinstance(state, str) or state not in rt.workflow.states:
             yield Finding(
-                r.path, "state", f"'{state}' is not a state of {r.type} "
-                f"(expected one of {', '.join(rt.workflow.states)})"
+                r.path, "state", _("'{state}' is not a state of {type} (expected one of {choices})").format(
+                    state=state, type=r.type, choices=", ".join(rt.workflow.states))
             )
         sigs = r.data.get("signatures")
         if sigs is not None and not isinstance(sigs, list):
-            yield Finding(r.path, "signatures", "expected a list of signatures")
+            yield Finding(r.path, "signatures", _("expected a list of signatures"))
 
 
 def check_schema(records: list[Loaded], ctx: Context) -> Iterable[Finding]:
     for r in records:
         rt = ctx.types[r.type]
         for path, message in values.check_fields(rt.fields, r.data, envelope=True):
-            severity = "warning" if message.startswith("unknown field") else "error"
+            severity = "warning" if message == _(values.UNKNOWN_FIELD) else "error"
             yield Finding(r.path, path, message, severity=severity)
 
 
@@ -97,6 +99,21 @@ def check_text(records: list[Loaded], ctx: Context) -> Iterable[Finding]:
             yield Finding(r.path, path, message)
 
 
+# what a state's requirement that a record does not meet says (runner.py points it at the
+# record's `state:` line when the field is missing altogether)
+IN_STATE = N_("{why} in state '{state}'")
+
+
+def says_in_state(message: str) -> bool:
+    """Whether a finding is one of check_state_requirements' (in English or the language
+    of the run)."""
+    for template in {IN_STATE, _(IN_STATE)}:
+        pieces = template.format(why="\0", state="\0").split("\0")
+        if re.search(".*?".join(map(re.escape, pieces)), message, re.S):
+            return True
+    return False
+
+
 def check_state_requirements(records: list[Loaded], ctx: Context) -> Iterable[Finding]:
     for r in records:
         rt = ctx.types[r.type]
@@ -105,7 +122,7 @@ def check_state_requirements(records: list[Loaded], ctx: Context) -> Iterable[Fi
             continue
         ev = ctx.evaluator(rt, r.data)
         for path, why in ev.unmet(rt.workflow.requirements(state)):
-            yield Finding(r.path, path.split(" [")[0], f"{why} in state '{state}'")
+            yield Finding(r.path, path.split(" [")[0], _(IN_STATE).format(why=why, state=state))
 
 
 def check_signatures(records: list[Loaded], ctx: Context) -> Iterable[Finding]:
@@ -115,15 +132,16 @@ def check_signatures(records: list[Loaded], ctx: Context) -> Iterable[Finding]:
         raw = r.data.get("signatures")
         for i, sig in enumerate(raw if isinstance(raw, list) else []):
             if not isinstance(sig, dict):
-                yield Finding(r.path, f"signatures.{i}", "expected meaning, name, email, at, from, to")
+                yield Finding(r.path, f"signatures.{i}", _("expected meaning, name, email, at, from, to"))
                 continue
             created = i == 0 and "from" not in sig and sig.get("to") == rt.workflow.initial
             for key in ("meaning", "email", "at", "to") + (() if created else ("from",)):
                 if values.is_empty(sig.get(key)):
-                    yield Finding(r.path, f"signatures.{i}.{key}", "required in a signature")
+                    yield Finding(r.path, f"signatures.{i}.{key}", _("required in a signature"))
             if sig.get("from") and sig.get("to") and rt.workflow.move(sig["from"], sig["to"]) is None:
                 yield Finding(
-                    r.path, f"signatures.{i}", f"{sig['from']} -> {sig['to']} is not a move of {r.type}"
+                    r.path, f"signatures.{i}", _("{source} -> {target} is not a move of {type}").format(
+                        source=sig["from"], target=sig["to"], type=r.type)
                 )
             if "on" in sig:
                 yield from _check_paper_time(r, rt, raw, i, sig, ctx)
@@ -131,7 +149,8 @@ def check_signatures(records: list[Loaded], ctx: Context) -> Iterable[Finding]:
         if sigs and sigs[-1].get("to") != r.data.get("state"):
             yield Finding(
                 r.path, "state",
-                f"'{r.data.get('state')}' but the last signed move went to '{sigs[-1].get('to')}'",
+                _("'{state}' but the last signed move went to '{target}'").format(
+                    state=r.data.get("state"), target=sigs[-1].get("to")),
             )
 
 
@@ -142,17 +161,18 @@ def _check_paper_time(r: Loaded, rt: RecordType, raw: list, i: int, sig: dict, c
     on = values.paper_time(sig, tz)
     if on is None:
         value = sig.get("on")
-        what = (f"expected {values.PAPER_TIME}" if not isinstance(value, (date, datetime))
-                else f"expected a date from {values.DAY_MIN.year} to {values.DAY_MAX.year}")
-        yield Finding(r.path, f"signatures.{i}.on", f"{what} (when the act happened on paper)")
+        what = (_(values.EXPECTED_PAPER_TIME) if not isinstance(value, (date, datetime))
+                else _("expected a date from {first} to {last}").format(first=values.DAY_MIN.year, last=values.DAY_MAX.year))
+        yield Finding(r.path, f"signatures.{i}.on", _("{problem} (when the act happened on paper)").format(problem=what))
         return
-    earlier = [(f"the '{s.get('meaning')}' signature (signatures.{j})", done) for j, s in enumerate(raw[:i])
-               if isinstance(s, dict) and (done := values.acted(s, tz)) is not None]
+    earlier = [(_("the '{meaning}' signature (signatures.{index})").format(meaning=s.get("meaning"), index=j), done)
+               for j, s in enumerate(raw[:i]) if isinstance(s, dict) and (done := values.acted(s, tz)) is not None]
     problem = values.paper_time_problem(on, values.to_datetime(sig.get("at"), tz or timezone.utc), earlier, tz)
     if problem:
         yield Finding(r.path, f"signatures.{i}.on",
-                      f"{values.shown_time(on, tz)} {problem}; a paper time is when the act happened, "
-                      f"before it was entered and after the acts before it")
+                      _("{time} {problem}; a paper time is when the act happened, "
+                        "before it was entered and after the acts before it").format(
+                          time=values.shown_time(on, tz), problem=problem))
 
 
 def _walk(fields: dict[str, FieldSpec], data, prefix=""):
@@ -231,7 +251,7 @@ def check_references(records: list[Summary], ctx: Context) -> Iterable[Finding]:
     for r in records:
         for path, to, value in r.facts.get("refs", ()):
             if value not in ctx.known.get(to, set()):
-                yield Finding(r.path, path, f"refers to {to} '{value}', which is not in the store")
+                yield Finding(r.path, path, _("refers to {type} '{id}', which is not in the store").format(type=to, id=value))
 
 
 def check_files(records: list[Summary], ctx: Context) -> Iterable[Finding]:
@@ -239,13 +259,13 @@ def check_files(records: list[Summary], ctx: Context) -> Iterable[Finding]:
         for path, value in r.facts.get("files", ()):
             what = ctx.file_kind(value)
             if what == "link":
-                yield Finding(r.path, path, f"attached file '{value}' is (or lies under) a symbolic link; "
-                                            f"qms does not follow links in a store")
+                yield Finding(r.path, path, _("attached file '{file}' is (or lies under) a symbolic link; "
+                                              "qms does not follow links in a store").format(file=value))
             elif what == "special":
-                yield Finding(r.path, path, f"attached file '{value}' is not a regular file (a device, a pipe "
-                                            f"or a socket)")
+                yield Finding(r.path, path, _("attached file '{file}' is not a regular file (a device, a pipe "
+                                              "or a socket)").format(file=value))
             elif what != "file":
-                yield Finding(r.path, path, f"attached file '{value}' is not in the store")
+                yield Finding(r.path, path, _("attached file '{file}' is not in the store").format(file=value))
 
 
 def check_duplicate_ids(records: list[Summary], ctx: Context) -> Iterable[Finding]:
@@ -261,7 +281,7 @@ def check_duplicate_ids(records: list[Summary], ctx: Context) -> Iterable[Findin
         if len(paths) > 1:
             for p in paths:
                 others = ", ".join(x for x in paths if x != p)
-                yield Finding(p, "id", f"'{rid}' is also the ID of {others}")
+                yield Finding(p, "id", _("'{id}' is also the ID of {others}").format(id=rid, others=others))
 
 
 def check_pinned_content(records: list[Summary], ctx: Context) -> Iterable[Finding]:
@@ -271,13 +291,14 @@ def check_pinned_content(records: list[Summary], ctx: Context) -> Iterable[Findi
             digest = ctx.sha256(rel)
             if kind == "pins":
                 if digest is None:
-                    yield Finding(r.path, field_path, "pinned file is not in the store")
+                    yield Finding(r.path, field_path, _("pinned file is not in the store"))
                 elif digest != pinned:
-                    yield Finding(r.path, field_path, "the file changed after it was pinned")
+                    yield Finding(r.path, field_path, _("the file changed after it was pinned"))
             elif digest is not None and digest != pinned:  # a missing file: check_files says so
                 yield Finding(
                     r.path, field_path,
-                    f"'{rel}' changed after it was approved (SHA-256 {digest[:12]}…, pinned {pinned[:12]}…)",
+                    _("'{file}' changed after it was approved (SHA-256 {digest}…, pinned {pinned}…)").format(
+                        file=rel, digest=digest[:12], pinned=pinned[:12]),
                 )
 
 
@@ -288,17 +309,18 @@ def check_unique(records: list[Summary], ctx: Context) -> Iterable[Finding]:
     for r in records:
         for fields, key, replaced, declared in r.facts.get("unique", ()):
             seen[(r.type, tuple(fields), tuple(key), declared)].append((r, replaced))
-    for (_, fields, key, replaces), group in seen.items():
+    for (_type, fields, key, replaces), group in seen.items():
         if len(group) < 2:
             continue
-        ids = {g.facts["id"] for g, _ in group}
+        ids = {g.facts["id"] for g, _rep in group}
         chained = replaces and all(
-            rep in ids or any(orep == g.facts["id"] for _, orep in group) for g, rep in group
+            rep in ids or any(orep == g.facts["id"] for _other, orep in group) for g, rep in group
         )
         if not chained:
-            for g, _ in group:
-                others = ", ".join(sorted(str(o.facts["id"]) for o, _ in group if o is not g))
-                yield Finding(g.path, fields[-1], f"{'/'.join(key)} is also held by {others}")
+            for g, _rep in group:
+                others = ", ".join(sorted(str(o.facts["id"]) for o, _rep in group if o is not g))
+                yield Finding(g.path, fields[-1], _("{value} is also held by {others}").format(
+                    value="/".join(key), others=others))
 
 
 # Checks of one record on its own (and the records it refers to): their findings are kept

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import BadFile, BadInput, Finding, QmsError
+from ..i18n import N_, _
 from ..text import CONTROL
 from ..model import values
-from ..model.rules import AHEAD_OF_NOW
-from . import RECORD_CHECKS, STORE_CHECKS, Context, Loaded, Summary, facts_of
+from ..model.rules import ahead_of_now
+from . import RECORD_CHECKS, STORE_CHECKS, Context, Loaded, Summary, facts_of, says_in_state
 
 
 @dataclass
@@ -118,7 +119,7 @@ def _links(store, found: list[str]) -> list[Finding]:
 
     for place in LINKED_PLACES:
         found.extend(safefs.links_under(store.root, place))
-    return [Finding(rel, "", f"{safefs.LINK}; replace it with the file or folder itself")
+    return [Finding(rel, "", _("{problem}; replace it with the file or folder itself").format(problem=_(safefs.LINK)))
             for rel in sorted(set(found))]
 
 
@@ -147,7 +148,7 @@ def _lines(findings: list[Finding], text: str | None) -> list[Finding]:
                 parts.pop()
                 line = lines.get(".".join(parts))
             if line is None:  # a whole group missing: point at what requires it
-                line = lines.get("state") if "in state" in f.message else lines.get("id")
+                line = lines.get("state") if says_in_state(f.message) else lines.get("id")
             f = Finding(f.source, f.field, f.message, line, f.severity)
         out.append(f)
     return out
@@ -162,7 +163,7 @@ def _examine(job: tuple[str, str, str], ctx: Context) -> tuple[str, str | None, 
     tname, rel, path = job
     entry: dict = {}
     try:
-        raw = read_file(path, yamlio.MAX_BYTES, source=rel, what="a record")
+        raw = read_file(path, yamlio.MAX_BYTES, source=rel, what=N_("a record"))
     except BadFile as e:
         entry["findings"] = [["", e.problem, None, "error"]]
         return rel, None, entry
@@ -214,7 +215,8 @@ def _select(store, files: list, targets: list[str], links: list[str]) -> tuple[l
             match = [f[1] for f in files if f[1].endswith(f"/{t}.yaml")]
             lmatch = [rel for rel in links if rel.endswith(f"/{t}.yaml")]
         if not match and not lmatch:
-            raise BadInput(f"{t}: no such record in the store (expected a record ID or a path under records/)")
+            raise BadInput(_("{target}: no such record in the store (expected a record ID or a path under records/)").format(
+                target=t))
         chosen.update(match)
         named_links.update(lmatch)
     return [f for f in files if f[1] in chosen], sorted(named_links)
@@ -249,9 +251,9 @@ def run(store, targets: list[str], *, strict: bool = False, cache: bool = True) 
     findings: list[Finding] = []
     entries: dict[str, dict] = {}
     jobs = []
-    for tname, rel, path, _ in selected:
+    for tname, rel, path, _stat in selected:
         if tname not in type_names:
-            findings.append(Finding(rel, "type", f"records/{tname}/ is not a record type's folder"))
+            findings.append(Finding(rel, "type", _("records/{type}/ is not a record type's folder").format(type=tname)))
             continue
         blob = blob_of[rel]
         old = kept.entry(rel, blob, blobs_now) if blob else None
@@ -272,10 +274,10 @@ def run(store, targets: list[str], *, strict: bool = False, cache: bool = True) 
         for rel, blob, entry in _examine_all(jobs, ctx):
             entries[rel] = entry
             # a time found to lie ahead of now stops being so as the clock runs: asked afresh
-            if blob and not any(AHEAD_OF_NOW in str(f[1]) for f in entry.get("findings", ())):
+            if blob and not any(ahead_of_now(str(f[1])) for f in entry.get("findings", ())):
                 kept.keep(rel, blob, entry)
     summaries = []
-    for tname, rel, _, _ in selected:
+    for tname, rel, _path, _stat in selected:
         entry = entries.get(rel)
         if entry is None:
             continue
@@ -295,7 +297,7 @@ def run(store, targets: list[str], *, strict: bool = False, cache: bool = True) 
             text = None
         findings.extend(_lines(group, text))
     if targets:  # only the links among the records named
-        findings.extend(Finding(rel, "", f"{safefs.LINK}; replace it with the file or folder itself")
+        findings.extend(Finding(rel, "", _("{problem}; replace it with the file or folder itself").format(problem=_(safefs.LINK)))
                         for rel in named_links)
     else:
         findings.extend(_links(store, links))
@@ -309,6 +311,6 @@ def run(store, targets: list[str], *, strict: bool = False, cache: bool = True) 
     findings.extend(Finding("qms.yaml", path, message) for path, message in values.text_problems(config.data))
     for key in ("company", "site"):
         if isinstance(config.data.get(key), str) and re.search("[\n\u2028\u2029]", config.data[key]):
-            findings.append(Finding("qms.yaml", key, "a line break; expected one line, as printed at the top of every form"))
+            findings.append(Finding("qms.yaml", key, _("a line break; expected one line, as printed at the top of every form")))
     findings.sort(key=lambda f: (f.source, f.line or 0, f.field))
     return Result(findings, len(files), len(jobs))

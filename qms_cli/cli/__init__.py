@@ -15,12 +15,13 @@ import typer
 from .. import __version__
 from ..paths import builtin_type_names
 from ..errors import EXIT_BAD_INPUT, QmsError
+from ..i18n import _, set_language, translate_parser, usage_error
 
 EXIT_INTERNAL = 3
 
 app = typer.Typer(
     name="qms",
-    help=(
+    help=_(
         "Quality records as code: customer complaints and document control (controlled documents, "
         "revisions, copies, loans, destruction) as YAML files in a git repository. Every change is one commit."
     ),
@@ -70,7 +71,7 @@ def handled(fn: Callable) -> Callable:
         except (typer.Exit, typer.Abort, SystemExit):
             raise
         except KeyboardInterrupt:
-            err("interrupted; nothing was committed for the action under way")
+            err(_("interrupted; nothing was committed for the action under way"))
             raise typer.Exit(130) from None
         except BrokenPipeError:
             raise typer.Exit(0) from None
@@ -78,8 +79,8 @@ def handled(fn: Callable) -> Callable:
             if os.environ.get("QMS_DEBUG"):
                 raise
             err(
-                f"internal error: {type(e).__name__}: {e} "
-                f"(this is a bug in qms; rerun with QMS_DEBUG=1 for details)"
+                _("internal error: {kind}: {error} (this is a bug in qms; rerun with QMS_DEBUG=1 for details)")
+                .format(kind=type(e).__name__, error=e)
             )
             raise typer.Exit(EXIT_INTERNAL) from None
 
@@ -100,13 +101,13 @@ def open_store():
 def lang_of(store, explicit: str | None = None) -> str:
     lang = explicit or options().lang or store.config.lang
     if lang not in ("zh", "en"):
-        raise QmsError(f"--lang: expected zh or en, not '{lang}'")
+        raise QmsError(_("--lang: expected zh or en, not '{lang}'").format(lang=lang))
     return lang
 
 
 def version_callback(value: bool) -> None:
     if value:
-        typer.echo(f"qms {__version__}")
+        typer.echo(f"qms {__version__}")  # not a sentence
         raise typer.Exit()
 
 
@@ -114,18 +115,21 @@ def version_callback(value: bool) -> None:
 def root(
     ctx: typer.Context,
     store: Optional[str] = typer.Option(
-        None, "-C", "--store", help="The store (default: $QMS_STORE, else the nearest folder upward with qms.yaml).",
+        None, "-C", "--store", help=_("The store (default: $QMS_STORE, else the nearest folder upward with qms.yaml)."),
         metavar="PATH",
     ),
-    json: bool = typer.Option(False, "--json", help="Machine-readable output: one JSON document on stdout."),
-    lang: Optional[str] = typer.Option(None, "--lang", help="zh or en: language of forms and labels (default from qms.yaml).", metavar="zh|en"),
-    version: bool = typer.Option(False, "--version", callback=version_callback, is_eager=True, help="Show the version and exit."),
+    json: bool = typer.Option(False, "--json", help=_("Machine-readable output: one JSON document on stdout.")),
+    lang: Optional[str] = typer.Option(None, "--lang", help=_("zh or en: language of messages, help and forms (default: $QMS_LANG for messages, else the store's lang:)."), metavar="zh|en"),
+    version: bool = typer.Option(False, "--version", callback=version_callback, is_eager=True, help=_("Show the version and exit.")),
 ) -> None:
     if lang is not None and lang not in ("zh", "en"):
-        raise typer.BadParameter("expected zh or en", param_hint="--lang")
+        raise typer.BadParameter(_("expected zh or en"), param_hint="--lang")
     global _current
     _current = Options(store, json, lang)
+    set_language(lang)
 
+
+translate_parser()
 
 from . import records, rolecmds, storecmds  # noqa: E402  (commands register themselves on `app`)
 
@@ -133,9 +137,26 @@ for _name in builtin_type_names():
     app.add_typer(records.type_app(_name), name=_name)
 
 
+def _is(error: BaseException, name: str) -> bool:
+    """Whether `error` is click's NAME (click, or the copy inside typer)."""
+    return any(c.__name__ == name for c in type(error).__mro__)
+
+
 def main() -> None:
     try:
-        app()
+        code = app(standalone_mode=False)
     except QmsError as e:  # raised outside a command, e.g. while building one
         err(str(e))
         sys.exit(e.exit_code if e.exit_code else EXIT_BAD_INPUT)
+    except Exception as e:
+        if _is(e, "UsageError"):  # the command line itself cannot be read: said in qms's language
+            sys.stderr.write(usage_error(e) + "\n")
+            sys.exit(e.exit_code)
+        if _is(e, "Abort"):
+            sys.stderr.write(_("aborted") + "\n")
+            sys.exit(1)
+        if _is(e, "ClickException"):
+            e.show()
+            sys.exit(e.exit_code)
+        raise
+    sys.exit(code if isinstance(code, int) else 0)

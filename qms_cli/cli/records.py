@@ -10,9 +10,11 @@ from typing import List, Optional
 import typer
 
 from ..errors import BadInput
+from ..i18n import N_, _, language
+from ..paths import builtin_type_label
 from . import err, handled, lang_of, open_store, options
 
-ON_HELP = (
+ON_HELP = N_(
     "When the act happened on paper, for a paper record entered afterwards (补录): a date "
     "(2026-10-15) or a date and time (2026-10-15T14:30). The signature keeps the time it is "
     "entered and signed, and records this beside it; deadlines, date rules and role terms go "
@@ -40,21 +42,22 @@ def _want_json(flag: bool) -> bool:
 
 def type_app(type_name: str) -> typer.Typer:
     sub = typer.Typer(
-        help=f"{type_name} records: new, show, list, set, move, fields.",
+        help=_("{label} records ({type}): new, show, list, set, move, fields.").format(
+            label=builtin_type_label(type_name, language()), type=type_name),
         no_args_is_help=True,
         rich_markup_mode=None,
     )
 
-    @sub.command("new")
+    @sub.command("new", help=_(
+        "Register a new record in its first state; commits it and prints its ID. With "
+        "--on, a record registered on paper earlier and entered now (补录)."))
     @handled
     def new(
-        set_: List[str] = typer.Option([], "--set", "-s", help="FIELD=VALUE (dotted path; repeat). FIELD+=VALUE appends to a list.", metavar="FIELD=VALUE"),
-        file: Optional[Path] = typer.Option(None, "--file", "-f", help="A YAML file of fields to start from.", metavar="F.yaml"),
-        on: Optional[str] = typer.Option(None, "--on", help=ON_HELP, metavar="DATE[THH:MM]"),
-        json: bool = typer.Option(False, "--json", help="Print the new record as JSON."),
+        set_: List[str] = typer.Option([], "--set", "-s", help=_("FIELD=VALUE (dotted path; repeat). FIELD+=VALUE appends to a list."), metavar="FIELD=VALUE"),
+        file: Optional[Path] = typer.Option(None, "--file", "-f", help=_("A YAML file of fields to start from."), metavar="F.yaml"),
+        on: Optional[str] = typer.Option(None, "--on", help=_(ON_HELP), metavar="DATE[THH:MM]"),
+        json: bool = typer.Option(False, "--json", help=_("Print the new record as JSON.")),
     ) -> None:
-        """Register a new record in its first state; commits it and prints its ID. With
-        --on, a record registered on paper earlier and entered now (补录)."""
         from ..store import yamlio
         from ..views import plain
 
@@ -69,13 +72,12 @@ def type_app(type_name: str) -> typer.Typer:
         else:
             typer.echo(change.record.id)
 
-    @sub.command("show")
+    @sub.command("show", help=_("The record, its state, its deadlines and what it still lacks for its next moves."))
     @handled
     def show(
         record_id: str = typer.Argument(..., metavar="ID"),
-        json: bool = typer.Option(False, "--json", help="Print as JSON."),
+        json: bool = typer.Option(False, "--json", help=_("Print as JSON.")),
     ) -> None:
-        """The record, its state, its deadlines and what it still lacks for its next moves."""
         from ..views import describe
 
         store = open_store()
@@ -90,25 +92,25 @@ def type_app(type_name: str) -> typer.Typer:
             print_record(view, lang)
         print_notes(store.config.calendar.warnings)
 
-    @sub.command("list")
+    @sub.command("list", help=_(
+        "A table of the records (rich) or a JSON list. An unknown field, state or enum "
+        "value is an error that names the closest known one."))
     @handled
     def list_(
         where: List[str] = typer.Option(
             [], "--where", "-w", metavar="FIELD=VALUE",
-            help="A filter (repeat to narrow): FIELD=VALUE is exactly that value (an enum value or "
-                 "state also by its label, a date or time also by its start: received_at=2026-03); "
-                 "FIELD~TEXT contains the text, case ignored (a list: any item); FIELD>=VALUE and "
-                 "FIELD<=VALUE bound a date, time or number (received_at>=2026-03-01: from that day "
-                 "on, in the store's time zone). ＝ and ～ work as = and ~.",
+            help=_("A filter (repeat to narrow): FIELD=VALUE is exactly that value (an enum value or "
+                   "state also by its label, a date or time also by its start: received_at=2026-03); "
+                   "FIELD~TEXT contains the text, case ignored (a list: any item); FIELD>=VALUE and "
+                   "FIELD<=VALUE bound a date, time or number (received_at>=2026-03-01: from that day "
+                   "on, in the store's time zone). ＝ and ～ work as = and ~."),
         ),
-        state: Optional[str] = typer.Option(None, "--state", help="Only records in this state (its name or label, e.g. closed or 已结案).", metavar="STATE"),
-        sort: Optional[str] = typer.Option(None, "--sort", help="Sort by this field's value (dates by time, numbers by size, states and enum values in their declared order); records without it come last.", metavar="FIELD"),
-        desc: bool = typer.Option(False, "--desc", help="Largest, latest or last first (with --sort; alone: the usual order reversed)."),
-        overdue: bool = typer.Option(False, "--overdue", help="Only records with a deadline past due at QMS_NOW (or now)."),
-        json: bool = typer.Option(False, "--json", help="Print as JSON."),
+        state: Optional[str] = typer.Option(None, "--state", help=_("Only records in this state (its name or label, e.g. closed or 已结案)."), metavar="STATE"),
+        sort: Optional[str] = typer.Option(None, "--sort", help=_("Sort by this field's value (dates by time, numbers by size, states and enum values in their declared order); records without it come last."), metavar="FIELD"),
+        desc: bool = typer.Option(False, "--desc", help=_("Largest, latest or last first (with --sort; alone: the usual order reversed).")),
+        overdue: bool = typer.Option(False, "--overdue", help=_("Only records with a deadline past due at QMS_NOW (or now).")),
+        json: bool = typer.Option(False, "--json", help=_("Print as JSON.")),
     ) -> None:
-        """A table of the records (rich) or a JSON list. An unknown field, state or enum
-        value is an error that names the closest known one."""
         from ..views import listing
 
         store = open_store()
@@ -125,15 +127,14 @@ def type_app(type_name: str) -> typer.Typer:
             err(p)
         print_notes(store.config.calendar.warnings)
 
-    @sub.command("set")
+    @sub.command("set", help=_("Edit fields without changing state; commits."))
     @handled
     def set_(
         record_id: str = typer.Argument(..., metavar="ID"),
         assignments: List[str] = typer.Argument(..., metavar="FIELD=VALUE..."),
-        comment: str = typer.Option("", "--comment", "-m", help="Why: goes into the commit message."),
-        json: bool = typer.Option(False, "--json", help="Print the record as JSON."),
+        comment: str = typer.Option("", "--comment", "-m", help=_("Why: goes into the commit message.")),
+        json: bool = typer.Option(False, "--json", help=_("Print the record as JSON.")),
     ) -> None:
-        """Edit fields without changing state; commits."""
         from ..views import plain
 
         store = open_store()
@@ -142,20 +143,20 @@ def type_app(type_name: str) -> typer.Typer:
         if _want_json(json):
             emit_json(plain(change.record.data))
         else:
-            typer.echo(f"{record_id}: updated ({change.commit[:10]})" if change.commit
-                       else f"{record_id}: unchanged (it already holds these values; nothing committed)")
+            typer.echo(_("{id}: updated ({commit})").format(id=record_id, commit=change.commit[:10]) if change.commit
+                       else _("{id}: unchanged (it already holds these values; nothing committed)").format(id=record_id))
 
-    @sub.command("attach")
+    @sub.command("attach", help=_(
+        "Attach files (a customer's letter, an 8D report, photos): each is copied to "
+        "files/TYPE/ID/, pinned by its SHA-256 and committed with the record; the same as "
+        "`set ID FIELD=@PATH` (FIELD+=@PATH for a list of files)."))
     @handled
     def attach(
         record_id: str = typer.Argument(..., metavar="ID"),
-        field: str = typer.Argument(..., metavar="FIELD", help="A file field, e.g. original_file, report.file, attachments."),
-        paths: List[Path] = typer.Argument(..., metavar="PATH...", help="Files on this computer."),
-        comment: str = typer.Option("", "--comment", "-m", help="Why: goes into the commit message."),
+        field: str = typer.Argument(..., metavar="FIELD", help=_("A file field, e.g. original_file, report.file, attachments.")),
+        paths: List[Path] = typer.Argument(..., metavar="PATH...", help=_("Files on this computer.")),
+        comment: str = typer.Option("", "--comment", "-m", help=_("Why: goes into the commit message.")),
     ) -> None:
-        """Attach files (a customer's letter, an 8D report, photos): each is copied to
-        files/TYPE/ID/, pinned by its SHA-256 and committed with the record; the same as
-        `set ID FIELD=@PATH` (FIELD+=@PATH for a list of files)."""
         from ..views import field_paths
 
         store = open_store()
@@ -169,29 +170,32 @@ def type_app(type_name: str) -> typer.Typer:
         is_list = holds_files(spec) and spec.type == "list"
         if not holds_files(spec):
             files = [p for p in field_paths(rt) if holds_files(rt.field(p))]
-            raise BadInput(f"{field}: not a file field of {rt.name} (file fields: {', '.join(files) or 'none'})")
+            raise BadInput(_("{field}: not a file field of {type} (file fields: {fields})").format(
+                field=field, type=rt.name, fields=", ".join(files) or _("none")))
         if not is_list and len(paths) > 1:
-            raise BadInput(f"{field}: holds one file; give one PATH (or attach the others to a list of files)")
+            raise BadInput(_("{field}: holds one file; give one PATH (or attach the others to a list of files)")
+                           .format(field=field))
         op = "+=@" if is_list else "=@"
         change = store.set(type_name, record_id, [f"{field.strip()}{op}{p}" for p in paths], comment)
         print_notes(change.notes)
         attached = store.attached
-        typer.echo(f"{record_id}: attached {', '.join(attached)} ({change.commit[:10]})" if change.commit
-                   else f"{record_id}: unchanged (these files are already attached; nothing committed)")
+        typer.echo(_("{id}: attached {files} ({commit})").format(
+                       id=record_id, files=", ".join(attached), commit=change.commit[:10]) if change.commit
+                   else _("{id}: unchanged (these files are already attached; nothing committed)").format(id=record_id))
 
-    @sub.command("move")
+    @sub.command("move", help=_(
+        "A workflow move: checks the move exists, the target state's required fields and "
+        "the actor's role; records the signature; commits. With --on, an act done on paper "
+        "earlier and entered now (补录): the role is checked on that date."))
     @handled
     def move(
         record_id: str = typer.Argument(..., metavar="ID"),
         target: str = typer.Argument(..., metavar="STATE"),
-        set_: List[str] = typer.Option([], "--set", "-s", help="FIELD=VALUE to set with the move (repeat).", metavar="FIELD=VALUE"),
-        comment: str = typer.Option("", "--comment", "-m", help="Why: goes into the commit message."),
-        on: Optional[str] = typer.Option(None, "--on", help=ON_HELP, metavar="DATE[THH:MM]"),
-        json: bool = typer.Option(False, "--json", help="Print the record as JSON."),
+        set_: List[str] = typer.Option([], "--set", "-s", help=_("FIELD=VALUE to set with the move (repeat)."), metavar="FIELD=VALUE"),
+        comment: str = typer.Option("", "--comment", "-m", help=_("Why: goes into the commit message.")),
+        on: Optional[str] = typer.Option(None, "--on", help=_(ON_HELP), metavar="DATE[THH:MM]"),
+        json: bool = typer.Option(False, "--json", help=_("Print the record as JSON.")),
     ) -> None:
-        """A workflow move: checks the move exists, the target state's required fields and
-        the actor's role; records the signature; commits. With --on, an act done on paper
-        earlier and entered now (补录): the role is checked on that date."""
         from ..views import plain
 
         store = open_store()
@@ -202,10 +206,9 @@ def type_app(type_name: str) -> typer.Typer:
         else:
             typer.echo(f"{record_id}: {target} ({change.commit[:10]})")
 
-    @sub.command("fields")
+    @sub.command("fields", help=_("The fields of this record type, their kinds and the states that require them."))
     @handled
-    def fields(json: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
-        """The fields of this record type, their kinds and the states that require them."""
+    def fields(json: bool = typer.Option(False, "--json", help=_("Print as JSON."))) -> None:
         from .show import field_table
 
         store = open_store()
@@ -216,7 +219,7 @@ def type_app(type_name: str) -> typer.Typer:
         else:
             for r in rows:
                 extra = f"  [{' | '.join(r['values'])}]" if r["values"] else ""
-                req = f"  required in: {', '.join(r['required_in'])}" if r["required_in"] else ""
+                req = "  " + _("required in: {states}").format(states=", ".join(r["required_in"])) if r["required_in"] else ""
                 typer.echo(f"{r['path']:<34} {r['type']:<9} {r['label']}{extra}{req}")
 
     return sub

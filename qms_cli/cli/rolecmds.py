@@ -6,18 +6,18 @@ from typing import Optional
 
 import typer
 
+from ..i18n import _
 from . import app, err, handled, lang_of, open_store, options
 from .records import emit_json
 
-role_app = typer.Typer(help="Who holds which role: list, grant, revoke (signed by the admin role).",
+role_app = typer.Typer(help=_("Who holds which role: list, grant, revoke (signed by the admin role)."),
                        no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(role_app, name="role")
 
 
-@role_app.command("list")
+@role_app.command("list", help=_("Every role and its holders, with the days each holding covers."))
 @handled
-def role_list(json: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
-    """Every role and its holders, with the days each holding covers."""
+def role_list(json: bool = typer.Option(False, "--json", help=_("Print as JSON."))) -> None:
     from ..roles import guard, listing
     from ..text import visible
 
@@ -33,8 +33,8 @@ def role_list(json: bool = typer.Option(False, "--json", help="Print as JSON."))
         dept = f"  ({r['department']})" if r["department"] else ""
         typer.echo(visible(f"{r['role']:<28} {label or '':<10} {r['name']} <{r['email']}>  {term}{dept}", one_line=True))
     admin = guard(store.config)
-    err(f"roles are changed by the holders of '{admin}' (qms.yaml audit.rules_signed_by)" if admin else
-        "qms.yaml names no admin role (audit.rules_signed_by): anyone may change the roles, and audit cannot tell")
+    err(_("roles are changed by the holders of '{role}' (qms.yaml audit.rules_signed_by)").format(role=admin) if admin else
+        _("qms.yaml names no admin role (audit.rules_signed_by): anyone may change the roles, and audit cannot tell"))
 
 
 def _change(verb: str, role: str, person: str, **kw) -> None:
@@ -47,49 +47,47 @@ def _change(verb: str, role: str, person: str, **kw) -> None:
     typer.echo(f"{said} ({commit[:10]})")
 
 
-@role_app.command("grant")
+@role_app.command("grant", help=_("Give PERSON the role ROLE from a day; one commit signed by the admin role."))
 @handled
 def role_grant(
     role: str = typer.Argument(..., metavar="ROLE"),
-    person: str = typer.Argument(..., metavar="PERSON", help="The person's e-mail address (their git user.email)."),
-    name: Optional[str] = typer.Option(None, "--name", help="The person's name as forms print it."),
-    start: Optional[str] = typer.Option(None, "--from", help="First day of the holding (default: today).", metavar="DATE"),
-    until: Optional[str] = typer.Option(None, "--until", help="Last day of the holding (default: open).", metavar="DATE"),
-    department: Optional[str] = typer.Option(None, "--department", help="Only for this department (a department head)."),
-    comment: str = typer.Option("", "--comment", "-m", help="Why: goes into the commit message."),
+    person: str = typer.Argument(..., metavar="PERSON", help=_("The person's e-mail address (their git user.email).")),
+    name: Optional[str] = typer.Option(None, "--name", help=_("The person's name as forms print it.")),
+    start: Optional[str] = typer.Option(None, "--from", help=_("First day of the holding (default: today)."), metavar="DATE"),
+    until: Optional[str] = typer.Option(None, "--until", help=_("Last day of the holding (default: open)."), metavar="DATE"),
+    department: Optional[str] = typer.Option(None, "--department", help=_("Only for this department (a department head).")),
+    comment: str = typer.Option("", "--comment", "-m", help=_("Why: goes into the commit message.")),
 ) -> None:
-    """Give PERSON the role ROLE from a day; one commit signed by the admin role."""
     _change("grant", role, person, name=name, start=start, until=until, department=department, comment=comment)
 
 
-@role_app.command("revoke")
+@role_app.command("revoke", help=_("End PERSON's holding of ROLE on a day (kept in qms.yaml: signatures made under it stay valid)."))
 @handled
 def role_revoke(
     role: str = typer.Argument(..., metavar="ROLE"),
-    person: str = typer.Argument(..., metavar="PERSON", help="The person's e-mail address."),
-    until: Optional[str] = typer.Option(None, "--until", help="Last day PERSON holds the role (default: today).", metavar="DATE"),
-    comment: str = typer.Option("", "--comment", "-m", help="Why: goes into the commit message."),
+    person: str = typer.Argument(..., metavar="PERSON", help=_("The person's e-mail address.")),
+    until: Optional[str] = typer.Option(None, "--until", help=_("Last day PERSON holds the role (default: today)."), metavar="DATE"),
+    comment: str = typer.Option("", "--comment", "-m", help=_("Why: goes into the commit message.")),
 ) -> None:
-    """End PERSON's holding of ROLE on a day (kept in qms.yaml: signatures made under it stay valid)."""
     _change("revoke", role, person, until=until, comment=comment)
 
 
-rules_app = typer.Typer(help="The store's rules (qms.yaml settings, types/, reports/, templates/): committed by the admin role.",
+rules_app = typer.Typer(help=_("The store's rules (qms.yaml settings, types/, reports/, templates/): committed by the admin role."),
                         no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(rules_app, name="rules")
 
 
-@rules_app.command("commit")
+@rules_app.command("commit", help=_(
+    "Commit the changed rules (qms.yaml but its roles, types/, reports/, templates/) as one "
+    "commit signed by a holder of the admin role; `qms audit` reports a change made otherwise."))
 @handled
 def rules_commit(
-    comment: str = typer.Option(..., "--comment", "-m", help="Why the rules change: goes into the commit message."),
+    comment: str = typer.Option(..., "--comment", "-m", help=_("Why the rules change: goes into the commit message.")),
 ) -> None:
-    """Commit the changed rules (qms.yaml but its roles, types/, reports/, templates/) as one
-    commit signed by a holder of the admin role; `qms audit` reports a change made otherwise."""
     from ..roles import commit_rules
 
     store = open_store()
     commit, paths, notes = commit_rules(store, comment)
     for n in notes:
         err(n)
-    typer.echo(f"rules: {', '.join(paths)} ({commit[:10]})")
+    typer.echo(_("rules: {paths} ({commit})").format(paths=", ".join(paths), commit=commit[:10]))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from ..i18n import _
 from ..model.declaration import FieldSpec, RecordType
 
 WORDS = {
@@ -97,7 +98,7 @@ def print_record(view: dict, lang: str) -> None:
             role = f" ({w['role']}: {_s(m['role'])})" if m["role"] else ""
             if m["missing"]:
                 miss = ", ".join(
-                    f["field"] if f["why"] == "required" else f"{f['field']} {f['why']}"
+                    f["field"] if f["why"] == _("required") else f"{f['field']} {f['why']}"
                     for f in m["missing"]
                 )
                 c.print(f"  → {_s(m['to'])}{role}: [yellow]{w['missing']} {_s(miss)}[/yellow]")
@@ -165,8 +166,8 @@ def _required_in(rt: RecordType) -> dict[str, list[str]]:
     for state in rt.workflow.states:
         for req in rt.workflow.requirements(state):
             for f in req.fields:
-                label = state if not req.when else f"{state} (when " + ", ".join(
-                    f"{k}={'/'.join(map(str, v))}" for k, v in req.when) + ")"
+                label = state if not req.when else _("{state} (when {conditions})").format(
+                    state=state, conditions=", ".join(f"{k}={'/'.join(map(str, v))}" for k, v in req.when))
                 out.setdefault(f, [])
                 if label not in out[f]:
                     out[f].append(label)
@@ -186,7 +187,7 @@ def field_table(rt: RecordType, lang: str) -> list[dict]:
             kind = spec.type
             vals = list(spec.values)
             if spec.type == "list" and spec.items is not None:
-                kind = f"list of {spec.items.type}"
+                kind = _("list of {type}").format(type=spec.items.type)
                 vals = list(spec.items.values)
             rows.append(
                 {

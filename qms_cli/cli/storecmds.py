@@ -7,51 +7,54 @@ from typing import List, Optional
 
 import typer
 
+from ..i18n import _
 from . import app, err, handled, lang_of, open_store, options
 from .records import emit_json
 
 
-@app.command("init")
+@app.command("init", help=_(
+    "A new store: git init, qms.yaml, records/, CI workflows and a pre-commit config; one commit. "
+    "You hold every role the record types use until you name others (qms role grant)."))
 @handled
 def init(
-    path: Path = typer.Argument(..., help="Folder for the new store (created if missing)."),
-    company: str = typer.Option("", "--company", help="Company name on forms."),
-    site: str = typer.Option("", "--site", help="Site code, usable in record numbers (e.g. HZ)."),
-    lang: str = typer.Option("zh", "--lang", help="zh or en: default language of forms."),
+    path: Path = typer.Argument(..., help=_("Folder for the new store (created if missing).")),
+    company: str = typer.Option("", "--company", help=_("Company name on forms.")),
+    site: str = typer.Option("", "--site", help=_("Site code, usable in record numbers (e.g. HZ).")),
+    lang: str = typer.Option("zh", "--lang", help=_("zh or en: default language of forms.")),
     department: Optional[str] = typer.Option(
         None, "--department", metavar="NAME",
-        help="Your department: you hold department_head for it (issue copies, approve loans there). "
-             "Default: 质量部 with --lang zh, Quality with --lang en.",
+        help=_("Your department: you hold department_head for it (issue copies, approve loans there). "
+               "Default: 质量部 with --lang zh, Quality with --lang en."),
     ),
     prefix: Optional[str] = typer.Option(
         None, "--prefix", metavar="CODE",
-        help="1 to 10 letters and digits that start document numbers (HZ-CX-2026-001). Default: the "
-             "--site code; else the initials of the --company name's ASCII words (ACME Auto Parts: AAP; "
-             "one word: its first 4 letters); else QMS.",
+        help=_("1 to 10 letters and digits that start document numbers (HZ-CX-2026-001). Default: the "
+               "--site code; else the initials of the --company name's ASCII words (ACME Auto Parts: AAP; "
+               "one word: its first 4 letters); else QMS."),
     ),
 ) -> None:
-    """A new store: git init, qms.yaml, records/, CI workflows and a pre-commit config; one commit.
-    You hold every role the record types use until you name others (qms role grant)."""
     from ..store.create import init_store
 
     new = init_store(path, company, site, lang, department=department, prefix=prefix)
     root = new.root
-    typer.echo(f"new store at {root}")
-    typer.echo(f"documents are numbered {new.first_document} ... (prefix {new.prefix} from {new.prefix_from}); "
-               f"you are department head of {new.department}")
+    typer.echo(_("new store at {path}").format(path=root))
+    typer.echo(_("documents are numbered {first} ... (prefix {prefix} from {source}); "
+                 "you are department head of {department}").format(
+        first=new.first_document, prefix=new.prefix, source=_(new.prefix_from), department=new.department))
     ci = [f for f in (".github/workflows/qms.yml", ".gitlab-ci.yml") if f in new.written]
     if ci and not new.install.reachable:
-        err(f"note: qms was installed here from {new.install.source}, which CI cannot reach: set QMS_INSTALL "
-            f"in {' and '.join(ci)} (now {new.install.spec})")
-    typer.echo(f"next: cd {root} && qms complaint new --set customer.name=... (see qms complaint fields)")
+        files = _("{first} and {second}").format(first=ci[0], second=ci[1]) if len(ci) == 2 else ci[0]
+        err(_("note: qms was installed here from {source}, which CI cannot reach: set QMS_INSTALL "
+              "in {files} (now {spec})").format(source=_(new.install.source), files=files, spec=new.install.spec))
+    typer.echo(_("next: cd {path} && qms complaint new --set customer.name=... (see qms complaint fields)")
+               .format(path=root))
 
 
-@app.command("demo")
+@app.command("demo", help=_("Copy the sample store to PATH and play a complaint end to end there; print what to open."))
 @handled
 def demo(
-    path: Optional[Path] = typer.Argument(None, help="Empty or new folder (default: a new temporary folder)."),
+    path: Optional[Path] = typer.Argument(None, help=_("Empty or new folder (default: a new temporary folder).")),
 ) -> None:
-    """Copy the sample store to PATH and play a complaint end to end there; print what to open."""
     from ..demo import play
 
     res = play(path)
@@ -61,36 +64,37 @@ def demo(
              "forms": [str(f) for f in res.forms], "findings": res.findings}
         )
         return
-    typer.echo(f"sample store copied to {res.path}")
+    typer.echo(_("sample store copied to {path}").format(path=res.path))
     for i, s in enumerate(res.steps, 1):
         typer.echo(f"  {i}. {s}")
-    typer.echo(f"qms validate: {'clean' if not res.findings else f'{res.findings} finding(s)'}")
+    typer.echo(_("qms validate: clean") if not res.findings
+               else _("qms validate: {n} finding(s)").format(n=res.findings))
     typer.echo("")
-    typer.echo("Open:")
-    typer.echo(f"  qms -C {res.path} complaint show {res.record_id}")
-    typer.echo(f"  qms -C {res.path} log {res.record_id}")
-    typer.echo(f"  qms -C {res.path} complaint list --overdue")
+    typer.echo(_("Open:"))
+    typer.echo(f"  qms -C {res.path} complaint show {res.record_id}")  # not a sentence
+    typer.echo(f"  qms -C {res.path} log {res.record_id}")  # not a sentence
+    typer.echo(f"  qms -C {res.path} complaint list --overdue")  # not a sentence
     if res.document_id:
-        typer.echo(f"  qms -C {res.path} document show {res.document_id}")
-        typer.echo(f"  qms -C {res.path} report recall")
+        typer.echo(f"  qms -C {res.path} document show {res.document_id}")  # not a sentence
+        typer.echo(f"  qms -C {res.path} report recall")  # not a sentence
     for f in res.forms:
         typer.echo(f"  {f}")
-    typer.echo(f"  git -C {res.path} log --stat -15")
+    typer.echo(f"  git -C {res.path} log --stat -15")  # not a sentence
 
 
-@app.command("validate")
+@app.command("validate", help=_(
+    "Every record against its schema, its state's requirements, references and attached "
+    "files; exit 1 with one line per finding. Records unchanged since the last run (same "
+    "content, same records they refer to) are not read again."))
 @handled
 def validate(
-    targets: Optional[List[str]] = typer.Argument(None, help="Record IDs or paths (default: the whole store).", metavar="[ID|PATH]..."),
-    strict: bool = typer.Option(False, "--strict", help="Warnings (e.g. unknown fields) count as findings too."),
-    json: bool = typer.Option(False, "--json", help="Print the findings as JSON."),
+    targets: Optional[List[str]] = typer.Argument(None, help=_("Record IDs or paths (default: the whole store)."), metavar="[ID|PATH]..."),
+    strict: bool = typer.Option(False, "--strict", help=_("Warnings (e.g. unknown fields) count as findings too.")),
+    json: bool = typer.Option(False, "--json", help=_("Print the findings as JSON.")),
     no_cache: bool = typer.Option(
-        False, "--no-cache", help="Read and check every record afresh (what was kept in .qms/cache/ is rebuilt)."
+        False, "--no-cache", help=_("Read and check every record afresh (what was kept in .qms/cache/ is rebuilt).")
     ),
 ) -> None:
-    """Every record against its schema, its state's requirements, references and attached
-    files; exit 1 with one line per finding. Records unchanged since the last run (same
-    content, same records they refer to) are not read again."""
     from ..checks.runner import run
 
     store = open_store()
@@ -103,25 +107,25 @@ def validate(
     else:
         for f in findings:
             typer.echo(str(f))
-        msg = f"{result.records} records, {len(errors)} finding(s)"
         warnings = len(findings) - len(errors)
         if warnings:
-            msg += f", {warnings} warning(s)"
-        err(msg)
+            err(_("{records} records, {findings} finding(s), {warnings} warning(s)").format(
+                records=result.records, findings=len(errors), warnings=warnings))
+        else:
+            err(_("{records} records, {findings} finding(s)").format(records=result.records, findings=len(errors)))
     raise typer.Exit(1 if errors else 0)
 
 
-@app.command("log")
+@app.command("log", help=_("The record's history from git: date, actor, move or edit, comment."))
 @handled
 def log(
     record_id: str = typer.Argument(..., metavar="ID"),
-    json: bool = typer.Option(False, "--json", help="Print as JSON."),
+    json: bool = typer.Option(False, "--json", help=_("Print as JSON.")),
 ) -> None:
-    """The record's history from git: date, actor, move or edit, comment."""
     from ..store import git as gitops
 
     store = open_store()
-    _, path = store.locate(record_id)
+    _type, path = store.locate(record_id)
     entries = gitops.log(store.root, store.rel(path))
     if json or options().json:
         emit_json([dict(e.as_dict(), on=_paper_time(e), entered_afterwards=_paper_time(e) is not None)
@@ -132,7 +136,7 @@ def log(
 
     lang = lang_of(store)
     for e in entries:
-        action = (e.trailers.get("QMS-Action") or ["(edited without qms)"])[0]
+        action = (e.trailers.get("QMS-Action") or [_("(edited without qms)")])[0]
         sig = e.trailers.get("QMS-Signature")
         entered = _in_store_time(e.date, store.config.tz)
         line = f"{entered}  {e.author} <{e.email}>  {action}"
@@ -165,23 +169,23 @@ def _paper_time(entry) -> str | None:
     return found[0] if found else None
 
 
-@app.command("render")
+@app.command("render", help=_("The paper form (客诉处理单 ...) as Markdown."))
 @handled
 def render(
     record_id: str = typer.Argument(..., metavar="ID"),
-    lang: Optional[str] = typer.Option(None, "--lang", help="zh or en (default: the store's language)."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write to FILE instead of stdout.", metavar="FILE"),
+    lang: Optional[str] = typer.Option(None, "--lang", help=_("zh or en (default: the store's language).")),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help=_("Write to FILE instead of stdout."), metavar="FILE"),
 ) -> None:
-    """The paper form (客诉处理单 ...) as Markdown."""
     from ..render import render as run
 
     store = open_store()
     write_out(store, run(store, record_id, lang_of(store, lang)), output)
 
 
-def write_out(store, text: str, output: Path | None, what: str = "", writer=None) -> None:
-    """Print `text`, or write it (or the bytes `writer` makes) to `output` and say so.
-    `-o -` is standard output. Nothing of the store is overwritten (store.output)."""
+def write_out(store, text: str, output: Path | None, rows: int | None = None, writer=None) -> None:
+    """Print `text`, or write it (or the bytes `writer` makes) to `output` and say so (with
+    the number of `rows` when given). `-o -` is standard output. Nothing of the store is
+    overwritten (store.output)."""
     import sys
 
     from ..store import output as out
@@ -195,55 +199,57 @@ def write_out(store, text: str, output: Path | None, what: str = "", writer=None
         return
     path = out.target(store.root, output)
     out.write(path, writer() if writer is not None else text.encode("utf-8"), str(output))
-    err(f"wrote {output}{what}")
+    if rows is None:
+        err(_("wrote {path}").format(path=output))
+    else:
+        err(_("wrote {path} ({rows} rows)").format(path=output, rows=rows))
 
 
-@app.command("report")
+@app.command("report", help=_(
+    "Ledgers and lists: 受控文件清单 (controlled-documents), copies to recall (recall), the complaints ledger."))
 @handled
 def report(
-    name: str = typer.Argument(..., help="controlled-documents, recall, complaints (or a store's own reports/NAME.yaml)."),
-    period: Optional[str] = typer.Option(None, "--period", help="YYYY, YYYY-Qn or YYYY-MM, for reports over a period.", metavar="PERIOD"),
-    fmt: str = typer.Option("md", "--format", help="md, csv or xlsx.", metavar="md|csv|xlsx"),
-    where: List[str] = typer.Option([], "--where", "-w", help="FIELD=VALUE filter, e.g. department=质量部 (repeat).", metavar="FIELD=VALUE"),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write to FILE (xlsx needs it).", metavar="FILE"),
+    name: str = typer.Argument(..., help=_("controlled-documents, recall, complaints (or a store's own reports/NAME.yaml).")),
+    period: Optional[str] = typer.Option(None, "--period", help=_("YYYY, YYYY-Qn or YYYY-MM, for reports over a period."), metavar="PERIOD"),
+    fmt: str = typer.Option("md", "--format", help=_("md, csv or xlsx."), metavar="md|csv|xlsx"),
+    where: List[str] = typer.Option([], "--where", "-w", help=_("FIELD=VALUE filter, e.g. department=质量部 (repeat)."), metavar="FIELD=VALUE"),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help=_("Write to FILE (xlsx needs it)."), metavar="FILE"),
 ) -> None:
-    """Ledgers and lists: 受控文件清单 (controlled-documents), copies to recall (recall), the complaints ledger."""
     from ..errors import BadInput
     from ..reports import FORMATS, build, text_of, to_csv, to_markdown, to_xlsx
 
     if fmt not in FORMATS:
-        raise BadInput(f"--format '{fmt}': expected md, csv or xlsx")
+        raise BadInput(_("--format '{format}': expected md, csv or xlsx").format(format=fmt))
     store = open_store()
     lang = lang_of(store)
     rep = build(store, name, lang, period, list(where))
     for p in rep.problems:  # left out of the ledger: said, as `list` says it
-        err(f"{p} (left out of the report)")
+        err(_("{problem} (left out of the report)").format(problem=p))
     if options().json:
         emit_json({"report": rep.name, "title": rep.title, "columns": rep.columns,
                    "groups": [{"group": g, "rows": [[text_of(c) for c in row] for row in rows]} for g, rows in rep.groups],
                    "count": rep.count, "left_out": rep.problems})
         return
-    rows = f" ({rep.count} rows)"
     if fmt == "xlsx":
         if output is None:
-            raise BadInput("--format xlsx writes a file: give -o FILE.xlsx (or -o - for standard output)")
-        write_out(store, "", output, rows, writer=lambda: to_xlsx(rep))
+            raise BadInput(_("--format xlsx writes a file: give -o FILE.xlsx (or -o - for standard output)"))
+        write_out(store, "", output, rep.count, writer=lambda: to_xlsx(rep))
         return
     text = to_csv(rep) if fmt == "csv" else to_markdown(rep, store.config.company, lang, store.now().strftime("%Y-%m-%d %H:%M"))
-    write_out(store, text, output, rows)
+    write_out(store, text, output, rep.count)
 
 
-@app.command("audit")
+@app.command("audit", help=_(
+    "The store's git history: trailers, legal moves, signers and their roles at the "
+    "time, time never running backwards, no record deleted, merges that only combine, no "
+    "anchored history rewritten; exit 1 with one line per finding."))
 @handled
 def audit(
-    since: Optional[str] = typer.Option(None, "--since", help="Only the commits after REV.", metavar="REV"),
-    anchor: bool = typer.Option(False, "--anchor", help="After a clean audit, record the current head in qms-anchors.txt (one commit) and as a tag, pushed where there is a remote."),
-    anchors_from: Optional[str] = typer.Option(None, "--anchors-from", help="Also check the anchors kept outside this clone: a remote's anchor tags (e.g. origin) or an anchors file kept by CI.", metavar="REMOTE|FILE"),
-    json: bool = typer.Option(False, "--json", help="Print the findings as JSON."),
+    since: Optional[str] = typer.Option(None, "--since", help=_("Only the commits after REV."), metavar="REV"),
+    anchor: bool = typer.Option(False, "--anchor", help=_("After a clean audit, record the current head in qms-anchors.txt (one commit) and as a tag, pushed where there is a remote.")),
+    anchors_from: Optional[str] = typer.Option(None, "--anchors-from", help=_("Also check the anchors kept outside this clone: a remote's anchor tags (e.g. origin) or an anchors file kept by CI."), metavar="REMOTE|FILE"),
+    json: bool = typer.Option(False, "--json", help=_("Print the findings as JSON.")),
 ) -> None:
-    """The store's git history: trailers, legal moves, signers and their roles at the
-    time, time never running backwards, no record deleted, merges that only combine, no
-    anchored history rewritten; exit 1 with one line per finding."""
     from ..audit import anchor as do_anchor
     from ..audit import audit as run
 
@@ -255,26 +261,29 @@ def audit(
     else:
         for f in findings:
             typer.echo(str(f))
-        err(f"{len(errors)} finding(s)" + (f", {len(findings) - len(errors)} note(s)" if len(findings) > len(errors) else ""))
+        if len(findings) > len(errors):
+            err(_("{findings} finding(s), {notes} note(s)").format(findings=len(errors), notes=len(findings) - len(errors)))
+        else:
+            err(_("{findings} finding(s)").format(findings=len(errors)))
     if errors:
         raise typer.Exit(1)
     if anchor:
-        _, done = do_anchor(store)
+        _head, done = do_anchor(store)
         for line in done:
             err(line)
 
 
-schema_app = typer.Typer(help="JSON Schema of the record types, for editors.", no_args_is_help=True, rich_markup_mode=None)
+schema_app = typer.Typer(help=_("JSON Schema of the record types, for editors."), no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(schema_app, name="schema")
 
 
-@schema_app.command("export")
+@schema_app.command("export", help=_(
+    "One JSON Schema per record type, from the declarations (store extensions included). "
+    "Records written by qms then name their schema for the editor (yaml-language-server)."))
 @handled
 def schema_export(
-    folder: Path = typer.Argument(Path("schemas"), help="Where to write <type>.schema.json (default: schemas/ in the store)."),
+    folder: Path = typer.Argument(Path("schemas"), help=_("Where to write <type>.schema.json (default: schemas/ in the store).")),
 ) -> None:
-    """One JSON Schema per record type, from the declarations (store extensions included).
-    Records written by qms then name their schema for the editor (yaml-language-server)."""
     from ..schema import export
 
     store = open_store()

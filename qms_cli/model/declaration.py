@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import BadInput
+from ..i18n import _
 
 FIELD_TYPES = {
     "text", "int", "number", "bool", "date", "datetime", "enum", "list", "object",
@@ -51,12 +52,12 @@ class FieldSpec:
     @staticmethod
     def from_dict(name: str, data: Any, where: str) -> FieldSpec:
         if not isinstance(data, dict):
-            raise BadInput(f"{where}: field '{name}' must be a mapping with a 'type'")
+            raise BadInput(_("{where}: field '{name}' must be a mapping with a 'type'").format(where=where, name=name))
         kind = data.get("type", "text")
         if kind not in FIELD_TYPES:
             raise BadInput(
-                f"{where}: field '{name}': unknown type '{kind}' "
-                f"(expected one of {', '.join(sorted(FIELD_TYPES))})"
+                _("{where}: field '{name}': unknown type '{kind}' (expected one of {choices})").format(
+                    where=where, name=name, kind=kind, choices=", ".join(sorted(FIELD_TYPES)))
             )
         values: dict[str, dict[str, str]] = {}
         if kind == "enum":
@@ -64,7 +65,7 @@ class FieldSpec:
             if isinstance(raw, list):
                 raw = {str(v): None for v in raw}
             if not isinstance(raw, dict) or not raw:
-                raise BadInput(f"{where}: enum field '{name}' needs 'values'")
+                raise BadInput(_("{where}: enum field '{name}' needs 'values'").format(where=where, name=name))
             values = {str(k): _label(v, str(k)) for k, v in raw.items()}
         items = None
         if kind == "list":
@@ -73,10 +74,10 @@ class FieldSpec:
         if kind == "object":
             sub = data.get("fields") or {}
             if not isinstance(sub, dict):
-                raise BadInput(f"{where}: object field '{name}' needs 'fields'")
+                raise BadInput(_("{where}: object field '{name}' needs 'fields'").format(where=where, name=name))
             fields = {str(k): FieldSpec.from_dict(str(k), v, where) for k, v in sub.items()}
         if kind == "ref" and not data.get("to"):
-            raise BadInput(f"{where}: reference field '{name}' needs 'to' (a record type)")
+            raise BadInput(_("{where}: reference field '{name}' needs 'to' (a record type)").format(where=where, name=name))
         return FieldSpec(
             name=name,
             type=kind,
@@ -143,13 +144,14 @@ class Requirement:
         if isinstance(data, str):
             return Requirement(fields=(data,))
         if not isinstance(data, dict):
-            raise BadInput(f"{where}: a requirement is a field path or a mapping")
+            raise BadInput(_("{where}: a requirement is a field path or a mapping").format(where=where))
         unknown = set(data) - REQUIREMENT_KEYS
         if unknown:
-            raise BadInput(f"{where}: requirement: unknown key(s) {', '.join(sorted(map(str, unknown)))}")
+            raise BadInput(_("{where}: requirement: unknown key(s) {keys}").format(
+                where=where, keys=", ".join(sorted(map(str, unknown)))))
         names = data.get("fields") or ([data["field"]] if data.get("field") else [])
         if not names:
-            raise BadInput(f"{where}: a requirement needs 'field' or 'fields'")
+            raise BadInput(_("{where}: a requirement needs 'field' or 'fields'").format(where=where))
         allowed, refused = data.get("in"), data.get("not_in")
         return Requirement(
             fields=tuple(str(n) for n in names),
@@ -222,9 +224,9 @@ class Effect:
     def from_dict(data: Any, where: str) -> Effect:
         kinds = [k for k in ("update", "update_each", "update_all") if k in data]
         if len(kinds) != 1:
-            raise BadInput(f"{where}: effects: each needs one of update, update_each, update_all")
+            raise BadInput(_("{where}: effects: each needs one of update, update_each, update_all").format(where=where))
         if not data.get("set") and not data.get("move"):
-            raise BadInput(f"{where}: effects: each needs 'set' or 'move'")
+            raise BadInput(_("{where}: effects: each needs 'set' or 'move'").format(where=where))
         pairs = lambda d: tuple((str(k), str(v)) for k, v in (d or {}).items())  # noqa: E731
         return Effect(
             kind=kinds[0],
@@ -336,8 +338,8 @@ class RecordType:
         value = data.get(self.numbering_by) if isinstance(data, dict) else None
         if value not in self.numbering:
             raise BadInput(
-                f"{self.numbering_by}: required to number a new {self.name} "
-                f"(expected one of {', '.join(self.numbering)})"
+                _("{field}: required to number a new {type} (expected one of {choices})").format(
+                    field=self.numbering_by, type=self.name, choices=", ".join(self.numbering))
             )
         return self.numbering[value]
 
@@ -382,14 +384,14 @@ class RecordType:
     @staticmethod
     def from_dict(data: Any, where: str) -> RecordType:
         if not isinstance(data, dict):
-            raise BadInput(f"{where}: a record type declaration must be a mapping")
+            raise BadInput(_("{where}: a record type declaration must be a mapping").format(where=where))
         name = data.get("type")
         if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", name):
-            raise BadInput(f"{where}: type: expected a lower-case name such as 'complaint'")
+            raise BadInput(_("{where}: type: expected a lower-case name such as 'complaint'").format(where=where))
         raw_fields = data.get("fields") or {}
         for key in raw_fields:
             if key in ENVELOPE_KEYS:
-                raise BadInput(f"{where}: field '{key}' is reserved for the record envelope")
+                raise BadInput(_("{where}: field '{name}' is reserved for the record envelope").format(where=where, name=key))
         fields = {str(k): FieldSpec.from_dict(str(k), v, where) for k, v in raw_fields.items()}
         raw_numbering = data.get("numbering") or ""
         numbering_by = None
@@ -402,8 +404,8 @@ class RecordType:
             keys = set(re.findall(r"\{(\w+)", scheme))
             if not scheme or not keys <= NUMBERING_KEYS or not re.fullmatch(r"[A-Za-z0-9{}:_.-]+", scheme):
                 raise BadInput(
-                    f"{where}: numbering: '{scheme}' must be letters, digits and '-' with only "
-                    f"{{year}}, {{site}}, {{seq}} placeholders"
+                    _("{where}: numbering: '{scheme}' must be letters, digits and '-' with only "
+                      "{{year}}, {{site}}, {{seq}} placeholders").format(where=where, scheme=scheme)
                 )
         workflow = _workflow(data.get("workflow"), where)
         deadlines_raw = data.get("deadlines") or {}
@@ -458,18 +460,18 @@ class RecordType:
         )
         for state in rt.effects:
             if state not in workflow.states:
-                raise BadInput(f"{where}: effects: no state '{state}'")
+                raise BadInput(_("{where}: effects: no state '{state}'").format(where=where, state=state))
         signs = [m.sign for m in workflow.moves] + ([create.sign] if (create := workflow.create).sign else [])
         for sign in signs:
             if rt.meanings and sign not in rt.meanings:
-                raise BadInput(f"{where}: meanings: no label for the signature '{sign}'")
+                raise BadInput(_("{where}: meanings: no label for the signature '{meaning}'").format(where=where, meaning=sign))
         _check_paths(rt, where)
         return rt
 
 
 def _workflow(data: Any, where: str) -> Workflow:
     if not isinstance(data, dict) or not isinstance(data.get("states"), dict):
-        raise BadInput(f"{where}: workflow: expected 'initial', 'states' and 'moves'")
+        raise BadInput(_("{where}: workflow: expected 'initial', 'states' and 'moves'").format(where=where))
     states: dict[str, State] = {}
     for name, raw in data["states"].items():
         raw = raw or {}
@@ -504,10 +506,11 @@ def _workflow(data: Any, where: str) -> Workflow:
     initial = str(data.get("initial", ""))
     for name in [initial, *(m.source for m in moves), *(m.target for m in moves)]:
         if name not in states:
-            raise BadInput(f"{where}: workflow: state '{name}' is used but not declared")
+            raise BadInput(_("{where}: workflow: state '{state}' is used but not declared").format(where=where, state=name))
     for s in states.values():
         if s.includes and s.includes not in states:
-            raise BadInput(f"{where}: workflow: state '{s.name}' includes unknown '{s.includes}'")
+            raise BadInput(_("{where}: workflow: state '{state}' includes unknown '{included}'").format(
+                where=where, state=s.name, included=s.includes))
     return Workflow(initial=initial, states=states, moves=tuple(moves), create=create,
                     edit=_role((data.get("edit") or {}).get("role")))
 
@@ -534,7 +537,7 @@ def _check_paths(rt: RecordType, where: str) -> None:
     reqs += [r for m in rt.workflow.moves for r in m.requires] + list(rt.workflow.create.requires)
     for req in reqs:
         paths.extend(req.fields)
-        paths.extend(k for k, _ in req.when)
+        paths.extend(k for k, _values in req.when)
         if req.equals:
             paths.append(req.equals)
         if req.count_equals:
@@ -550,7 +553,7 @@ def _check_paths(rt: RecordType, where: str) -> None:
             paths.append(d.extended_by)
         if d.limit_field:
             paths.append(d.limit_field)
-        paths.extend(k for k, _ in d.skip_when)
+        paths.extend(k for k, _values in d.skip_when)
     if rt.deadline_key:
         paths.append(rt.deadline_key)
     for name, c in rt.compute.items():
@@ -558,4 +561,5 @@ def _check_paths(rt: RecordType, where: str) -> None:
         paths.extend(c.args)
     for p in paths:
         if not declared_prefix(rt, p):
-            raise BadInput(f"{where}: '{p}' is named in the declaration but not declared as a field")
+            raise BadInput(_("{where}: '{path}' is named in the declaration but not declared as a field").format(
+                where=where, path=p))

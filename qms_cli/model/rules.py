@@ -9,16 +9,38 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable, Iterable
 
+from ..i18n import N_, _
 from . import values
 from .declaration import FieldSpec, RecordType, Requirement
 
 _ROOT = object()
 EDITION = re.compile(r"^([A-Z])/(\d+)$")
 NOW_SKEW = timedelta(minutes=5)  # how far ahead of the clock a time may be (as for commits)
-AHEAD_OF_NOW = " is after now ("  # how a time ahead of the clock is reported (validate asks afresh)
+# how a date rule is reported: `what` is a field path, now, today or a signature
+IS_BEFORE = N_("{time} is before {what} ({limit})")
+IS_AFTER = N_("{time} is after {what} ({limit})")
 
 Fetch = Callable[[str, str], Any]  # (type, id) -> record data or None
 Scan = Callable[[str], Iterable[Any]]  # type -> every record's data
+
+
+def ahead_of_now(message: str) -> bool:
+    """Whether a message says a time lies ahead of the clock (`... is after now (...)`, in
+    English or in the language of the run): such a finding stops being one as the clock
+    runs, so validate asks afresh instead of keeping it."""
+    for template, now in ((IS_AFTER, "now"), (_(IS_AFTER), _("now"))):
+        pieces = template.format(time="\0", what=now, limit="\0").split("\0")
+        if re.search(".*?".join(map(re.escape, pieces)), message, re.S):
+            return True
+    return False
+
+
+def either(choices: Iterable[Any]) -> str:
+    """`a or b or c`, in the language of the run."""
+    out = None
+    for c in choices:
+        out = str(c) if out is None else _("{first} or {second}").format(first=out, second=c)
+    return out or ""
 
 
 @dataclass
@@ -117,7 +139,7 @@ class Evaluator:
                 continue
             if req.any:
                 if all(values.is_empty(self.first(p)) for p in req.fields):
-                    out.append((req.fields[0], f"required: at least one of {', '.join(req.fields)}"))
+                    out.append((req.fields[0], _("required: at least one of {fields}").format(fields=", ".join(req.fields))))
                 continue
             for path in req.fields:
                 out.extend(self._check(req, path))
@@ -144,28 +166,31 @@ class Evaluator:
             name = f"{path} [{where}]" if star else path
             if req.empty:
                 if not values.is_empty(value):
-                    out.append((name, f"must be blank, but is {value}"))
+                    out.append((name, _("must be blank, but is {value}").format(value=value)))
                 continue
             if values.is_empty(value):
                 continue
             if req.allowed is not None and value not in req.allowed:
-                out.append((name, f"is {value}; must be {' or '.join(map(str, req.allowed))}"))
+                out.append((name, _("is {value}; must be {allowed}").format(value=value, allowed=either(req.allowed))))
             if req.refused is not None and value in req.refused:
-                out.append((name, f"must not be {value}"))
+                out.append((name, _("must not be {value}").format(value=value)))
             if req.count_equals is not None and not star:
                 other, n = self.first(req.count_equals), len(value) if isinstance(value, list) else 1
                 if isinstance(other, int) and not isinstance(other, bool) and n != other:
-                    out.append((name, f"holds {n}; {req.count_equals} is {other}: one for each"))
+                    out.append((name, _("holds {n}; {field} is {other}: one for each").format(
+                        n=n, field=req.count_equals, other=other)))
             if req.equals is not None:
                 other = self.first(req.equals)
                 if str(value) != str(other):
-                    out.append((name, f"is {value}; must equal {req.equals} ({other if other is not None else 'none'})"))
+                    out.append((name, _("is {value}; must equal {field} ({other})").format(
+                        value=value, field=req.equals, other=other if other is not None else _("none"))))
             if req.computed and self.computing:
                 expected, why = self.computed(path)
                 if expected is None and why:
                     out.append((name, why))
                 elif expected is not None and str(value) != str(expected):
-                    out.append((name, f"is {value}; expected {expected}" + (f" ({why})" if why else "")))
+                    out.append((name, _("is {value}; expected {expected} ({why})").format(value=value, expected=expected, why=why)
+                                if why else _("is {value}; expected {expected}").format(value=value, expected=expected)))
             for op, sign in ((req.not_before, 1), (req.not_after, -1)):
                 if op is None:
                     continue
@@ -175,9 +200,9 @@ class Evaluator:
                 if not (isinstance(mine, datetime) and isinstance(theirs, datetime)):
                     mine, theirs = self._day(mine), self._day(theirs)  # to the day, when one is a day
                 if sign == 1 and mine < theirs:
-                    out.append((name, f"{mine} is before {self._op_words(op)} ({theirs})"))
+                    out.append((name, _(IS_BEFORE).format(time=mine, what=self._op_words(op), limit=theirs)))
                 if sign == -1 and mine > theirs:
-                    out.append((name, f"{mine} is after {self._op_words(op)} ({theirs})"))
+                    out.append((name, _(IS_AFTER).format(time=mine, what=self._op_words(op), limit=theirs)))
         return out
 
     def _missing(self, path: str) -> str:
@@ -187,10 +212,10 @@ class Evaluator:
             if spec is not None and spec.type == "ref":
                 ref = values.get(self.data, ".".join(parts[:i]))
                 if not values.is_empty(ref) and self.fetch is not None and self.fetch(spec.to, str(ref)) is None:
-                    return f"required; {spec.to} '{ref}' is not in the store"
+                    return _("required; {type} '{id}' is not in the store").format(type=spec.to, id=ref)
                 if not values.is_empty(ref):
-                    return f"required (on {spec.to} {ref})"
-        return "required"
+                    return _("required (on {type} {id})").format(type=spec.to, id=ref)
+        return _("required")
 
     def _instant(self, value: Any) -> date | datetime | None:
         """A stored date or time as a date, or as an aware datetime when it holds a time."""
@@ -213,11 +238,11 @@ class Evaluator:
 
     def _op_words(self, op: str) -> str:
         if op == "now":
-            return "now"
-        if op == "today":
-            return self.today_words
+            return _("now")
+        if op == "today":  # as the caller calls it (the day on paper, 补录), or today
+            return _("today") if self.today_words == "today" else self.today_words
         if op.startswith("signed:"):
-            return f"the '{op.split(':', 1)[1]}' signature"
+            return _("the '{meaning}' signature").format(meaning=op.split(":", 1)[1])
         return op
 
 
@@ -228,29 +253,30 @@ def next_edition(ev: Evaluator, current: Any, change: Any) -> tuple[Any, str]:
     """A/0 for a first issue; a modification bumps the number (A/0 -> A/1), a re-issue the
     letter (A/3 -> B/0)."""
     if values.is_empty(change):
-        return None, "needs the kind of change (first_issue, modification or reissue)"
+        return None, _("needs the kind of change (first_issue, modification or reissue)")
     if values.is_empty(current):
         if change != "first_issue":
-            return None, "the document has no edition yet: its first revision is a first_issue"
-        return "A/0", "the first edition"
+            return None, _("the document has no edition yet: its first revision is a first_issue")
+        return "A/0", _("the first edition")
     m = EDITION.match(str(current))
     if not m:
-        return None, f"the document's edition '{current}' is not of the form A/0"
+        return None, _("the document's edition '{edition}' is not of the form A/0").format(edition=current)
     letter, number = m.group(1), int(m.group(2))
     if change == "modification":
-        return f"{letter}/{number + 1}", f"a modification of {current}"
+        return f"{letter}/{number + 1}", _("a modification of {edition}").format(edition=current)
     if change == "reissue":
         if letter == "Z":
-            return None, "no edition letter after Z"
-        return f"{chr(ord(letter) + 1)}/0", f"a re-issue after {current}"
-    return None, f"the document already has edition {current}: the change is a modification or a reissue"
+            return None, _("no edition letter after Z")
+        return f"{chr(ord(letter) + 1)}/0", _("a re-issue after {edition}").format(edition=current)
+    return None, _("the document already has edition {edition}: the change is a modification or a reissue").format(
+        edition=current)
 
 
 def copy_of(ev: Evaluator, current: Any) -> tuple[Any, str]:
     """A copy or loan is of the document's current effective edition."""
     if values.is_empty(current):
-        return None, "the document has no effective edition yet"
-    return current, "the current effective edition"
+        return None, _("the document has no effective edition yet")
+    return current, _("the current effective edition")
 
 
 def copy_number(ev: Evaluator) -> tuple[Any, str]:
@@ -259,21 +285,24 @@ def copy_number(ev: Evaluator) -> tuple[Any, str]:
     data = ev.data
     document = data.get("document")
     if values.is_empty(document) or ev.scan is None:
-        return None, "needs the document"
+        return None, _("needs the document")
     replaces = data.get("replaces")
     others = [d for d in ev.scan(ev.rt.name) if d.get("document") == document and d.get("id") != data.get("id")]
     if not values.is_empty(replaces):
         old = next((d for d in others if d.get("id") == replaces), None)
         if old is None or old.get("document") != document:
-            return None, f"the copy it replaces, {replaces}, is not a copy of {document}"
+            return None, _("the copy it replaces, {replaced}, is not a copy of {document}").format(
+                replaced=replaces, document=document)
         if any(d.get("replaces") == replaces for d in others):
-            return None, f"{replaces} has already been replaced"
+            return None, _("{replaced} has already been replaced").format(replaced=replaces)
         if old.get("state") == "damaged":
-            return old.get("copy_number"), f"the damaged copy {replaces} is re-issued under its number"
+            return old.get("copy_number"), _("the damaged copy {replaced} is re-issued under its number").format(
+                replaced=replaces)
         if old.get("state") != "lost":
-            return None, f"only a damaged or lost copy is replaced; {replaces} is {old.get('state')}"
+            return None, _("only a damaged or lost copy is replaced; {replaced} is {state}").format(
+                replaced=replaces, state=old.get("state"))
     numbers = [d.get("copy_number") for d in others if isinstance(d.get("copy_number"), int)]
-    return (max(numbers) + 1 if numbers else 1), "the next copy number of the document"
+    return (max(numbers) + 1 if numbers else 1), _("the next copy number of the document")
 
 
 COMPUTE: dict[str, Callable[..., tuple[Any, str]]] = {

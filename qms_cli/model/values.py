@@ -9,6 +9,7 @@ from datetime import date, datetime, time, timezone, tzinfo
 from typing import Any, Iterator
 
 from ..errors import BadInput
+from ..i18n import N_, _
 from ..text import controls, quote
 from .declaration import ENVELOPE_KEYS, FieldSpec, RecordType
 
@@ -42,7 +43,7 @@ def signatures(data: Any) -> list[dict]:
 
 def check_path(path: str) -> None:
     if not _PATH.match(path):
-        raise BadInput(f"'{path}': expected a field path such as customer.name or d4.root_cause")
+        raise BadInput(_("'{path}': expected a field path such as customer.name or d4.root_cause").format(path=path))
 
 
 def get(data: Any, path: str, default: Any = None) -> Any:
@@ -71,19 +72,19 @@ def put(data: Any, path: str, value: Any, *, append: bool = False, new_map=dict)
         if isinstance(cur, list):
             idx = int(part)
             if idx >= len(cur):
-                raise BadInput(f"{'.'.join(parts[: i + 1])}: the list has only {len(cur)} items")
+                raise BadInput(_("{path}: the list has only {n} items").format(path=".".join(parts[: i + 1]), n=len(cur)))
             cur = cur[idx]
             continue
         if part not in cur or cur[part] is None:
             cur[part] = [] if nxt.isdigit() else new_map()
         cur = cur[part]
         if not isinstance(cur, (dict, list)):
-            raise BadInput(f"{'.'.join(parts[: i + 1])}: holds a value, not a group of fields")
+            raise BadInput(_("{path}: holds a value, not a group of fields").format(path=".".join(parts[: i + 1])))
     last = parts[-1]
     if isinstance(cur, list):
         idx = int(last)
         if idx >= len(cur):
-            raise BadInput(f"{path}: the list has only {len(cur)} items")
+            raise BadInput(_("{path}: the list has only {n} items").format(path=path, n=len(cur)))
         cur[idx] = value
     elif append:
         existing = cur.get(last)
@@ -92,7 +93,7 @@ def put(data: Any, path: str, value: Any, *, append: bool = False, new_map=dict)
         elif isinstance(existing, list):
             existing.append(value)
         else:
-            raise BadInput(f"{path}: '+=' appends to a list, but the field holds a single value")
+            raise BadInput(_("{path}: '+=' appends to a list, but the field holds a single value").format(path=path))
     else:
         cur[last] = value
 
@@ -108,9 +109,9 @@ def parse_datetime(text: str, tz: tzinfo) -> datetime:
     try:
         value = datetime.fromisoformat(s)
     except ValueError:
-        raise ValueError("expected a date and time such as 2026-03-02T09:15") from None
+        raise ValueError(_("expected a date and time such as 2026-03-02T09:15")) from None
     if len(s) == 10:  # a bare date is not a moment
-        raise ValueError("expected a date and time such as 2026-03-02T09:15, not only a date")
+        raise ValueError(_("expected a date and time such as 2026-03-02T09:15, not only a date"))
     return value if value.tzinfo else value.replace(tzinfo=tz)
 
 
@@ -118,7 +119,7 @@ def parse_date(text: str) -> date:
     try:
         return date.fromisoformat(text.strip())
     except ValueError:
-        raise ValueError("expected a date such as 2026-03-02") from None
+        raise ValueError(_("expected a date such as 2026-03-02")) from None
 
 
 def to_datetime(value: Any, tz: tzinfo) -> datetime | None:
@@ -164,6 +165,8 @@ def _as_date(value: Any) -> date | None:
 # ------------------------------------------------------- when a signed act happened (补录)
 
 PAPER_TIME = "a date such as 2026-10-15, or a date and time such as 2026-10-15T14:30"
+# what a paper time that is neither says it expected (translated where it is used)
+EXPECTED_PAPER_TIME = N_("expected a date such as 2026-10-15, or a date and time such as 2026-10-15T14:30")
 
 
 def parse_paper_time(text: str, tz: tzinfo) -> date | datetime:
@@ -179,7 +182,7 @@ def parse_paper_time(text: str, tz: tzinfo) -> date | datetime:
         else:
             raise ValueError
     except (ValueError, OverflowError):
-        raise ValueError(f"expected {PAPER_TIME}") from None
+        raise ValueError(_(EXPECTED_PAPER_TIME)) from None
     _day_in_bounds(value)
     return value.astimezone(tz) if isinstance(value, datetime) else value
 
@@ -248,11 +251,11 @@ def paper_time_problem(on: date | datetime, at: datetime | None, earlier: list[t
     act was signed (`at`), or before an earlier event of the record (`earlier`: (what,
     when), e.g. the date it was received, the effective time of an earlier signature)."""
     if at is not None and later(on, at, tz):
-        return f"is later than its signing time, {shown_time(at, tz)}"
+        return _("is later than its signing time, {time}").format(time=shown_time(at, tz))
     before = [(what, when) for what, when in earlier if later(when, on, tz)]
     if before:
         what, when = max(before, key=lambda e: _moment(e[1], tz))
-        return f"is before {what}, {shown_time(when, tz)}"
+        return _("is before {what}, {time}").format(what=what, time=shown_time(when, tz))
     return None
 
 
@@ -264,25 +267,25 @@ def coerce(spec: FieldSpec, raw: str, tz: tzinfo) -> Any:
         if kind == "file":
             check_file_path(text)
         if kind == "email" and not re.fullmatch(r"[^@\s]+@[^@\s]+", text):
-            raise ValueError("expected an e-mail address")
+            raise ValueError(_("expected an e-mail address"))
         return raw
     if text == "":
         return None
     if kind == "int":
         if not re.fullmatch(r"[+-]?\d+", text):
-            raise ValueError("expected a whole number")
+            raise ValueError(_("expected a whole number"))
         if len(text.lstrip("+-").lstrip("0")) > 15:
-            raise ValueError(f"expected a whole number of at most 15 digits (up to {INT_LIMIT:,})")
+            raise ValueError(_("expected a whole number of at most 15 digits (up to {limit:,})").format(limit=INT_LIMIT))
         return _bounded(spec, int(text))
     if kind == "number":
         if len(text) > 40:
-            raise ValueError("expected a number")
+            raise ValueError(_("expected a number"))
         try:
             n = float(text) if "." in text or "e" in text.lower() else int(text)
         except ValueError:
-            raise ValueError("expected a number") from None
+            raise ValueError(_("expected a number")) from None
         if not number_in_bounds(n):
-            raise ValueError("expected a number below 10^15 (not infinity or NaN)")
+            raise ValueError(_("expected a number below 10^15 (not infinity or NaN)"))
         return _bounded(spec, n)
     if kind == "bool":
         low = text.lower()
@@ -290,7 +293,7 @@ def coerce(spec: FieldSpec, raw: str, tz: tzinfo) -> Any:
             return True
         if low in FALSE_WORDS:
             return False
-        raise ValueError("expected yes or no (true/false)")
+        raise ValueError(_("expected yes or no (true/false)"))
     if kind == "date":
         return _day_in_bounds(parse_date(text))
     if kind == "datetime":
@@ -302,13 +305,14 @@ def coerce(spec: FieldSpec, raw: str, tz: tzinfo) -> Any:
 
             words = [*spec.values, *(w for labels in spec.values.values() if isinstance(labels, dict)
                                      for w in labels.values())]
-            raise ValueError(f"expected one of {', '.join(spec.values)}{did_you_mean(text, words)}")
+            raise ValueError(_("expected one of {choices}{hint}").format(
+                choices=", ".join(spec.values), hint=did_you_mean(text, words)))
         return key
     if kind == "edition":
         if not EDITION.match(text.upper()):
-            raise ValueError("expected an edition such as A/0 (letter = edition, number = modification)")
+            raise ValueError(_("expected an edition such as A/0 (letter = edition, number = modification)"))
         return text.upper()
-    raise ValueError(f"a {kind} is set field by field (e.g. {spec.name}.<field>=...)")
+    raise ValueError(_("a {kind} is set field by field (e.g. {name}.<field>=...)").format(kind=kind, name=spec.name))
 
 
 def number_in_bounds(n: Any) -> bool:
@@ -320,7 +324,7 @@ def number_in_bounds(n: Any) -> bool:
 def _day_in_bounds(value):
     day = value.date() if isinstance(value, datetime) else value
     if not DAY_MIN <= day <= DAY_MAX:
-        raise ValueError(f"expected a date from {DAY_MIN.year} to {DAY_MAX.year}")
+        raise ValueError(_("expected a date from {first} to {last}").format(first=DAY_MIN.year, last=DAY_MAX.year))
     return value
 
 
@@ -336,7 +340,8 @@ def text_problem(text: str) -> str | None:
     if found is None:
         return None
     pos, name = found
-    return f"contains the control character {name} at position {pos + 1}; remove it (only text, tabs and line breaks are kept)"
+    return _("contains the control character {name} at position {position}; remove it "
+             "(only text, tabs and line breaks are kept)").format(name=name, position=pos + 1)
 
 
 def text_problems(data: Any, prefix: str = "") -> Iterator[tuple[str, str]]:
@@ -348,13 +353,13 @@ def text_problems(data: Any, prefix: str = "") -> Iterator[tuple[str, str]]:
         if isinstance(value, str):
             problem = text_problem(value)
             if problem:
-                yield path or "(record)", problem
+                yield path or _("(record)"), problem
         elif isinstance(value, dict):
             for k, v in value.items():
                 key = str(k)
                 sub = f"{path}.{key}" if path else key
                 if isinstance(k, str) and controls(k):
-                    yield sub, f"the field name {text_problem(key)}"
+                    yield sub, _("the field name {problem}").format(problem=text_problem(key))
                     continue
                 stack.append((sub, v))
         elif isinstance(value, list):
@@ -364,9 +369,9 @@ def text_problems(data: Any, prefix: str = "") -> Iterator[tuple[str, str]]:
 
 def _bounded(spec: FieldSpec, n: int | float) -> int | float:
     if spec.min is not None and n < spec.min:
-        raise ValueError(f"expected at least {spec.min:g}")
+        raise ValueError(_("expected at least {min:g}").format(min=spec.min))
     if spec.max is not None and n > spec.max:
-        raise ValueError(f"expected at most {spec.max:g}")
+        raise ValueError(_("expected at most {max:g}").format(max=spec.max))
     return n
 
 
@@ -382,7 +387,7 @@ def check_file_path(text: str) -> None:
     """Attached files live under files/ in the store; nothing may point outside it."""
     p = text.replace("\\", "/")
     if not p.startswith("files/") or ".." in p.split("/") or p.endswith("/"):
-        raise ValueError("expected a path under files/, such as files/complaint/letter.pdf")
+        raise ValueError(_("expected a path under files/, such as files/complaint/letter.pdf"))
 
 
 # ------------------------------------------------------------------------ checking records
@@ -395,10 +400,10 @@ def check_value(spec: FieldSpec, value: Any, path: str) -> Iterator[tuple[str, s
     kind = spec.type
     if kind in ("text", "ref", "email"):
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            yield path, "expected text"
+            yield path, _("expected text")
     elif kind == "file":
         if not isinstance(value, str):
-            yield path, "expected a file path under files/"
+            yield path, _("expected a file path under files/")
         else:
             try:
                 check_file_path(value)
@@ -406,57 +411,62 @@ def check_value(spec: FieldSpec, value: Any, path: str) -> Iterator[tuple[str, s
                 yield path, str(e)
     elif kind == "int":
         if isinstance(value, bool) or not isinstance(value, int):
-            yield path, "expected a whole number"
+            yield path, _("expected a whole number")
         elif not number_in_bounds(value):
-            yield path, f"expected a whole number of at most 15 digits (up to {INT_LIMIT:,})"
+            yield path, _("expected a whole number of at most 15 digits (up to {limit:,})").format(limit=INT_LIMIT)
         else:
             yield from _bounds(spec, value, path)
     elif kind == "number":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            yield path, "expected a number"
+            yield path, _("expected a number")
         elif not number_in_bounds(value):
-            yield path, "expected a number below 10^15 (not infinity or NaN)"
+            yield path, _("expected a number below 10^15 (not infinity or NaN)")
         else:
             yield from _bounds(spec, value, path)
     elif kind == "bool":
         if not isinstance(value, bool):
-            yield path, "expected true or false"
+            yield path, _("expected true or false")
     elif kind == "date":
         if isinstance(value, datetime) or _as_date(value) is None:
-            yield path, "expected a date such as 2026-03-02"
+            yield path, _("expected a date such as 2026-03-02")
         elif day_out_of_bounds(_as_date(value)):
-            yield path, f"expected a date from {DAY_MIN.year} to {DAY_MAX.year}"
+            yield path, _("expected a date from {first} to {last}").format(first=DAY_MIN.year, last=DAY_MAX.year)
     elif kind == "datetime":
         if isinstance(value, date) and not isinstance(value, datetime):
-            yield path, "expected a date and time such as 2026-03-02T09:15, not only a date"
+            yield path, _("expected a date and time such as 2026-03-02T09:15, not only a date")
         elif _as_datetime(value, timezone.utc) is None:
-            yield path, "expected a date and time such as 2026-03-02T09:15"
+            yield path, _("expected a date and time such as 2026-03-02T09:15")
         elif day_out_of_bounds(_as_datetime(value, timezone.utc)):
-            yield path, f"expected a date from {DAY_MIN.year} to {DAY_MAX.year}"
+            yield path, _("expected a date from {first} to {last}").format(first=DAY_MIN.year, last=DAY_MAX.year)
     elif kind == "edition":
         if not isinstance(value, str) or not EDITION.match(value):
-            yield path, f"{quote(value)} is not an edition such as A/0"
+            yield path, _("{value} is not an edition such as A/0").format(value=quote(value))
     elif kind == "enum":
         if not isinstance(value, str) or value not in spec.values:
-            yield path, f"{quote(value)} is not one of {', '.join(spec.values)}"
+            yield path, _("{value} is not one of {choices}").format(value=quote(value), choices=", ".join(spec.values))
     elif kind == "list":
         if not isinstance(value, list):
-            yield path, "expected a list"
+            yield path, _("expected a list")
         elif spec.items is not None:
             for i, item in enumerate(value):
                 yield from check_value(spec.items, item, f"{path}.{i}")
     elif kind == "object":
         if not isinstance(value, dict):
-            yield path, "expected a group of fields"
+            yield path, _("expected a group of fields")
         else:
             yield from check_fields(spec.fields, value, path + ".")
 
 
 def _bounds(spec: FieldSpec, n: float, path: str) -> Iterator[tuple[str, str]]:
     if spec.min is not None and n < spec.min:
-        yield path, f"expected at least {spec.min:g}"
+        yield path, _("expected at least {min:g}").format(min=spec.min)
     if spec.max is not None and n > spec.max:
-        yield path, f"expected at most {spec.max:g}"
+        yield path, _("expected at most {max:g}").format(max=spec.max)
+
+
+# what check_fields says of a field the type does not declare: a warning for validate,
+# kept as it is when a record is changed (compare with `_(UNKNOWN_FIELD)`)
+UNKNOWN_FIELD = N_("unknown field (not declared for this record type)")
 
 
 def check_fields(
@@ -467,7 +477,7 @@ def check_fields(
             continue
         spec = fields.get(str(key))
         if spec is None:
-            yield f"{prefix}{key}", "unknown field (not declared for this record type)"
+            yield f"{prefix}{key}", _(UNKNOWN_FIELD)
             continue
         yield from check_value(spec, value, f"{prefix}{key}")
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadInput
+from ..i18n import _
 from ..model import values
 from ..model.declaration import FieldSpec
 from ..text import FORMULA_START, markdown, spreadsheet, xlsx_text
@@ -107,14 +108,14 @@ class Report:
 
     @property
     def count(self) -> int:
-        return sum(len(rows) for _, rows in self.groups)
+        return sum(len(rows) for _group, rows in self.groups)
 
 
 def parse_period(text: str) -> tuple[date, date]:
     """YYYY, YYYY-Qn or YYYY-MM as (first day, last day)."""
     m = re.fullmatch(r"(\d{4})(?:-(?:Q([1-4])|(\d{2})))?", text.strip())
     if not m or (m.group(3) and not 1 <= int(m.group(3)) <= 12):
-        raise BadInput(f"--period '{text}': expected YYYY, YYYY-Qn or YYYY-MM (e.g. 2026-Q1)")
+        raise BadInput(_("--period '{period}': expected YYYY, YYYY-Qn or YYYY-MM (e.g. 2026-Q1)").format(period=text))
     year = int(m.group(1))
     if m.group(2):
         q = int(m.group(2))
@@ -130,27 +131,30 @@ def build(store, name: str, lang: str, period: str | None = None, where: list[st
     from ..store import safefs, yamlio
 
     if not NAME.fullmatch(name):
-        raise BadInput(f"no report '{name}' (expected one of {', '.join(report_names(store))})")
+        raise BadInput(_("no report '{name}' (expected one of {choices})").format(
+            name=name, choices=", ".join(report_names(store))))
     rel = f"reports/{name}.yaml"
     what, at = safefs.kind(store.root, rel)
     if what in ("link", "special"):  # a store's report that is not a file of the store
-        raise BadInput(f"{at}: {safefs.LINK if what == 'link' else safefs.SPECIAL}")
+        problem = safefs.LINK if what == "link" else safefs.SPECIAL
+        raise BadInput(f"{at}: {_(problem)}")
     if what == "file":
         spec = yamlio.load_declaration(store.root / rel, rel, root=store.root)
     elif (BUILTIN / f"{name}.yaml").is_file():
         spec = yamlio.load_declaration(BUILTIN / f"{name}.yaml", f"report {name}")
     else:
-        raise BadInput(f"no report '{name}' (expected one of {', '.join(report_names(store))})")
+        raise BadInput(_("no report '{name}' (expected one of {choices})").format(
+            name=name, choices=", ".join(report_names(store))))
     rt = store.record_type(spec["type"])
     columns = [c if isinstance(c, dict) else {"path": c} for c in spec.get("columns") or []]
     window = parse_period(period) if period else None
     if window and not spec.get("period_field"):
-        raise BadInput(f"report '{name}' has no period (it lists what is current)")
+        raise BadInput(_("report '{name}' has no period (it lists what is current)").format(name=name))
     extra = []
     for w in where:
         k, sep, v = w.partition("=")
         if not sep:
-            raise BadInput(f"--where '{w}': expected FIELD=VALUE")
+            raise BadInput(_("--where '{condition}': expected FIELD=VALUE").format(condition=w))
         extra.append((k.strip(), v.strip()))
     problems: list[str] = []
     groups: dict[str, list[list[Cell]]] = {}
@@ -162,8 +166,8 @@ def build(store, name: str, lang: str, period: str | None = None, where: list[st
         part_rt = rt if i == 0 else store.record_type(part["type"])
         part_columns = columns if i == 0 else [c if isinstance(c, dict) else {"path": c} for c in part.get("columns") or []]
         if len(part_columns) != len(columns):
-            raise BadInput(f"report '{name}': also {part['type']}: {len(part_columns)} columns; "
-                           f"expected {len(columns)}, one for each of the report's")
+            raise BadInput(_("report '{name}': also {type}: {n} columns; expected {expected}, one for each of the "
+                             "report's").format(name=name, type=part["type"], n=len(part_columns), expected=len(columns)))
         _collect(store, part_rt, part, part_columns, window if i == 0 or part.get("period_field") else None,
                  extra if i == 0 else [], lang, problems, groups)
     group_by = spec.get("group_by")
@@ -286,7 +290,7 @@ def to_markdown(report: Report, company: str, lang: str, printed: str) -> str:
         out.append("")
     if not report.groups:
         out += ["| " + " | ".join(markdown(c) for c in report.columns) + " |", "|" + "---|" * len(report.columns),
-                "| " + " | ".join("—" for _ in report.columns) + " |", ""]
+                "| " + " | ".join("—" for _column in report.columns) + " |", ""]
     out.append(f"{w['total']}{marks['label']}{report.count}")
     return "\n".join(line for line in out if line is not None).lstrip("\n") + "\n"
 

@@ -16,6 +16,7 @@ from typing import Any, Iterator
 
 from ..config import CONFIG_FILE, Config
 from ..errors import BadInput, NotAStore, NotAuthorised, QmsError, Refused
+from ..i18n import _, language, use_store_language
 from ..model import values
 from ..model.declaration import ENVELOPE_KEYS, RecordType
 from ..text import quote
@@ -50,7 +51,8 @@ class Change:
 def check_id(record_id: str) -> str:
     if not ID_PATTERN.match(record_id) or ".." in record_id:
         raise BadInput(
-            f"{quote(record_id)}: not a record ID (expected letters, digits and '-', such as CMP-2026-0001)"
+            _("{id}: not a record ID (expected letters, digits and '-', such as CMP-2026-0001)").format(
+                id=quote(record_id))
         )
     return record_id
 
@@ -78,17 +80,18 @@ def find_root(start: str | os.PathLike | None) -> Path:
     if explicit:
         root = Path(explicit).expanduser().resolve()
         if not root.is_dir():
-            raise NotAStore(f"{explicit}: no such folder")
+            raise NotAStore(_("{path}: no such folder").format(path=explicit))
         if not (root / CONFIG_FILE).is_file():
-            raise NotAStore(f"{explicit}: not a qms store (no {CONFIG_FILE}; create one with 'qms init')")
+            raise NotAStore(_("{path}: not a qms store (no {config}; create one with 'qms init')").format(
+                path=explicit, config=CONFIG_FILE))
         return root
     here = Path.cwd().resolve()
     for folder in [here, *here.parents]:
         if (folder / CONFIG_FILE).is_file():
             return folder
     raise NotAStore(
-        f"{here}: not inside a qms store (no {CONFIG_FILE} here or above); "
-        f"use -C PATH, set QMS_STORE, or create one with 'qms init PATH'"
+        _("{path}: not inside a qms store (no {config} here or above); "
+          "use -C PATH, set QMS_STORE, or create one with 'qms init PATH'").format(path=here, config=CONFIG_FILE)
     )
 
 
@@ -110,8 +113,8 @@ class Store:
         root = find_root(path)
         if not _has_git(root):
             raise NotAStore(
-                f"{root}: has {CONFIG_FILE} but is not a git repository; run 'git init' there "
-                f"(every change to a store is a git commit)"
+                _("{path}: has {config} but is not a git repository; run 'git init' there "
+                  "(every change to a store is a git commit)").format(path=root, config=CONFIG_FILE)
             )
         from . import lock
 
@@ -124,6 +127,7 @@ class Store:
     def config(self) -> Config:
         if self._config is None:
             self._config = Config.load(self.root)
+            use_store_language(self._config.data.get("lang") or "zh")
         return self._config
 
     def record_type(self, name: str) -> RecordType:
@@ -136,9 +140,9 @@ class Store:
             try:
                 moment = values.parse_datetime(raw, self.config.tz)
             except ValueError as e:
-                raise BadInput(f"QMS_NOW='{raw}': {e}") from None
+                raise BadInput(f"QMS_NOW='{raw}': {e}") from None  # not a sentence
             if values.day_out_of_bounds(moment):
-                raise BadInput(f"QMS_NOW='{raw}': expected a moment from 1900 to 2999")
+                raise BadInput(_("QMS_NOW='{value}': expected a moment from 1900 to 2999").format(value=raw))
             return moment
         return datetime.now(self.config.tz)
 
@@ -186,8 +190,10 @@ class Store:
             p = self.path_of(name, record_id)
             if p is not None:
                 return name, p
-        where = f"{type_name} " if type_name else ""
-        raise BadInput(f"no {where}record {quote(record_id)} in {self.root / RECORDS}")
+        if type_name:
+            raise BadInput(_("no {type} record {id} in {folder}").format(
+                type=type_name, id=quote(record_id), folder=self.root / RECORDS))
+        raise BadInput(_("no record {id} in {folder}").format(id=quote(record_id), folder=self.root / RECORDS))
 
     def _type_folders(self) -> list[str]:
         """The folders of records/ (not links to folders elsewhere: validate reports them)."""
@@ -222,13 +228,14 @@ class Store:
 
         rid = data.get("id")
         if rid != path.stem:
-            raise BadFile(rel, f"id: '{rid}' does not match the file name '{path.stem}'", line_of("id"))
+            raise BadFile(rel, _("id: '{id}' does not match the file name '{name}'").format(id=rid, name=path.stem),
+                          line_of("id"))
         state = data.get("state")
         rt = self.record_type(type_name)
         if not isinstance(state, str) or state not in rt.workflow.states:
             raise BadFile(
-                rel, f"state: '{state}' is not a state of {type_name} "
-                f"(expected one of {', '.join(rt.workflow.states)})", line_of("state"),
+                rel, _("state: '{state}' is not a state of {type} (expected one of {states})").format(
+                    state=state, type=type_name, states=", ".join(rt.workflow.states)), line_of("state"),
             )
         return Record(id=rid, type=type_name, state=state, data=data, path=rel)
 
@@ -240,12 +247,12 @@ class Store:
 
         names = [type_name] if type_name else self._type_folders()
         if (self.root / RECORDS).is_symlink():
-            self._skip(f"{RECORDS}: {LINK}")
+            self._skip(f"{RECORDS}: {_(LINK)}")
             return
         for name in names:
             folder = self.type_folder(name)
             if folder.is_symlink():
-                self._skip(f"{self.rel(folder)}: {LINK}")
+                self._skip(f"{self.rel(folder)}: {_(LINK)}")
                 continue
             if not folder.is_dir():
                 continue
@@ -253,7 +260,7 @@ class Store:
                 dirnames.sort()
                 for d in dirnames:
                     if os.path.islink(os.path.join(dirpath, d)):
-                        self._skip(f"{self.rel(Path(dirpath) / d)}: {LINK}")
+                        self._skip(f"{self.rel(Path(dirpath) / d)}: {_(LINK)}")
                 for f in sorted(filenames):
                     if f.endswith(".yaml") and not f.startswith("."):
                         yield name, Path(dirpath) / f
@@ -328,7 +335,7 @@ class Store:
         return Evaluator(
             rt=rt, data=data, types=self.record_type, fetch=self.fetch, scan=self.scan,
             today=today or self.now().date(), tz=self.config.tz, computing=computing, now=self.now(),
-            today_words="the day it happened on paper" if on_paper else "today",
+            today_words=_("the day it happened on paper") if on_paper else _("today"),
         )
 
     def fetch(self, type_name: str, record_id: str) -> Any:
@@ -371,7 +378,8 @@ class Store:
             entry = table.get(str(key)) or {}
             role = entry.get(name[1:]) if isinstance(entry, dict) else None
             if not role:
-                raise Refused(f"qms.yaml approvals: no '{name[1:]}' role for {rt.approvals.key} '{key}'")
+                raise Refused(_("qms.yaml approvals: no '{role}' role for {field} '{value}'").format(
+                    role=name[1:], field=rt.approvals.key, value=key))
             resolved.append(role)
         return resolved
 
@@ -390,11 +398,13 @@ class Store:
             role = self.config.roles.get(name)
             if role and role.held_by(actor.email, day, department):
                 return True, name  # the role the signature is made in
-        wanted = " or ".join(f"'{r}'" for r in resolved)
+        quoted = [f"'{r}'" for r in resolved]
+        wanted = quoted[0] if quoted else ""
+        for one in quoted[1:]:
+            wanted = _("{first} or {second}").format(first=wanted, second=one)
         limited = any(
             h.department for r in resolved for h in (self.config.roles[r].holders if r in self.config.roles else ())
         )
-        where = f" for department '{department}'" if department and limited else ""
         holders = sorted(
             {h.email for r in resolved for h in (self.config.roles[r].holders if r in self.config.roles else ())
              if h.covers(day) and h.serves(department)}
@@ -403,13 +413,17 @@ class Store:
 
         dept = f" --department {department}" if department and limited else ""
         admin = guard(self.config)
-        return False, (
-            f"{actor.email} does not hold the role {wanted}{where} on {day}"
-            + (f" (holders: {', '.join(holders)})" if holders else " (qms.yaml names no holder)")
-            + (f", which {needed_for} needs" if needed_for else "")
-            + (f"; a holder of '{admin}' can grant it" if admin else "; to grant it")
-            + f": qms role grant {resolved[0]} {actor.email} --name NAME{dept}"
-        )
+        if department and limited:
+            why = _("{email} does not hold the role {roles} for department '{department}' on {day}").format(
+                email=actor.email, roles=wanted, department=department, day=day)
+        else:
+            why = _("{email} does not hold the role {roles} on {day}").format(email=actor.email, roles=wanted, day=day)
+        why += _(" (holders: {holders})").format(holders=", ".join(holders)) if holders \
+            else _(" (qms.yaml names no holder)")
+        if needed_for:
+            why += _(", which {action} needs").format(action=needed_for)
+        why += _("; a holder of '{role}' can grant it").format(role=admin) if admin else _("; to grant it")
+        return False, why + f": qms role grant {resolved[0]} {actor.email} --name NAME{dept}"
 
     def _signature(self, meaning: str, actor, when: datetime, role, source, target,
                    on: date | datetime | None = None):
@@ -445,7 +459,8 @@ class Store:
         try:
             return values.parse_paper_time(on, self.config.tz)
         except ValueError as e:
-            raise BadInput(f"--on {quote(on)}: {e} (when the act happened on paper)") from None
+            raise BadInput(_("--on {value}: {problem} (when the act happened on paper)").format(
+                value=quote(on), problem=e)) from None
 
     def _check_paper_time(self, rt: RecordType, data: Any, on: date | datetime | None, when: datetime,
                           whose: str) -> None:
@@ -459,32 +474,36 @@ class Store:
             start = values.to_date(raw) if isinstance(raw, date) and not isinstance(raw, datetime) \
                 else values.to_datetime(raw, tz) or values.to_date(raw)
             if start is not None:
-                earlier.append((f"{rt.numbering_date} ({rt.label_of(rt.numbering_date, 'en')})", start))
+                earlier.append((f"{rt.numbering_date} ({rt.label_of(rt.numbering_date, language())})", start))
         for sig in values.signatures(data):
             done = values.acted(sig, tz)
             if done is not None:
-                paper = " (on paper)" if values.paper_time(sig, tz) is not None else ""
-                earlier.append((f"the '{sig.get('meaning')}' signature{paper}", done))
+                what = _("the '{meaning}' signature (on paper)") if values.paper_time(sig, tz) is not None \
+                    else _("the '{meaning}' signature")
+                earlier.append((what.format(meaning=sig.get("meaning")), done))
         if on is None:  # signed as it happens: not before what the record already holds either
             problem = values.paper_time_problem(when, None, earlier, tz)
             if problem:
-                raise Refused(f"{whose}the time of signing, {values.shown_time(when, tz)}, {problem}: a signature "
-                              f"is not dated before what it signs (check the computer's clock and "
-                              f"GIT_COMMITTER_DATE; for an act done earlier on paper, use --on)")
+                raise Refused(_("{prefix}the time of signing, {time}, {problem}: a signature "
+                                "is not dated before what it signs (check the computer's clock and "
+                                "GIT_COMMITTER_DATE; for an act done earlier on paper, use --on)").format(
+                    prefix=whose, time=values.shown_time(when, tz), problem=problem))
             return
         problem = values.paper_time_problem(on, when, earlier, tz)
         if problem:
-            expected = ("not after it is entered and signed" if problem.startswith("is later")
-                        else "not before what the record already holds")
-            raise Refused(f"{whose}--on {values.shown_time(on, tz)} {problem} "
-                          f"(expected when the act happened on paper: {expected})")
+            # later than its signing is the first thing paper_time_problem checks
+            expected = (_("not after it is entered and signed") if values.later(on, when, tz)
+                        else _("not before what the record already holds"))
+            raise Refused(_("{prefix}--on {time} {problem} (expected when the act happened on paper: {expected})").format(
+                prefix=whose, time=values.shown_time(on, tz), problem=problem, expected=expected))
 
     def _refuse_unmet(self, missing, rt, head: str, state: str) -> None:
         if missing:
             raise Refused(
-                f"{head}: {len(missing)} field(s) missing or wrong",
+                _("{head}: {count} field(s) missing or wrong").format(head=head, count=len(missing)),
                 details=[
-                    f"{f}: {why} in state '{state}' ({rt.label_of(f.split(' [')[0], 'en')})"
+                    _("{field}: {problem} in state '{state}' ({label})").format(
+                        field=f, problem=why, state=state, label=rt.label_of(f.split(" [")[0], language()))
                     for f, why in missing
                 ],
             )
@@ -524,7 +543,7 @@ class Store:
             raise BadInput(f"{field_name}: {e}") from None
         what, where = safefs.kind(self.root, rel)
         if what == "missing":
-            raise Refused(f"{field_name}: the file '{rel}' is not in the store")
+            raise Refused(_("{field}: the file '{path}' is not in the store").format(field=field_name, path=rel))
         try:
             return safefs.sha256(self.root, rel, safefs.ATTACHMENT_LIMIT)
         except BadInput as e:
@@ -555,9 +574,9 @@ class Store:
         data["state"] = wf.initial
         for key, value in (initial or {}).items():
             if key in ENVELOPE_KEYS:
-                raise BadInput(f"{key}: set by qms, not by the input file")
+                raise BadInput(_("{field}: set by qms, not by the input file").format(field=key))
             if rt.kept(str(key)) and key not in rt.compute:
-                raise Refused(f"{key}: kept by qms, not given in the input file")
+                raise Refused(_("{field}: kept by qms, not given in the input file").format(field=key))
             data[key] = value
         self._assign(rt, data, assignments, computed_ok=True)
         with lock.store_lock(self.root) as notes:
@@ -567,7 +586,7 @@ class Store:
             ev = self.evaluator(rt, data, computing=True, today=day, on_paper=paper is not None)
             for name in rt.compute:
                 if values.is_empty(values.get(data, name)):
-                    value, _ = ev.computed(name)
+                    value, _why = ev.computed(name)
                     if value is not None:
                         values.put(data, name, value, new_map=CommentedMap)
             _order_fields(rt, data)
@@ -577,13 +596,14 @@ class Store:
             held = None
             if wf.create.role:
                 ok, held = self.holds(rt, wf.create.role, data, actor, day,
-                                      f"registering a {rt.label['en'].lower()}")
+                                      _("registering a {type}").format(type=_label(rt.label).lower()))
                 if not ok:
                     raise NotAuthorised(held)
             if wf.create.sign:
                 self._sign(data, self._signature(wf.create.sign, actor, when, held, None, wf.initial, paper))
             missing = ev.unmet([*wf.requirements(wf.initial), *wf.create.requires])
-            self._refuse_unmet(missing, rt, f"cannot register the {rt.label['en'].lower()}", wf.initial)
+            self._refuse_unmet(missing, rt, _("cannot register the {type}").format(type=_label(rt.label).lower()),
+                               wf.initial)
             data["id"] = self._next_id(rt, data, paper)
             self._file_under_id(rt, data)
             path = self.new_path(rt.name, data["id"])
@@ -603,24 +623,25 @@ class Store:
         rt = self.record_type(type_name)
         gitops.actor(self.root)  # an identity is needed before anything else
         if not assignments:
-            raise BadInput("nothing to set: give FIELD=VALUE")
+            raise BadInput(_("nothing to set: give FIELD=VALUE"))
         _check_comment(comment)
         self._staged = {}
         with lock.store_lock(self.root) as notes:
             self._fetched.clear()
             actor = gitops.actor(self.root)
-            _, path = self.locate(record_id, type_name)
+            _type, path = self.locate(record_id, type_name)
             data, style = yamlio.load_for_edit(path, self.rel(path), root=self.root)
             record = self._record(rt.name, path, data)
             self._check_file_is_sound(rt, data, record.path)
             ok, why = self.holds(rt, rt.workflow.edit, data, actor, actor.when.astimezone(self.config.tz).date(),
-                                 f"editing {rt.name} {record_id}")
+                                 _("editing {type} {id}").format(type=rt.name, id=record_id))
             if not ok:
                 raise NotAuthorised(why)
             if rt.workflow.states[record.state].final:
                 raise Refused(
-                    f"{rt.name} {record_id} is {record.state}: a {record.state} record is not "
-                    f"edited (its history in git is the record of what was done)"
+                    _("{type} {id} is {state}: a {state} record is not "
+                      "edited (its history in git is the record of what was done)").format(
+                        type=rt.name, id=record_id, state=record.state)
                 )
             changed = self._assign(rt, data, assignments)
             for name in changed:
@@ -628,8 +649,9 @@ class Store:
                 pinned = [f for f, s in rt.fields.items() if s.pin and (name == s.pin or name == f)]
                 if pinned and record.state in rt.pin_in:
                     raise Refused(
-                        f"{rt.name} {record_id} is {record.state}: its approved content "
-                        f"({', '.join(pinned)}) is pinned and is changed only by a new revision"
+                        _("{type} {id} is {state}: its approved content "
+                          "({fields}) is pinned and is changed only by a new revision").format(
+                            type=rt.name, id=record_id, state=record.state, fields=", ".join(pinned))
                     )
                 del spec
             self._check_schema(rt, data, record.path)
@@ -637,7 +659,8 @@ class Store:
             missing = self.evaluator(rt, data).unmet(rt.workflow.requirements(record.state))
             if missing:
                 raise Refused(
-                    f"{rt.name} {record_id}: the change would leave state '{record.state}' incomplete",
+                    _("{type} {id}: the change would leave state '{state}' incomplete").format(
+                        type=rt.name, id=record_id, state=record.state),
                     details=[f"{f}: {why}" for f, why in missing],
                 )
             message = _message(
@@ -678,20 +701,23 @@ class Store:
             actor = gitops.actor(self.root)
             when = actor.when.astimezone(self.config.tz)
             day = values.day_of(paper, self.config.tz) or when.date()  # the day of the act
-            _, path = self.locate(record_id, type_name)
+            _type, path = self.locate(record_id, type_name)
             data, style = yamlio.load_for_edit(path, self.rel(path), root=self.root)
             record = self._record(rt.name, path, data)
             self._check_file_is_sound(rt, data, record.path)
             move = wf.move(record.state, target)
             if move is None:
                 onward = [m.target for m in wf.moves_from(record.state)]
-                raise Refused(
-                    f"{rt.name} {record_id} is '{record.state}': it cannot move to '{target}'"
-                    + (f"; it can move to: {', '.join(onward)}" if onward else " (a final state)")
-                )
+                if onward:
+                    raise Refused(_("{type} {id} is '{state}': it cannot move to '{target}'; it can move to: {states}")
+                                  .format(type=rt.name, id=record_id, state=record.state, target=target,
+                                          states=", ".join(onward)))
+                raise Refused(_("{type} {id} is '{state}': it cannot move to '{target}' (a final state)").format(
+                    type=rt.name, id=record_id, state=record.state, target=target))
             self._assign(rt, data, assignments)
             self._check_paper_time(rt, data, paper, when, f"{rt.name} {record_id}: ")
-            ok, held = self.holds(rt, move.role, data, actor, day, f"moving {rt.name} {record_id} to '{target}'")
+            ok, held = self.holds(rt, move.role, data, actor, day,
+                                  _("moving {type} {id} to '{target}'").format(type=rt.name, id=record_id, target=target))
             if not ok:
                 raise NotAuthorised(held)
             self._check_schema(rt, data, record.path)
@@ -701,7 +727,8 @@ class Store:
             self._pin(rt, data, target)
             ev = self.evaluator(rt, data, computing=True, today=day, on_paper=paper is not None)
             missing = ev.unmet([*wf.requirements(target), *move.requires])
-            self._refuse_unmet(missing, rt, f"{rt.name} {record_id} cannot move to '{target}'", target)
+            self._refuse_unmet(missing, rt, _("{type} {id} cannot move to '{target}'").format(
+                type=rt.name, id=record_id, target=target), target)
             changes = {path: (data, style)}
             effects = self._effects(rt, data, target, actor, when, changes, paper)
             trailers = [
@@ -761,7 +788,8 @@ class Store:
                 ort = self.record_type(type_name)
                 path = self.path_of(type_name, rid)
                 if path is None:
-                    raise Refused(f"{effect.target}: {type_name} '{rid}' is not in the store")
+                    raise Refused(_("{field}: {type} '{id}' is not in the store").format(
+                        field=effect.target, type=type_name, id=rid))
                 if path in changes:
                     odata, ostyle = changes[path]
                 else:
@@ -770,16 +798,20 @@ class Store:
                 words = []
                 if effect.set:
                     self._assign(ort, odata, [f"{k}={fill(v)}" for k, v in effect.set], internal=True)
-                    words.append("set " + " ".join(k for k, _ in effect.set))
+                    words.append("set " + " ".join(k for k, _value in effect.set))
                 if effect.move:
                     omove = ort.workflow.move(orecord.state, effect.move)
                     if omove is None:
                         raise Refused(
-                            f"{type_name} {rid} is '{orecord.state}': it cannot move to "
-                            f"'{effect.move}', which {rt.name} {data['id']} entering '{state}' needs"
+                            _("{type} {id} is '{state}': it cannot move to "
+                              "'{target}', which {source_type} {source_id} entering '{source_state}' needs").format(
+                                type=type_name, id=rid, state=orecord.state, target=effect.move,
+                                source_type=rt.name, source_id=data["id"], source_state=state)
                         )
                     self._check_paper_time(ort, odata, on, when,
-                                           f"{type_name} {rid} (which {rt.name} {data['id']} entering '{state}' signs): ")
+                                           _("{type} {id} (which {source_type} {source_id} entering '{source_state}' "
+                                             "signs): ").format(type=type_name, id=rid, source_type=rt.name,
+                                                                source_id=data["id"], source_state=state))
                     odata["state"] = effect.move
                     ok, held = self.holds(ort, omove.role, odata, actor, day)
                     self._sign(odata, self._signature(omove.sign, actor, when, held if ok else None,
@@ -801,30 +833,32 @@ class Store:
         for item in assignments:
             key, sep, raw = _split_assignment(item)
             if not sep:
-                raise BadInput(f"'{_printable(item)}': expected FIELD=VALUE (e.g. customer.name=上汽大众)")
+                raise BadInput(_("'{item}': expected FIELD=VALUE (e.g. customer.name=上汽大众)").format(
+                    item=_printable(item)))
             if _printable(item) != item:
                 raise BadInput(
-                    f"{_printable(key)}: the value is not UTF-8 text (set the terminal to UTF-8, "
-                    f"e.g. chcp 65001 or LANG=zh_CN.UTF-8)"
+                    _("{field}: the value is not UTF-8 text (set the terminal to UTF-8, "
+                      "e.g. chcp 65001 or LANG=zh_CN.UTF-8)").format(field=_printable(key))
                 )
             problem = values.text_problem(raw)
             if problem:
-                raise BadInput(f"{key.removesuffix('+').strip()}: the value {problem}")
+                raise BadInput(_("{field}: the value {problem}").format(field=key.removesuffix("+").strip(),
+                                                                         problem=problem))
             append = key.endswith("+")
             path = key[:-1].strip() if append else key.strip()
             values.check_path(path)
             if path.split(".")[0] in ENVELOPE_KEYS:
                 raise BadInput(
-                    f"{path}: kept by qms (the ID, type, state and signatures change only "
-                    f"through 'new' and 'move')"
+                    _("{field}: kept by qms (the ID, type, state and signatures change only "
+                      "through 'new' and 'move')").format(field=path)
                 )
             spec = rt.field(path)
             if spec is None:
-                raise BadInput(f"{path}: {rt.name} has no such field")
+                raise BadInput(_("{field}: {type} has no such field").format(field=path, type=rt.name))
             if not internal and rt.kept(path) and not (computed_ok and path in rt.compute):
                 whose = f"{rt.name} {data.get('id')}: " if data.get("id") else ""
-                raise Refused(f"{whose}{path}: kept by qms ({rt.label_of(path, 'en')} changes only through "
-                              f"{self._who_sets(rt, path)})")
+                raise Refused(_("{prefix}{field}: kept by qms ({label} changes only through {moves})").format(
+                    prefix=whose, field=path, label=rt.label_of(path, language()), moves=self._who_sets(rt, path)))
             staged = raw.startswith("@") and (spec.type == "file" or (
                 spec.type == "list" and spec.items is not None and spec.items.type == "file"))
             if staged:
@@ -844,7 +878,7 @@ class Store:
                         parts = [p for p in (s.strip() for s in LIST_SEPARATORS.split(raw)) if p]
                         value = [values.coerce(item_spec, p, self.config.tz) for p in parts]
                 elif append:
-                    raise ValueError("'+=' appends to a list field")
+                    raise ValueError(_("'+=' appends to a list field"))
                 else:
                     value = values.coerce(spec, raw, self.config.tz)
             except ValueError as e:
@@ -865,15 +899,16 @@ class Store:
 
         text = raw.strip()
         if not (text.startswith("{") and text.endswith("}")):
-            raise ValueError("expected {field: value, ...}, e.g. {at: 2026-06-01, by: 赵敏}")
+            raise ValueError(_("expected {{field: value, ...}}, e.g. {{at: 2026-06-01, by: 赵敏}}").format())
         parsed = yamlio.parse(f"item: {text}\n", f"--set {path}")["item"]
         if not isinstance(parsed, dict):
-            raise ValueError("expected {field: value, ...}")
+            raise ValueError(_("expected {{field: value, ...}}").format())
         item = CommentedMap()
         for key, value in parsed.items():
             sub = spec.fields.get(str(key))
             if sub is None:
-                raise ValueError(f"'{key}' is not a field here (expected {', '.join(spec.fields)})")
+                raise ValueError(_("'{key}' is not a field here (expected {fields})").format(
+                    key=key, fields=", ".join(spec.fields)))
             item[str(key)] = values.coerce(sub, str(value), self.config.tz) if not isinstance(value, (dict, list)) else value
         item.fa.set_flow_style()
         return item
@@ -882,7 +917,7 @@ class Store:
         """Which moves set a kept field, in words for a refusal."""
         found = []
         if path in rt.compute:
-            found.append(f"the {rt.name}'s own moves (qms computes it)")
+            found.append(_("the {type}'s own moves (qms computes it)").format(type=rt.name))
         for name in self.config.type_names():
             try:
                 other = self.record_type(name)
@@ -893,9 +928,9 @@ class Store:
                     target = other.field(e.target) if e.kind != "update_all" else None
                     hits = (e.kind == "update_all" and e.target == rt.name) or (
                         target is not None and getattr(target, "to", None) == rt.name)
-                    if hits and any(k == path for k, _ in e.set):
-                        found.append(f"{other.name} entering '{state}'")
-        return ", ".join(found) if found else "the moves that make it"
+                    if hits and any(k == path for k, _value in e.set):
+                        found.append(_("{type} entering '{state}'").format(type=other.name, state=state))
+        return ", ".join(found) if found else _("the moves that make it")
 
     NEW_FOLDER = ".new"  # where a new record's attachments wait for its ID
 
@@ -911,8 +946,8 @@ class Store:
         raw = (self.config.data.get("attachments") or {}).get("max_mb", ATTACHMENT_MB) \
             if isinstance(self.config.data.get("attachments") or {}, dict) else None
         if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not 0 < raw <= safefs.ATTACHMENT_LIMIT >> 20:
-            raise BadInput(f"{CONFIG_FILE}: attachments.max_mb: expected a number of megabytes from 1 to "
-                           f"{safefs.ATTACHMENT_LIMIT >> 20}")
+            raise BadInput(_("{config}: attachments.max_mb: expected a number of megabytes from 1 to {limit}").format(
+                config=CONFIG_FILE, limit=safefs.ATTACHMENT_LIMIT >> 20))
         return int(raw * (1 << 20))
 
     def _stage(self, rt: RecordType, data: Any, source: str, field: str) -> str:
@@ -927,32 +962,36 @@ class Store:
         from . import safefs
 
         if not source.strip():
-            raise BadInput(f"{field}: '@' names no file (expected @PATH, e.g. {field}=@客户来函.pdf)")
+            raise BadInput(_("{field}: '@' names no file (expected @PATH, e.g. {field}=@客户来函.pdf)").format(field=field))
         try:
             p = Path(source).expanduser()
         except RuntimeError:  # ~someone who has no home here
-            raise BadInput(f"{field}: {quote(source)}: no such file (no home folder for {quote(source.split('/')[0])})") from None
+            raise BadInput(_("{field}: {path}: no such file (no home folder for {user})").format(
+                field=field, path=quote(source), user=quote(source.split("/")[0]))) from None
         if not p.is_absolute():
             p = Path(os.getcwd()) / p
         try:
             st = os.stat(p)  # a link the user named on the command line is followed
         except OSError:
-            raise BadInput(f"{field}: {quote(source)}: no such file") from None
+            raise BadInput(_("{field}: {path}: no such file").format(field=field, path=quote(source))) from None
         if stat_.S_ISDIR(st.st_mode):
-            raise BadInput(f"{field}: {quote(source)} is a folder; attach its files one by one")
+            raise BadInput(_("{field}: {path} is a folder; attach its files one by one").format(
+                field=field, path=quote(source)))
         limit = self.attachment_limit()
         if stat_.S_ISREG(st.st_mode) and st.st_size > limit:
-            raise Refused(f"{field}: {quote(source)} is {st.st_size / (1 << 20):.1f} MB; an attachment may be "
-                          f"at most {limit / (1 << 20):g} MB (qms.yaml attachments.max_mb)")
+            raise Refused(_("{field}: {path} is {size:.1f} MB; an attachment may be "
+                            "at most {limit:g} MB (qms.yaml attachments.max_mb)").format(
+                field=field, path=quote(source), size=st.st_size / (1 << 20), limit=limit / (1 << 20)))
         try:
-            raw = safefs.read_file(p, limit, source=source, what="an attachment", follow=True)
+            raw = safefs.read_file(p, limit, source=source, what=_("an attachment"), follow=True)
         except BadInput as e:
             raise BadInput(f"{field}: {e}") from None
         name = p.name
         problem = values.text_problem(name)
         if problem or "/" in name or "\\" in name or name.startswith(".") or len(name.encode()) > 200:
-            raise BadInput(f"{field}: the file name {quote(name)} cannot be kept in the store "
-                           f"(rename it: no control characters, no leading dot, at most 200 bytes)")
+            raise BadInput(_("{field}: the file name {name} cannot be kept in the store "
+                             "(rename it: no control characters, no leading dot, at most 200 bytes)").format(
+                field=field, name=quote(name)))
         rel = self._free_name(f"files/{rt.name}/{data.get('id') or self.NEW_FOLDER}", name, raw)
         self._staged[rel] = raw
         pins = data.get("pins") if isinstance(data.get("pins"), dict) else CommentedMap()
@@ -972,12 +1011,13 @@ class Store:
                 if self._staged[rel] == raw:
                     return rel
                 continue
-            what, _ = safefs.kind(self.root, rel)
+            what, _where = safefs.kind(self.root, rel)
             if what == "missing":
                 return rel
             if what == "file" and safefs.sha256(self.root, rel, safefs.ATTACHMENT_LIMIT) == hashlib.sha256(raw).hexdigest():
                 return rel  # the same file is already attached there
-        raise Refused(f"{folder}: a thousand files named like {quote(name)}; rename the file")
+        raise Refused(_("{folder}: a thousand files named like {name}; rename the file").format(
+            folder=folder, name=quote(name)))
 
     def _file_under_id(self, rt: RecordType, data: Any) -> None:
         """A new record's attachments move from the waiting folder to files/TYPE/ID/."""
@@ -1008,17 +1048,19 @@ class Store:
         for path, spec, value in _walk(rt.fields, data):
             if spec.type == "ref" and not values.is_empty(value):
                 if self.fetch(spec.to, str(value)) is None:
-                    raise Refused(f"{whose}{path}: {spec.to} {quote(value)} is not in the store")
+                    raise Refused(_("{prefix}{field}: {type} {id} is not in the store").format(
+                        prefix=whose, field=path, type=spec.to, id=quote(value)))
             if spec.type == "file" and isinstance(value, str) and value in self._staged:
                 continue  # attached by this action
             if spec.type == "file" and isinstance(value, str) and value:
                 what, where = safefs.kind(self.root, value)
                 if what == "link":
-                    raise BadInput(f"{whose}{path}: {where} {safefs.LINK}")
+                    raise BadInput(f"{whose}{path}: {where} {_(safefs.LINK)}")
                 if what == "special":
-                    raise BadInput(f"{whose}{path}: {quote(value)} {safefs.SPECIAL}")
+                    raise BadInput(f"{whose}{path}: {quote(value)} {_(safefs.SPECIAL)}")
                 if what != "file":
-                    raise Refused(f"{whose}{path}: the file {quote(value)} is not in the store (put it under files/ first)")
+                    raise Refused(_("{prefix}{field}: the file {path} is not in the store (put it under files/ first)")
+                                  .format(prefix=whose, field=path, path=quote(value)))
 
     def _check_file_is_sound(self, rt: RecordType, data: Any, rel: str) -> None:
         """A record validate would reject (a hand-broken envelope, signature or field) is
@@ -1031,17 +1073,19 @@ class Store:
                     for f in check(loaded, ctx) if f.severity == "error"]
         if problems:
             raise BadInput(
-                f"{rel}: fix the file before changing it ({len(problems)} problem(s), see qms validate)",
+                _("{path}: fix the file before changing it ({count} problem(s), see qms validate)").format(
+                    path=rel, count=len(problems)),
                 details=[f"{f.field}: {f.message}" for f in problems[:10]],
             )
 
     def _check_schema(self, rt: RecordType, data: Any, source: str) -> None:
         # a field a person added by hand is a warning for validate, and is kept as it is
         problems = [(p, m) for p, m in values.check_fields(rt.fields, data, envelope=True)
-                    if not m.startswith("unknown field")]
+                    if m != _(values.UNKNOWN_FIELD)]
         if problems:
             raise BadInput(
-                f"{source}: {len(problems)} field(s) do not fit the {rt.name} form",
+                _("{source}: {count} field(s) do not fit the {type} form").format(
+                    source=source, count=len(problems), type=rt.name),
                 details=[f"{p}: {m}" for p, m in problems],
             )
 
@@ -1058,12 +1102,14 @@ class Store:
         year = (when or self.now()).astimezone(self.config.tz).year
         site = self.config.site
         if "{site}" in scheme and not site:
-            raise BadInput(f"{CONFIG_FILE}: site: the numbering '{scheme}' needs a site code")
+            raise BadInput(_("{config}: site: the numbering '{scheme}' needs a site code").format(
+                config=CONFIG_FILE, scheme=scheme))
         fmt_fields = {"year": year, "site": site}
         if "{seq" not in scheme:  # one record per period, e.g. the manual LX-SH-2026
             rid = scheme.format(**fmt_fields)
             if self.path_of(rt.name, rid) is not None:
-                raise Refused(f"{rt.name} {rid} already exists (its numbering '{scheme}' has no sequence)")
+                raise Refused(_("{type} {id} already exists (its numbering '{scheme}' has no sequence)").format(
+                    type=rt.name, id=rid, scheme=scheme))
             return rid
         pattern = re.escape(scheme)
         pattern = re.sub(r"\\\{seq(:0?(\d+)d?)?\\\}", r"(?P<seq>\\d+)", pattern)
@@ -1082,11 +1128,13 @@ class Store:
         character a file name cannot hold as '-' (GB/T 27922-2011 → GB-T-27922-2011)."""
         rid = re.sub(r"-{2,}", "-", re.sub(r"[^A-Za-z0-9_.-]", "-", own.strip())).strip("-.")
         if not rid or not ID_PATTERN.match(rid) or ".." in rid:
-            raise BadInput(f"{rt.own_number}: {quote(own)} cannot be a record number (expected letters and digits, "
-                           f"such as GB/T 27922-2011); leave it empty to number the {rt.name} as qms does")
+            raise BadInput(_("{field}: {number} cannot be a record number (expected letters and digits, "
+                             "such as GB/T 27922-2011); leave it empty to number the {type} as qms does").format(
+                field=rt.own_number, number=quote(own), type=rt.name))
         for tname in self._type_folders():
             if self.path_of(tname, rid) is not None:
-                raise Refused(f"{rt.own_number}: {quote(own)} is already registered as {tname} {rid}")
+                raise Refused(_("{field}: {number} is already registered as {type} {id}").format(
+                    field=rt.own_number, number=quote(own), type=tname, id=rid))
         return rid
 
     def _schema_line(self, path: Path, data: Any, text: str) -> str:
@@ -1103,7 +1151,7 @@ class Store:
         from ..checks import _walk
 
         found: set[str] = set()
-        for data, _ in changes.values():
+        for data, _style in changes.values():
             try:
                 rt = self.record_type(str(data.get("type")))
             except QmsError:
@@ -1154,17 +1202,19 @@ class Store:
         for path, (data, style) in changes.items():
             rel = self.rel(path)
             for field, problem in values.text_problems(data):
-                raise BadInput(f"{data.get('type')} {data.get('id') or '(new)'}: {field}: {problem}")
+                raise BadInput(f"{data.get('type')} {data.get('id') or _('(new)')}: {field}: {problem}")
             text = yamlio.dump(data, style or yamlio.DEFAULT_STYLE)
             text = self._schema_line(path, data, text)
             # what we write must read back as what we meant, or nothing is written
             if len(text.encode("utf-8")) > yamlio.MAX_BYTES:
-                raise BadInput(f"{rel}: the record would be over {yamlio.MAX_BYTES:,} bytes; "
-                               f"put long texts in a file under files/ and attach it")
+                raise BadInput(_("{path}: the record would be over {limit:,} bytes; "
+                                 "put long texts in a file under files/ and attach it").format(
+                    path=rel, limit=yamlio.MAX_BYTES))
             changed = _text_changed(data, yamlio.parse(text, rel, "safe"))
             if changed:
-                raise BadInput(f"{changed}: the text cannot be stored exactly as given (a control "
-                               f"character such as U+0085 would be read back as a line break); remove it")
+                raise BadInput(_("{field}: the text cannot be stored exactly as given (a control "
+                                 "character such as U+0085 would be read back as a line break); remove it").format(
+                    field=changed))
             texts[rel] = text.encode("utf-8")
 
 
@@ -1179,7 +1229,13 @@ def state_named(rt: RecordType, word: str) -> str:
         return found
     words = [*wf.states, *(w for st in wf.states.values() for w in st.label.values())]
     listed = ", ".join(f"{n} ({st.label.get('zh', n)})" for n, st in wf.states.items())
-    raise BadInput(f"{quote(word)} is not a state of {rt.name}{did_you_mean(word, words)} (expected one of {listed})")
+    raise BadInput(_("{word} is not a state of {type}{hint} (expected one of {states})").format(
+        word=quote(word), type=rt.name, hint=did_you_mean(word, words), states=listed))
+
+
+def _label(label: dict) -> str:
+    """A record type's label in the language of the message being made (else its English)."""
+    return label.get(language()) or label["en"]
 
 
 def _split_assignment(item: str) -> tuple[str, str, str]:
@@ -1187,7 +1243,7 @@ def _split_assignment(item: str) -> tuple[str, str, str]:
     of either, so that a value may hold both."""
     ascii_at, wide_at = item.find("="), item.find("＝")
     if wide_at >= 0 and (ascii_at < 0 or wide_at < ascii_at):
-        key, _, raw = item.partition("＝")
+        key, _sep, raw = item.partition("＝")
         return key, "=", raw
     return item.partition("=")
 
@@ -1211,7 +1267,7 @@ def _new_keys(data: Any, path: str) -> list[str]:
 def _place(rt: RecordType, data: Any, path: str) -> None:
     """Move a key just added to a mapping to where the declaration puts it, so a record
     reads in the form's order (signatures stay last)."""
-    parent_path, _, key = path.rpartition(".")
+    parent_path, _dot, key = path.rpartition(".")
     parent = values.get(data, parent_path) if parent_path else data
     if not hasattr(parent, "insert") or key not in parent:
         return
@@ -1245,7 +1301,7 @@ def _order_fields(rt: RecordType, data: Any) -> None:
 def _check_comment(comment: str) -> None:
     problem = values.text_problem(comment or "")
     if problem:
-        raise BadInput(f"--comment: the text {problem}")
+        raise BadInput(_("--comment: the text {problem}").format(problem=problem))
 
 
 def _message(subject: str, body: str, trailers: list[tuple[str, str]]) -> str:
@@ -1284,5 +1340,5 @@ def _text_changed(meant: Any, read: Any, path: str = "") -> str | None:
             if found:
                 return found
     elif isinstance(meant, str) and str(meant) != read:
-        return path or "(record)"
+        return path or _("(record)")
     return None

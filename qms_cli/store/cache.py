@@ -21,6 +21,7 @@ import sys
 import time
 from pathlib import Path
 
+from ..i18n import language
 from .git import blob_id  # the id git gives a file's bytes
 
 FORMAT = 2
@@ -36,12 +37,13 @@ def fingerprint(root: Path) -> str:
     found in it: the qms code and its declarations, qms.yaml, the store's types/."""
     from .. import __version__
 
-    h = hashlib.sha1(f"{FORMAT} {__version__} {sys.version_info[:2]}".encode())
+    # findings are cached as the sentences they print, so in the language they print in
+    h = hashlib.sha1(f"{FORMAT} {__version__} {sys.version_info[:2]} {language()}".encode())
     package = Path(__file__).resolve().parent.parent
     for dirpath, dirnames, filenames in os.walk(package):
         dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
         for name in sorted(filenames):
-            if name.endswith((".py", ".yaml")):
+            if name.endswith((".py", ".yaml", ".mo")):
                 st = os.stat(os.path.join(dirpath, name))
                 h.update(f"{os.path.relpath(os.path.join(dirpath, name), package)} {st.st_size} {st.st_mtime_ns}\n".encode())
     from ..errors import QmsError

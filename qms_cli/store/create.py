@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from .. import __version__
 from ..config import CONFIG_FILE, Config
 from ..errors import BadInput, Refused
+from ..i18n import N_, _
 from ..text import char_name, controls, visible
 from . import git as gitops
 
@@ -75,33 +76,33 @@ def install_spec(direct_url: Any, version: str) -> Install:
         return Install(pinned, why, False)
 
     if direct_url is None:
-        return Install(pinned, "a package index", True)
+        return Install(pinned, N_("a package index"), True)
     if not isinstance(direct_url, dict) or not isinstance(direct_url.get("url"), str):
-        return placeholder("an install record (direct_url.json) that could not be read")
+        return placeholder(N_("an install record (direct_url.json) that could not be read"))
     url = direct_url["url"]
     if url.lower().startswith("file:") or "dir_info" in direct_url:
-        return placeholder("a folder on this computer")
+        return placeholder(N_("a folder on this computer"))
     if not _URL.fullmatch(url):
-        return placeholder("an install URL that is not a plain URL")
+        return placeholder(N_("an install URL that is not a plain URL"))
     try:
         parts = urlsplit(url)
         user, password = parts.username, parts.password
     except ValueError:
-        return placeholder("an install URL that is not a plain URL")
+        return placeholder(N_("an install URL that is not a plain URL"))
     if password is not None or user not in (None, "git"):
-        return placeholder("an install URL with credentials in it")
+        return placeholder(N_("an install URL with credentials in it"))
     fragment = []
     sub = direct_url.get("subdirectory")
     if sub is not None:
         if not isinstance(sub, str) or not _SUBDIR.fullmatch(sub) or ".." in sub.split("/"):
-            return placeholder("an install record with an unusable subdirectory")
+            return placeholder(N_("an install record with an unusable subdirectory"))
         fragment.append(f"subdirectory={sub}")
     vcs = direct_url.get("vcs_info")
     if vcs is not None:
         kind = vcs.get("vcs") if isinstance(vcs, dict) else None
         commit = vcs.get("commit_id") if isinstance(vcs, dict) else None
         if kind not in _VCS or not isinstance(commit, str) or not _COMMIT.fullmatch(commit):
-            return placeholder("a version-control install record without a plain commit")
+            return placeholder(N_("a version-control install record without a plain commit"))
         tail = "#" + "&".join(fragment) if fragment else ""
         return Install(f"qms-cli @ {kind}+{url}@{commit}{tail}", f"{kind} {url} at {commit}", True)
     archive = direct_url.get("archive_info")
@@ -111,7 +112,7 @@ def install_spec(direct_url: Any, version: str) -> Install:
             fragment.insert(0, digest)
         tail = "#" + "&".join(fragment) if fragment else ""
         return Install(f"qms-cli @ {url}{tail}", f"the archive {url}", True)
-    return placeholder("an install record that names no package index, repository or archive")
+    return placeholder(N_("an install record that names no package index, repository or archive"))
 
 
 def installed_spec() -> Install:
@@ -247,18 +248,19 @@ def derive_prefix(prefix: str | None, site: str, company: str) -> tuple[str, str
     initials of the company name's ASCII words (one word: its first 4 letters); else QMS."""
     if prefix is not None:
         if not _PREFIX.fullmatch(prefix):
-            raise BadInput(f"--prefix '{visible(prefix, one_line=True)}': expected 1 to 10 letters and digits "
-                           f"(A-Z, 0-9), such as LX: it starts every document number (LX-CX-2026-001)")
+            raise BadInput(_("--prefix '{value}': expected 1 to 10 letters and digits "
+                             "(A-Z, 0-9), such as LX: it starts every document number (LX-CX-2026-001)").format(
+                value=visible(prefix, one_line=True)))
         return prefix, "--prefix"
     if site:
         return site.upper(), "--site"
     words = re.findall(r"[A-Za-z]+", company)
     named = [w for w in words if w.lower() not in _LEGAL_WORDS] or words
     if len(named) > 1:
-        return "".join(w[0] for w in named)[:10].upper(), "the company name"
+        return "".join(w[0] for w in named)[:10].upper(), N_("the company name")
     if named:
-        return named[0][:4].upper(), "the company name"
-    return DEFAULT_PREFIX, "qms's default, as no --prefix, --site or company name in ASCII letters was given"
+        return named[0][:4].upper(), N_("the company name")
+    return DEFAULT_PREFIX, N_("qms's default, as no --prefix, --site or company name in ASCII letters was given")
 
 
 def config_text(company: str, site: str, lang: str, name: str, email: str, *, department: str = "",
@@ -335,9 +337,11 @@ def _line_break(text: str) -> tuple[int, str] | None:
 def _one_line(option: str, text: str, what: str, limit: int) -> None:
     bad = controls(text) or _line_break(text)
     if bad:
-        raise BadInput(f"{option}: character {bad[0] + 1} is {bad[1]}; expected {what} on one line")
+        raise BadInput(_("{option}: character {position} is {character}; expected {what} on one line").format(
+            option=option, position=bad[0] + 1, character=bad[1], what=what))
     if len(text) > limit:
-        raise BadInput(f"{option}: {len(text)} characters; expected at most {limit}")
+        raise BadInput(_("{option}: {count} characters; expected at most {limit}").format(
+            option=option, count=len(text), limit=limit))
 
 
 @dataclass(frozen=True)
@@ -358,26 +362,30 @@ def init_store(path: Path, company: str = "", site: str = "", lang: str = "zh", 
     configuration, committed as one commit. Refuses to touch an existing store; checks
     every input before anything is written."""
     if lang not in ("zh", "en"):
-        raise BadInput(f"--lang: expected zh or en, not '{lang}'")
+        raise BadInput(_("--lang: expected zh or en, not '{lang}'").format(lang=lang))
     if site and not re.fullmatch(r"[A-Za-z0-9]{1,10}", site):
-        raise BadInput(f"--site: '{visible(site, one_line=True)}': expected a short code of letters and digits, such as HZ")
+        raise BadInput(_("--site: '{value}': expected a short code of letters and digits, such as HZ").format(
+            value=visible(site, one_line=True)))
     bad = controls(company) or _line_break(company)
     if bad:
-        raise BadInput(f"--company: character {bad[0] + 1} is {bad[1]}; expected the company name "
-                       "on one line, as it is printed at the top of every form")
+        raise BadInput(_("--company: character {position} is {character}; expected the company name "
+                         "on one line, as it is printed at the top of every form").format(
+            position=bad[0] + 1, character=bad[1]))
     if len(company) > 200:
-        raise BadInput(f"--company: {len(company)} characters; expected at most 200")
+        raise BadInput(_("{option}: {count} characters; expected at most {limit}").format(
+            option="--company", count=len(company), limit=200))
     if department is not None:
-        _one_line("--department", department, "the department's name", 60)
+        _one_line("--department", department, _("the department's name"), 60)
         if not department.strip():
-            raise BadInput("--department: empty; expected the department's name, such as 质量部")
+            raise BadInput(_("--department: empty; expected the department's name, such as 质量部"))
     department = (department or DEFAULT_DEPARTMENT[lang]).strip()
     prefix, prefix_from = derive_prefix(prefix, site, company)
     path = path.expanduser().resolve()
     if os.path.lexists(path / CONFIG_FILE):
-        raise Refused(f"{path}: already a store ({CONFIG_FILE} exists); nothing was changed")
+        raise Refused(_("{path}: already a store ({config} exists); nothing was changed").format(
+            path=path, config=CONFIG_FILE))
     if path.exists() and not path.is_dir():
-        raise BadInput(f"{path}: exists and is not a folder")
+        raise BadInput(_("{path}: exists and is not a folder").format(path=path))
     existing = next(p for p in [path, *path.parents] if p.exists())
     who = gitops.actor(existing)  # before anything is written
     install = install or installed_spec()

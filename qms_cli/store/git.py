@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import BadInput, NotAStore, QmsError, Refused
+from ..i18n import _
 from ..model.values import day_out_of_bounds, text_problem
 
 
@@ -29,14 +30,15 @@ def _repo(root: Path):
         return git.Repo(root, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         raise NotAStore(
-            f"{root}: not a git repository (a store is a git repository; run 'git init' "
-            f"there, or create a store with 'qms init')"
+            _("{path}: not a git repository (a store is a git repository; run 'git init' "
+              "there, or create a store with 'qms init')").format(path=root)
         ) from None
 
 
-def _git_error(e: Exception, what: str) -> QmsError:
+def _git_error(e: Exception) -> str:
+    """What git said when a GitPython call failed."""
     stderr = (getattr(e, "stderr", "") or "").strip().replace("stderr: ", "").strip("'\n ")
-    return QmsError(f"git refused to {what}: {stderr or e}")
+    return stderr or str(e)
 
 
 def actor(root: Path) -> Actor:
@@ -50,25 +52,26 @@ def actor(root: Path) -> Actor:
     # "Name <email> 1700000000 +0800"
     if "<" not in ident or ">" not in ident:
         raise BadInput(
-            "git does not know who you are: set your identity with "
-            "'git config user.name \"Li Lei\"' and 'git config user.email li.lei@example.com'"
+            _("git does not know who you are: set your identity with "
+              "'git config user.name \"Li Lei\"' and 'git config user.email li.lei@example.com'")
         )
     name, rest = ident.split("<", 1)
     email = rest.split(">", 1)[0].strip()
     if not email:
-        raise BadInput("git user.email is empty: set it with 'git config user.email you@example.com'")
+        raise BadInput(_("git user.email is empty: set it with 'git config user.email you@example.com'"))
     for what, text in (("user.name", name), ("user.email", email)):
         problem = text_problem(text)
         if problem:
-            raise BadInput(f"git {what} {problem}")
+            raise BadInput(f"git {what} {problem}")  # not a sentence
     try:
         committer = git.Git(str(root)).var("GIT_COMMITTER_IDENT")
     except git.GitCommandError as e:
-        raise _git_error(e, "tell the commit time (check GIT_COMMITTER_DATE)") from None
+        raise QmsError(_("git refused to tell the commit time (check GIT_COMMITTER_DATE): {error}").format(
+            error=_git_error(e))) from None
     when = _ident_time(committer)
     if day_out_of_bounds(when):
-        raise BadInput(f"the commit time git gives, {when.isoformat()}, is not from 1900 to 2999 "
-                       f"(check GIT_COMMITTER_DATE)")
+        raise BadInput(_("the commit time git gives, {time}, is not from 1900 to 2999 "
+                         "(check GIT_COMMITTER_DATE)").format(time=when.isoformat()))
     return Actor(name=name.strip(), email=email, when=when)
 
 
@@ -119,7 +122,8 @@ def _run(root: Path, args: list[str], env: dict | None, track: Path | None) -> s
         p = subprocess.Popen(["git", *args], cwd=root, stdin=subprocess.DEVNULL,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full)
     except OSError as e:
-        raise QmsError(f"git cannot be run ({e.strerror}); install git and put it on PATH") from None
+        raise QmsError(_("git cannot be run ({reason}); install git and put it on PATH").format(
+            reason=e.strerror)) from None
     if track is not None:
         try:
             track.write_text(f"{p.pid} {process_start(p.pid)}\n", encoding="utf-8")
@@ -133,7 +137,10 @@ def _run(root: Path, args: list[str], env: dict | None, track: Path | None) -> s
             pass
     if p.returncode != 0:
         text = err.decode("utf-8", "replace").strip() or out.decode("utf-8", "replace").strip()
-        raise QmsError(f"git refused to {args[0]}: {text or f'exit {p.returncode}'}")
+        said = text or _("exit {code}").format(code=p.returncode)
+        refusal = QmsError(_("git refused to {command}: {error}").format(command=args[0], error=said))
+        refusal.git_command, refusal.git_said = args[0], said  # for commit() to say it for signed commits
+        raise refusal
     return out.decode("utf-8", "replace")
 
 
@@ -154,18 +161,20 @@ def commit(root: Path, paths: list[str], message: str, *, date: str | None = Non
         _run(root, ["commit", "--only", "--no-edit", "-q", *(["-S"] if sign else []), "-m", message, "--",
                     *paths, *removed], env, track)
     except QmsError as e:
-        if sign:
-            raise QmsError(e.message.replace("git refused to commit:", "git refused to commit (this store requires "
-                                             "signed commits: check user.signingkey):")) from None
+        if sign and getattr(e, "git_command", None) == "commit":
+            raise QmsError(_("git refused to commit (this store requires signed commits: check "
+                             "user.signingkey): {error}").format(error=e.git_said)) from None
         raise
     if sign:
         try:
             _run(root, ["verify-commit", "HEAD"], None, None)
         except QmsError as e:
             _run(root, ["reset", "-q", "--soft", "HEAD~1"], None, None)
-            raise QmsError(e.message.replace("git refused to verify-commit:", "git refused to accept the commit: its "
-                                             "signature cannot be verified (this store requires signed commits; for "
-                                             "SSH keys set gpg.ssh.allowedSignersFile):")) from None
+            if getattr(e, "git_command", None) != "verify-commit":
+                raise QmsError(e.message) from None
+            raise QmsError(_("git refused to accept the commit: its signature cannot be verified (this store "
+                             "requires signed commits; for SSH keys set gpg.ssh.allowedSignersFile): {error}").format(
+                error=e.git_said)) from None
     return _run(root, ["rev-parse", "HEAD"], None, None).strip()
 
 
@@ -189,8 +198,8 @@ class Checks:
                                         *attachments], **opts)
 
     def finish(self, when: datetime, now: datetime | None) -> None:
-        head, _ = self.head.communicate()
-        status, _ = self.status.communicate()
+        head = self.head.communicate()[0]
+        status = self.status.communicate()[0]
         check_time(self.root, when, now, head=(self.head.returncode, head.decode("utf-8", "replace")))
         check_committed(self.root, [], status=(self.status.returncode, status))
 
@@ -216,14 +225,15 @@ def check_time(root: Path, when: datetime, now: datetime | None = None, *, head:
     if code == 0 and head:
         last = datetime.fromisoformat(head)
         if when < last:
-            raise Refused(f"the time of this commit, {when.isoformat()}, is before the store's last commit "
-                          f"({last.isoformat()}): time in a store only runs forward (check the computer's clock "
-                          f"and GIT_COMMITTER_DATE; to record an act done earlier on paper, use --on)")
+            raise Refused(_("the time of this commit, {time}, is before the store's last commit "
+                            "({last}): time in a store only runs forward (check the computer's clock "
+                            "and GIT_COMMITTER_DATE; to record an act done earlier on paper, use --on)").format(
+                time=when.isoformat(), last=last.isoformat()))
     now = max(now, datetime.now(timezone.utc)) if now else datetime.now(timezone.utc)
     if when > now + CLOCK_SKEW:
-        raise Refused(f"the time of this commit, {when.isoformat()}, is later than now "
-                      f"({now.astimezone(when.tzinfo).isoformat(timespec='seconds')}): check the computer's clock "
-                      f"and GIT_COMMITTER_DATE")
+        raise Refused(_("the time of this commit, {time}, is later than now "
+                        "({now}): check the computer's clock and GIT_COMMITTER_DATE").format(
+            time=when.isoformat(), now=now.astimezone(when.tzinfo).isoformat(timespec="seconds")))
 
 
 RULE_FILES = ("qms.yaml", "types")
@@ -260,13 +270,18 @@ def check_committed(root: Path, attachments: list[str], *, status: tuple | None 
         return  # not a state git can tell; the commit itself will say what is wrong
     names = status_paths(status[1])
     if names:
-        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        shown = ", ".join(names[:5])
+        if len(names) > 5:
+            shown = _("{files} and {count} more").format(files=shown, count=len(names) - 5)
         rules = [n for n in names if n == "qms.yaml" or n.startswith("types/")]
-        how = ("the rules go in with `qms rules commit -m WHY` (by the admin role), roles with `qms role`"
-               if rules else "attach files with `--set FIELD=@PATH` or `qms TYPE attach ID FIELD PATH`, which "
-                             f"commit them with the record, or commit the file first (git add {names[0]} && git commit)")
-        raise Refused(f"{shown}: not committed; qms signs only against rules and evidence that the history "
-                      f"shows: {how}, or undo the change (git restore {names[0]})")
+        if rules:
+            how = _("the rules go in with `qms rules commit -m WHY` (by the admin role), roles with `qms role`")
+        else:
+            how = _("attach files with `--set FIELD=@PATH` or `qms TYPE attach ID FIELD PATH`, which commit them "
+                    "with the record, or commit the file first (git add {path} && git commit)").format(path=names[0])
+        raise Refused(_("{files}: not committed; qms signs only against rules and evidence that the history "
+                        "shows: {how}, or undo the change (git restore {path})").format(
+            files=shown, how=how, path=names[0]))
 
 
 def unstage(root: Path, paths: list[str]) -> None:
@@ -353,14 +368,16 @@ def log(root: Path, rel: str) -> list[LogEntry]:
         p = subprocess.run(["git", "-c", "core.quotepath=off", "log", f"--format={fmt}", "--reverse", "--", rel],
                            cwd=root, stdin=subprocess.DEVNULL, capture_output=True)
     except OSError as e:
-        raise QmsError(f"git cannot be run ({e.strerror}); install git and put it on PATH") from None
+        raise QmsError(_("git cannot be run ({reason}); install git and put it on PATH").format(
+            reason=e.strerror)) from None
     if p.returncode != 0:
         err = p.stderr.decode("utf-8", "replace").strip()
         if "not a git repository" in err:
-            raise NotAStore(f"{root}: not a git repository (a store is a git repository; run 'git init' there)")
+            raise NotAStore(_("{path}: not a git repository (a store is a git repository; run 'git init' there)").format(
+                path=root))
         if "does not have any commits" in err:
             return []
-        raise QmsError(f"git refused to read the history: {err}")
+        raise QmsError(_("git refused to read the history: {error}").format(error=err))
     out = p.stdout.decode("utf-8", "replace")
     entries = []
     for chunk in out.split(_SEP):

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Iterator
 
 from ..errors import BadInput, Busy
+from ..i18n import _
 from . import git as gitops
 from . import safefs
 from .yamlio import MAX_BYTES, atomic_write
@@ -34,8 +35,8 @@ JOURNALLED_FILES = ("qms.yaml",)  # written by `qms role grant|revoke`
 def state_dir(root: Path) -> Path:
     d = root / STATE_DIR
     if d.is_symlink() or (os.path.lexists(d) and not d.is_dir()):
-        raise BadInput(f"{STATE_DIR}: is a link or a file; qms keeps its lock and journal in a folder "
-                       f"{STATE_DIR}/ of the store: remove it (it is never committed)")
+        raise BadInput(_("{folder}: is a link or a file; qms keeps its lock and journal in a folder "
+                         "{folder}/ of the store: remove it (it is never committed)").format(folder=STATE_DIR))
     if not d.is_dir():
         d.mkdir(exist_ok=True)
         # ignored by git without touching the store's own .gitignore
@@ -60,8 +61,9 @@ def settle(root: Path) -> list[str]:
             return list(notes)
     except OSError as e:
         raise Busy(
-            f"an interrupted qms action is pending in {STATE_DIR}/journal.json and cannot be finished "
-            f"here ({e.strerror}); run qms where the store can be written, before reading it"
+            _("an interrupted qms action is pending in {journal} and cannot be finished "
+              "here ({reason}); run qms where the store can be written, before reading it").format(
+                journal=f"{STATE_DIR}/journal.json", reason=e.strerror)
         ) from None
 
 
@@ -75,8 +77,8 @@ def store_lock(root: Path) -> Iterator[list[str]]:
         lock.acquire()
     except Timeout:
         raise Busy(
-            f"another qms process has been changing this store for {LOCK_WAIT_SECONDS:.0f} s; "
-            f"try again (the lock is {STATE_DIR}/lock)"
+            _("another qms process has been changing this store for {seconds:.0f} s; "
+              "try again (the lock is {lock})").format(seconds=LOCK_WAIT_SECONDS, lock=f"{STATE_DIR}/lock")
         ) from None
     try:
         notes: list[str] = []
@@ -111,8 +113,9 @@ def end(root: Path) -> None:
 def _check_journalled(rel: str) -> None:
     parts = safefs.parts_of(rel)
     if tuple(parts) not in [(f,) for f in JOURNALLED_FILES] and (parts[0] not in JOURNALLED or len(parts) < 2):
-        raise BadInput(f"{STATE_DIR}/journal.json names '{rel}', which qms never writes; "
-                       f"delete the journal if you did not write it")
+        raise BadInput(_("{journal} names '{path}', which qms never writes; "
+                         "delete the journal if you did not write it").format(
+            journal=f"{STATE_DIR}/journal.json", path=rel))
 
 
 def roll_back(root: Path) -> None:
@@ -159,7 +162,7 @@ def _own_git(root: Path) -> tuple[int, str, int] | None:
     path = root / STATE_DIR / "git.pid"
     try:
         st = os.lstat(path)
-        pid, _, start = path.read_text(encoding="utf-8").strip().partition(" ")
+        pid, _sep, start = path.read_text(encoding="utf-8").strip().partition(" ")
         return int(pid), start.strip(), st.st_mtime_ns
     except (OSError, ValueError):
         return None
@@ -180,7 +183,7 @@ def _wait_for_git(root: Path, notes: list[str]) -> None:
     while lock.exists() and time.monotonic() < deadline and (own is None or _alive(own[0], own[1])):
         time.sleep(0.05)
     if lock.exists() and own is not None and not _alive(own[0], own[1]):
-        pid, _, since = own
+        pid, _start, since = own
         stale = [lock, *gitdir.glob(f"next-index-{pid}.lock"), gitdir / "HEAD.lock",
                  *(gitdir / "refs" / "heads").rglob("*.lock")]
         removed = []
@@ -192,12 +195,12 @@ def _wait_for_git(root: Path, notes: list[str]) -> None:
             except OSError:
                 pass
         if removed:
-            notes.append(f"removed {', '.join(removed)} left in .git by qms's own git (process {pid}), "
-                         f"killed during the interrupted action")
+            notes.append(_("removed {files} left in .git by qms's own git (process {pid}), "
+                           "killed during the interrupted action").format(files=", ".join(removed), pid=pid))
     if lock.exists():
         raise Busy(
-            f"{lock} is still there after an interrupted qms action: if no git command is "
-            f"running on this store, delete that file and run qms again"
+            _("{lock} is still there after an interrupted qms action: if no git command is "
+              "running on this store, delete that file and run qms again").format(lock=lock)
         )
     (root / STATE_DIR / "git.pid").unlink(missing_ok=True)
 
@@ -227,9 +230,9 @@ def recover(root: Path, notes: list[str]) -> None:
     if not j.exists():
         return
     if _tracked(root, f"{STATE_DIR}/journal.json"):
-        raise BadInput(f"{STATE_DIR}/journal.json is committed to this store's git; qms's journal is never "
-                       f"committed, so it is not acted on: remove it from git (git rm --cached "
-                       f"{STATE_DIR}/journal.json) and delete it")
+        raise BadInput(_("{journal} is committed to this store's git; qms's journal is never "
+                         "committed, so it is not acted on: remove it from git (git rm --cached "
+                         "{journal}) and delete it").format(journal=f"{STATE_DIR}/journal.json"))
     try:
         data = json.loads(safefs.read_bytes(root, f"{STATE_DIR}/journal.json", 64 * MAX_BYTES))
         files = data["files"]
@@ -249,7 +252,7 @@ def recover(root: Path, notes: list[str]) -> None:
     done = all(gitops.head_blob(root, rel) == e["new_blob"] for rel, e in files.items())
     if done:
         end(root)
-        notes.append(f"an interrupted action had completed: {data.get('summary', '')}")
+        notes.append(_("an interrupted action had completed: {summary}").format(summary=data.get("summary", "")))
     else:
         roll_back(root)
-        notes.append(f"rolled back an interrupted action: {data.get('summary', '')}")
+        notes.append(_("rolled back an interrupted action: {summary}").format(summary=data.get("summary", "")))

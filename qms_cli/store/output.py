@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from ..errors import BadInput
+from ..i18n import _
 
 PROTECTED = (".git", ".qms", "records")  # folders of the store nothing is written into
 PROTECTED_FILES = ("qms.yaml", "qms-anchors.txt")
@@ -26,24 +27,24 @@ def target(root: Path, output: Path) -> Path:
     shown = str(output)
     real = Path(os.path.realpath(output))
     if real.is_dir():
-        raise BadInput(f"{shown}: is a folder; give a file name (-o FILE)")
+        raise BadInput(_("{path}: is a folder; give a file name (-o FILE)").format(path=shown))
     store = Path(os.path.realpath(root))
     try:
         rel = real.relative_to(store)
     except ValueError:
         return real  # outside the store: the user's own file
     parts = rel.parts
-    named = shown if str(rel) == shown else f"{shown} (the store's {rel.as_posix()})"
+    named = shown if str(rel) == shown else _("{path} (the store's {file})").format(path=shown, file=rel.as_posix())
     if not parts:
-        raise BadInput(f"{shown}: is the store itself; give a file name (-o FILE)")
+        raise BadInput(_("{path}: is the store itself; give a file name (-o FILE)").format(path=shown))
     if parts[0] in PROTECTED:
-        raise BadInput(f"{named}: qms never writes a form or a ledger under {parts[0]}/ of the store; "
-                       "choose a file outside it")
+        raise BadInput(_("{path}: qms never writes a form or a ledger under {folder}/ of the store; "
+                         "choose a file outside it").format(path=named, folder=parts[0]))
     if rel.as_posix() in PROTECTED_FILES:
-        raise BadInput(f"{named}: is the store's {rel.as_posix()}; choose another file")
+        raise BadInput(_("{path}: is the store's {file}; choose another file").format(path=named, file=rel.as_posix()))
     if _tracked(store, rel.as_posix()):
-        raise BadInput(f"{named}: is a file of the store under version control; qms does not "
-                       "overwrite it (choose another file, or change it with git)")
+        raise BadInput(_("{path}: is a file of the store under version control; qms does not "
+                         "overwrite it (choose another file, or change it with git)").format(path=named))
     return real
 
 
@@ -87,4 +88,4 @@ def write(path: Path, data: bytes, shown: str) -> None:
                 pass
             raise
     except OSError as e:
-        raise BadInput(f"{shown}: cannot write ({e.strerror})") from None
+        raise BadInput(_("{path}: cannot write ({reason})").format(path=shown, reason=e.strerror)) from None

@@ -19,9 +19,11 @@ import stat
 from pathlib import Path
 
 from ..errors import BadFile, BadInput
+from ..i18n import N_, _
 
-LINK = "is a symbolic link; qms does not follow links in a store (put the file itself there)"
-SPECIAL = "is not a regular file (a device, a pipe or a socket); qms reads only files"
+# what is wrong with a name, after "PATH: "; in English: translate where shown, `_(LINK)`
+LINK = N_("is a symbolic link; qms does not follow links in a store (put the file itself there)")
+SPECIAL = N_("is not a regular file (a device, a pipe or a socket); qms reads only files")
 _DIRFD = os.open in os.supports_dir_fd and hasattr(os, "O_NOFOLLOW")
 _FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -39,7 +41,8 @@ def parts_of(rel: str) -> list[str]:
     text = str(rel).replace("\\", "/")
     parts = text.split("/")
     if not text or text.startswith("/") or ":" in parts[0] or any(p in ("", ".", "..") for p in parts):
-        raise BadInput(f"'{rel}': expected a path inside the store, such as files/complaint/letter.pdf")
+        raise BadInput(_("'{path}': expected a path inside the store, such as files/complaint/letter.pdf").format(
+            path=rel))
     return parts
 
 
@@ -72,20 +75,20 @@ def kind(root: Path, rel: str) -> tuple[str, str]:
 def _refusal(root: Path, rel: str, source: str, e: OSError | None = None) -> BadFile:
     what, where = kind(root, rel)
     if what == "link":
-        return BadFile(where if where != rel else source, LINK)
+        return BadFile(where if where != rel else source, _(LINK))
     if what == "special":
-        return BadFile(source, SPECIAL)
+        return BadFile(source, _(SPECIAL))
     if what == "dir":
-        return BadFile(source, "is a folder, not a file")
+        return BadFile(source, _("is a folder, not a file"))
     if what == "missing" or e is None or e.errno in (errno.ENOENT, errno.ENOTDIR):
-        return BadFile(source, "no such file")
-    return BadFile(source, f"cannot be read ({e.strerror})")
+        return BadFile(source, _("no such file"))
+    return BadFile(source, _("cannot be read ({reason})").format(reason=e.strerror))
 
 
 def _open(root: Path, rel: str, source: str) -> int:
     parts = parts_of(rel)
     if not _DIRFD:  # no openat (Windows): look at each name, then open
-        what, _ = kind(root, rel)
+        what, _where = kind(root, rel)
         if what != "file":
             raise _refusal(root, rel, source)
         try:
@@ -95,7 +98,7 @@ def _open(root: Path, rel: str, source: str) -> int:
     try:
         fd = os.open(root, _FLAGS | _DIRECTORY)
     except OSError as e:
-        raise BadFile(source, f"the store cannot be read ({e.strerror})") from None
+        raise BadFile(source, _("the store cannot be read ({reason})").format(reason=e.strerror)) from None
     try:
         for name in parts[:-1]:
             try:
@@ -113,14 +116,16 @@ def _open(root: Path, rel: str, source: str) -> int:
 
 
 def _too_big(source: str, size: int, limit: int, what: str) -> BadFile:
-    return BadFile(source, f"the file is {size:,} bytes; {what} may be at most {limit:,}")
+    """`what`: the file as the refusal names it ("a record"), in English (marked N_ where it is given)."""
+    return BadFile(source, _("the file is {size:,} bytes; {what} may be at most {limit:,}").format(
+        size=size, what=_(what), limit=limit))
 
 
 def _read_fd(fd: int, source: str, limit: int, what: str) -> bytes:
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise BadFile(source, SPECIAL)
+            raise BadFile(source, _(SPECIAL))
         if st.st_size > limit:
             raise _too_big(source, st.st_size, limit, what)
         if st.st_size < CHUNK:  # the common case: one read, one byte more than stat said
@@ -142,19 +147,19 @@ def _read_fd(fd: int, source: str, limit: int, what: str) -> bytes:
                 raise _too_big(source, total, limit, what)
         return b"".join(chunks)
     except OSError as e:
-        raise BadFile(source, f"cannot be read ({e.strerror})") from None
+        raise BadFile(source, _("cannot be read ({reason})").format(reason=e.strerror)) from None
     finally:
         os.close(fd)
 
 
-def read_bytes(root: Path, rel: str, limit: int, *, source: str | None = None, what: str = "it") -> bytes:
+def read_bytes(root: Path, rel: str, limit: int, *, source: str | None = None, what: str = N_("it")) -> bytes:
     """The bytes of the file `rel` of the store, refusing links, non-files, and files over
     `limit` bytes (checked before reading; never more than `limit` bytes are read)."""
     source = source or rel
     return _read_fd(_open(root, rel, source), source, limit, what)
 
 
-def read_file(path: str | Path, limit: int, *, source: str | None = None, what: str = "it",
+def read_file(path: str | Path, limit: int, *, source: str | None = None, what: str = N_("it"),
               follow: bool = False) -> bytes:
     """The bytes of a file named by its full path: a link is refused (unless `follow`: a
     file the user named on the command line), and so are devices, pipes, sockets and
@@ -166,14 +171,14 @@ def read_file(path: str | Path, limit: int, *, source: str | None = None, what: 
     except OSError as e:
         try:
             if not follow and stat.S_ISLNK(os.lstat(path).st_mode):
-                raise BadFile(source, LINK) from None
+                raise BadFile(source, _(LINK)) from None
         except OSError:
             pass
         if e.errno in (errno.ENOENT, errno.ENOTDIR):
-            raise BadFile(source, "no such file") from None
+            raise BadFile(source, _("no such file")) from None
         if e.errno == errno.ENXIO:
-            raise BadFile(source, SPECIAL) from None
-        raise BadFile(source, f"cannot be read ({e.strerror})") from None
+            raise BadFile(source, _(SPECIAL)) from None
+        raise BadFile(source, _("cannot be read ({reason})").format(reason=e.strerror)) from None
     return _read_fd(fd, source, limit, what)
 
 
@@ -185,9 +190,9 @@ def sha256(root: Path, rel: str, limit: int, *, source: str | None = None) -> st
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise BadFile(source, SPECIAL)
+            raise BadFile(source, _(SPECIAL))
         if st.st_size > limit:
-            raise _too_big(source, st.st_size, limit, "an attached file")
+            raise _too_big(source, st.st_size, limit, N_("an attached file"))
         h, total = hashlib.sha256(), 0
         while True:
             chunk = os.read(fd, CHUNK)
@@ -195,11 +200,11 @@ def sha256(root: Path, rel: str, limit: int, *, source: str | None = None) -> st
                 break
             total += len(chunk)
             if total > limit:
-                raise _too_big(source, total, limit, "an attached file")
+                raise _too_big(source, total, limit, N_("an attached file"))
             h.update(chunk)
         return h.hexdigest()
     except OSError as e:
-        raise BadFile(source, f"cannot be read ({e.strerror})") from None
+        raise BadFile(source, _("cannot be read ({reason})").format(reason=e.strerror)) from None
     finally:
         os.close(fd)
 
@@ -218,11 +223,11 @@ def check_writable(root: Path, rel: str) -> None:
             return
         where = "/".join(parts[: i + 1])
         if stat.S_ISLNK(st.st_mode):
-            raise BadInput(f"{where}: {LINK}; nothing was written")
+            raise BadInput(_("{path}: {problem}; nothing was written").format(path=where, problem=_(LINK)))
         if i < len(parts) - 1 and not stat.S_ISDIR(st.st_mode):
-            raise BadInput(f"{where}: is not a folder; nothing was written")
+            raise BadInput(_("{path}: is not a folder; nothing was written").format(path=where))
         if i == len(parts) - 1 and not stat.S_ISREG(st.st_mode):
-            raise BadInput(f"{where}: {SPECIAL}; nothing was written")
+            raise BadInput(_("{path}: {problem}; nothing was written").format(path=where, problem=_(SPECIAL)))
 
 
 def links_under(root: Path, folder: str, *, limit: int = 1000) -> list[str]:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadFile, BadInput
+from ..i18n import N_, _
 from ..text import visible
 
 MAX_BYTES = 1024 * 1024
@@ -52,16 +53,18 @@ def yaml_for(kind: str):
 
 def decode(raw: bytes, source: str) -> str:
     if len(raw) > MAX_BYTES:
-        raise BadFile(source, f"the file is {len(raw):,} bytes; a record may be at most {MAX_BYTES:,}")
+        raise BadFile(source, _("the file is {size:,} bytes; a record may be at most {limit:,}").format(
+            size=len(raw), limit=MAX_BYTES))
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise BadFile(source, f"byte {e.start}: not UTF-8 text (save the file as UTF-8)") from None
+        raise BadFile(source, _("byte {position}: not UTF-8 text (save the file as UTF-8)").format(
+            position=e.start)) from None
     if "\ufeff" in text:  # a byte-order mark pasted inside the file (two files joined)
         line = text[: text.index("\ufeff")].count("\n") + 1
-        raise BadFile(source, "a byte-order mark (BOM) inside the file: delete it", line)
+        raise BadFile(source, _("a byte-order mark (BOM) inside the file: delete it"), line)
     return text
 
 
@@ -73,17 +76,17 @@ def _check_nodes(root, source: str) -> None:
         node, depth = stack.pop()
         line = node.start_mark.line + 1 if node.start_mark else None
         if id(node) in seen or getattr(node, "anchor", None):
-            raise BadFile(source, "YAML anchors and aliases (&, *) are not allowed in records", line)
+            raise BadFile(source, _("YAML anchors and aliases (&, *) are not allowed in records"), line)
         seen.add(id(node))
         tag = node.tag if isinstance(node.tag, str) else getattr(node.tag, "value", None)
         if tag == MERGE:
-            raise BadFile(source, "YAML merge keys (<<) are not allowed in records: quote '<<' to mean the text", line)
+            raise BadFile(source, _("YAML merge keys (<<) are not allowed in records: quote '<<' to mean the text"), line)
         if tag == "tag:yaml.org,2002:value":
-            raise BadFile(source, "a bare '=' is YAML's value marker: quote it ('=') to mean the text", line)
+            raise BadFile(source, _("a bare '=' is YAML's value marker: quote it ('=') to mean the text"), line)
         if tag and tag not in ALLOWED_TAGS:
-            raise BadFile(source, f"YAML tag '{tag}' is not allowed in records", line)
+            raise BadFile(source, _("YAML tag '{tag}' is not allowed in records").format(tag=tag), line)
         if depth > MAX_DEPTH:
-            raise BadFile(source, f"nested more than {MAX_DEPTH} levels deep", line)
+            raise BadFile(source, _("nested more than {depth} levels deep").format(depth=MAX_DEPTH), line)
         if node.id == "mapping":
             for k, v in node.value:
                 stack.append((k, depth + 1))
@@ -115,26 +118,26 @@ def parse_fast(text: str, source: str) -> Any:
     try:
         node = fastyaml.compose(text)
         if node is None:
-            raise BadFile(source, "the file is empty; expected the fields of a record")
+            raise BadFile(source, _("the file is empty; expected the fields of a record"))
         if _may_be_hostile(text):
             _check_nodes(node, source)
             if "&" in text:
                 for event in fastyaml.events(text):
                     if getattr(event, "anchor", None):
                         line = event.start_mark.line + 1 if event.start_mark else None
-                        raise BadFile(source, "YAML anchors and aliases (&, *) are not allowed in records", line)
+                        raise BadFile(source, _("YAML anchors and aliases (&, *) are not allowed in records"), line)
         data = fastyaml.construct(node)
     except BadInput:
         raise
     except fastyaml.YAMLError as e:
         line, problem = _error_line(e)
-        raise BadFile(source, f"{problem} (not valid YAML)", line) from None
+        raise BadFile(source, _("{problem} (not valid YAML)").format(problem=problem), line) from None
     except RecursionError:
-        raise BadFile(source, "nested too deeply") from None
+        raise BadFile(source, _("nested too deeply")) from None
     except (ValueError, TypeError, OverflowError, KeyError, AttributeError, IndexError) as e:  # !!bool general
         raise _bad_value(e, text, source) from None
     if not isinstance(data, dict):
-        raise BadFile(source, "expected a mapping of fields (key: value) at the top")
+        raise BadFile(source, _("expected a mapping of fields (key: value) at the top"))
     return data
 
 
@@ -147,11 +150,11 @@ def _bad_value(e: Exception, text: str, source: str) -> BadFile:
     line = _node_line(e)
     message = str(e).strip().splitlines()[0] if str(e).strip() else ""
     if "integer string conversion" in message:
-        problem = "a number of more than 4,300 digits; expected a whole number of at most 15 digits"
+        problem = _("a number of more than 4,300 digits; expected a whole number of at most 15 digits")
     elif message and not isinstance(e, IndexError):
-        problem = f"{message} (not a valid value)"
+        problem = _("{problem} (not a valid value)").format(problem=message)
     else:
-        problem = "a value does not match its YAML tag (not a valid value)"
+        problem = _("a value does not match its YAML tag (not a valid value)")
     if line is not None:
         lines = text.splitlines()
         key = _KEY.match(lines[line - 1]) if 0 < line <= len(lines) else None
@@ -177,7 +180,7 @@ def _check_anchors(y, text: str, source: str) -> None:
     for event in y.parse(text):
         if getattr(event, "anchor", None):
             line = event.start_mark.line + 1 if event.start_mark else None
-            raise BadFile(source, "YAML anchors and aliases (&, *) are not allowed in records", line)
+            raise BadFile(source, _("YAML anchors and aliases (&, *) are not allowed in records"), line)
 
 
 def _error_line(e: Exception) -> tuple[int | None, str]:
@@ -199,7 +202,7 @@ def parse(text: str, source: str, kind: str = "safe") -> Any:
             warnings.simplefilter("ignore")
             node = y.compose(text)
         if node is None:
-            raise BadFile(source, "the file is empty; expected the fields of a record")
+            raise BadFile(source, _("the file is empty; expected the fields of a record"))
         _check_nodes(node, source)
         if "&" in text:  # the C composer drops anchors: look at the events, only when one may be there
             _check_anchors(y, text, source)
@@ -208,22 +211,23 @@ def parse(text: str, source: str, kind: str = "safe") -> Any:
         raise
     except YAMLError as e:
         line, problem = _error_line(e)
-        raise BadFile(source, f"{problem} (not valid YAML)", line) from None
+        raise BadFile(source, _("{problem} (not valid YAML)").format(problem=problem), line) from None
     except RecursionError:
-        raise BadFile(source, "nested too deeply") from None
+        raise BadFile(source, _("nested too deeply")) from None
     except (ValueError, TypeError, OverflowError, KeyError, AttributeError, IndexError) as e:
         # e.g. 2026-13-45, or `!!float phone` (ruamel's float constructor raises IndexError)
         raise _bad_value(e, text, source) from None
     if not isinstance(data, dict):
-        raise BadFile(source, "expected a mapping of fields (key: value) at the top")
+        raise BadFile(source, _("expected a mapping of fields (key: value) at the top"))
     return data
 
 
-def read(path: Path, source: str, root: Path | None = None, what: str = "a record") -> bytes:
+def read(path: Path, source: str, root: Path | None = None, what: str = N_("a record")) -> bytes:
     """A file's bytes, at most MAX_BYTES of them: inside the store `root` without
     following any link (records, qms.yaml, declarations); without `root`, a file the user
     named (a link is followed, as for any file given on the command line). Devices, pipes
-    and sockets are refused, and the size is checked before reading."""
+    and sockets are refused, and the size is checked before reading. `what` names the file
+    in a refusal over the size ("a record"), in English: it is translated where it is shown."""
     from . import safefs
 
     if root is not None:
@@ -245,22 +249,22 @@ def load_declaration(path: Path | None, source: str, *, root: Path | None = None
     from ruamel.yaml.error import YAMLError
 
     if raw is not None and len(raw) > MAX_BYTES:
-        raise BadFile(source, f"over {MAX_BYTES:,} bytes")
+        raise BadFile(source, _("over {limit:,} bytes").format(limit=MAX_BYTES))
     if raw is None:
-        raw = read(path, source, root, "a declaration") if root is not None else None
+        raw = read(path, source, root, N_("a declaration")) if root is not None else None
     else:
         root = root or Path(".")
     try:
         data = yaml_for("safe").load(raw if raw is not None else path.read_bytes())
     except OSError as e:
-        raise BadFile(source, f"cannot be read ({e.strerror})") from None
+        raise BadFile(source, _("cannot be read ({reason})").format(reason=e.strerror)) from None
     except YAMLError as e:
         line, problem = _error_line(e)
-        raise BadFile(source, f"{problem} (not valid YAML)", line) from None
+        raise BadFile(source, _("{problem} (not valid YAML)").format(problem=problem), line) from None
     except RecursionError:
-        raise BadFile(source, "nested too deeply") from None
+        raise BadFile(source, _("nested too deeply")) from None
     if not isinstance(data, dict):
-        raise BadFile(source, "expected a mapping at the top")
+        raise BadFile(source, _("expected a mapping at the top"))
     if root is not None:
         _check_expanded(data, source)
     return data
@@ -278,8 +282,8 @@ def _check_expanded(data: Any, source: str) -> None:
         node = stack.pop()
         count += 1
         if count > DECLARATION_NODES:
-            raise BadFile(source, f"more than {DECLARATION_NODES:,} values once its aliases (*) are "
-                          "expanded; write the declaration out")
+            raise BadFile(source, _("more than {limit:,} values once its aliases (*) are "
+                                    "expanded; write the declaration out").format(limit=DECLARATION_NODES))
         if isinstance(node, dict):
             stack.extend(node.keys())
             stack.extend(node.values())
@@ -321,7 +325,7 @@ def edit_style(text: str) -> tuple[int, int, int]:
     from ruamel.yaml.util import load_yaml_guess_indent
 
     try:
-        _, indent, dash = load_yaml_guess_indent(text)
+        _data, indent, dash = load_yaml_guess_indent(text)
     except Exception:  # the file was already checked by parse(); guessing is best effort
         return DEFAULT_STYLE
     if not indent:
