@@ -11,7 +11,7 @@ made when the commands are built, before any store is opened, so for help the st
 found from the command line as `qms` will find it (-C/--store, $QMS_STORE, the nearest
 qms.yaml upward) and its `lang:` read with a pattern, without parsing YAML.
 
-Imports only the standard library (gettext, which `qms --help` needs anyway)."""
+Imports only the standard library (gettext, which `qms --help` needs anyway) and paths."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ import os
 import re
 import sys
 from pathlib import Path
+
+from .paths import store_on_command_line
 
 LANGS = ("zh", "en")
 DOMAIN = "qms"
@@ -66,29 +68,6 @@ def _from_locale() -> str:
     return "en"
 
 
-def _store_on_command_line(argv: list[str]) -> Path | None:
-    """The store `qms` will open: -C/--store PATH, else $QMS_STORE, else upward from here."""
-    explicit = None
-    for i, arg in enumerate(argv):
-        if arg in ("-C", "--store") and i + 1 < len(argv):
-            explicit = argv[i + 1]
-        elif arg.startswith("--store="):
-            explicit = arg.split("=", 1)[1]
-        elif arg == "--":
-            break
-    explicit = explicit or os.environ.get("QMS_STORE")
-    try:
-        if explicit:
-            return Path(explicit).expanduser() / "qms.yaml"
-        here = Path.cwd()
-        for folder in [here, *here.parents]:
-            if (folder / "qms.yaml").is_file():
-                return folder / "qms.yaml"
-    except OSError:
-        return None
-    return None
-
-
 def _lang_of(config: Path | None) -> str | None:
     """The `lang:` line of a qms.yaml (zh when it has none, as the store reads it)."""
     if config is None:
@@ -128,7 +107,8 @@ def language() -> str:
     if lang:
         return lang
     if _guess is None:
-        _guess = _lang_of(_store_on_command_line(sys.argv[1:])) or _from_locale()
+        root = store_on_command_line(sys.argv[1:])
+        _guess = _lang_of(root / "qms.yaml" if root else None) or _from_locale()
     return _guess
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -17,14 +18,65 @@ def builtin_type_names() -> list[str]:
 _LABEL = re.compile(r"^label:\s*\{\s*zh:\s*([^,}]+?)\s*,\s*en:\s*([^,}]+?)\s*\}\s*$", re.M)
 
 
-def builtin_type_label(name: str, lang: str) -> str:
-    """A built-in type's label (客诉, Customer complaint) read from its `label:` line alone
+TYPE_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
+DECLARATION_LIMIT = 1 << 20
+
+
+def type_label(declaration: Path, lang: str, name: str) -> str:
+    """A record type's label (客诉, Customer complaint) read from its `label:` line alone
     (cheap: for --help); the type's name where that line has another shape."""
     try:
-        m = _LABEL.search((BUILTIN_TYPES / f"{name}.yaml").read_text(encoding="utf-8"))
+        if declaration.is_symlink() or declaration.stat().st_size > DECLARATION_LIMIT:
+            return name
+        m = _LABEL.search(declaration.read_text(encoding="utf-8", errors="replace"))
     except OSError:
         return name
     return (m.group(1) if lang == "zh" else m.group(2)) if m else name
+
+
+def builtin_type_label(name: str, lang: str) -> str:
+    return type_label(BUILTIN_TYPES / f"{name}.yaml", lang, name)
+
+
+def store_on_command_line(argv: list[str]) -> Path | None:
+    """The store `qms` will open, found before the command line is parsed (for help and
+    the commands of the store's own record types): -C/--store PATH, else $QMS_STORE, else
+    the nearest folder upward holding qms.yaml; None where there is none."""
+    explicit = None
+    for i, arg in enumerate(argv):
+        if arg in ("-C", "--store") and i + 1 < len(argv):
+            explicit = argv[i + 1]
+        elif arg.startswith("--store="):
+            explicit = arg.split("=", 1)[1]
+        elif arg == "--":
+            break
+    explicit = explicit or os.environ.get("QMS_STORE")
+    try:
+        if explicit:
+            root = Path(explicit).expanduser()
+            return root if (root / "qms.yaml").is_file() else None
+        here = Path.cwd()
+        for folder in [here, *here.parents]:
+            if (folder / "qms.yaml").is_file():
+                return folder
+    except OSError:
+        return None
+    return None
+
+
+def store_type_names(root: Path | None) -> list[str]:
+    """The record types a store declares in its own types/ (regular files with a plain
+    name; a link or an odd name is left to validate to report)."""
+    if root is None:
+        return []
+    folder = root / "types"
+    try:
+        if folder.is_symlink() or not folder.is_dir():
+            return []
+        return sorted(p.stem for p in folder.glob("*.yaml")
+                      if TYPE_NAME.fullmatch(p.stem) and not p.is_symlink() and p.is_file())
+    except OSError:
+        return []
 
 
 def data_dir(name: str) -> Path:

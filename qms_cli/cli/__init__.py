@@ -13,7 +13,7 @@ from typing import Callable, List, Optional
 import typer
 
 from .. import __version__
-from ..paths import builtin_type_names
+from ..paths import builtin_type_names, store_on_command_line, store_type_names
 from ..errors import EXIT_BAD_INPUT, QmsError
 from ..i18n import _, set_language, translate_parser, usage_error
 
@@ -135,6 +135,15 @@ from . import records, rolecmds, storecmds  # noqa: E402  (commands register the
 
 for _name in builtin_type_names():
     app.add_typer(records.type_app(_name), name=_name)
+
+# A store's own record types (its types/NAME.yaml) get the same verbs, found as qms finds
+# the store; a name that is already a command keeps the command.
+_taken = {c.name for c in app.registered_commands} | {g.name for g in app.registered_groups} | {
+    "help", "version"}
+_root = store_on_command_line(sys.argv[1:])
+for _name in store_type_names(_root):
+    if _name not in _taken:
+        app.add_typer(records.type_app(_name, _root / "types" / f"{_name}.yaml"), name=_name)
 
 
 def _is(error: BaseException, name: str) -> bool:

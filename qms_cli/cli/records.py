@@ -11,7 +11,7 @@ import typer
 
 from ..errors import BadInput
 from ..i18n import N_, _, language
-from ..paths import builtin_type_label
+from ..paths import builtin_type_label, type_label
 from . import err, handled, lang_of, open_store, options
 
 ON_HELP = N_(
@@ -40,10 +40,12 @@ def _want_json(flag: bool) -> bool:
     return flag or options().json
 
 
-def type_app(type_name: str) -> typer.Typer:
+def type_app(type_name: str, declaration: Path | None = None) -> typer.Typer:
+    """The verbs of one record type; `declaration` is a store's own types/NAME.yaml."""
+    label = type_label(declaration, language(), type_name) if declaration else builtin_type_label(type_name, language())
     sub = typer.Typer(
         help=_("{label} records ({type}): new, show, list, set, move, fields.").format(
-            label=builtin_type_label(type_name, language()), type=type_name),
+            label=label, type=type_name),
         no_args_is_help=True,
         rich_markup_mode=None,
     )
