@@ -6,7 +6,7 @@ The public Python API (the CLI is one client of it):
     store = Store.open("path/to/store")
     change = store.new("complaint", ["customer.name=上汽大众", ...])
     store.move("complaint", change.record.id, "acknowledged", ["contact.at=..."])
-    from qms_cli.checks import validate
+    from qms_cli.validation import validate
     findings = validate(store)
 
 Kept import-free so that `qms --help` does not pay for modules it does not use."""

@@ -336,6 +336,13 @@ def _skip(f, n: int) -> None:
 
 from hashlib import sha1 as _sha1  # noqa: E402  (what a record's signatures were, compared by digest)
 
+from .checks import RECORD_CHECKS, Context, Loaded
+from .config import Config
+from .files import safefs, yamlio
+from .files.yamlio import MAX_BYTES, atomic_write
+from .roles import guard
+from .store import git as gitops
+from .store import lock
 
 # One line `KEY: VALUE` whose value is a plain scalar that cannot open, close or continue
 # anything else: no quote, bracket, brace, comment, anchor, alias, tag, block indicator,
@@ -443,7 +450,6 @@ def _summary(data: dict) -> tuple[str, bytes]:
 
 
 def _parse(raw: Any, source: str) -> Any:
-    from .store import yamlio
 
     if raw is None or raw is _Blobs.TOO_BIG:
         return None
@@ -493,8 +499,6 @@ IMPORT_NOT_ADDED = {"D": N_("an import may only add new records; this one delete
 
 
 def audit(store, since: str | None = None, anchors_from: str | None = None) -> list[Finding]:
-    from .config import Config
-    from .store.yamlio import MAX_BYTES
 
     root = store.root
     if since:
@@ -835,7 +839,6 @@ def _check_import(c: Commit, where: str, cfg, blobs: _Blobs, first: bool, store=
     """An import may only add new records that validate on their own (schema, state,
     requirements, signatures: what `qms validate` checks in one record). A store's first
     commit may also bring its qms.yaml."""
-    from .checks import RECORD_CHECKS, Context, Loaded
 
     out = []
     added = 0
@@ -1024,7 +1027,6 @@ def _check_rules_change(c, where, old_cfg, new_cfg, day, paths: list[str], trail
     templates/) are changed only by a holder of that role that day, and the roles only with
     `qms role` (a hand change to them is a finding). Removing the guard is judged by the
     rules before it, like any other change."""
-    from .roles import guard
 
     if old_cfg is None:
         return []
@@ -1142,7 +1144,6 @@ ANCHORS_LIMIT = 16 * 1024 * 1024
 
 
 def _read_anchors(store) -> str | None:
-    from .store import safefs
 
     if not os.path.lexists(store.root / ANCHORS):
         return None
@@ -1233,7 +1234,6 @@ TAG_PREFIX = "qms-anchor-"
 def _outside_anchors(store, source: str) -> tuple[list[tuple[str, str, int | None]], list[Finding]]:
     """Anchors kept outside this clone: a file (as CI keeps it) or a remote's anchor tags.
     A tag of this clone that points elsewhere than the remote's is a finding."""
-    from .store import safefs
 
     if source.startswith("-"):
         raise BadInput(_("--anchors-from {source}: expected a remote (such as origin) or a file").format(
@@ -1296,9 +1296,6 @@ def anchor(store) -> tuple[str, list[str]]:
     """Record the current head in qms-anchors.txt (one commit) and as an annotated tag
     (signed where the store signs), pushed where the store has a remote, so that the
     anchor is witnessed outside this clone. Returns the head and what was done."""
-    from .store import git as gitops
-    from .store import lock, safefs
-    from .store.yamlio import atomic_write
 
     sign = bool(store.config.data.get("require_signed_commits"))
     with lock.store_lock(store.root):

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .calendar import WorkCalendar, parse_duration
 from .errors import BadInput
+from .files import yamlio
 from .i18n import _
 from .model.declaration import RecordType
 from .paths import BUILTIN_TYPES, PACKAGE_DIR, builtin_type_names, data_dir, sample_store_dir  # noqa: F401
@@ -86,7 +87,6 @@ class Config:
 
     @staticmethod
     def load(root: Path) -> Config:
-        from .store import yamlio
 
         data = yamlio.load(root / CONFIG_FILE, CONFIG_FILE, root=root)
         return Config(root=root, data=data)
@@ -199,7 +199,6 @@ class Config:
     def record_type(self, name: str) -> RecordType:
         if name in self._types:
             return self._types[name]
-        from .store import yamlio
 
         local = self.root / "types" / f"{name}.yaml"
         builtin = BUILTIN_TYPES / f"{name}.yaml"
@@ -287,7 +286,6 @@ class Config:
     @cached_property
     def time_limit_profile(self) -> tuple[str, dict]:
         """(profile name, {type: {limit: duration or {key value: duration}}})."""
-        from .store import yamlio
 
         presets = yamlio.load(PACKAGE_DIR / "time_limits.yaml", _("built-in time limits"))
         raw = self.data.get("time_limits") or "iatf16949"

@@ -13,6 +13,11 @@ from pathlib import Path
 from .config import CONFIG_FILE, sample_store_dir
 from .errors import QmsError, Refused
 from .i18n import _
+from .model import values
+from .render import render
+from .store import Store
+from .store import git as gitops
+from .validation import validate
 
 QE = ("李雷", "li.lei@example.com")
 QM = ("王强", "wang.qiang@example.com")
@@ -42,7 +47,6 @@ def _holder(store, role: str, department: str | None = None) -> tuple[str, str]:
 def _document_change(store, res: DemoResult, step) -> str | None:
     """A procedure's next edition from draft to effective: the old edition's copies are
     flagged for recall, one is recalled, a copy of the new edition is issued."""
-    from .model import values
 
     docs = [d for d in store.scan("document") if d.get("state") == "active" and d.get("controlled")
             and d.get("category") == "procedure" and d.get("edition")]
@@ -65,7 +69,6 @@ def _document_change(store, res: DemoResult, step) -> str | None:
     (store.root / rel).write_text(
         old_text.rstrip() + "\n\n## 电子文件\n电子版受控文件与纸质文件同样受控，发布于共享盘只读目录。\n", encoding="utf-8"
     )
-    from .store import git as gitops
 
     gitops.commit(store.root, [rel], f"files: {rel}\n\nQMS-Action: attach\n",
                   date=(t - timedelta(minutes=5)).isoformat())
@@ -155,10 +158,6 @@ def play(path: Path | None) -> DemoResult:
 
 
 def _play(path: Path | None) -> DemoResult:
-    from .checks import validate
-    from .render import render
-    from .store import Store
-    from .store import git as gitops
 
     if path is None:
         path = Path(tempfile.mkdtemp(prefix="qms-demo-"))

@@ -201,32 +201,32 @@ def _help_option_in(original):
 
 
 # typer's copy of click writes these in English; they are read back and said again.
-_PARSER_SENTENCES = [
-    (re.compile(r"^No such option: (?P<name>.+?)(?: \(Possible options: (?P<possibilities>.+)\))?$", re.S),
+_PARSER_SENTENCES = [  # patterns, compiled when a command line is refused
+    (r"^No such option: (?P<name>.+?)(?: \(Possible options: (?P<possibilities>.+)\))?$",
      "No such option: {name}"),
-    (re.compile(r"^No such command (?P<name>'[^']*')\.$", re.S),
+    (r"^No such command (?P<name>'[^']*')\.$",
      "No such command {name}."),
-    (re.compile(r"^Missing argument (?P<name>.+?)\.$", re.S), "Missing argument {name}."),
-    (re.compile(r"^Missing option (?P<name>.+?)\.$", re.S), "Missing option {name}."),
-    (re.compile(r"^Missing parameter (?P<name>.+?)\.$", re.S), "Missing parameter {name}."),
-    (re.compile(r"^Got unexpected extra argument(?:s|\(s\))? \((?P<args>.*)\)$", re.S), "Got unexpected extra arguments ({args})"),
-    (re.compile(r"^Option (?P<name>'[^']*') requires an argument\.$", re.S), "Option {name} requires an argument."),
-    (re.compile(r"^Option (?P<name>'[^']*') does not take a value\.$", re.S), "Option {name} does not take a value."),
-    (re.compile(r"^Invalid value for (?P<param_hint>.+?): (?P<message>.+)$", re.S), "Invalid value for {param_hint}: {message}"),
+    (r"^Missing argument (?P<name>.+?)\.$", "Missing argument {name}."),
+    (r"^Missing option (?P<name>.+?)\.$", "Missing option {name}."),
+    (r"^Missing parameter (?P<name>.+?)\.$", "Missing parameter {name}."),
+    (r"^Got unexpected extra argument(?:s|\(s\))? \((?P<args>.*)\)$", "Got unexpected extra arguments ({args})"),
+    (r"^Option (?P<name>'[^']*') requires an argument\.$", "Option {name} requires an argument."),
+    (r"^Option (?P<name>'[^']*') does not take a value\.$", "Option {name} does not take a value."),
+    (r"^Invalid value for (?P<param_hint>.+?): (?P<message>.+)$", "Invalid value for {param_hint}: {message}"),
 ]
 
 
-_TYPER_SUGGESTION = re.compile(r"(?<=[.。])\. Did you mean (?P<possibilities>.+)\?$", re.S)
+_TYPER_SUGGESTION = r"(?<=[.。])\. Did you mean (?P<possibilities>.+)\?$"
 
 
 def _parser_sentence(message: str) -> str:
     suggestion = ""
-    m = _TYPER_SUGGESTION.search(message)  # typer adds ". Did you mean 'move'?" to click's sentence
+    m = re.search(_TYPER_SUGGESTION, message, re.S)  # typer adds ". Did you mean 'move'?" to click's sentence
     if m:
         message = message[: m.start()]
         suggestion = m.group("possibilities")
     for pattern, msgid in _PARSER_SENTENCES:
-        m = pattern.match(message)
+        m = re.match(pattern, message, re.S)
         if m:
             found = {k: v for k, v in m.groupdict().items() if k != "possibilities"}
             message = _parser_gettext(msgid).format(**found)

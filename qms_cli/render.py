@@ -34,9 +34,11 @@ from markupsafe import Markup
 from .config import data_dir
 from .deadlines import deadlines
 from .errors import BadInput, QmsError
+from .files import safefs
 from .i18n import N_, _
 from .model import values
 from .reports import shown  # values with the separators of the form's language (、 ； in zh)
+from .store import git as gitops
 from .text import markdown
 from .views import plain
 
@@ -172,7 +174,6 @@ class _Loader(jinja2.BaseLoader):
         self.builtin = data_dir("templates")
 
     def get_source(self, environment, template: str):
-        from .store import safefs
 
         if not TEMPLATE_NAME.fullmatch(template or ""):
             raise jinja2.TemplateNotFound(template)
@@ -435,7 +436,6 @@ def _fill(env, template, context: dict, record_id: str) -> str:
 
 
 def render(store, record_id: str, lang: str, type_name: str | None = None) -> str:
-    from .store import git as gitops
 
     record = store.read(record_id, type_name)
     rt = store.record_type(record.type)

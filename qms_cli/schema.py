@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .errors import BadInput
+from .files import output, safefs
 from .i18n import _
 from .model.declaration import FieldSpec, RecordType
 
@@ -93,8 +95,6 @@ def export(store, folder: Path) -> list[Path]:
     link leads and never under records/, .git or .qms)."""
     import os
 
-    from .errors import BadInput
-    from .store import output, safefs
 
     real = Path(os.path.realpath(folder))
     root = Path(os.path.realpath(store.root))

@@ -81,7 +81,7 @@ def _in_process_runs_fast(monkeypatch):
     import typer.testing
 
     from qms_cli.cli import app
-    from qms_cli.store import yamlio
+    from qms_cli.files import yamlio
 
     if hasattr(typer.testing, "_get_command"):
         built = typer.main.get_command(app)
@@ -407,7 +407,7 @@ def no_tmp_files(root: Path) -> list[str]:
 LAUNCHER = r"""
 import contextlib, io, json, os, signal, sys
 import filelock, git, ruamel.yaml
-import qms_cli.cli, qms_cli.store, qms_cli.store.git, qms_cli.store.lock, qms_cli.store.yamlio
+import qms_cli.cli, qms_cli.store, qms_cli.store.git, qms_cli.store.lock, qms_cli.files.yamlio
 store = sys.argv[1]
 for warm in (["validate"], ["complaint", "show", "CMP-2026-0001"], ["complaint", "list"],
              ["complaint", "set", "CMP-2026-0001", "no_such_field=1"]):

@@ -10,7 +10,8 @@ import jsonschema
 import pytest
 from conftest import QE, RECEIVED, REPO, sets
 
-from qms_cli.store import Store, yamlio
+from qms_cli.files import yamlio
+from qms_cli.store import Store
 from qms_cli.views import plain
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from conftest import REPO
 
-from qms_cli.store import Store, yamlio
+from qms_cli.files import yamlio
+from qms_cli.store import Store
 from qms_cli.views import plain
 
 SCALARS = [

@@ -1,6 +1,6 @@
 """Store-wide validation: named pure functions `(records, context) -> findings`, never
 raising on the first problem. RECORD_CHECKS look at one record (and what it refers to);
-STORE_CHECKS look across records, at each record's facts. `validate()` (checks/runner.py)
+STORE_CHECKS look across records, at each record's facts. `validate()` (qms_cli/validation.py)
 reads the records, keeps what it found between runs, and runs every check."""
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from typing import Any, Callable, Iterable
 from ..errors import Finding
 from ..i18n import N_, _
 from ..model import values
-from ..model.declaration import FieldSpec, RecordType
+from ..model.declaration import RecordType
+from ..model.rules import Evaluator
 
 
 @dataclass
@@ -33,7 +34,6 @@ class Context:
 
     def evaluator(self, rt: RecordType, data: dict):
         """Requirements over this record and the records it refers to (from those read)."""
-        from ..model.rules import Evaluator
 
         def fetch(type_name: str, rid: str):
             if self.used is not None:
@@ -175,27 +175,6 @@ def _check_paper_time(r: Loaded, rt: RecordType, raw: list, i: int, sig: dict, c
                           time=values.shown_time(on, tz), problem=problem))
 
 
-def _walk(fields: dict[str, FieldSpec], data, prefix=""):
-    """(path, spec, value) for every filled-in leaf value."""
-    if not isinstance(data, dict):
-        return
-    for key, spec in fields.items():
-        value = data.get(key)
-        if value is None:
-            continue
-        path = f"{prefix}{key}"
-        if spec.type == "object":
-            yield from _walk(spec.fields, value, path + ".")
-        elif spec.type == "list" and isinstance(value, list) and spec.items is not None:
-            for i, item in enumerate(value):
-                if spec.items.type == "object":
-                    yield from _walk(spec.items.fields, item, f"{path}.{i}.")
-                else:
-                    yield f"{path}.{i}", spec.items, item
-        else:
-            yield path, spec, value
-
-
 
 
 def facts_of(rt: RecordType, r: Loaded) -> dict:
@@ -203,7 +182,7 @@ def facts_of(rt: RecordType, r: Loaded) -> dict:
     the files it attaches and pins, and its declared unique combinations. Plain lists and
     text, so that they can be kept between runs."""
     refs, files, pins, unique = [], [], [], []
-    for path, spec, value in _walk(rt.fields, r.data):
+    for path, spec, value in values.walk(rt.fields, r.data):
         if spec.type == "ref" and isinstance(value, str):
             refs.append([path, spec.to or "", value])
         elif spec.type == "file" and isinstance(value, str):
@@ -329,11 +308,3 @@ RECORD_CHECKS = [check_envelope, check_schema, check_text, check_state_requireme
 # Checks across records, over each record's facts: run every time, they are cheap.
 STORE_CHECKS = [check_references, check_files, check_duplicate_ids, check_pinned_content, check_unique]
 CHECKS = RECORD_CHECKS + STORE_CHECKS
-
-
-def validate(store, targets: list[str] = (), *, strict: bool = False, cache: bool = True) -> list[Finding]:
-    """Findings for the whole store, or for the records `targets` names (IDs or paths).
-    With `strict`, warnings count as errors."""
-    from .runner import run
-
-    return run(store, list(targets), strict=strict, cache=cache).findings

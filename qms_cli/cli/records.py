@@ -12,7 +12,7 @@ import typer
 from ..errors import BadInput
 from ..i18n import N_, _, language
 from ..paths import builtin_type_label, type_label
-from . import err, handled, lang_of, open_store, options
+from .base import err, handled, lang_of, open_store, options
 
 ON_HELP = N_(
     "When the act happened on paper, for a paper record entered afterwards (补录): a date "
@@ -60,7 +60,7 @@ def type_app(type_name: str, declaration: Path | None = None) -> typer.Typer:
         on: Optional[str] = typer.Option(None, "--on", help=_(ON_HELP), metavar="DATE[THH:MM]"),
         json: bool = typer.Option(False, "--json", help=_("Print the new record as JSON.")),
     ) -> None:
-        from ..store import yamlio
+        from ..files import yamlio
         from ..views import plain
 
         store = open_store()

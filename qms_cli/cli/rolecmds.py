@@ -7,7 +7,7 @@ from typing import Optional
 import typer
 
 from ..i18n import _
-from . import app, err, handled, lang_of, open_store, options
+from .base import app, err, handled, lang_of, open_store, options
 from .records import emit_json
 
 role_app = typer.Typer(help=_("Who holds which role: list, grant, revoke (signed by the admin role)."),
@@ -38,7 +38,7 @@ def role_list(json: bool = typer.Option(False, "--json", help=_("Print as JSON."
 
 
 def _change(verb: str, role: str, person: str, **kw) -> None:
-    from ..roles import change
+    from ..store.governance import change
 
     store = open_store()
     commit, said, notes = change(store, verb, role, person, **kw)
@@ -84,7 +84,7 @@ app.add_typer(rules_app, name="rules")
 def rules_commit(
     comment: str = typer.Option(..., "--comment", "-m", help=_("Why the rules change: goes into the commit message.")),
 ) -> None:
-    from ..roles import commit_rules
+    from ..store.governance import commit_rules
 
     store = open_store()
     commit, paths, notes = commit_rules(store, comment)

@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 
 from ..i18n import _
-from . import app, err, handled, lang_of, open_store, options
+from .base import app, err, handled, lang_of, open_store, options
 from .records import emit_json
 
 
@@ -95,7 +95,7 @@ def validate(
         False, "--no-cache", help=_("Read and check every record afresh (what was kept in .qms/cache/ is rebuilt).")
     ),
 ) -> None:
-    from ..checks.runner import run
+    from ..validation import run
 
     store = open_store()
     result = run(store, list(targets or []), strict=strict, cache=not no_cache)
@@ -185,10 +185,10 @@ def render(
 def write_out(store, text: str, output: Path | None, rows: int | None = None, writer=None) -> None:
     """Print `text`, or write it (or the bytes `writer` makes) to `output` and say so (with
     the number of `rows` when given). `-o -` is standard output. Nothing of the store is
-    overwritten (store.output)."""
+    overwritten (files.output)."""
     import sys
 
-    from ..store import output as out
+    from ..files import output as out
 
     if output is None or str(output) == "-":
         if writer is not None:

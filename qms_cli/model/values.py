@@ -10,6 +10,7 @@ from typing import Any, Iterator
 
 from ..errors import BadInput
 from ..i18n import N_, _
+from ..suggest import choice, did_you_mean
 from ..text import controls, quote
 from .declaration import ENVELOPE_KEYS, FieldSpec, RecordType
 
@@ -301,7 +302,6 @@ def coerce(spec: FieldSpec, raw: str, tz: tzinfo) -> Any:
     if kind == "enum":
         key = enum_key(spec, text)
         if key is None:
-            from ..suggest import did_you_mean
 
             words = [*spec.values, *(w for labels in spec.values.values() if isinstance(labels, dict)
                                      for w in labels.values())]
@@ -378,7 +378,6 @@ def _bounded(spec: FieldSpec, n: int | float) -> int | float:
 def enum_key(spec: FieldSpec, text: str) -> str | None:
     """The value of an enum field that `text` names: the value itself, or its label in
     any language as the form prints it (严重投诉, Serious complaint); None if neither."""
-    from ..suggest import choice
 
     return choice(text, spec.values)
 
@@ -486,3 +485,25 @@ def record_title(rt: RecordType, data: Any, width: int = 60) -> str:
     value = get(data, rt.title_field) if rt.title_field else None
     text = " ".join(str(value or "").split())
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def walk(fields: dict[str, FieldSpec], data, prefix=""):
+    """(path, spec, value) for every filled-in leaf value of `data` under the declared
+    `fields` (list items as path[i]); what the checks and the write path both walk."""
+    if not isinstance(data, dict):
+        return
+    for key, spec in fields.items():
+        value = data.get(key)
+        if value is None:
+            continue
+        path = f"{prefix}{key}"
+        if spec.type == "object":
+            yield from walk(spec.fields, value, path + ".")
+        elif spec.type == "list" and isinstance(value, list) and spec.items is not None:
+            for i, item in enumerate(value):
+                if spec.items.type == "object":
+                    yield from walk(spec.items.fields, item, f"{path}.{i}.")
+                else:
+                    yield f"{path}.{i}", spec.items, item
+        else:
+            yield path, spec, value

@@ -21,10 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadInput
+from ..files import safefs, yamlio
 from ..i18n import _
 from ..model import values
 from ..model.declaration import FieldSpec
 from ..text import FORMULA_START, markdown, spreadsheet, xlsx_text
+from ..views import matches
 from ..views import shown as _shown_plain
 
 BUILTIN = Path(__file__).resolve().parent
@@ -128,7 +130,6 @@ def parse_period(text: str) -> tuple[date, date]:
 
 
 def build(store, name: str, lang: str, period: str | None = None, where: list[str] = ()) -> Report:
-    from ..store import safefs, yamlio
 
     if not NAME.fullmatch(name):
         raise BadInput(_("no report '{name}' (expected one of {choices})").format(
@@ -197,7 +198,6 @@ def build(store, name: str, lang: str, period: str | None = None, where: list[st
 def _collect(store, rt, spec: dict, columns: list[dict], window, extra: list, lang: str, problems: list[str],
              groups: dict[str, list[list[Cell]]]) -> None:
     """Add the rows of `spec`'s records of type `rt` to `groups` (by its group_by value)."""
-    from ..views import matches
 
     conditions = [(k, str(v).lower() if isinstance(v, bool) else str(v)) for k, v in (spec.get("where") or {}).items()]
     conditions += extra

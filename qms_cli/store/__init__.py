@@ -14,12 +14,21 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Iterator
 
+from ..checks import Context, Loaded, check_envelope, check_schema, check_signatures, check_text
 from ..config import CONFIG_FILE, Config
-from ..errors import BadInput, NotAStore, NotAuthorised, QmsError, Refused
+from ..errors import BadFile, BadInput, NotAStore, NotAuthorised, QmsError, Refused
+from ..files import safefs, yamlio
+from ..files.safefs import LINK
 from ..i18n import _, language, use_store_language
 from ..model import values
 from ..model.declaration import ENVELOPE_KEYS, RecordType
+from ..model.rules import Evaluator
+from ..parallel import map_many
+from ..roles import guard
+from ..suggest import choice, did_you_mean
 from ..text import quote
+from . import git as gitops
+from . import lock
 
 ATTACHMENT_MB = 20  # the largest attachment by default (qms.yaml attachments.max_mb)
 LIST_SEPARATORS = re.compile("[,，、]")  # 质量部，技术部 and 质量部、技术部 are two departments, as 质量部,技术部
@@ -116,7 +125,6 @@ class Store:
                 _("{path}: has {config} but is not a git repository; run 'git init' there "
                   "(every change to a store is a git commit)").format(path=root, config=CONFIG_FILE)
             )
-        from . import lock
 
         store = Store(root)
         # a write interrupted earlier is finished or undone before anything is read
@@ -206,19 +214,16 @@ class Store:
         return path.relative_to(self.root).as_posix()
 
     def read(self, record_id: str, type_name: str | None = None, *, kind: str = "safe") -> Record:
-        from . import yamlio
 
         name, path = self.locate(record_id, type_name)
         data = yamlio.load(path, self.rel(path), kind, root=self.root)
         return self._record(name, path, data)
 
     def _record(self, type_name: str, path: Path, data: Any) -> Record:
-        from ..errors import BadFile, QmsError
 
         rel = self.rel(path)
 
         def line_of(field: str) -> int | None:
-            from . import yamlio
 
             try:
                 text = yamlio.decode(yamlio.read(path, rel, self.root), rel)
@@ -243,7 +248,6 @@ class Store:
         """(type, path) of every record file, in a stable order, without reading them.
         A linked folder is not followed: it is added to `self.skipped`, for lists and
         reports to say what they left out (validate reports it too)."""
-        from .safefs import LINK
 
         names = [type_name] if type_name else self._type_folders()
         if (self.root / RECORDS).is_symlink():
@@ -292,11 +296,8 @@ class Store:
         several processes when there are many. With `then`, each record is passed through
         `then(record)` where it was read, and that result (None: left out) comes back
         instead: a list row is much less to hand back than a record."""
-        from ..errors import QmsError
-        from ..parallel import map_many
 
         def read(item: tuple[str, Path]) -> Any:
-            from . import yamlio
 
             name, path = item
             try:
@@ -330,7 +331,6 @@ class Store:
         """Requirements and computed values of `data`, reading other records as needed.
         `today` is the day of the action (its commit date, or with `on_paper` the day it
         happened on paper, 补录); by default the clock's."""
-        from ..model.rules import Evaluator
 
         return Evaluator(
             rt=rt, data=data, types=self.record_type, fetch=self.fetch, scan=self.scan,
@@ -342,7 +342,6 @@ class Store:
         """Another record's data (read-only), or None if there is no such record."""
         key = (type_name, record_id)
         if key not in self._fetched:
-            from . import yamlio
 
             try:
                 p = self.path_of(type_name, record_id)
@@ -409,7 +408,6 @@ class Store:
             {h.email for r in resolved for h in (self.config.roles[r].holders if r in self.config.roles else ())
              if h.covers(day) and h.serves(department)}
         )
-        from ..roles import guard
 
         dept = f" --department {department}" if department and limited else ""
         admin = guard(self.config)
@@ -514,8 +512,6 @@ class Store:
             return
         from ruamel.yaml.comments import CommentedMap
 
-        from ..checks import _walk
-
         for name, spec in rt.fields.items():
             if spec.type == "file" and spec.pin and not values.is_empty(data.get(name)):
                 if values.is_empty(data.get(spec.pin)):
@@ -523,7 +519,7 @@ class Store:
                     _place(rt, data, spec.pin)
         # every other attached file too: evidence is pinned with the record (envelope `pins`)
         pins = data.get("pins") if isinstance(data.get("pins"), dict) else CommentedMap()
-        for path, spec, value in _walk(rt.fields, data):
+        for path, spec, value in values.walk(rt.fields, data):
             if spec.type == "file" and not spec.pin and isinstance(value, str) and value not in pins:
                 pins[value] = self.file_sha256(value, path)
         if pins:
@@ -533,7 +529,6 @@ class Store:
     def file_sha256(self, rel: str, field_name: str) -> str:
         """The SHA-256 of an attached file, to pin it: the file must be a file of the
         store (no link, device or pipe) and at most safefs.ATTACHMENT_LIMIT bytes."""
-        from . import safefs
 
         if rel in self._staged:
             return hashlib.sha256(self._staged[rel]).hexdigest()
@@ -560,8 +555,6 @@ class Store:
         (补录), if it is entered afterwards."""
         from ruamel.yaml.comments import CommentedMap
 
-        from . import git as gitops
-        from . import lock
 
         rt = self.record_type(type_name)
         wf = rt.workflow
@@ -617,8 +610,6 @@ class Store:
         return Change(self._record(rt.name, path, data), commit, tuple(notes))
 
     def set(self, type_name: str, record_id: str, assignments: list[str], comment: str = "") -> Change:
-        from . import git as gitops
-        from . import lock, yamlio
 
         rt = self.record_type(type_name)
         gitops.actor(self.root)  # an identity is needed before anything else
@@ -685,8 +676,6 @@ class Store:
     ) -> Change:
         """A workflow move, signed. `on`: when the act happened on paper (补录), if it is
         entered afterwards; the signature's `at` stays the time it is entered and signed."""
-        from . import git as gitops
-        from . import lock, yamlio
 
         rt = self.record_type(type_name)
         wf = rt.workflow
@@ -748,7 +737,6 @@ class Store:
         are done when the move is: on paper on `on`, if it was entered afterwards."""
         from ruamel.yaml.comments import CommentedMap
 
-        from . import yamlio
 
         done: list[str] = []
         effects = rt.effects.get(state) or ()
@@ -895,7 +883,6 @@ class Store:
         reviews+={at: 2026-06-01, by: 赵敏, outcome: no_change}."""
         from ruamel.yaml.comments import CommentedMap
 
-        from . import yamlio
 
         text = raw.strip()
         if not (text.startswith("{") and text.endswith("}")):
@@ -941,7 +928,6 @@ class Store:
 
     def attachment_limit(self) -> int:
         """The largest file that may be attached, in bytes (qms.yaml `attachments.max_mb`)."""
-        from . import safefs
 
         raw = (self.config.data.get("attachments") or {}).get("max_mb", ATTACHMENT_MB) \
             if isinstance(self.config.data.get("attachments") or {}, dict) else None
@@ -959,7 +945,6 @@ class Store:
 
         from ruamel.yaml.comments import CommentedMap
 
-        from . import safefs
 
         if not source.strip():
             raise BadInput(_("{field}: '@' names no file (expected @PATH, e.g. {field}=@客户来函.pdf)").format(field=field))
@@ -1002,7 +987,6 @@ class Store:
 
     def _free_name(self, folder: str, name: str, raw: bytes) -> str:
         """folder/name, or folder/stem-N.ext when that is taken by other content."""
-        from . import safefs
 
         stem, dot, ext = name.rpartition(".") if "." in name else (name, "", "")
         for n in range(1, 1000):
@@ -1021,7 +1005,6 @@ class Store:
 
     def _file_under_id(self, rt: RecordType, data: Any) -> None:
         """A new record's attachments move from the waiting folder to files/TYPE/ID/."""
-        from ..checks import _walk
 
         waiting = f"files/{rt.name}/{self.NEW_FOLDER}/"
         if not any(k.startswith(waiting) for k in self._staged):
@@ -1031,7 +1014,7 @@ class Store:
             raw = self._staged.pop(old)
             moved[old] = self._free_name(f"files/{rt.name}/{data['id']}", old[len(waiting):], raw)
             self._staged[moved[old]] = raw
-        for path, spec, value in list(_walk(rt.fields, data)):
+        for path, spec, value in list(values.walk(rt.fields, data)):
             if spec.type == "file" and value in moved:
                 values.put(data, path, moved[value])
         pins = data["pins"]
@@ -1041,11 +1024,9 @@ class Store:
     def _check_refs(self, rt: RecordType, data: Any) -> None:
         """Every reference names a record that is in the store, every attached file a file
         that is there (put it under files/ first)."""
-        from ..checks import _walk
-        from . import safefs
 
         whose = f"{rt.name} {data.get('id')}: " if data.get("id") else ""
-        for path, spec, value in _walk(rt.fields, data):
+        for path, spec, value in values.walk(rt.fields, data):
             if spec.type == "ref" and not values.is_empty(value):
                 if self.fetch(spec.to, str(value)) is None:
                     raise Refused(_("{prefix}{field}: {type} {id} is not in the store").format(
@@ -1065,7 +1046,6 @@ class Store:
     def _check_file_is_sound(self, rt: RecordType, data: Any, rel: str) -> None:
         """A record validate would reject (a hand-broken envelope, signature or field) is
         not changed on top: it is fixed first, by the person who broke it."""
-        from ..checks import Context, Loaded, check_envelope, check_schema, check_signatures, check_text
 
         ctx = Context(root=self.root, types={rt.name: rt}, store=self)
         loaded = [Loaded(rt.name, rel, data)]
@@ -1148,7 +1128,6 @@ class Store:
 
     def _attachments(self, changes: dict) -> list[str]:
         """The store files the changed records attach or pin."""
-        from ..checks import _walk
 
         found: set[str] = set()
         for data, _style in changes.values():
@@ -1156,7 +1135,7 @@ class Store:
                 rt = self.record_type(str(data.get("type")))
             except QmsError:
                 continue
-            for _path, spec, value in _walk(rt.fields, data):
+            for _path, spec, value in values.walk(rt.fields, data):
                 if spec.type == "file" and isinstance(value, str) and value:
                     found.add(value)
             if isinstance(data.get("pins"), dict):
@@ -1166,8 +1145,6 @@ class Store:
 
     def _write(self, changes: dict, message: str, date: datetime | None = None) -> str:
         """Write every changed record and commit them together: one action, one commit."""
-        from . import git as gitops
-        from . import lock, safefs, yamlio
 
         texts: dict[str, bytes] = {}
         checks = gitops.Checks(self.root, self._attachments(changes))  # asked of git meanwhile
@@ -1197,7 +1174,6 @@ class Store:
 
     def _texts(self, changes: dict, texts: dict[str, bytes]) -> None:
         """The text of each changed record, checked to read back as what was meant."""
-        from . import yamlio
 
         for path, (data, style) in changes.items():
             rel = self.rel(path)
@@ -1221,7 +1197,6 @@ class Store:
 def state_named(rt: RecordType, word: str) -> str:
     """The state `word` names: the state itself or its label as forms print it (已联系顾客,
     Acknowledged), in any language; else a refusal that lists them, with the closest."""
-    from ..suggest import choice, did_you_mean
 
     wf = rt.workflow
     found = choice(word, {name: state.label for name, state in wf.states.items()})

@@ -21,7 +21,13 @@ import sys
 import time
 from pathlib import Path
 
+from .. import __version__
+from ..errors import QmsError
+from ..files import safefs
+from ..files.safefs import read_file
+from ..files.yamlio import MAX_BYTES, atomic_write
 from ..i18n import language
+from ..model.values import check_file_path
 from .git import blob_id  # the id git gives a file's bytes
 
 FORMAT = 2
@@ -35,7 +41,6 @@ def stat_key(st: os.stat_result) -> list[int]:
 def fingerprint(root: Path) -> str:
     """What, besides a record's own bytes and the records it refers to, decides what is
     found in it: the qms code and its declarations, qms.yaml, the store's types/."""
-    from .. import __version__
 
     # findings are cached as the sentences they print, so in the language they print in
     h = hashlib.sha1(f"{FORMAT} {__version__} {sys.version_info[:2]} {language()}".encode())
@@ -46,9 +51,6 @@ def fingerprint(root: Path) -> str:
             if name.endswith((".py", ".yaml", ".mo")):
                 st = os.stat(os.path.join(dirpath, name))
                 h.update(f"{os.path.relpath(os.path.join(dirpath, name), package)} {st.st_size} {st.st_mtime_ns}\n".encode())
-    from ..errors import QmsError
-    from . import safefs
-    from .yamlio import MAX_BYTES
 
     types = root / "types"
     local = sorted(types.glob("*.yaml")) if types.is_dir() and not types.is_symlink() else []
@@ -123,9 +125,6 @@ class Cache:
         if self._trusted(old, st):
             self.records[rel] = old
             return old[4]
-        from ..errors import QmsError
-        from .safefs import read_file
-        from .yamlio import MAX_BYTES
 
         try:
             raw = read_file(path, MAX_BYTES)
@@ -140,9 +139,6 @@ class Cache:
     def sha256(self, rel: str) -> str | None:
         """The SHA-256 of an attached file under files/ (None if it is not there, or is a
         link, a device or too big to pin), from its stat when that is safe, as for records."""
-        from ..errors import QmsError
-        from ..model.values import check_file_path
-        from . import safefs
 
         try:
             check_file_path(rel)
@@ -198,7 +194,6 @@ class Cache:
         doc = {"format": FORMAT, "fingerprint": self.fp, "started_ns": self.started_ns,
                "records": records, "files": files}
         try:
-            from .yamlio import atomic_write
 
             self.path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write(self.path, json.dumps(doc, ensure_ascii=False, separators=(",", ":")))

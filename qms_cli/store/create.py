@@ -17,7 +17,9 @@ from .. import __version__
 from ..config import CONFIG_FILE, Config
 from ..errors import BadInput, Refused
 from ..i18n import N_, _
+from ..schema import SCHEMA_DIR, export
 from ..text import char_name, controls, visible
+from . import Store
 from . import git as gitops
 
 # The roles qms knows by name, with their labels. A role a record type uses that is not
@@ -419,8 +421,6 @@ def init_store(path: Path, company: str = "", site: str = "", lang: str = "zh", 
         p.write_text(content, encoding="utf-8")
         written.append(rel)
     # JSON Schemas for editors; records written by qms name them (yaml-language-server)
-    from ..schema import SCHEMA_DIR, export
-    from . import Store
 
     for p in export(Store(path), path / SCHEMA_DIR):
         written.append(p.relative_to(path).as_posix())

@@ -22,8 +22,8 @@ from typing import Iterator
 from ..errors import BadInput, Busy
 from ..i18n import _
 from . import git as gitops
-from . import safefs
-from .yamlio import MAX_BYTES, atomic_write
+from ..files import safefs
+from ..files.yamlio import MAX_BYTES, atomic_write
 
 STATE_DIR = ".qms"
 LOCK_WAIT_SECONDS = float(os.environ.get("QMS_LOCK_TIMEOUT", "60"))

@@ -13,12 +13,17 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import BadFile, BadInput, Finding, QmsError
-from ..i18n import N_, _
-from ..text import CONTROL
-from ..model import values
-from ..model.rules import ahead_of_now
-from . import RECORD_CHECKS, STORE_CHECKS, Context, Loaded, Summary, facts_of, says_in_state
+from .checks import RECORD_CHECKS, STORE_CHECKS, Context, Loaded, Summary, facts_of, says_in_state
+from .errors import BadFile, BadInput, Finding, QmsError
+from .files import safefs, yamlio
+from .files.safefs import read_file
+from .i18n import N_, _
+from .model import values
+from .model.rules import ahead_of_now
+from .parallel import map_many
+from .store.cache import Cache, fingerprint
+from .store.git import blob_id
+from .text import CONTROL
 
 
 @dataclass
@@ -47,9 +52,6 @@ class _OnDisk:
         return self.memo[key][1]
 
     def _read(self, key) -> tuple[Any, str | None]:
-        from ..store import yamlio
-        from ..store.git import blob_id
-        from ..store.safefs import read_file
 
         path = self.where.get(key)
         if path is None:
@@ -115,7 +117,6 @@ LINKED_PLACES = ("qms.yaml", "files", "templates", "types", "reports", "schemas"
 
 
 def _links(store, found: list[str]) -> list[Finding]:
-    from ..store import safefs
 
     for place in LINKED_PLACES:
         found.extend(safefs.links_under(store.root, place))
@@ -124,7 +125,6 @@ def _links(store, found: list[str]) -> list[Finding]:
 
 
 def _file_kind(root, rel: str) -> str:
-    from ..store import safefs
 
     try:
         return safefs.kind(root, rel)[0]
@@ -134,7 +134,6 @@ def _file_kind(root, rel: str) -> str:
 
 def _lines(findings: list[Finding], text: str | None) -> list[Finding]:
     """Findings pointed at the line a person edits (a missing field: its parent's line)."""
-    from ..store import yamlio
 
     if not findings or text is None:
         return findings
@@ -156,9 +155,6 @@ def _lines(findings: list[Finding], text: str | None) -> list[Finding]:
 
 def _examine(job: tuple[str, str, str], ctx: Context) -> tuple[str, str | None, dict]:
     """Read one record and run RECORD_CHECKS on it: what the cache keeps of it."""
-    from ..store import yamlio
-    from ..store.git import blob_id
-    from ..store.safefs import read_file
 
     tname, rel, path = job
     entry: dict = {}
@@ -195,7 +191,6 @@ def _examine(job: tuple[str, str, str], ctx: Context) -> tuple[str, str | None, 
 
 
 def _examine_all(jobs: list[tuple[str, str, str]], ctx: Context) -> list[tuple[str, str | None, dict]]:
-    from ..parallel import map_many
 
     return map_many(lambda job: _examine(job, ctx), jobs)
 
@@ -223,8 +218,6 @@ def _select(store, files: list, targets: list[str], links: list[str]) -> tuple[l
 
 
 def run(store, targets: list[str], *, strict: bool = False, cache: bool = True) -> Result:
-    from ..store import safefs, yamlio
-    from ..store.cache import Cache, fingerprint
 
     try:
         config = store.config
@@ -314,3 +307,9 @@ def run(store, targets: list[str], *, strict: bool = False, cache: bool = True) 
             findings.append(Finding("qms.yaml", key, _("a line break; expected one line, as printed at the top of every form")))
     findings.sort(key=lambda f: (f.source, f.line or 0, f.field))
     return Result(findings, len(files), len(jobs))
+
+
+def validate(store, targets: list[str] = (), *, strict: bool = False, cache: bool = True) -> list[Finding]:
+    """Findings for the whole store, or for the records `targets` names (IDs or paths).
+    With `strict`, warnings count as errors."""
+    return run(store, list(targets), strict=strict, cache=cache).findings

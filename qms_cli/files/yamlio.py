@@ -18,6 +18,7 @@ from typing import Any
 from ..errors import BadFile, BadInput
 from ..i18n import N_, _
 from ..text import visible
+from . import fastyaml, safefs
 
 MAX_BYTES = 1024 * 1024
 MAX_DEPTH = 64
@@ -109,7 +110,6 @@ def _may_be_hostile(text: str) -> bool:
 
 def parse_fast(text: str, source: str) -> Any:
     """Bulk reading (validate, lists, reports): libyaml, YAML 1.2 scalars, same checks."""
-    from . import fastyaml
 
     if "\t" in text:
         # libyaml and ruamel disagree on some tabs (before a comment, in indentation): a
@@ -228,7 +228,6 @@ def read(path: Path, source: str, root: Path | None = None, what: str = N_("a re
     named (a link is followed, as for any file given on the command line). Devices, pipes
     and sockets are refused, and the size is checked before reading. `what` names the file
     in a refusal over the size ("a record"), in English: it is translated where it is shown."""
-    from . import safefs
 
     if root is not None:
         rel = Path(path).relative_to(root).as_posix()
