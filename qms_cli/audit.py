@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from .errors import BadInput, Finding, QmsError
+from .errors import BadInput, Finding, QmsError, Severity
 from .i18n import N_, _, ngettext
 from .model import values
 from .store.git import trailers_of
@@ -867,7 +867,7 @@ def _check_import(c: Commit, where: str, cfg, blobs: _Blobs, first: bool, store=
                 problems = [f for check in RECORD_CHECKS for f in check([Loaded(rt.name, path, data)], ctx)]
             except (QmsError, KeyError) as e:
                 problems = [Finding(path, "", str(e))]
-            problems = [f for f in problems if f.severity == "error"]
+            problems = [f for f in problems if f.severity is Severity.ERROR]
             if problems:
                 first_problem = f"{problems[0].field}: {problems[0].message}" if problems[0].field else problems[0].message
                 if len(problems) > 1:
@@ -883,7 +883,7 @@ def _check_import(c: Commit, where: str, cfg, blobs: _Blobs, first: bool, store=
         out.append(Finding(where, "", ngettext("{n} record imported as they were (signatures in them predate "
                                                "this store)",
                                                "{n} records imported as they were (signatures in them predate "
-                                               "this store)", added).format(n=added), severity="note"))
+                                               "this store)", added).format(n=added), severity=Severity.NOTE))
     return out
 
 
@@ -940,7 +940,7 @@ def _check_record(c, where, path, rt, before, after, cfg, day, trailers) -> tupl
                 message = _("hand edit of {fields} by {author}").format(fields=named, author=c.author)
             else:
                 message = _("hand edit of layout by {author}").format(author=c.author)
-            out.append(Finding(where, path, message, severity="note"))
+            out.append(Finding(where, path, message, severity=Severity.NOTE))
         elif changed:
             out.append(Finding(where, path, _("record changed without qms trailers ({fields})").format(fields=named)))
         else:
@@ -1110,7 +1110,7 @@ def _check_keys(root: Path, signing, config_of) -> list[Finding]:
                     continue  # unsigned: _check_signed names it
                 if not listed:
                     out.append(Finding(where, "", _("signed, but qms.yaml lists no signing key for {email}: the key "
-                                                    "is not tied to the signer").format(email=email), severity="note"))
+                                                    "is not tied to the signer").format(email=email), severity=Severity.NOTE))
                 elif ssh and status == "G" and signer.lower() == email.lower():
                     continue
                 elif gpg and fingerprint and any(fingerprint.upper().endswith(k[-16:]) for k in gpg if k):
@@ -1275,7 +1275,7 @@ def _outside_anchors(store, source: str) -> tuple[list[tuple[str, str, int | Non
         if sha not in history and _behind(store.root, source, name, sha):
             problems.append(Finding(f"tag {name} on {source}", "", _("anchors {commit}, which this clone has not "
                                                                      "fetched yet: pull, then audit again")
-                                    .format(commit=sha[:10]), severity="note"))
+                                    .format(commit=sha[:10]), severity=Severity.NOTE))
             continue
         found.append((sha, f"tag {name} on {source}", None))
     return found, problems

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from .config import CONFIG_FILE, sample_store_dir
-from .errors import QmsError, Refused
+from .errors import QmsError, Refused, Severity
 from .i18n import _
 from .model import values
 from .render import render
@@ -308,5 +308,5 @@ def _play(path: Path | None) -> DemoResult:
             out.write_text(render(store, rid, lang, tname), encoding="utf-8")
             res.forms.append(out)
     res.document_id = doc or ""
-    res.findings = len([f for f in validate(store) if f.severity == "error"])
+    res.findings = len([f for f in validate(store) if f.severity is Severity.ERROR])
     return res

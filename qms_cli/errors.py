@@ -5,6 +5,7 @@ so anything may import it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 
 from .i18n import N_, _
 from .text import visible
@@ -70,8 +71,21 @@ def _one_line(text: str) -> str:
     return visible(text, one_line=True)
 
 
+class Severity(str, Enum):
+    """How much a finding weighs. An error fails `validate` and `audit` (exit 1); a warning
+    fails them only with --strict; a note is said and never fails (audit's "this is not
+    proven", e.g. a signature made before keys were listed)."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    NOTE = "note"
+
+    def __str__(self) -> str:
+        return self.value
+
+
 # the word a finding's tag shows for its severity (an error has no tag)
-SEVERITY_WORDS = {"warning": N_("warning")}
+SEVERITY_WORDS = {Severity.WARNING: N_("warning"), Severity.NOTE: N_("note")}
 
 
 @dataclass(frozen=True)
@@ -83,13 +97,15 @@ class Finding:
     field: str
     message: str
     line: int | None = None
-    severity: str = "error"  # "error" | "warning"
+    severity: Severity = Severity.ERROR
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "severity", Severity(self.severity))  # "warning" read back from a cache
 
     def __str__(self) -> str:
         where = self.source + (f":{self.line}" if self.line else "")
         field = f" {self.field}:" if self.field else ""
-        word = SEVERITY_WORDS.get(self.severity, self.severity)
-        tag = "" if self.severity == "error" else f" ({_(word)})"
+        tag = "" if self.severity is Severity.ERROR else f" ({_(SEVERITY_WORDS[self.severity])})"
         return _one_line(f"{where}:{field} {self.message}{tag}")
 
     def as_dict(self) -> dict:
@@ -98,5 +114,5 @@ class Finding:
             "line": self.line,
             "field": self.field,
             "message": self.message,
-            "severity": self.severity,
+            "severity": self.severity.value,
         }

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .checks import RECORD_CHECKS, STORE_CHECKS, Context, Loaded, Summary, facts_of, says_in_state
-from .errors import BadFile, BadInput, Finding, QmsError
+from .errors import BadFile, BadInput, Finding, QmsError, Severity
 from .files import safefs, yamlio
 from .files.safefs import read_file
 from .i18n import N_, _
@@ -296,10 +296,10 @@ def run(store, targets: list[str], *, strict: bool = False, cache: bool = True) 
         findings.extend(_links(store, links))
     kept.save(complete=not targets)
     if strict:
-        findings = [Finding(f.source, f.field, f.message, f.line, "error") if f.severity == "warning" else f
+        findings = [Finding(f.source, f.field, f.message, f.line, Severity.ERROR) if f.severity is Severity.WARNING else f
                     for f in findings]
     for w in config.calendar.warnings:
-        findings.append(Finding("qms.yaml", "calendar", w, severity="warning"))
+        findings.append(Finding("qms.yaml", "calendar", w, severity=Severity.WARNING))
     # qms.yaml is text printed on every form and list: the same rule as records
     findings.extend(Finding("qms.yaml", path, message) for path, message in values.text_problems(config.data))
     for key in ("company", "site"):

@@ -164,6 +164,24 @@ def test_a_damaged_cache_is_no_cache(qms, store):
         assert again["findings"] == first["findings"] and again["read"] == 1
 
 
+@pytest.mark.parametrize("damage", [
+    lambda f: f.__setitem__(3, "catastrophic"),  # a severity qms does not have
+    lambda f: f.__setitem__(2, "7"),  # a line that is not a number
+    lambda f: f.pop(),  # a finding cut short
+])
+def test_a_hand_edited_finding_in_the_cache_is_checked_afresh(qms, store, damage):
+    put(store, "CMP-2026-0001.yaml", VALID.format(id="CMP-2026-0001").replace("general", "huge"))
+    age(store)
+    first = check(qms)
+    cache = store / ".qms" / "cache" / "validate.json"
+    doc = json.loads(cache.read_text("utf-8"))
+    entry = next(rec[5] for rec in doc["records"].values() if rec[5] and rec[5].get("findings"))
+    damage(entry["findings"][0])
+    cache.write_text(json.dumps(doc), "utf-8")
+    again = check(qms)
+    assert again["findings"] == first["findings"] and again["read"] == 1
+
+
 def test_a_cache_committed_to_the_store_is_not_believed(qms, store):
     """CI validates a fresh clone: a cache that came with the clone could claim a broken
     record is clean. qms ignores a cache git tracks."""

@@ -129,3 +129,4 @@ def test_the_import_reader_sees_relative_and_hidden_imports(source, importer, ex
 def test_an_upward_import_would_be_caught():
     (a, b, _local, _line), = imports_in(PACKAGE / "model" / "x.py", "from ..store import Store\n")
     assert layer_of(b) > layer_of(a)
+

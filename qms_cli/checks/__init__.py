@@ -84,8 +84,7 @@ def check_envelope(records: list[Loaded], ctx: Context) -> Iterable[Finding]:
 def check_schema(records: list[Loaded], ctx: Context) -> Iterable[Finding]:
     for r in records:
         rt = ctx.types[r.type]
-        for path, message in values.check_fields(rt.fields, r.data, envelope=True):
-            severity = "warning" if message == _(values.UNKNOWN_FIELD) else "error"
+        for path, message, severity in values.check_fields(rt.fields, r.data, envelope=True):
             yield Finding(r.path, path, message, severity=severity)
 
 

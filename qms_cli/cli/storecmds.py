@@ -7,6 +7,7 @@ from typing import List, Optional
 
 import typer
 
+from ..errors import Severity
 from ..i18n import _
 from .base import app, err, handled, lang_of, open_store, options
 from .records import emit_json
@@ -100,7 +101,7 @@ def validate(
     store = open_store()
     result = run(store, list(targets or []), strict=strict, cache=not no_cache)
     findings = result.findings
-    errors = [f for f in findings if f.severity == "error"]
+    errors = [f for f in findings if f.severity is Severity.ERROR]
     if json or options().json:
         emit_json({"findings": [f.as_dict() for f in findings], "errors": len(errors),
                    "records": result.records, "read": result.examined})
@@ -255,7 +256,7 @@ def audit(
 
     store = open_store()
     findings = run(store, since, anchors_from)
-    errors = [f for f in findings if f.severity == "error"]
+    errors = [f for f in findings if f.severity is Severity.ERROR]
     if json or options().json:
         emit_json({"findings": [f.as_dict() for f in findings], "errors": len(errors)})
     else:

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, time, timezone, tzinfo
-from typing import Any, Iterator
+from typing import Any, Iterator, NamedTuple
 
-from ..errors import BadInput
+from ..errors import BadInput, Severity
 from ..i18n import N_, _
 from ..suggest import choice, did_you_mean
 from ..text import controls, quote
@@ -392,91 +392,100 @@ def check_file_path(text: str) -> None:
 # ------------------------------------------------------------------------ checking records
 
 
-def check_value(spec: FieldSpec, value: Any, path: str) -> Iterator[tuple[str, str]]:
+class Problem(NamedTuple):
+    """What a value check found: the field's path, the sentence, and how much it weighs (a
+    field the type does not declare is a warning; the rest are errors)."""
+
+    path: str
+    message: str
+    severity: Severity = Severity.ERROR
+
+
+def check_value(spec: FieldSpec, value: Any, path: str) -> Iterator[Problem]:
     """(path, message) for each way `value` does not fit `spec`. Empty values fit."""
     if value is None:
         return
     kind = spec.type
     if kind in ("text", "ref", "email"):
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            yield path, _("expected text")
+            yield Problem(path, _("expected text"))
     elif kind == "file":
         if not isinstance(value, str):
-            yield path, _("expected a file path under files/")
+            yield Problem(path, _("expected a file path under files/"))
         else:
             try:
                 check_file_path(value)
             except ValueError as e:
-                yield path, str(e)
+                yield Problem(path, str(e))
     elif kind == "int":
         if isinstance(value, bool) or not isinstance(value, int):
-            yield path, _("expected a whole number")
+            yield Problem(path, _("expected a whole number"))
         elif not number_in_bounds(value):
-            yield path, _("expected a whole number of at most 15 digits (up to {limit:,})").format(limit=INT_LIMIT)
+            yield Problem(path, _("expected a whole number of at most 15 digits (up to {limit:,})").format(limit=INT_LIMIT))
         else:
             yield from _bounds(spec, value, path)
     elif kind == "number":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            yield path, _("expected a number")
+            yield Problem(path, _("expected a number"))
         elif not number_in_bounds(value):
-            yield path, _("expected a number below 10^15 (not infinity or NaN)")
+            yield Problem(path, _("expected a number below 10^15 (not infinity or NaN)"))
         else:
             yield from _bounds(spec, value, path)
     elif kind == "bool":
         if not isinstance(value, bool):
-            yield path, _("expected true or false")
+            yield Problem(path, _("expected true or false"))
     elif kind == "date":
         if isinstance(value, datetime) or _as_date(value) is None:
-            yield path, _("expected a date such as 2026-03-02")
+            yield Problem(path, _("expected a date such as 2026-03-02"))
         elif day_out_of_bounds(_as_date(value)):
-            yield path, _("expected a date from {first} to {last}").format(first=DAY_MIN.year, last=DAY_MAX.year)
+            yield Problem(path, _("expected a date from {first} to {last}").format(first=DAY_MIN.year, last=DAY_MAX.year))
     elif kind == "datetime":
         if isinstance(value, date) and not isinstance(value, datetime):
-            yield path, _("expected a date and time such as 2026-03-02T09:15, not only a date")
+            yield Problem(path, _("expected a date and time such as 2026-03-02T09:15, not only a date"))
         elif _as_datetime(value, timezone.utc) is None:
-            yield path, _("expected a date and time such as 2026-03-02T09:15")
+            yield Problem(path, _("expected a date and time such as 2026-03-02T09:15"))
         elif day_out_of_bounds(_as_datetime(value, timezone.utc)):
-            yield path, _("expected a date from {first} to {last}").format(first=DAY_MIN.year, last=DAY_MAX.year)
+            yield Problem(path, _("expected a date from {first} to {last}").format(first=DAY_MIN.year, last=DAY_MAX.year))
     elif kind == "edition":
         if not isinstance(value, str) or not EDITION.match(value):
-            yield path, _("{value} is not an edition such as A/0").format(value=quote(value))
+            yield Problem(path, _("{value} is not an edition such as A/0").format(value=quote(value)))
     elif kind == "enum":
         if not isinstance(value, str) or value not in spec.values:
-            yield path, _("{value} is not one of {choices}").format(value=quote(value), choices=", ".join(spec.values))
+            yield Problem(path, _("{value} is not one of {choices}").format(value=quote(value), choices=", ".join(spec.values)))
     elif kind == "list":
         if not isinstance(value, list):
-            yield path, _("expected a list")
+            yield Problem(path, _("expected a list"))
         elif spec.items is not None:
             for i, item in enumerate(value):
                 yield from check_value(spec.items, item, f"{path}.{i}")
     elif kind == "object":
         if not isinstance(value, dict):
-            yield path, _("expected a group of fields")
+            yield Problem(path, _("expected a group of fields"))
         else:
             yield from check_fields(spec.fields, value, path + ".")
 
 
-def _bounds(spec: FieldSpec, n: float, path: str) -> Iterator[tuple[str, str]]:
+def _bounds(spec: FieldSpec, n: float, path: str) -> Iterator[Problem]:
     if spec.min is not None and n < spec.min:
-        yield path, _("expected at least {min:g}").format(min=spec.min)
+        yield Problem(path, _("expected at least {min:g}").format(min=spec.min))
     if spec.max is not None and n > spec.max:
-        yield path, _("expected at most {max:g}").format(max=spec.max)
+        yield Problem(path, _("expected at most {max:g}").format(max=spec.max))
 
 
 # what check_fields says of a field the type does not declare: a warning for validate,
-# kept as it is when a record is changed (compare with `_(UNKNOWN_FIELD)`)
+# kept as it is when a record is changed
 UNKNOWN_FIELD = N_("unknown field (not declared for this record type)")
 
 
 def check_fields(
     fields: dict[str, FieldSpec], data: dict, prefix: str = "", *, envelope: bool = False
-) -> Iterator[tuple[str, str]]:
+) -> Iterator[Problem]:
     for key, value in data.items():
         if envelope and key in ENVELOPE_KEYS:
             continue
         spec = fields.get(str(key))
         if spec is None:
-            yield f"{prefix}{key}", _(UNKNOWN_FIELD)
+            yield Problem(f"{prefix}{key}", _(UNKNOWN_FIELD), Severity.WARNING)
             continue
         yield from check_value(spec, value, f"{prefix}{key}")
 

@@ -16,7 +16,7 @@ from typing import Any, Iterator
 
 from ..checks import Context, Loaded, check_envelope, check_schema, check_signatures, check_text
 from ..config import CONFIG_FILE, Config
-from ..errors import BadFile, BadInput, NotAStore, NotAuthorised, QmsError, Refused
+from ..errors import BadFile, BadInput, NotAStore, NotAuthorised, QmsError, Refused, Severity
 from ..files import safefs, yamlio
 from ..files.safefs import LINK
 from ..i18n import _, language, use_store_language
@@ -1050,7 +1050,7 @@ class Store:
         ctx = Context(root=self.root, types={rt.name: rt}, store=self)
         loaded = [Loaded(rt.name, rel, data)]
         problems = [f for check in (check_envelope, check_signatures, check_schema, check_text)
-                    for f in check(loaded, ctx) if f.severity == "error"]
+                    for f in check(loaded, ctx) if f.severity is Severity.ERROR]
         if problems:
             raise BadInput(
                 _("{path}: fix the file before changing it ({count} problem(s), see qms validate)").format(
@@ -1060,8 +1060,8 @@ class Store:
 
     def _check_schema(self, rt: RecordType, data: Any, source: str) -> None:
         # a field a person added by hand is a warning for validate, and is kept as it is
-        problems = [(p, m) for p, m in values.check_fields(rt.fields, data, envelope=True)
-                    if m != _(values.UNKNOWN_FIELD)]
+        problems = [(p.path, p.message) for p in values.check_fields(rt.fields, data, envelope=True)
+                    if p.severity is Severity.ERROR]
         if problems:
             raise BadInput(
                 _("{source}: {count} field(s) do not fit the {type} form").format(

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from .. import __version__
-from ..errors import QmsError
+from ..errors import QmsError, Severity
 from ..files import safefs
 from ..files.safefs import read_file
 from ..files.yamlio import MAX_BYTES, atomic_write
@@ -164,7 +164,7 @@ class Cache:
         checking it is also as it was then."""
         rec = self.records.get(rel)
         e = rec[5] if rec is not None and rec[4] == blob else None
-        if not e:
+        if not e or not _sound(e):
             return None
         for dep_type, dep_id, dep_blob in e.get("deps", ()):
             if blobs_now.get((dep_type, dep_id)) != dep_blob:
@@ -199,6 +199,21 @@ class Cache:
             atomic_write(self.path, json.dumps(doc, ensure_ascii=False, separators=(",", ":")))
         except OSError:
             pass
+
+
+_SEVERITIES = {s.value for s in Severity}
+
+
+def _sound(entry) -> bool:
+    """An entry as `validate` writes it; anything else (a hand edit, a damaged file) is
+    no entry, and the record is checked afresh."""
+    if not isinstance(entry, dict):
+        return False
+    deps, findings = entry.get("deps", []), entry.get("findings", [])
+    return (isinstance(deps, list) and all(isinstance(d, list) and len(d) == 3 for d in deps)
+            and isinstance(findings, list)
+            and all(isinstance(f, list) and len(f) == 4 and isinstance(f[0], str) and isinstance(f[1], str)
+                    and (f[2] is None or type(f[2]) is int) and f[3] in _SEVERITIES for f in findings))
 
 
 def _tracked_by_git(root: Path) -> bool:
