@@ -715,7 +715,7 @@ def audit(store, since: str | None = None, anchors_from: str | None = None) -> l
         blobs.close()
         stream.close()
     findings.extend(_check_signed(store, since))
-    if store.config.data.get("require_signed_commits"):
+    if store.config.require_signed_commits:
         findings.extend(_check_keys(root, signing, config_of))
     findings.extend(_check_anchors(store, anchored, anchors_from))
     return findings
@@ -962,7 +962,7 @@ def _check_record(c, where, path, rt, before, after, cfg, day, trailers) -> tupl
                                                                         signature=move.sign)))
     if new_sigs[: len(old_sigs)] != old_sigs:
         out.append(Finding(where, path, _("earlier signatures were changed or removed")))
-    audit_cfg = cfg.data.get("audit") if isinstance(cfg.data.get("audit"), dict) else {}
+    audit_cfg = cfg.audit
     window = audit_cfg.get("back_entry_days", BACK_ENTRY_DAYS)
     window = window if isinstance(window, int) and not isinstance(window, bool) and window >= 0 else BACK_ENTRY_DAYS
     # the events a signature may not precede: the record's own date, then each earlier act
@@ -1127,7 +1127,7 @@ def _check_keys(root: Path, signing, config_of) -> list[Finding]:
 
 
 def _check_signed(store, since) -> list[Finding]:
-    if not store.config.data.get("require_signed_commits"):
+    if not store.config.require_signed_commits:
         return []
     rng = [f"{since}..HEAD"] if since else ["HEAD"]
     out = []
@@ -1297,7 +1297,7 @@ def anchor(store) -> tuple[str, list[str]]:
     (signed where the store signs), pushed where the store has a remote, so that the
     anchor is witnessed outside this clone. Returns the head and what was done."""
 
-    sign = bool(store.config.data.get("require_signed_commits"))
+    sign = store.config.require_signed_commits
     with lock.store_lock(store.root):
         head = _git(store.root, "rev-parse", "HEAD").strip()
         who = gitops.actor(store.root)

@@ -19,10 +19,22 @@ from .errors import BadInput
 from .files import yamlio
 from .i18n import _
 from .model.declaration import RecordType
+from .suggest import did_you_mean
+from .text import quote
 from .paths import BUILTIN_TYPES, PACKAGE_DIR, builtin_type_names, data_dir, sample_store_dir  # noqa: F401
 
 CONFIG_FILE = "qms.yaml"
 LANGS = ("zh", "en")
+# What qms.yaml may say, and inside the blocks whose keys are settings (not names of roles,
+# types or categories). A key not here is refused with the closest one: a typo
+# (`require_signed_commit: true`) would otherwise be silently without effect.
+SETTINGS = ("company", "site", "lang", "timezone", "shard", "time_limits", "calendar", "numbering", "roles",
+            "types", "approvals", "attachments", "require_signed_commits", "audit")
+BLOCK_SETTINGS = {
+    "audit": ("rules_signed_by", "roles_signed_by", "back_entry_days"),
+    "attachments": ("max_mb",),
+    "calendar": ("workdays", "holidays"),
+}
 
 
 @dataclass(frozen=True)
@@ -66,6 +78,27 @@ def _date_or_none(value: Any, where: str) -> date | None:
             file=CONFIG_FILE, field=where)) from None
 
 
+def check_keys(data: Any) -> None:
+    """Refuse a qms.yaml that is not a mapping of known settings, naming the unknown key and
+    the closest known one."""
+    if not isinstance(data, dict):
+        raise BadInput(_("{file}: expected settings (company:, roles: ...), not a {kind}").format(
+            file=CONFIG_FILE, kind=type(data).__name__))
+    for name in BLOCK_SETTINGS:
+        if data.get(name) is not None and not isinstance(data[name], dict):
+            raise BadInput(_("{file}: {key}: expected settings ({known}), not {value}").format(
+                file=CONFIG_FILE, key=name, known=", ".join(f"{k}:" for k in BLOCK_SETTINGS[name]),
+                value=quote(data[name])))
+    blocks = [("", data, SETTINGS)] + [
+        (f"{name}.", data[name], known) for name, known in BLOCK_SETTINGS.items() if isinstance(data.get(name), dict)]
+    for prefix, block, known in blocks:
+        for key in block:
+            if str(key) not in known:
+                raise BadInput(_("{file}: {key}: not a setting of qms.yaml{hint} (settings here: {known})").format(
+                    file=CONFIG_FILE, key=f"{prefix}{key}", hint=did_you_mean(str(key), known),
+                    known=", ".join(known)))
+
+
 def _deep_merge(base: dict, extra: dict) -> dict:
     out = dict(base)
     for k, v in extra.items():
@@ -87,9 +120,34 @@ class Config:
 
     @staticmethod
     def load(root: Path) -> Config:
-
+        """The store's qms.yaml as it is now, its keys checked (a commit's own qms.yaml, read
+        by audit, is taken as it was written)."""
         data = yamlio.load(root / CONFIG_FILE, CONFIG_FILE, root=root)
+        check_keys(data)
         return Config(root=root, data=data)
+
+    # -- what audit, attachments and signing are set to ------------------------------------
+    def _block(self, name: str) -> dict:
+        block = self.data.get(name) if isinstance(self.data, dict) else None
+        return block if isinstance(block, dict) else {}
+
+    @property
+    def audit(self) -> dict:
+        """The `audit:` block (rules_signed_by, back_entry_days), {} when there is none."""
+        return self._block("audit")
+
+    @property
+    def approvals(self) -> dict:
+        """The `approvals:` table, by document category, {} when there is none."""
+        return self._block("approvals")
+
+    @property
+    def attachments(self) -> dict:
+        return self._block("attachments")
+
+    @property
+    def require_signed_commits(self) -> bool:
+        return bool(self.data.get("require_signed_commits")) if isinstance(self.data, dict) else False
 
     # -- plain settings ------------------------------------------------------------------
     @property

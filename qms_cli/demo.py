@@ -58,7 +58,7 @@ def _document_change(store, res: DemoResult, step) -> str | None:
     doc = sorted(docs, key=lambda d: d["id"])[0]
     did, title = doc["id"], doc.get("title", "")
     rt = store.record_type("revision")
-    table = {**rt.approvals.default, **(store.config.data.get("approvals") or {})}.get(doc["category"], {})
+    table = {**rt.approvals.default, **(store.config.approvals)}.get(doc["category"], {})
     tz = store.config.tz
     t = datetime.now(tz).replace(second=0, microsecond=0) - timedelta(hours=2)
     # the new edition's text: the current one with a new clause

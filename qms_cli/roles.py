@@ -15,9 +15,7 @@ GUARD_KEYS = ("rules_signed_by", "roles_signed_by")  # the second: its name befo
 
 def guard(cfg: Config) -> str | None:
     """The role whose holders may change the rules, if the store names one."""
-    audit = cfg.data.get("audit") if isinstance(cfg.data, dict) else None
-    if not isinstance(audit, dict):
-        return None
+    audit = cfg.audit
     for key in GUARD_KEYS:
         if audit.get(key):
             return str(audit[key])

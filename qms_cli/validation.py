@@ -218,12 +218,12 @@ def _select(store, files: list, targets: list[str], links: list[str]) -> tuple[l
 
 
 def run(store, targets: list[str], *, strict: bool = False, cache: bool = True) -> Result:
-
     try:
         config = store.config
         type_names = set(config.type_names())
-    except QmsError as e:
-        return Result([Finding("qms.yaml", "", e.message)], 0, 0)
+    except QmsError as e:  # a qms.yaml qms cannot run on: the one finding (named once)
+        message = e.message.removeprefix("qms.yaml: ")
+        return Result([Finding("qms.yaml", "", message)], 0, 0)
     links: list[str] = []
     files = _listing(store, links)
     selected, named_links = _select(store, files, targets, links) if targets else (files, links)

@@ -1,4 +1,3 @@
-from conftest import QE, QM, RECEIVED, sets
 
 
 def test_new_and_show(qms, complaint):

@@ -373,7 +373,7 @@ class Store:
                 resolved.append(name)
                 continue
             key = self.evaluator(rt, data).first(rt.approvals.key) if rt.approvals.key else None
-            table = {**rt.approvals.default, **(self.config.data.get("approvals") or {})}
+            table = {**rt.approvals.default, **(self.config.approvals)}
             entry = table.get(str(key)) or {}
             role = entry.get(name[1:]) if isinstance(entry, dict) else None
             if not role:
@@ -928,9 +928,7 @@ class Store:
 
     def attachment_limit(self) -> int:
         """The largest file that may be attached, in bytes (qms.yaml `attachments.max_mb`)."""
-
-        raw = (self.config.data.get("attachments") or {}).get("max_mb", ATTACHMENT_MB) \
-            if isinstance(self.config.data.get("attachments") or {}, dict) else None
+        raw = self.config.attachments.get("max_mb", ATTACHMENT_MB)
         if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not 0 < raw <= safefs.ATTACHMENT_LIMIT >> 20:
             raise BadInput(_("{config}: attachments.max_mb: expected a number of megabytes from 1 to {limit}").format(
                 config=CONFIG_FILE, limit=safefs.ATTACHMENT_LIMIT >> 20))
@@ -1164,7 +1162,7 @@ class Store:
             for rel, new in texts.items():
                 yamlio.atomic_write(self.root / rel, new)
             commit = gitops.commit(self.root, list(texts), message, date=date.isoformat() if date else None,
-                                   sign=bool(self.config.data.get("require_signed_commits")),
+                                   sign=self.config.require_signed_commits,
                                    track=lock.git_pid_file(self.root))
         except BaseException:
             lock.roll_back(self.root)

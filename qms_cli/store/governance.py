@@ -123,7 +123,7 @@ def change(store, verb: str, role: str, person: str, *, name: str | None = None,
         try:
             yamlio.atomic_write(root / CONFIG_FILE, raw)
             commit = gitops.commit(root, [CONFIG_FILE], message, date=actor.when.isoformat(),
-                                   sign=bool(cfg.data.get("require_signed_commits")), track=lock.git_pid_file(root))
+                                   sign=cfg.require_signed_commits, track=lock.git_pid_file(root))
         except BaseException:
             lock.roll_back(root)
             raise
@@ -191,7 +191,7 @@ def commit_rules(store, comment: str) -> tuple[str, list[str], list[str]]:
         present = [rel for rel in paths if safefs.kind(root, rel)[0] == "file"]
         try:
             commit = gitops.commit(root, present, message, date=actor.when.isoformat(),
-                                   sign=bool(before.data.get("require_signed_commits")),
+                                   sign=before.require_signed_commits,
                                    track=lock.git_pid_file(root), removed=[rel for rel in paths if rel not in present])
         except BaseException:  # the index as it was: what the person had not staged stays unstaged
             gitops.unstage(root, [rel for rel in paths if rel not in staged])
