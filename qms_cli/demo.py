@@ -3,7 +3,6 @@ life there, as the people of the sample store, so a newcomer sees every step in 
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -44,7 +43,7 @@ def _holder(store, role: str, department: str | None = None) -> tuple[str, str]:
     raise Refused(_("qms.yaml names nobody who holds '{role}'").format(role=role))
 
 
-def _document_change(store, res: DemoResult, step) -> str | None:
+def _document_change(store, acting: _Acting, res: DemoResult, step) -> str | None:
     """A procedure's next edition from draft to effective: the old edition's copies are
     flagged for recall, one is recalled, a copy of the new edition is issued."""
 
@@ -70,38 +69,38 @@ def _document_change(store, res: DemoResult, step) -> str | None:
         old_text.rstrip() + "\n\n## 电子文件\n电子版受控文件与纸质文件同样受控，发布于共享盘只读目录。\n", encoding="utf-8"
     )
 
-    gitops.commit(store.root, [rel], f"files: {rel}\n\nQMS-Action: attach\n",
-                  date=(t - timedelta(minutes=5)).isoformat())
-    made = {}
     dc = _holder(store, "document_controller")
+    gitops.commit(store.root, [rel], f"files: {rel}\n\nQMS-Action: attach\n",
+                  author=gitops.Actor(dc[0], dc[1], t - timedelta(minutes=5)))
+    made = {}
 
     def draft():
-        made["id"] = store.new("revision", [
+        made["id"] = acting.new("revision", [
             f"document={did}", "change=modification", "summary=增加电子文件的控制要求",
             "reason=内审发现电子版文件未受控", f"content={rel}",
         ]).record.id
 
-    _as(store, dc)
+    _as(acting, dc)
     step(_("{name} drafts the next edition of {id} {title} (state: draft)").format(name=dc[0], id=did, title=title),
          draft, when=t)
     rev = made["id"]
-    step(_("… and submits it for review"), lambda: store.move("revision", rev, "in_review"), when=t + timedelta(minutes=10))
+    step(_("… and submits it for review"), lambda: acting.move("revision", rev, "in_review"), when=t + timedelta(minutes=10))
     reviewer = _holder(store, table["review"], doc.get("department"))
-    _as(store, reviewer)
-    step(_("{name} ({role}) reviews it").format(name=reviewer[0], role=table["review"]), lambda: store.move("revision", rev, "reviewed"),
+    _as(acting, reviewer)
+    step(_("{name} ({role}) reviews it").format(name=reviewer[0], role=table["review"]), lambda: acting.move("revision", rev, "reviewed"),
          when=t + timedelta(minutes=20))
     approver = _holder(store, table["approve"], doc.get("department"))
-    _as(store, approver)
+    _as(acting, approver)
     ta = t + timedelta(minutes=30)
     tr = t + timedelta(minutes=40)
     step(_("{name} ({role}) approves it; the content's SHA-256 is pinned").format(name=approver[0], role=table["approve"]),
-         lambda: store.move("revision", rev, "approved",
+         lambda: acting.move("revision", rev, "approved",
                             [f"published_date={ta.date().isoformat()}", f"effective_date={tr.date().isoformat()}"]),
          when=ta)
-    _as(store, dc)
+    _as(acting, dc)
     step(_("{name} releases it: {id} is now at the new edition, the old revision superseded, "
            "every copy of the old edition flagged for recall — one commit").format(name=dc[0], id=did),
-         lambda: store.move("revision", rev, "effective"), when=tr)
+         lambda: acting.move("revision", rev, "effective"), when=tr)
     flagged = sorted(
         (c for c in store.scan("distribution") if c.get("document") == did and c.get("state") == "issued"
          and values.get(c, "recall.required")), key=lambda c: c["id"])
@@ -109,30 +108,44 @@ def _document_change(store, res: DemoResult, step) -> str | None:
         first = flagged[0]
         step(_("{name} takes back copy No. {number} from {holder}").format(
                  name=dc[0], number=first.get("copy_number"), holder=values.get(first, "holder.person")),
-             lambda: store.move("distribution", first["id"], "recalled",
+             lambda: acting.move("distribution", first["id"], "recalled",
                                 [f"recalled_on={tr.date().isoformat()}", f"recalled_by={dc[0]}"]),
              when=tr + timedelta(minutes=10))
         dept = values.get(first, "holder.department")
         head = _holder(store, "department_head", dept)
-        _as(store, head)
+        _as(acting, head)
         step(_("{name} (head of {department}) approves a copy of the new edition for the same place").format(
                  name=head[0], department=dept),
-             lambda: store.new("distribution", [
+             lambda: acting.new("distribution", [
                  f"document={did}", f"holder.department={dept}",
                  f"holder.person={values.get(first, 'holder.person')}",
                  f"issued_on={tr.date().isoformat()}",
              ] + ([f"holder.location={values.get(first, 'holder.location')}"]
                   if values.get(first, "holder.location") else [])), when=tr + timedelta(minutes=20))
-    _as(store, QE)
+    _as(acting, QE)
     return did
 
-def _as(store, who: tuple[str, str]) -> None:
-    """Act as `who`: the actor of every change is the git identity of the store."""
-    import git
+class _Acting:
+    """The store as one of the sample's people acts on it at a time of the scenario: each
+    change is made `by` that person then (the store's git identity and clock, and the
+    environment, are left as they are)."""
 
-    with git.Repo(store.root) as repo, repo.config_writer() as cw:
-        cw.set_value("user", "name", who[0])
-        cw.set_value("user", "email", who[1])
+    def __init__(self, store: Store, who: tuple[str, str]):
+        self.store, self.who, self.when = store, who, None
+
+    def by(self) -> gitops.Actor:
+        return gitops.Actor(self.who[0], self.who[1], self.when or datetime.now(self.store.config.tz))
+
+    def new(self, *args, **kwargs):
+        return self.store.new(*args, by=self.by(), **kwargs)
+
+    def move(self, *args, **kwargs):
+        return self.store.move(*args, by=self.by(), **kwargs)
+
+
+def _as(acting: _Acting, who: tuple[str, str]) -> None:
+    """From now on, `who` acts."""
+    acting.who = who
 
 
 def copy_sample(target: Path) -> None:
@@ -144,21 +157,9 @@ def copy_sample(target: Path) -> None:
             shutil.copytree(src / folder, target / folder, dirs_exist_ok=True)
 
 
-IDENTITY_VARS = ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL")
-
-
 def play(path: Path | None) -> DemoResult:
-    """The demo acts as the sample store's people (the store's git identity, set by _as):
-    an identity given in the environment would override theirs, so it is set aside."""
-    saved = {k: os.environ.pop(k) for k in IDENTITY_VARS if k in os.environ}
-    try:
-        return _play(path)
-    finally:
-        os.environ.update(saved)
-
-
-def _play(path: Path | None) -> DemoResult:
-
+    """Play the demo in `path` (a new or empty folder; a temporary one if None), each step
+    made by the sample store's person who holds the role, at a time of the scenario."""
     if path is None:
         path = Path(tempfile.mkdtemp(prefix="qms-demo-"))
     path = path.expanduser().resolve()
@@ -169,7 +170,7 @@ def _play(path: Path | None) -> DemoResult:
     copy_sample(path)
     git.Repo.init(path).close()
     store = Store(path)
-    _as(store, QE)
+    acting = _Acting(store, QE)
     sample = [CONFIG_FILE] + [
         p.relative_to(path).as_posix()
         for folder in ("records", "files")
@@ -180,29 +181,23 @@ def _play(path: Path | None) -> DemoResult:
     received = datetime.now(tz).replace(second=0, microsecond=0) - timedelta(days=1)
     # time runs forward in a store: the sample is imported before the demo's first act
     gitops.commit(path, sample, "qms: sample store\n\nQMS-Action: import\n",
-                  date=(received - timedelta(hours=1)).isoformat())
+                  author=gitops.Actor(QE[0], QE[1], received - timedelta(hours=1)))
     res = DemoResult(path)
     at = lambda d: d.isoformat(timespec="minutes")  # noqa: E731
 
     # Each step runs with a commit date, as it would on the day; the signature carries it.
     def step(text: str, fn, *, when: datetime | None = None) -> None:
-        old = {k: os.environ.get(k) for k in ("GIT_AUTHOR_DATE", "GIT_COMMITTER_DATE")}
-        if when is not None:
-            os.environ["GIT_AUTHOR_DATE"] = os.environ["GIT_COMMITTER_DATE"] = when.isoformat()
+        acting.when = when
         try:
             fn()
             res.steps.append(text)
         finally:
-            for k, v in old.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+            acting.when = None
 
     created = {}
 
     def new() -> None:
-        created["id"] = store.new(
+        created["id"] = acting.new(
             "complaint",
             [
                 "customer.name=上汽大众汽车有限公司",
@@ -229,10 +224,10 @@ def _play(path: Path | None) -> DemoResult:
     res.record_id = cid
     t = received + timedelta(minutes=50)
     sales = _holder(store, "sales")
-    _as(store, sales)
+    _as(acting, sales)
     step(
         _("{name} (sales) calls the customer within the 2-hour limit and moves it to acknowledged").format(name=sales[0]),
-        lambda: store.move(
+        lambda: acting.move(
             "complaint", cid, "acknowledged",
             [f"contact.at={at(t)}", f"contact.by={sales[0]}", "contact.summary=确认停线影响；当日派人到客户现场 100% 挑选在库品。",
              "interim_countermeasure=客户处及在途库存 100% 气密检测，合格品贴绿色标签后放行。"],
@@ -240,11 +235,11 @@ def _play(path: Path | None) -> DemoResult:
         ),
         when=t,
     )
-    _as(store, QE)
+    _as(acting, QE)
     t += timedelta(hours=1)
     step(
         _("the complaint is passed to engineering, production and quality (investigating)"),
-        lambda: store.move(
+        lambda: acting.move(
             "complaint", cid, "investigating",
             ["investigation.departments=技术中心, 制造部, 质控部", "d1.team=李雷(组长), 技术中心 赵工, 制造部 钱班长",
              "d2.problem=接头压接处渗油，240 件，批次 20260315-B2。", "d3.containment=在库 1,200 件全检，隔离可疑品 36 件。"],
@@ -252,13 +247,13 @@ def _play(path: Path | None) -> DemoResult:
         when=t,
     )
     try:
-        store.move("complaint", cid, "closed")
+        acting.move("complaint", cid, "closed")
     except QmsError as e:
         res.steps.append(_("closing it now is refused, as it should be: {problem}").format(problem=e.message))
     t += timedelta(hours=5)
     step(
         _("root cause found (crimping die worn); corrective action planned (correcting)"),
-        lambda: store.move(
+        lambda: acting.move(
             "complaint", cid, "correcting",
             ["investigation.standard=Q/LX 0312-2024 制动软管总成技术条件", "investigation.result=压接外径超差 +0.15 mm，气密试验泄漏。",
              "responsibility=ours", "disposition=rework, scrap", "d4.root_cause=压接模具磨损超限，点检表未规定模具寿命。",
@@ -269,7 +264,7 @@ def _play(path: Path | None) -> DemoResult:
     t += timedelta(hours=4)
     step(
         _("actions implemented and the 8D report sent to the customer (verifying)"),
-        lambda: store.move(
+        lambda: acting.move(
             "complaint", cid, "verifying",
             ["d6.implementation=新模具已投用；气密 100% 检测已写入作业指导书 LX-WI-2026-031。", f"d6.implemented_at={(t.date()).isoformat()}",
              f"report.submitted_at={at(t)}", "d7.prevention=PFMEA 更新压接工序；同类模具纳入寿命管理。"],
@@ -277,11 +272,11 @@ def _play(path: Path | None) -> DemoResult:
         when=t,
     )
     now = datetime.now(tz).replace(second=0, microsecond=0) - timedelta(hours=3)
-    _as(store, QM)
+    _as(acting, QM)
     step(
         _("{name} (quality manager) checks effectiveness and the customer confirms; a serious complaint "
           "goes to the general manager").format(name=QM[0]),
-        lambda: store.move(
+        lambda: acting.move(
             "complaint", cid, "approving",
             ["effectiveness.result=连续 3 批次 0 泄漏，客户来料检验合格。", f"effectiveness.checked_at={now.date().isoformat()}",
              "effectiveness.checked_by=王强", "customer_confirmation.result=accepted", f"customer_confirmation.at={now.date().isoformat()}",
@@ -291,15 +286,15 @@ def _play(path: Path | None) -> DemoResult:
         when=now,
     )
     gm = _holder(store, "general_manager")
-    _as(store, gm)
+    _as(acting, gm)
     later = now + timedelta(minutes=2)
     step(
         _("{name} (general manager) approves how it was handled, and the complaint closes").format(name=gm[0]),
-        lambda: store.move("complaint", cid, "closed", [], "处理过程认可，同意结案。"),
+        lambda: acting.move("complaint", cid, "closed", [], "处理过程认可，同意结案。"),
         when=later,
     )
-    _as(store, QE)
-    doc = _document_change(store, res, step)
+    _as(acting, QE)
+    doc = _document_change(store, acting, res, step)
     forms = path / "forms"
     forms.mkdir(exist_ok=True)
     for rid, tname in [(cid, "complaint")] + ([(doc, "document")] if doc else []):

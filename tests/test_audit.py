@@ -175,6 +175,11 @@ def test_the_demo_plays_its_people_whatever_identity_the_environment_gives(qms, 
     r = qms("demo", str(tmp_path / "demo"), root=False, who=OUTSIDER)
     assert r.code == 0, r.text
     assert qms("audit", root=tmp_path / "demo").code == 0
+    authors = git(tmp_path / "demo", "log", "--format=%an <%ae>|%cn").splitlines()
+    assert authors and not any(OUTSIDER[1] in a for a in authors)
+    assert {"刘洋 <liu.yang@example.com>|刘洋", "王强 <wang.qiang@example.com>|王强"} <= set(authors)
+    # the people are given to each act: the demo store's own git identity is not touched
+    assert "user.name" not in git(tmp_path / "demo", "config", "--local", "--list")
 
 
 

@@ -550,15 +550,16 @@ class Store:
         assignments: list[str] = (),
         initial: dict | None = None,
         on: str | None = None,
+        by: gitops.Actor | None = None,
     ) -> Change:
         """Register a record in its first state. `on`: when it was registered on paper
-        (补录), if it is entered afterwards."""
+        (补录), if it is entered afterwards. `by`: who registers it and when (default: the
+        git identity, now)."""
         from ruamel.yaml.comments import CommentedMap
-
 
         rt = self.record_type(type_name)
         wf = rt.workflow
-        actor = gitops.actor(self.root)
+        actor = by or gitops.actor(self.root)
         paper = self.paper_time(on)
         self._staged = {}
         data = CommentedMap()
@@ -606,20 +607,22 @@ class Store:
             if paper is not None:
                 trailers.append(("QMS-On", paper.isoformat()))
             message = _message(f"{rt.name} {data['id']}: new ({wf.initial})", "", trailers)
-            commit = self._write({path: (data, None)}, message, date=when if wf.create.sign else None)
+            commit = self._write({path: (data, None)}, message, date=when if wf.create.sign else None, actor=by)
         return Change(self._record(rt.name, path, data), commit, tuple(notes))
 
-    def set(self, type_name: str, record_id: str, assignments: list[str], comment: str = "") -> Change:
-
+    def set(self, type_name: str, record_id: str, assignments: list[str], comment: str = "",
+            by: gitops.Actor | None = None) -> Change:
+        """Edit fields without changing the state. `by`: who edits and when (default: the
+        git identity, now)."""
         rt = self.record_type(type_name)
-        gitops.actor(self.root)  # an identity is needed before anything else
+        by or gitops.actor(self.root)  # an identity is needed before anything else
         if not assignments:
             raise BadInput(_("nothing to set: give FIELD=VALUE"))
         _check_comment(comment)
         self._staged = {}
         with lock.store_lock(self.root) as notes:
             self._fetched.clear()
-            actor = gitops.actor(self.root)
+            actor = by or gitops.actor(self.root)
             _type, path = self.locate(record_id, type_name)
             data, style = yamlio.load_for_edit(path, self.rel(path), root=self.root)
             record = self._record(rt.name, path, data)
@@ -662,7 +665,7 @@ class Store:
                     ("QMS-Action", "set " + " ".join(changed)),
                 ],
             )
-            commit = self._write({path: (data, style)}, message)
+            commit = self._write({path: (data, style)}, message, actor=by)
         return Change(self._record(rt.name, path, data), commit, tuple(notes))
 
     def move(
@@ -673,21 +676,22 @@ class Store:
         assignments: list[str] = (),
         comment: str = "",
         on: str | None = None,
+        by: gitops.Actor | None = None,
     ) -> Change:
         """A workflow move, signed. `on`: when the act happened on paper (补录), if it is
-        entered afterwards; the signature's `at` stays the time it is entered and signed."""
-
+        entered afterwards; the signature's `at` stays the time it is entered and signed.
+        `by`: who signs and when (default: the git identity, now)."""
         rt = self.record_type(type_name)
         wf = rt.workflow
         target = state_named(rt, target)
-        gitops.actor(self.root)
+        by or gitops.actor(self.root)
         _check_comment(comment)
         paper = self.paper_time(on)
         self._staged = {}
         with lock.store_lock(self.root) as notes:
             self._fetched.clear()
             # the signature's time is the commit's own time, as git reads it (never QMS_NOW)
-            actor = gitops.actor(self.root)
+            actor = by or gitops.actor(self.root)
             when = actor.when.astimezone(self.config.tz)
             day = values.day_of(paper, self.config.tz) or when.date()  # the day of the act
             _type, path = self.locate(record_id, type_name)
@@ -728,7 +732,7 @@ class Store:
                 *(("QMS-Effect", e) for e in effects),
             ]
             message = _message(f"{rt.name} {record_id}: {record.state} -> {target}", comment, trailers)
-            commit = self._write(changes, message, date=when)
+            commit = self._write(changes, message, date=when, actor=by)
         return Change(self._record(rt.name, path, data), commit, tuple(notes))
 
     def _effects(self, rt: RecordType, data: Any, state: str, actor, when, changes: dict,
@@ -1141,9 +1145,11 @@ class Store:
         return sorted(f for f in found if not f.startswith(("/", "-")) and ".." not in f.split("/")
                       and f not in self._staged)
 
-    def _write(self, changes: dict, message: str, date: datetime | None = None) -> str:
-        """Write every changed record and commit them together: one action, one commit."""
-
+    def _write(self, changes: dict, message: str, date: datetime | None = None,
+               actor: gitops.Actor | None = None) -> str:
+        """Write every changed record and commit them together: one action, one commit.
+        `actor`: an explicit author and time (else git's identity and clock)."""
+        date = date or (actor.when if actor is not None else None)
         texts: dict[str, bytes] = {}
         checks = gitops.Checks(self.root, self._attachments(changes))  # asked of git meanwhile
         try:
@@ -1163,7 +1169,7 @@ class Store:
                 yamlio.atomic_write(self.root / rel, new)
             commit = gitops.commit(self.root, list(texts), message, date=date.isoformat() if date else None,
                                    sign=self.config.require_signed_commits,
-                                   track=lock.git_pid_file(self.root))
+                                   track=lock.git_pid_file(self.root), author=actor)
         except BaseException:
             lock.roll_back(self.root)
             raise

@@ -145,14 +145,20 @@ def _run(root: Path, args: list[str], env: dict | None, track: Path | None) -> s
 
 
 def commit(root: Path, paths: list[str], message: str, *, date: str | None = None, sign: bool = False,
-           track: Path | None = None, removed: list[str] = ()) -> str:
+           track: Path | None = None, removed: list[str] = (), author: Actor | None = None) -> str:
     """Commit exactly `paths` (relative to the store root) with `message`; return the id.
     With `sign`, the commit is signed (GPG or SSH, as git is configured) and must verify,
-    or it is taken back and nothing is committed. `track`: see _run."""
+    or it is taken back and nothing is committed. `track`: see _run. `author`: who acts and
+    when, given explicitly (the demo, an import) instead of git's identity and clock; it is
+    the commit's author and committer."""
     env = {}
     if date:
         env["GIT_AUTHOR_DATE"] = date
         env["GIT_COMMITTER_DATE"] = os.environ.get("GIT_COMMITTER_DATE", date)
+    if author is not None:
+        stamp = date or author.when.isoformat()
+        env.update(GIT_AUTHOR_NAME=author.name, GIT_AUTHOR_EMAIL=author.email, GIT_COMMITTER_NAME=author.name,
+                   GIT_COMMITTER_EMAIL=author.email, GIT_AUTHOR_DATE=stamp, GIT_COMMITTER_DATE=stamp)
     try:
         if paths:
             _run(root, ["add", "--", *paths], None, track)
