@@ -127,14 +127,14 @@ def complaint_text(i: int, rnd: random.Random) -> str:
         f"id: CMP-2026-{i:05d}\ntype: complaint\nstate: acknowledged\n"
         f"customer:\n  name: 上汽大众汽车有限公司（安亭总装{rnd.randint(1, 9)}厂）\n  contact_person: 孙工\n"
         f"product:\n  name: 前制动软管总成\n  part_number: 5QD 611 {rnd.randint(100, 999)} B\n"
-        f"batch: HZ26{month:02d}{day:02d}-B{rnd.randint(1, 9)}\nquantity_affected: {rnd.randint(1, 2000)}\n"
-        f"channel: email\nreceived_at: 2026-{month:02d}-{day:02d} 09:40:00+08:00\nreceived_by: 李雷\n"
+        f"batch: HZ25{month:02d}{day:02d}-B{rnd.randint(1, 9)}\nquantity_affected: {rnd.randint(1, 2000)}\n"
+        f"channel: email\nreceived_at: 2025-{month:02d}-{day:02d} 09:40:00+08:00\nreceived_by: 李雷\n"
         f"original: oral\ndescription: {words[: 200 + rnd.randint(0, 150)]}\nclass: general\n"
         f"major_quality_problem: false\nreply_needed: true\n"
-        f"contact:\n  at: 2026-{month:02d}-{day:02d} 10:30:00+08:00\n  by: 李雷\n  summary: {words[:120]}\n"
+        f"contact:\n  at: 2025-{month:02d}-{day:02d} 10:30:00+08:00\n  by: 李雷\n  summary: {words[:120]}\n"
         f"interim_countermeasure: {words[:160]}\n"
         f"signatures:\n  - meaning: acknowledged\n    name: 李雷\n    email: li.lei@example.com\n"
-        f"    role: quality_engineer\n    at: 2026-{month:02d}-{day:02d} 10:30:00+08:00\n"
+        f"    role: quality_engineer\n    at: 2025-{month:02d}-{day:02d} 10:30:00+08:00\n"
         f"    from: received\n    to: acknowledged\n"
     )
 
@@ -157,6 +157,12 @@ def cluster_records(k: int, cluster: list[tuple[str, str, str]]) -> list[tuple[s
     dsts = [i for t, i, _ in cluster if t == "distribution"]
     new_ids |= {old: f"REV-{tag}-{n}" for n, old in enumerate(revs, 1)}
     new_ids |= {old: f"DST-{tag}-{n:02d}" for n, old in enumerate(dsts, 1)}
+    counts: dict[str, int] = {}
+    for _t, old, _text in cluster:  # loans, destructions ... naming the document: LN-B00001-01
+        if old not in new_ids:
+            prefix = old.split("-")[0]
+            counts[prefix] = counts.get(prefix, 0) + 1
+            new_ids[old] = f"{prefix}-{tag}-{counts[prefix]:02d}"
     pattern = re.compile(r"(?<![A-Za-z0-9_.-])(" + "|".join(map(re.escape, new_ids)) + r")(?![A-Za-z0-9_])")
     out = []
     for type_name, old, text in cluster:

@@ -66,51 +66,6 @@ class _OnDisk:
             return None, blob_id(raw)
 
 
-def _listing(store, links: list[str] | None = None) -> list[tuple[str, str, str, os.stat_result | None]]:
-    """(type, rel, path, stat) of every record file, in a stable order (a type's folder may
-    hold shard folders one level down). Links are not followed: each one met (a record,
-    a folder, records/ itself) is added to `links`."""
-    base = store.root / "records"
-    out: list[tuple[str, str, str, os.stat_result | None]] = []
-    if base.is_symlink():
-        if links is not None:
-            links.append("records")
-        return out
-    try:
-        tops = sorted(os.scandir(base), key=lambda e: e.name)
-    except OSError:
-        return out
-
-    def walk(tname: str, folder: str, prefix: str, depth: int) -> None:
-        try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
-        except OSError:
-            return
-        for e in entries:
-            if e.name.startswith("."):
-                continue
-            if e.is_symlink():
-                if links is not None:
-                    links.append(f"records/{tname}/{prefix}{e.name}")
-            elif e.is_dir(follow_symlinks=False):
-                if depth < 8:
-                    walk(tname, e.path, f"{prefix}{e.name}/", depth + 1)
-            elif e.name.endswith(".yaml"):
-                try:
-                    st = e.stat(follow_symlinks=False)
-                except OSError:
-                    st = None
-                out.append((tname, f"records/{tname}/{prefix}{e.name}", e.path, st))
-
-    for top in tops:
-        if top.is_symlink():
-            if links is not None:
-                links.append(f"records/{top.name}")
-        elif top.is_dir(follow_symlinks=False):
-            walk(top.name, top.path, "", 0)
-    return out
-
-
 # What validate looks through for links besides records/: everything qms reads or writes
 # in a store. A link found is a finding; qms never follows one.
 LINKED_PLACES = ("qms.yaml", "files", "templates", "types", "reports", "schemas", ".qms", "qms-anchors.txt")
@@ -224,8 +179,8 @@ def run(store, targets: list[str], *, strict: bool = False, cache: bool = True) 
     except QmsError as e:  # a qms.yaml qms cannot run on: the one finding (named once)
         message = e.message.removeprefix("qms.yaml: ")
         return Result([Finding("qms.yaml", "", message)], 0, 0)
-    links: list[str] = []
-    files = _listing(store, links)
+    files = [(f.type, f.rel, f.path, f.stat) for f in store.listing(stat=True)]
+    links = list(store.linked)
     selected, named_links = _select(store, files, targets, links) if targets else (files, links)
 
     kept = Cache(store.root, fingerprint(store.root), read=cache)

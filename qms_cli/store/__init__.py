@@ -37,6 +37,20 @@ RECORDS = "records"
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
 
 
+MAX_DEPTH = 8  # folders below a type's folder that are walked (shards use one)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordFile:
+    """A record file found under records/, not yet read: its type (the folder), its path
+    in the store and on disk, and (when asked for) its stat."""
+
+    type: str
+    rel: str
+    path: str
+    stat: os.stat_result | None = None
+
+
 @dataclass(frozen=True)
 class Record:
     """One record as read from its file: the envelope plus every field as stored."""
@@ -115,6 +129,7 @@ class Store:
         self._fetched: dict[tuple[str, str], Any] = {}
         self.notes: list[str] = []  # what opening the store recovered, for the user
         self.skipped: list[str] = []  # linked record folders that reading did not follow
+        self.linked: list[str] = []  # the links met under records/ (paths in the store)
         self._staged: dict[str, bytes] = {}  # files attached by this action, written with its commit
 
     @staticmethod
@@ -244,52 +259,88 @@ class Store:
             )
         return Record(id=rid, type=type_name, state=state, data=data, path=rel)
 
-    def record_files(self, type_name: str | None = None) -> Iterator[tuple[str, Path]]:
-        """(type, path) of every record file, in a stable order, without reading them.
-        A linked folder is not followed: it is added to `self.skipped`, for lists and
-        reports to say what they left out (validate reports it too)."""
+    def listing(self, type_name: str | None = None, *, stat: bool = False) -> list[RecordFile]:
+        """Every record file, records/<type>/[<shard>/]<ID>.yaml, in a stable order, without
+        reading any: the one walker of records/ (lists, reports, numbering and validate all
+        use it). Nothing is followed through a link: each link met (records/ itself, a
+        type's folder, a shard folder, a record file) is named in `self.linked` and said in
+        `self.skipped`, for lists and reports to say what they left out and for validate to
+        report. Names starting with a dot are not records; folders deeper than MAX_DEPTH
+        are not walked. `stat`: each file's stat as well, from the folder listing."""
+        base = self.root / RECORDS
+        if base.is_symlink():
+            self._linked(RECORDS)
+            return []
+        if type_name is not None:
+            tops = [(type_name, str(base / type_name))]
+        else:
+            try:
+                with os.scandir(base) as entries:
+                    tops = []
+                    for e in sorted(entries, key=lambda e: e.name):
+                        if e.name.startswith("."):
+                            continue
+                        if e.is_symlink():
+                            self._linked(f"{RECORDS}/{e.name}")
+                        elif e.is_dir(follow_symlinks=False):
+                            tops.append((e.name, e.path))
+            except OSError:
+                return []
+        out: list[RecordFile] = []
 
-        names = [type_name] if type_name else self._type_folders()
-        if (self.root / RECORDS).is_symlink():
-            self._skip(f"{RECORDS}: {_(LINK)}")
-            return
-        for name in names:
-            folder = self.type_folder(name)
-            if folder.is_symlink():
-                self._skip(f"{self.rel(folder)}: {_(LINK)}")
-                continue
-            if not folder.is_dir():
-                continue
-            for dirpath, dirnames, filenames in os.walk(folder):
-                dirnames.sort()
-                for d in dirnames:
-                    if os.path.islink(os.path.join(dirpath, d)):
-                        self._skip(f"{self.rel(Path(dirpath) / d)}: {_(LINK)}")
-                for f in sorted(filenames):
-                    if f.endswith(".yaml") and not f.startswith("."):
-                        yield name, Path(dirpath) / f
+        def walk(tname: str, folder: str, prefix: str, depth: int) -> None:
+            try:
+                with os.scandir(folder) as it:
+                    entries = sorted(it, key=lambda e: e.name)
+            except OSError:
+                return
+            for e in entries:
+                if e.name.startswith("."):
+                    continue
+                if e.is_symlink():
+                    self._linked(f"{RECORDS}/{tname}/{prefix}{e.name}")
+                elif e.is_dir(follow_symlinks=False):
+                    if depth < MAX_DEPTH:
+                        walk(tname, e.path, f"{prefix}{e.name}/", depth + 1)
+                elif e.name.endswith(".yaml"):
+                    st = None
+                    if stat:
+                        try:
+                            st = e.stat(follow_symlinks=False)
+                        except OSError:
+                            pass
+                    out.append(RecordFile(tname, f"{RECORDS}/{tname}/{prefix}{e.name}", e.path, st))
+
+        for tname, folder in tops:
+            if os.path.islink(folder):
+                self._linked(f"{RECORDS}/{tname}")
+            else:
+                walk(tname, folder, "", 0)
+        return out
+
+    def _linked(self, rel: str) -> None:
+        if rel not in self.linked:
+            self.linked.append(rel)
+        self._skip(f"{rel}: {_(LINK)}")
+
+    def record_files(self, type_name: str | None = None) -> Iterator[tuple[str, Path]]:
+        """(type, path) of every record file (see `listing`)."""
+        for f in self.listing(type_name):
+            yield f.type, Path(f.path)
 
     def _skip(self, note: str) -> None:
         if note not in self.skipped:
             self.skipped.append(note)
 
     def record_ids(self, type_name: str) -> Iterator[str]:
-        """The ID (file name) of every record of a type, without reading or even naming
-        the files as paths: what numbering needs, cheap on 10,000 records."""
-        folders = [str(self.type_folder(type_name))]
-        while folders:
-            try:
-                entries = os.scandir(folders.pop())
-            except OSError:
-                continue
-            with entries:
-                for e in entries:
-                    if e.name.startswith("."):
-                        continue
-                    if e.name.endswith(".yaml"):
-                        yield e.name[:-5]
-                    elif e.is_dir(follow_symlinks=False):
-                        folders.append(e.path)
+        """The ID (file name) of every record of a type, without reading them: what
+        numbering needs. A record file that is a link still holds its ID."""
+        for f in self.listing(type_name):
+            yield f.rel.rpartition("/")[2][:-5]
+        prefix = f"{RECORDS}/{type_name}/"
+        for rel in self.linked:
+            if rel.startswith(prefix) and rel.endswith(".yaml"):
+                yield rel.rpartition("/")[2][:-5]
 
     def records(self, type_name: str | None = None, then: Any = None) -> list[Any]:
         """Every record (or the error that reading it gave), for lists and reports; read on
