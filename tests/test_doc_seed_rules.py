@@ -94,3 +94,15 @@ def test_each_department_has_the_register_of_what_it_uses(released):
     production = out.split("### 领用部门：生产部", 1)[1].split("###", 1)[0]
     quality = out.split("### 领用部门：质量部", 1)[1]
     assert production.count("| LX-CX-2026-001 |") == 2 and quality.count("| LX-CX-2026-001 |") == 1, out
+
+
+def test_a_reports_where_reads_as_lists_do(released):
+    """report --where takes list's conditions: contains, a label, and a mistyped field is an
+    error naming the closest one, never an empty ledger."""
+    d = released
+    whole = d.ok("report", "controlled-documents", at="2026-03-10")
+    assert "LX-CX-2026-001" in whole
+    assert "LX-CX-2026-001" in d.ok("report", "controlled-documents", "--where", "department~质量", at="2026-03-10")
+    assert "LX-CX-2026-001" not in d.ok("report", "controlled-documents", "--where", "department~生产", at="2026-03-10")
+    r = d.run("report", "controlled-documents", "--where", "departmnt=质量部", at="2026-03-10")
+    assert r.code == 2 and "did you mean 'department'?" in r.err, r.text

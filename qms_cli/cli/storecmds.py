@@ -213,7 +213,8 @@ def report(
     name: str = typer.Argument(..., help=_("controlled-documents, recall, complaints (or a store's own reports/NAME.yaml).")),
     period: Optional[str] = typer.Option(None, "--period", help=_("YYYY, YYYY-Qn or YYYY-MM, for reports over a period."), metavar="PERIOD"),
     fmt: str = typer.Option("md", "--format", help=_("md, csv or xlsx."), metavar="md|csv|xlsx"),
-    where: List[str] = typer.Option([], "--where", "-w", help=_("FIELD=VALUE filter, e.g. department=质量部 (repeat)."), metavar="FIELD=VALUE"),
+    where: List[str] = typer.Option([], "--where", "-w", help=_("A filter on the report's records, as for list (repeat to narrow): FIELD=VALUE, FIELD~TEXT, "
+                                 "FIELD>=VALUE, FIELD<=VALUE; e.g. department=质量部."), metavar="COND"),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help=_("Write to FILE (xlsx needs it)."), metavar="FILE"),
 ) -> None:
     from ..errors import BadInput

@@ -26,7 +26,7 @@ from ..i18n import _
 from ..model import values
 from ..model.declaration import FieldSpec
 from ..text import FORMULA_START, markdown, spreadsheet, xlsx_text
-from ..views import matches
+from ..views import matches, parse_condition
 from ..views import shown as _shown_plain
 
 BUILTIN = Path(__file__).resolve().parent
@@ -151,12 +151,8 @@ def build(store, name: str, lang: str, period: str | None = None, where: list[st
     window = parse_period(period) if period else None
     if window and not spec.get("period_field"):
         raise BadInput(_("report '{name}' has no period (it lists what is current)").format(name=name))
-    extra = []
-    for w in where:
-        k, sep, v = w.partition("=")
-        if not sep:
-            raise BadInput(_("--where '{condition}': expected FIELD=VALUE").format(condition=w))
-        extra.append((k.strip(), v.strip()))
+    # read as `list --where` reads it: known fields, labels, ~ contains, >= and <= bounds
+    extra = [parse_condition(rt, w, store.config.tz, lang) for w in where]
     problems: list[str] = []
     groups: dict[str, list[list[Cell]]] = {}
     # the report's own records, then those of each `also:` source (another record type whose
