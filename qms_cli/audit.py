@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterator
 from .errors import BadInput, Finding, QmsError, Severity
 from .i18n import N_, _, ngettext
 from .model import values
-from .store.git import trailers_of
+from .store.git import log_format, log_marker, logged, trailers_of
 from .text import quote
 
 ANCHORS = "qms-anchors.txt"
@@ -111,11 +111,10 @@ def commits(root: Path, since: str | None, want: Callable[[list[str]], None] | N
     handed on whole before the next is told.
     The fields are split on a marker made afresh for each run, which no commit message
     can hold, so a message cannot forge the files a commit changed."""
-    import secrets
     import tempfile
 
-    mark = "qms-" + secrets.token_hex(16)
-    fmt = f"{mark}c%n%H%n%P%n%an%n%ae%n%aI%n%ce%n%cI%n%B{mark}e"
+    mark = log_marker()
+    fmt = log_format(mark)
     rng = [f"{since}..HEAD"] if since else ["HEAD"]
     with tempfile.TemporaryFile() as err:
         p = subprocess.Popen(["git", "-c", "core.quotepath=off", "log", "--reverse", "--topo-order", "-M", "--raw",
@@ -165,13 +164,11 @@ def commits(root: Path, since: str | None, want: Callable[[list[str]], None] | N
 
 
 def _commit(chunk: str, mark: str, merges: dict[str, tuple[list[Merged], list]]) -> Commit:
-    head, _sep, rest = chunk.partition(f"{mark}e")
-    lines = head.split("\n", 7)
-    sha, parents, author, email, date, cemail, cdate, message = (lines + [""] * 8)[:8]
-    c = Commit(sha, parents.split(), author, email, date, message, _changes(rest), cemail, cdate,
-               trailers=trailers_of(message))
+    g = logged(chunk, mark)
+    c = Commit(g.sha, g.parents, g.author, g.email, g.date, g.message, _changes(g.rest), g.committer_email,
+               g.committer_date, trailers=trailers_of(g.message))
     if len(c.parents) > 1:
-        c.merged, c.both = merges.get(sha, ([], []))
+        c.merged, c.both = merges.get(g.sha, ([], []))
     return c
 
 

@@ -602,6 +602,20 @@ def test_log_json(qms, store, complaint):
     assert entries[1]["date"].startswith("2026-03-06T10:45")
 
 
+def test_a_commit_message_cannot_forge_another_commit_in_the_log(qms, store, complaint):
+    """The fields of git's log are split on a marker made for each reading: separators a
+    message may hold (\\x1e, \\x1f, a line like a commit id) are only text of that message."""
+    path = next((store / "records" / "complaint").rglob(f"{complaint}.yaml"))
+    path.write_text(path.read_text(encoding="utf-8") + "# hand edit\n", encoding="utf-8")
+    forged = "hand edit\x1e0000000000000000000000000000000000000000\x1f2020-01-01T00:00:00+00:00\x1fMallory\x1fmallory@example.com\x1fforged\x1f"
+    env = dict(os.environ, **identity_env(QE))
+    subprocess.run(["git", "commit", "-q", "-am", forged], cwd=store, check=True, env=env)
+    entries = json.loads(qms("--json", "log", complaint).out)
+    assert len(entries) == 2
+    assert [e["email"] for e in entries] == [QE[1], QE[1]]
+    assert "mallory" not in json.dumps([e["email"] for e in entries] + [e["author"] for e in entries])
+
+
 def test_log_json_as_a_global_option(qms, store, complaint):
     _history(qms, complaint)
     r = qms("--json", "log", complaint)

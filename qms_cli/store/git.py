@@ -339,8 +339,40 @@ def trailers_of(message: str) -> dict[str, list[str]]:
     return out
 
 
-_SEP = "\x1e"
-_FIELD = "\x1f"
+def log_marker() -> str:
+    """A marker made afresh for each reading of the history, which no commit message can
+    hold: the fields of `git log` are split on it, so a message cannot forge another
+    commit, its files or its author (a fixed separator such as \\x1e could be typed into one)."""
+    import secrets
+
+    return "qms-" + secrets.token_hex(16)
+
+
+def log_format(mark: str) -> str:
+    """The `git log --format` that `logged` reads: each commit starts with MARKc and its
+    message ends with MARKe (what follows, e.g. --raw lines, is the caller's)."""
+    return f"{mark}c%n%H%n%P%n%an%n%ae%n%aI%n%ce%n%cI%n%B{mark}e"
+
+
+@dataclass(frozen=True, slots=True)
+class Logged:
+    sha: str
+    parents: list[str]
+    author: str
+    email: str
+    date: str  # author date, ISO 8601
+    committer_email: str
+    committer_date: str
+    message: str
+    rest: str  # what git wrote after the message (--raw lines)
+
+
+def logged(chunk: str, mark: str) -> Logged:
+    """One commit of `git log --format=log_format(mark)`, split on MARKc beforehand."""
+    head, _sep, rest = chunk.partition(f"{mark}e")
+    lines = head.split("\n", 7)
+    sha, parents, author, email, date, cemail, cdate, message = (lines + [""] * 8)[:8]
+    return Logged(sha, parents.split(), author, email, date, cemail, cdate, message, rest)
 
 
 def ensure_commit_graph(root: Path) -> None:
@@ -369,9 +401,10 @@ def log(root: Path, rel: str) -> list[LogEntry]:
     import subprocess
 
     ensure_commit_graph(root)
-    fmt = _FIELD.join(["%H", "%aI", "%an", "%ae", "%s", "%b"]) + _SEP
+    mark = log_marker()
     try:
-        p = subprocess.run(["git", "-c", "core.quotepath=off", "log", f"--format={fmt}", "--reverse", "--", rel],
+        p = subprocess.run(["git", "-c", "core.quotepath=off", "log", f"--format={log_format(mark)}", "--reverse",
+                            "--", rel],
                            cwd=root, stdin=subprocess.DEVNULL, capture_output=True)
     except OSError as e:
         raise QmsError(_("git cannot be run ({reason}); install git and put it on PATH").format(
@@ -384,16 +417,14 @@ def log(root: Path, rel: str) -> list[LogEntry]:
         if "does not have any commits" in err:
             return []
         raise QmsError(_("git refused to read the history: {error}").format(error=err))
-    out = p.stdout.decode("utf-8", "replace")
     entries = []
-    for chunk in out.split(_SEP):
-        chunk = chunk.strip("\n")
+    for chunk in p.stdout.decode("utf-8", "replace").split(f"{mark}c\n"):
         if not chunk:
             continue
-        h, date, name, email, subject, body = (chunk.split(_FIELD) + [""] * 6)[:6]
+        c = logged(chunk, mark)
+        subject, _sep, body = c.message.strip("\n").partition("\n\n")
         body = body.strip()
         text = _TRAILER.sub("", body) if "QMS-" in body else body
-        entries.append(
-            LogEntry(h, date, name, email, subject, text.strip(), trailers_of(body))
-        )
+        entries.append(LogEntry(c.sha, c.date, c.author, c.email, " ".join(subject.split("\n")), text.strip(),
+                                trailers_of(body)))
     return entries
