@@ -17,6 +17,7 @@ from .model.declaration import FieldSpec, RecordType
 from .model.rules import either
 from .suggest import choice, closest, did_you_mean, fold
 from .text import quote
+from .wording import words
 
 
 def plain(value: Any) -> Any:
@@ -53,7 +54,7 @@ def shown(spec: FieldSpec, value: Any, lang: str) -> str:
     if spec.type == "enum":
         return spec.value_label(value, lang)
     if spec.type == "bool":
-        return {True: {"zh": "是", "en": "Yes"}, False: {"zh": "否", "en": "No"}}[bool(value)][lang]
+        return words(lang)["yes" if value else "no"]
     if spec.type == "list" and isinstance(value, list):
         item = spec.items
         sep = "; " if item is not None and item.type == "object" else ", "
@@ -130,13 +131,10 @@ def signature_view(rt: RecordType, sig: dict, lang: str, tz) -> dict:
     return view
 
 
-ENTERED = {"zh": "{on} 补录（{at} 录入）", "en": "{on} (entered afterwards on {at})"}
-
-
 def acted_words(on, at, lang: str, tz) -> str:
     """An act done on paper and entered afterwards, with both times:
     2026-10-15 补录（2026-12-01 09:00 录入） / 2026-10-15 (entered afterwards on 2026-12-01 09:00)."""
-    return ENTERED[lang].format(on=values.shown_time(on, tz), at=values.shown_time(at, tz))
+    return words(lang)["entered"].format(on=values.shown_time(on, tz), at=values.shown_time(at, tz))
 
 
 def summary_row(store, rt: RecordType, record, lang: str, now: datetime) -> dict:

@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "qms_cli"
 # Lowest first. A module may import its own layer or a lower one, never a higher one.
 LAYERS = [
     ("the pure helpers", ["qms_cli", "qms_cli.i18n", "qms_cli.paths", "qms_cli.text", "qms_cli.errors",
-                          "qms_cli.suggest", "qms_cli.parallel"]),
+                          "qms_cli.suggest", "qms_cli.parallel", "qms_cli.wording"]),
     ("files: safe reading, YAML, output", ["qms_cli.files"]),
     ("the model of a record type", ["qms_cli.model", "qms_cli.calendar"]),
     ("the store's configuration", ["qms_cli.config", "qms_cli.deadlines", "qms_cli.schema", "qms_cli.roles"]),

@@ -6,24 +6,8 @@ from datetime import datetime
 
 from ..i18n import _
 from ..model.declaration import FieldSpec, RecordType
+from ..wording import words
 
-WORDS = {
-    "zh": {
-        "state": "状态", "fields": "内容", "deadlines": "时限", "next": "下一步",
-        "signatures": "签名", "met": "已按时完成", "late": "超时完成", "open": "进行中",
-        "overdue": "已超期", "stopped": "不适用", "due": "截止", "done": "完成于",
-        "extended": "按闭环计划延期", "missing": "缺少", "ready": "可执行", "role": "角色",
-        "none": "无", "profile": "时限标准", "at": "截至", "final": "（终态）", "number": "编号",
-    },
-    "en": {
-        "state": "state", "fields": "fields", "deadlines": "deadlines", "next": "next moves",
-        "signatures": "signatures", "met": "met", "late": "met late", "open": "open",
-        "overdue": "OVERDUE", "stopped": "not applicable", "due": "due", "done": "done",
-        "extended": "extended by closure plan", "missing": "missing", "ready": "ready", "number": "No.",
-        "role": "role", "none": "none", "profile": "time limits", "at": "as of",
-        "final": "(final)",
-    },
-}
 
 
 def _s(value) -> str:
@@ -61,7 +45,7 @@ def when(iso: str | None) -> str:
 def print_record(view: dict, lang: str) -> None:
     from rich.table import Table
 
-    w = WORDS[lang]
+    w = words(lang)
     c = _console()
     final = f" {w['final']}" if view["final"] else ""
     c.print(
@@ -125,7 +109,7 @@ def print_table(rt: RecordType, rows: list[dict], lang: str) -> None:
 
     from rich.table import Table
 
-    w = WORDS[lang]
+    w = words(lang)
     labels = {d.name: d.label[lang] for d in rt.deadlines}
     if not sys.stdout.isatty():
         from ..text import spreadsheet

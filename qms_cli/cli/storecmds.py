@@ -9,6 +9,7 @@ import typer
 
 from ..errors import Severity
 from ..i18n import _
+from ..wording import words
 from .base import app, err, handled, lang_of, open_store, options
 from .records import emit_json
 
@@ -133,7 +134,6 @@ def log(
                    for e in entries])
         return
     from ..text import visible
-    from ..views import ENTERED
 
     lang = lang_of(store)
     for e in entries:
@@ -145,7 +145,7 @@ def log(
             line += f"  [{'; '.join(sig)}]"
         on = _paper_time(e)
         if on is not None:  # done on paper earlier, entered (and signed) at the commit's time
-            line += "  " + ENTERED[lang].format(on=on.replace("T", " ")[:16], at=entered)
+            line += "  " + words(lang)["entered"].format(on=on.replace("T", " ")[:16], at=entered)
         # a commit message is anyone's text: shown, never acted on by the terminal
         typer.echo(visible(line, one_line=True))
         if e.body:

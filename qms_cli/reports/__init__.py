@@ -27,6 +27,7 @@ from ..model import values
 from ..model.declaration import FieldSpec
 from ..text import FORMULA_START, markdown, spreadsheet, xlsx_text
 from ..views import matches, parse_condition
+from ..wording import punctuation, words
 from ..views import shown as _shown_plain
 
 BUILTIN = Path(__file__).resolve().parent
@@ -51,27 +52,6 @@ def text_of(value: Cell) -> str:
     if isinstance(value, date):
         return value.isoformat()
     return str(value)
-
-
-# The words a ledger and a form put between values, per language: Chinese joins with
-# full-width punctuation (GB/T 15834), and lists simple items with the enumeration comma 、.
-PUNCTUATION = {
-    "zh": {"label": "：", "item": "、", "record": "；", "field": "，"},
-    "en": {"label": ": ", "item": ", ", "record": "; ", "field": ", "},
-}
-# The words of a ledger that no declaration holds.
-WORDS = {
-    "zh": {"total": "合计", "printed": "制表时间", "period": "期间", "number": "{type}编号"},
-    "en": {"total": "Total", "printed": "Printed", "period": "Period", "number": "{type} No."},
-}
-
-
-def words(lang: str) -> dict[str, str]:
-    return WORDS.get(lang, WORDS["en"])
-
-
-def punctuation(lang: str) -> dict[str, str]:
-    return PUNCTUATION.get(lang, PUNCTUATION["en"])
 
 
 def shown(spec: FieldSpec, value: Any, lang: str) -> str:
@@ -173,7 +153,7 @@ def build(store, name: str, lang: str, period: str | None = None, where: list[st
         if "label" in c:
             return c["label"][lang] if isinstance(c["label"], dict) else str(c["label"])
         if c["path"] == "id":  # a report that does not name it: 客诉编号, "Customer complaint No."
-            return words(lang)["number"].format(type=rt.label.get(lang) or rt.label.get("en") or rt.name)
+            return words(lang)["type_number"].format(type=rt.label.get(lang) or rt.label.get("en") or rt.name)
         return rt.label_of(c["path"], lang)
 
     label = spec.get("label") or {}
