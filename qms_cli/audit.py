@@ -18,9 +18,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from .checks import RECORD_CHECKS, Context, Loaded
+from .config import Config
 from .errors import BadInput, Finding, QmsError, Severity
+from .files import safefs, yamlio
+from .files.yamlio import MAX_BYTES, atomic_write
 from .i18n import N_, _, ngettext
 from .model import values
+from .roles import department_of, guard, held_role
+from .store import git as gitops
+from .store import lock
 from .store.git import log_format, log_marker, logged, trailers_of
 from .text import quote
 
@@ -333,13 +340,6 @@ def _skip(f, n: int) -> None:
 
 from hashlib import sha1 as _sha1  # noqa: E402  (what a record's signatures were, compared by digest)
 
-from .checks import RECORD_CHECKS, Context, Loaded
-from .config import Config
-from .files import safefs, yamlio
-from .files.yamlio import MAX_BYTES, atomic_write
-from .roles import guard
-from .store import git as gitops
-from .store import lock
 
 # One line `KEY: VALUE` whose value is a plain scalar that cannot open, close or continue
 # anything else: no quote, bracket, brace, comment, anchor, alias, tag, block indicator,
@@ -698,7 +698,7 @@ def audit(store, since: str | None = None, anchors_from: str | None = None) -> l
                     claim = _claim_problem(trailers, rt.name, rid, str(after.get("state")))
                     if claim:
                         findings.append(Finding(where, path, claim))
-                found, added = _check_record(c, where, path, rt, before, after, cfg, day, trailers)
+                found, added = _check_record(c, where, path, rt, before, after, cfg, day, trailers, store.fetch)
                 findings.extend(found)
                 signed = signed or added
             if signed:
@@ -913,7 +913,7 @@ def _effect_allows(trailers: dict, after: dict, changed: list[str]) -> bool:
 BACK_ENTRY_DAYS = 30  # how long after the act a paper record may be entered (audit.back_entry_days)
 
 
-def _check_record(c, where, path, rt, before, after, cfg, day, trailers) -> tuple[list[Finding], bool]:
+def _check_record(c, where, path, rt, before, after, cfg, day, trailers, fetch=None) -> tuple[list[Finding], bool]:
     """The findings of one record's change, and whether it added a signature."""
     out = []
     old_state = before.get("state") if isinstance(before, dict) else None
@@ -971,6 +971,12 @@ def _check_record(c, where, path, rt, before, after, cfg, day, trailers) -> tupl
         if moment is not None and (last is None or values.later(moment, last, tz)):
             last = moment
     committed = datetime.fromisoformat(c.date)
+    # whose department's head may sign, as the write path decides it (a record it names is
+    # read as the store holds it now)
+    try:
+        department = department_of(cfg, rt, after, fetch)
+    except QmsError:
+        department = None
     for sig in new_sigs[len(old_sigs):]:
         if not isinstance(sig, dict):
             continue
@@ -1008,9 +1014,15 @@ def _check_record(c, where, path, rt, before, after, cfg, day, trailers) -> tupl
         if acted is not None and (last is None or values.later(acted, last, tz)):
             last = acted
         roles = [r.strip() for r in str(sig.get("role") or "").split("|") if r.strip()]
-        if roles and not any(r in cfg.roles and cfg.roles[r].held_by(email, sig_day) for r in roles):
-            out.append(Finding(where, path, _("{email} did not hold the role {roles} on {day} (signature '{meaning}')")
-                               .format(email=email, roles=_either(roles), day=sig_day, meaning=meaning)))
+        if roles and held_role(cfg, roles, email, sig_day, department) is None:
+            if department and held_role(cfg, roles, email, sig_day) is not None:
+                message = _("{email} did not hold the role {roles} for department '{department}' on {day} "
+                            "(signature '{meaning}')").format(email=email, roles=_either(roles), department=department,
+                                                            day=sig_day, meaning=meaning)
+            else:
+                message = _("{email} did not hold the role {roles} on {day} (signature '{meaning}')").format(
+                    email=email, roles=_either(roles), day=sig_day, meaning=meaning)
+            out.append(Finding(where, path, message))
     return out, len(new_sigs) > len(old_sigs)
 
 

@@ -1,14 +1,20 @@
-"""Who may change the rules: the store's admin role (`audit: {rules_signed_by: ROLE}`),
-the list of who holds which role, and the refusal of anyone else. Pure functions over a
-Config; changing the roles and rules (which commits) is store/governance.py."""
+"""The authority: who holds which role on which day, for which department, and who may
+change the rules (the store's admin role, `audit: {rules_signed_by: ROLE}`). The write path
+(a move's signer) and `qms audit` (every signature in the history) both ask it, so they
+judge a signature the same way. Pure functions over a Config; changing the roles and rules
+(which commits) is store/governance.py."""
 
 from __future__ import annotations
 
 from datetime import date
 
+from typing import Any
+
 from .config import Config
 from .errors import NotAuthorised
 from .i18n import _
+from .model.declaration import RecordType
+from .model.rules import Evaluator, Fetch
 
 GUARD_KEYS = ("rules_signed_by", "roles_signed_by")  # the second: its name before the rules grew
 
@@ -49,3 +55,21 @@ def require_admin(cfg: Config, email: str, day: date, what: str) -> None:
         raise NotAuthorised(message.format(email=email, role=admin, day=day))
 
 
+def department_of(cfg: Config, rt: RecordType, data: Any, fetch: Fetch | None = None) -> str | None:
+    """The department whose head a record's approvals need (the type's `approvals.department`
+    path, e.g. holder.department, or document.department through the record it names);
+    None where the type's approvals are not limited to a department."""
+    if not rt.approvals.department:
+        return None
+    found = Evaluator(rt=rt, data=data, types=cfg.record_type, fetch=fetch).first(rt.approvals.department)
+    return str(found) if found not in (None, "") else None
+
+
+def held_role(cfg: Config, roles: list[str], email: str, day: date, department: str | None = None) -> str | None:
+    """The first of `roles` that `email` holds on `day` (a holding limited to a department
+    counts only for that department), else None."""
+    for name in roles:
+        role = cfg.roles.get(name)
+        if role is not None and role.held_by(email, day, department):
+            return name
+    return None

@@ -4,10 +4,13 @@ destroyed; whose department head approves an issue is the store's reading to cho
 
 from __future__ import annotations
 
+import os
+import subprocess
+
 import pytest
 
-from conftest import sets
-from doc_support import DC, MR, PROD, QE, QM, docs_store
+from conftest import git, sets
+from doc_support import DC, MR, PROD, QE, QM, docs_store, moment
 from test_documents import A0_DAYS, A1_DAYS, DOC_CONFIG, PROCEDURE, build_released
 
 
@@ -106,3 +109,23 @@ def test_a_reports_where_reads_as_lists_do(released):
     assert "LX-CX-2026-001" not in d.ok("report", "controlled-documents", "--where", "department~生产", at="2026-03-10")
     r = d.run("report", "controlled-documents", "--where", "departmnt=质量部", at="2026-03-10")
     assert r.code == 2 and "did you mean 'department'?" in r.err, r.text
+
+
+def test_audit_judges_a_department_heads_signature_by_department_as_the_write_path_does(released):
+    """周涛 heads 生产部: the write path refuses him an issue to 质量部, and a history in which
+    such a signature was written by hand (and the commit made in his name) is a finding."""
+    d = released
+    d.refused("distribution", "new", *sets(f"document={d.ids['doc']}", "holder.department=质量部",
+                                           "holder.person=李雷", "issued_on=2026-03-10"),
+              who=PROD, at="2026-03-10T09:00", says="for department '质量部'")
+    dst = d.issue(d.ids["doc"], "质量部", "李雷", who=QM, at="2026-03-10T09:00")
+    path = next((d.root / "records" / "distribution").rglob(f"{dst}.yaml"))
+    path.write_text(path.read_text(encoding="utf-8").replace(QM[1], PROD[1]).replace(QM[0], PROD[0]), encoding="utf-8")
+    git(d.root, "add", "-A")
+    env = dict(os.environ, GIT_COMMITTER_NAME=PROD[0], GIT_COMMITTER_EMAIL=PROD[1],
+               GIT_COMMITTER_DATE=moment("2026-03-10T09:00"))
+    subprocess.run(["git", "commit", "-q", "--amend", "--no-edit", "--author", f"{PROD[0]} <{PROD[1]}>"],
+                   cwd=d.root, check=True, env=env)
+    r = d.run("audit", at="2026-03-10T10:00")
+    assert r.code == 1, r.text
+    assert f"{PROD[1]} did not hold the role department_head for department '质量部' on 2026-03-10" in r.out, r.out

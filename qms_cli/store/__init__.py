@@ -24,7 +24,7 @@ from ..model import values
 from ..model.declaration import ENVELOPE_KEYS, RecordType
 from ..model.rules import Evaluator
 from ..parallel import map_many
-from ..roles import guard
+from ..roles import department_of, guard, held_role
 from ..suggest import choice, did_you_mean
 from ..text import quote
 from . import git as gitops
@@ -438,16 +438,14 @@ class Store:
         `day`; else (False, why not: what `needed_for` needs, and how a holder is named)."""
         if role_spec is None:
             return True, ""
-        ev = self.evaluator(rt, data)
         try:
             resolved = self.role_names(rt, role_spec, data)
         except Refused as e:
             return False, e.message
-        department = ev.first(rt.approvals.department) if rt.approvals.department else None
-        for name in resolved:
-            role = self.config.roles.get(name)
-            if role and role.held_by(actor.email, day, department):
-                return True, name  # the role the signature is made in
+        department = department_of(self.config, rt, data, self.fetch)
+        held = held_role(self.config, resolved, actor.email, day, department)
+        if held is not None:
+            return True, held  # the role the signature is made in
         quoted = [f"'{r}'" for r in resolved]
         wanted = quoted[0] if quoted else ""
         for one in quoted[1:]:
