@@ -25,15 +25,19 @@ from .files import safefs, yamlio
 from .files.yamlio import MAX_BYTES, atomic_write
 from .i18n import N_, _, ngettext
 from .model import values
+from .paths import RECORDS
 from .roles import department_of, guard, held_role
 from .store import git as gitops
 from .store import lock
-from .store.git import log_format, log_marker, logged, trailers_of
+from .store.git import Trailer, log_format, log_marker, logged, trailers_of
 from .text import quote
 
 ANCHORS = "qms-anchors.txt"
 ZERO = "0" * 40
 LINK_MODE = "120000"
+
+
+RECORDS_PREFIX = f"{RECORDS}/"
 
 
 @dataclass(slots=True)
@@ -143,7 +147,7 @@ def commits(root: Path, since: str | None, want: Callable[[list[str]], None] | N
                         continue
                     c = _commit(part.decode("utf-8", "replace"), mark, merges)
                     new = [] if c.merged is not None else [ch.new_blob for ch in c.changes if ch.new_blob and
-                                                           (ch.new_path or ch.path).startswith("records/")]
+                                                           (ch.new_path or ch.path).startswith(RECORDS_PREFIX)]
                     if len(new) > _Stream.BATCH:  # one commit of many records (an import): read one by one
                         c.streamed, new = False, []
                     if group and len(ids) + len(new) > _Stream.BATCH:
@@ -207,7 +211,7 @@ def _changed_on_both_sides(root: Path, parents: list[str]) -> list[tuple[str, li
     sides = []
     for p in parents:
         out = _git(root, "-c", "core.quotepath=off", "diff-tree", "-r", "--no-commit-id", "--no-renames", "--raw",
-                   "--no-abbrev", *( [base, p] if base else ["--root", p]), "--", "records/")
+                   "--no-abbrev", *( [base, p] if base else ["--root", p]), "--", RECORDS_PREFIX)
         sides.append({ch.path: ch.new_blob for ch in _changes(out)})
     common = set(sides[0]).intersection(*sides[1:])
     return [(path, [side[path] for side in sides]) for path in sorted(common)]
@@ -339,7 +343,6 @@ def _skip(f, n: int) -> None:
 
 
 from hashlib import sha1 as _sha1  # noqa: E402  (what a record's signatures were, compared by digest)
-
 
 # One line `KEY: VALUE` whose value is a plain scalar that cannot open, close or continue
 # anything else: no quote, bracket, brace, comment, anchor, alias, tag, block indicator,
@@ -599,7 +602,7 @@ def audit(store, since: str | None = None, anchors_from: str | None = None) -> l
             rules = []  # the rules files this commit changed
             for ch in c.changes:
                 path = ch.new_path or ch.path
-                if path.startswith("records/"):
+                if path.startswith(RECORDS_PREFIX):
                     if ch.new_blob and c.merged is None:
                         raw = stream.take(ch.new_blob) if c.streamed else blobs.read(ch.new_blob)
                         blobs.remember(ch.new_blob, raw)
@@ -642,11 +645,11 @@ def audit(store, since: str | None = None, anchors_from: str | None = None) -> l
             # every commit is judged by the rules as they stood before it
             walk_types(c)
             cfg = (rules_of(before_cfg, parent) if parent else rules_of(now_cfg, c.sha)) or store.config
-            if (trailers.get("QMS-Action") or [""])[0] == "import":
+            if (trailers.get(Trailer.ACTION) or [""])[0] == "import":
                 findings.extend(_check_import(c, where, cfg, blobs, first=parent is None, store=store))
                 continue
             day = datetime.fromisoformat(c.date).date()
-            signed = bool(trailers.get("QMS-Signature"))
+            signed = bool(trailers.get(Trailer.SIGNATURE))
             if rules and parent and config_of(now_cfg) is not None:
                 findings.extend(_check_rules_change(c, where, config_of(before_cfg), config_of(now_cfg),
                                                     day, rules, trailers))
@@ -654,7 +657,7 @@ def audit(store, since: str | None = None, anchors_from: str | None = None) -> l
                 status, path, new = ch.status, ch.path, ch.new_path
                 if path == "qms.yaml":
                     continue
-                if not path.startswith("records/"):
+                if not path.startswith(RECORDS_PREFIX):
                     continue
                 if status == "D":
                     findings.append(Finding(where, path, _("record deleted (records are cancelled, never deleted)")))
@@ -671,7 +674,7 @@ def audit(store, since: str | None = None, anchors_from: str | None = None) -> l
                     continue  # not a record type's folder: validate reports that
                 raw_after = blobs.read(ch.new_blob)
                 rid = parts[-1].removesuffix(".yaml")
-                summary = known.get(ch.old_blob) if status == "M" and "QMS-Action" in trailers else None
+                summary = known.get(ch.old_blob) if status == "M" and Trailer.ACTION in trailers else None
                 old_raw = texts.get(ch.old_blob) if summary is not None else None
                 claimed = False
                 if (summary is not None and old_raw is not None and isinstance(raw_after, bytes)
@@ -729,17 +732,17 @@ def _claim_problem(trailers: dict, type_name: str, rid: str, state: str | None) 
     """Trailers are claims, checked against what the commit did to a record: a commit by qms
     names every record it changes (QMS-Record, or QMS-Effect for records its move changed),
     and a move leaves its record in the state it names."""
-    action = (trailers.get("QMS-Action") or [""])[0]
+    action = (trailers.get(Trailer.ACTION) or [""])[0]
     if not action or action.startswith(("import", "rules", "role", "anchor", "init")):
         return None
     key = f"{type_name}/{rid}"
-    named = key in (trailers.get("QMS-Record") or ())
-    effect = any(e.split(" ", 1)[0] == key for e in trailers.get("QMS-Effect") or ())
+    named = key in (trailers.get(Trailer.RECORD) or ())
+    effect = any(e.split(" ", 1)[0] == key for e in trailers.get(Trailer.EFFECT) or ())
     if not named and not effect:
-        if not trailers.get("QMS-Record"):
+        if not trailers.get(Trailer.RECORD):
             return _("changed by a commit whose trailers do not name it (QMS-Record: none)")
         return _("changed by a commit whose trailers do not name it (QMS-Record: {records})").format(
-            records=", ".join(trailers["QMS-Record"]))
+            records=", ".join(trailers[Trailer.RECORD]))
     if named and action.startswith("move ") and state is not None:
         target = action[len("move "):].strip()
         if state != target:
@@ -800,7 +803,7 @@ def _check_merge(c: Commit, where: str, blobs: _Blobs) -> list[Finding]:
         if m.path.startswith(RULES[1:]) or m.path in RULES:
             out.append(Finding(where, m.path, _("the merge changed this file beyond what either side did")))
             continue
-        if not m.path.startswith("records/"):
+        if not m.path.startswith(RECORDS_PREFIX):
             continue
         if m.blob is None:
             out.append(Finding(where, m.path, _("the merge deleted a record that both sides kept")))
@@ -841,7 +844,7 @@ def _check_import(c: Commit, where: str, cfg, blobs: _Blobs, first: bool, store=
     added = 0
     for ch in c.changes:
         path = ch.new_path or ch.path
-        if not path.startswith("records/"):
+        if not path.startswith(RECORDS_PREFIX):
             if not first and (path in RULES or path.startswith(RULES[1:])):
                 out.append(Finding(where, path, _("an import changed the rules (only records may be imported)")))
             continue
@@ -901,7 +904,7 @@ def _effect_allows(trailers: dict, after: dict, changed: list[str]) -> bool:
     an obsolete document, say)."""
     me = f"{after.get('type')}/{after.get('id')} "
     allowed: set[str] = set()
-    for effect in trailers.get("QMS-Effect") or ():
+    for effect in trailers.get(Trailer.EFFECT) or ():
         if effect.startswith(me):
             for part in effect[len(me):].split(";"):
                 words = part.split()
@@ -928,7 +931,7 @@ def _check_record(c, where, path, rt, before, after, cfg, day, trailers, fetch=N
         out.append(Finding(where, path, _("a record in the final state '{state}' was changed ({fields}): "
                                           "such a record is never edited").format(state=old_state, fields=named)))
         return out, False
-    if "QMS-Action" not in trailers:
+    if Trailer.ACTION not in trailers:
         free_text = before is not None and old_state == new_state and old_sigs == new_sigs and all(
             (spec := rt.field(k)) is not None and spec.type == "text" for k in changed
         )
@@ -1055,7 +1058,7 @@ def _check_rules_change(c, where, old_cfg, new_cfg, day, paths: list[str], trail
             message = _("the rules ({rules}) changed by {email}, who does not hold '{role}'").format(
                 rules=what, email=c.email, role=needed)
         return [Finding(where, "qms.yaml" if keys else files[0], message)]
-    action = (trailers.get("QMS-Action") or [""])[0]
+    action = (trailers.get(Trailer.ACTION) or [""])[0]
     out = []
     if "roles" in keys and not action.startswith("role "):
         out.append(Finding(where, "qms.yaml", _("roles changed by hand by {email}: roles change only with "
@@ -1140,7 +1143,7 @@ def _check_signed(store, since) -> list[Finding]:
         return []
     rng = [f"{since}..HEAD"] if since else ["HEAD"]
     out = []
-    log = _git(store.root, "log", "--format=%H %G? %ae", *rng, "--", "records", "qms.yaml")
+    log = _git(store.root, "log", "--format=%H %G? %ae", *rng, "--", RECORDS, "qms.yaml")
     for line in log.splitlines():
         sha, status, email = (line.split() + ["", "", ""])[:3]
         if status not in ("G", "U"):

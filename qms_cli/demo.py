@@ -13,6 +13,7 @@ from .config import CONFIG_FILE, sample_store_dir
 from .errors import QmsError, Refused, Severity
 from .i18n import _
 from .model import values
+from .paths import FILES, RECORDS
 from .render import render
 from .store import Store
 from .store import git as gitops
@@ -152,7 +153,7 @@ def copy_sample(target: Path) -> None:
     src = sample_store_dir()
     target.mkdir(parents=True, exist_ok=True)
     shutil.copy2(src / CONFIG_FILE, target / CONFIG_FILE)
-    for folder in ("records", "files"):
+    for folder in (RECORDS, FILES):
         if (src / folder).is_dir():
             shutil.copytree(src / folder, target / folder, dirs_exist_ok=True)
 
@@ -173,7 +174,7 @@ def play(path: Path | None) -> DemoResult:
     acting = _Acting(store, QE)
     sample = [CONFIG_FILE] + [
         p.relative_to(path).as_posix()
-        for folder in ("records", "files")
+        for folder in (RECORDS, FILES)
         for p in sorted((path / folder).rglob("*"))
         if p.is_file()
     ]

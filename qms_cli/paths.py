@@ -7,6 +7,10 @@ import re
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+
+# The folders of a store, as paths inside it.
+RECORDS = "records"  # records/<type>/[<shard>/]<ID>.yaml
+FILES = "files"  # attached files: files/<type>/<ID>/NAME
 BUILTIN_TYPES = PACKAGE_DIR / "types"
 
 

@@ -39,6 +39,7 @@ from .i18n import N_, _
 from .model import values
 from .reports import shown  # values with the separators of the form's language (、 ； in zh)
 from .store import git as gitops
+from .store.git import Trailer
 from .text import markdown
 from .views import plain
 
@@ -518,11 +519,11 @@ def render(store, record_id: str, lang: str, type_name: str | None = None) -> st
             "date": local(e.date),
             "author": e.author,
             "email": e.email,
-            "action": (e.trailers.get("QMS-Action") or [e.subject])[0],
+            "action": (e.trailers.get(Trailer.ACTION) or [e.subject])[0],
             "subject": e.subject,
             "comment": e.body,
             # done on paper earlier and entered at `date` (补录): when, as its QMS-On trailer says
-            "on": (e.trailers.get("QMS-On") or [None])[0],
+            "on": (e.trailers.get(Trailer.ON) or [None])[0],
         }
         for e in gitops.log(store.root, record.path)
     ]

@@ -21,6 +21,7 @@ from .i18n import N_, _
 from .model import values
 from .model.rules import ahead_of_now
 from .parallel import map_many
+from .paths import FILES
 from .store.cache import Cache, fingerprint
 from .store.git import blob_id
 from .text import CONTROL
@@ -68,7 +69,7 @@ class _OnDisk:
 
 # What validate looks through for links besides records/: everything qms reads or writes
 # in a store. A link found is a finding; qms never follows one.
-LINKED_PLACES = ("qms.yaml", "files", "templates", "types", "reports", "schemas", ".qms", "qms-anchors.txt")
+LINKED_PLACES = ("qms.yaml", FILES, "templates", "types", "reports", "schemas", ".qms", "qms-anchors.txt")
 
 
 def _links(store, found: list[str]) -> list[Finding]:

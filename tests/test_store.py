@@ -721,3 +721,15 @@ def test_the_store_is_found_by_flag_env_or_from_a_subfolder(qms, store, complain
         r = qms("complaint", "show", complaint, "--json", root=False, cwd=sub)
     assert r.code == 0, r.text
     assert json.loads(r.out)["id"] == complaint
+
+
+def test_a_refused_write_leaves_no_index_lock_behind(store, complaint):
+    """A write asks git its questions in the background and cancels them when it is refused
+    early; a git status killed half-way must not leave .git/index.lock for the next command."""
+    from qms_cli.store import git as gitops
+
+    lock = store / ".git" / "index.lock"
+    for _ in range(40):
+        checks = gitops.Checks(store, [])
+        checks.cancel()
+        assert not lock.exists()

@@ -125,6 +125,7 @@ def log(
     json: bool = typer.Option(False, "--json", help=_("Print as JSON.")),
 ) -> None:
     from ..store import git as gitops
+    from ..store.git import Trailer
 
     store = open_store()
     _type, path = store.locate(record_id)
@@ -137,8 +138,8 @@ def log(
 
     lang = lang_of(store)
     for e in entries:
-        action = (e.trailers.get("QMS-Action") or [_("(edited without qms)")])[0]
-        sig = e.trailers.get("QMS-Signature")
+        action = (e.trailers.get(Trailer.ACTION) or [_("(edited without qms)")])[0]
+        sig = e.trailers.get(Trailer.SIGNATURE)
         entered = _in_store_time(e.date, store.config.tz)
         line = f"{entered}  {e.author} <{e.email}>  {action}"
         if sig:
@@ -166,7 +167,9 @@ def _in_store_time(stamp: str, tz) -> str:
 
 def _paper_time(entry) -> str | None:
     """When the act of a commit happened on paper (its QMS-On trailer), as written there."""
-    found = entry.trailers.get("QMS-On")
+    from ..store.git import Trailer
+
+    found = entry.trailers.get(Trailer.ON)
     return found[0] if found else None
 
 

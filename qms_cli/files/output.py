@@ -16,8 +16,9 @@ from pathlib import Path
 
 from ..errors import BadInput
 from ..i18n import _
+from ..paths import RECORDS
 
-PROTECTED = (".git", ".qms", "records")  # folders of the store nothing is written into
+PROTECTED = (".git", ".qms", RECORDS)  # folders of the store nothing is written into
 PROTECTED_FILES = ("qms.yaml", "qms-anchors.txt")
 
 

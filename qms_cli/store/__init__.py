@@ -24,16 +24,17 @@ from ..model import values
 from ..model.declaration import ENVELOPE_KEYS, RecordType
 from ..model.rules import Evaluator
 from ..parallel import map_many
+from ..paths import FILES, RECORDS
 from ..roles import department_of, guard, held_role
 from ..suggest import choice, did_you_mean
 from ..text import quote
 from . import git as gitops
 from . import lock
+from .git import Trailer
 
 ATTACHMENT_MB = 20  # the largest attachment by default (qms.yaml attachments.max_mb)
 LIST_SEPARATORS = re.compile("[,，、]")  # 质量部，技术部 and 质量部、技术部 are two departments, as 质量部,技术部
 
-RECORDS = "records"
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
 
 
@@ -650,11 +651,11 @@ class Store:
             data["id"] = self._next_id(rt, data, paper)
             self._file_under_id(rt, data)
             path = self.new_path(rt.name, data["id"])
-            trailers = [("QMS-Record", f"{rt.name}/{data['id']}"), ("QMS-Action", "new")]
+            trailers = [(Trailer.RECORD, f"{rt.name}/{data['id']}"), (Trailer.ACTION, "new")]
             if wf.create.sign:
-                trailers.append(("QMS-Signature", f"{wf.create.sign} by {actor.email}"))
+                trailers.append((Trailer.SIGNATURE, f"{wf.create.sign} by {actor.email}"))
             if paper is not None:
-                trailers.append(("QMS-On", paper.isoformat()))
+                trailers.append((Trailer.ON, paper.isoformat()))
             message = _message(f"{rt.name} {data['id']}: new ({wf.initial})", "", trailers)
             commit = self._write({path: (data, None)}, message, date=when if wf.create.sign else None, actor=by)
         return Change(self._record(rt.name, path, data), commit, tuple(notes))
@@ -710,8 +711,8 @@ class Store:
                 f"{rt.name} {record_id}: set {', '.join(changed)}",
                 body=comment,
                 trailers=[
-                    ("QMS-Record", f"{rt.name}/{record_id}"),
-                    ("QMS-Action", "set " + " ".join(changed)),
+                    (Trailer.RECORD, f"{rt.name}/{record_id}"),
+                    (Trailer.ACTION, "set " + " ".join(changed)),
                 ],
             )
             commit = self._write({path: (data, style)}, message, actor=by)
@@ -774,11 +775,11 @@ class Store:
             changes = {path: (data, style)}
             effects = self._effects(rt, data, target, actor, when, changes, paper)
             trailers = [
-                ("QMS-Record", f"{rt.name}/{record_id}"),
-                ("QMS-Action", f"move {target}"),
-                ("QMS-Signature", f"{move.sign} by {actor.email}"),
-                *((("QMS-On", paper.isoformat()),) if paper is not None else ()),
-                *(("QMS-Effect", e) for e in effects),
+                (Trailer.RECORD, f"{rt.name}/{record_id}"),
+                (Trailer.ACTION, f"move {target}"),
+                (Trailer.SIGNATURE, f"{move.sign} by {actor.email}"),
+                *(((Trailer.ON, paper.isoformat()),) if paper is not None else ()),
+                *((Trailer.EFFECT, e) for e in effects),
             ]
             message = _message(f"{rt.name} {record_id}: {record.state} -> {target}", comment, trailers)
             commit = self._write(changes, message, date=when, actor=by)
@@ -1028,7 +1029,7 @@ class Store:
             raise BadInput(_("{field}: the file name {name} cannot be kept in the store "
                              "(rename it: no control characters, no leading dot, at most 200 bytes)").format(
                 field=field, name=quote(name)))
-        rel = self._free_name(f"files/{rt.name}/{data.get('id') or self.NEW_FOLDER}", name, raw)
+        rel = self._free_name(f"{FILES}/{rt.name}/{data.get('id') or self.NEW_FOLDER}", name, raw)
         self._staged[rel] = raw
         pins = data.get("pins") if isinstance(data.get("pins"), dict) else CommentedMap()
         pins[rel] = hashlib.sha256(raw).hexdigest()
@@ -1057,13 +1058,13 @@ class Store:
     def _file_under_id(self, rt: RecordType, data: Any) -> None:
         """A new record's attachments move from the waiting folder to files/TYPE/ID/."""
 
-        waiting = f"files/{rt.name}/{self.NEW_FOLDER}/"
+        waiting = f"{FILES}/{rt.name}/{self.NEW_FOLDER}/"
         if not any(k.startswith(waiting) for k in self._staged):
             return
         moved: dict[str, str] = {}
         for old in [k for k in self._staged if k.startswith(waiting)]:
             raw = self._staged.pop(old)
-            moved[old] = self._free_name(f"files/{rt.name}/{data['id']}", old[len(waiting):], raw)
+            moved[old] = self._free_name(f"{FILES}/{rt.name}/{data['id']}", old[len(waiting):], raw)
             self._staged[moved[old]] = raw
         for path, spec, value in list(values.walk(rt.fields, data)):
             if spec.type == "file" and value in moved:

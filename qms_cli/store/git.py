@@ -195,9 +195,11 @@ class Checks:
         import subprocess
 
         self.root = root
-        # a file a record names is a path, never a pathspec pattern
+        # a file a record names is a path, never a pathspec pattern; and these questions
+        # never take the index lock (git status would, to refresh the index): cancelled
+        # half-way, they would leave index.lock behind and the write's `git add` refused
         opts = dict(cwd=root, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                    env=dict(os.environ, GIT_LITERAL_PATHSPECS="1"))
+                    env=dict(os.environ, GIT_LITERAL_PATHSPECS="1", GIT_OPTIONAL_LOCKS="0"))
         self.head = subprocess.Popen(["git", "log", "-1", "--format=%cI", "HEAD"], **opts)
         self.status = subprocess.Popen(["git", "-c", "core.quotepath=off", "status", "--porcelain=v1", "-z",
                                         "--untracked-files=all", "--ignored=matching", "--", *RULE_FILES,
@@ -325,6 +327,17 @@ class LogEntry:
             "body": self.body,
             "trailers": self.trailers,
         }
+
+
+class Trailer:
+    """The keys of the trailers qms writes into every commit message: what auditors, `qms
+    log` and `qms audit` read back (the history's contract; never translated)."""
+
+    RECORD = "QMS-Record"  # type/ID of each record the commit changes by intent
+    ACTION = "QMS-Action"  # new, set FIELD..., move STATE, role ..., rules ..., import, init
+    SIGNATURE = "QMS-Signature"  # MEANING by EMAIL
+    ON = "QMS-On"  # when the act happened on paper (补录)
+    EFFECT = "QMS-Effect"  # type/ID: what a declared effect changed in another record
 
 
 _TRAILER = re.compile(r"^(QMS-[^\n]*?): ([^\n]*)$", re.MULTILINE)

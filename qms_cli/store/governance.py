@@ -20,6 +20,7 @@ from ..roles import require_admin
 from ..text import quote
 from . import _check_comment, _message, lock
 from . import git as gitops
+from .git import Trailer
 
 _EMAIL = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+")
 
@@ -116,8 +117,8 @@ def change(store, verb: str, role: str, person: str, *, name: str | None = None,
         safefs.check_writable(root, CONFIG_FILE)
         gitops.check_time(root, actor.when, store.now())
         message = _message(f"roles: {logged}", comment, [
-            ("QMS-Action", f"role {verb} {role} {person}"),
-            ("QMS-Signature", f"role {'granted' if verb == 'grant' else 'revoked'} by {actor.email}"),
+            (Trailer.ACTION, f"role {verb} {role} {person}"),
+            (Trailer.SIGNATURE, f"role {'granted' if verb == 'grant' else 'revoked'} by {actor.email}"),
         ])
         lock.begin(root, {CONFIG_FILE: raw}, message.splitlines()[0])
         try:
@@ -185,8 +186,8 @@ def commit_rules(store, comment: str) -> tuple[str, list[str], list[str]]:
         gitops.check_time(root, actor.when, store.now())
         shown = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
         message = _message(f"rules: {shown}", comment, [
-            ("QMS-Action", "rules " + " ".join(paths)),
-            ("QMS-Signature", f"rules changed by {actor.email}"),
+            (Trailer.ACTION, "rules " + " ".join(paths)),
+            (Trailer.SIGNATURE, f"rules changed by {actor.email}"),
         ])
         present = [rel for rel in paths if safefs.kind(root, rel)[0] == "file"]
         try:

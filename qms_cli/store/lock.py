@@ -20,15 +20,16 @@ from pathlib import Path
 from typing import Iterator
 
 from ..errors import BadInput, Busy
-from ..i18n import _
-from . import git as gitops
 from ..files import safefs
 from ..files.yamlio import MAX_BYTES, atomic_write
+from ..i18n import _
+from ..paths import FILES, RECORDS
+from . import git as gitops
 
 STATE_DIR = ".qms"
 LOCK_WAIT_SECONDS = float(os.environ.get("QMS_LOCK_TIMEOUT", "60"))
 # the folders a journal may name: what qms writes (anything else is a forged journal)
-JOURNALLED = ("records", "files")
+JOURNALLED = (RECORDS, FILES)
 JOURNALLED_FILES = ("qms.yaml",)  # written by `qms role grant|revoke`
 
 
