@@ -39,6 +39,9 @@ BLOCK_SETTINGS = {
 
 @dataclass(frozen=True)
 class Holding:
+    """One person's holding of a role: who, from and until which day (None: open), and the
+    department it is limited to, if any."""
+
     email: str
     name: str
     start: date | None
@@ -46,6 +49,7 @@ class Holding:
     department: str | None = None
 
     def covers(self, day: date) -> bool:
+        """Whether the holding runs on `day` (its first and last days included)."""
         return (self.start is None or self.start <= day) and (self.end is None or day <= self.end)
 
     def serves(self, department: str | None) -> bool:
@@ -55,11 +59,16 @@ class Holding:
 
 @dataclass(frozen=True)
 class Role:
+    """A role of qms.yaml `roles:`: its name, its labels by language, and everyone who
+    holds or held it."""
+
     name: str
     label: dict[str, str]
     holders: tuple[Holding, ...]
 
     def held_by(self, email: str, day: date, department: str | None = None) -> bool:
+        """Whether `email` (in any case) holds the role on `day`, for `department` where a
+        holding is limited to one."""
         email = email.lower()
         return any(
             h.email.lower() == email and h.covers(day) and h.serves(department) for h in self.holders
@@ -111,6 +120,8 @@ def _deep_merge(base: dict, extra: dict) -> dict:
 
 @dataclass
 class Config:
+    """A store's qms.yaml and the record types it runs, each declaration read once and kept."""
+
     root: Path
     data: dict
     _types: dict[str, RecordType] = field(default_factory=dict)
@@ -143,19 +154,24 @@ class Config:
 
     @property
     def attachments(self) -> dict:
+        """The `attachments:` block (max_mb), {} when there is none."""
         return self._block("attachments")
 
     @property
     def require_signed_commits(self) -> bool:
+        """Whether qms.yaml asks for signed commits: qms signs its own, and audit reports
+        unsigned ones. False unless it says so."""
         return bool(self.data.get("require_signed_commits")) if isinstance(self.data, dict) else False
 
     # -- plain settings ------------------------------------------------------------------
     @property
     def company(self) -> str:
+        """The company name printed at the top of every form, '' when unset."""
         return str(self.data.get("company") or "")
 
     @property
     def site(self) -> str:
+        """The store's site code (the {site} of record numbers), '' when unset."""
         return str(self.data.get("site") or "")
 
     @property
@@ -172,6 +188,7 @@ class Config:
 
     @property
     def lang(self) -> str:
+        """The store's language, zh (the default) or en; anything else is refused (BadInput)."""
         lang = self.data.get("lang") or "zh"
         if lang not in LANGS:
             raise BadInput(_("{file}: lang: expected zh or en, not '{value}'").format(file=CONFIG_FILE, value=lang))
@@ -179,6 +196,7 @@ class Config:
 
     @cached_property
     def tz(self) -> ZoneInfo:
+        """The store's time zone (Asia/Shanghai by default); an unknown one is refused (BadInput)."""
         name = str(self.data.get("timezone") or "Asia/Shanghai")
         try:
             return ZoneInfo(name)
@@ -188,11 +206,14 @@ class Config:
 
     @cached_property
     def calendar(self) -> WorkCalendar:
+        """The working-day calendar: mainland China's official one (unless `official: false`)
+        with the store's own workdays and holidays; a day that is not a date is refused."""
         raw = self.data.get("calendar") or {}
         if not isinstance(raw, dict):
             raise BadInput(_("{file}: calendar: expected workdays: and holidays: lists").format(file=CONFIG_FILE))
 
         def days(key: str) -> set[date]:
+            """The dates listed under `calendar.<key>`."""
             out = set()
             for i, v in enumerate(raw.get(key) or []):
                 d = _date_or_none(v, f"calendar.{key}.{i}")
@@ -209,6 +230,8 @@ class Config:
     # -- roles ---------------------------------------------------------------------------
     @cached_property
     def roles(self) -> dict[str, Role]:
+        """Every role of qms.yaml by name, with its holders; a role or holding that is not
+        well formed (no email, a bad date) is refused (BadInput)."""
         raw = self.data.get("roles") or {}
         if not isinstance(raw, dict):
             raise BadInput(_("{file}: roles: expected a mapping of role names").format(file=CONFIG_FILE))
@@ -238,6 +261,8 @@ class Config:
         return roles
 
     def person_name(self, email: str) -> str | None:
+        """The name qms.yaml gives the person with `email` (in any role, any case), None if no
+        role names them."""
         for role in self.roles.values():
             for h in role.holders:
                 if h.email.lower() == email.lower():
@@ -246,6 +271,8 @@ class Config:
 
     # -- record types --------------------------------------------------------------------
     def type_names(self) -> list[str]:
+        """The names of every record type the store runs, sorted: the built-in ones and the
+        store's own types/ (or those the commit held)."""
         names = set(builtin_type_names())
         local = self.root / "types"
         if self.type_files is not None:
@@ -255,6 +282,8 @@ class Config:
         return sorted(names)
 
     def record_type(self, name: str) -> RecordType:
+        """The declaration of record type `name` as the store runs it (its own before the
+        built-in one, extended by qms.yaml); an unknown type is refused (BadInput)."""
         if name in self._types:
             return self._types[name]
 
@@ -368,6 +397,8 @@ class Config:
         return str(raw), limits
 
     def time_limit(self, type_name: str, limit: str, key_value: Any) -> str | None:
+        """The duration qms.yaml's time-limit profile sets for `limit` of a type, by the
+        record's key value where it varies (else its default); None when there is none."""
         value = (self.time_limit_profile[1].get(type_name) or {}).get(limit)
         if isinstance(value, dict):
             return value.get(str(key_value)) or value.get("default")

@@ -29,6 +29,8 @@ def guard(cfg: Config) -> str | None:
 
 
 def listing(cfg: Config) -> list[dict]:
+    """Every holding of every role as a row (role, label, name, email, from, until,
+    department), in qms.yaml's order."""
     rows = []
     for name, role in cfg.roles.items():
         for h in role.holders:

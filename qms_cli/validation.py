@@ -29,6 +29,9 @@ from .text import CONTROL
 
 @dataclass
 class Result:
+    """What a validate run found, how many record files the store has, and how many were
+    checked afresh (the others as last seen)."""
+
     findings: list[Finding]
     records: int  # record files in the store
     examined: int  # records read and checked afresh (the others were as last seen)
@@ -43,12 +46,14 @@ class _OnDisk:
         self.memo: dict[tuple[str, str], tuple[Any, str | None]] = {}
 
     def get(self, key, default=None):
+        """A record's data by (type, ID), `default` if it is not there or cannot be read."""
         if key not in self.memo:
             self.memo[key] = self._read(key)
         data = self.memo[key][0]
         return default if data is None else data
 
     def blob(self, key) -> str | None:
+        """The blob id of the record's file as read, None if it could not be read."""
         self.get(key)
         return self.memo[key][1]
 
@@ -174,6 +179,9 @@ def _select(store, files: list, targets: list[str], links: list[str]) -> tuple[l
 
 
 def run(store, targets: list[str], *, strict: bool = False, cache: bool = True) -> Result:
+    """Validate the store, or the records `targets` names, and say how much was checked
+    afresh; a qms.yaml qms cannot run on is the one finding. With `strict`, warnings count
+    as errors; a target naming no record is refused (BadInput)."""
     try:
         config = store.config
         type_names = set(config.type_names())

@@ -36,11 +36,13 @@ class Context:
         """Requirements over this record and the records it refers to (from those read)."""
 
         def fetch(type_name: str, rid: str):
+            """Another record's data by type and ID, noted as read when the checks collect that."""
             if self.used is not None:
                 self.used.add((type_name, rid))
             return self.by_id.get((type_name, rid))
 
         def types(name: str) -> RecordType:
+            """The declaration of a record type, loaded from the store on first use."""
             if name not in self.types and self.store is not None:
                 self.types[name] = self.store.record_type(name)
             return self.types[name]
@@ -51,6 +53,9 @@ class Context:
 
 @dataclass(frozen=True)
 class Loaded:
+    """A record file as RECORD_CHECKS see it: its type (the folder), its path in the store
+    and what it holds."""
+
     type: str
     path: str
     data: dict
@@ -60,6 +65,8 @@ class Loaded:
 
 
 def check_envelope(records: list[Loaded], ctx: Context) -> Iterable[Finding]:
+    """The envelope of each record: its ID is its file name, its type its folder, its
+    state one of the type's, its signatures a list."""
     for r in records:
         rt = ctx.types[r.type]
         rid = r.data.get("id")
@@ -82,6 +89,8 @@ def check_envelope(records: list[Loaded], ctx: Context) -> Iterable[Finding]:
 
 
 def check_schema(records: list[Loaded], ctx: Context) -> Iterable[Finding]:
+    """Every stored field against its declaration (type, values, bounds); a field the type
+    does not declare is a warning."""
     for r in records:
         rt = ctx.types[r.type]
         for path, message, severity in values.check_fields(rt.fields, r.data, envelope=True):
@@ -114,6 +123,8 @@ def says_in_state(message: str) -> bool:
 
 
 def check_state_requirements(records: list[Loaded], ctx: Context) -> Iterable[Finding]:
+    """What each record's state requires of it (with the states it includes); a record in
+    no known state is left to check_envelope."""
     for r in records:
         rt = ctx.types[r.type]
         state = r.data.get("state")
@@ -226,6 +237,7 @@ class Summary:
 
 
 def check_references(records: list[Summary], ctx: Context) -> Iterable[Finding]:
+    """Each reference names a record that is in the store."""
     for r in records:
         for path, to, value in r.facts.get("refs", ()):
             if value not in ctx.known.get(to, set()):
@@ -233,6 +245,8 @@ def check_references(records: list[Summary], ctx: Context) -> Iterable[Finding]:
 
 
 def check_files(records: list[Summary], ctx: Context) -> Iterable[Finding]:
+    """Each attached file is a regular file in the store: not missing, not a link, not a
+    device, pipe or socket."""
     for r in records:
         for path, value in r.facts.get("files", ()):
             what = ctx.file_kind(value)
@@ -247,6 +261,8 @@ def check_files(records: list[Summary], ctx: Context) -> Iterable[Finding]:
 
 
 def check_duplicate_ids(records: list[Summary], ctx: Context) -> Iterable[Finding]:
+    """No two record files carry the same ID, whatever folders they lie in: each is
+    reported with the others."""
     from collections import Counter
 
     stems = [r.path[r.path.rfind("/") + 1 : -5] for r in records]

@@ -29,6 +29,9 @@ def _label(value: Any, default: str) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class FieldSpec:
+    """The declaration of one field: its type and labels, an enum's values, a list's items,
+    an object's fields, the record type a reference names, bounds and help."""
+
     name: str
     type: str
     label: dict[str, str]
@@ -43,14 +46,18 @@ class FieldSpec:
     kept: bool = False  # maintained by qms (computed, or set by other records' moves)
 
     def text(self, lang: str) -> str:
+        """The field's label in `lang` (else in English, else its name)."""
         return self.label.get(lang) or self.label.get("en") or self.name
 
     def value_label(self, value: Any, lang: str) -> str:
+        """How an enum value is shown in `lang`: its label, else the value itself."""
         labels = self.values.get(str(value))
         return labels.get(lang, str(value)) if labels else str(value)
 
     @staticmethod
     def from_dict(name: str, data: Any, where: str) -> FieldSpec:
+        """A field from its declaration; an unknown type, an enum without values, an object
+        without fields or a reference without `to` is refused (BadInput, naming `where`)."""
         if not isinstance(data, dict):
             raise BadInput(_("{where}: field '{name}' must be a mapping with a 'type'").format(where=where, name=name))
         kind = data.get("type", "text")
@@ -141,6 +148,8 @@ class Requirement:
 
     @staticmethod
     def from_any(data: Any, where: str) -> Requirement:
+        """A requirement from its declaration: a field path, or a mapping of the keys a
+        requirement knows; anything else is refused (BadInput, naming `where`)."""
         if isinstance(data, str):
             return Requirement(fields=(data,))
         if not isinstance(data, dict):
@@ -170,6 +179,9 @@ class Requirement:
 
 @dataclass(frozen=True)
 class State:
+    """A state of a workflow: its labels, whether it is final, what a record in it must
+    hold, and the state whose requirements it includes."""
+
     name: str
     label: dict[str, str]
     final: bool
@@ -188,6 +200,9 @@ def _role(value: Any) -> RoleSpec:
 
 @dataclass(frozen=True)
 class Move:
+    """A step of a workflow from one state to another: the role that signs it, the meaning
+    of that signature, and what the record must hold to take it."""
+
     source: str
     target: str
     role: RoleSpec
@@ -222,6 +237,8 @@ class Effect:
 
     @staticmethod
     def from_dict(data: Any, where: str) -> Effect:
+        """An effect from its declaration: exactly one of update, update_each or update_all,
+        with `set` or `move`; anything else is refused (BadInput)."""
         kinds = [k for k in ("update", "update_each", "update_all") if k in data]
         if len(kinds) != 1:
             raise BadInput(_("{where}: effects: each needs one of update, update_each, update_all").format(where=where))
@@ -241,6 +258,9 @@ class Effect:
 
 @dataclass(frozen=True)
 class Workflow:
+    """The states a record goes through from `initial`, the signed moves between them, and
+    who may create and edit it."""
+
     initial: str
     states: dict[str, State]
     moves: tuple[Move, ...]
@@ -248,9 +268,11 @@ class Workflow:
     edit: RoleSpec = None  # who may change fields with `set`
 
     def moves_from(self, state: str) -> list[Move]:
+        """The moves that leave `state`."""
         return [m for m in self.moves if m.source == state]
 
     def move(self, source: str, target: str) -> Move | None:
+        """The move from `source` to `target`, None if the workflow has none."""
         for m in self.moves:
             if m.source == source and m.target == target:
                 return m
@@ -268,6 +290,7 @@ class Workflow:
         return out
 
     def reachable(self) -> set[str]:
+        """Every state a record can reach from the initial one."""
         seen = {self.initial}
         todo = [self.initial]
         while todo:
@@ -280,6 +303,9 @@ class Workflow:
 
 @dataclass(frozen=True)
 class DeadlineSpec:
+    """A time limit on a record: the date it runs from, what meets it (a field, or reaching
+    a state), what extends it, when it does not apply, and how long it is."""
+
     name: str
     label: dict[str, str]
     start: tuple[str, ...]  # field(s) holding the start; the latest filled-in one counts
@@ -304,12 +330,18 @@ class Approvals:
 
 @dataclass(frozen=True)
 class Compute:
+    """A value the type computes for a field (next edition, next copy number): the
+    function and the fields it is given."""
+
     fn: str
     args: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class RecordType:
+    """A record type as declared (complaint, document, controlled copy ...): its numbering,
+    fields, workflow, deadlines, signature meanings, approvals and effects."""
+
     name: str
     label: dict[str, str]
     form: dict[str, str]
@@ -353,6 +385,7 @@ class RecordType:
         return str(data.get("id") if isinstance(data, dict) else "")
 
     def meaning_label(self, meaning: str, lang: str) -> str:
+        """How a signature's meaning is shown in `lang` (the meaning itself when unlabelled)."""
         return self.meanings.get(meaning, {}).get(lang, meaning)
 
     def field(self, path: str) -> FieldSpec | None:
@@ -378,11 +411,15 @@ class RecordType:
         return any((s := self.field(".".join(parts[:i]))) is not None and s.kept for i in range(1, len(parts) + 1))
 
     def label_of(self, path: str, lang: str) -> str:
+        """The label of the field at `path` in `lang`, the path itself for an undeclared one."""
         spec = self.field(path)
         return spec.text(lang) if spec else path
 
     @staticmethod
     def from_dict(data: Any, where: str) -> RecordType:
+        """A record type from its declaration (with the store's extensions); a declaration not
+        well formed (a reserved field, a bad numbering scheme, an unlabelled signature, an
+        undeclared field named) is refused (BadInput, naming `where`)."""
         if not isinstance(data, dict):
             raise BadInput(_("{where}: a record type declaration must be a mapping").format(where=where))
         name = data.get("type")

@@ -45,6 +45,10 @@ def either(choices: Iterable[Any]) -> str:
 
 @dataclass
 class Evaluator:
+    """What one record (`data`, of type `rt`) holds and must hold: paths, requirements and
+    computed values; other records come through `fetch` and `scan`, and date rules are
+    judged against `today` and `now`."""
+
     rt: RecordType
     data: Any
     types: Callable[[str], RecordType] | None = None
@@ -64,6 +68,7 @@ class Evaluator:
         return self._walk(self.data, self.rt, _ROOT, path.split("."), "")
 
     def first(self, path: str) -> Any:
+        """The first value `path` reaches, None if it reaches none."""
         found = self.resolve(path)
         return found[0][0] if found else None
 
@@ -106,6 +111,9 @@ class Evaluator:
 
     # -- operands --------------------------------------------------------------------------
     def moment(self, operand: str) -> date | None:
+        """The day an operand of a date rule stands for: `today`, the day of the last
+        `signed:<meaning>` act (on paper, for one entered afterwards), or a field's date;
+        None if there is none."""
         if operand == "today":
             return self.today
         if operand.startswith("signed:"):

@@ -33,6 +33,7 @@ _PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.([A-Za-z_][A-Za-z0-9_]*|\d+))*$")
 
 
 def is_empty(value: Any) -> bool:
+    """Whether a value counts as not filled in: missing, None, '' or an empty list or mapping."""
     return value is None or value is _MISSING or value == "" or value == [] or value == {}
 
 
@@ -43,11 +44,13 @@ def signatures(data: Any) -> list[dict]:
 
 
 def check_path(path: str) -> None:
+    """Refuse (BadInput) anything but a dotted field path such as customer.name or d4.root_cause."""
     if not _PATH.match(path):
         raise BadInput(_("'{path}': expected a field path such as customer.name or d4.root_cause").format(path=path))
 
 
 def get(data: Any, path: str, default: Any = None) -> Any:
+    """The value at dotted `path` (keys, list indexes), `default` where the path leads nowhere."""
     cur = data
     for part in path.split("."):
         if isinstance(cur, dict):
@@ -117,6 +120,7 @@ def parse_datetime(text: str, tz: tzinfo) -> datetime:
 
 
 def parse_date(text: str) -> date:
+    """An ISO date such as 2026-03-02; anything else raises ValueError saying so."""
     try:
         return date.fromisoformat(text.strip())
     except ValueError:
@@ -222,6 +226,7 @@ def acted_on(sig: Any, tz: tzinfo | None) -> date | None:
 
 
 def day_of(value: date | datetime | None, tz: tzinfo | None) -> date | None:
+    """The day of a date-time in the store's time zone `tz` (a date as it is, None as None)."""
     if isinstance(value, datetime):
         return (value.astimezone(tz) if tz else value).date()
     return value
@@ -316,6 +321,8 @@ def coerce(spec: FieldSpec, raw: str, tz: tzinfo) -> Any:
 
 
 def number_in_bounds(n: Any) -> bool:
+    """Whether a number is one every command can compute with: a whole number of at most 15
+    digits, or a finite number below 10^15."""
     if isinstance(n, int):
         return -INT_LIMIT <= n <= INT_LIMIT
     return n == n and -NUMBER_LIMIT < n < NUMBER_LIMIT  # n != n: NaN
@@ -480,6 +487,8 @@ UNKNOWN_FIELD = N_("unknown field (not declared for this record type)")
 def check_fields(
     fields: dict[str, FieldSpec], data: dict, prefix: str = "", *, envelope: bool = False
 ) -> Iterator[Problem]:
+    """A problem for each stored field that does not fit its declaration; a field the type
+    does not declare is a warning. With `envelope`, the envelope keys are skipped."""
     for key, value in data.items():
         if envelope and key in ENVELOPE_KEYS:
             continue
@@ -491,6 +500,8 @@ def check_fields(
 
 
 def record_title(rt: RecordType, data: Any, width: int = 60) -> str:
+    """The record's title (its type's `title_field`) on one line, cut to `width`
+    characters with …; '' when there is none."""
     value = get(data, rt.title_field) if rt.title_field else None
     text = " ".join(str(value or "").split())
     return text if len(text) <= width else text[: width - 1] + "…"

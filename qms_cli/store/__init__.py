@@ -73,6 +73,8 @@ class Change:
 
 
 def check_id(record_id: str) -> str:
+    """`record_id` if it can be a record ID (letters, digits and '-', such as CMP-2026-0001);
+    anything else, '..' included, is refused (BadInput)."""
     if not ID_PATTERN.match(record_id) or ".." in record_id:
         raise BadInput(
             _("{id}: not a record ID (expected letters, digits and '-', such as CMP-2026-0001)").format(
@@ -124,6 +126,9 @@ def _has_git(root: Path) -> bool:
 
 
 class Store:
+    """A store on disk: finds and reads its records, and writes every change as one commit
+    under the store's lock."""
+
     def __init__(self, root: Path):
         self.root = root
         self._config: Config | None = None
@@ -135,6 +140,8 @@ class Store:
 
     @staticmethod
     def open(path: str | os.PathLike | None = None) -> Store:
+        """The store at `path` (else $QMS_STORE, else found upward), an interrupted write
+        finished or rolled back first; refused (NotAStore) outside a git repository."""
         root = find_root(path)
         if not _has_git(root):
             raise NotAStore(
@@ -149,12 +156,15 @@ class Store:
 
     @property
     def config(self) -> Config:
+        """The store's qms.yaml, read once (the store's language taken up with it)."""
         if self._config is None:
             self._config = Config.load(self.root)
             use_store_language(self._config.data.get("lang") or "zh")
         return self._config
 
     def record_type(self, name: str) -> RecordType:
+        """The declaration of record type `name` as this store runs it; an unknown type is
+        refused (BadInput)."""
         return self.config.record_type(name)
 
     def now(self) -> datetime:
@@ -172,6 +182,7 @@ class Store:
 
     # -- finding and reading -------------------------------------------------------------
     def type_folder(self, type_name: str) -> Path:
+        """The folder of a type's records, records/<type>/."""
         return self.root / RECORDS / type_name
 
     def path_of(self, type_name: str, record_id: str) -> Path | None:
@@ -206,6 +217,8 @@ class Store:
         return folder / shard / f"{record_id}.yaml" if shard else folder / f"{record_id}.yaml"
 
     def locate(self, record_id: str, type_name: str | None = None) -> tuple[str, Path]:
+        """(type, file) of record `record_id`, among that type's records or every type's; a
+        record not in the store is refused (BadInput)."""
         check_id(record_id)
         names = [type_name] if type_name else self._type_folders()
         for name in names:
@@ -227,9 +240,12 @@ class Store:
         return sorted(e.name for e in os.scandir(base) if e.is_dir(follow_symlinks=False))
 
     def rel(self, path: Path) -> str:
+        """`path` relative to the store root, with forward slashes."""
         return path.relative_to(self.root).as_posix()
 
     def read(self, record_id: str, type_name: str | None = None, *, kind: str = "safe") -> Record:
+        """Record `record_id` as its file holds it; refused when it is not in the store, cannot
+        be read, or its ID or state does not fit (BadInput, BadFile)."""
 
         name, path = self.locate(record_id, type_name)
         data = yamlio.load(path, self.rel(path), kind, root=self.root)
@@ -240,6 +256,7 @@ class Store:
         rel = self.rel(path)
 
         def line_of(field: str) -> int | None:
+            """The line of `field` in the record's file, None if it cannot be told."""
 
             try:
                 text = yamlio.decode(yamlio.read(path, rel, self.root), rel)
@@ -290,6 +307,7 @@ class Store:
         out: list[RecordFile] = []
 
         def walk(tname: str, folder: str, prefix: str, depth: int) -> None:
+            """Every record file under `folder`, naming each link met, no deeper than MAX_DEPTH."""
             try:
                 with os.scandir(folder) as it:
                     entries = sorted(it, key=lambda e: e.name)
@@ -350,6 +368,8 @@ class Store:
         instead: a list row is much less to hand back than a record."""
 
         def read(item: tuple[str, Path]) -> Any:
+            """One record read and passed through `then`, or the error it gave, in a form that
+            travels between processes."""
 
             name, path = item
             try:
@@ -799,10 +819,12 @@ class Store:
         day = values.day_of(on, self.config.tz) or when.date()  # the day of the act
 
         def fill(template) -> str:
+            """An effect's value with `{field}` and `{today}` filled in from this record."""
             if isinstance(template, dict):  # worded in the store's language
                 template = str(template.get(self.config.lang) or next(iter(template.values())))
 
             def one(m):
+                """What one placeholder stands for."""
                 if m.group(1) == "today":
                     return day.isoformat()
                 value = values.get(data, m.group(1))

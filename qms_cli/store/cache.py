@@ -35,6 +35,8 @@ RACY_NS = 2_000_000_000  # coarse file systems keep times in whole seconds (FAT:
 
 
 def stat_key(st: os.stat_result) -> list[int]:
+    """What is kept of a file's stat to tell it unchanged: size, modification time, change
+    time, inode."""
     return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
 
 
@@ -172,6 +174,8 @@ class Cache:
         return e
 
     def keep(self, rel: str, blob: str, entry: dict) -> None:
+        """Keep what was found in `rel` with this blob; nothing is kept if the file changed
+        while it was being checked."""
         rec = self.records.get(rel)
         if rec is None or rec[4] != blob:
             return  # the file changed while it was being checked: let the next run look again

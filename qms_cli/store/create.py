@@ -75,6 +75,7 @@ def install_spec(direct_url: Any, version: str) -> Install:
     pinned = f"qms-cli=={version}" if isinstance(version, str) and _VERSION.fullmatch(version) else "qms-cli"
 
     def placeholder(why: str) -> Install:
+        """The requirement as a placeholder the store's owner must set (reachable False), saying why."""
         return Install(pinned, why, False)
 
     if direct_url is None:
@@ -149,6 +150,8 @@ def _install_lines(install: Install, indent: str) -> str:
 
 
 def github_workflow(install: Install) -> str:
+    """The GitHub Actions workflow that runs `qms validate` and `qms audit` on every push and
+    pull request, installing qms as `install` says."""
     return (
         "# Written by `qms init`: every push and pull request is checked by qms, so an incomplete\n"
         "# or illegal record never merges.\n"
@@ -173,6 +176,8 @@ def github_workflow(install: Install) -> str:
 
 
 def gitlab_ci(install: Install) -> str:
+    """The GitLab CI configuration that runs `qms validate` and `qms audit` on every push and
+    merge request, installing qms as `install` says."""
     return (
         "# Written by `qms init`: every push and merge request is checked by qms.\n"
         "variables:\n"
@@ -268,6 +273,8 @@ def derive_prefix(prefix: str | None, site: str, company: str) -> tuple[str, str
 def config_text(company: str, site: str, lang: str, name: str, email: str, *, department: str = "",
                 prefix: str = DEFAULT_PREFIX, prefix_from: str = "", numbering: dict[str, str] | None = None,
                 roles: list[str] | None = None) -> str:
+    """A new store's qms.yaml, commented: company, site, language, document numbering under
+    `prefix`, and every role (`roles`, else the known ones) held by the initialiser."""
     department = department or DEFAULT_DEPARTMENT[lang]
     lines = [
         "# qms store configuration (see the qms README).",
@@ -348,6 +355,10 @@ def _one_line(option: str, text: str, what: str, limit: int) -> None:
 
 @dataclass(frozen=True)
 class NewStore:
+    """What `init_store` made: the store, its document-number prefix and where that came
+    from, the first procedure's number, the initialiser's department, how CI installs qms,
+    and the files committed."""
+
     root: Path
     prefix: str  # the document numbers' prefix
     prefix_from: str  # where it came from

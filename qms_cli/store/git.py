@@ -18,6 +18,8 @@ from ..model.values import day_out_of_bounds, text_problem
 
 @dataclass(frozen=True)
 class Actor:
+    """The git identity that acts, and the time its commit will carry."""
+
     name: str
     email: str
     when: datetime  # the commit time git will use (honours GIT_COMMITTER_DATE in any format)
@@ -92,6 +94,7 @@ def blob_id(data: bytes) -> str:
 
 
 def head_blob(root: Path, rel: str) -> str | None:
+    """The blob id HEAD holds for `rel`, None if HEAD does not hold it."""
     import git
 
     with _repo(root) as repo:
@@ -206,6 +209,8 @@ class Checks:
                                         *attachments], **opts)
 
     def finish(self, when: datetime, now: datetime | None) -> None:
+        """Wait for both answers, then refuse as check_time and check_committed do: a commit time
+        out of order, or rules or attachments with changes not committed."""
         head = self.head.communicate()[0]
         status = self.status.communicate()[0]
         check_time(self.root, when, now, head=(self.head.returncode, head.decode("utf-8", "replace")))
@@ -309,6 +314,9 @@ def unstage(root: Path, paths: list[str]) -> None:
 
 @dataclass(frozen=True)
 class LogEntry:
+    """One commit of a record's history, as `qms log` shows it: commit, date, author,
+    subject, body and QMS trailers."""
+
     commit: str
     date: str
     author: str
@@ -318,6 +326,7 @@ class LogEntry:
     trailers: dict[str, list[str]]
 
     def as_dict(self) -> dict:
+        """The entry as plain data, for JSON."""
         return {
             "commit": self.commit,
             "date": self.date,
@@ -369,6 +378,8 @@ def log_format(mark: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Logged:
+    """One commit as `git log --format=log_format(mark)` gives it, split into its fields."""
+
     sha: str
     parents: list[str]
     author: str

@@ -34,6 +34,8 @@ JOURNALLED_FILES = ("qms.yaml",)  # written by `qms role grant|revoke`
 
 
 def state_dir(root: Path) -> Path:
+    """The store's .qms/ folder, made (and git-ignored) if missing; a link or a file in its
+    place is refused (BadInput)."""
     d = root / STATE_DIR
     if d.is_symlink() or (os.path.lexists(d) and not d.is_dir()):
         raise BadInput(_("{folder}: is a link or a file; qms keeps its lock and journal in a folder "
@@ -94,6 +96,8 @@ def _journal(root: Path) -> Path:
 
 
 def begin(root: Path, changes: dict[str, bytes], summary: str) -> None:
+    """Leave the journal of a write before any file is touched: each file's previous content
+    and its new content's blob id. A file qms never writes is refused (BadInput)."""
     entries = {}
     for rel, new in changes.items():
         _check_journalled(rel)
@@ -106,6 +110,7 @@ def begin(root: Path, changes: dict[str, bytes], summary: str) -> None:
 
 
 def end(root: Path) -> None:
+    """Remove the journal: the write is over (committed or rolled back)."""
     j = _journal(root)
     if j.exists():
         j.unlink()
@@ -225,6 +230,9 @@ def _tracked(root: Path, rel: str) -> bool:
 
 
 def recover(root: Path, notes: list[str]) -> None:
+    """Finish an interrupted write, if a journal is there: kept where HEAD holds every new
+    content, else rolled back, and said in `notes`. A journal committed to git, or naming
+    a file qms never writes, is refused (BadInput)."""
     j = _journal(root)
     for tmp in (root / STATE_DIR).glob(".journal.json.*.tmp"):
         tmp.unlink(missing_ok=True)
