@@ -287,3 +287,12 @@ def test_a_chinese_department_from_qms_init_to_a_clone_that_passes_its_own_ci(tm
         p = _qms(step.split()[1:], cwd=clone, who=QE)
         assert p.returncode == 0, f"{step}: {p.stdout}{p.stderr}"
         assert CJK.search(p.stdout + p.stderr), f"{step} speaks the store's language: {p.stdout}{p.stderr}"
+
+
+def test_qms_alone_shows_its_help_not_an_error(tmp_path):
+    for env, usage in (({"QMS_LANG": "en"}, "Usage: "), ({"QMS_LANG": "zh"}, "用法： ")):
+        r = _qms([], cwd=tmp_path, env=env)
+        assert r.returncode == 2
+        assert r.stderr.startswith(usage) and "Error" not in r.stderr and "错误" not in r.stderr, r.stderr
+        r = _qms(["complaint"], cwd=tmp_path, env=env)
+        assert r.returncode == 2 and r.stderr.startswith(usage) and "fields" in r.stderr, r.stderr

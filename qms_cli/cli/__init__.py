@@ -39,6 +39,9 @@ def main() -> None:
         err(str(e))
         sys.exit(e.exit_code if e.exit_code else EXIT_BAD_INPUT)
     except Exception as e:
+        if _is(e, "NoArgsIsHelpError"):  # `qms` or `qms complaint` alone: the help, as asked
+            e.show()
+            sys.exit(e.exit_code)
         if _is(e, "UsageError"):  # the command line itself cannot be read: said in qms's language
             sys.stderr.write(usage_error(e) + "\n")
             sys.exit(e.exit_code)
