@@ -733,3 +733,24 @@ def test_a_refused_write_leaves_no_index_lock_behind(store, complaint):
         checks = gitops.Checks(store, [])
         checks.cancel()
         assert not lock.exists()
+
+
+def test_a_write_is_checked_by_validates_own_record_checks_naming_every_problem(store, complaint):
+    """The write path runs validate's record checks on what it is about to write, so a
+    write never leaves a record validate reports, and says every problem at once."""
+    from qms_cli.errors import Refused
+    from qms_cli.store import Store
+
+    s = Store(store)
+    path = next((store / "records" / "complaint").rglob(f"{complaint}.yaml"))
+    import yaml
+
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data.update({"class": "huge", "state": "acknowledged", "description": "渗油\x1b[2J"})
+    with pytest.raises(Refused) as refused:
+        s._check_as_validate({path: (data, None)})
+    said = "\n".join(refused.value.details)
+    assert "class" in said and "description" in said and "contact" in said, said
+    assert "nothing was written" in refused.value.message
+    data.update({"class": "general", "state": "received", "description": "渗油"})
+    s._check_as_validate({path: (data, None)})  # a sound record passes

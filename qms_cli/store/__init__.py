@@ -14,7 +14,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Iterator
 
-from ..checks import Context, Loaded, check_envelope, check_schema, check_signatures, check_text
+from ..checks import (Context, Loaded, check_envelope, check_schema, check_signatures, check_state_requirements,
+                      check_text)
 from ..config import CONFIG_FILE, Config
 from ..errors import BadFile, BadInput, NotAStore, NotAuthorised, QmsError, Refused, Severity
 from ..files import safefs, yamlio
@@ -1132,6 +1133,33 @@ class Store:
                 details=[f"{f.field}: {f.message}" for f in problems[:10]],
             )
 
+    def _check_as_validate(self, changes: dict) -> None:
+        """Every record this action writes, checked in memory by validate's own record
+        checks (envelope, fields, text, signatures, what its state requires): a write never
+        leaves a record `qms validate` would report; every problem is named at once."""
+        store = self
+
+        class _Read:  # the records the checks read through references, as the store holds them
+            def get(self, key):
+                return store.fetch(*key)
+
+        loaded = []
+        types: dict[str, RecordType] = {}
+        for path, (data, _style) in changes.items():
+            if isinstance(data, dict) and isinstance(data.get("type"), str):
+                types[data["type"]] = self.record_type(data["type"])
+                loaded.append(Loaded(data["type"], self.rel(path), data))
+        ctx = Context(root=self.root, types=types, store=self, by_id=_Read())
+        problems = [f for check in (check_envelope, check_schema, check_text, check_signatures,
+                                    check_state_requirements)
+                    for f in check(loaded, ctx) if f.severity is Severity.ERROR]
+        if problems:
+            raise Refused(
+                _("the change would leave {count} problem(s) that qms validate reports; nothing was written").format(
+                    count=len(problems)),
+                details=[f"{f.source}: {f.field}: {f.message}" for f in problems[:10]],
+            )
+
     def _check_schema(self, rt: RecordType, data: Any, source: str) -> None:
         # a field a person added by hand is a warning for validate, and is kept as it is
         problems = [(p.path, p.message) for p in values.check_fields(rt.fields, data, envelope=True)
@@ -1222,6 +1250,7 @@ class Store:
         """Write every changed record and commit them together: one action, one commit.
         `actor`: an explicit author and time (else git's identity and clock)."""
         date = date or (actor.when if actor is not None else None)
+        self._check_as_validate(changes)
         texts: dict[str, bytes] = {}
         checks = gitops.Checks(self.root, self._attachments(changes))  # asked of git meanwhile
         try:
