@@ -35,7 +35,11 @@ def type_label(declaration: Path, lang: str, name: str) -> str:
         m = _LABEL.search(declaration.read_text(encoding="utf-8", errors="replace"))
     except OSError:
         return name
-    return (m.group(1) if lang == "zh" else m.group(2)) if m else name
+    label = (m.group(1) if lang == "zh" else m.group(2)).strip("'\"") if m else name
+    # a store's own declaration is untrusted: a label with a control character (an escape
+    # sequence that would act on the terminal showing the help) is not shown
+    return name if any(ord(ch) < 32 or 0x7F <= ord(ch) <= 0x9F or 0x202A <= ord(ch) <= 0x202E
+                       or 0x2066 <= ord(ch) <= 0x2069 for ch in label) else label
 
 
 def builtin_type_label(name: str, lang: str) -> str:

@@ -115,3 +115,12 @@ def test_a_store_type_cannot_take_the_place_of_a_command(store):
     (store / "types" / "init.yaml").write_text(VISIT.replace("type: visit", "type: init"), encoding="utf-8")
     r = run(store, "init", "--help")
     assert r.returncode == 0 and "A new store" in r.stdout
+
+
+def test_a_store_types_label_cannot_act_on_the_terminal(store):
+    (store / "types").mkdir(exist_ok=True)
+    # raw escape sequences in the file: help reads the label line without parsing YAML
+    hostile = VISIT.replace("label: {zh: 顾客拜访, en: Customer visit}", "label: {zh: \x1b[2J拜访, en: \x1b]0;pwned\x07Visit}")
+    (store / "types" / "visit.yaml").write_text(hostile, encoding="utf-8")
+    r = run(store, "--help")
+    assert r.returncode == 0 and "\x1b" not in r.stdout and "visit records (visit)" in r.stdout, r.stdout
