@@ -976,10 +976,12 @@ def _check_record(c, where, path, rt, before, after, cfg, day, trailers, fetch=N
     committed = datetime.fromisoformat(c.date)
     # whose department's head may sign, as the write path decides it (a record it names is
     # read as the store holds it now)
-    try:
-        department = department_of(cfg, rt, after, fetch)
-    except QmsError:
-        department = None
+    department = None
+    if len(new_sigs) > len(old_sigs):
+        try:
+            department = department_of(cfg, rt, after, fetch)
+        except QmsError:
+            pass
     for sig in new_sigs[len(old_sigs):]:
         if not isinstance(sig, dict):
             continue

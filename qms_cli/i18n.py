@@ -21,7 +21,7 @@ import re
 import sys
 from pathlib import Path
 
-from .paths import store_on_command_line
+from .paths import option_on_command_line, store_on_command_line
 
 LANGS = ("zh", "en")
 DOMAIN = "qms"
@@ -82,15 +82,8 @@ def _lang_of(config: Path | None) -> str | None:
 
 
 def _argv_lang(argv: list[str]) -> str | None:
-    for i, arg in enumerate(argv):
-        if arg == "--lang" and i + 1 < len(argv):
-            return argv[i + 1] if argv[i + 1] in LANGS else None
-        if arg.startswith("--lang="):
-            value = arg.split("=", 1)[1]
-            return value if value in LANGS else None
-        if arg == "--":
-            break
-    return None
+    value = option_on_command_line(argv, "--lang")
+    return value if value in LANGS else None
 
 
 def language() -> str:

@@ -35,41 +35,47 @@ def type_label(declaration: Path, lang: str, name: str) -> str:
         m = _LABEL.search(declaration.read_text(encoding="utf-8", errors="replace"))
     except OSError:
         return name
-    label = (m.group(1) if lang == "zh" else m.group(2)).strip("'\"") if m else name
-    # a store's own declaration is untrusted: a label with a control character (an escape
-    # sequence that would act on the terminal showing the help) is not shown
-    return name if any(ord(ch) < 32 or 0x7F <= ord(ch) <= 0x9F or 0x202A <= ord(ch) <= 0x202E
-                       or 0x2066 <= ord(ch) <= 0x2069 for ch in label) else label
+    return (m.group(1) if lang == "zh" else m.group(2)).strip("'\"") if m else name
 
 
 def builtin_type_label(name: str, lang: str) -> str:
     return type_label(BUILTIN_TYPES / f"{name}.yaml", lang, name)
 
 
+def option_on_command_line(argv: list[str], *names: str) -> str | None:
+    """The value given to one of the options `names` (`-C PATH`, `--store=PATH`), the last
+    one given as the parser takes it, read before the command line is parsed."""
+    found = None
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            break
+        if arg in names and i + 1 < len(argv):
+            found = argv[i + 1]
+        elif arg.startswith("--") and arg.split("=", 1)[0] in names and "=" in arg:
+            found = arg.split("=", 1)[1]
+    return found
+
+
+def nearest_store(here: Path) -> Path | None:
+    """The nearest folder from `here` upward that holds qms.yaml, None if there is none."""
+    for folder in [here, *here.parents]:
+        if (folder / "qms.yaml").is_file():
+            return folder
+    return None
+
+
 def store_on_command_line(argv: list[str]) -> Path | None:
     """The store `qms` will open, found before the command line is parsed (for help and
     the commands of the store's own record types): -C/--store PATH, else $QMS_STORE, else
     the nearest folder upward holding qms.yaml; None where there is none."""
-    explicit = None
-    for i, arg in enumerate(argv):
-        if arg in ("-C", "--store") and i + 1 < len(argv):
-            explicit = argv[i + 1]
-        elif arg.startswith("--store="):
-            explicit = arg.split("=", 1)[1]
-        elif arg == "--":
-            break
-    explicit = explicit or os.environ.get("QMS_STORE")
+    explicit = option_on_command_line(argv, "-C", "--store") or os.environ.get("QMS_STORE")
     try:
         if explicit:
             root = Path(explicit).expanduser()
             return root if (root / "qms.yaml").is_file() else None
-        here = Path.cwd()
-        for folder in [here, *here.parents]:
-            if (folder / "qms.yaml").is_file():
-                return folder
+        return nearest_store(Path.cwd())
     except OSError:
         return None
-    return None
 
 
 def store_type_names(root: Path | None) -> list[str]:

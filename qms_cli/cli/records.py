@@ -12,6 +12,7 @@ import typer
 from ..errors import BadInput
 from ..i18n import N_, _, language
 from ..paths import builtin_type_label, type_label
+from ..text import controls
 from .base import err, handled, lang_of, open_store, options
 
 ON_HELP = N_(
@@ -43,6 +44,8 @@ def _want_json(flag: bool) -> bool:
 def type_app(type_name: str, declaration: Path | None = None) -> typer.Typer:
     """The verbs of one record type; `declaration` is a store's own types/NAME.yaml."""
     label = type_label(declaration, language(), type_name) if declaration else builtin_type_label(type_name, language())
+    if controls(label):  # a store's own declaration is untrusted: no escape sequence reaches the terminal
+        label = type_name
     sub = typer.Typer(
         help=_("{label} records ({type}): new, show, list, set, move, fields.").format(
             label=label, type=type_name),

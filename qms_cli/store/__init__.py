@@ -25,7 +25,7 @@ from ..model import values
 from ..model.declaration import ENVELOPE_KEYS, RecordType
 from ..model.rules import Evaluator
 from ..parallel import map_many
-from ..paths import FILES, RECORDS
+from ..paths import FILES, RECORDS, nearest_store
 from ..roles import department_of, guard, held_role
 from ..suggest import choice, did_you_mean
 from ..text import quote
@@ -113,9 +113,9 @@ def find_root(start: str | os.PathLike | None) -> Path:
                 path=explicit, config=CONFIG_FILE))
         return root
     here = Path.cwd().resolve()
-    for folder in [here, *here.parents]:
-        if (folder / CONFIG_FILE).is_file():
-            return folder
+    found = nearest_store(here)
+    if found is not None:
+        return found
     raise NotAStore(
         _("{path}: not inside a qms store (no {config} here or above); "
           "use -C PATH, set QMS_STORE, or create one with 'qms init PATH'").format(path=here, config=CONFIG_FILE)
