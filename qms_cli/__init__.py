@@ -2,10 +2,11 @@
 
 The public Python API (the CLI is one client of it):
 
+    from qms_cli import engine
     from qms_cli.store import Store
     store = Store.open("path/to/store")
-    change = store.new("complaint", ["customer.name=上汽大众", ...])
-    store.move("complaint", change.record.id, "acknowledged", ["contact.at=..."])
+    change = engine.new(store, "complaint", ["customer.name=上汽大众", ...])
+    engine.move(store, "complaint", change.record.id, "acknowledged", ["contact.at=..."])
     from qms_cli.validation import validate
     findings = validate(store)
 

@@ -15,6 +15,7 @@ from .i18n import _
 from .model import values
 from .paths import FILES, RECORDS
 from .render import render
+from . import engine
 from .store import Store
 from .store import git as gitops
 from .validation import validate
@@ -138,10 +139,10 @@ class _Acting:
         return gitops.Actor(self.who[0], self.who[1], self.when or datetime.now(self.store.config.tz))
 
     def new(self, *args, **kwargs):
-        return self.store.new(*args, by=self.by(), **kwargs)
+        return engine.new(self.store, *args, by=self.by(), **kwargs)
 
     def move(self, *args, **kwargs):
-        return self.store.move(*args, by=self.by(), **kwargs)
+        return engine.move(self.store, *args, by=self.by(), **kwargs)
 
 
 def _as(acting: _Acting, who: tuple[str, str]) -> None:

@@ -2,7 +2,7 @@
 change the rules (the store's admin role, `audit: {rules_signed_by: ROLE}`). The write path
 (a move's signer) and `qms audit` (every signature in the history) both ask it, so they
 judge a signature the same way. Pure functions over a Config; changing the roles and rules
-(which commits) is store/governance.py."""
+(which commits) is engine/governance.py."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from datetime import date
 from typing import Any
 
 from .config import Config
-from .errors import NotAuthorised
+from .errors import NotAuthorised, Refused
 from .i18n import _
 from .model.declaration import RecordType
 from .model.rules import Evaluator, Fetch
@@ -75,3 +75,66 @@ def held_role(cfg: Config, roles: list[str], email: str, day: date, department: 
         if role is not None and role.held_by(email, day, department):
             return name
     return None
+
+
+def role_names(cfg: Config, rt: RecordType, role_spec, data: Any, fetch: Fetch | None = None) -> list[str]:
+    """The roles a move's role spec means for this record: a role's name, a choice of
+    names, or "@approve" and the like, looked up in the approvals table by the record's
+    category (qms.yaml `approvals`, else the type's defaults). A category the table lacks
+    is refused (Refused)."""
+    if role_spec is None:
+        return []
+    names = list(role_spec) if isinstance(role_spec, tuple) else [role_spec]
+    resolved = []
+    for name in names:
+        if not name.startswith("@"):
+            resolved.append(name)
+            continue
+        key = Evaluator(rt=rt, data=data, types=cfg.record_type, fetch=fetch).first(rt.approvals.key) \
+            if rt.approvals.key else None
+        table = {**rt.approvals.default, **cfg.approvals}
+        entry = table.get(str(key)) or {}
+        role = entry.get(name[1:]) if isinstance(entry, dict) else None
+        if not role:
+            raise Refused(_("qms.yaml approvals: no '{role}' role for {field} '{value}'").format(
+                role=name[1:], field=rt.approvals.key, value=key))
+        resolved.append(role)
+    return resolved
+
+
+def authority(cfg: Config, rt: RecordType, role_spec, data: Any, email: str, day: date, needed_for: str = "",
+              fetch: Fetch | None = None) -> tuple[bool, str]:
+    """(True, the role held: the one a signature is made in) if `email` holds, on `day`,
+    a role `role_spec` allows for this record (for its department, where the type's
+    approvals are limited to one); else (False, why not: what `needed_for` needs, who
+    holds it, and the command that grants it)."""
+    if role_spec is None:
+        return True, ""
+    try:
+        resolved = role_names(cfg, rt, role_spec, data, fetch)
+    except Refused as e:
+        return False, e.message
+    department = department_of(cfg, rt, data, fetch)
+    held = held_role(cfg, resolved, email, day, department)
+    if held is not None:
+        return True, held
+    quoted = [f"'{r}'" for r in resolved]
+    wanted = quoted[0] if quoted else ""
+    for one in quoted[1:]:
+        wanted = _("{first} or {second}").format(first=wanted, second=one)
+    holdings = [h for r in resolved for h in (cfg.roles[r].holders if r in cfg.roles else ())]
+    limited = any(h.department for h in holdings)
+    holders = sorted({h.email for h in holdings if h.covers(day) and h.serves(department)})
+    dept = f" --department {department}" if department and limited else ""
+    admin = guard(cfg)
+    if department and limited:
+        why = _("{email} does not hold the role {roles} for department '{department}' on {day}").format(
+            email=email, roles=wanted, department=department, day=day)
+    else:
+        why = _("{email} does not hold the role {roles} on {day}").format(email=email, roles=wanted, day=day)
+    why += _(" (holders: {holders})").format(holders=", ".join(holders)) if holders \
+        else _(" (qms.yaml names no holder)")
+    if needed_for:
+        why += _(", which {action} needs").format(action=needed_for)
+    why += _("; a holder of '{role}' can grant it").format(role=admin) if admin else _("; to grant it")
+    return False, why + f": qms role grant {resolved[0]} {email} --name NAME{dept}"

@@ -15,6 +15,7 @@ from .i18n import N_, _, language
 from .model import values
 from .model.declaration import FieldSpec, RecordType
 from .model.rules import either
+from .roles import role_names
 from .suggest import choice, closest, did_you_mean, fold
 from .text import quote
 from .wording import words
@@ -79,7 +80,7 @@ def next_moves(store, rt: RecordType, data: Any) -> list[dict]:
     for move in rt.workflow.moves_from(state):
         missing = ev.unmet([*rt.workflow.requirements(move.target), *move.requires])
         try:
-            roles = store.role_names(rt, move.role, data)
+            roles = role_names(store.config, rt, move.role, data, store.fetch)
         except Exception:  # an approvals table without this category: show the spec
             roles = [str(move.role)]
         out.append(

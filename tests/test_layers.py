@@ -20,6 +20,7 @@ LAYERS = [
     ("the store's configuration", ["qms_cli.config", "qms_cli.deadlines", "qms_cli.schema", "qms_cli.roles"]),
     ("pure checks", ["qms_cli.checks"]),
     ("the store", ["qms_cli.store"]),
+    ("the write path", ["qms_cli.engine"]),
     ("what reads a whole store", ["qms_cli.validation", "qms_cli.views", "qms_cli.reports", "qms_cli.render",
                                   "qms_cli.audit", "qms_cli.demo"]),
     ("the command line", ["qms_cli.cli", "qms_cli.__main__"]),

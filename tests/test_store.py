@@ -12,11 +12,15 @@ import os
 import subprocess
 import sys
 import textwrap
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import CONFIG, QE, QM, RECEIVED, git, identity_env, sets
 from ruamel.yaml import YAML
+
+TZ = ZoneInfo("Asia/Shanghai")
 
 ACK = [
     "contact.at=2026-03-06T10:40",
@@ -738,19 +742,41 @@ def test_a_refused_write_leaves_no_index_lock_behind(store, complaint):
 def test_a_write_is_checked_by_validates_own_record_checks_naming_every_problem(store, complaint):
     """The write path runs validate's record checks on what it is about to write, so a
     write never leaves a record validate reports, and says every problem at once."""
-    from qms_cli.errors import Refused
+    from qms_cli.engine.action import begin
+    from qms_cli.engine.check import check_change
+    from qms_cli.errors import BadInput, Refused
     from qms_cli.store import Store
+    from qms_cli.store.git import Actor
 
     s = Store(store)
+    act = begin(s, "complaint", None, Actor("王强", "wangq@example.com", datetime(2026, 11, 25, 9, 0, tzinfo=TZ)))
     path = next((store / "records" / "complaint").rglob(f"{complaint}.yaml"))
     import yaml
 
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     data.update({"class": "huge", "state": "acknowledged", "description": "渗油\x1b[2J"})
-    with pytest.raises(Refused) as refused:
-        s._check_as_validate({path: (data, None)})
+    with pytest.raises(BadInput) as refused:  # a value that does not fit the form: exit 2
+        check_change(act, {path: (data, None)}, "complaint X")
     said = "\n".join(refused.value.details)
     assert "class" in said and "description" in said and "contact" in said, said
     assert "nothing was written" in refused.value.message
-    data.update({"class": "general", "state": "received", "description": "渗油"})
-    s._check_as_validate({path: (data, None)})  # a sound record passes
+    data.update({"class": "general", "description": "渗油"})
+    with pytest.raises(Refused) as refused:  # only what the state requires is missing: exit 1
+        check_change(act, {path: (data, None)}, "complaint X")
+    assert not isinstance(refused.value, BadInput) and "contact" in "\n".join(refused.value.details)
+    data.update({"state": "received"})
+    check_change(act, {path: (data, None)}, "complaint X")  # a sound record passes
+
+
+def test_a_move_names_every_problem_at_once_and_writes_nothing(qms, store, complaint):
+    """One refusal lists every field the target state still lacks; the record and history
+    are as they were."""
+    before = git(store, "rev-parse", "HEAD")
+    text = (next((store / "records" / "complaint").rglob(f"{complaint}.yaml"))).read_bytes()
+    r = qms("complaint", "move", complaint, "acknowledged", "--set", ACK[1], who=QE)
+    assert r.code == 1, r.text
+    assert "3 problem(s)" in r.err and "nothing was written" in r.err, r.err
+    for field in ("contact.at", "contact.summary", "interim_countermeasure"):
+        assert f"  {field}: " in r.err, r.err
+    assert git(store, "rev-parse", "HEAD") == before
+    assert next((store / "records" / "complaint").rglob(f"{complaint}.yaml")).read_bytes() == text

@@ -222,7 +222,7 @@ def test_a_written_complaint_needs_its_original_file(qms, store):
         (store / "records" / "complaint").iterdir()
     )
     r = qms("complaint", "new", *sets(*written, "original_file=files/complaint/letter.pdf"), who=QE)
-    assert r.code == 1 and "the file 'files/complaint/letter.pdf' is not in the store" in r.err
+    assert r.code == 1 and "original_file: attached file 'files/complaint/letter.pdf' is not in the store" in r.err
     (store / "files" / "complaint").mkdir(parents=True)
     (store / "files" / "complaint" / "letter.pdf").write_bytes(b"%PDF-1.4 letter")
     r = qms("complaint", "new", *sets(*written, "original_file=files/complaint/letter.pdf"), who=QE)

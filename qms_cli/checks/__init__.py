@@ -31,6 +31,12 @@ class Context:
     by_id: Any = field(default_factory=dict)  # (type, id) -> data; anything with .get
     sha256: Callable[[str], str | None] = lambda rel: None  # an attached file's digest, None if missing
     used: set | None = None  # when a set: collects the (type, id) of records read while checking
+    # a write checks its records as of the day of its act (on paper, 补录, where it was
+    # entered afterwards), computed values included; validate checks them as of today
+    today: date | None = None
+    today_words: str = "today"
+    computing: bool = False
+    scan: Callable[[str], list] | None = None
 
     def evaluator(self, rt: RecordType, data: dict):
         """Requirements over this record and the records it refers to (from those read)."""
@@ -48,7 +54,8 @@ class Context:
             return self.types[name]
 
         return Evaluator(rt=rt, data=data, types=types, fetch=fetch, tz=self.store.config.tz if self.store else None,
-                         now=self.store.now() if self.store else None)
+                         now=self.store.now() if self.store else None, today=self.today,
+                         today_words=self.today_words, computing=self.computing, scan=self.scan)
 
 
 @dataclass(frozen=True)
@@ -245,8 +252,16 @@ def check_references(records: list[Summary], ctx: Context) -> Iterable[Finding]:
 
 
 def check_files(records: list[Summary], ctx: Context) -> Iterable[Finding]:
-    """Each attached file is a regular file in the store: not missing, not a link, not a
-    device, pipe or socket."""
+    """Each attached file is in the store (what kind of file it is: check_file_kinds)."""
+    for r in records:
+        for path, value in r.facts.get("files", ()):
+            if ctx.file_kind(value) not in ("file", "link", "special"):  # missing, or a folder
+                yield Finding(r.path, path, _("attached file '{file}' is not in the store").format(file=value))
+
+
+def check_file_kinds(records: list[Summary], ctx: Context) -> Iterable[Finding]:
+    """Each attached file that is there is a regular file of the store: not a link (nor under
+    one), not a device, pipe or socket."""
     for r in records:
         for path, value in r.facts.get("files", ()):
             what = ctx.file_kind(value)
@@ -256,8 +271,6 @@ def check_files(records: list[Summary], ctx: Context) -> Iterable[Finding]:
             elif what == "special":
                 yield Finding(r.path, path, _("attached file '{file}' is not a regular file (a device, a pipe "
                                               "or a socket)").format(file=value))
-            elif what != "file":
-                yield Finding(r.path, path, _("attached file '{file}' is not in the store").format(file=value))
 
 
 def check_duplicate_ids(records: list[Summary], ctx: Context) -> Iterable[Finding]:
@@ -321,5 +334,4 @@ def check_unique(records: list[Summary], ctx: Context) -> Iterable[Finding]:
 # between runs, keyed by the record's content and by what it read.
 RECORD_CHECKS = [check_envelope, check_schema, check_text, check_state_requirements, check_signatures]
 # Checks across records, over each record's facts: run every time, they are cheap.
-STORE_CHECKS = [check_references, check_files, check_duplicate_ids, check_pinned_content, check_unique]
-CHECKS = RECORD_CHECKS + STORE_CHECKS
+STORE_CHECKS = [check_references, check_files, check_file_kinds, check_duplicate_ids, check_pinned_content, check_unique]

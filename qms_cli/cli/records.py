@@ -63,6 +63,7 @@ def type_app(type_name: str, declaration: Path | None = None) -> typer.Typer:
         on: Optional[str] = typer.Option(None, "--on", help=_(ON_HELP), metavar="DATE[THH:MM]"),
         json: bool = typer.Option(False, "--json", help=_("Print the new record as JSON.")),
     ) -> None:
+        from .. import engine
         from ..files import yamlio
         from ..views import plain
 
@@ -70,7 +71,7 @@ def type_app(type_name: str, declaration: Path | None = None) -> typer.Typer:
         initial = None
         if file is not None:
             initial = yamlio.load(file, str(file))
-        change = store.new(type_name, list(set_), initial, on=on)
+        change = engine.new(store, type_name, list(set_), initial, on=on)
         print_notes(change.notes)
         if _want_json(json):
             emit_json(plain(change.record.data))
@@ -140,10 +141,11 @@ def type_app(type_name: str, declaration: Path | None = None) -> typer.Typer:
         comment: str = typer.Option("", "--comment", "-m", help=_("Why: goes into the commit message.")),
         json: bool = typer.Option(False, "--json", help=_("Print the record as JSON.")),
     ) -> None:
+        from .. import engine
         from ..views import plain
 
         store = open_store()
-        change = store.set(type_name, record_id, list(assignments), comment)
+        change = engine.set(store, type_name, record_id, list(assignments), comment)
         print_notes(change.notes)
         if _want_json(json):
             emit_json(plain(change.record.data))
@@ -162,6 +164,7 @@ def type_app(type_name: str, declaration: Path | None = None) -> typer.Typer:
         paths: List[Path] = typer.Argument(..., metavar="PATH...", help=_("Files on this computer.")),
         comment: str = typer.Option("", "--comment", "-m", help=_("Why: goes into the commit message.")),
     ) -> None:
+        from .. import engine
         from ..views import field_paths
 
         store = open_store()
@@ -181,9 +184,9 @@ def type_app(type_name: str, declaration: Path | None = None) -> typer.Typer:
             raise BadInput(_("{field}: holds one file; give one PATH (or attach the others to a list of files)")
                            .format(field=field))
         op = "+=@" if is_list else "=@"
-        change = store.set(type_name, record_id, [f"{field.strip()}{op}{p}" for p in paths], comment)
+        change = engine.set(store, type_name, record_id, [f"{field.strip()}{op}{p}" for p in paths], comment)
         print_notes(change.notes)
-        attached = store.attached
+        attached = change.attached
         typer.echo(_("{id}: attached {files} ({commit})").format(
                        id=record_id, files=", ".join(attached), commit=change.commit[:10]) if change.commit
                    else _("{id}: unchanged (these files are already attached; nothing committed)").format(id=record_id))
@@ -201,10 +204,11 @@ def type_app(type_name: str, declaration: Path | None = None) -> typer.Typer:
         on: Optional[str] = typer.Option(None, "--on", help=_(ON_HELP), metavar="DATE[THH:MM]"),
         json: bool = typer.Option(False, "--json", help=_("Print the record as JSON.")),
     ) -> None:
+        from .. import engine
         from ..views import plain
 
         store = open_store()
-        change = store.move(type_name, record_id, target, list(set_), comment, on=on)
+        change = engine.move(store, type_name, record_id, target, list(set_), comment, on=on)
         print_notes(change.notes)
         if _want_json(json):
             emit_json(plain(change.record.data))

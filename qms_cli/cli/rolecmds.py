@@ -38,7 +38,7 @@ def role_list(json: bool = typer.Option(False, "--json", help=_("Print as JSON."
 
 
 def _change(verb: str, role: str, person: str, **kw) -> None:
-    from ..store.governance import change
+    from ..engine.governance import change
 
     store = open_store()
     commit, said, notes = change(store, verb, role, person, **kw)
@@ -84,7 +84,7 @@ app.add_typer(rules_app, name="rules")
 def rules_commit(
     comment: str = typer.Option(..., "--comment", "-m", help=_("Why the rules change: goes into the commit message.")),
 ) -> None:
-    from ..store.governance import commit_rules
+    from ..engine.governance import commit_rules
 
     store = open_store()
     commit, paths, notes = commit_rules(store, comment)

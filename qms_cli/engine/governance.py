@@ -18,9 +18,11 @@ from ..i18n import _
 from ..model.values import text_problem
 from ..roles import require_admin
 from ..text import quote
-from . import _check_comment, _message, lock
-from . import git as gitops
-from .git import Trailer
+from ..store import git as gitops
+from ..store import lock
+from ..store.git import Trailer
+from .check import check_comment
+from .commit import message as commit_message
 
 _EMAIL = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+")
 
@@ -50,7 +52,7 @@ def change(store, verb: str, role: str, person: str, *, name: str | None = None,
         problem = text_problem(text)
         if problem:
             raise BadInput(f"{option} {problem}")  # not a sentence
-    _check_comment(comment)
+    check_comment(comment)
     first, last = _day(start, "--from"), _day(until, "--until")
     if first and last and last < first:
         raise BadInput(_("--until {until}: before --from {start}").format(until=last, start=first))
@@ -116,7 +118,7 @@ def change(store, verb: str, role: str, person: str, *, name: str | None = None,
         raw = text.encode("utf-8")
         safefs.check_writable(root, CONFIG_FILE)
         gitops.check_time(root, actor.when, store.now())
-        message = _message(f"roles: {logged}", comment, [
+        message = commit_message(f"roles: {logged}", comment, [
             (Trailer.ACTION, f"role {verb} {role} {person}"),
             (Trailer.SIGNATURE, f"role {'granted' if verb == 'grant' else 'revoked'} by {actor.email}"),
         ])
@@ -151,7 +153,7 @@ def commit_rules(store, comment: str) -> tuple[str, list[str], list[str]]:
     the rules as committed before. Returns the commit, the files and the recovery notes."""
 
 
-    _check_comment(comment)
+    check_comment(comment)
     if not comment.strip():
         raise BadInput(_("-m: say why the rules change (it goes into the commit message auditors read)"))
     root = store.root
@@ -185,7 +187,7 @@ def commit_rules(store, comment: str) -> tuple[str, list[str], list[str]]:
         now.roles  # noqa: B018  (what is committed reads back)
         gitops.check_time(root, actor.when, store.now())
         shown = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
-        message = _message(f"rules: {shown}", comment, [
+        message = commit_message(f"rules: {shown}", comment, [
             (Trailer.ACTION, "rules " + " ".join(paths)),
             (Trailer.SIGNATURE, f"rules changed by {actor.email}"),
         ])

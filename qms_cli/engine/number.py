@@ -1,0 +1,71 @@
+"""Numbering a new record: the next free number of its scheme (CMP-2026-0042), or the
+number it carries itself (a standard registered as GB-T-27922-2011)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from ..config import CONFIG_FILE
+from ..errors import BadInput, Refused
+from ..i18n import _
+from ..model import values
+from ..model.declaration import RecordType
+from ..store import ID_PATTERN
+from ..text import quote
+from .action import Action
+
+
+def next_id(act: Action, rt: RecordType, data: Any) -> str:
+    """The next free ID; its year is the numbering date's, else that of the registration
+    on paper, else this year."""
+    store, on, tz = act.store, act.paper, act.tz
+    own = data.get(rt.own_number) if rt.own_number else None
+    if isinstance(own, str) and own.strip():
+        return own_id(act, rt, own)
+    scheme = rt.scheme(data)
+    when = values.to_datetime(values.get(data, rt.numbering_date), tz) if rt.numbering_date else None
+    if when is None and on is not None:
+        when = on if isinstance(on, datetime) else datetime.combine(on, datetime.min.time(), tz)
+    year = (when or store.now()).astimezone(tz).year
+    site = store.config.site
+    if "{site}" in scheme and not site:
+        raise BadInput(_("{config}: site: the numbering '{scheme}' needs a site code").format(
+            config=CONFIG_FILE, scheme=scheme))
+    fmt_fields = {"year": year, "site": site}
+    if "{seq" not in scheme:  # one record per period, e.g. the manual LX-SH-2026
+        rid = scheme.format(**fmt_fields)
+        if store.path_of(rt.name, rid) is not None:
+            raise Refused(_("{type} {id} already exists (its numbering '{scheme}' has no sequence)").format(
+                type=rt.name, id=rid, scheme=scheme))
+        return rid
+    pattern = re.escape(scheme)
+    pattern = re.sub(r"\\\{seq(:0?(\d+)d?)?\\\}", r"(?P<seq>\\d+)", pattern)
+    for k, v in fmt_fields.items():
+        pattern = pattern.replace(re.escape("{" + k + "}"), re.escape(str(v)))
+    rx = re.compile(f"^{pattern}$")
+    highest = 0
+    for stem in store.record_ids(rt.name):
+        m = rx.match(stem)
+        if m:
+            highest = max(highest, int(m.group("seq")))
+    return scheme.format(seq=highest + 1, **fmt_fields)
+
+
+def own_id(act: Action, rt: RecordType, own: str) -> str:
+    """The ID of a record registered under its own number: the number with every
+    character a file name cannot hold as '-' (GB/T 27922-2011 → GB-T-27922-2011)."""
+    store = act.store
+    rid = re.sub(r"-{2,}", "-", re.sub(r"[^A-Za-z0-9_.-]", "-", own.strip())).strip("-.")
+    if not rid or not ID_PATTERN.match(rid) or ".." in rid:
+        raise BadInput(_("{field}: {number} cannot be a record number (expected letters and digits, "
+                         "such as GB/T 27922-2011); leave it empty to number the {type} as qms does").format(
+            field=rt.own_number, number=quote(own), type=rt.name))
+    for tname in store.type_folders():
+        if store.path_of(tname, rid) is not None:
+            raise Refused(_("{field}: {number} is already registered as {type} {id}").format(
+                field=rt.own_number, number=quote(own), type=tname, id=rid))
+    return rid
+
+
