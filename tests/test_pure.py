@@ -54,8 +54,9 @@ def test_working_days_follow_the_official_calendar_and_the_stores_own_days():
 
     tz = ZoneInfo("Asia/Shanghai")
     cal = WorkCalendar()
-    # National Day 2026: 10-01 .. 10-07 off, Sunday 09-27 and Saturday 10-10 make-up working days (调休)
+    # National Day 2026: 10-01 .. 10-07 off, Sunday 09-20 and Saturday 10-10 make-up working days (调休)
     assert not cal.is_workday(date(2026, 10, 1)) and cal.is_workday(date(2026, 10, 10))
+    assert cal.is_workday(date(2026, 9, 20)) and not cal.is_workday(date(2026, 9, 27))
     # a complaint received on 09-30: 2 working days are 10-08 and 10-09, the report is due at the close of 10-09
     assert due(datetime(2026, 9, 30, 9, 40, tzinfo=tz), "2wd", cal, tz) == end_of(date(2026, 10, 9), tz)
     plant = WorkCalendar(holidays={date(2026, 10, 8)}, workdays={date(2026, 10, 4)})
