@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 
 from .i18n import _
 
@@ -100,8 +100,8 @@ def due(start: datetime | date, limit: str, cal: WorkCalendar, tz: tzinfo) -> da
         from dateutil.relativedelta import relativedelta
 
         return local + relativedelta(months=n)
-    if unit == "h":
-        return local + timedelta(hours=n)
+    if unit == "h":  # hours of real time, also across a change of the clocks
+        return (start.astimezone(timezone.utc) + timedelta(hours=n)).astimezone(tz)
     if unit == "d":
         return local + timedelta(days=n)
     if unit == "w":

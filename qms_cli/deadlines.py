@@ -94,9 +94,10 @@ def deadlines(rt: RecordType, data: Any, config: Config, now: datetime) -> list[
             met = moved_at(data, spec.met_by.split(":", 1)[1], tz)
         else:
             met_value = values.get(data, spec.met_by)
-            met = values.to_datetime(met_value, tz)
-            if met is not None and not isinstance(met_value, datetime):  # done on that day
-                met = met.replace(hour=0, minute=0)
+            met = values.to_datetime(met_value, tz)  # a moment, written as a date-time or as text
+            day = values.to_date(met_value) if met is None else None
+            if day is not None:  # only a day: done on that day
+                met = datetime.combine(day, datetime.min.time(), tz)
         skipped = bool(spec.skip_when) and all(
             values.get(data, k) in allowed for k, allowed in spec.skip_when
         )

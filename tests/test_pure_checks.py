@@ -14,7 +14,7 @@ from qms_cli.checks import (
     Summary,
     check_duplicate_ids,
     check_envelope,
-    check_files,
+    check_file_kinds, check_files,
     check_pinned_content,
     check_references,
     check_schema,
@@ -308,11 +308,13 @@ def test_an_attached_file_must_be_a_regular_file_in_the_store(complaint, ctx):
     """)
     ctx.file_kind = {"files/c/letter.pdf": "file", "files/c/photo.jpg": "link", "files/c/8d.pdf": "special"}.get
     assert findings(check_files, [r], ctx) == [
+        ("attachments.1", "error", "attached file 'files/c/gone.jpg' is not in the store"),
+    ]  # the path outside files/ is check_schema's to report
+    assert findings(check_file_kinds, [r], ctx) == [
         ("report.file", "error", "attached file 'files/c/8d.pdf' is not a regular file (a device, a pipe or a socket)"),
         ("attachments.0", "error", "attached file 'files/c/photo.jpg' is (or lies under) a symbolic link; "
                                    "qms does not follow links in a store"),
-        ("attachments.1", "error", "attached file 'files/c/gone.jpg' is not in the store"),
-    ]  # the path outside files/ is check_schema's to report
+    ]
 
 
 def test_two_files_with_one_id_are_each_reported_with_the_others(ctx):

@@ -241,9 +241,6 @@ def test_a_path_through_a_reference_or_over_a_list_counts_as_declared():
     assert declared_prefix(destruction, "copies.*.destroyed_by")
 
 
-@pytest.mark.xfail(strict=True, raises=KeyError, reason="RecordType.from_dict promises BadInput naming `where` for a declaration "
-                   "not well formed, but a move without `from` (or a deadline without `from`) raises a bare "
-                   "KeyError: a store's own types/<name>.yaml with that slip crashes instead of being refused")
 def test_a_move_without_from_is_refused_as_bad_input():
     data = declaration_data(WIDGET)
     del data["workflow"]["moves"][0]["from"]
@@ -331,9 +328,6 @@ def test_coerce_says_nothing_close_when_no_value_is_close(widget):
     assert "did you mean" not in str(e.value)
 
 
-@pytest.mark.xfail(strict=True, reason="parse_datetime refuses a bare date only when it is 10 characters long: "
-                   "the ISO basic form 20260306 is read as midnight, so `--set checked_at=20260306` stores a "
-                   "moment nobody typed")
 def test_a_bare_date_in_basic_form_is_not_a_moment(widget):
     with pytest.raises(ValueError, match="not only a date"):
         values.coerce(widget.field("checked_at"), "20260306", TZ)

@@ -446,6 +446,11 @@ class RecordType:
                 )
         workflow = _workflow(data.get("workflow"), where)
         deadlines_raw = data.get("deadlines") or {}
+        items_raw = deadlines_raw.get("items") if isinstance(deadlines_raw, dict) else None
+        for k, v in items_raw.items() if isinstance(items_raw, dict) else ():
+            if not isinstance(v, dict) or v.get("from") in (None, "", []):
+                raise BadInput(_("{where}: deadlines.items.{name}: expected from: (the field the time limit "
+                                 "runs from)").format(where=where, name=k))
         deadlines = tuple(
             DeadlineSpec(
                 name=str(k),
@@ -527,6 +532,9 @@ def _workflow(data: Any, where: str) -> Workflow:
         requires=tuple(Requirement.from_any(r, where) for r in create_raw.get("requires") or ()),
     )
     for raw in data.get("moves") or ():
+        if not isinstance(raw, dict) or raw.get("from") in (None, "", []) or raw.get("to") in (None, ""):
+            raise BadInput(_("{where}: workflow.moves: each move names the states it goes from: and to: "
+                             "(e.g. {{from: received, to: acknowledged}})").format(where=where))
         sources = raw["from"] if isinstance(raw["from"], list) else [raw["from"]]
         for source in sources:
             moves.append(

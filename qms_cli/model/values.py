@@ -114,7 +114,7 @@ def parse_datetime(text: str, tz: tzinfo) -> datetime:
         value = datetime.fromisoformat(s)
     except ValueError:
         raise ValueError(_("expected a date and time such as 2026-03-02T09:15")) from None
-    if len(s) == 10:  # a bare date is not a moment
+    if "T" not in s:  # a bare date (2026-03-02, 20260302) is not a moment
         raise ValueError(_("expected a date and time such as 2026-03-02T09:15, not only a date"))
     return value if value.tzinfo else value.replace(tzinfo=tz)
 
