@@ -459,6 +459,20 @@ def _parse(raw: Any, source: str) -> Any:
         return None
 
 
+# what every judgement of a commit needs of the qms.yaml before it
+JUDGED_BY = ("roles", "timezone")
+
+
+def _config_as_written(root: Path, data: Any) -> Config | None:
+    """A commit's own qms.yaml as audit judges by it: taken as it was written (no key
+    refused, a setting audit never asks for not read); None when it is not settings, or
+    its roles or time zone cannot be read (the rules before it then still apply)."""
+    if not isinstance(data, dict):
+        return None
+    cfg = Config.parse(root, data, as_written=True)
+    return None if any(cfg.problem(key) for key in JUDGED_BY) else cfg
+
+
 def _leaves(data: Any) -> dict[str, Any]:
     """Every leaf value by its dotted path: linear in the size of the record."""
     out: dict[str, Any] = {}
@@ -524,8 +538,7 @@ def audit(store, since: str | None = None, anchors_from: str | None = None) -> l
 
     def config_of(blob: str | None) -> Config | None:
         if blob not in configs:
-            data = _parse(blobs.read(blob), "qms.yaml")
-            configs[blob] = Config(root=root, data=data) if isinstance(data, dict) else None
+            configs[blob] = _config_as_written(root, _parse(blobs.read(blob), "qms.yaml"))
         return configs[blob]
 
     def types_of(sha: str | None) -> dict[str, str]:
@@ -554,7 +567,7 @@ def audit(store, since: str | None = None, anchors_from: str | None = None) -> l
                 raw = blobs.read(b)
                 if isinstance(raw, bytes):
                     files[name] = raw
-            judged[key] = Config(root=root, data=base.data, type_files=files) if base is not None else None
+            judged[key] = base.with_type_files(files) if base is not None else None
         return judged[key]
 
     def walk_types(c: Commit) -> None:
@@ -962,9 +975,8 @@ def _check_record(c, where, path, rt, before, after, cfg, day, trailers, fetch=N
                                                                         signature=move.sign)))
     if new_sigs[: len(old_sigs)] != old_sigs:
         out.append(Finding(where, path, _("earlier signatures were changed or removed")))
-    audit_cfg = cfg.audit
-    window = audit_cfg.get("back_entry_days", BACK_ENTRY_DAYS)
-    window = window if isinstance(window, int) and not isinstance(window, bool) and window >= 0 else BACK_ENTRY_DAYS
+    window = cfg.audit.back_entry_days
+    window = BACK_ENTRY_DAYS if window is None else window
     # the events a signature may not precede: the record's own date, then each earlier act
     tz = cfg.tz
     start = _when_of(values.get(after, rt.numbering_date), tz) if rt.numbering_date else None
@@ -1047,7 +1059,7 @@ def _check_rules_change(c, where, old_cfg, new_cfg, day, paths: list[str], trail
     needed = guard(old_cfg)
     if not needed:
         return []
-    keys = [k for k in RULE_KEYS if "qms.yaml" in paths and old_cfg.data.get(k) != new_cfg.data.get(k)]
+    keys = [k for k in RULE_KEYS if "qms.yaml" in paths and old_cfg.rule(k) != new_cfg.rule(k)]
     files = [p for p in paths if p != "qms.yaml"]
     if not keys and not files:
         return []
@@ -1082,12 +1094,10 @@ def _keys_of(cfg) -> dict[str, list[str]]:
     """The signing keys qms.yaml lists, by holder e-mail (lower case): SSH public keys and
     GPG fingerprints (`key:` of a holder)."""
     out: dict[str, list[str]] = {}
-    raw = cfg.data.get("roles") if cfg is not None and isinstance(cfg.data, dict) else None
-    for spec in (raw or {}).values() if isinstance(raw, dict) else ():
-        for h in (spec or {}).get("holders") or () if isinstance(spec, dict) else ():
-            if isinstance(h, dict) and h.get("email") and h.get("key"):
-                keys = h["key"] if isinstance(h["key"], list) else [h["key"]]
-                out.setdefault(str(h["email"]).lower(), []).extend(str(k).strip() for k in keys)
+    for role in cfg.roles.values() if cfg is not None else ():
+        for h in role.holders:
+            if h.keys:
+                out.setdefault(h.email.lower(), []).extend(h.keys)
     return out
 
 

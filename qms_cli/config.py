@@ -1,6 +1,11 @@
 """A store's configuration (qms.yaml) and the record types it runs: the built-in
 declarations in qms_cli/types/, a store's own in <store>/types/, each extended by
-qms.yaml `types:` (extra fields, extra requirements) and `numbering:`."""
+qms.yaml `types:` (extra fields, extra requirements) and `numbering:`.
+
+qms.yaml is read once into `Settings`, a tree of frozen dataclasses: every key known
+(an unknown one is refused with the closest known one) and every value checked, a bad
+one refused naming qms.yaml, the key and what was expected. Nothing outside this module
+reads the YAML itself."""
 
 from __future__ import annotations
 
@@ -8,16 +13,17 @@ import copy
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import date
-from functools import cached_property
+from datetime import date, datetime
+from functools import cache, cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .calendar import WorkCalendar, parse_duration
 from .errors import BadInput
-from .files import yamlio
+from .files import safefs, yamlio
 from .i18n import _
+from .model import values
 from .model.declaration import RecordType
 from .suggest import did_you_mean
 from .text import quote
@@ -25,6 +31,10 @@ from .paths import BUILTIN_TYPES, PACKAGE_DIR, builtin_type_names, data_dir, sam
 
 CONFIG_FILE = "qms.yaml"
 LANGS = ("zh", "en")
+SHARDS = ("none", "year", "hundred")
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+DEFAULT_PROFILE = "iatf16949"
+ATTACHMENT_MB = 20  # the largest attachment unless qms.yaml says otherwise (attachments.max_mb)
 # What qms.yaml may say, and inside the blocks whose keys are settings (not names of roles,
 # types or categories). A key not here is refused with the closest one: a typo
 # (`require_signed_commit: true`) would otherwise be silently without effect.
@@ -35,18 +45,25 @@ BLOCK_SETTINGS = {
     "attachments": ("max_mb",),
     "calendar": ("workdays", "holidays"),
 }
+ROLE_SETTINGS = ("label", "holders")  # of a role under roles:
+HOLDER_SETTINGS = ("name", "email", "from", "until", "department", "key")  # of a holding
+TYPE_SETTINGS = ("fields", "requires", "moves", "approvals")  # of a type under types:
+LINE_BREAK = re.compile("[\n\u2028\u2029]")
 
 
+# -- the model -----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Holding:
-    """One person's holding of a role: who, from and until which day (None: open), and the
-    department it is limited to, if any."""
+    """One person's holding of a role: who, from and until which day (None: open), the
+    department it is limited to, if any, and the signing keys qms.yaml lists for them
+    (SSH public keys or GPG fingerprints, `key:`)."""
 
     email: str
     name: str
     start: date | None
     end: date | None
     department: str | None = None
+    keys: tuple[str, ...] = ()
 
     def covers(self, day: date) -> bool:
         """Whether the holding runs on `day` (its first and last days included)."""
@@ -75,9 +92,117 @@ class Role:
         )
 
 
+@dataclass(frozen=True)
+class TimeLimits:
+    """qms.yaml `time_limits:`: the profile it names (of qms_cli/time_limits.yaml), the
+    store's own overrides, and the limits they make together, each a checked duration:
+    {type: {limit: duration, or {key value: duration}}}."""
+
+    profile: str
+    overrides: dict[str, Any]
+    limits: dict[str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """qms.yaml `calendar:`: the days the plant works although the official calendar rests
+    (`workdays`), and those it rests although it is a working day (`holidays`)."""
+
+    workdays: frozenset[date] = frozenset()
+    holidays: frozenset[date] = frozenset()
+
+
+@dataclass(frozen=True)
+class TypeExtension:
+    """What qms.yaml `types.<type>:` adds to a record type's declaration: fields (merged
+    into the declared ones), requirements by state, changes of moves by "FROM->TO" (role:
+    and/or requires:), and whose department head approves (`approvals: {department: ...}`,
+    None when it says nothing)."""
+
+    fields: dict[str, Any] = field(default_factory=dict)
+    requires: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    moves: dict[str, dict[str, Any]] = field(default_factory=dict)
+    approvals: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Attachments:
+    """qms.yaml `attachments:`: the largest file that may be attached, in megabytes."""
+
+    max_mb: int | float = ATTACHMENT_MB
+
+
+@dataclass(frozen=True)
+class AuditSettings:
+    """qms.yaml `audit:`: the role whose holders alone change the rules (`rules_signed_by`,
+    or `roles_signed_by`, its name before the rules grew) and how many days after the act a
+    paper record may be entered (`back_entry_days`, None: audit's own default)."""
+
+    rules_signed_by: str | None = None
+    roles_signed_by: str | None = None
+    back_entry_days: int | None = None
+
+    @property
+    def guard(self) -> str | None:
+        """The role whose holders may change the rules, None when qms.yaml names none."""
+        return self.rules_signed_by or self.roles_signed_by
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything qms.yaml says, each value checked and typed; what it leaves out has its
+    default. Made by `read_settings`."""
+
+    company: str
+    site: str
+    lang: str
+    timezone: ZoneInfo
+    shard: str
+    time_limits: TimeLimits
+    calendar: Calendar
+    numbering: dict[str, str | dict[str, Any]]
+    roles: dict[str, Role]
+    types: dict[str, TypeExtension]
+    approvals: dict[str, dict[str, str]]
+    attachments: Attachments
+    require_signed_commits: bool
+    audit: AuditSettings
+
+
+@dataclass(frozen=True)
+class _Unreadable:
+    """A setting of a qms.yaml read as written that could not be read: why, and what it
+    said (so that two such compare by what they said)."""
+
+    message: str
+    written: Any
+
+
+# -- reading each setting ---------------------------------------------------------------------
+def _bad(message: str, **names: Any) -> BadInput:
+    return BadInput(message.format(file=CONFIG_FILE, **names))
+
+
+def _is_text(value: Any) -> bool:
+    """A scalar qms takes as text: a string, a number or a date (not a list, a mapping or
+    true/false)."""
+    return isinstance(value, (str, int, float, date)) and not isinstance(value, bool)
+
+
+def _line(value: Any, where: str) -> str:
+    """A setting that is one piece of text ('' when unset); a list or a mapping is refused."""
+    if value is None:
+        return ""
+    if not _is_text(value):
+        raise _bad(_("{file}: {key}: expected one line of text, not {value}"), key=where, value=quote(value))
+    return str(value)
+
+
 def _date_or_none(value: Any, where: str) -> date | None:
     if value is None or value == "":
         return None
+    if isinstance(value, datetime):
+        return value.date()
     if isinstance(value, date):
         return value
     try:
@@ -85,6 +210,19 @@ def _date_or_none(value: Any, where: str) -> date | None:
     except ValueError:
         raise BadInput(_("{file}: {field}: expected a date such as 2026-01-01").format(
             file=CONFIG_FILE, field=where)) from None
+
+
+def _role_name(value: Any, where: str) -> str:
+    if not _is_text(value) or not str(value).strip():
+        raise _bad(_("{file}: {key}: expected the name of a role, not {value}"), key=where, value=quote(value))
+    return str(value)
+
+
+def _refuse_unknown(block: dict, known: tuple[str, ...], prefix: str) -> None:
+    for key in block:
+        if str(key) not in known:
+            raise _bad(_("{file}: {key}: not a setting of qms.yaml{hint} (settings here: {known})"),
+                       key=f"{prefix}{key}", hint=did_you_mean(str(key), known), known=", ".join(known))
 
 
 def check_keys(data: Any) -> None:
@@ -98,14 +236,38 @@ def check_keys(data: Any) -> None:
             raise BadInput(_("{file}: {key}: expected settings ({known}), not {value}").format(
                 file=CONFIG_FILE, key=name, known=", ".join(f"{k}:" for k in BLOCK_SETTINGS[name]),
                 value=quote(data[name])))
-    blocks = [("", data, SETTINGS)] + [
-        (f"{name}.", data[name], known) for name, known in BLOCK_SETTINGS.items() if isinstance(data.get(name), dict)]
-    for prefix, block, known in blocks:
-        for key in block:
-            if str(key) not in known:
-                raise BadInput(_("{file}: {key}: not a setting of qms.yaml{hint} (settings here: {known})").format(
-                    file=CONFIG_FILE, key=f"{prefix}{key}", hint=did_you_mean(str(key), known),
-                    known=", ".join(known)))
+    _refuse_unknown(data, SETTINGS, "")
+    for name, known in BLOCK_SETTINGS.items():
+        if isinstance(data.get(name), dict):
+            _refuse_unknown(data[name], known, f"{name}.")
+
+
+def _lang(value: Any, as_written: bool) -> str:
+    lang = value or "zh"
+    if lang not in LANGS:
+        raise _bad(_("{file}: lang: expected zh or en, not '{value}'"), value=lang)
+    return lang
+
+
+def _timezone(value: Any, as_written: bool) -> ZoneInfo:
+    name = str(value or DEFAULT_TIMEZONE)
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise _bad(_("{file}: timezone: unknown time zone '{name}' (e.g. Asia/Shanghai)"), name=name) from None
+
+
+def _shard(value: Any, as_written: bool) -> str:
+    value = value or "none"
+    if value not in SHARDS:
+        raise _bad(_("{file}: shard: expected none, year or hundred, not '{value}'"), value=value)
+    return value
+
+
+@cache
+def _presets() -> dict:
+    """The time-limit profiles qms ships, read once."""
+    return yamlio.load(PACKAGE_DIR / "time_limits.yaml", _("built-in time limits"))
 
 
 def _deep_merge(base: dict, extra: dict) -> dict:
@@ -118,61 +280,378 @@ def _deep_merge(base: dict, extra: dict) -> dict:
     return out
 
 
-@dataclass
-class Config:
-    """A store's qms.yaml and the record types it runs, each declaration read once and kept."""
+def _time_limits(value: Any, as_written: bool) -> TimeLimits:
+    presets = _presets()
+    profile = value or DEFAULT_PROFILE
+    overrides: dict = {}
+    if isinstance(value, dict):
+        overrides = copy.deepcopy({k: v for k, v in value.items() if k != "profile"})
+        profile = value.get("profile") or DEFAULT_PROFILE
+    if not isinstance(profile, str) or profile not in presets:
+        raise _bad(_("{file}: time_limits: unknown profile '{profile}' (expected one of {profiles})"),
+                   profile=profile, profiles=", ".join(presets))
+    for tname, items in overrides.items():
+        if items is not None and not isinstance(items, dict):
+            raise _bad(_("{file}: time_limits.{type}: expected time limits by name, such as {{report: 5wd}}, "
+                         "not {value}"), type=tname, value=quote(items))
+    limits = _deep_merge(copy.deepcopy({k: v for k, v in presets[profile].items() if k != "label"}), overrides)
+    for tname, items in limits.items():
+        for lname, limit in (items or {}).items():
+            for v in limit.values() if isinstance(limit, dict) else [limit]:
+                try:
+                    parse_duration(v)
+                except ValueError as e:
+                    raise BadInput(f"{CONFIG_FILE}: time_limits.{tname}.{lname}: {e}") from None  # not a sentence
+    return TimeLimits(profile=profile, overrides=overrides, limits=limits)
 
-    root: Path
-    data: dict
-    _types: dict[str, RecordType] = field(default_factory=dict)
-    # the store's own types as a commit held them (audit judges a commit by its parent's
-    # rules): name -> the declaration's bytes; None: the store's types/ folder as it is
-    type_files: dict[str, bytes] | None = None
+
+def _calendar(value: Any, as_written: bool) -> Calendar:
+    raw = value or {}
+    if not isinstance(raw, dict):
+        raise _bad(_("{file}: calendar: expected workdays: and holidays: lists"))
+
+    def days(key: str) -> frozenset[date]:
+        """The dates listed under `calendar.<key>`."""
+        listed = raw.get(key)
+        if listed is None:
+            return frozenset()
+        if not isinstance(listed, list):
+            raise _bad(_("{file}: calendar.{key}: expected a list of dates such as [2026-05-09], not {value}"),
+                       key=key, value=quote(listed))
+        return frozenset(d for i, v in enumerate(listed) if (d := _date_or_none(v, f"calendar.{key}.{i}")))
+
+    return Calendar(workdays=days("workdays"), holidays=days("holidays"))
+
+
+def _numbering(value: Any, as_written: bool) -> dict[str, str | dict[str, Any]]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _bad(_("{file}: numbering: expected a scheme by record type, such as "
+                     "complaint: CMP-{{year}}-{{seq:04}}, not {value}"), value=quote(value))
+    out: dict[str, str | dict[str, Any]] = {}
+    for name, scheme in value.items():
+        if scheme is None or scheme == "":
+            continue
+        if isinstance(scheme, dict):
+            out[str(name)] = copy.deepcopy(scheme)
+        elif _is_text(scheme):
+            out[str(name)] = str(scheme)
+        else:
+            raise _bad(_("{file}: numbering.{type}: expected a scheme such as CMP-{{year}}-{{seq:04}}, "
+                         "or schemes by category, not {value}"), type=name, value=quote(scheme))
+    return out
+
+
+def _holding(h: Any, role: str, i: int, as_written: bool) -> Holding:
+    if isinstance(h, str):
+        h = {"email": h}
+    if not isinstance(h, dict) or not h.get("email") or not _is_text(h["email"]):
+        raise _bad(_("{file}: roles.{role}.holders.{index}: expected an email"), role=role, index=i)
+    where = f"roles.{role}.holders.{i}"
+    if not as_written:
+        _refuse_unknown(h, HOLDER_SETTINGS, f"{where}.")
+    raw_keys = h.get("key")
+    keys = raw_keys if isinstance(raw_keys, list) else [raw_keys] if raw_keys else []
+    if not all(_is_text(k) for k in keys):
+        raise _bad(_("{file}: {key}: expected a signing key (an SSH public key or a GPG fingerprint), "
+                     "or a list of them"), key=f"{where}.key")
+    department = h.get("department")
+    return Holding(
+        email=str(h["email"]),
+        name=_line(h.get("name"), f"{where}.name") or str(h["email"]),
+        start=_date_or_none(h.get("from"), f"{where}.from"),
+        end=_date_or_none(h.get("until"), f"{where}.until"),
+        department=None if department is None else _line(department, f"{where}.department"),
+        keys=tuple(str(k).strip() for k in keys),
+    )
+
+
+def _roles(value: Any, as_written: bool) -> dict[str, Role]:
+    raw = value or {}
+    if not isinstance(raw, dict):
+        raise _bad(_("{file}: roles: expected a mapping of role names"))
+    roles = {}
+    for name, spec in raw.items():
+        spec = spec or {}
+        if not isinstance(spec, dict):
+            raise _bad(_("{file}: roles.{role}: expected label: and holders:"), role=name)
+        if not as_written:
+            _refuse_unknown(spec, ROLE_SETTINGS, f"roles.{name}.")
+        listed = spec.get("holders") or []
+        if not isinstance(listed, list):
+            raise _bad(_("{file}: roles.{role}.holders: expected a list of holders, such as "
+                         "[{{name: 李雷, email: li.lei@example.com}}]"), role=name)
+        label = spec.get("label") or {"zh": name, "en": name}
+        if not isinstance(label, dict) or not all(_is_text(v) for v in label.values()):
+            raise _bad(_("{file}: roles.{role}.label: expected a label by language, such as "
+                         "{{zh: 质量工程师, en: Quality engineer}}"), role=name)
+        roles[str(name)] = Role(name=str(name), label={str(k): str(v) for k, v in label.items()},
+                                holders=tuple(_holding(h, name, i, as_written) for i, h in enumerate(listed)))
+    return roles
+
+
+def _type_extension(name: str, ext: Any) -> TypeExtension:
+    ext = ext or {}
+    if not isinstance(ext, dict):
+        raise _bad(_("{file}: types.{type}: expected fields: and requires:"), type=name)
+    unknown = set(ext) - set(TYPE_SETTINGS)
+    if unknown:
+        raise _bad(_("{file}: types.{type}: unknown key(s) {keys} "
+                     "(expected fields:, requires:, moves: or approvals:)"),
+                   type=name, keys=", ".join(sorted(map(str, unknown))))
+    fields = ext.get("fields") or {}
+    if not isinstance(fields, dict):
+        raise _bad(_("{file}: types.{type}.fields: expected fields by name, such as "
+                     "sales_order: {{type: text}}, not {value}"), type=name, value=quote(fields))
+    approvals = ext.get("approvals")
+    # whose department head approves: e.g. the document's owning department instead of the
+    # receiving one (distribution: {approvals: {department: document.department}})
+    if approvals is not None and (not isinstance(approvals, dict) or not set(approvals) <= {"department"}):
+        raise _bad(_("{file}: types.{type}.approvals: expected {{department: FIELD}}"), type=name)
+    moves = ext.get("moves") or {}
+    if not isinstance(moves, dict):
+        raise _bad(_("{file}: types.{type}.moves: expected changes by move, such as "
+                     "received->acknowledged: {{role: sales}}, not {value}"), type=name, value=quote(moves))
+    for key, change in moves.items():
+        # "from->to": {role: ..., requires: [...]}: who signs a step, and what it needs
+        if not isinstance(change, dict) or not set(change) <= {"role", "requires"} or not change:
+            raise _bad(_("{file}: types.{type}.moves.{move}: expected role: and/or requires:"), type=name, move=key)
+    requires = ext.get("requires") or {}
+    if not isinstance(requires, dict):
+        raise _bad(_("{file}: types.{type}.requires: expected requirements by state, such as "
+                     "acknowledged: [sales_order], not {value}"), type=name, value=quote(requires))
+    for state, reqs in requires.items():
+        if reqs is not None and not isinstance(reqs, list):
+            raise _bad(_("{file}: types.{type}.requires.{state}: expected a list of requirements, such as "
+                         "[sales_order], not {value}"), type=name, state=state, value=quote(reqs))
+    return TypeExtension(
+        fields=copy.deepcopy(fields),
+        requires={str(state): tuple(copy.deepcopy(reqs or [])) for state, reqs in requires.items()},
+        moves={str(key): copy.deepcopy(change) for key, change in moves.items()},
+        approvals=copy.deepcopy(approvals),
+    )
+
+
+def _types(value: Any, as_written: bool) -> dict[str, TypeExtension]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _bad(_("{file}: types: expected changes by record type, such as "
+                     "complaint: {{fields: ..., requires: ...}}, not {value}"), value=quote(value))
+    return {str(name): _type_extension(name, ext) for name, ext in value.items()}
+
+
+def _approvals(value: Any, as_written: bool) -> dict[str, dict[str, str]]:
+    if value is None:
+        return {}
+    example = "{review: quality_manager, approve: management_representative}"
+    if not isinstance(value, dict):
+        raise _bad(_("{file}: approvals: expected roles by document category, such as procedure: {example}, "
+                     "not {value}"), example=example, value=quote(value))
+    out: dict[str, dict[str, str]] = {}
+    for category, steps in value.items():
+        steps = steps or {}
+        if not isinstance(steps, dict):
+            raise _bad(_("{file}: approvals.{category}: expected roles by step, such as {example}, not {value}"),
+                       category=category, example=example, value=quote(steps))
+        out[str(category)] = {str(step): _role_name(role, f"approvals.{category}.{step}")
+                              for step, role in steps.items() if role is not None}
+    return out
+
+
+def _attachments(value: Any, as_written: bool) -> Attachments:
+    raw = (value if isinstance(value, dict) else {}).get("max_mb", ATTACHMENT_MB)
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not 0 < raw <= safefs.ATTACHMENT_LIMIT >> 20:
+        raise BadInput(_("{config}: attachments.max_mb: expected a number of megabytes from 1 to {limit}").format(
+            config=CONFIG_FILE, limit=safefs.ATTACHMENT_LIMIT >> 20))
+    return Attachments(max_mb=raw)
+
+
+def _require_signed_commits(value: Any, as_written: bool) -> bool:
+    if as_written:  # as qms has always read it
+        return bool(value)
+    if value is not None and not isinstance(value, bool):
+        raise _bad(_("{file}: require_signed_commits: expected true or false, not {value}"), value=quote(value))
+    return bool(value)
+
+
+def _audit(value: Any, as_written: bool) -> AuditSettings:
+    block = value if isinstance(value, dict) else {}
+    days = block.get("back_entry_days")
+    if days is not None and (isinstance(days, bool) or not isinstance(days, int) or days < 0):
+        if not as_written:
+            raise _bad(_("{file}: audit.back_entry_days: expected a whole number of days, 0 or more, not {value}"),
+                       value=quote(days))
+        days = None  # a commit's own qms.yaml: audit's default, as it has always read it
+
+    def role(key: str) -> str | None:
+        """The role `audit.<key>` names, None when it names none."""
+        named = block.get(key)
+        if not named:
+            return None
+        return str(named) if as_written else _role_name(named, f"audit.{key}")
+
+    return AuditSettings(rules_signed_by=role("rules_signed_by"), roles_signed_by=role("roles_signed_by"),
+                         back_entry_days=days)
+
+
+# How each setting is read: (what qms.yaml says there or None, whether it is read as written)
+_READERS: dict[str, Callable[[Any, bool], Any]] = {
+    "company": lambda value, as_written: _line(value or None, "company"),
+    "site": lambda value, as_written: _line(value or None, "site"),
+    "lang": _lang,
+    "timezone": _timezone,
+    "shard": _shard,
+    "time_limits": _time_limits,
+    "calendar": _calendar,
+    "numbering": _numbering,
+    "roles": _roles,
+    "types": _types,
+    "approvals": _approvals,
+    "attachments": _attachments,
+    "require_signed_commits": _require_signed_commits,
+    "audit": _audit,
+}
+
+
+def read_settings(data: Any, *, as_written: bool = False) -> tuple[Settings, dict[str, _Unreadable]]:
+    """qms.yaml's parsed YAML as `Settings`, and the settings that could not be read.
+
+    Checked (the default): an unknown key anywhere qms knows the keys, or a bad value, is
+    refused (BadInput naming qms.yaml, the key and what was expected); the second result
+    is then empty. `as_written` (a commit's own qms.yaml, or the one committed before a
+    change of the rules): no key is refused, and a setting that cannot be read takes its
+    default and is returned with why, for `Config` to refuse only when it is asked for."""
+    if not as_written:
+        check_keys(data)
+    elif not isinstance(data, dict):
+        raise BadInput(_("{file}: expected settings (company:, roles: ...), not a {kind}").format(
+            file=CONFIG_FILE, kind=type(data).__name__))
+    read: dict[str, Any] = {}
+    unreadable: dict[str, _Unreadable] = {}
+    for key, reader in _READERS.items():
+        try:
+            read[key] = reader(data.get(key), as_written)
+        except BadInput as e:
+            if not as_written:
+                raise
+            unreadable[key] = _Unreadable(e.message, copy.deepcopy(data.get(key)))
+            read[key] = reader(None, as_written)
+    return Settings(**read), unreadable
+
+
+def _text_problems(data: Any, settings: Settings) -> tuple[tuple[str, str], ...]:
+    """What validate reports of qms.yaml's text: a control character in any key or text,
+    and a line break in the company name or site, printed at the top of every form."""
+    found = list(values.text_problems(data))
+    for key in ("company", "site"):
+        if LINE_BREAK.search(getattr(settings, key)):
+            found.append((key, _("a line break; expected one line, as printed at the top of every form")))
+    return tuple(found)
+
+
+# -- the configuration a store runs on ---------------------------------------------------------
+class Config:
+    """A store's qms.yaml, read once into `settings`, and the record types it runs, each
+    declaration read once and kept."""
+
+    def __init__(self, root: Path, settings: Settings, *, type_files: dict[str, bytes] | None = None,
+                 unreadable: dict[str, _Unreadable] | None = None,
+                 text_problems: tuple[tuple[str, str], ...] = ()):
+        """The configuration of the store at `root` from `settings` (use `load` or `parse`).
+        `type_files`: the store's own types as a commit held them (audit judges a commit by
+        its parent's rules): name -> the declaration's bytes; None: the store's types/
+        folder as it is."""
+        self.root = root
+        self.settings = settings
+        self.type_files = type_files
+        self._unreadable = dict(unreadable or {})
+        self._text_problems = text_problems
+        self._types: dict[str, RecordType] = {}
 
     @staticmethod
     def load(root: Path) -> Config:
-        """The store's qms.yaml as it is now, its keys checked (a commit's own qms.yaml, read
-        by audit, is taken as it was written)."""
-        data = yamlio.load(root / CONFIG_FILE, CONFIG_FILE, root=root)
-        check_keys(data)
-        return Config(root=root, data=data)
+        """The store's qms.yaml as it is now, every key and value checked (a commit's own
+        qms.yaml, read by audit, is taken as it was written: see `parse`)."""
+        return Config.parse(root, yamlio.load(root / CONFIG_FILE, CONFIG_FILE, root=root))
+
+    @staticmethod
+    def parse(root: Path, data: Any, *, as_written: bool = False) -> Config:
+        """The configuration of the store at `root` from qms.yaml's parsed YAML `data`,
+        checked as `read_settings` says: with `as_written`, no key is refused and a setting
+        that cannot be read is refused (BadInput) only when it is asked for."""
+        settings, unreadable = read_settings(data, as_written=as_written)
+        return Config(root, settings, unreadable=unreadable, text_problems=_text_problems(data, settings))
+
+    def with_type_files(self, type_files: dict[str, bytes]) -> Config:
+        """The same settings with the store's own types as a commit held them (name -> the
+        declaration's bytes), each declaration read afresh."""
+        return Config(self.root, self.settings, type_files=type_files, unreadable=self._unreadable,
+                      text_problems=self._text_problems)
+
+    def problem(self, key: str) -> str | None:
+        """Why setting `key` of a qms.yaml read as written could not be read, None when it
+        was (always None for a checked one)."""
+        found = self._unreadable.get(key)
+        return found.message if found is not None else None
+
+    def rule(self, key: str) -> Any:
+        """Setting `key` as qms reads it, to compare with another configuration's: equal
+        exactly when both say the same (a setting that could not be read compares by what
+        was written there)."""
+        return self._unreadable.get(key) or getattr(self.settings, key)
+
+    def _get(self, key: str) -> Any:
+        found = self._unreadable.get(key)
+        if found is not None:
+            raise BadInput(found.message)
+        return getattr(self.settings, key)
+
+    @property
+    def text_problems(self) -> tuple[tuple[str, str], ...]:
+        """(key path, problem) for each key or text of qms.yaml that a form or list cannot
+        print as it is: a control character anywhere, a line break in company or site."""
+        return self._text_problems
 
     # -- what audit, attachments and signing are set to ------------------------------------
-    def _block(self, name: str) -> dict:
-        block = self.data.get(name) if isinstance(self.data, dict) else None
-        return block if isinstance(block, dict) else {}
+    @property
+    def audit(self) -> AuditSettings:
+        """The `audit:` settings (rules_signed_by, back_entry_days), each None when unset."""
+        return self._get("audit")
 
     @property
-    def audit(self) -> dict:
-        """The `audit:` block (rules_signed_by, back_entry_days), {} when there is none."""
-        return self._block("audit")
+    def approvals(self) -> dict[str, dict[str, str]]:
+        """The `approvals:` table: by document category, the role of each step; {} when
+        there is none."""
+        return self._get("approvals")
 
     @property
-    def approvals(self) -> dict:
-        """The `approvals:` table, by document category, {} when there is none."""
-        return self._block("approvals")
+    def attachments(self) -> dict[str, int | float]:
+        """The `attachments:` settings as {"max_mb": N} (N: the default, 20, when unset)."""
+        return {"max_mb": self._get("attachments").max_mb}
 
     @property
-    def attachments(self) -> dict:
-        """The `attachments:` block (max_mb), {} when there is none."""
-        return self._block("attachments")
+    def attachment_limit(self) -> int:
+        """The largest file that may be attached, in bytes (`attachments.max_mb`)."""
+        return int(self._get("attachments").max_mb * (1 << 20))
 
     @property
     def require_signed_commits(self) -> bool:
         """Whether qms.yaml asks for signed commits: qms signs its own, and audit reports
         unsigned ones. False unless it says so."""
-        return bool(self.data.get("require_signed_commits")) if isinstance(self.data, dict) else False
+        return self._get("require_signed_commits")
 
     # -- plain settings ------------------------------------------------------------------
     @property
     def company(self) -> str:
         """The company name printed at the top of every form, '' when unset."""
-        return str(self.data.get("company") or "")
+        return self._get("company")
 
     @property
     def site(self) -> str:
         """The store's site code (the {site} of record numbers), '' when unset."""
-        return str(self.data.get("site") or "")
+        return self._get("site")
 
     @property
     def shard(self) -> str:
@@ -180,85 +659,38 @@ class Config:
         (at most 100 records a folder), `year` records/<type>/2026/<ID>.yaml; `none` (the
         default) records/<type>/<ID>.yaml. A commit rewrites the folder it writes into:
         one of 10,000 records costs git a 470 KB tree every time."""
-        value = self.data.get("shard") or "none"
-        if value not in ("none", "year", "hundred"):
-            raise BadInput(_("{file}: shard: expected none, year or hundred, not '{value}'").format(
-                file=CONFIG_FILE, value=value))
-        return value
+        return self._get("shard")
 
     @property
     def lang(self) -> str:
-        """The store's language, zh (the default) or en; anything else is refused (BadInput)."""
-        lang = self.data.get("lang") or "zh"
-        if lang not in LANGS:
-            raise BadInput(_("{file}: lang: expected zh or en, not '{value}'").format(file=CONFIG_FILE, value=lang))
-        return lang
+        """The store's language: zh (the default) or en."""
+        return self._get("lang")
 
-    @cached_property
+    @property
+    def data(self) -> dict[str, str]:
+        """Transitional: {"lang": the store's language}, for the one reader left
+        (store/__init__.py, until it calls `use_store_language(config.lang)`). Nothing
+        else may read it; it goes with that change."""
+        return {"lang": self.lang}
+
+    @property
     def tz(self) -> ZoneInfo:
-        """The store's time zone (Asia/Shanghai by default); an unknown one is refused (BadInput)."""
-        name = str(self.data.get("timezone") or "Asia/Shanghai")
-        try:
-            return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise BadInput(_("{file}: timezone: unknown time zone '{name}' (e.g. Asia/Shanghai)").format(
-                file=CONFIG_FILE, name=name)) from None
+        """The store's time zone (Asia/Shanghai by default)."""
+        return self._get("timezone")
 
     @cached_property
     def calendar(self) -> WorkCalendar:
-        """The working-day calendar: mainland China's official one (unless `official: false`)
-        with the store's own workdays and holidays; a day that is not a date is refused."""
-        raw = self.data.get("calendar") or {}
-        if not isinstance(raw, dict):
-            raise BadInput(_("{file}: calendar: expected workdays: and holidays: lists").format(file=CONFIG_FILE))
-
-        def days(key: str) -> set[date]:
-            """The dates listed under `calendar.<key>`."""
-            out = set()
-            for i, v in enumerate(raw.get(key) or []):
-                d = _date_or_none(v, f"calendar.{key}.{i}")
-                if d:
-                    out.add(d)
-            return out
-
-        return WorkCalendar(
-            workdays=days("workdays"),
-            holidays=days("holidays"),
-            use_official=raw.get("official", True) is not False,
-        )
+        """The working-day calendar: mainland China's official one with the store's own
+        workdays and holidays (one per configuration: it keeps what it has looked up, and
+        its warnings)."""
+        days = self._get("calendar")
+        return WorkCalendar(workdays=set(days.workdays), holidays=set(days.holidays))
 
     # -- roles ---------------------------------------------------------------------------
-    @cached_property
+    @property
     def roles(self) -> dict[str, Role]:
-        """Every role of qms.yaml by name, with its holders; a role or holding that is not
-        well formed (no email, a bad date) is refused (BadInput)."""
-        raw = self.data.get("roles") or {}
-        if not isinstance(raw, dict):
-            raise BadInput(_("{file}: roles: expected a mapping of role names").format(file=CONFIG_FILE))
-        roles = {}
-        for name, spec in raw.items():
-            spec = spec or {}
-            holders = []
-            if not isinstance(spec, dict):
-                raise BadInput(_("{file}: roles.{role}: expected label: and holders:").format(file=CONFIG_FILE, role=name))
-            for i, h in enumerate(spec.get("holders") or []):
-                if isinstance(h, str):
-                    h = {"email": h}
-                if not isinstance(h, dict) or not h.get("email"):
-                    raise BadInput(_("{file}: roles.{role}.holders.{index}: expected an email").format(
-                        file=CONFIG_FILE, role=name, index=i))
-                holders.append(
-                    Holding(
-                        email=str(h["email"]),
-                        name=str(h.get("name") or h["email"]),
-                        start=_date_or_none(h.get("from"), f"roles.{name}.holders.{i}.from"),
-                        end=_date_or_none(h.get("until"), f"roles.{name}.holders.{i}.until"),
-                        department=h.get("department"),
-                    )
-                )
-            label = spec.get("label") or {"zh": name, "en": name}
-            roles[str(name)] = Role(name=str(name), label=label, holders=tuple(holders))
-        return roles
+        """Every role of qms.yaml by name, with its holders, in qms.yaml's order."""
+        return self._get("roles")
 
     def person_name(self, email: str) -> str | None:
         """The name qms.yaml gives the person with `email` (in any role, any case), None if no
@@ -313,36 +745,23 @@ class Config:
 
     def _extend(self, name: str, data: dict) -> dict:
         """Apply qms.yaml's `numbering:` and `types.<name>:` to a declaration."""
-        numbering = (self.data.get("numbering") or {}).get(name)
+        numbering = copy.deepcopy(self._get("numbering").get(name))
         if isinstance(numbering, dict) and isinstance(data.get("numbering"), dict):
             merged = dict(data["numbering"])
             merged["schemes"] = {**(merged.get("schemes") or {}), **numbering}
             data["numbering"] = merged
         elif numbering:
             data["numbering"] = numbering
-        ext = (self.data.get("types") or {}).get(name) or {}
-        if not isinstance(ext, dict):
-            raise BadInput(_("{file}: types.{type}: expected fields: and requires:").format(file=CONFIG_FILE, type=name))
-        if ext.get("fields"):
-            data["fields"] = _deep_merge(data.get("fields") or {}, ext["fields"])
-        unknown = set(ext) - {"fields", "requires", "moves", "approvals"}
-        if unknown:
-            raise BadInput(_("{file}: types.{type}: unknown key(s) {keys} "
-                             "(expected fields:, requires:, moves: or approvals:)").format(
-                file=CONFIG_FILE, type=name, keys=", ".join(sorted(map(str, unknown)))))
-        if ext.get("approvals") is not None:
-            # whose department head approves: e.g. the document's owning department instead of
-            # the receiving one (distribution: {approvals: {department: document.department}})
-            if not isinstance(ext["approvals"], dict) or not set(ext["approvals"]) <= {"department"}:
-                raise BadInput(_("{file}: types.{type}.approvals: expected {{department: FIELD}}").format(
-                    file=CONFIG_FILE, type=name))
-            data["approvals"] = {**(data.get("approvals") or {}), **ext["approvals"]}
-        for key, change in (ext.get("moves") or {}).items():
+        ext = self._get("types").get(name)
+        if ext is None:
+            return data
+        if ext.fields:
+            data["fields"] = _deep_merge(data.get("fields") or {}, copy.deepcopy(ext.fields))
+        if ext.approvals is not None:
+            data["approvals"] = {**(data.get("approvals") or {}), **ext.approvals}
+        for key, change in ext.moves.items():
             # "from->to": {role: ..., requires: [...]}: who signs a step, and what it needs
-            source, _arrow, target = str(key).replace(" ", "").partition("->")
-            if not isinstance(change, dict) or not set(change) <= {"role", "requires"} or not change:
-                raise BadInput(_("{file}: types.{type}.moves.{move}: expected role: and/or requires:").format(
-                    file=CONFIG_FILE, type=name, move=key))
+            source, _arrow, target = key.replace(" ", "").partition("->")
             found = False
             for move in (data.get("workflow") or {}).get("moves") or []:
                 if not isinstance(move, dict):
@@ -353,48 +772,28 @@ class Config:
                         move["from"] = [s for s in sources if str(s) != source]
                         move = dict(move, **{"from": source})
                         data["workflow"]["moves"].append(move)
-                    move.update(change)
+                    move.update(copy.deepcopy(change))
                     found = True
                     break
             if not found:
                 raise BadInput(_("{file}: types.{type}.moves: {move} is not a move of {type} "
                                  "(expected FROM->TO, e.g. received->acknowledged)").format(
                     file=CONFIG_FILE, type=name, move=key))
-        for state, reqs in (ext.get("requires") or {}).items():
+        for state, reqs in ext.requires.items():
             states = data["workflow"]["states"]
             if state not in states:
                 raise BadInput(_("{file}: types.{type}.requires: no state '{state}'").format(
                     file=CONFIG_FILE, type=name, state=state))
             states[state] = dict(states[state] or {})
-            states[state]["requires"] = list(states[state].get("requires") or []) + list(reqs)
+            states[state]["requires"] = list(states[state].get("requires") or []) + copy.deepcopy(list(reqs))
         return data
 
     # -- time limits ---------------------------------------------------------------------
-    @cached_property
+    @property
     def time_limit_profile(self) -> tuple[str, dict]:
         """(profile name, {type: {limit: duration or {key value: duration}}})."""
-
-        presets = yamlio.load(PACKAGE_DIR / "time_limits.yaml", _("built-in time limits"))
-        raw = self.data.get("time_limits") or "iatf16949"
-        overrides: dict = {}
-        if isinstance(raw, dict):
-            overrides = {k: v for k, v in raw.items() if k != "profile"}
-            raw = raw.get("profile") or "iatf16949"
-        if raw not in presets:
-            raise BadInput(
-                _("{file}: time_limits: unknown profile '{profile}' (expected one of {profiles})").format(
-                    file=CONFIG_FILE, profile=raw, profiles=", ".join(presets))
-            )
-        limits = {k: v for k, v in presets[raw].items() if k != "label"}
-        limits = _deep_merge(limits, overrides)
-        for tname, items in limits.items():
-            for lname, value in (items or {}).items():
-                for v in value.values() if isinstance(value, dict) else [value]:
-                    try:
-                        parse_duration(v)
-                    except ValueError as e:
-                        raise BadInput(f"{CONFIG_FILE}: time_limits.{tname}.{lname}: {e}") from None  # not a sentence
-        return str(raw), limits
+        limits = self._get("time_limits")
+        return limits.profile, limits.limits
 
     def time_limit(self, type_name: str, limit: str, key_value: Any) -> str | None:
         """The duration qms.yaml's time-limit profile sets for `limit` of a type, by the

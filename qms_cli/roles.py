@@ -16,16 +16,9 @@ from .i18n import _
 from .model.declaration import RecordType
 from .model.rules import Evaluator, Fetch
 
-GUARD_KEYS = ("rules_signed_by", "roles_signed_by")  # the second: its name before the rules grew
-
-
 def guard(cfg: Config) -> str | None:
     """The role whose holders may change the rules, if the store names one."""
-    audit = cfg.audit
-    for key in GUARD_KEYS:
-        if audit.get(key):
-            return str(audit[key])
-    return None
+    return cfg.audit.guard
 
 
 def listing(cfg: Config) -> list[dict]:

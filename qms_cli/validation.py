@@ -8,7 +8,6 @@ several processes when there are many of them (qms_cli/parallel.py)."""
 from __future__ import annotations
 
 import os
-import re
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +17,6 @@ from .errors import BadFile, BadInput, Finding, QmsError, Severity
 from .files import safefs, yamlio
 from .files.safefs import read_file
 from .i18n import N_, _
-from .model import values
 from .model.rules import ahead_of_now
 from .parallel import map_many
 from .paths import FILES
@@ -265,10 +263,7 @@ def run(store, targets: list[str], *, strict: bool = False, cache: bool = True) 
     for w in config.calendar.warnings:
         findings.append(Finding("qms.yaml", "calendar", w, severity=Severity.WARNING))
     # qms.yaml is text printed on every form and list: the same rule as records
-    findings.extend(Finding("qms.yaml", path, message) for path, message in values.text_problems(config.data))
-    for key in ("company", "site"):
-        if isinstance(config.data.get(key), str) and re.search("[\n\u2028\u2029]", config.data[key]):
-            findings.append(Finding("qms.yaml", key, _("a line break; expected one line, as printed at the top of every form")))
+    findings.extend(Finding("qms.yaml", path, message) for path, message in config.text_problems)
     findings.sort(key=lambda f: (f.source, f.line or 0, f.field))
     return Result(findings, len(files), len(jobs))
 

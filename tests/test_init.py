@@ -74,7 +74,7 @@ def commits(root: Path) -> int:
 def test_the_initialiser_holds_every_role_the_record_types_use(qms, tmp_path):
     d = new_store(qms, tmp_path, "--company", "杭州新材料有限公司")
     roles = config(d)["roles"]
-    used = create.roles_in_use(Config(root=d.root, data={}))
+    used = create.roles_in_use(Config.parse(d.root, {}))
     assert {"department_head", "document_controller", "quality_manager", "management_representative",
             "general_manager", "quality_engineer"} <= set(used)
     for role in [*used, "qms_admin"]:
@@ -209,7 +209,7 @@ def test_documents_are_numbered_under_the_stores_prefix(qms, tmp_path, args, pre
     schemes = config(d)["numbering"]["document"]
     assert schemes["procedure"] == f"{prefix}-CX-{{year}}-{{seq:03}}"
     assert not any("LX" in s for s in schemes.values()), schemes
-    assert set(schemes) == set(Config(root=d.root, data={}).record_type("document").numbering)
+    assert set(schemes) == set(Config.parse(d.root, {}).record_type("document").numbering)
     text = (d.root / "qms.yaml").read_text("utf-8")
     assert f"the prefix {prefix} comes from" in text
     assert d.register(PROCEDURE, who=ME, at="2026-03-02T09:00") == f"{prefix}-CX-2026-001"

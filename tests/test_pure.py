@@ -89,7 +89,7 @@ def test_the_evaluator_reads_through_a_reference(tmp_path):
     from qms_cli.config import Config
     from qms_cli.model.rules import Evaluator
 
-    cfg = Config(root=tmp_path, data={})
+    cfg = Config.parse(tmp_path, {})
     distribution = cfg.record_type("distribution")
     documents = {("document", "LX-CX-2026-001"): {"id": "LX-CX-2026-001", "department": "质量部", "edition": "A/0"}}
     ev = Evaluator(rt=distribution, data={"document": "LX-CX-2026-001", "holder": {"department": "生产部"}},

@@ -114,7 +114,7 @@ def change(store, verb: str, role: str, person: str, *, name: str | None = None,
             logged = f"revoked '{role}' from {person}: held until {last}"
             said = _("revoked '{role}' from {person}: held until {until}").format(role=role, person=person, until=last)
         text = yamlio.dump(data, style)
-        Config(root=root, data=yamlio.parse(text, CONFIG_FILE)).roles  # what is written reads back
+        Config.parse(root, yamlio.parse(text, CONFIG_FILE))  # what is written reads back
         raw = text.encode("utf-8")
         safefs.check_writable(root, CONFIG_FILE)
         gitops.check_time(root, actor.when, store.now())
@@ -171,11 +171,11 @@ def commit_rules(store, comment: str) -> tuple[str, list[str], list[str]]:
         head = subprocess.run(["git", "show", f"HEAD:{CONFIG_FILE}"], cwd=root, capture_output=True)
         committed = yamlio.parse(head.stdout.decode("utf-8", "replace"), f"{CONFIG_FILE} (committed)") \
             if head.returncode == 0 else {}
-        before = Config(root=root, data=committed if isinstance(committed, dict) else {})
+        before = Config.parse(root, committed if isinstance(committed, dict) else {}, as_written=True)
         today = actor.when.astimezone(before.tz).date()
         require_admin(before, actor.email, today, "rules")
         now = Config.load(root)
-        if (now.data.get("roles") if isinstance(now.data, dict) else None) != before.data.get("roles"):
+        if now.rule("roles") != before.rule("roles"):
             raise Refused(_("{file}: the roles changed; roles change only with `qms role grant|revoke`, "
                             "one commit each (undo the change to roles: first)").format(file=CONFIG_FILE))
         for rel in paths:

@@ -402,7 +402,7 @@ def init_store(path: Path, company: str = "", site: str = "", lang: str = "zh", 
     existing = next(p for p in [path, *path.parents] if p.exists())
     who = gitops.actor(existing)  # before anything is written
     install = install or installed_spec()
-    builtin = Config(root=path, data={})  # the built-in types, as the new store will run them
+    builtin = Config.parse(path, {})  # the built-in types, as the new store will run them
     numbering = document_numbering(builtin, prefix)
     text = config_text(company or path.name, site, lang, who.name, who.email, department=department,
                        prefix=prefix, prefix_from=prefix_from, numbering=numbering,
