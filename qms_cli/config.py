@@ -627,11 +627,6 @@ class Config:
         return self._get("approvals")
 
     @property
-    def attachments(self) -> dict[str, int | float]:
-        """The `attachments:` settings as {"max_mb": N} (N: the default, 20, when unset)."""
-        return {"max_mb": self._get("attachments").max_mb}
-
-    @property
     def attachment_limit(self) -> int:
         """The largest file that may be attached, in bytes (`attachments.max_mb`)."""
         return int(self._get("attachments").max_mb * (1 << 20))
@@ -665,13 +660,6 @@ class Config:
     def lang(self) -> str:
         """The store's language: zh (the default) or en."""
         return self._get("lang")
-
-    @property
-    def data(self) -> dict[str, str]:
-        """Transitional: {"lang": the store's language}, for the one reader left
-        (store/__init__.py, until it calls `use_store_language(config.lang)`). Nothing
-        else may read it; it goes with that change."""
-        return {"lang": self.lang}
 
     @property
     def tz(self) -> ZoneInfo:

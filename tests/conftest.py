@@ -144,7 +144,11 @@ def make_store(root: Path, config: str = CONFIG) -> Path:
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch, tmp_path):
-    """No test sees the developer's store, clock, identity or git configuration."""
+    """No test sees the developer's store, clock, identity or git configuration, nor the
+    language an earlier test's command chose (`--lang zh` run in this process)."""
+    from qms_cli.i18n import set_language
+
+    set_language(None)
     for var in ("QMS_STORE", "QMS_NOW", "QMS_DEBUG", "GIT_AUTHOR_DATE", "GIT_COMMITTER_DATE",
                 "GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL",
                 "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "QMS_JOBS"):

@@ -11,7 +11,6 @@ from typing import Any
 
 from ruamel.yaml.comments import CommentedMap
 
-from ..config import CONFIG_FILE
 from ..errors import BadInput, Refused
 from ..files import safefs
 from ..i18n import _
@@ -22,17 +21,7 @@ from ..text import quote
 from .action import Action
 from .layout import place
 
-ATTACHMENT_MB = 20  # the largest attachment by default (qms.yaml attachments.max_mb)
 NEW_FOLDER = ".new"  # where a new record's attachments wait for its ID
-
-
-def attachment_limit(act: Action) -> int:
-    """The largest file that may be attached, in bytes (qms.yaml `attachments.max_mb`)."""
-    raw = act.store.config.attachments.get("max_mb", ATTACHMENT_MB)
-    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not 0 < raw <= safefs.ATTACHMENT_LIMIT >> 20:
-        raise BadInput(_("{config}: attachments.max_mb: expected a number of megabytes from 1 to {limit}").format(
-            config=CONFIG_FILE, limit=safefs.ATTACHMENT_LIMIT >> 20))
-    return int(raw * (1 << 20))
 
 
 def stage(act: Action, rt: RecordType, data: Any, source: str, field: str) -> str:
@@ -56,7 +45,7 @@ def stage(act: Action, rt: RecordType, data: Any, source: str, field: str) -> st
     if stat_.S_ISDIR(st.st_mode):
         raise BadInput(_("{field}: {path} is a folder; attach its files one by one").format(
             field=field, path=quote(source)))
-    limit = attachment_limit(act)
+    limit = act.store.config.attachment_limit
     if stat_.S_ISREG(st.st_mode) and st.st_size > limit:
         raise Refused(_("{field}: {path} is {size:.1f} MB; an attachment may be "
                         "at most {limit:g} MB (qms.yaml attachments.max_mb)").format(

@@ -130,7 +130,7 @@ class Store:
         """The store's qms.yaml, read once (the store's language taken up with it)."""
         if self._config is None:
             self._config = Config.load(self.root)
-            use_store_language(self._config.data.get("lang") or "zh")
+            use_store_language(self._config.lang)
         return self._config
 
     def record_type(self, name: str) -> RecordType:
