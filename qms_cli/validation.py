@@ -204,6 +204,13 @@ def run(store, targets: list[str], *, strict: bool = False, cache: bool = True) 
             blobs_now[key] = blob
 
     findings: list[Finding] = []
+    if not targets:  # every type the store runs is checked, whether it has records or not
+        for tname in sorted(type_names):
+            try:
+                store.record_type(tname)
+            except QmsError as e:
+                local = f"types/{tname}.yaml"
+                findings.append(Finding(local if (store.root / local).exists() else "qms.yaml", "", e.message))
     entries: dict[str, dict] = {}
     jobs = []
     for tname, rel, path, _stat in selected:

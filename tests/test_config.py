@@ -250,7 +250,7 @@ def test_what_qms_yaml_leaves_out_has_its_default(tmp_path):
                              "complaint: {fields: ..., requires: ...}, not "),
     ("types: {complaint: [fields]}\n", "qms.yaml: types.complaint: expected fields: and requires:"),
     ("types: {complaint: {field: {}}}\n", "qms.yaml: types.complaint: unknown key(s) field "
-                                          "(expected fields:, requires:, moves: or approvals:)"),
+                                          "(expected fields:, requires:, moves:, approvals: or checks:)"),
     ("types: {complaint: {fields: [sales_order]}}\n", "qms.yaml: types.complaint.fields: expected fields by name, "
                                                       "such as sales_order: {type: text}, not "),
     ("types: {complaint: {requires: [sales_order]}}\n", "qms.yaml: types.complaint.requires: expected requirements "

@@ -55,7 +55,7 @@ def test_every_state_is_reachable_and_every_role_exists(type_name):
             if role is None:
                 continue
             if role.startswith("@"):  # by approvals: every role the table can name
-                table = {**rt.approvals.default, **(config.data.get("approvals") or {})}
+                table = {**rt.approvals.default, **(config.approvals)}
                 assert table, (type_name, role)
                 for entry in table.values():
                     assert entry[role[1:]] in config.roles, (type_name, role, entry)

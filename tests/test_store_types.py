@@ -124,3 +124,13 @@ def test_a_store_types_label_cannot_act_on_the_terminal(store):
     (store / "types" / "visit.yaml").write_text(hostile, encoding="utf-8")
     r = run(store, "--help")
     assert r.returncode == 0 and "\x1b" not in r.stdout and "visit records (visit)" in r.stdout, r.stdout
+
+
+def test_a_store_type_naming_a_computed_value_qms_does_not_have_is_refused_by_name(store):
+    (store / "types").mkdir(exist_ok=True)
+    (store / "types" / "gauge.yaml").write_text(VISIT.replace("type: visit", "type: gauge").replace(
+        "title_field: summary", "title_field: summary\ncompute:\n  summary: {fn: next_serial}"), encoding="utf-8")
+    r = run(store, "gauge", "new", "--set", "customer=上汽大众", "--set", "visited_on=2026-03-09")
+    assert r.returncode == 2, r.stderr
+    assert "types/gauge.yaml: compute.summary: no computed value named 'next_serial'" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr

@@ -16,6 +16,7 @@ from ..errors import Finding
 from ..i18n import N_, _
 from ..model import values
 from ..model.declaration import RecordType
+from ..model.named import NAMED
 from ..model.rules import Evaluator
 
 
@@ -140,6 +141,21 @@ def check_state_requirements(records: list[Loaded], ctx: Context) -> Iterable[Fi
         ev = ctx.evaluator(rt, r.data)
         for path, why in ev.unmet(rt.workflow.requirements(state)):
             yield Finding(r.path, path.split(" [")[0], _(IN_STATE).format(why=why, state=state))
+
+
+def check_named(records: list[Loaded], ctx: Context) -> Iterable[Finding]:
+    """The named checks each record's type declares (`checks:`, model/named.py)."""
+    for r in records:
+        rt = ctx.types[r.type]
+        if not rt.checks:
+            continue
+        ev = ctx.evaluator(rt, r.data)
+        for call in rt.checks:
+            fn = NAMED.get(call.fn)
+            if fn is None:  # refused when the type is loaded; a declaration built otherwise
+                continue
+            for path, message in fn(ev, *call.args):
+                yield Finding(r.path, path, message)
 
 
 def check_signatures(records: list[Loaded], ctx: Context) -> Iterable[Finding]:
@@ -332,6 +348,6 @@ def check_unique(records: list[Summary], ctx: Context) -> Iterable[Finding]:
 
 # Checks of one record on its own (and the records it refers to): their findings are kept
 # between runs, keyed by the record's content and by what it read.
-RECORD_CHECKS = [check_envelope, check_schema, check_text, check_state_requirements, check_signatures]
+RECORD_CHECKS = [check_envelope, check_schema, check_text, check_state_requirements, check_signatures, check_named]
 # Checks across records, over each record's facts: run every time, they are cheap.
 STORE_CHECKS = [check_references, check_files, check_file_kinds, check_duplicate_ids, check_pinned_content, check_unique]

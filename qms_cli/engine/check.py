@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from ..checks import (Context, Loaded, Summary, check_envelope, check_file_kinds, check_files, check_references, check_schema,
-                      check_signatures, check_state_requirements, check_text, facts_of)
+from ..checks import (RECORD_CHECKS, Context, Loaded, Summary, check_envelope, check_file_kinds, check_files,
+                      check_references, check_schema, check_text, facts_of)
 from ..errors import BadInput, Finding, Refused, Severity
 from ..files import safefs
 from ..i18n import _, language
@@ -18,9 +18,8 @@ from ..model import values
 from ..model.declaration import RecordType
 from .action import Action
 
-# the checks a record must pass to be written: validate's checks of one record ...
-RECORD_CHECKS = (check_envelope, check_schema, check_text, check_signatures, check_state_requirements)
-# ... and those of validate's store-wide checks that look at one record's own facts
+# a record to be written passes validate's checks of one record (checks.RECORD_CHECKS), and
+# those of validate's store-wide checks that look at one record's own facts
 FACT_CHECKS = (check_references, check_files, check_file_kinds)
 # findings of these mean the input itself does not fit the form, or names a file qms does
 # not take (exit 2, not 1)

@@ -330,8 +330,9 @@ class Approvals:
 
 @dataclass(frozen=True)
 class Compute:
-    """A value the type computes for a field (next edition, next copy number): the
-    function and the fields it is given."""
+    """A named function a declaration calls, and what it is given: a value the type
+    computes for a field (next edition, next copy number; the fields it is given), or a
+    named check (model/named.py; its arguments as declared)."""
 
     fn: str
     args: tuple[str, ...] = ()
@@ -359,6 +360,7 @@ class RecordType:
     meanings: dict[str, dict[str, str]] = field(default_factory=dict)  # signature labels
     approvals: Approvals = Approvals()
     compute: dict[str, Compute] = field(default_factory=dict)
+    checks: tuple[Compute, ...] = ()  # named checks (model/named.py) the type's records must pass
     pin_in: tuple[str, ...] = ()
     effects: dict[str, tuple[Effect, ...]] = field(default_factory=dict)
     unique: tuple[tuple[tuple[str, ...], str | None], ...] = ()  # (fields, replaces-field)
@@ -499,6 +501,7 @@ class RecordType:
             unique=tuple(
                 (tuple(u["fields"]), u.get("replaces")) for u in data.get("unique") or ()
             ),
+            checks=_named_checks(data.get("checks"), where),
         )
         for state in rt.effects:
             if state not in workflow.states:
@@ -608,3 +611,23 @@ def _check_paths(rt: RecordType, where: str) -> None:
         if not declared_prefix(rt, p):
             raise BadInput(_("{where}: '{path}' is named in the declaration but not declared as a field").format(
                 where=where, path=p))
+
+
+def _named_checks(raw: Any, where: str) -> tuple[Compute, ...]:
+    """`checks:` as declared: a list of names, or of {fn: NAME, args: [...]}."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise BadInput(_("{where}: checks: expected a list such as [{{fn: different_signers, args: [prepared, "
+                         "approved]}}]").format(where=where))
+    out = []
+    for item in raw:
+        if isinstance(item, str) and item:
+            out.append(Compute(fn=item))
+        elif isinstance(item, dict) and isinstance(item.get("fn"), str) and set(item) <= {"fn", "args"} \
+                and isinstance(item.get("args") or [], list):
+            out.append(Compute(fn=item["fn"], args=tuple(str(a) for a in item.get("args") or ())))
+        else:
+            raise BadInput(_("{where}: checks: expected a list such as [{{fn: different_signers, args: [prepared, "
+                             "approved]}}]").format(where=where))
+    return tuple(out)

@@ -1,0 +1,72 @@
+"""Named rules a record type may call by name in its declaration, beside what declarations
+say directly (fields, requirements, unique combinations):
+
+    checks:
+      - {fn: different_signers, args: [prepared, reviewed, approved]}
+
+Each is a pure function of the record's Evaluator (its data, the records it refers to, the
+day of the act) and the declaration's args, returning (field, problem) pairs. A new type's
+special rule is a function here plus a line in its declaration; the write path and `qms
+validate` run it alike (checks.check_named). A named check reads other records only
+through the references the record holds (ev.first on a path through a ref), so that what
+validate keeps between runs stays right. Computed values are the same kind of registry
+(COMPUTE, in model/rules.py): `compute: {copy_number: {fn: copy_number}}`. A declaration
+naming a function that is in neither is refused when the type is loaded (`unknown`)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable
+
+from ..i18n import _
+from . import values
+from .rules import COMPUTE, Evaluator
+
+NamedCheck = Callable[..., Iterable[tuple[str, str]]]
+NAMED: dict[str, NamedCheck] = {}
+
+
+def named(name: str) -> Callable[[NamedCheck], NamedCheck]:
+    """Register a function under `name`, the name declarations call it by."""
+
+    def register(fn: NamedCheck) -> NamedCheck:
+        NAMED[name] = fn
+        return fn
+
+    return register
+
+
+@named("different_signers")
+def different_signers(ev: Evaluator, *meanings: Any) -> Iterable[tuple[str, str]]:
+    """The signatures of `meanings` (e.g. prepared, reviewed, approved: 编制 · 审核 · 批准)
+    are made by different people: for each meaning, the latest signature counts (a
+    revision sent back and signed again is judged by its last round)."""
+    latest: dict[str, dict] = {}
+    for sig in values.signatures(ev.data):
+        if sig.get("meaning") in meanings:
+            latest[str(sig["meaning"])] = sig
+    seen: dict[str, str] = {}
+    for meaning in map(str, meanings):
+        sig = latest.get(meaning)
+        if sig is None:
+            continue
+        who = str(sig.get("email") or "").strip().lower()
+        if who and who in seen:
+            yield "signatures", _("'{meaning}' is signed by {email}, who also signed '{earlier}': "
+                                  "they are signed by different people").format(
+                meaning=meaning, email=sig.get("email"), earlier=seen[who])
+        elif who:
+            seen[who] = meaning
+
+
+def unknown(rt) -> str | None:
+    """What in `rt`'s declaration names a function qms does not have, in words; None when
+    every computed value and check it names exists."""
+    for field_name, c in rt.compute.items():
+        if c.fn not in COMPUTE:
+            return _("compute.{field}: no computed value named '{name}' (expected one of {names})").format(
+                field=field_name, name=c.fn, names=", ".join(sorted(COMPUTE)))
+    for c in rt.checks:
+        if c.fn not in NAMED:
+            return _("checks: no check named '{name}' (expected one of {names})").format(
+                name=c.fn, names=", ".join(sorted(NAMED)))
+    return None
