@@ -105,6 +105,20 @@ def language() -> str:
     return _guess
 
 
+def for_help(build):
+    """What `build()` returns, made in the language of help: the one `language()` says
+    before the command line is parsed (its --lang wherever it stands, else $QMS_LANG, else
+    the store found from it), as when every command was built at start-up. A command
+    built only when it is run (cli.registry) gets the help it had then."""
+    global _explicit, _parsed, _store
+    saved = _explicit, _parsed, _store
+    _explicit, _parsed, _store = None, False, None
+    try:
+        return build()
+    finally:
+        _explicit, _parsed, _store = saved
+
+
 def _catalog(lang: str, domain: str = DOMAIN) -> _gettext.NullTranslations:
     catalog = _catalogs.get(f"{domain}.{lang}")
     if catalog is None:

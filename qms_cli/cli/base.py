@@ -1,6 +1,6 @@
 """What every command shares: the typer app and its global options, the language, the
-error-to-exit-code wrapper, opening the store. Command modules import this; the package's
-__init__ registers them on the app."""
+error-to-exit-code wrapper, opening the store. Command modules import this; the app finds
+them through the table of cli.registry, which imports one only when its command is run."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import typer
 from .. import __version__
 from ..errors import QmsError
 from ..i18n import _, set_language, translate_parser
+from .registry import RootGroup
 
 EXIT_INTERNAL = 3
 
@@ -28,6 +29,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
+    cls=RootGroup,
 )
 
 
@@ -54,6 +56,17 @@ def err(message: str) -> None:
     from ..text import visible
 
     sys.stderr.write(f"qms: {visible(message)}\n")
+
+
+def emit_json(data) -> None:
+    """One JSON document on stdout. JSON escapes C0 itself; DEL, C1 and direction
+    overrides are escaped too (\\u009b), so that no terminal acts on a value."""
+    import json
+
+    from ..text import CONTROL
+
+    text = json.dumps(data, ensure_ascii=False, indent=2, default=str)
+    typer.echo(CONTROL.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text))
 
 
 def handled(fn: Callable) -> Callable:
