@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sys
 
-from ..errors import EXIT_BAD_INPUT, QmsError
 from ..i18n import _, usage_error
 from .base import app, err
 
@@ -22,9 +21,6 @@ def _is(error: BaseException, name: str) -> bool:
 def main() -> None:
     try:
         code = app(standalone_mode=False)
-    except QmsError as e:  # raised outside a command, e.g. while building one
-        err(str(e))
-        sys.exit(e.exit_code if e.exit_code else EXIT_BAD_INPUT)
     except Exception as e:
         if _is(e, "NoArgsIsHelpError"):  # `qms` or `qms complaint` alone: the help, as asked
             e.show()
@@ -38,5 +34,10 @@ def main() -> None:
         if _is(e, "ClickException"):
             e.show()
             sys.exit(e.exit_code)
+        from ..errors import EXIT_BAD_INPUT, QmsError  # here: `qms --help` never needs them
+
+        if isinstance(e, QmsError):  # raised outside a command, e.g. while building one
+            err(str(e))
+            sys.exit(e.exit_code if e.exit_code else EXIT_BAD_INPUT)
         raise
     sys.exit(code if isinstance(code, int) else 0)

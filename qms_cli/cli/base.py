@@ -12,7 +12,6 @@ from typing import Callable, Optional
 import typer
 
 from .. import __version__
-from ..errors import QmsError
 from ..i18n import _, set_language, translate_parser
 from .registry import RootGroup
 
@@ -74,6 +73,8 @@ def handled(fn: Callable) -> Callable:
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        from ..errors import QmsError  # here, not at start-up: `qms --help` runs no command
+
         try:
             return fn(*args, **kwargs)
         except QmsError as e:
@@ -112,6 +113,8 @@ def open_store():
 def lang_of(store, explicit: str | None = None) -> str:
     lang = explicit or options().lang or store.config.lang
     if lang not in ("zh", "en"):
+        from ..errors import QmsError
+
         raise QmsError(_("--lang: expected zh or en, not '{lang}'").format(lang=lang))
     return lang
 
