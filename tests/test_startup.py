@@ -46,6 +46,7 @@ def imported(args: list[str], cwd, env: dict | None = None) -> tuple[list[str], 
 
 @pytest.fixture
 def store_with_own_type(store):
+    """The test store (it speaks Chinese) with a record type of its own, types/visit.yaml."""
     (store / "types").mkdir()
     (store / "types" / "visit.yaml").write_text(
         "type: visit\nlabel: {zh: 顾客拜访, en: Customer visit}\n", encoding="utf-8")

@@ -124,6 +124,7 @@ def type_help(type_name: str, declaration: Path | None = None) -> str:
 
 
 def _type_verbs(type_name: str, declaration: Path | None) -> Built:
+    """The verbs of a record type as `qms TYPE`, the record commands' module imported."""
     from .records import type_app
 
     return _built(type_name, type_app(type_name, declaration), None)
