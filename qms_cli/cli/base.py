@@ -1,6 +1,6 @@
 """What every command shares: the typer app and its global options, the language, the
-error-to-exit-code wrapper, opening the store. Command modules import this; the package's
-__init__ registers them on the app."""
+error-to-exit-code wrapper, opening the store. Command modules import this; the app finds
+them through the table of cli.registry, which imports one only when its command is run."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from typing import Callable, Optional
 import typer
 
 from .. import __version__
-from ..errors import QmsError
 from ..i18n import _, set_language, translate_parser
+from .registry import RootGroup
 
 EXIT_INTERNAL = 3
 
@@ -28,6 +28,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
+    cls=RootGroup,
 )
 
 
@@ -56,11 +57,24 @@ def err(message: str) -> None:
     sys.stderr.write(f"qms: {visible(message)}\n")
 
 
+def emit_json(data) -> None:
+    """One JSON document on stdout. JSON escapes C0 itself; DEL, C1 and direction
+    overrides are escaped too (\\u009b), so that no terminal acts on a value."""
+    import json
+
+    from ..text import CONTROL
+
+    text = json.dumps(data, ensure_ascii=False, indent=2, default=str)
+    typer.echo(CONTROL.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text))
+
+
 def handled(fn: Callable) -> Callable:
     """Turn the library's errors into a message on stderr and the documented exit code."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        from ..errors import QmsError  # here, not at start-up: `qms --help` runs no command
+
         try:
             return fn(*args, **kwargs)
         except QmsError as e:
@@ -99,6 +113,8 @@ def open_store():
 def lang_of(store, explicit: str | None = None) -> str:
     lang = explicit or options().lang or store.config.lang
     if lang not in ("zh", "en"):
+        from ..errors import QmsError
+
         raise QmsError(_("--lang: expected zh or en, not '{lang}'").format(lang=lang))
     return lang
 

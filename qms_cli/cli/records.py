@@ -1,19 +1,18 @@
-"""The verbs every record type shares (new, show, list, set, move, fields), built once
-from the type's name: no record type has command code of its own."""
+"""The verbs every record type shares (new, show, list, set, move, fields), built from the
+type's name when a command line names the type (cli.registry): no record type has command
+code of its own."""
 
 from __future__ import annotations
 
-import json as jsonlib
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
 from ..errors import BadInput
-from ..i18n import N_, _, language
-from ..paths import builtin_type_label, type_label
-from ..text import controls
-from .base import err, handled, lang_of, open_store, options
+from ..i18n import N_, _
+from .base import emit_json, err, handled, lang_of, open_store, options
+from .registry import type_help
 
 ON_HELP = N_(
     "When the act happened on paper, for a paper record entered afterwards (补录): a date "
@@ -21,15 +20,6 @@ ON_HELP = N_(
     "entered and signed, and records this beside it; deadlines, date rules and role terms go "
     "by it. Not later than it is signed, nor earlier than what the record already holds."
 )
-
-
-def emit_json(data) -> None:
-    """One JSON document on stdout. JSON escapes C0 itself; DEL, C1 and direction
-    overrides are escaped too (\\u009b), so that no terminal acts on a value."""
-    from ..text import CONTROL
-
-    text = jsonlib.dumps(data, ensure_ascii=False, indent=2, default=str)
-    typer.echo(CONTROL.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text))
 
 
 def print_notes(notes) -> None:
@@ -43,12 +33,8 @@ def _want_json(flag: bool) -> bool:
 
 def type_app(type_name: str, declaration: Path | None = None) -> typer.Typer:
     """The verbs of one record type; `declaration` is a store's own types/NAME.yaml."""
-    label = type_label(declaration, language(), type_name) if declaration else builtin_type_label(type_name, language())
-    if controls(label):  # a store's own declaration is untrusted: no escape sequence reaches the terminal
-        label = type_name
     sub = typer.Typer(
-        help=_("{label} records ({type}): new, show, list, set, move, fields.").format(
-            label=label, type=type_name),
+        help=type_help(type_name, declaration),
         no_args_is_help=True,
         rich_markup_mode=None,
     )

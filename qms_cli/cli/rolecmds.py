@@ -1,4 +1,5 @@
-"""`qms role`: who may sign what, listed and changed through qms (one signed commit each)."""
+"""`qms role`: who may sign what, listed and changed through qms (one signed commit each);
+`qms rules commit`. The two groups' help is in registry.COMMANDS."""
 
 from __future__ import annotations
 
@@ -7,12 +8,9 @@ from typing import Optional
 import typer
 
 from ..i18n import _
-from .base import app, err, handled, lang_of, open_store, options
-from .records import emit_json
+from .base import emit_json, err, handled, lang_of, open_store, options
 
-role_app = typer.Typer(help=_("Who holds which role: list, grant, revoke (signed by the admin role)."),
-                       no_args_is_help=True, rich_markup_mode=None)
-app.add_typer(role_app, name="role")
+role_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
 
 
 @role_app.command("list", help=_("Every role and its holders, with the days each holding covers."))
@@ -72,9 +70,7 @@ def role_revoke(
     _change("revoke", role, person, until=until, comment=comment)
 
 
-rules_app = typer.Typer(help=_("The store's rules (qms.yaml settings, types/, reports/, templates/): committed by the admin role."),
-                        no_args_is_help=True, rich_markup_mode=None)
-app.add_typer(rules_app, name="rules")
+rules_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
 
 
 @rules_app.command("commit", help=_(

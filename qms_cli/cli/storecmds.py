@@ -1,4 +1,5 @@
-"""Store-wide commands: init, demo, validate, log, render."""
+"""Store-wide commands: init, demo, validate, log, render, report, audit, schema. Each is
+named, with its help, in registry.COMMANDS, which imports this module only to run one."""
 
 from __future__ import annotations
 
@@ -10,13 +11,9 @@ import typer
 from ..errors import Severity
 from ..i18n import _
 from ..wording import words
-from .base import app, err, handled, lang_of, open_store, options
-from .records import emit_json
+from .base import emit_json, err, handled, lang_of, open_store, options
 
 
-@app.command("init", help=_(
-    "A new store: git init, qms.yaml, records/, CI workflows and a pre-commit config; one commit. "
-    "You hold every role the record types use until you name others (qms role grant)."))
 @handled
 def init(
     path: Path = typer.Argument(..., help=_("Folder for the new store (created if missing).")),
@@ -52,7 +49,6 @@ def init(
                .format(path=root))
 
 
-@app.command("demo", help=_("Copy the sample store to PATH and play a complaint end to end there; print what to open."))
 @handled
 def demo(
     path: Optional[Path] = typer.Argument(None, help=_("Empty or new folder (default: a new temporary folder).")),
@@ -84,10 +80,6 @@ def demo(
     typer.echo(f"  git -C {res.path} log --stat -15")  # not a sentence
 
 
-@app.command("validate", help=_(
-    "Every record against its schema, its state's requirements, references and attached "
-    "files; exit 1 with one line per finding. Records unchanged since the last run (same "
-    "content, same records they refer to) are not read again."))
 @handled
 def validate(
     targets: Optional[List[str]] = typer.Argument(None, help=_("Record IDs or paths (default: the whole store)."), metavar="[ID|PATH]..."),
@@ -118,7 +110,6 @@ def validate(
     raise typer.Exit(1 if errors else 0)
 
 
-@app.command("log", help=_("The record's history from git: date, actor, move or edit, comment."))
 @handled
 def log(
     record_id: str = typer.Argument(..., metavar="ID"),
@@ -173,7 +164,6 @@ def _paper_time(entry) -> str | None:
     return found[0] if found else None
 
 
-@app.command("render", help=_("The paper form (客诉处理单 ...) as Markdown."))
 @handled
 def render(
     record_id: str = typer.Argument(..., metavar="ID"),
@@ -209,8 +199,6 @@ def write_out(store, text: str, output: Path | None, rows: int | None = None, wr
         err(_("wrote {path} ({rows} rows)").format(path=output, rows=rows))
 
 
-@app.command("report", help=_(
-    "Ledgers and lists: 受控文件清单 (controlled-documents), copies to recall (recall), the complaints ledger."))
 @handled
 def report(
     name: str = typer.Argument(..., help=_("controlled-documents, recall, complaints (or a store's own reports/NAME.yaml).")),
@@ -244,10 +232,6 @@ def report(
     write_out(store, text, output, rep.count)
 
 
-@app.command("audit", help=_(
-    "The store's git history: trailers, legal moves, signers and their roles at the "
-    "time, time never running backwards, no record deleted, merges that only combine, no "
-    "anchored history rewritten; exit 1 with one line per finding."))
 @handled
 def audit(
     since: Optional[str] = typer.Option(None, "--since", help=_("Only the commits after REV."), metavar="REV"),
@@ -278,8 +262,7 @@ def audit(
             err(line)
 
 
-schema_app = typer.Typer(help=_("JSON Schema of the record types, for editors."), no_args_is_help=True, rich_markup_mode=None)
-app.add_typer(schema_app, name="schema")
+schema_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)  # `qms schema`: its help in registry.COMMANDS
 
 
 @schema_app.command("export", help=_(
