@@ -18,7 +18,6 @@ from __future__ import annotations
 import gettext as _gettext
 import os
 import re
-import struct
 import sys
 from pathlib import Path
 
@@ -120,81 +119,10 @@ def for_help(build):
         _explicit, _parsed, _store = saved
 
 
-class Compiled(_gettext.NullTranslations):
-    """A compiled catalog (.mo) read on demand: a message is found by a binary search of the
-    catalog's sorted table of originals when it is first asked for, instead of every message
-    being decoded when the catalog is opened (3 ms of `qms --help` in Chinese, which asks for
-    a few dozen). Says what gettext.GNUTranslations says (tests/test_startup.py)."""
-
-    MAGIC = 0x950412DE  # a little-endian .mo, as Babel writes it
-
-    def __init__(self, data: bytes):
-        super().__init__()
-        magic, version, self._count, self._originals, self._translations = struct.unpack_from("<5I", data)
-        if magic != self.MAGIC or version >> 16 not in (0, 1):
-            raise ValueError("not a little-endian .mo file of version 0 or 1")
-        self._data = data
-        self._said: dict[str, tuple[bool, list[str]] | None] = {}
-        self.plural = lambda n: int(n != 1)
-        header = self._entry(b"")
-        for line in (header[1] if header else b"").decode("utf-8").splitlines():
-            name, colon, value = line.partition(":")
-            if colon and name.strip().lower() == "plural-forms" and "plural=" in value:
-                self.plural = _gettext.c2py(value.split(";")[1].split("plural=")[1])
-
-    def _entry(self, key: bytes) -> tuple[bytes, bytes] | None:
-        """(original, translation) of the message `key`, or of the message whose singular
-        it is (a message with plural forms is stored as singular NUL plural)."""
-        data, low, high = self._data, 0, self._count
-        while low < high:
-            middle = (low + high) // 2
-            length, offset = struct.unpack_from("<2I", data, self._originals + 8 * middle)
-            if data[offset:offset + length] < key:
-                low = middle + 1
-            else:
-                high = middle
-        if low == self._count:
-            return None
-        length, offset = struct.unpack_from("<2I", data, self._originals + 8 * low)
-        original = data[offset:offset + length]
-        if original != key and not original.startswith(key + b"\0"):
-            return None
-        length, offset = struct.unpack_from("<2I", data, self._translations + 8 * low)
-        return original, data[offset:offset + length]
-
-    def _forms(self, message: str) -> tuple[bool, list[str]] | None:
-        """Whether `message` is the singular of a message with plural forms, and its
-        translation's forms (one for a message without); None if it has no translation."""
-        if message not in self._said:
-            entry = self._entry(message.encode("utf-8"))
-            self._said[message] = None if entry is None else (
-                b"\0" in entry[0], entry[1].decode("utf-8").split("\0"))
-        return self._said[message]
-
-    def gettext(self, message: str) -> str:
-        """`message` translated, as GNUTranslations.gettext says it."""
-        found = self._forms(message)
-        if found is None:
-            return message
-        plural, forms = found
-        index = self.plural(1) if plural else 0
-        return forms[index] if index < len(forms) else message
-
-    def ngettext(self, singular: str, plural: str, n: int) -> str:
-        """The form for `n` of a message with plural forms, as GNUTranslations.ngettext says it."""
-        found = self._forms(singular)
-        if found is not None and found[0] and self.plural(n) < len(found[1]):
-            return found[1][self.plural(n)]
-        return singular if n == 1 else plural
-
-
 def _catalog(lang: str, domain: str = DOMAIN) -> _gettext.NullTranslations:
     catalog = _catalogs.get(f"{domain}.{lang}")
     if catalog is None:
-        try:
-            catalog = Compiled((LOCALE_DIR / lang / "LC_MESSAGES" / f"{domain}.mo").read_bytes())
-        except (OSError, ValueError, struct.error):  # none, or laid out otherwise: gettext reads it
-            catalog = _gettext.translation(domain, str(LOCALE_DIR), languages=[lang], fallback=True)
+        catalog = _gettext.translation(domain, str(LOCALE_DIR), languages=[lang], fallback=True)
         _catalogs[f"{domain}.{lang}"] = catalog
     return catalog
 

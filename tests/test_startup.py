@@ -98,25 +98,3 @@ def test_a_record_type_is_listed_with_the_help_its_verbs_have(type_name):
     listed = registry.type_command(type_name)
     assert listed.help == listed.command().help and "new, show, list, set, move, fields" in listed.help
     assert {"new", "show", "list", "set", "move", "fields", "attach"} <= set(listed.command().commands)
-
-
-@pytest.mark.parametrize("domain", ["qms", "click"])
-def test_a_catalog_read_on_demand_says_what_gettext_says(domain):
-    """i18n reads a message of the .mo when it is asked for (qms --help in Chinese asks for
-    a few dozen of some six hundred); every message, and some it has not, read as gettext
-    reads them."""
-    import gettext
-
-    from qms_cli.i18n import LOCALE_DIR, Compiled
-
-    path = LOCALE_DIR / "zh" / "LC_MESSAGES" / f"{domain}.mo"
-    with path.open("rb") as f:
-        standard = gettext.GNUTranslations(f)
-    ours = Compiled(path.read_bytes())
-    ids = {key[0] if isinstance(key, tuple) else key for key in standard._catalog}
-    assert len(ids) > 20
-    probes = ids | {i[:-1] for i in ids if i} | {i + "x" for i in ids} | {"", "no such message", "\0", "zzz"}
-    for message in sorted(probes):
-        assert ours.gettext(message) == standard.gettext(message), message
-        for n in (0, 1, 2, 5):
-            assert ours.ngettext(message, message + "s", n) == standard.ngettext(message, message + "s", n)
