@@ -131,3 +131,24 @@ def test_an_upward_import_would_be_caught():
     (a, b, _local, _line), = imports_in(PACKAGE / "model" / "x.py", "from ..store import Store\n")
     assert layer_of(b) > layer_of(a)
 
+
+
+def test_every_public_function_of_the_engine_store_checks_and_model_says_what_it_promises():
+    """Each public function, method and class of the layers a newcomer builds on has a
+    docstring."""
+    missing = []
+    for part in ("engine", "store", "checks", "model", "roles.py", "config.py", "validation.py"):
+        where = PACKAGE / part
+        for path in [where] if where.suffix == ".py" else sorted(where.rglob("*.py")):
+            def visit(node, prefix: str = "") -> None:
+                for n in ast.iter_child_nodes(node):
+                    if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                        if not n.name.startswith("_") and ast.get_docstring(n) is None:
+                            missing.append(f"{path.relative_to(PACKAGE.parent)}:{n.lineno} {prefix}{n.name}")
+                    elif isinstance(n, ast.ClassDef) and not n.name.startswith("_"):
+                        if ast.get_docstring(n) is None:
+                            missing.append(f"{path.relative_to(PACKAGE.parent)}:{n.lineno} class {n.name}")
+                        visit(n, n.name + ".")
+
+            visit(ast.parse(path.read_text(encoding="utf-8")))
+    assert not missing, "no docstring:\n" + "\n".join(missing)

@@ -223,6 +223,8 @@ class Store:
         return self.record_of(name, path, data)
 
     def record_of(self, type_name: str, path: Path, data: Any) -> Record:
+        """`data`, read from `path`, as a Record of `type_name`; refused (BadFile, naming the
+        line) when its ID is not its file name or its state is not one of the type's."""
 
         rel = self.rel(path)
 
