@@ -59,3 +59,30 @@ def test_merge_keys_are_refused_by_both_readers():
         with pytest.raises(yamlio.BadInput) as e:
             yamlio.parse("a: 1\n<<: {b: 2}\n", "t.yaml", kind)
         assert "merge keys" in str(e.value)
+
+
+def test_declarations_read_by_libyaml_are_what_the_full_reader_reads():
+    """Declarations are read by libyaml when they hold only plain values (anchors too):
+    every declaration, ledger and time-limit profile of the package reads the same both
+    ways; merge keys and other tags go to the full reader; an alias bomb is still refused."""
+    from pathlib import Path
+
+    from qms_cli.errors import BadFile
+    from qms_cli.files import yamlio
+    from qms_cli.paths import PACKAGE_DIR
+
+    files = [*sorted((PACKAGE_DIR / "types").glob("*.yaml")), *sorted((PACKAGE_DIR / "reports").glob("*.yaml")),
+             PACKAGE_DIR / "time_limits.yaml"]
+    assert len(files) > 10
+    for path in files:
+        raw = path.read_bytes()
+        fast = yamlio._declaration_fast(raw)
+        assert fast is not None and fast == yamlio.yaml_for("safe").load(raw), path
+    merged = b"base: &b {type: text}\nfields:\n  a: {<<: *b, label: A}\n"
+    assert yamlio._declaration_fast(merged) is None
+    assert yamlio.load_declaration(None, "types/x.yaml", root=Path("."), raw=merged)["fields"]["a"] == {
+        "type": "text", "label": "A"}
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 10)}]\n" for i in range(9))
+    with pytest.raises(BadFile, match="200,000"):
+        yamlio.load_declaration(None, "types/x.yaml", root=Path("."), raw=bomb.encode())
