@@ -363,6 +363,13 @@ def _same_structure(old: bytes, new: bytes) -> bool:
     # the usual case, one value set: the one line where the two differ, found by halving
     head = _common_prefix(old, new)
     start = old.rfind(b"\n", 0, head) + 1
+    end_old = old.find(b"\n", head)
+    end_old = len(old) if end_old < 0 else end_old
+    end_new = end_old + len(new) - len(old)
+    if head <= end_new and old[end_old:] == new[end_new:]:  # all after that line is the same: one line
+        if start >= _signatures_at(old):
+            return old == new
+        return _plain_swap(old[start:end_old], new[start:end_new])
     tail = _common_suffix(old, new, limit=min(len(old), len(new)) - start)
     end_old, end_new = old.find(b"\n", start, len(old) - tail), new.find(b"\n", start, len(new) - tail)
     if end_old < 0 and end_new < 0:  # one line differs (or none)
