@@ -205,12 +205,17 @@ def run(store, targets: list[str], *, strict: bool = False, cache: bool = True) 
 
     findings: list[Finding] = []
     if not targets:  # every type the store runs is checked, whether it has records or not
-        for tname in sorted(type_names):
-            try:
-                store.record_type(tname)
-            except QmsError as e:
-                local = f"types/{tname}.yaml"
-                findings.append(Finding(local if (store.root / local).exists() else "qms.yaml", "", e.message))
+        if kept.declarations is None:  # else as the last run found them: qms, qms.yaml and types/ are the same
+            kept.declarations = []
+            for tname in sorted(type_names):
+                try:
+                    store.record_type(tname)
+                except QmsError as e:
+                    local = f"types/{tname}.yaml"
+                    kept.declarations.append([local if (store.root / local).exists() else "qms.yaml", e.message])
+            kept.changed = True
+        findings.extend(Finding(str(d[0]), "", str(d[1])) for d in kept.declarations
+                        if isinstance(d, list) and len(d) == 2)
     entries: dict[str, dict] = {}
     jobs = []
     for tname, rel, path, _stat in selected:

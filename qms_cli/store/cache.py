@@ -82,6 +82,9 @@ class Cache:
         self.records: dict[str, list] = {}
         self.files: dict[str, list] = {}
         self.changed = not read  # whether there is anything new to write
+        # what the declarations of the store's types were found to hold ([[source, message],
+        # ...]), kept while the fingerprint (qms, qms.yaml, types/) is the same; None: unknown
+        self.declarations: list | None = None
         if read:
             self._load()
 
@@ -107,6 +110,8 @@ class Cache:
                     v[5] = None
             else:
                 self.changed = False
+                declared = doc.get("declarations")
+                self.declarations = declared if isinstance(declared, list) else None
             self.written_ns, self.old, self.old_files = written, old, files
         except (ValueError, KeyError, TypeError, AttributeError, IndexError):
             pass  # a damaged cache is no cache
@@ -197,6 +202,8 @@ class Cache:
             files = {**{k: v for k, v in self.old_files.items() if v[1] < safe}, **files}
         doc = {"format": FORMAT, "fingerprint": self.fp, "started_ns": self.started_ns,
                "records": records, "files": files}
+        if self.declarations is not None:
+            doc["declarations"] = self.declarations
         try:
 
             self.path.parent.mkdir(parents=True, exist_ok=True)
