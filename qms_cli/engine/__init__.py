@@ -88,6 +88,7 @@ def new(store: Store, type_name: str, assignments: list[str] = (), initial: dict
         file_under_id(act, data)
         path = store.new_path(rt.name, data["id"])
         changes = {path: (data, None)}
+        done = effects(act, rt, data, wf.initial, changes)  # e.g. a return named in its complaint
         check_change(act, changes, _("cannot register the {type}").format(type=type_label(rt).lower()),
                      requires=[(data, list(wf.create.requires))])
         trailers = [(Trailer.RECORD, f"{rt.name}/{data['id']}"), (Trailer.ACTION, "new")]
@@ -95,6 +96,7 @@ def new(store: Store, type_name: str, assignments: list[str] = (), initial: dict
             trailers.append((Trailer.SIGNATURE, f"{wf.create.sign} by {act.actor.email}"))
         if act.paper is not None:
             trailers.append((Trailer.ON, act.paper.isoformat()))
+        trailers.extend((Trailer.EFFECT, e) for e in done)
         text = message(f"{rt.name} {data['id']}: new ({wf.initial})", "", trailers)
         commit = write(act, changes, text, date=act.when if wf.create.sign else None)
     return Change(store.record_of(rt.name, path, data), commit, tuple(notes), tuple(act.staged))

@@ -68,40 +68,44 @@ def check_paper_time(act: Action, rt: RecordType, data: Any, whose: str) -> None
             prefix=whose, time=values.shown_time(on, tz), problem=problem, expected=expected))
 
 
-class _Known:
-    """The IDs of the store as the reference check asks for them, each looked up when asked
-    (never by listing the store)."""
-
-    def __init__(self, act: Action):
-        self.act = act
-
-    def get(self, type_name: str, _default=None) -> _Known.Ids:
-        """The IDs of one type."""
-        return _Known.Ids(self.act, type_name)
-
-    class Ids:
-        """`id in ids`: whether the store holds that record."""
-
-        def __init__(self, act: Action, type_name: str):
-            self.act, self.type_name = act, type_name
-
-        def __contains__(self, rid: object) -> bool:
-            store = self.act.store
-            try:
-                return store.fetch(self.type_name, str(rid)) is not None
-            except BadInput:  # not an ID at all
-                return False
-
-
 class _Read:
-    """The records the checks read through references, as the store holds them."""
+    """The records the checks read through references, as the store holds them before this
+    action (what is computed from another record, such as the next edition of a document,
+    is judged against that record as the act found it); each looked up when asked, never by
+    listing the store."""
 
     def __init__(self, act: Action):
         self.act = act
 
     def get(self, key: tuple[str, str], _default=None) -> Any:
         """Another record's data, None if there is no such record."""
-        return self.act.store.fetch(*key)
+        try:
+            return self.act.store.fetch(*key)
+        except BadInput:  # not an ID at all
+            return None
+
+
+class _Known:
+    """The IDs of the store as the reference check asks for them (`id in known.get(type)`):
+    the records the store holds and those this action writes (a new return named in its
+    complaint by the same commit)."""
+
+    def __init__(self, read: _Read, written: set[tuple[str, str]]):
+        self.read, self.written = read, written
+
+    def get(self, type_name: str, _default=None) -> _Known.Ids:
+        """The IDs of one type."""
+        return _Known.Ids(self, type_name)
+
+    class Ids:
+        """`id in ids`: whether the store holds that record, or this action writes it."""
+
+        def __init__(self, known: _Known, type_name: str):
+            self.known, self.type_name = known, type_name
+
+        def __contains__(self, rid: object) -> bool:
+            key = (self.type_name, str(rid))
+            return key in self.known.written or self.known.read.get(key) is not None
 
 
 def check_change(act: Action, changes: dict, head: str, requires: list[tuple[Any, list]] = ()) -> None:
@@ -121,7 +125,9 @@ def check_change(act: Action, changes: dict, head: str, requires: list[tuple[Any
         """What an attached file is: one this action attaches is a file of the store."""
         return "file" if rel in act.staged else safefs.kind(store.root, rel)[0]
 
-    ctx = Context(root=store.root, types=types, store=store, by_id=_Read(act), known=_Known(act), file_kind=kind,
+    read = _Read(act)
+    written = {(r.type, str(r.data.get("id"))) for r in loaded}
+    ctx = Context(root=store.root, types=types, store=store, by_id=read, known=_Known(read, written), file_kind=kind,
                   today=act.day, computing=True, scan=store.scan,
                   today_words=_("the day it happened on paper") if act.paper is not None else _("today"))
     found: list[tuple[Any, Finding]] = []

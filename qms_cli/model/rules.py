@@ -143,7 +143,7 @@ class Evaluator:
         """(field, what is expected) for each requirement the record does not meet."""
         out: list[tuple[str, str]] = []
         for req in requirements:
-            if not all(self.first(k) in allowed for k, allowed in req.when):
+            if not all(self._applies(k, allowed) for k, allowed in req.when):
                 continue
             if req.any:
                 if all(values.is_empty(self.first(p)) for p in req.fields):
@@ -155,6 +155,13 @@ class Evaluator:
         for path, why in out:
             seen.setdefault(path, why)
         return list(seen.items())
+
+    def _applies(self, path: str, allowed) -> bool:
+        """Whether a requirement's `when` condition holds: the value at `path` is one of
+        `allowed`; through a list (`items.*.disposition`), any one of its values is."""
+        if "*" in path:
+            return any(value in allowed for value, _where in self.resolve(path))
+        return self.first(path) in allowed
 
     def _check(self, req: Requirement, path: str) -> list[tuple[str, str]]:
         found = self.resolve(path)

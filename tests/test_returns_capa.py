@@ -1,0 +1,154 @@
+"""Closing the quality loop: a serious complaint, its return (received by the warehouse,
+handling decided within one working day, inspected, reworked, re-inspected), its CAPA
+(analysed, implemented, found not effective, reopened, effective) and only then the
+complaint closed; an unannounced return; links both ways; audit and validate clean."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import CONFIG, GM, QE, QM, RECEIVED, REGISTERED, git, make_store, sets
+from test_workflow import ACK, CLOSE, CORRECT, EIGHT_D, INVESTIGATE, VERIFY, when
+from ruamel.yaml import YAML
+
+WAREHOUSE = ("马丽", "ma.li@example.com")
+LOOP_CONFIG = CONFIG + """\
+  warehouse:
+    label: {zh: 仓库, en: Warehouse}
+    holders:
+      - {name: 马丽, email: ma.li@example.com}
+"""
+
+RETURN = ["origin=complaint", "customer.name=上汽大众汽车有限公司", "reason=接头渗油",
+          "received_at=2026-03-07T09:00", "received_by=马丽",
+          "items={part_number: 5QD 611 701 B, batch: B0305, quantity: 120}"]
+
+
+def load(store, kind: str, rid: str) -> dict:
+    return YAML(typ="safe").load((store / "records" / kind / f"{rid}.yaml").read_text("utf-8"))
+
+
+def test_complaint_return_capa_reopened_effective_then_the_complaint_closes(qms, tmp_path):
+    store = make_store(tmp_path / "loop", LOOP_CONFIG)
+
+    def q(*args, who, at):
+        return _run(qms, store, args, who, at)
+
+    serious = [a if not a.startswith("class=") else "class=serious" for a in RECEIVED]
+    cid = _run(qms, store, ["complaint", "new", *sets(*serious)], QE, REGISTERED["GIT_COMMITTER_DATE"])
+    _run(qms, store, ["complaint", "move", cid, "acknowledged", *sets(*ACK[:3])], QE, "2026-03-06T10:45:00+08:00")
+    _run(qms, store, ["complaint", "move", cid, "investigating", *sets(*INVESTIGATE)], QE, "2026-03-06T14:00:00+08:00")
+
+    # the goods come back: the warehouse receives them against the complaint
+    rid = q("return", "new", *sets(*RETURN, f"complaint={cid}"), who=WAREHOUSE, at="2026-03-07T09:10:00+08:00")
+    assert rid == "RET-2026-0001"
+    assert load(store, "complaint", cid)["returns"] == [rid]  # listed in the complaint, same commit
+    assert f"QMS-Effect: complaint/{cid}" in git(store, "show", "-s", "--format=%B", "HEAD")
+    # the quality manager decides the handling within one working day
+    shown = json.loads(qms("return", "show", rid, "--json", root=store, env={"QMS_NOW": "2026-03-07T10:00"}).out)
+    assert any(d["name"] == "review" for d in shown.get("deadlines", [])), shown
+    q("return", "move", rid, "reviewed", *sets("review.decision=返工后重新交付", "review.decided_at=2026-03-09T09:00",
+                                               "items.0.disposition=rework"), who=QM, at="2026-03-09T09:05:00+08:00")
+    # a CAPA from the complaint, listed in it
+    capa = q("capa", "new", *sets("kind=corrective", "source=complaint", f"complaint={cid}", "raised_on=2026-03-09",
+                                  "owner=李雷", "problem=压接外径超差导致渗油"), who=QE, at="2026-03-09T10:00:00+08:00")
+    assert load(store, "complaint", cid)["capas"] == [capa]
+    _run(qms, store, ["complaint", "move", cid, "correcting", *sets(*CORRECT)], QE, "2026-03-09T11:00:00+08:00")
+    q("capa", "move", capa, "analysed", *sets("containment=在库品全检", "method=five_why", "root_cause=模具磨损",
+                                              "actions+={action: 更换模具, kind: corrective, owner: 赵工, due: 2026-03-10}"),
+      who=QE, at="2026-03-09T11:30:00+08:00")
+    q("return", "move", rid, "inspected", *sets("inspection.result=压接外径超差", "inspection.inspected_at=2026-03-09T14:00",
+                                                "inspection.inspector=李雷", "responsibility=ours"),
+      who=QE, at="2026-03-09T14:10:00+08:00")
+    implemented = ("actions.0.done_on=2026-03-10", "verification.result=新模具已投用",
+                   "verification.verified_on=2026-03-10", "verification.verified_by=王强", "effectiveness.due=2026-03-11")
+    q("capa", "move", capa, "implemented", *sets(*implemented), who=QE, at="2026-03-10T16:00:00+08:00")
+    _run(qms, store, ["complaint", "move", cid, "verifying", *sets(*VERIFY)], QE, "2026-03-10T16:30:00+08:00")
+    q("return", "move", rid, "handled", *sets("handled.summary=120 件全部返工", "handled.done_on=2026-03-10"),
+      who=QE, at="2026-03-10T17:00:00+08:00")
+    # reworked goods are inspected again before they ship, and must pass
+    r = qms("return", "move", rid, "closed", who=QM, env=when("2026-03-11T09:00:00+08:00"), root=store)
+    assert r.code == 1 and "reinspection.result" in r.err, r.text
+    r = qms("return", "move", rid, "closed", *sets("reinspection.result=fail", "reinspection.at=2026-03-11",
+                                                    "reinspection.by=李雷"), who=QM,
+            env=when("2026-03-11T09:00:00+08:00"), root=store)
+    assert r.code == 1 and "reinspection.result: is fail; must be pass" in r.err, r.text
+
+    # not effective: the CAPA goes back to analysis (an effective verdict cannot reopen it)
+    r = qms("capa", "move", capa, "analysed", *sets("effectiveness.result=effective", "effectiveness.checked_on=2026-03-11",
+                                                     "effectiveness.evidence=抽检"), who=QM,
+            env=when("2026-03-11T10:00:00+08:00"), root=store)
+    assert r.code == 1 and "effectiveness.result" in r.err, r.text
+    q("capa", "move", capa, "analysed", *sets("effectiveness.result=ineffective", "effectiveness.checked_on=2026-03-11",
+                                              "effectiveness.evidence=复查仍有 2 件渗油"), who=QM, at="2026-03-11T10:00:00+08:00")
+    assert load(store, "capa", capa)["signatures"][-1]["meaning"] == "reopened"
+    q("capa", "set", capa, "actions+={action: 模具寿命纳入点检, kind: preventive, owner: 钱班长, due: 2026-03-12}",
+      who=QE, at="2026-03-11T11:00:00+08:00")
+    q("capa", "move", capa, "implemented", *sets("actions.1.done_on=2026-03-12", "verification.verified_on=2026-03-12",
+                                                 "effectiveness.due=2026-03-13"), who=QE, at="2026-03-12T09:00:00+08:00")
+    # the complaint cannot close while its CAPA is not verified effective
+    r = qms("complaint", "move", cid, "approving", *sets(*CLOSE, *EIGHT_D), who=QM,
+            env=when("2026-03-12T11:00:00+08:00"), root=store)
+    assert r.code == 1 and "capas" in r.err and "must be effective or cancelled" in r.err, r.text
+    q("capa", "move", capa, "effective", *sets("effectiveness.result=effective", "effectiveness.checked_on=2026-03-13",
+                                               "effectiveness.evidence=连续 3 批 0 泄漏", "effectiveness.checked_by=王强"),
+      who=QM, at="2026-03-13T10:00:00+08:00")
+
+    # the return closes once reworked goods pass; the complaint closes with its CAPA effective
+    q("return", "move", rid, "closed", *sets("reinspection.result=pass", "reinspection.at=2026-03-11", "reinspection.by=李雷"),
+      who=QM, at="2026-03-13T10:30:00+08:00")
+    q("complaint", "move", cid, "approving", *sets(*CLOSE[:1], "effectiveness.checked_at=2026-03-13",
+                                                   "customer_confirmation.result=accepted",
+                                                   "customer_confirmation.at=2026-03-13", *EIGHT_D),
+      who=QM, at="2026-03-13T11:00:00+08:00")
+    q("complaint", "move", cid, "closed", who=GM, at="2026-03-13T14:00:00+08:00")
+
+    for command in ("validate", "audit"):
+        r = qms(command, root=store)
+        assert r.code == 0, f"{command}: {r.text}"
+
+
+def test_an_unannounced_return_needs_no_complaint_but_says_who_reported_it(qms, tmp_path):
+    store = make_store(tmp_path / "loop", LOOP_CONFIG)
+    unannounced = [a for a in RETURN if not a.startswith("origin=")] + ["origin=unannounced"]
+    rid = _run(qms, store, ["return", "new", *sets(*unannounced)], WAREHOUSE, "2026-03-07T09:10:00+08:00")
+    assert "complaint" not in load(store, "return", rid)
+    # from a complaint, the complaint must be named
+    r = qms("return", "new", *sets(*RETURN), who=WAREHOUSE, env=when("2026-03-07T09:20:00+08:00"), root=store)
+    assert r.code == 1 and "complaint" in r.err, r.text
+    # an exchange needs the manager in charge (经主管领导批准)
+    _run(qms, store, ["return", "move", rid, "reviewed", *sets("review.decision=换货", "review.decided_at=2026-03-09T09:00",
+                                                              "items.0.disposition=exchange")], QM, "2026-03-09T09:05:00+08:00")
+    _run(qms, store, ["return", "move", rid, "inspected", *sets("inspection.result=外观划伤", "responsibility=ours",
+                                                               "inspection.inspected_at=2026-03-09T14:00",
+                                                               "inspection.inspector=李雷")], QE, "2026-03-09T14:10:00+08:00")
+    handled = sets("handled.summary=已换货 120 件", "handled.done_on=2026-03-10")
+    r = qms("return", "move", rid, "handled", *handled, who=QE, env=when("2026-03-10T17:00:00+08:00"), root=store)
+    assert r.code == 1 and "items.*.disposition [#0]: must not be exchange" in r.err, r.text
+    _run(qms, store, ["return", "move", rid, "approved"], GM, "2026-03-10T16:00:00+08:00")
+    _run(qms, store, ["return", "move", rid, "handled", *handled], QE, "2026-03-10T17:00:00+08:00")
+    _run(qms, store, ["return", "move", rid, "closed"], QM, "2026-03-11T09:00:00+08:00")  # nothing reworked
+    assert qms("audit", root=store).code == 0
+
+
+def test_a_return_or_capa_is_not_attached_to_a_closed_complaint(qms, tmp_path):
+    """A closed record is not edited, not even to list what came from it: a return or CAPA
+    names only a complaint that is still open."""
+    store = make_store(tmp_path / "loop", LOOP_CONFIG)
+    cid = _run(qms, store, ["complaint", "new", *sets(*RECEIVED)], QE, REGISTERED["GIT_COMMITTER_DATE"])
+    _run(qms, store, ["complaint", "move", cid, "cancelled", "--set", "cancel_reason=重复登记"], QM,
+         "2026-03-06T11:00:00+08:00")
+    head = git(store, "rev-parse", "HEAD")
+    r = qms("return", "new", *sets(*RETURN, f"complaint={cid}"), who=WAREHOUSE, env=when("2026-03-07T09:10:00+08:00"),
+            root=store)
+    assert r.code == 1 and "complaint.state" in r.err, r.text
+    r = qms("capa", "new", *sets("kind=corrective", "source=complaint", f"complaint={cid}", "raised_on=2026-03-07",
+                                 "owner=李雷", "problem=渗油"), who=QE, env=when("2026-03-07T09:10:00+08:00"), root=store)
+    assert r.code == 1 and "complaint.state" in r.err, r.text
+    assert git(store, "rev-parse", "HEAD") == head
+
+
+def _run(qms, store, args, who, at) -> str:
+    r = qms(*args, who=who, env=when(at), root=store)
+    assert r.code == 0, f"qms {' '.join(args)}: {r.text}"
+    return r.out.strip()
