@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from datetime import date, datetime
 from typing import Any
 
@@ -50,7 +51,8 @@ class Percent(float):
     with a percentage format."""
 
     def __str__(self) -> str:
-        return f"{self * 100:.1f}%"
+        # half up, as Excel shows the same cell (6.25% is 6.3%, not Python's 6.2%)
+        return f"{Decimal(repr(self * 100)).quantize(Decimal('0.1'), ROUND_HALF_UP)}%"
 
 
 @dataclass(frozen=True)
