@@ -29,6 +29,8 @@ from ..text import FORMULA_START, markdown, spreadsheet, xlsx_text
 from ..views import matches, parse_condition
 from ..wording import punctuation, words
 from ..views import shown as _shown_plain
+from . import tally as tallies
+from .tally import Percent
 
 BUILTIN = Path(__file__).resolve().parent
 FORMATS = ("md", "csv", "xlsx")
@@ -47,6 +49,8 @@ def report_names(store=None) -> list[str]:
 
 def text_of(value: Cell) -> str:
     """A cell as a person reads it (what md, csv and --json show)."""
+    if isinstance(value, Percent):
+        return str(value)
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M")
     if isinstance(value, date):
@@ -87,6 +91,9 @@ class Report:
     lang: str = "en"
     company: str = ""
     generated: datetime | None = None  # when the ledger was made, in the store's time zone
+    note: str | None = None  # how the ledger counts (a tally's), printed under its title
+    counted: int | None = None  # a tally: how many records it counted
+    counted_label: str | None = None  # ... and what they are (统计客诉数, Customer complaints counted)
 
     @property
     def count(self) -> int:
@@ -109,7 +116,11 @@ def parse_period(text: str) -> tuple[date, date]:
     return first, date(year, last_month, _calendar.monthrange(year, last_month)[1])
 
 
-def build(store, name: str, lang: str, period: str | None = None, where: list[str] = ()) -> Report:
+def build(store, name: str, lang: str, period: str | None = None, where: list[str] = (),
+          by: str | None = None) -> Report:
+    """The report `name` (a store's own reports/NAME.yaml before the built-in one) over
+    `period`, narrowed by `where` (as for list); `by` picks a tally's keys. Everything the
+    user gave is checked before a record is read."""
 
     if not NAME.fullmatch(name):
         raise BadInput(_("no report '{name}' (expected one of {choices})").format(
@@ -133,6 +144,13 @@ def build(store, name: str, lang: str, period: str | None = None, where: list[st
         raise BadInput(_("report '{name}' has no period (it lists what is current)").format(name=name))
     # read as `list --where` reads it: known fields, labels, ~ contains, >= and <= bounds
     extra = [parse_condition(rt, w, store.config.tz, lang) for w in where]
+    label = spec.get("label") or {}
+    title = label.get(lang, name) if isinstance(label, dict) else str(label)
+    if spec.get("tally") is not None:
+        return _tally(store, name, spec, rt, title, lang, period, window, extra, by)
+    if by is not None:
+        raise BadInput(_("report '{name}' lists records and has no --by (a tally such as on-time or failures has)")
+                       .format(name=name))
     problems: list[str] = []
     groups: dict[str, list[list[Cell]]] = {}
     # the report's own records, then those of each `also:` source (another record type whose
@@ -156,10 +174,9 @@ def build(store, name: str, lang: str, period: str | None = None, where: list[st
             return words(lang)["type_number"].format(type=rt.label.get(lang) or rt.label.get("en") or rt.name)
         return rt.label_of(c["path"], lang)
 
-    label = spec.get("label") or {}
     return Report(
         name=name,
-        title=label.get(lang, name) if isinstance(label, dict) else str(label),
+        title=title,
         columns=[head(c) for c in columns],
         groups=sorted(groups.items()),
         group_label=rt.label_of(group_by, lang) if group_by else None,
@@ -168,6 +185,73 @@ def build(store, name: str, lang: str, period: str | None = None, where: list[st
         lang=lang,
         company=str(store.config.company or ""),
         generated=store.now().astimezone(store.config.tz),
+    )
+
+
+def _unless(spec: dict) -> list[tuple[str, str]]:
+    """A declaration's `unless: {FIELD: VALUE or [VALUES]}` as (FIELD, VALUE) pairs: a
+    record holding any of them is left out (a withdrawn complaint from the failure history)."""
+    out = []
+    for k, v in (spec.get("unless") or {}).items():
+        for one in v if isinstance(v, list) else [v]:
+            out.append((k, str(one).lower() if isinstance(one, bool) else str(one)))
+    return out
+
+
+def _left_out(rt, data: Any, unless: list[tuple[str, str]]) -> bool:
+    return any(matches(rt, data, [pair]) for pair in unless)
+
+
+def _tally(store, name: str, spec: dict, rt, title: str, lang: str, period: str | None, window, extra: list,
+           by: str | None) -> Report:
+    """A report declared with `tally:` (reports/tally.py): the records are read once, in
+    parallel on a large store, and each hands back only the short tuples it adds."""
+    tally = tallies.parse(rt, name, spec["tally"], by)
+    conditions = [(k, str(v).lower() if isinstance(v, bool) else str(v)) for k, v in (spec.get("where") or {}).items()]
+    conditions += extra
+    unless = _unless(spec)
+    tz = store.config.tz
+    now = store.now()
+    split = tally.by_month(period)
+
+    def counted(rec) -> Any:
+        data = rec.data
+        if not matches(rt, data, conditions) or _left_out(rt, data, unless):
+            return None
+        month = ""
+        if window or split:
+            when = values.to_datetime(values.get(data, spec["period_field"]), tz)
+            day = when.astimezone(tz).date() if when is not None else None
+            if window and (day is None or not window[0] <= day <= window[1]):
+                return None
+            month = f"{day.year:04d}-{day.month:02d}" if day is not None else ""
+        return tallies.items(rt, tally, data, month, store.config, now)
+
+    problems: list[str] = []
+    found: list[tuple] = []
+    records = 0
+    for result in store.records(rt.name, then=counted):
+        if isinstance(result, Exception):
+            if str(result) not in problems:
+                problems.append(str(result))
+            continue
+        records += 1
+        found.extend(result)
+    note = spec.get("note")
+    return Report(
+        name=name,
+        title=title,
+        columns=tallies.headers(rt, tally, lang),
+        groups=tallies.table(rt, tally, found, lang, tallies.months_of(*window) if split and window else None),
+        group_label=tallies.month_header(tally, lang) if split else None,
+        period=period,
+        problems=problems + store.skipped,
+        lang=lang,
+        company=str(store.config.company or ""),
+        generated=now.astimezone(tz),
+        note=(note.get(lang) or note.get("en")) if isinstance(note, dict) else (str(note) if note else None),
+        counted=records,
+        counted_label=words(lang)["counted"].format(type=rt.label.get(lang) or rt.label.get("en") or rt.name),
     )
 
 
@@ -191,9 +275,10 @@ def _collect(store, rt, spec: dict, columns: list[dict], window, extra: list, la
                     key = str(values.get(other, cnt["field"]))
                     tally[key] = tally.get(key, 0) + 1
             counts[id(c)] = tally
+    unless = _unless(spec)
     records = []
     for data in readable(rt.name):
-        if not matches(rt, data, conditions):
+        if not matches(rt, data, conditions) or _left_out(rt, data, unless):
             continue
         if window:
             when = values.to_datetime(values.get(data, spec["period_field"]), store.config.tz)
@@ -256,6 +341,8 @@ def to_markdown(report: Report, company: str, lang: str, printed: str) -> str:
     if report.period:
         meta += f" · {w['period']}{marks['label']}{report.period}"
     out += [meta, ""]
+    if report.note:
+        out += [f"> {markdown(report.note)}", ""]
     for group, rows in report.groups:
         if report.group_label:
             out += [f"### {markdown(report.group_label)}{marks['label']}{markdown(group) or '—'}", ""]
@@ -267,7 +354,10 @@ def to_markdown(report: Report, company: str, lang: str, printed: str) -> str:
     if not report.groups:
         out += ["| " + " | ".join(markdown(c) for c in report.columns) + " |", "|" + "---|" * len(report.columns),
                 "| " + " | ".join("—" for _column in report.columns) + " |", ""]
-    out.append(f"{w['total']}{marks['label']}{report.count}")
+    if report.counted is not None:  # a tally: its rows are counts, the records behind them are the total
+        out.append(f"{report.counted_label}{marks['label']}{report.counted}")
+    else:
+        out.append(f"{w['total']}{marks['label']}{report.count}")
     return "\n".join(line for line in out if line is not None).lstrip("\n") + "\n"
 
 
@@ -295,6 +385,7 @@ WIDTH_MIN = 8  # the narrowest column, in Excel's character widths
 WIDTH_MAX = 60  # the widest; a longer text wraps within it
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
 DATE_FORMAT = "yyyy-mm-dd"
+PERCENT_FORMAT = "0.0%"
 
 
 def display_width(text: str) -> int:
@@ -315,6 +406,9 @@ def _put(ws, row: int, col: int, value: Cell):
         if cell.value.lstrip(" ").startswith(FORMULA_START):
             # shown with Excel's hidden ' prefix, so that editing the cell keeps it text
             cell.quotePrefix = True
+    elif isinstance(value, Percent):
+        cell.value = float(value)
+        cell.number_format = PERCENT_FORMAT
     else:
         cell.value = value
         if isinstance(value, datetime):
@@ -325,6 +419,8 @@ def _put(ws, row: int, col: int, value: Cell):
 
 
 def _cell_width(value: Cell) -> int:
+    if isinstance(value, Percent):
+        return len("100.0%")
     if isinstance(value, datetime):
         return len("2026-01-01 00:00")
     if isinstance(value, date):
@@ -357,10 +453,17 @@ def to_xlsx(report: Report) -> bytes:
         _put(ws, row, 1, w["period"])
         _put(ws, row, 2, report.period)
         row += 1
+    if report.counted is not None:
+        _put(ws, row, 1, report.counted_label)
+        _put(ws, row, 2, report.counted)
+        row += 1
     if report.generated is not None:
         _put(ws, row, 1, w["printed"])
         # Excel has no time zones: the store's wall time, as the printed forms show it
         _put(ws, row, 2, report.generated.replace(tzinfo=None, second=0, microsecond=0))
+        row += 1
+    if report.note:
+        _put(ws, row, 1, report.note)
         row += 1
     row += 1  # a blank row between the title block and the table
     header = row
