@@ -73,6 +73,9 @@ def test_complaint_return_capa_reopened_effective_then_the_complaint_closes(qms,
                                                     "reinspection.by=李雷"), who=QM,
             env=when("2026-03-11T09:00:00+08:00"), root=store)
     assert r.code == 1 and "reinspection.result: is fail; must be pass" in r.err, r.text
+    # failed: the goods go back to be reworked again (复检不合格，再次返工)
+    q("return", "move", rid, "inspected", *sets("reinspection.result=fail", "reinspection.at=2026-03-11",
+                                                "reinspection.by=李雷"), who=QM, at="2026-03-11T09:30:00+08:00")
 
     # not effective: the CAPA goes back to analysis (an effective verdict cannot reopen it)
     r = qms("capa", "move", capa, "analysed", *sets("effectiveness.result=effective", "effectiveness.checked_on=2026-03-11",
@@ -80,12 +83,18 @@ def test_complaint_return_capa_reopened_effective_then_the_complaint_closes(qms,
             env=when("2026-03-11T10:00:00+08:00"), root=store)
     assert r.code == 1 and "effectiveness.result" in r.err, r.text
     q("capa", "move", capa, "analysed", *sets("effectiveness.result=ineffective", "effectiveness.checked_on=2026-03-11",
-                                              "effectiveness.evidence=复查仍有 2 件渗油"), who=QM, at="2026-03-11T10:00:00+08:00")
+                                              "effectiveness.evidence=复查仍有 2 件渗油", "effectiveness.checked_by=王强"),
+      who=QM, at="2026-03-11T10:00:00+08:00")
     assert load(store, "capa", capa)["signatures"][-1]["meaning"] == "reopened"
+    # the effectiveness deadline is met only by an effective verdict, not by the check that failed
+    shown = json.loads(qms("capa", "show", capa, "--json", root=store, env={"QMS_NOW": "2026-03-11T10:30"}).out)
+    assert [d["status"] for d in shown["deadlines"] if d["name"] == "effectiveness"] == ["open"], shown
     q("capa", "set", capa, "actions+={action: 模具寿命纳入点检, kind: preventive, owner: 钱班长, due: 2026-03-12}",
       who=QE, at="2026-03-11T11:00:00+08:00")
     q("capa", "move", capa, "implemented", *sets("actions.1.done_on=2026-03-12", "verification.verified_on=2026-03-12",
                                                  "effectiveness.due=2026-03-13"), who=QE, at="2026-03-12T09:00:00+08:00")
+    q("return", "move", rid, "handled", *sets("handled.summary=120 件再次返工", "handled.done_on=2026-03-12"),
+      who=QE, at="2026-03-12T10:00:00+08:00")
     # the complaint cannot close while its CAPA is not verified effective
     r = qms("complaint", "move", cid, "approving", *sets(*CLOSE, *EIGHT_D), who=QM,
             env=when("2026-03-12T11:00:00+08:00"), root=store)
@@ -95,7 +104,7 @@ def test_complaint_return_capa_reopened_effective_then_the_complaint_closes(qms,
       who=QM, at="2026-03-13T10:00:00+08:00")
 
     # the return closes once reworked goods pass; the complaint closes with its CAPA effective
-    q("return", "move", rid, "closed", *sets("reinspection.result=pass", "reinspection.at=2026-03-11", "reinspection.by=李雷"),
+    q("return", "move", rid, "closed", *sets("reinspection.result=pass", "reinspection.at=2026-03-13", "reinspection.by=李雷"),
       who=QM, at="2026-03-13T10:30:00+08:00")
     q("complaint", "move", cid, "approving", *sets(*CLOSE[:1], "effectiveness.checked_at=2026-03-13",
                                                    "customer_confirmation.result=accepted",
