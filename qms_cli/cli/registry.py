@@ -57,6 +57,12 @@ COMMANDS: dict[str, Entry] = {
     "rules": Entry(".rolecmds", "rules_app", N_(
         "The store's rules (qms.yaml settings, types/, reports/, templates/): committed by the admin role.")),
     "schema": Entry(".storecmds", "schema_app", N_("JSON Schema of the record types, for editors.")),
+    "export": Entry(".ledgercmds", "export", N_(
+        "A record type's ledger as xlsx or csv: a row per record, a column per field, typed cells, "
+        "never a formula; qms import reads it back.")),
+    "import": Entry(".ledgercmds", "import_ledger", N_(
+        "Register the rows of a ledger (xlsx or csv, Chinese or English headings) as records in one "
+        "commit; every row is imported, already there, or reported with its row number.")),
 }
 
 # Names a store's own record type cannot take, besides the commands above.

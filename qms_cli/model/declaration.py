@@ -364,6 +364,10 @@ class RecordType:
     pin_in: tuple[str, ...] = ()
     effects: dict[str, tuple[Effect, ...]] = field(default_factory=dict)
     unique: tuple[tuple[tuple[str, ...], str | None], ...] = ()  # (fields, replaces-field)
+    # what tells one record of the type from another in a ledger (a complaint: the customer,
+    # when it was received, the part); `id` is the record's number. An imported row whose
+    # key a record already holds is that record, not a new one.
+    natural_key: tuple[str, ...] = ()
 
     def scheme(self, data: Any) -> str:
         """The numbering scheme for a record (by category where the type says so)."""
@@ -502,6 +506,7 @@ class RecordType:
                 (tuple(u["fields"]), u.get("replaces")) for u in data.get("unique") or ()
             ),
             checks=_named_checks(data.get("checks"), where),
+            natural_key=_natural_key(data.get("natural_key"), where),
         )
         for state in rt.effects:
             if state not in workflow.states:
@@ -604,6 +609,7 @@ def _check_paths(rt: RecordType, where: str) -> None:
         paths.extend(k for k, _values in d.skip_when)
     if rt.deadline_key:
         paths.append(rt.deadline_key)
+    paths.extend(p for p in rt.natural_key if p != "id")
     for name, c in rt.compute.items():
         paths.append(name)
         paths.extend(c.args)
@@ -631,3 +637,13 @@ def _named_checks(raw: Any, where: str) -> tuple[Compute, ...]:
             raise BadInput(_("{where}: checks: expected a list such as [{{fn: different_signers, args: [prepared, "
                              "approved]}}]").format(where=where))
     return tuple(out)
+
+
+def _natural_key(raw: Any, where: str) -> tuple[str, ...]:
+    """`natural_key:` as declared: a list of field paths (or `id`, the record's number)."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not raw or not all(isinstance(p, str) and p for p in raw):
+        raise BadInput(_("{where}: natural_key: expected a list of field paths such as [customer.name, "
+                         "received_at]").format(where=where))
+    return tuple(raw)

@@ -116,12 +116,9 @@ def parse_period(text: str) -> tuple[date, date]:
     return first, date(year, last_month, _calendar.monthrange(year, last_month)[1])
 
 
-def build(store, name: str, lang: str, period: str | None = None, where: list[str] = (),
-          by: str | None = None) -> Report:
-    """The report `name` (a store's own reports/NAME.yaml before the built-in one) over
-    `period`, narrowed by `where` (as for list); `by` picks a tally's keys. Everything the
-    user gave is checked before a record is read."""
-
+def declaration(store, name: str) -> Any:
+    """A report's declaration: the store's own reports/NAME.yaml (never through a link),
+    else the built-in one; an unknown name is refused (BadInput) with the known ones."""
     if not NAME.fullmatch(name):
         raise BadInput(_("no report '{name}' (expected one of {choices})").format(
             name=name, choices=", ".join(report_names(store))))
@@ -131,12 +128,19 @@ def build(store, name: str, lang: str, period: str | None = None, where: list[st
         problem = safefs.LINK if what == "link" else safefs.SPECIAL
         raise BadInput(f"{at}: {_(problem)}")
     if what == "file":
-        spec = yamlio.load_declaration(store.root / rel, rel, root=store.root)
-    elif (BUILTIN / f"{name}.yaml").is_file():
-        spec = yamlio.load_declaration(BUILTIN / f"{name}.yaml", f"report {name}")
-    else:
-        raise BadInput(_("no report '{name}' (expected one of {choices})").format(
-            name=name, choices=", ".join(report_names(store))))
+        return yamlio.load_declaration(store.root / rel, rel, root=store.root)
+    if (BUILTIN / f"{name}.yaml").is_file():
+        return yamlio.load_declaration(BUILTIN / f"{name}.yaml", f"report {name}")
+    raise BadInput(_("no report '{name}' (expected one of {choices})").format(
+        name=name, choices=", ".join(report_names(store))))
+
+
+def build(store, name: str, lang: str, period: str | None = None, where: list[str] = (),
+          by: str | None = None) -> Report:
+    """The report `name` (a store's own reports/NAME.yaml before the built-in one) over
+    `period`, narrowed by `where` (as for list); `by` picks a tally's keys. Everything the
+    user gave is checked before a record is read."""
+    spec = declaration(store, name)
     rt = store.record_type(spec["type"])
     columns = [c if isinstance(c, dict) else {"path": c} for c in spec.get("columns") or []]
     window = parse_period(period) if period else None
