@@ -13,11 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ruamel.yaml.comments import CommentedMap
-
 from ..errors import BadInput, Refused
-from ..i18n import _, language
-from ..model import values
+from ..i18n import _
 from ..model.declaration import ENVELOPE_KEYS, RecordType
 from ..model.record import Record
 from ..store import Store, lock
@@ -32,7 +29,7 @@ from .authorise import authorise
 from .check import check_change, check_comment, check_paper_time
 from .commit import message, write
 from .effects import effects
-from .layout import order_fields
+from .register import blank, prepare, type_label
 from .load import load
 from .number import next_id
 from .pin import pin
@@ -57,10 +54,7 @@ def new(store: Store, type_name: str, assignments: list[str] = (), initial: dict
     registers it and when (default: the git identity, now)."""
     act = begin(store, type_name, on, by)
     rt, wf = act.rt, act.rt.workflow
-    data = CommentedMap()
-    data["id"] = None
-    data["type"] = rt.name
-    data["state"] = wf.initial
+    data = blank(act)
     for key, value in (initial or {}).items():
         if key in ENVELOPE_KEYS:
             raise BadInput(_("{field}: set by qms, not by the input file").format(field=key))
@@ -70,20 +64,7 @@ def new(store: Store, type_name: str, assignments: list[str] = (), initial: dict
     assign(act, rt, data, list(assignments), computed_ok=True)
     with lock.store_lock(store.root) as notes:
         now_under_lock(act)
-        ev = act.evaluator(rt, data, computing=True)
-        for name in rt.compute:
-            if values.is_empty(values.get(data, name)):
-                value, _why = ev.computed(name)
-                if value is not None:
-                    values.put(data, name, value, new_map=CommentedMap)
-        order_fields(rt, data)
-        check_paper_time(act, rt, data, f"new {rt.name}: ")
-        held = None
-        if wf.create.role:
-            held = authorise(act, rt, wf.create.role, data,
-                             _("registering a {type}").format(type=type_label(rt).lower()))
-        if wf.create.sign:
-            sign(act, data, wf.create.sign, held, None, wf.initial)
+        prepare(act, data)
         data["id"] = next_id(act, rt, data)
         file_under_id(act, data)
         path = store.new_path(rt.name, data["id"])
@@ -197,7 +178,3 @@ def state_named(rt: RecordType, word: str) -> str:
     raise BadInput(_("{word} is not a state of {type}{hint} (expected one of {states})").format(
         word=quote(word), type=rt.name, hint=did_you_mean(word, words), states=listed))
 
-
-def type_label(rt: RecordType) -> str:
-    """A record type's label in the language of the message being made (else its English)."""
-    return rt.label.get(language()) or rt.label["en"]

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any, Sequence
 
-from ruamel.yaml.comments import CommentedMap
 
 from ..errors import QmsError, Refused
 from ..i18n import _, language
@@ -29,12 +28,10 @@ from ..suggest import choice, fold
 from ..text import quote
 from .action import Action, begin, now_under_lock
 from .assign import assign, split_assignment
-from .authorise import authorise
-from .check import check_change, check_paper_time
+from .check import check_change
 from .commit import message, write
-from .layout import order_fields
 from .number import fits, next_id
-from .sign import sign
+from .register import blank, prepare
 
 MAX_ROWS = 20_000  # rows one import may hold (one commit of as many files)
 
@@ -152,25 +149,9 @@ def _prepare(act: Action, rt: RecordType, row: Row) -> Any:
         if files and raw.strip().startswith("@"):
             raise Refused(_("{field}: a ledger does not attach files from this computer ({value}); attach them "
                             "afterwards with qms {type} attach").format(field=path, value=quote(raw), type=rt.name))
-    data = CommentedMap()
-    data["id"] = None
-    data["type"] = rt.name
-    data["state"] = wf.initial
+    data = blank(act)
     assign(act, rt, data, list(row.assignments), computed_ok=True)
-    ev = act.evaluator(rt, data, computing=True)
-    for name in rt.compute:
-        if values.is_empty(values.get(data, name)):
-            value, _why = ev.computed(name)
-            if value is not None:
-                values.put(data, name, value, new_map=CommentedMap)
-    order_fields(rt, data)
-    check_paper_time(act, rt, data, f"new {rt.name}: ")
-    held = None
-    if wf.create.role:
-        held = authorise(act, rt, wf.create.role, data,
-                         _("registering a {type}").format(type=_type_label(rt).lower()))
-    if wf.create.sign:
-        sign(act, data, wf.create.sign, held, None, wf.initial)
+    prepare(act, data)
     return data
 
 
@@ -301,8 +282,3 @@ def _compared(value: Any, tz) -> Any:
             return moment.astimezone(timezone.utc).isoformat()
         return " ".join(fold(value).split())
     return str(value)
-
-
-def _type_label(rt: RecordType) -> str:
-    """A record type's label in the language of the message being made (else its English)."""
-    return rt.label.get(language()) or rt.label["en"]
