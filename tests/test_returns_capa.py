@@ -161,3 +161,57 @@ def _run(qms, store, args, who, at) -> str:
     r = qms(*args, who=who, env=when(at), root=store)
     assert r.code == 0, f"qms {' '.join(args)}: {r.text}"
     return r.out.strip()
+
+
+SALES_ONLY = ("刘洋", "liu.yang@example.com")  # sales in conftest's CONFIG
+
+
+def test_a_product_recall_closes_only_when_every_unit_shipped_is_accounted_for(qms, tmp_path):
+    """产品召回 (seed 001 4.1.3.8): sales starts it, every customer holding a lot is notified,
+    the lots are recovered or accounted for otherwise, and it closes only when each lot adds
+    up to what was shipped."""
+    store = make_store(tmp_path / "loop", LOOP_CONFIG)
+    lots = ["lots+={customer: 上汽大众, part_number: 5QD 611 701 B, batch: B0305, shipped: 800}",
+            "lots+={customer: 一汽-大众, part_number: 5QD 611 701 B, batch: B0305, shipped: 200}"]
+    # a quality engineer does not start a recall: sales does
+    r = qms("recall", "new", *sets("problem=B0305 批扣压外径超差", "found_at=2026-03-06T08:00", "where_found=both", *lots),
+            who=("韩梅梅", "han.meimei@example.com"), env=when("2026-03-06T09:00:00+08:00"), root=store)
+    assert r.code == 0, r.text  # 韩梅梅 is also sales in these tests
+    rid = r.out.strip()
+    assert rid == "RCL-2026-0001"
+    r = qms("recall", "move", rid, "notified", who=SALES_ONLY, env=when("2026-03-06T10:00:00+08:00"), root=store)
+    assert r.code == 1 and "lots.*.notified_at" in r.err, r.text
+    _run(qms, store, ["recall", "move", rid, "notified", *sets(
+        "lots.0.notified_at=2026-03-06T09:30", "lots.0.notified_by=刘洋",
+        "lots.1.notified_at=2026-03-06T09:40", "lots.1.notified_by=刘洋")], SALES_ONLY, "2026-03-06T10:00:00+08:00")
+    _run(qms, store, ["recall", "move", rid, "recovering", "--set", "analysis=模具磨损导致外径超差"], QE,
+         "2026-03-07T10:00:00+08:00")
+    # more recovered than shipped is refused at once
+    r = qms("recall", "set", rid, "lots.1.recovered=250", who=QE, env=when("2026-03-08T10:00:00+08:00"), root=store)
+    assert r.code == 1 and "recovered + written_off add up to 250, more than the shipped (200)" in r.err, r.text
+    closing = ["lots.0.recovered=780", "lots.1.recovered=200", "disposition=rework,scrap",
+               "disposition_note=780 件返工，200 件报废", "closed_on=2026-03-10"]
+    r = qms("recall", "move", rid, "closed", *sets(*closing), who=QM, env=when("2026-03-10T10:00:00+08:00"), root=store)
+    assert r.code == 1 and "lots.0" in r.err and "20 not accounted for" in r.err, r.text
+    _run(qms, store, ["recall", "move", rid, "closed", *sets(*closing, "lots.0.written_off=20",
+                                                             "lots.0.note=顾客已装车 20 件，协商让步接收")],
+         QM, "2026-03-10T10:00:00+08:00")
+    for command in ("validate", "audit"):
+        r = qms(command, root=store)
+        assert r.code == 0, f"{command}: {r.text}"
+
+
+def test_a_plain_requirement_over_a_list_asks_it_of_each_item():
+    """`lots.*.notified_at` (a bare requirement through a list of groups) is required of every
+    lot, and names the lot that lacks it; a blank list item field with a condition (in:,
+    not_before:) stays a check of the values that are there."""
+    from qms_cli.files import yamlio
+    from qms_cli.model.declaration import RecordType
+    from qms_cli.model.rules import Evaluator
+    from qms_cli.paths import BUILTIN_TYPES
+
+    rt = RecordType.from_dict(yamlio.load_declaration(BUILTIN_TYPES / "recall.yaml", "recall"), "recall")
+    data = {"lots": [{"customer": "A", "notified_at": "2026-03-06T09:00"}, {"customer": "B"}, {"customer": "C"}]}
+    unmet = Evaluator(rt=rt, data=data).unmet(rt.workflow.requirements("notified"))
+    assert [(f, why) for f, why in unmet if f.startswith("lots.*.notified_at")] == [
+        ("lots.*.notified_at [#1]", "required"), ("lots.*.notified_at [#2]", "required")]

@@ -138,6 +138,14 @@ class Requirement:
     count_equals: str | None = None  # a list holds as many items as this path's number
 
     @property
+    def each(self) -> bool:
+        """Whether it is a plain "required" over a list of groups (`lots.*.notified_at`): each
+        item of the list must hold the field (an empty list is its own requirement)."""
+        return "*" in "".join(self.fields) and not (
+            self.empty or self.allowed is not None or self.refused is not None or self.equals or self.computed
+            or self.not_before or self.not_after or self.count_equals or self.any)
+
+    @property
     def needs_value(self) -> bool:
         """Whether a blank value fails it (blank passes a date comparison, an exclusion or a
         list check; a field that must also be there is listed as plainly required)."""

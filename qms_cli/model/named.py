@@ -58,6 +58,31 @@ def different_signers(ev: Evaluator, *meanings: Any) -> Iterable[tuple[str, str]
             seen[who] = meaning
 
 
+@named("accounted_for")
+def accounted_for(ev: Evaluator, items: Any, total: Any, parts: Any, *states: Any) -> Iterable[tuple[str, str]]:
+    """Each item of the list `items` accounts for its `total` by the sum of `parts` ("a+b"):
+    never more than the total, and, in any of `states` (e.g. closed), exactly the total
+    (a recall closes when every unit shipped is recovered or accounted for otherwise)."""
+    names = [p for p in str(parts).split("+") if p]
+    closing = ev.data.get("state") in {str(s) for s in states}
+    rows = ev.data.get(str(items))
+    for i, item in enumerate(rows if isinstance(rows, list) else []):
+        if not isinstance(item, dict) or not _count(item.get(str(total))):
+            continue
+        whole = item[str(total)]
+        got = sum(item.get(n) for n in names if _count(item.get(n)))
+        if got > whole:
+            yield f"{items}.{i}", _("{parts} add up to {got}, more than the {total} ({whole})").format(
+                parts=" + ".join(names), got=got, total=total, whole=whole)
+        elif closing and got != whole:
+            yield f"{items}.{i}", _("{parts} add up to {got} of the {whole} {total}: {left} not accounted for").format(
+                parts=" + ".join(names), got=got, whole=whole, total=total, left=whole - got)
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def unknown(rt) -> str | None:
     """What in `rt`'s declaration names a function qms does not have, in words; None when
     every computed value and check it names exists."""

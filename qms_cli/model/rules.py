@@ -166,6 +166,13 @@ class Evaluator:
     def _check(self, req: Requirement, path: str) -> list[tuple[str, str]]:
         found = self.resolve(path)
         star = "*" in path
+        if star and req.each:  # each group of the list holds the field
+            head, _star, tail = path.rpartition(".*.")
+            out = []
+            for item, where in self.resolve(head + ".*") if head and tail else ():
+                if isinstance(item, dict) and values.is_empty(values.get(item, tail)):
+                    out.append((f"{path} [{where}]", self._missing(path)))
+            return out
         if not star:
             value = found[0][0] if found else None
             if values.is_empty(value):
