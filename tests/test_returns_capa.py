@@ -215,3 +215,28 @@ def test_a_plain_requirement_over_a_list_asks_it_of_each_item():
     unmet = Evaluator(rt=rt, data=data).unmet(rt.workflow.requirements("notified"))
     assert [(f, why) for f, why in unmet if f.startswith("lots.*.notified_at")] == [
         ("lots.*.notified_at [#1]", "required"), ("lots.*.notified_at [#2]", "required")]
+
+
+def test_a_batch_return_closes_only_with_a_capa_where_the_store_says_so(qms, tmp_path):
+    """批量退货 (a configurable quantity, here 100 pieces) requires a CAPA: raised from the
+    return itself, it is listed in the return and the return may close."""
+    config = LOOP_CONFIG + ("types:\n  return:\n    checks:\n"
+                            "      - {fn: required_from_total, args: [items, quantity, 100, \"capas|complaint.capas\", closed]}\n")
+    store = make_store(tmp_path / "loop", config)
+    unannounced = [a for a in RETURN if not a.startswith("origin=")] + ["origin=unannounced"]
+    rid = _run(qms, store, ["return", "new", *sets(*unannounced)], WAREHOUSE, "2026-03-07T09:10:00+08:00")
+    _run(qms, store, ["return", "move", rid, "reviewed", *sets("review.decision=返工", "review.decided_at=2026-03-09T09:00",
+                                                              "items.0.disposition=scrap")], QM, "2026-03-09T09:05:00+08:00")
+    _run(qms, store, ["return", "move", rid, "inspected", *sets("inspection.result=划伤", "responsibility=ours",
+                                                               "inspection.inspected_at=2026-03-09T14:00",
+                                                               "inspection.inspector=李雷")], QE, "2026-03-09T14:10:00+08:00")
+    _run(qms, store, ["return", "move", rid, "handled", *sets("handled.summary=报废", "handled.done_on=2026-03-10")],
+         QE, "2026-03-10T17:00:00+08:00")
+    r = qms("return", "move", rid, "closed", who=QM, env=when("2026-03-11T09:00:00+08:00"), root=store)
+    assert r.code == 1 and "capas: required: items add up to 120 quantity, 100 or more" in r.err, r.text
+    capa = _run(qms, store, ["capa", "new", *sets("kind=corrective", "source=return", f"return={rid}",
+                                                  "raised_on=2026-03-11", "owner=李雷", "problem=包装划伤")],
+                QE, "2026-03-11T09:30:00+08:00")
+    assert load(store, "return", rid)["capas"] == [capa]
+    _run(qms, store, ["return", "move", rid, "closed"], QM, "2026-03-11T10:00:00+08:00")
+    assert qms("validate", root=store).code == 0

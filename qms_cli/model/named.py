@@ -79,6 +79,29 @@ def accounted_for(ev: Evaluator, items: Any, total: Any, parts: Any, *states: An
                 parts=" + ".join(names), got=got, whole=whole, total=total, left=whole - got)
 
 
+@named("required_from_total")
+def required_from_total(ev: Evaluator, items: Any, amount: Any, threshold: Any, field: Any,
+                        *states: Any) -> Iterable[tuple[str, str]]:
+    """When the `amount` of all `items` adds up to `threshold` or more, the record holds
+    `field` (or one of `a|b`, a path that may pass through a reference) in any of `states`:
+    a batch return, 1,000 pieces or more, closes only with a CAPA raised from it or from its
+    complaint (`[items, quantity, 1000, "capas|complaint.capas", closed]`)."""
+    if ev.data.get("state") not in {str(s) for s in states}:
+        return
+    try:
+        limit = int(str(threshold))
+    except ValueError:
+        yield "checks", _("required_from_total: the threshold {value} is not a whole number").format(value=threshold)
+        return
+    rows = ev.data.get(str(items))
+    total = sum(i.get(str(amount)) for i in rows if isinstance(i, dict) and _count(i.get(str(amount)))) \
+        if isinstance(rows, list) else 0
+    paths = [p for p in str(field).split("|") if p]
+    if total >= limit and paths and all(values.is_empty(ev.first(p)) for p in paths):
+        yield paths[0], _("required: {items} add up to {total} {amount}, {limit} or more").format(
+            items=items, total=total, amount=amount, limit=limit)
+
+
 def _count(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
