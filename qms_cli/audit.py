@@ -856,12 +856,14 @@ def _check_merge(c: Commit, where: str, blobs: _Blobs) -> list[Finding]:
 
 
 def _check_import(c: Commit, where: str, cfg, blobs: _Blobs, first: bool, store=None) -> list[Finding]:
-    """An import may only add new records that validate on their own (schema, state,
-    requirements, signatures: what `qms validate` checks in one record). A store's first
-    commit may also bring its qms.yaml."""
+    """An import may only add new records that validate (schema, state, requirements,
+    signatures: what `qms validate` checks in one record), as the records it brings read each
+    other. A store's first commit may also bring its qms.yaml."""
 
     out = []
     added = 0
+    brought: dict[tuple[str, str], Any] = {}  # what the records of the import read through references
+    checked = []
     for ch in c.changes:
         path = ch.new_path or ch.path
         if not path.startswith(RECORDS_PREFIX):
@@ -882,23 +884,26 @@ def _check_import(c: Commit, where: str, cfg, blobs: _Blobs, first: bool, store=
         elif not isinstance(data, dict):
             out.append(Finding(where, path, _("an import added a record that cannot be read")))
         else:
-            ctx = Context(root=cfg.root, types={rt.name: rt}, store=store)
-            try:
-                problems = [f for check in RECORD_CHECKS for f in check([Loaded(rt.name, path, data)], ctx)]
-            except (QmsError, KeyError) as e:
-                problems = [Finding(path, "", str(e))]
-            problems = [f for f in problems if f.severity is Severity.ERROR]
-            if problems:
-                first_problem = f"{problems[0].field}: {problems[0].message}" if problems[0].field else problems[0].message
-                if len(problems) > 1:
-                    message = _("an import added a record that does not validate ({problem} and {n} more)").format(
-                        problem=first_problem, n=len(problems) - 1)
-                else:
-                    message = _("an import added a record that does not validate ({problem})").format(
-                        problem=first_problem)
-                out.append(Finding(where, path, message))
+            brought[(rt.name, Path(path).stem)] = data
+            checked.append((path, data, rt))
+    for path, data, rt in checked:
+        ctx = Context(root=cfg.root, types={rt.name: rt}, store=store, by_id=brought)
+        try:
+            problems = [f for check in RECORD_CHECKS for f in check([Loaded(rt.name, path, data)], ctx)]
+        except (QmsError, KeyError) as e:
+            problems = [Finding(path, "", str(e))]
+        problems = [f for f in problems if f.severity is Severity.ERROR]
+        if problems:
+            first_problem = f"{problems[0].field}: {problems[0].message}" if problems[0].field else problems[0].message
+            if len(problems) > 1:
+                message = _("an import added a record that does not validate ({problem} and {n} more)").format(
+                    problem=first_problem, n=len(problems) - 1)
             else:
-                added += 1
+                message = _("an import added a record that does not validate ({problem})").format(
+                    problem=first_problem)
+            out.append(Finding(where, path, message))
+        else:
+            added += 1
     if added:
         out.append(Finding(where, "", ngettext("{n} record imported as they were (signatures in them predate "
                                                "this store)",
