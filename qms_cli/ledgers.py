@@ -26,12 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from .engine.batch import Batch, Row, import_records
-from .errors import BadFile, BadInput
+from .errors import BadFile, BadInput, QmsError
 from .files import safefs, sheet, yamlio
 from .i18n import _
 from .model import values
 from .model.declaration import FieldSpec, RecordType
-from .errors import QmsError
 from .reports import Report, declaration, report_names, shown, to_xlsx
 from .store import Store
 from .store import git as gitops

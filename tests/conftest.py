@@ -235,6 +235,15 @@ def qms_subprocess(store):
     return run
 
 
+def new_complaint(qms, *assignments: str) -> str:
+    """A complaint in state 'received' with RECEIVED's fields overridden by `assignments`."""
+    keys = {a.partition("=")[0] for a in assignments}
+    fields = [a for a in RECEIVED if a.partition("=")[0] not in keys] + list(assignments)
+    r = qms("complaint", "new", *sets(*fields), who=QE, env=REGISTERED)
+    assert r.code == 0, r.text
+    return r.out.strip()
+
+
 @pytest.fixture
 def complaint(qms):
     """A new general complaint in state 'received'; returns its ID."""

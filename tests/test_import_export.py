@@ -13,20 +13,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import QE, RECEIVED, REGISTERED, git, make_store, sets
+from conftest import QE, git, make_store, new_complaint
 from openpyxl import Workbook, load_workbook
 
 LATER = {"GIT_AUTHOR_DATE": "2026-03-20T09:00:00+08:00", "GIT_COMMITTER_DATE": "2026-03-20T09:00:00+08:00"}
 FORMULA = '=HYPERLINK("http://x","click")'
-
-
-def new_complaint(qms, *assignments: str) -> str:
-    """A complaint in state 'received' with RECEIVED's fields overridden by `assignments`."""
-    keys = {a.partition("=")[0] for a in assignments}
-    fields = [a for a in RECEIVED if a.partition("=")[0] not in keys] + list(assignments)
-    r = qms("complaint", "new", *sets(*fields), who=QE, env=REGISTERED)
-    assert r.code == 0, r.text
-    return r.out.strip()
 
 
 def records(root: Path) -> dict[str, str]:
@@ -293,3 +284,28 @@ def test_export_needs_a_file_for_xlsx_and_knows_its_formats(qms):
     assert qms("export", "nosuchtype", "--format", "csv").code == 2
     r = qms("export", "complaint", "--format", "csv")
     assert r.code == 0 and r.out.lstrip("\ufeff").startswith("客诉编号,状态,顾客名称")
+
+
+def test_a_row_whose_registration_changes_another_record_is_left_to_new(qms, store, tmp_path):
+    """A return named in its complaint is listed there when registered; an import only adds
+    records, so such a row is refused (registered with `qms return new`), and one that
+    names no complaint is imported."""
+    complaint = new_complaint(qms)
+    with open(store / "qms.yaml", "a", encoding="utf-8") as f:
+        f.write("  warehouse:\n    label: {zh: 仓库, en: Warehouse}\n    holders:\n"
+                "      - {name: 李雷, email: li.lei@example.com}\n")
+    git(store, "commit", "-qam", "warehouse")
+    ledger = tmp_path / "returns.csv"
+    ledger.write_text(
+        "origin,complaint,customer.name,reason,received_at,received_by,items\n"
+        f"complaint,{complaint},上汽大众,渗油,2026-03-07 09:00,李雷,\"{{part_number: A1, quantity: 5}}\"\n"
+        "unannounced,,比亚迪,破损,2026-03-07 10:00,李雷,\"{part_number: B2, quantity: 3}\"\n", encoding="utf-8")
+    head = git(store, "rev-parse", "HEAD")
+    r = qms("import", "return", str(ledger), who=QE, env={"GIT_COMMITTER_DATE": "2026-03-08T09:00:00+08:00",
+                                                           "GIT_AUTHOR_DATE": "2026-03-08T09:00:00+08:00"})
+    assert r.code == 1 and "row 2" in r.out + r.err and "qms return new" in r.out + r.err, r.text
+    assert git(store, "rev-parse", "HEAD") == head
+    r = qms("import", "return", str(ledger), "--skip-bad", who=QE,
+            env={"GIT_COMMITTER_DATE": "2026-03-08T09:00:00+08:00", "GIT_AUTHOR_DATE": "2026-03-08T09:00:00+08:00"})
+    assert r.code == 1 and "RET-2026-0001" in r.out, r.text
+    assert qms("audit").code == 0

@@ -15,7 +15,7 @@ import shutil
 from datetime import datetime
 
 import pytest
-from conftest import QE, RECEIVED, REGISTERED, REPO, git, sets
+from conftest import QE, REPO, git, new_complaint
 from openpyxl import load_workbook
 
 COMPANY = "测试汽车部件有限公司"  # conftest.CONFIG
@@ -24,15 +24,6 @@ LONG_NAME = "上汽大众汽车有限公司"  # ten Chinese characters: twenty c
 ASCII_BATCH = "B260301-XY"  # ten ASCII characters: ten columns
 FORMULA = '=HYPERLINK("http://x","click")'
 CJK = r"[\u3400-\u9fff\uf900-\ufaff]"
-
-
-def new_complaint(qms, *assignments: str) -> str:
-    """A complaint in state 'received' with RECEIVED's fields overridden by `assignments`."""
-    keys = {a.partition("=")[0] for a in assignments}
-    fields = [a for a in RECEIVED if a.partition("=")[0] not in keys] + list(assignments)
-    r = qms("complaint", "new", *sets(*fields), who=QE, env=REGISTERED)
-    assert r.code == 0, r.text
-    return r.out.strip()
 
 
 @pytest.fixture

@@ -151,6 +151,12 @@ def _prepare(act: Action, rt: RecordType, row: Row) -> Any:
                             "afterwards with qms {type} attach").format(field=path, value=quote(raw), type=rt.name))
     data = blank(act)
     assign(act, rt, data, list(row.assignments), computed_ok=True)
+    for effect in rt.effects.get(wf.initial) or ():
+        # registering it changes another record (a return is listed in its complaint); an import
+        # only adds records, so such a row is registered with `new`, which makes that change too
+        if effect.kind == "update_all" or not values.is_empty(values.get(data, effect.target)):
+            raise Refused(_("{field}: a {type} that names it is registered with qms {type} new, which also "
+                            "lists it there; an import only adds records").format(field=effect.target, type=rt.name))
     prepare(act, data)
     return data
 
