@@ -189,6 +189,7 @@ def test_a_product_recall_closes_only_when_every_unit_shipped_is_accounted_for(q
     # more recovered than shipped is refused at once
     r = qms("recall", "set", rid, "lots.1.recovered=250", who=QE, env=when("2026-03-08T10:00:00+08:00"), root=store)
     assert r.code == 1 and "recovered + written_off add up to 250, more than the shipped (200)" in r.err, r.text
+    assert "(Lots recalled)" in r.err, r.text  # an item of a list is labelled as its list
     closing = ["lots.0.recovered=780", "lots.1.recovered=200", "disposition=rework,scrap",
                "disposition_note=780 件返工，200 件报废", "closed_on=2026-03-10"]
     r = qms("recall", "move", rid, "closed", *sets(*closing), who=QM, env=when("2026-03-10T10:00:00+08:00"), root=store)

@@ -425,7 +425,11 @@ class RecordType:
         return any((s := self.field(".".join(parts[:i]))) is not None and s.kept for i in range(1, len(parts) + 1))
 
     def label_of(self, path: str, lang: str) -> str:
-        """The label of the field at `path` in `lang`, the path itself for an undeclared one."""
+        """The label of the field at `path` in `lang`, the path itself for an undeclared one;
+        an item of a list (`lots.0`) is labelled as its list."""
+        head, _dot, last = path.rpartition(".")
+        if head and (last.isdigit() or last == "*"):
+            return self.label_of(head, lang)
         spec = self.field(path)
         return spec.text(lang) if spec else path
 
