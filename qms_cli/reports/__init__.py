@@ -140,7 +140,7 @@ def build(store, name: str, lang: str, period: str | None = None, where: list[st
     """The report `name` (a store's own reports/NAME.yaml before the built-in one) over
     `period`, narrowed by `where` (as for list); `by` picks a tally's keys. Everything the
     user gave is checked before a record is read."""
-    spec = declaration(store, name)
+    spec, by = _view(declaration(store, name), name, by)
     rt = store.record_type(spec["type"])
     columns = [c if isinstance(c, dict) else {"path": c} for c in spec.get("columns") or []]
     window = parse_period(period) if period else None
@@ -153,6 +153,9 @@ def build(store, name: str, lang: str, period: str | None = None, where: list[st
     if spec.get("tally") is not None:
         return _tally(store, name, spec, rt, title, lang, period, window, extra, by)
     if by is not None:
+        if spec.get("views"):
+            raise BadInput(_("report '{name}': --by '{by}': expected one of {choices}").format(
+                name=name, by=by, choices=", ".join(str(v) for v in spec["views"])))
         raise BadInput(_("report '{name}' lists records and has no --by (a tally such as on-time or failures has)")
                        .format(name=name))
     problems: list[str] = []
@@ -164,6 +167,9 @@ def build(store, name: str, lang: str, period: str | None = None, where: list[st
     for i, part in enumerate(sources):
         part_rt = rt if i == 0 else store.record_type(part["type"])
         part_columns = columns if i == 0 else [c if isinstance(c, dict) else {"path": c} for c in part.get("columns") or []]
+        if part.get("each") is not None and not tallies.is_list(part_rt, str(part["each"])):
+            raise BadInput(_("report '{name}': each: expected a list field of {type} whose items have fields, "
+                             "not '{each}'").format(name=name, type=part_rt.name, each=part["each"]))
         if len(part_columns) != len(columns):
             raise BadInput(_("report '{name}': also {type}: {n} columns; expected {expected}, one for each of the "
                              "report's").format(name=name, type=part["type"], n=len(part_columns), expected=len(columns)))
@@ -192,6 +198,23 @@ def build(store, name: str, lang: str, period: str | None = None, where: list[st
     )
 
 
+def _view(spec: Any, name: str, by: str | None) -> tuple[dict, str | None]:
+    """The declaration `--by` asks for, and what is left of `--by` for a tally: a report
+    may declare other views of its records under `views: {NAME: {...}}` (the open CAPA
+    actions, and --by effectiveness their results), each replacing the keys it names."""
+    views = spec.get("views") or {}
+    if not isinstance(views, dict) or not all(isinstance(v, dict) for v in views.values()):
+        raise BadInput(_("report '{name}': views: expected NAME: {{label: ..., tally: ... or columns: ...}}").format(
+            name=name))
+    if by is None or by not in views:
+        return spec, by
+    view = views[by]
+    merged = {k: v for k, v in spec.items() if k != "views" and not (k == "tally" and "tally" not in view)}
+    merged.update(view)
+    merged["views"] = views  # so that an unknown --by still lists every view
+    return merged, None
+
+
 def _unless(spec: dict) -> list[tuple[str, str]]:
     """A declaration's `unless: {FIELD: VALUE or [VALUES]}` as (FIELD, VALUE) pairs: a
     record holding any of them is left out (a withdrawn complaint from the failure history)."""
@@ -210,7 +233,7 @@ def _tally(store, name: str, spec: dict, rt, title: str, lang: str, period: str 
            by: str | None) -> Report:
     """A report declared with `tally:` (reports/tally.py): the records are read once, in
     parallel on a large store, and each hands back only the short tuples it adds."""
-    tally = tallies.parse(rt, name, spec["tally"], by)
+    tally = tallies.parse(rt, name, spec["tally"], by, views=list(spec.get("views") or {}))
     conditions = [(k, str(v).lower() if isinstance(v, bool) else str(v)) for k, v in (spec.get("where") or {}).items()]
     conditions += extra
     unless = _unless(spec)
@@ -264,7 +287,6 @@ def _collect(store, rt, spec: dict, columns: list[dict], window, extra: list, la
     """Add the rows of `spec`'s records of type `rt` to `groups` (by its group_by value)."""
 
     conditions = [(k, str(v).lower() if isinstance(v, bool) else str(v)) for k, v in (spec.get("where") or {}).items()]
-    conditions += extra
 
     def readable(type_name: str) -> list[Any]:
         return store.scan(type_name, problems)
@@ -279,17 +301,30 @@ def _collect(store, rt, spec: dict, columns: list[dict], window, extra: list, la
                     key = str(values.get(other, cnt["field"]))
                     tally[key] = tally.get(key, 0) + 1
             counts[id(c)] = tally
-    unless = _unless(spec)
+    each = spec.get("each")
+
+    def at(path: str) -> str:  # a path of a listed item (actions.*.owner) as its row holds it
+        return path.replace(f"{each}.*.", f"{each}.", 1) if each else path
+
+    conditions = [(at(k), v) for k, v in conditions]
+    unless = [(at(k), v) for k, v in _unless(spec)]
+    today = store.now().astimezone(store.config.tz).date()
     records = []
     for data in readable(rt.name):
-        if not matches(rt, data, conditions) or _left_out(rt, data, unless):
+        if not matches(rt, data, extra):
             continue
         if window:
             when = values.to_datetime(values.get(data, spec["period_field"]), store.config.tz)
             if when is None or not window[0] <= when.astimezone(store.config.tz).date() <= window[1]:
                 continue
-        records.append(data)
-    sort_keys = spec.get("sort") or ["id"]
+        if each:  # one row for each item of the list, the item standing in for the list
+            listed = values.get(data, str(each))
+            rows = [dict(data, **{str(each): item}) for item in listed if isinstance(item, dict)] \
+                if isinstance(listed, list) else []
+        else:
+            rows = [data]
+        records.extend(r for r in rows if matches(rt, r, conditions) and not _left_out(rt, r, unless))
+    sort_keys = [at(k) for k in spec.get("sort") or ["id"]]
     records.sort(key=lambda d: [str(values.get(d, k) if values.get(d, k) is not None else "") for k in sort_keys])
 
     def cell(data: Any, c: dict) -> Cell:
@@ -298,13 +333,16 @@ def _collect(store, rt, spec: dict, columns: list[dict], window, extra: list, la
         if c.get("state"):
             st = rt.workflow.states.get(data.get("state"))
             return st.label[lang] if st else str(data.get("state"))
+        if "overdue" in c:  # how many days ago a date passed (an open action's due date), else nothing
+            day = values.to_date(values.get(data, at(str(c["overdue"]))))
+            return (today - day).days if day is not None and day < today else ""
         if not c.get("path"):  # a column this source has nothing for
             return ""
         p = c["path"]
         if p == "id":  # the record's number: its own number where its type keeps one
             return rt.number_of(data)
         fs = rt.field(p)
-        value = store.evaluator(rt, data).first(p) if fs is None else values.get(data, p)
+        value = store.evaluator(rt, data).first(p) if fs is None else values.get(data, at(p))
         if values.is_empty(value):
             return ""
         if fs is not None and fs.type == "ref" and isinstance(value, str):
@@ -319,7 +357,7 @@ def _collect(store, rt, spec: dict, columns: list[dict], window, extra: list, la
     for data in records:
         key = ""
         if group_by:
-            gv = values.get(data, group_by)
+            gv = values.get(data, at(group_by))
             gs = rt.field(group_by)
             key = shown(gs, gv, lang) if gs and not values.is_empty(gv) else str(gv or "")
         groups.setdefault(key, []).append([cell(data, c) for c in columns])
