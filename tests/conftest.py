@@ -8,6 +8,7 @@ crashes and the exact bytes a user sees). Both return a `Run` with code/out/err.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -250,3 +251,24 @@ def complaint(qms):
     r = qms("complaint", "new", *sets(*RECEIVED), who=QE, env=REGISTERED)
     assert r.code == 0, r.text
     return r.out.strip()
+
+
+@pytest.fixture
+def sample(tmp_path):
+    """A copy of the sample store's qms.yaml and records, committed."""
+    root = tmp_path / "sample"
+    shutil.copytree(REPO / "records", root / "records")
+    shutil.copy(REPO / "qms.yaml", root / "qms.yaml")
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "-c", "user.name=x", "-c", "user.email=x@example.com", "commit", "-q", "-m", "sample")
+    return root
+
+
+def md_rows(text: str) -> list[list[str]]:
+    """The body rows of every Markdown table in `text`, as cells."""
+    rows = []
+    for line in text.splitlines():
+        if line.startswith("| ") and not line.startswith("|---"):
+            rows.append([c.strip() for c in line.strip().strip("|").split("|")])
+    return rows

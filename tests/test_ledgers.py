@@ -11,11 +11,10 @@ from __future__ import annotations
 import csv
 import json
 import re
-import shutil
 from datetime import datetime
 
 import pytest
-from conftest import QE, REPO, git, new_complaint
+from conftest import QE, md_rows, new_complaint
 from openpyxl import load_workbook
 
 COMPANY = "测试汽车部件有限公司"  # conftest.CONFIG
@@ -234,27 +233,6 @@ FAILURE_MODES = {
     "开裂": 1,  # 0005
     "异物残留": 1,  # 0013
 }
-
-
-@pytest.fixture
-def sample(tmp_path):
-    """A copy of the sample store's qms.yaml and records, committed."""
-    root = tmp_path / "sample"
-    shutil.copytree(REPO / "records", root / "records")
-    shutil.copy(REPO / "qms.yaml", root / "qms.yaml")
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", "-A")
-    git(root, "-c", "user.name=x", "-c", "user.email=x@example.com", "commit", "-q", "-m", "sample")
-    return root
-
-
-def md_rows(text: str) -> list[list[str]]:
-    """The body rows of every Markdown table in `text`, as cells."""
-    rows = []
-    for line in text.splitlines():
-        if line.startswith("| ") and not line.startswith("|---"):
-            rows.append([c.strip() for c in line.strip().strip("|").split("|")])
-    return rows
 
 
 def test_on_time_per_class_and_time_limit_as_counted_by_hand(qms, sample):

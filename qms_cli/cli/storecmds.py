@@ -201,11 +201,13 @@ def write_out(store, text: str, output: Path | None, rows: int | None = None, wr
 
 @handled
 def report(
-    name: str = typer.Argument(..., help=_("controlled-documents, documents-in-use, recall, complaints, on-time, failures "
-                                           "(or a store's own reports/NAME.yaml).")),
+    name: str = typer.Argument(..., help=_("controlled-documents, documents-in-use, recall, complaints, on-time, failures, "
+                                           "returns, capa (or a store's own reports/NAME.yaml).")),
     period: Optional[str] = typer.Option(None, "--period", help=_("YYYY, YYYY-Qn or YYYY-MM, for reports over a period."), metavar="PERIOD"),
-    by: Optional[str] = typer.Option(None, "--by", help=_("What a tally's rows are by: on-time by class (default) or "
-                                                           "customer; failures by part (default) or mode."), metavar="NAME"),
+    by: Optional[str] = typer.Option(None, "--by", help=_("What the rows are by, or another view: on-time by class (default) or "
+                                                           "customer; failures by part (default) or mode; returns by "
+                                                           "disposition (default), customer, part or on-time; capa "
+                                                           "effectiveness."), metavar="NAME"),
     fmt: str = typer.Option("md", "--format", help=_("md, csv or xlsx."), metavar="md|csv|xlsx"),
     where: List[str] = typer.Option([], "--where", "-w", help=_("A filter on the report's records, as for list (repeat to narrow): FIELD=VALUE, FIELD~TEXT, "
                                  "FIELD>=VALUE, FIELD<=VALUE; e.g. department=质量部."), metavar="COND"),
