@@ -188,7 +188,7 @@ def test_a_product_recall_closes_only_when_every_unit_shipped_is_accounted_for(q
          "2026-03-07T10:00:00+08:00")
     # more recovered than shipped is refused at once
     r = qms("recall", "set", rid, "lots.1.recovered=250", who=QE, env=when("2026-03-08T10:00:00+08:00"), root=store)
-    assert r.code == 1 and "recovered + written_off add up to 250, more than the shipped (200)" in r.err, r.text
+    assert r.code == 1 and "Recovered + Accounted for otherwise add up to 250, more than Shipped (200)" in r.err, r.text
     assert "(Lots recalled)" in r.err, r.text  # an item of a list is labelled as its list
     closing = ["lots.0.recovered=780", "lots.1.recovered=200", "disposition=rework,scrap",
                "disposition_note=780 件返工，200 件报废", "closed_on=2026-03-10"]
@@ -234,7 +234,7 @@ def test_a_batch_return_closes_only_with_a_capa_where_the_store_says_so(qms, tmp
     _run(qms, store, ["return", "move", rid, "handled", *sets("handled.summary=报废", "handled.done_on=2026-03-10")],
          QE, "2026-03-10T17:00:00+08:00")
     r = qms("return", "move", rid, "closed", who=QM, env=when("2026-03-11T09:00:00+08:00"), root=store)
-    assert r.code == 1 and "capas: required: items add up to 120 quantity, 100 or more" in r.err, r.text
+    assert r.code == 1 and "capas: required: Quantity of Items adds up to 120, 100 or more" in r.err, r.text
     capa = _run(qms, store, ["capa", "new", *sets("kind=corrective", "source=return", f"return={rid}",
                                                   "raised_on=2026-03-11", "owner=李雷", "problem=包装划伤")],
                 QE, "2026-03-11T09:30:00+08:00")

@@ -66,17 +66,19 @@ def accounted_for(ev: Evaluator, items: Any, total: Any, parts: Any, *states: An
     names = [p for p in str(parts).split("+") if p]
     closing = ev.data.get("state") in {str(s) for s in states}
     rows = ev.data.get(str(items))
+    shown = " + ".join(_label(ev, f"{items}.*.{n}") for n in names)  # 已召回数量 + 其他方式处理数量
+    whole_label = _label(ev, f"{items}.*.{total}")
     for i, item in enumerate(rows if isinstance(rows, list) else []):
         if not isinstance(item, dict) or not _count(item.get(str(total))):
             continue
         whole = item[str(total)]
         got = sum(item.get(n) for n in names if _count(item.get(n)))
         if got > whole:
-            yield f"{items}.{i}", _("{parts} add up to {got}, more than the {total} ({whole})").format(
-                parts=" + ".join(names), got=got, total=total, whole=whole)
+            yield f"{items}.{i}", _("{parts} add up to {got}, more than {total} ({whole})").format(
+                parts=shown, got=got, total=whole_label, whole=whole)
         elif closing and got != whole:
-            yield f"{items}.{i}", _("{parts} add up to {got} of the {whole} {total}: {left} not accounted for").format(
-                parts=" + ".join(names), got=got, whole=whole, total=total, left=whole - got)
+            yield f"{items}.{i}", _("{parts} add up to {got}; {total} is {whole}: {left} not accounted for").format(
+                parts=shown, got=got, whole=whole, total=whole_label, left=whole - got)
 
 
 @named("required_from_total")
@@ -98,8 +100,15 @@ def required_from_total(ev: Evaluator, items: Any, amount: Any, threshold: Any, 
         if isinstance(rows, list) else 0
     paths = [p for p in str(field).split("|") if p]
     if total >= limit and paths and all(values.is_empty(ev.first(p)) for p in paths):
-        yield paths[0], _("required: {items} add up to {total} {amount}, {limit} or more").format(
-            items=items, total=total, amount=amount, limit=limit)
+        yield paths[0], _("required: {amount} of {items} adds up to {total}, {limit} or more").format(
+            items=_label(ev, str(items)), total=total, amount=_label(ev, f"{items}.*.{amount}"), limit=limit)
+
+
+def _label(ev: Evaluator, path: str) -> str:
+    """A field as the person reading the refusal knows it: its label in their language."""
+    from ..i18n import language
+
+    return ev.rt.label_of(path, language())
 
 
 def _count(value: Any) -> bool:
