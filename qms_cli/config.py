@@ -40,7 +40,7 @@ ATTACHMENT_MB = 20  # the largest attachment unless qms.yaml says otherwise (att
 # types or categories). A key not here is refused with the closest one: a typo
 # (`require_signed_commit: true`) would otherwise be silently without effect.
 SETTINGS = ("company", "site", "lang", "timezone", "shard", "time_limits", "calendar", "numbering", "roles",
-            "types", "approvals", "attachments", "require_signed_commits", "audit")
+            "types", "approvals", "attachments", "require_signed_commits", "audit", "targets")
 BLOCK_SETTINGS = {
     "audit": ("rules_signed_by", "roles_signed_by", "back_entry_days"),
     "attachments": ("max_mb",),
@@ -169,6 +169,7 @@ class Settings:
     attachments: Attachments
     require_signed_commits: bool
     audit: AuditSettings
+    targets: dict[str, dict[int, float]]  # e.g. {satisfaction: {2026: 97.0}}
 
 
 @dataclass(frozen=True)
@@ -483,6 +484,38 @@ def _require_signed_commits(value: Any, as_written: bool) -> bool:
     return bool(value)
 
 
+TARGETS = ("satisfaction",)  # the yearly quality objectives qms measures against
+
+
+def _targets(value: Any, as_written: bool) -> dict[str, dict[int, float]]:
+    """`targets: {satisfaction: {2026: 97, 2027: 98}}`: a yearly objective (a percentage)
+    per year (seed 003: 顾客满意度在一年内达到95%，二年内达到97%，三年内达到98%)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _bad(_("{file}: targets: expected {{satisfaction: {{YEAR: PERCENT}}}}, not {value}"), value=quote(value))
+    out: dict[str, dict[int, float]] = {}
+    for name, years in value.items():
+        if str(name) not in TARGETS:
+            if as_written:
+                continue
+            raise _bad(_("{file}: targets: unknown target '{name}' (expected one of {names})"),
+                       name=name, names=", ".join(TARGETS))
+        if not isinstance(years, dict):
+            raise _bad(_("{file}: targets.{name}: expected YEAR: PERCENT, such as {{2026: 97}}, not {value}"),
+                       name=name, value=quote(years))
+        found: dict[int, float] = {}
+        for year, pct in years.items():
+            ok_year = isinstance(year, int) and not isinstance(year, bool) and 1900 <= year <= 2999
+            ok_pct = isinstance(pct, (int, float)) and not isinstance(pct, bool) and 0 <= pct <= 100
+            if not (ok_year and ok_pct):
+                raise _bad(_("{file}: targets.{name}: expected YEAR: PERCENT (a year, a percentage from 0 to 100), "
+                             "not {year}: {value}"), name=name, year=quote(year), value=quote(pct))
+            found[year] = float(pct)
+        out[str(name)] = found
+    return out
+
+
 def _audit(value: Any, as_written: bool) -> AuditSettings:
     block = value if isinstance(value, dict) else {}
     days = block.get("back_entry_days")
@@ -519,6 +552,7 @@ _READERS: dict[str, Callable[[Any, bool], Any]] = {
     "attachments": _attachments,
     "require_signed_commits": _require_signed_commits,
     "audit": _audit,
+    "targets": _targets,
 }
 
 
@@ -643,6 +677,11 @@ class Config:
         """Whether qms.yaml asks for signed commits: qms signs its own, and audit reports
         unsigned ones. False unless it says so."""
         return self._get("require_signed_commits")
+
+    def target(self, name: str, year: int) -> float | None:
+        """The yearly objective `name` (satisfaction) qms.yaml sets for `year`, a percentage;
+        None when it sets none."""
+        return (self._get("targets").get(name) or {}).get(year)
 
     # -- plain settings ------------------------------------------------------------------
     @property

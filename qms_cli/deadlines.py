@@ -72,11 +72,10 @@ def deadlines(rt: RecordType, data: Any, config: Config, now: datetime) -> list[
         start = _latest_start(rt, data, spec.start, tz)
         if spec.limit:
             limit = spec.limit
-        elif spec.limit_field:
-            n = values.get(data, spec.limit_field)
-            limit = f"{n}{spec.limit_unit}" if isinstance(n, int) and not isinstance(n, bool) else None
-        else:
-            limit = config.time_limit(rt.name, spec.name, key_value)
+        else:  # the record's own number of units where it has one, else the store's time limit
+            n = values.get(data, spec.limit_field) if spec.limit_field else None
+            limit = f"{n}{spec.limit_unit}" if isinstance(n, int) and not isinstance(n, bool) else \
+                config.time_limit(rt.name, spec.name, key_value)
         if start is None or not limit:
             continue
         try:

@@ -126,6 +126,8 @@ def _cell(store: Store, rt: RecordType, col: Column, data: Any, lang: str) -> An
     if spec.type in ("int", "number") and isinstance(value, (int, float)) and not isinstance(value, bool) \
             and values.number_in_bounds(value):
         return value  # a number cell
+    if spec.type == "money" and values.money(value) is not None:
+        return values.money(value)  # an exact number cell, two decimals
     if spec.type == "date" and values.to_date(value) is not None:
         return values.to_date(value)  # a date cell
     return shown(spec, value, lang)

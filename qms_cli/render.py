@@ -436,10 +436,15 @@ def _fill(env, template, context: dict, record_id: str) -> str:
 # ---------------------------------------------------------------------------- render
 
 
-def render(store, record_id: str, lang: str, type_name: str | None = None) -> str:
-
+def render(store, record_id: str, lang: str, type_name: str | None = None, form: str | None = None) -> str:
+    """The form of a record as Markdown: its type's main form, or the one `form` names of
+    the others it declares (`forms:`), filled from its template."""
     record = store.read(record_id, type_name)
     rt = store.record_type(record.type)
+    if form is not None and form not in rt.forms:
+        raise BadInput(_("--form '{form}': a {type} has {choices}").format(
+            form=form, type=record.type,
+            choices=", ".join(rt.forms) if rt.forms else _("one form only (leave --form out)")))
     data = record.data
     config = store.config
     now = store.now()
@@ -548,7 +553,8 @@ def render(store, record_id: str, lang: str, type_name: str | None = None) -> st
         "state": record.state,
         "state_label": rt.workflow.states[record.state].label[lang],
         "state_labels": {k: st.label[lang] for k, st in rt.workflow.states.items()},
-        "form_title": rt.form[lang],
+        "form_title": rt.forms[form][lang] if form else rt.form[lang],
+        "form": form or "",
         "type_label": rt.label[lang],
         "company": config.company,
         "site": config.site,
@@ -562,7 +568,7 @@ def render(store, record_id: str, lang: str, type_name: str | None = None) -> st
     }
     context = store_text(context)
     context.update({k: _giving_text(fn) for k, fn in functions.items()})
-    name = f"{record.type}.{lang}.md.j2"
+    name = f"{record.type}.{form}.{lang}.md.j2" if form else f"{record.type}.{lang}.md.j2"
     env = environment(store)
     try:
         template = env.get_template(name)

@@ -27,6 +27,9 @@ def field_schema(spec: FieldSpec, lang: str = "zh") -> dict:
         out = {**title, "type": "integer"}
     elif kind == "number":
         out = {**title, "type": "number"}
+    elif kind == "money":  # '1234.50' as qms writes it, or a number with at most two decimals
+        return {**title, "anyOf": [{"type": "string", "pattern": r"^[+-]?\d{1,13}(\.\d{1,2})?$"},
+                                   {"type": "number", "multipleOf": 0.01}]}
     elif kind == "bool":
         return {**title, "type": "boolean"}
     elif kind == "date":

@@ -68,6 +68,9 @@ def shown(spec: FieldSpec, value: Any, lang: str) -> str:
     if spec.type == "datetime":
         moment = values.to_datetime(value, timezone.utc)
         return moment.strftime("%Y-%m-%d %H:%M") if moment else str(value)
+    if spec.type == "money":  # 1,234.50: two places, thousands grouped
+        amount = values.money(value)
+        return f"{amount:,.2f}" if amount is not None else str(value)
     if isinstance(value, date):
         return value.isoformat()
     return str(value)
@@ -182,10 +185,11 @@ _KIND_WORDS = {
     "file": N_("a file"), "enum": N_("one of a list of values"), "bool": N_("yes or no"),
     "object": N_("a group of fields"), "list": N_("a list"), "edition": N_("an edition such as A/0"),
 }
-_ORDERED = {"int", "number", "date", "datetime"}
+_ORDERED = {"int", "number", "money", "date", "datetime"}
 _BOUND_FORMS = {
     "int": N_("a whole number such as 12"),
     "number": N_("a number such as 12 or 0.5"),
+    "money": N_("an amount such as 5000 or 1234.50"),
     "date": N_("a date such as 2026-03-01"),
     "datetime": N_("a date such as 2026-03-01, or a date and time such as 2026-03-01T08:00"),
 }
@@ -244,6 +248,8 @@ def _typed(kind: str, value: Any, tz: tzinfo | None, *, day: bool = False) -> An
     if kind in ("int", "number"):
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         return value if ok and not math.isnan(value) else None
+    if kind == "money":
+        return values.money(value)
     if kind == "date":
         return values.to_date(value)
     if kind == "datetime":
@@ -417,6 +423,11 @@ def _bound(kind: str, text: str, tz: tzinfo, where: str) -> Any:
             if not re.fullmatch(r"[+-]?\d+(\.\d+)?", text):
                 raise ValueError
             return float(text) if "." in text else int(text)
+        if kind == "money":
+            amount = values.money(text)
+            if amount is None:
+                raise ValueError
+            return amount
         if kind == "date" or re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
             return values.parse_date(text)
         return values.parse_datetime(text, tz)
@@ -524,3 +535,56 @@ def listing(
     elif descending:
         rows.reverse()
     return rows, problems + [_("{problem} (not listed)").format(problem=s) for s in store.skipped]
+
+
+def missing(store, type_name: str, period: str | None, lang: str) -> tuple[list[str], list[list[str]], list[str]]:
+    """What records of `type_name` its `expected:` declaration calls for and the store does
+    not hold (a survey for each customer and period of each approved plan): (headers,
+    rows, problems met on the way). A cancelled record does not count as held. `period`
+    (2026, 2026-H1) keeps what falls within it. Refused (BadInput) for a type that
+    declares nothing expected."""
+    import itertools
+
+    rt = store.record_type(type_name)
+    spec = rt.expected
+    if spec is None:
+        raise BadInput(_("--missing: a {type} is not called for by other records (a survey is, by its plan)").format(
+            type=type_name))
+    if period is not None and not re.fullmatch(r"\d{4}(-(H[12]|Q[1-4]|\d{2}))?", period.strip()):
+        raise BadInput(_("--period '{period}': expected YYYY, YYYY-Hn, YYYY-Qn or YYYY-MM (e.g. 2026-H1)").format(
+            period=period))
+    source = store.record_type(spec.source)
+    problems: list[str] = []
+    fields = [k for k, _list in spec.each]
+    held = {tuple(str(values.get(r, k)) for k in fields) for r in store.scan(rt.name, problems)
+            if r.get("state") != "cancelled"}
+
+    def within(value: str) -> bool:
+        """A period value (2026-H1) falls within --period (2026), or the reverse."""
+        p = period.strip()
+        return value == p or value.startswith(p + "-") or p.startswith(value + "-")
+
+    def shown_as(path: str, value: Any) -> str:
+        spec_ = rt.field(path)
+        if spec_ is not None and spec_.type == "ref":
+            other = store.fetch(spec_.to, str(value))
+            title = values.get(other, store.record_type(spec_.to).title_field or "name") if other else None
+            return f"{value} {title}" if title else str(value)
+        return str(value)
+
+    rows = []
+    for rec in sorted(store.scan(source.name, problems), key=lambda r: str(r.get("id"))):
+        if not all(str(values.get(rec, k)) == v for k, v in spec.where):
+            continue
+        lists = [values.get(rec, listing) for _field, listing in spec.each]
+        lists = [v if isinstance(v, list) else [] for v in lists]
+        for combo in itertools.product(*lists):
+            key = tuple(str(v) for v in combo)
+            if key in held:
+                continue
+            if period is not None and spec.period in fields and not within(key[fields.index(spec.period)]):
+                continue
+            rows.append([str(rec.get("id")), *(shown_as(f, v) for f, v in zip(fields, combo))])
+    heads = [words(lang)["type_number"].format(type=source.label.get(lang) or source.name),
+             *(rt.label_of(f, lang) for f in fields)]
+    return heads, rows, problems

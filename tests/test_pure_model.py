@@ -593,3 +593,34 @@ def test_spec_from_dict_reads_list_enum_values_as_unlabelled():
     spec = FieldSpec.from_dict("grade", {"type": "enum", "values": ["a", "b"]}, "w")
     assert spec.values == {"a": {"zh": "a", "en": "a"}, "b": {"zh": "b", "en": "b"}}
     assert spec.text("zh") == "grade"
+
+
+# ------------------------------------------------------------------------------- money
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("1234.50", "1234.50"), (1234.5, "1234.50"), (800, "800.00"), ("0.1", "0.10"), (0.1, "0.10"),
+    ("-12.3", "-12.30"),
+])
+def test_money_is_an_exact_decimal_with_two_places(value, expected):
+    from decimal import Decimal
+
+    assert values.money(value) == Decimal(expected) and str(values.money(value)) == expected
+
+
+@pytest.mark.parametrize("value", ["12.345", "1e3", "abc", True, None, [1], 1.005, "12345678901234"])
+def test_money_refuses_what_is_not_an_amount(value):
+    assert values.money(value) is None
+
+
+def test_money_read_from_the_command_line_is_written_as_exact_text():
+    spec = FieldSpec("amount", "money", {"zh": "金额", "en": "Amount"}, min=0)
+    assert values.coerce(spec, "￥12,345.6", TZ) == "12345.60"
+    assert values.coerce(spec, "800", TZ) == "800.00"
+    with pytest.raises(ValueError, match="at most two decimal places"):
+        values.coerce(spec, "12.345", TZ)
+    with pytest.raises(ValueError, match="at least 0"):
+        values.coerce(spec, "-1", TZ)
+    assert [p.message for p in values.check_value(spec, 0.125, "amount")] == [
+        "expected an amount such as 1234.50 (at most two decimal places)"]
+    assert list(values.check_value(spec, "99.90", "amount")) == []

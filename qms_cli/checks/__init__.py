@@ -56,7 +56,8 @@ class Context:
 
         return Evaluator(rt=rt, data=data, types=types, fetch=fetch, tz=self.store.config.tz if self.store else None,
                          now=self.store.now() if self.store else None, today=self.today,
-                         today_words=self.today_words, computing=self.computing, scan=self.scan)
+                         today_words=self.today_words, computing=self.computing, scan=self.scan,
+                         config=self.store.config if self.store else None)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,47 @@ def _want_json(flag: bool) -> bool:
     return flag or options().json
 
 
+def _print_missing(store, type_name: str, period: str | None, lang: str, missing: bool, as_json: bool,
+                   other_options: bool) -> None:
+    """`list --missing`: what other records call for and the store does not hold."""
+    from ..text import spreadsheet
+    from ..views import missing as find_missing
+
+    if not missing:
+        raise BadInput(_("--period goes with --missing (to narrow a list by date, use --where FIELD>=VALUE)"))
+    if other_options:
+        raise BadInput(_("--missing lists what is not recorded: it takes --period, not --where, --state, --sort "
+                         "or --overdue"))
+    heads, rows, problems = find_missing(store, type_name, period, lang)
+    if as_json:
+        emit_json([dict(zip(heads, row)) for row in rows])
+    else:
+        typer.echo("\t".join(heads))
+        for row in rows:
+            typer.echo("\t".join(spreadsheet(" ".join(str(c).split())) for c in row))
+        err(_("{n} missing").format(n=len(rows)))
+    for p in problems:
+        err(p)
+
+
+def _declares(type_name: str, declaration: Path | None, key: str) -> bool:
+    """Whether a type's declaration (a store's own, else the built-in one) has the top-level
+    `key`: read as text, so that building a type's verbs parses nothing."""
+    import re
+
+    from ..paths import BUILTIN_TYPES
+
+    for path in (declaration, BUILTIN_TYPES / f"{type_name}.yaml"):
+        if path is not None and path.is_file():
+            try:
+                text = path.read_text(encoding="utf-8", errors="replace")[:1 << 20]
+            except OSError:
+                continue
+            if re.search(rf"^{re.escape(key)}:", text, re.M):
+                return True
+    return False
+
+
 def type_app(type_name: str, declaration: Path | None = None) -> typer.Typer:
     """The verbs of one record type; `declaration` is a store's own types/NAME.yaml."""
     sub = typer.Typer(
@@ -101,12 +142,21 @@ def type_app(type_name: str, declaration: Path | None = None) -> typer.Typer:
         sort: Optional[str] = typer.Option(None, "--sort", help=_("Sort by this field's value (dates by time, numbers by size, states and enum values in their declared order); records without it come last."), metavar="FIELD"),
         desc: bool = typer.Option(False, "--desc", help=_("Largest, latest or last first (with --sort; alone: the usual order reversed).")),
         overdue: bool = typer.Option(False, "--overdue", help=_("Only records with a deadline past due at QMS_NOW (or now).")),
+        missing: bool = typer.Option(False, "--missing", help=_("What other records call for and is not recorded: "
+                                                                "each customer and period of an approved survey "
+                                                                "plan without its survey.")),
+        period: Optional[str] = typer.Option(None, "--period", help=_("With --missing: only what falls in this period "
+                                                                      "(2026, 2026-H1, 2026-Q3)."), metavar="PERIOD"),
         json: bool = typer.Option(False, "--json", help=_("Print as JSON.")),
     ) -> None:
         from ..views import listing
 
         store = open_store()
         lang = lang_of(store)
+        if missing or period is not None:
+            _print_missing(store, type_name, period, lang, missing, _want_json(json), bool(where or state or sort
+                                                                                          or overdue))
+            return
         rows, problems = listing(store, type_name, list(where), overdue, lang,
                                  state=state, sort=sort, descending=desc)
         if _want_json(json):
@@ -200,6 +250,42 @@ def type_app(type_name: str, declaration: Path | None = None) -> typer.Typer:
             emit_json(plain(change.record.data))
         else:
             typer.echo(f"{record_id}: {target} ({change.commit[:10]})")
+
+    if _declares(type_name, declaration, "known_as"):
+        @sub.command("link", help=_(
+            "Match the names complaints and returns write in free text to this record. Without "
+            "arguments: each name no record is known by yet, how many records write it and the "
+            "closest; with ID NAME...: the names become names ID is known by (one commit). The "
+            "records that write them are not edited."))
+        @handled
+        def link(
+            record_id: Optional[str] = typer.Argument(None, metavar="[ID]"),
+            names: Optional[List[str]] = typer.Argument(None, metavar="[NAME...]"),
+            json: bool = typer.Option(False, "--json", help=_("Print as JSON.")),
+        ) -> None:
+            from .. import known
+
+            store = open_store()
+            rt = store.record_type(type_name)
+            if record_id is None:
+                problems: list[str] = []
+                rows = known.unmatched(store, rt, problems)
+                if _want_json(json):
+                    emit_json([{"name": n, "records": ids, "closest": near} for n, ids, near in rows])
+                else:
+                    for name, ids, near in rows:
+                        hint = "  " + _("closest: {id}").format(id=near) if near else ""
+                        typer.echo(f"{name}\t{len(ids)}\t{', '.join(ids[:5])}{' ...' if len(ids) > 5 else ''}{hint}")
+                    err(_("{n} name(s) no {type} is known by").format(n=len(rows), type=type_name))
+                for p in problems:
+                    err(p)
+                return
+            change = known.link(store, rt, record_id, list(names or []))
+            if change is None:
+                typer.echo(_("{id}: unchanged (it is already known by these names; nothing committed)").format(
+                    id=record_id))
+            else:
+                typer.echo(_("{id}: updated ({commit})").format(id=record_id, commit=change.commit[:10]))
 
     @sub.command("fields", help=_("The fields of this record type, their kinds and the states that require them."))
     @handled

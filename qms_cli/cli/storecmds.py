@@ -168,12 +168,15 @@ def _paper_time(entry) -> str | None:
 def render(
     record_id: str = typer.Argument(..., metavar="ID"),
     lang: Optional[str] = typer.Option(None, "--lang", help=_("zh or en (default: the store's language).")),
+    form: Optional[str] = typer.Option(None, "--form", help=_("Another form of the record, where its type has more "
+                                                              "than one (a service's report or acceptance)."),
+                                       metavar="NAME"),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help=_("Write to FILE instead of stdout."), metavar="FILE"),
 ) -> None:
     from ..render import render as run
 
     store = open_store()
-    write_out(store, run(store, record_id, lang_of(store, lang)), output)
+    write_out(store, run(store, record_id, lang_of(store, lang), form=form), output)
 
 
 def write_out(store, text: str, output: Path | None, rows: int | None = None, writer=None) -> None:

@@ -86,7 +86,25 @@ def assign(act: Action, rt: RecordType, data: Any, assignments: list[str], *, in
         for new_path in fresh:
             place(rt, data, new_path)
         changed.append(path)
+    if changed:
+        recompute(act, rt, data)
     return changed
+
+
+def recompute(act: Action, rt: RecordType, data: Any) -> None:
+    """Fill in again what the type computes on every change (`always: true`): a
+    compensation's total is the sum of its parts' amounts, whoever changed a part."""
+    always = [name for name, spec in rt.compute.items() if spec.always]
+    if not always:
+        return
+    ev = act.evaluator(rt, data, computing=True)
+    for name in always:
+        value, _why = ev.computed(name)
+        if value is not None:
+            fresh = new_keys(data, name)
+            values.put(data, name, value, new_map=CommentedMap)
+            for new_path in fresh:
+                place(rt, data, new_path)
 
 
 def object_item(spec, raw: str, path: str, tz):

@@ -11,7 +11,7 @@ from ..errors import BadInput
 from ..i18n import _
 
 FIELD_TYPES = {
-    "text", "int", "number", "bool", "date", "datetime", "enum", "list", "object",
+    "text", "int", "number", "money", "bool", "date", "datetime", "enum", "list", "object",
     "ref", "file", "email", "edition",
 }
 # Keys of the envelope that every record carries and no declaration may reuse.
@@ -344,6 +344,59 @@ class Compute:
 
     fn: str
     args: tuple[str, ...] = ()
+    always: bool = False  # a computed value filled in again on every change, not only at registration
+
+
+@dataclass(frozen=True)
+class Expected:
+    """The records of a type that records of another type call for (`expected:`): each
+    approved survey plan expects a survey of each of its customers in each of its periods.
+    `each` maps a field of the expected record to the list of the calling record that gives
+    its values; `where` narrows the calling records; `period`, the field --period matches."""
+
+    source: str
+    each: tuple[tuple[str, str], ...]
+    where: tuple[tuple[str, str], ...] = ()
+    period: str | None = None
+
+    @staticmethod
+    def from_any(raw: Any, where: str) -> Expected | None:
+        if raw is None:
+            return None
+        each = raw.get("each") if isinstance(raw, dict) else None
+        if not (isinstance(raw, dict) and isinstance(raw.get("from"), str) and isinstance(each, dict) and each
+                and set(raw) <= {"from", "each", "where", "period"} and isinstance(raw.get("where") or {}, dict)):
+            raise BadInput(_("{where}: expected: expected {{from: TYPE, each: {{FIELD: LIST, ...}}, where: {{...}}}}")
+                           .format(where=where))
+        return Expected(
+            source=raw["from"], each=tuple((str(k), str(v)) for k, v in each.items()),
+            where=tuple((str(k), str(v)) for k, v in (raw.get("where") or {}).items()),
+            period=str(raw["period"]) if raw.get("period") else None,
+        )
+
+
+@dataclass(frozen=True)
+class KnownAs:
+    """The names a record is known by, where other records name it in free text (`known_as:`):
+    a customer's name and aliases, as complaints and returns write them in customer.name.
+    `names`: this record's fields holding them; `by`: (type, field) where others write them;
+    `add_to`: the list `link` adds a name to."""
+
+    names: tuple[str, ...]
+    by: tuple[tuple[str, str], ...]
+    add_to: str
+
+    @staticmethod
+    def from_any(raw: Any, where: str) -> KnownAs | None:
+        if raw is None:
+            return None
+        ok = (isinstance(raw, dict) and set(raw) <= {"names", "by", "add_to"} and isinstance(raw.get("names"), list)
+              and raw["names"] and isinstance(raw.get("by"), dict) and raw["by"] and isinstance(raw.get("add_to"), str))
+        if not ok:
+            raise BadInput(_("{where}: known_as: expected {{names: [FIELD, ...], by: {{TYPE: FIELD}}, add_to: LIST}}")
+                           .format(where=where))
+        return KnownAs(names=tuple(str(n) for n in raw["names"]),
+                       by=tuple((str(k), str(v)) for k, v in raw["by"].items()), add_to=str(raw["add_to"]))
 
 
 @dataclass(frozen=True)
@@ -376,6 +429,11 @@ class RecordType:
     # when it was received, the part); `id` is the record's number. An imported row whose
     # key a record already holds is that record, not a new one.
     natural_key: tuple[str, ...] = ()
+    expected: Expected | None = None  # the records other records say should exist (a plan's surveys)
+    # other forms of the same record (a service's 现场服务报告 and 安装验收记录 beside its
+    # 售后服务申请表): name -> title; `qms render ID --form NAME` fills <type>.<name>.<lang>.md.j2
+    forms: dict[str, dict[str, str]] = field(default_factory=dict)
+    known_as: KnownAs | None = None  # the names others write for it in free text (a customer's)
 
     def scheme(self, data: Any) -> str:
         """The numbering scheme for a record (by category where the type says so)."""
@@ -488,6 +546,8 @@ class RecordType:
             name=name,
             label=_label(data.get("label"), name),
             form=_label(data.get("form"), name),
+            forms=_forms(data.get("forms"), where),
+            known_as=KnownAs.from_any(data.get("known_as"), where),
             numbering=schemes,
             numbering_by=numbering_by,
             numbering_date=data.get("numbering_date"),
@@ -506,7 +566,7 @@ class RecordType:
                 default=dict(approvals_raw.get("default") or {}),
             ),
             compute={
-                str(k): Compute(fn=str(v["fn"]), args=tuple(v.get("args") or ()))
+                str(k): Compute(fn=str(v["fn"]), args=tuple(v.get("args") or ()), always=bool(v.get("always")))
                 for k, v in (data.get("compute") or {}).items()
             },
             pin_in=tuple(data.get("pin_in") or ()),
@@ -519,6 +579,7 @@ class RecordType:
             ),
             checks=_named_checks(data.get("checks"), where),
             natural_key=_natural_key(data.get("natural_key"), where),
+            expected=Expected.from_any(data.get("expected"), where),
         )
         for state in rt.effects:
             if state not in workflow.states:
@@ -622,9 +683,13 @@ def _check_paths(rt: RecordType, where: str) -> None:
     if rt.deadline_key:
         paths.append(rt.deadline_key)
     paths.extend(p for p in rt.natural_key if p != "id")
+    if rt.expected is not None:
+        paths.extend(k for k, _list in rt.expected.each)
+    if rt.known_as is not None:
+        paths.extend([*rt.known_as.names, rt.known_as.add_to])
     for name, c in rt.compute.items():
         paths.append(name)
-        paths.extend(c.args)
+        paths.extend(a for a in c.args if isinstance(a, str))
     for p in paths:
         if not declared_prefix(rt, p):
             raise BadInput(_("{where}: '{path}' is named in the declaration but not declared as a field").format(
@@ -649,6 +714,17 @@ def _named_checks(raw: Any, where: str) -> tuple[Compute, ...]:
             raise BadInput(_("{where}: checks: expected a list such as [{{fn: different_signers, args: [prepared, "
                              "approved]}}]").format(where=where))
     return tuple(out)
+
+
+def _forms(raw: Any, where: str) -> dict[str, dict[str, str]]:
+    """`forms:` as declared: NAME: {zh: TITLE, en: TITLE}, each name a word."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict) or not all(isinstance(k, str) and re.fullmatch(r"[a-z][a-z0-9_]*", k)
+                                            for k in raw):
+        raise BadInput(_("{where}: forms: expected NAME: {{zh: TITLE, en: TITLE}}, each NAME a lowercase word").format(
+            where=where))
+    return {k: _label(v, k) for k, v in raw.items()}
 
 
 def _natural_key(raw: Any, where: str) -> tuple[str, ...]:

@@ -59,6 +59,7 @@ class Evaluator:
     computing: bool = False  # whether `computed` requirements are checked (new and moves)
     today_words: str = "today"  # what `today` is called in messages (the day on paper, 补录)
     now: datetime | None = None  # what `now` is (the clock's, or QMS_NOW) in date rules
+    config: Any = None  # the store's settings, for a value computed from them (a yearly target)
     _computed: dict[str, tuple[Any, str]] = field(default_factory=dict)
 
     # -- paths -----------------------------------------------------------------------------
@@ -135,7 +136,11 @@ class Evaluator:
                 self._computed[name] = (None, "")
             else:
                 fn = COMPUTE[spec.fn]
-                self._computed[name] = fn(self, *[self.first(a) for a in spec.args])
+                # an argument through a list (parts.*.amount) is given as all its values
+                # (a number in the declaration is itself: the most a score can be)
+                args = [a if not isinstance(a, str) else [v for v, _where in self.resolve(a)] if "*" in a
+                        else self.first(a) for a in spec.args]
+                self._computed[name] = fn(self, *args)
         return self._computed[name]
 
     # -- requirements ----------------------------------------------------------------------
@@ -210,7 +215,8 @@ class Evaluator:
                 expected, why = self.computed(path)
                 if expected is None and why:
                     out.append((name, why))
-                elif expected is not None and str(value) != str(expected):
+                elif expected is not None and str(value) != str(expected) and not (
+                        values.money(value) is not None and values.money(value) == values.money(expected)):
                     out.append((name, _("is {value}; expected {expected} ({why})").format(value=value, expected=expected, why=why)
                                 if why else _("is {value}; expected {expected}").format(value=value, expected=expected)))
             for op, sign in ((req.not_before, 1), (req.not_after, -1)):
@@ -327,7 +333,54 @@ def copy_number(ev: Evaluator) -> tuple[Any, str]:
     return (max(numbers) + 1 if numbers else 1), _("the next copy number of the document")
 
 
+def total(ev: Evaluator, *amounts: Any) -> tuple[Any, str]:
+    """The sum of amounts of money (each argument a value or, through a list, its values):
+    exact, written as qms writes money ('1234.50'); a line without an amount adds nothing."""
+    found = [values.money(v) for group in amounts for v in (group if isinstance(group, list) else [group])]
+    return str(sum((a for a in found if a is not None), values.money(0))), _("the sum of the amounts")
+
+
+def satisfaction_target(ev: Evaluator, year: Any) -> tuple[Any, str]:
+    """The customer-satisfaction objective qms.yaml sets for `year` (targets.satisfaction)."""
+    found = ev.config.target("satisfaction", year) if ev.config is not None and isinstance(year, int) else None
+    if found is None:
+        return None, _("qms.yaml sets no satisfaction target for {year} (targets: {{satisfaction: {{{year}: 95}}}})").format(
+            year=year)
+    return found, _("the satisfaction target qms.yaml sets for {year}").format(year=year)
+
+
+def satisfaction(ev: Evaluator, *scores: Any) -> tuple[Any, str]:
+    """The satisfaction of one survey, in percent: the scores given (1 to 5, 5 very
+    satisfied) over the most they could be (5 each), to one decimal; items not scored (price,
+    when it is not asked) are left out."""
+    given = [s for s in scores if isinstance(s, int) and not isinstance(s, bool) and 1 <= s <= 5]
+    if not given:
+        return None, ""
+    return round(sum(given) * 100 / (5 * len(given)), 1), _("the scores over the most they could be")
+
+
+def below(ev: Evaluator, value: Any, target: Any) -> tuple[Any, str]:
+    """Whether `value` is below `target` (both numbers); None while either is missing."""
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (value, target))
+    return (value < target, _("whether it is below the target")) if numbers else (None, "")
+
+
+def items_below(ev: Evaluator, scores: Any, top: Any, target: Any) -> tuple[Any, str]:
+    """The items of the group `scores` whose score, as a percentage of `top`, is below
+    `target`: the survey items to act on (交付、服务 ...)."""
+    if not isinstance(scores, dict) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                               for v in (top, target)) or top <= 0:
+        return None, ""
+    return [k for k, v in scores.items() if isinstance(v, int) and not isinstance(v, bool) and v * 100 / top < target], \
+        _("the items scored below the target")
+
+
 COMPUTE: dict[str, Callable[..., tuple[Any, str]]] = {
+    "total": total,
+    "below": below,
+    "items_below": items_below,
+    "satisfaction": satisfaction,
+    "satisfaction_target": satisfaction_target,
     "next_edition": next_edition,
     "copy_of": copy_of,
     "copy_number": copy_number,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, time, timezone, tzinfo
+from decimal import Decimal
 from typing import Any, Iterator, NamedTuple
 
 from ..errors import BadInput, Severity
@@ -293,6 +294,12 @@ def coerce(spec: FieldSpec, raw: str, tz: tzinfo) -> Any:
         if not number_in_bounds(n):
             raise ValueError(_("expected a number below 10^15 (not infinity or NaN)"))
         return _bounded(spec, n)
+    if kind == "money":
+        amount = money(re.sub(r"[,，\s]", "", text).lstrip("¥￥"))
+        if amount is None:
+            raise ValueError(_("expected an amount such as 1234.50 (at most two decimal places)"))
+        _bounded(spec, amount)
+        return str(amount)  # written as text, so that no reader takes it for a binary float
     if kind == "bool":
         low = text.lower()
         if low in TRUE_WORDS:
@@ -318,6 +325,28 @@ def coerce(spec: FieldSpec, raw: str, tz: tzinfo) -> Any:
             raise ValueError(_("expected an edition such as A/0 (letter = edition, number = modification)"))
         return text.upper()
     raise ValueError(_("a {kind} is set field by field (e.g. {name}.<field>=...)").format(kind=kind, name=spec.name))
+
+
+# an amount of money: at most 13 digits before the point and two after (元.角分)
+_MONEY = re.compile(r"[+-]?\d{1,13}(?:\.\d{1,2})?")
+CENT = Decimal("0.01")
+
+
+def money(value: Any) -> Decimal | None:
+    """An amount of money as an exact Decimal with two places: from the text qms writes
+    ('1234.50'), or a number written by hand (1234.5, 800); None for anything else (a
+    third decimal place, a word, yes/no). Never through a float's binary value: 0.1 is 0.10."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        text = repr(value)
+    elif isinstance(value, str):
+        text = value.strip()
+    else:
+        return None
+    if not _MONEY.fullmatch(text):
+        return None
+    return Decimal(text).quantize(CENT)
 
 
 def number_in_bounds(n: Any) -> bool:
@@ -438,6 +467,12 @@ def check_value(spec: FieldSpec, value: Any, path: str) -> Iterator[Problem]:
             yield Problem(path, _("expected a number below 10^15 (not infinity or NaN)"))
         else:
             yield from _bounds(spec, value, path)
+    elif kind == "money":
+        amount = money(value)
+        if amount is None:
+            yield Problem(path, _("expected an amount such as 1234.50 (at most two decimal places)"))
+        else:
+            yield from _bounds(spec, amount, path)
     elif kind == "bool":
         if not isinstance(value, bool):
             yield Problem(path, _("expected true or false"))

@@ -17,6 +17,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,8 @@ def text_of(value: Cell) -> str:
     """A cell as a person reads it (what md, csv and --json show)."""
     if isinstance(value, Percent):
         return str(value)
+    if isinstance(value, Decimal):
+        return f"{value:.2f}"
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M")
     if isinstance(value, date):
@@ -368,6 +371,8 @@ def _typed(kind: str, value: Any) -> Cell | None:
     handles), or None: shown as text."""
     if kind in ("int", "number") and isinstance(value, (int, float)) and not isinstance(value, bool):
         return value if values.number_in_bounds(value) else None
+    if kind == "money":  # an exact amount: a number cell with two decimals
+        return values.money(value)
     if kind == "date":
         return values.to_date(value)
     if kind == "datetime":
@@ -428,6 +433,7 @@ WIDTH_MAX = 60  # the widest; a longer text wraps within it
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
 DATE_FORMAT = "yyyy-mm-dd"
 PERCENT_FORMAT = "0.0%"
+MONEY_FORMAT = "#,##0.00"
 
 
 def display_width(text: str) -> int:
@@ -451,6 +457,9 @@ def _put(ws, row: int, col: int, value: Cell):
     elif isinstance(value, Percent):
         cell.value = float(value)
         cell.number_format = PERCENT_FORMAT
+    elif isinstance(value, Decimal):  # money: the exact amount, shown with two decimals
+        cell.value = value
+        cell.number_format = MONEY_FORMAT
     else:
         cell.value = value
         if isinstance(value, datetime):

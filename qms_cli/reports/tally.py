@@ -13,6 +13,7 @@
         - {percent: {of: [met], over: [met, late]}, label: {zh: 及时率, en: On-time rate}}
         - {records: {}, label: ...}      # how many records the row's items come from (退货单数)
         - {sum: {of: items.*.quantity}, label: ...}   # the items' numbers added up (退货数量)
+        - {mean: {of: scores.quality, max: 5}, label: ...}  # their average, over `max` a percentage
         - {count: {signed: [reopened]}, label: ...}   # items of records signed with that meaning
         - {share: {}, label: ...}        # the row's first count or sum over the table's
         - {cumulative: {}, label: ...}   # the shares so far, in row order (Pareto)
@@ -48,7 +49,7 @@ from ..wording import words
 
 DEADLINE = "deadline"  # the key that names a deadline, not a field
 EACH = ("record", DEADLINE)
-MEASURES = ("count", "records", "sum", "percent", "share", "cumulative")
+MEASURES = ("count", "records", "sum", "mean", "percent", "share", "cumulative")
 AMOUNTS = ("count", "records", "sum")  # what a row is ordered by and a share divides: the first of these
 PERIODS = ("year", "quarter", "month")
 
@@ -77,7 +78,7 @@ class Tally:
     each: str
     keys: tuple[Key, ...]
     measures: tuple[dict, ...]
-    sums: tuple[str, ...]  # the path each `sum` column adds up, in column order
+    sums: tuple[str, ...]  # the path each `sum` and `mean` column adds up, in column order
     signed: bool  # whether a column picks items by a meaning their record was signed with
     pareto: bool
     totals: bool
@@ -127,12 +128,18 @@ def parse(rt: RecordType, name: str, raw: Any, by: str | None, views: list[str] 
     for m in measures:
         if sum(kind in m for kind in MEASURES) != 1:
             raise bad(_("each column is one of {choices}").format(choices=", ".join(MEASURES)))
-        if "sum" in m:
-            of = (m["sum"] or {}).get("of") if isinstance(m["sum"], dict) else None
+        for kind in ("sum", "mean"):
+            if kind not in m:
+                continue
+            of = (m[kind] or {}).get("of") if isinstance(m[kind], dict) else None
             spec = rt.field(str(of)) if isinstance(of, str) and _known(rt, each, of, None) else None
-            if spec is None or spec.type not in ("int", "number"):
-                raise bad(_("sum: expected {{of: FIELD}}, a number field of {type}, not '{of}'").format(
-                    type=rt.name, of=of))
+            if spec is None or spec.type not in ("int", "number", "money"):
+                raise bad(_("{kind}: expected {{of: FIELD}}, a number field of {type}, not '{of}'").format(
+                    kind=kind, type=rt.name, of=of))
+            top = m[kind].get("max")
+            if top is not None and (isinstance(top, bool) or not isinstance(top, (int, float)) or top <= 0):
+                raise bad(_("{kind}: max is the most a value can be, a number above 0, not '{max}'").format(
+                    kind=kind, max=top))
             sums.append(of)
     if not any(kind in m for m in measures for kind in AMOUNTS):
         raise bad(_("expected at least one count, records or sum column"))
@@ -183,10 +190,13 @@ def _at(data: Any, item: Any, each: str, path: str) -> Any:
     return values.get(data, path)
 
 
-def _number(value: Any) -> int | float:
-    """A summed value as a number: what is not one adds nothing (validate reports it)."""
+def _number(value: Any) -> Any:
+    """A summed value as a number (an amount of money as an exact Decimal); None for what
+    is not one, which adds nothing and is not averaged (validate reports it)."""
+    if isinstance(value, str):
+        return values.money(value)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not values.number_in_bounds(value):
-        return 0
+        return None
     return value
 
 
@@ -272,10 +282,10 @@ class _Tag:
     """What the items of a row with one tag (a state or status, or a meaning signed) add
     up to: how many, from which records, and each sum column's total."""
 
-    __slots__ = ("count", "ids", "sums")
+    __slots__ = ("count", "ids", "sums", "ns")
 
     def __init__(self, n: int) -> None:
-        self.count, self.ids, self.sums = 0, set(), [0] * n
+        self.count, self.ids, self.sums, self.ns = 0, set(), [0] * n, [0] * n  # ns: how many values each sum has
 
 
 class _Row(dict):
@@ -291,7 +301,9 @@ class _Row(dict):
             t.count += 1
             t.ids.add(rid)
             for i, a in enumerate(amounts):
-                t.sums[i] += a
+                if a is not None:
+                    t.sums[i] += a
+                    t.ns[i] += 1
 
     def merge(self, other: "_Row") -> None:
         for tag, o in other.items():
@@ -299,6 +311,7 @@ class _Row(dict):
             t.count += o.count
             t.ids |= o.ids
             t.sums = [a + b for a, b in zip(t.sums, o.sums)]
+            t.ns = [a + b for a, b in zip(t.ns, o.ns)]
 
     def picked(self, wanted: Any) -> list[_Tag]:
         """The tags of the items `wanted` picks: {} all; [names] or {state|status: [names]}
@@ -319,8 +332,26 @@ def _amount(tally: Tally, row: _Row, m: dict) -> int | float:
         return sum(t.count for t in row.picked(m["count"]))
     if "records" in m:
         return len(set().union(*(t.ids for t in row.picked(m["records"]))))
-    i = [j for j, other in enumerate(x for x in tally.measures if "sum" in x) if other is m][0]
+    i = _index(tally, m)
     return sum(t.sums[i] for t in row.picked(m["sum"]))
+
+
+def _index(tally: Tally, m: dict) -> int:
+    """Where a sum or mean column's values are among an item's summed values."""
+    return [j for j, other in enumerate(x for x in tally.measures if "sum" in x or "mean" in x) if other is m][0]
+
+
+def _mean(tally: Tally, row: _Row, m: dict) -> Any:
+    """A mean column's value: the average of the values the row's items have, as a
+    Percent of `max` where it is given, else to two places; empty where none has one."""
+    i = _index(tally, m)
+    tags = row.picked(m["mean"])
+    n = sum(t.ns[i] for t in tags)
+    if not n:
+        return ""
+    avg = sum(t.sums[i] for t in tags) / n
+    top = m["mean"].get("max")
+    return Percent(float(avg) / top) if top else round(float(avg), 2)
 
 
 def _cells(tally: Tally, row: _Row, total: int | float, running: int | float) -> list[Any]:
@@ -330,6 +361,8 @@ def _cells(tally: Tally, row: _Row, total: int | float, running: int | float) ->
     for m in tally.measures:
         if any(kind in m for kind in AMOUNTS):
             out.append(_amount(tally, row, m))
+        elif "mean" in m:
+            out.append(_mean(tally, row, m))
         elif "percent" in m:
             spec = m["percent"] or {}
             over = sum(t.count for t in row.picked(spec.get("over")))

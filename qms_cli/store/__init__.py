@@ -380,7 +380,7 @@ class Store:
         return Evaluator(
             rt=rt, data=data, types=self.record_type, fetch=self.fetch, scan=self.scan,
             today=today or self.now().date(), tz=self.config.tz, computing=computing, now=self.now(),
-            today_words=_("the day it happened on paper") if on_paper else _("today"),
+            today_words=_("the day it happened on paper") if on_paper else _("today"), config=self.config,
         )
 
     def forget(self) -> None:

@@ -31,6 +31,11 @@ ROLES = {
     "general_manager": ("总经理", "General manager"),
     "sales": ("销售部", "Sales"),
     "document_controller": ("文控", "Document controller"),
+    "warehouse": ("仓库", "Warehouse"),
+    "service_manager": ("售后服务部经理", "After-sales service manager"),
+    "service_engineer": ("售后服务工程师", "Service engineer"),
+    "sales_vp": ("分管销售副总", "Vice-president, sales"),
+    "quality_vp": ("质量副总", "Vice-president, quality"),
     "department_head": ("部门负责人", "Department head"),
     "qms_admin": ("体系管理员", "QMS administrator"),
 }

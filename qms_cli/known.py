@@ -1,0 +1,93 @@
+"""Records known by name: where other records write a name in free text (a complaint's
+customer.name) and one record holds that name or an alias (a customer, `known_as:` in its
+declaration). Matching is by the name as written, spaces and the letter case of Latin
+letters aside, so that 上汽大众汽车有限公司（宁波分公司） is one customer's alias and not a guess.
+Records that name one are never edited to say so: a closed complaint stays as it was
+signed, and the customer record carries the names it is known by."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import BadInput, Refused
+from .i18n import _
+from .model import values
+from .suggest import closest
+
+
+def key(name: Any) -> str:
+    """A name as it is matched: its words, single-spaced, Latin letters in lower case."""
+    return " ".join(str(name).split()).casefold()
+
+
+def names_of(rt, data: Any) -> list[str]:
+    """Every name a record of `rt` is known by (its name and aliases), as written."""
+    out: list[str] = []
+    for path in rt.known_as.names:
+        value = values.get(data, path)
+        for one in value if isinstance(value, list) else [value]:
+            if not values.is_empty(one) and str(one).strip() not in out:
+                out.append(str(one).strip())
+    return out
+
+
+def index(store, rt, problems: list[str] | None = None) -> dict[str, str]:
+    """{matched name: record ID} over every record of `rt` in the store."""
+    found: dict[str, str] = {}
+    for data in store.scan(rt.name, problems):
+        for name in names_of(rt, data):
+            found.setdefault(key(name), str(data.get("id")))
+    return found
+
+
+def written(store, rt, problems: list[str] | None = None) -> dict[str, list[str]]:
+    """{name as written: IDs of the records that write it} over the records that name a
+    record of `rt` in free text (complaints and returns, for a customer)."""
+    out: dict[str, list[str]] = {}
+    for type_name, path in rt.known_as.by:
+        for data in store.scan(type_name, problems):
+            name = values.get(data, path)
+            if not values.is_empty(name):
+                out.setdefault(" ".join(str(name).split()), []).append(str(data.get("id")))
+    return out
+
+
+def unmatched(store, rt, problems: list[str] | None = None) -> list[tuple[str, list[str], str | None]]:
+    """(name, the records that write it, the closest record's ID or None) for each name
+    written in free text that no record of `rt` is known by, most used first."""
+    known = index(store, rt, problems)
+    by_name = dict(known)
+    out = []
+    for name, ids in written(store, rt, problems).items():
+        if key(name) in known:
+            continue
+        near = closest(key(name), list(by_name), cutoff=0.5)
+        out.append((name, sorted(ids), by_name[near] if near else None))
+    return sorted(out, key=lambda row: (-len(row[1]), row[0]))
+
+
+def link(store, rt, record_id: str, names: list[str], by=None):
+    """Add `names` to the names record `record_id` is known by (one commit): refused for a
+    name another record of `rt` is known by; a name it already has is left as it is."""
+    from . import engine
+
+    if not names:
+        raise BadInput(_("name the names to link to {id}, as the records write them").format(id=record_id))
+    known = index(store, rt)
+    own = store.read(record_id, rt.name)
+    mine = {key(n) for n in names_of(rt, own.data)}
+    adding = []
+    for name in names:
+        text = " ".join(str(name).split())
+        if not text:
+            raise BadInput(_("an empty name is not a name"))
+        other = known.get(key(text))
+        if other is not None and other != record_id:
+            raise Refused(_("'{name}' is already the name of {other}: a name belongs to one {type}").format(
+                name=text, other=other, type=rt.name))
+        if key(text) not in mine and text not in adding:
+            adding.append(text)
+    if not adding:
+        return None
+    return engine.set(store, rt.name, record_id, [f"{rt.known_as.add_to}+={n}" for n in adding],
+                      _("known as: {names}").format(names="; ".join(adding)), by=by)
