@@ -10,13 +10,27 @@ one, qms refuses and names the package, which the last tests check."""
 from __future__ import annotations
 
 import re
+import shutil
 import zipfile
 
 import pytest
+from conftest import REPO, git
 from openpyxl import load_workbook
-from test_ledgers import SAMPLE_NOW, md_rows, sample  # noqa: F401  (sample: the fixture)
+from test_ledgers import SAMPLE_NOW, md_rows
 
 from qms_cli.reports import chart as charts
+
+@pytest.fixture
+def sample(tmp_path):
+    """A copy of the sample store's qms.yaml and records, committed (as in test_ledgers)."""
+    root = tmp_path / "sample"
+    shutil.copytree(REPO / "records", root / "records")
+    shutil.copy(REPO / "qms.yaml", root / "qms.yaml")
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "-c", "user.name=x", "-c", "user.email=x@example.com", "commit", "-q", "-m", "sample")
+    return root
+
 
 TEXT = re.compile(r"<text\b[^>]*>([^<]*)</text>")  # an SVG text element, drawn by the viewer's font
 
@@ -287,3 +301,16 @@ def test_a_chart_without_chinese_text_needs_no_chinese_font(qms, sample, tmp_pat
     assert r.code == 0, r.text
     text = out.with_suffix(".svg").read_text(encoding="utf-8")
     assert {"Phone", "Complaints", "Month"} <= set(svg_texts(text)) and "font-family: 'DejaVu Sans'" in text
+
+
+def test_a_font_matplotlib_ships_never_sets_the_chinese_text():
+    """None of matplotlib's own fonts has Chinese characters, and its Last Resort font
+    (3.10 and later) 'has' every one as a box: taking it would print tofu."""
+    import matplotlib
+    from matplotlib import font_manager as fm
+
+    own = [f for f in fm.fontManager.ttflist if f.fname.startswith(matplotlib.get_data_path())]
+    assert any(f.name == "DejaVu Sans" for f in own)
+    assert not [f.name for f in own if charts.candidate(f)]
+    picked = charts.cjk_font(set("客诉件数"))  # this machine's (CI installs fonts-wqy-microhei)
+    assert picked is not None and not picked.startswith("Last Resort") and picked != "DejaVu Sans"

@@ -302,6 +302,17 @@ def _covers(path: str, needed: set[str]) -> bool:
     return all(ord(ch) in charmap for ch in needed)
 
 
+def candidate(entry: Any) -> bool:
+    """Whether a font of matplotlib's list (a FontEntry) may set a chart's Chinese text: a
+    TrueType or OpenType font of the machine's, not one matplotlib ships (none has Chinese
+    characters, and its Last Resort font maps every character to a box: tofu)."""
+    import matplotlib
+
+    own = os.path.realpath(matplotlib.get_data_path())
+    return (not entry.fname.lower().endswith((".afm", ".pfb")) and not entry.name.startswith("Last Resort")
+            and not os.path.realpath(entry.fname).startswith(own + os.sep))
+
+
 def cjk_font(needed: set[str]) -> str | None:
     """The family name of an installed font that has every character of `needed`: one of
     CJK_FAMILIES first, else any; a font installed since matplotlib cached its list of
@@ -312,9 +323,7 @@ def cjk_font(needed: set[str]) -> str | None:
         ranked = sorted(entries, key=lambda f: (CJK_FAMILIES.index(f.name) if f.name in CJK_FAMILIES
                                                 else len(CJK_FAMILIES), f.name, f.fname))
         for entry in ranked:
-            if entry.name == LATIN or (entry.name not in CJK_FAMILIES and entry.fname.endswith(".afm")):
-                continue
-            if _covers(entry.fname, needed):
+            if candidate(entry) and _covers(entry.fname, needed):
                 return entry.name
         return None
 
