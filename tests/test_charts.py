@@ -314,3 +314,17 @@ def test_a_font_matplotlib_ships_never_sets_the_chinese_text():
     assert not [f.name for f in own if charts.candidate(f)]
     picked = charts.cjk_font(set("客诉件数"))  # this machine's (CI installs fonts-wqy-microhei)
     assert picked is not None and not picked.startswith("Last Resort") and picked != "DejaVu Sans"
+
+
+def test_matplotlib_keeps_no_cache_in_the_store(qms_subprocess, sample, tmp_path):
+    """A store that is also the home folder: matplotlib's font cache goes elsewhere, and
+    what the store's git sees is what it saw before."""
+    before = git(sample, "status", "--porcelain", "--ignored")
+    out = tmp_path / "f.md"
+    r = qms_subprocess("report", "failures", "-o", str(out), root=sample,
+                       env={**SAMPLE_NOW, "HOME": str(sample), "XDG_CONFIG_HOME": "", "XDG_CACHE_HOME": "",
+                            "MPLCONFIGDIR": ""})
+    assert r.code == 0, r.text
+    assert out.with_suffix(".svg").is_file()
+    assert not (sample / ".cache").exists() and not (sample / ".config").exists()
+    assert git(sample, "status", "--porcelain", "--ignored") == before

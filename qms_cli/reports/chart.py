@@ -258,16 +258,15 @@ def _inside(path: Path, root: Path | None) -> bool:
 
 
 def _usable(folder: Path, root: Path | None) -> bool:
-    """Whether matplotlib may keep its font cache in `folder`: writable (or creatable) and
-    not inside the store."""
+    """Whether matplotlib may keep its font cache in `folder`: not inside the store, and
+    there and writable (made as matplotlib would make it)."""
     if _inside(folder, root):
         return False
-    probe = folder
-    while not probe.exists():
-        if probe.parent == probe:
-            return False
-        probe = probe.parent
-    return probe.is_dir() and os.access(probe, os.W_OK | os.X_OK)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return False
+    return folder.is_dir() and os.access(folder, os.W_OK | os.X_OK)
 
 
 def _config_dir(root: Path | None) -> None:
