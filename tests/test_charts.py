@@ -328,3 +328,17 @@ def test_matplotlib_keeps_no_cache_in_the_store(qms_subprocess, sample, tmp_path
     assert out.with_suffix(".svg").is_file()
     assert not (sample / ".cache").exists() and not (sample / ".config").exists()
     assert git(sample, "status", "--porcelain", "--ignored") == before
+
+
+def test_a_value_is_drawn_as_text_never_as_tex_or_a_control_character(qms, sample, tmp_path):
+    """A failure mode written with $…$ (matplotlib would typeset it as TeX, and fail on a
+    broken one) and a control character (not allowed in XML): drawn as it reads."""
+    path = sample / "records" / "complaint" / "CMP-2026-0001.yaml"
+    text = path.read_text(encoding="utf-8").replace("failure_mode: 渗漏", 'failure_mode: "$\\\\frac{渗$ \\a"')
+    path.write_text(text, encoding="utf-8")
+    git(sample, "-c", "user.name=x", "-c", "user.email=x@example.com", "commit", "-qam", "a failure mode by hand")
+    out = tmp_path / "f.md"
+    r = qms("report", "failures", "-o", str(out), root=sample, env=SAMPLE_NOW)
+    assert r.code == 0, r.text
+    labels = svg_texts(out.with_suffix(".svg").read_text(encoding="utf-8"))
+    assert "5Q0 611 701 F · $\\frac{渗$ \\x07" in labels, labels

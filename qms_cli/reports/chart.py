@@ -33,6 +33,7 @@ from typing import Any, Callable
 
 from ..errors import BadInput, QmsError
 from ..i18n import _
+from ..text import visible
 from ..wording import words
 from .tally import MEASURES, Percent, Tally
 
@@ -167,8 +168,14 @@ def _number(cell: Any) -> float | None:
     return float(cell)
 
 
+LABEL_MAX = 30  # characters of a label; a longer one is cut (the table has it whole)
+
+
 def _label(cells: list[Any]) -> str:
-    return " · ".join(str(c) for c in cells if str(c) != "") or "—"
+    """A row's keys as one label: shown on one line, control characters escaped, cut to
+    LABEL_MAX characters."""
+    text = visible(" · ".join(str(c) for c in cells if str(c) != ""), one_line=True) or "—"
+    return text if len(text) <= LABEL_MAX else text[:LABEL_MAX - 1] + "…"
 
 
 def plot(report: Any) -> Plot | None:
@@ -364,7 +371,8 @@ def svg(report: Any, root: Path | None = None) -> bytes | None:
     with matplotlib.rc_context():
         matplotlib.rcdefaults()  # not a matplotlibrc of the store or the user: the same bytes everywhere
         matplotlib.rcParams.update({
-            "svg.fonttype": "none", "svg.hashsalt": "qms", "font.family": "sans-serif",
+            # text.parse_math off: a value such as "$\\frac" is text, not TeX to typeset
+            "svg.fonttype": "none", "svg.hashsalt": "qms", "text.parse_math": False, "font.family": "sans-serif",
             "font.sans-serif": families, "axes.unicode_minus": False,
         })
         return _draw(p, Figure, FigureCanvasSVG, MaxNLocator, PercentFormatter)
