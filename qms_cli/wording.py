@@ -15,7 +15,7 @@ WORDS = {
         "none": "无", "profile": "时限标准", "at": "截至", "final": "（终态）", "number": "编号",
         # ledgers
         "total": "合计", "printed": "制表时间", "period": "期间", "type_number": "{type}编号",
-        "counted": "统计{type}数",
+        "counted": "统计{type}数", "chart_data": "图表数据",
         # values and acts
         "yes": "是", "no": "否", "entered": "{on} 补录（{at} 录入）",
     },
@@ -27,7 +27,7 @@ WORDS = {
         "role": "role", "none": "none", "profile": "time limits", "at": "as of",
         "final": "(final)",
         "total": "Total", "printed": "Printed", "period": "Period", "type_number": "{type} No.",
-        "counted": "{type}s counted",
+        "counted": "{type}s counted", "chart_data": "Chart data",
         "yes": "Yes", "no": "No", "entered": "{on} (entered afterwards on {at})",
     },
 }

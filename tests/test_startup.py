@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -18,7 +19,7 @@ from qms_cli.paths import builtin_type_names
 STARTUP = {"qms_cli", "qms_cli.__main__", "qms_cli.cli", "qms_cli.cli.base", "qms_cli.cli.registry",
            "qms_cli.i18n", "qms_cli.paths", "qms_cli.text"}
 HEAVY = ("git", "gitdb", "ruamel", "yaml", "jinja2", "markupsafe", "rich", "openpyxl", "chinese_calendar",
-         "filelock", "dateutil", "jsonschema", "pygments", "markdown_it")
+         "filelock", "dateutil", "jsonschema", "pygments", "markdown_it", "matplotlib")
 
 # Runs qms as `python -m qms_cli ARGS` does, then names what it imported beyond STARTUP.
 PROBE = """
@@ -98,3 +99,23 @@ def test_a_record_type_is_listed_with_the_help_its_verbs_have(type_name):
     listed = registry.type_command(type_name)
     assert listed.help == listed.command().help and "new, show, list, set, move, fields" in listed.help
     assert {"new", "show", "list", "set", "move", "fields", "attach"} <= set(listed.command().commands)
+
+
+SAMPLE = Path(__file__).resolve().parent.parent  # the checkout is itself a store
+
+
+@pytest.mark.parametrize("args", [
+    ["report", "failures"],  # Markdown on standard output: no chart
+    ["report", "on-time", "--period", "2026", "--format", "xlsx", "-o", "{tmp}/t.xlsx"],  # Excel draws its own
+    ["report", "failures", "--no-chart", "-o", "{tmp}/f.md"],
+    ["complaint", "show", "CMP-2026-0001"],
+])
+def test_a_command_that_draws_no_chart_imports_no_matplotlib(tmp_path, args):
+    found, out = imported([a.format(tmp=tmp_path) for a in args], SAMPLE, {"QMS_NOW": "2026-11-25T09:00"})
+    assert "qms_cli.reports.chart" in found or args[0] == "complaint", found  # the probe sees what is loaded
+    assert not [m for m in found if m.split(".")[0] == "matplotlib"], (args, out)
+
+
+def test_a_report_with_its_chart_beside_it_imports_matplotlib_then(tmp_path):
+    found, out = imported(["report", "failures", "-o", str(tmp_path / "f.md")], SAMPLE, {"QMS_NOW": "2026-11-25T09:00"})
+    assert "matplotlib" in found and (tmp_path / "f.svg").is_file(), out

@@ -215,6 +215,8 @@ def report(
     where: List[str] = typer.Option([], "--where", "-w", help=_("A filter on the report's records, as for list (repeat to narrow): FIELD=VALUE, FIELD~TEXT, "
                                  "FIELD>=VALUE, FIELD<=VALUE; e.g. department=质量部."), metavar="COND"),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help=_("Write to FILE (xlsx needs it)."), metavar="FILE"),
+    no_chart: bool = typer.Option(False, "--no-chart", help=_("Leave out the report's chart (the SVG beside -o FILE.md, "
+                                                              "the chart in the xlsx).")),
 ) -> None:
     from ..errors import BadInput
     from ..reports import FORMATS, build, text_of, to_csv, to_markdown, to_xlsx
@@ -235,10 +237,47 @@ def report(
     if fmt == "xlsx":
         if output is None:
             raise BadInput(_("--format xlsx writes a file: give -o FILE.xlsx (or -o - for standard output)"))
-        write_out(store, "", output, rep.count, writer=lambda: to_xlsx(rep))
+        write_out(store, "", output, rep.count, writer=lambda: to_xlsx(rep, chart=not no_chart))
         return
-    text = to_csv(rep) if fmt == "csv" else to_markdown(rep, store.config.company, lang, store.now().strftime("%Y-%m-%d %H:%M"))
-    write_out(store, text, output, rep.count)
+    if fmt == "csv":
+        write_out(store, to_csv(rep), output, rep.count)
+        return
+    link = None if no_chart or rep.chart is None else write_chart(store, rep, output)
+    write_out(store, to_markdown(rep, store.config.company, lang, store.now().strftime("%Y-%m-%d %H:%M"), link),
+              output, rep.count)
+
+
+def write_chart(store, rep, output: Path | None) -> str | None:
+    """Write the chart of report `rep` as FILE.svg beside the Markdown `-o FILE.md`, before
+    the Markdown, and return its address for the Markdown; None (nothing written) when the
+    Markdown goes to standard output or a device, or the report has nothing to draw."""
+    import os
+    import stat
+    from urllib.parse import quote
+
+    from ..errors import BadInput
+    from ..files import output as out
+    from ..reports.chart import svg
+
+    if output is None or str(output) == "-":
+        return None
+    md = out.target(store.root, output)
+    try:
+        if not stat.S_ISREG(os.stat(md).st_mode):
+            return None
+    except OSError:
+        pass  # a new file
+    beside = output.with_suffix(".svg")
+    if os.path.realpath(beside) == os.path.realpath(output):
+        raise BadInput(_("{path}: the Markdown's chart is written beside it as FILE.svg; give -o FILE.md").format(
+            path=output))
+    target = out.target(store.root, beside)
+    data = svg(rep, store.root)
+    if data is None:
+        return None
+    out.write(target, data, str(beside))
+    err(_("wrote {path}").format(path=beside))
+    return quote(beside.name)
 
 
 @handled

@@ -30,6 +30,7 @@ from ..text import FORMULA_START, markdown, spreadsheet, xlsx_text
 from ..views import matches, parse_condition
 from ..wording import punctuation, words
 from ..views import shown as _shown_plain
+from . import chart as charts
 from . import tally as tallies
 from .tally import Percent
 
@@ -97,6 +98,7 @@ class Report:
     note: str | None = None  # how the ledger counts (a tally's), printed under its title
     counted: int | None = None  # a tally: how many records it counted
     counted_label: str | None = None  # ... and what they are (统计客诉数, Customer complaints counted)
+    chart: charts.Chart | None = None  # a tally's declared chart that fits this table (reports/chart.py)
 
     @property
     def count(self) -> int:
@@ -161,6 +163,8 @@ def build(store, name: str, lang: str, period: str | None = None, where: list[st
                 name=name, by=by, choices=", ".join(str(v) for v in spec["views"])))
         raise BadInput(_("report '{name}' lists records and has no --by (a tally such as on-time or failures has)")
                        .format(name=name))
+    if spec.get("chart") is not None:
+        raise BadInput(_("report '{name}': chart: only a tally (tally:) is drawn as a chart").format(name=name))
     problems: list[str] = []
     groups: dict[str, list[list[Cell]]] = {}
     # the report's own records, then those of each `also:` source (another record type whose
@@ -237,6 +241,7 @@ def _tally(store, name: str, spec: dict, rt, title: str, lang: str, period: str 
     """A report declared with `tally:` (reports/tally.py): the records are read once, in
     parallel on a large store, and each hands back only the short tuples it adds."""
     tally = tallies.parse(rt, name, spec["tally"], by, views=list(spec.get("views") or {}))
+    chart = charts.parse(name, spec.get("chart"), tally, tally.by_month(period))
     conditions = [(k, str(v).lower() if isinstance(v, bool) else str(v)) for k, v in (spec.get("where") or {}).items()]
     conditions += extra
     unless = _unless(spec)
@@ -282,6 +287,7 @@ def _tally(store, name: str, spec: dict, rt, title: str, lang: str, period: str 
         note=(note.get(lang) or note.get("en")) if isinstance(note, dict) else (str(note) if note else None),
         counted=records,
         counted_label=words(lang)["counted"].format(type=rt.label.get(lang) or rt.label.get("en") or rt.name),
+        chart=chart,
     )
 
 
@@ -381,7 +387,9 @@ def _typed(kind: str, value: Any) -> Cell | None:
     return None
 
 
-def to_markdown(report: Report, company: str, lang: str, printed: str) -> str:
+def to_markdown(report: Report, company: str, lang: str, printed: str, chart: str | None = None) -> str:
+    """The ledger as Markdown; `chart`, the address of its chart's SVG beside it, is shown
+    under the title block."""
     w, marks = words(lang), punctuation(lang)
     out = [f"# {markdown(company)}" if company else "", f"## {markdown(report.title)}", ""]
     meta = f"{w['printed']}{marks['label']}{printed}"
@@ -390,6 +398,8 @@ def to_markdown(report: Report, company: str, lang: str, printed: str) -> str:
     out += [meta, ""]
     if report.note:
         out += [f"> {markdown(report.note)}", ""]
+    if chart:
+        out += [f"![{markdown(report.title)}]({chart})", ""]
     for group, rows in report.groups:
         if report.group_label:
             out += [f"### {markdown(report.group_label)}{marks['label']}{markdown(group) or '—'}", ""]
@@ -479,11 +489,12 @@ def _cell_width(value: Cell) -> int:
     return display_width(xlsx_text(value) if isinstance(value, str) else text_of(value))
 
 
-def to_xlsx(report: Report) -> bytes:
+def to_xlsx(report: Report, chart: bool = True) -> bytes:
     """The ledger as the bytes of an xlsx workbook: a title block (company, the report's
     name, its period, when it was made in the store's time zone), the header row frozen
     with the rows below it scrolling and filterable, typed cells, and columns as wide as
-    their text (a Chinese character counting two)."""
+    their text (a Chinese character counting two); with `chart`, the report's chart as an
+    Excel chart of its cells beside the table."""
     import io
 
     from openpyxl import Workbook
@@ -536,6 +547,8 @@ def to_xlsx(report: Report) -> bytes:
     ws.print_title_rows = f"{header}:{header}"
     for col, width in enumerate(widths, start=1):
         ws.column_dimensions[get_column_letter(col)].width = min(WIDTH_MAX, max(WIDTH_MIN, width + 2))
+    if chart:
+        charts.to_sheet(wb, ws, report, header, 2 if report.group_label else 1, _put)
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
