@@ -274,10 +274,10 @@ def _equals(value: Any, wanted: str) -> bool:
 
 
 def matches(rt: RecordType, data: Any, where: list) -> bool:
-    """Whether the record holds every condition: a `Condition`, or a (FIELD, VALUE) pair
-    read as FIELD=VALUE (report declarations)."""
+    """Whether the record holds every condition: a (FIELD, VALUE) pair read as FIELD=VALUE
+    (report declarations), or anything that `holds` (a `Condition`, a report's test)."""
     for c in where:
-        if isinstance(c, Condition):
+        if not isinstance(c, tuple):
             if not c.holds(data):
                 return False
         elif not _equals(values.get(data, c[0]), c[1]):

@@ -205,12 +205,16 @@ def write_out(store, text: str, output: Path | None, rows: int | None = None, wr
 @handled
 def report(
     name: str = typer.Argument(..., help=_("controlled-documents, documents-in-use, recall, complaints, on-time, failures, "
-                                           "returns, capa (or a store's own reports/NAME.yaml).")),
+                                           "returns, capa, satisfaction, service-monthly, visits, customer (or a "
+                                           "store's own reports/NAME.yaml).")),
     period: Optional[str] = typer.Option(None, "--period", help=_("YYYY, YYYY-Qn or YYYY-MM, for reports over a period."), metavar="PERIOD"),
     by: Optional[str] = typer.Option(None, "--by", help=_("What the rows are by, or another view: on-time by class (default) or "
                                                            "customer; failures by part (default) or mode; returns by "
                                                            "disposition (default), customer, part or on-time; capa "
-                                                           "effectiveness."), metavar="NAME"),
+                                                           "effectiveness; satisfaction by customer (default) or "
+                                                           "period, or below-target."), metavar="NAME"),
+    of: Optional[str] = typer.Option(None, "--of", help=_("The record a report is about: the customer of "
+                                                          "`report customer`."), metavar="ID"),
     fmt: str = typer.Option("md", "--format", help=_("md, csv or xlsx."), metavar="md|csv|xlsx"),
     where: List[str] = typer.Option([], "--where", "-w", help=_("A filter on the report's records, as for list (repeat to narrow): FIELD=VALUE, FIELD~TEXT, "
                                  "FIELD>=VALUE, FIELD<=VALUE; e.g. department=质量部."), metavar="COND"),
@@ -225,14 +229,17 @@ def report(
         raise BadInput(_("--format '{format}': expected md, csv or xlsx").format(format=fmt))
     store = open_store()
     lang = lang_of(store)
-    rep = build(store, name, lang, period, list(where), by)
+    rep = build(store, name, lang, period, list(where), by, of)
     for p in rep.problems:  # left out of the ledger: said, as `list` says it
         err(_("{problem} (left out of the report)").format(problem=p))
     if options().json:
-        emit_json({"report": rep.name, "title": rep.title, "columns": rep.columns,
-                   "groups": [{"group": g, "rows": [[text_of(c) for c in row] for row in rows]} for g, rows in rep.groups],
-                   "count": rep.count, "left_out": rep.problems,
-                   **({"counted": rep.counted} if rep.counted is not None else {})})
+        def table(r) -> dict:
+            return {"title": r.title, "columns": r.columns,
+                    "groups": [{"group": g, "rows": [[text_of(c) for c in row] for row in rows]} for g, rows in r.groups],
+                    "count": r.count, **({"counted": r.counted} if r.counted is not None else {})}
+
+        body = {"sections": [table(s) for s in rep.sections], "count": rep.count} if rep.sections else table(rep)
+        emit_json({"report": rep.name, **body, "title": rep.title, "left_out": rep.problems})
         return
     if fmt == "xlsx":
         if output is None:

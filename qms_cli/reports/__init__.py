@@ -21,6 +21,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from ..deadlines import deadlines
 from ..errors import BadInput
 from ..files import safefs, yamlio
 from ..i18n import _
@@ -99,9 +100,12 @@ class Report:
     counted: int | None = None  # a tally: how many records it counted
     counted_label: str | None = None  # ... and what they are (统计客诉数, Customer complaints counted)
     chart: charts.Chart | None = None  # a tally's declared chart that fits this table (reports/chart.py)
+    sections: list["Report"] = field(default_factory=list)  # a report of several tables (月度服务报告)
 
     @property
     def count(self) -> int:
+        if self.sections:
+            return sum(s.count for s in self.sections)
         return sum(len(rows) for _group, rows in self.groups)
 
 
@@ -141,11 +145,98 @@ def declaration(store, name: str) -> Any:
 
 
 def build(store, name: str, lang: str, period: str | None = None, where: list[str] = (),
-          by: str | None = None) -> Report:
+          by: str | None = None, of: str | None = None) -> Report:
     """The report `name` (a store's own reports/NAME.yaml before the built-in one) over
-    `period`, narrowed by `where` (as for list); `by` picks a tally's keys. Everything the
-    user gave is checked before a record is read."""
+    `period`, narrowed by `where` (as for list); `by` picks a tally's keys or a view; `of`
+    names the record a report is about (a customer's history). Everything the user gave is
+    checked before a record is read."""
     spec, by = _view(declaration(store, name), name, by)
+    subject = _subject(store, name, spec, of)
+    if spec.get("sections") is not None:
+        return _sections(store, name, spec, lang, period, list(where), by, subject)
+    return _build(store, name, spec, lang, period, where, by, subject)
+
+
+def _subject(store, name: str, spec: dict, of: str | None) -> tuple[Any, Any] | None:
+    """(record type, record) of the record a report is about (`of: customer`, --of ID)."""
+    about = spec.get("of")
+    if about is None:
+        if of is not None:
+            raise BadInput(_("report '{name}' is not about one record: it takes no --of").format(name=name))
+        return None
+    if of is None:
+        raise BadInput(_("report '{name}' is about one {type}: give --of ID").format(name=name, type=about))
+    rt = store.record_type(str(about))
+    return rt, store.read(of, rt.name).data
+
+
+def _belongs(store, subject: tuple[Any, Any] | None, part: dict, rt, name: str):
+    """A test of whether a record of `rt` belongs to the report's subject, by the part's
+    `match: {FIELD: id | known_as}`: the field names the subject's ID, or (free text) one of
+    the names the subject is known by. None when the report has no subject."""
+    if subject is None:
+        return None
+    from .. import known
+
+    srt, sdata = subject
+    match = part.get("match") or {}
+    if not isinstance(match, dict) or not match or any(v not in ("id", "known_as") for v in match.values()):
+        raise BadInput(_("report '{name}': {type}: match: expected {{FIELD: id or known_as}}").format(
+            name=name, type=rt.name))
+    for path in match:
+        if rt.field(str(path)) is None:
+            raise BadInput(_("report '{name}': {type}: match: '{field}' is not a field of {type}").format(
+                name=name, type=rt.name, field=path))
+    sid = str(sdata.get("id"))
+    names = {known.key(n) for n in known.names_of(srt, sdata)} if srt.known_as is not None else set()
+
+    def test(data: Any) -> bool:
+        for path, how in match.items():
+            value = values.get(data, str(path))
+            if how == "id" and (str(value) == sid or isinstance(value, list) and sid in map(str, value)):
+                return True
+            if how == "known_as" and not values.is_empty(value) and known.key(value) in names:
+                return True
+        return False
+
+    return test
+
+
+def _sections(store, name: str, spec: dict, lang: str, period: str | None, where: list[str], by: str | None,
+              subject) -> Report:
+    """A report of several tables (`sections:`), each a report of its own record type over
+    the same period (where it has one) and subject."""
+    parts = spec["sections"]
+    if not isinstance(parts, list) or not parts or not all(isinstance(p, dict) and p.get("type") for p in parts):
+        raise BadInput(_("report '{name}': sections: expected a list of tables, each with its type:").format(name=name))
+    if where:
+        raise BadInput(_("report '{name}' has tables of several record types: it takes no --where").format(name=name))
+    if by is not None:
+        raise BadInput(_("report '{name}' has no --by '{by}'").format(name=name, by=by))
+    if period is not None and not any(p.get("period_field") for p in parts):
+        raise BadInput(_("report '{name}' has no period (it lists what is current)").format(name=name))
+    built = [_build(store, name, p, lang, period if p.get("period_field") else None, (), None, subject)
+             for p in parts]
+    label = spec.get("label") or {}
+    title = label.get(lang, name) if isinstance(label, dict) else str(label)
+    if subject is not None:
+        srt, sdata = subject
+        shown_as = values.get(sdata, srt.title_field) if srt.title_field else None
+        title += punctuation(lang)["label"] + " ".join(str(x) for x in (sdata.get("id"), shown_as) if x)
+    note = spec.get("note")
+    problems = []
+    for b in built:
+        problems += [p for p in b.problems if p not in problems]
+    return Report(
+        name=name, title=title, columns=[], groups=[], group_label=None, period=period, problems=problems,
+        lang=lang, company=str(store.config.company or ""), generated=store.now().astimezone(store.config.tz),
+        note=(note.get(lang) or note.get("en")) if isinstance(note, dict) else (str(note) if note else None),
+        sections=built,
+    )
+
+
+def _build(store, name: str, spec: dict, lang: str, period: str | None, where, by: str | None, subject) -> Report:
+    """One table: a list of records (or of the items of a list) or a tally."""
     rt = store.record_type(spec["type"])
     columns = [c if isinstance(c, dict) else {"path": c} for c in spec.get("columns") or []]
     window = parse_period(period) if period else None
@@ -155,6 +246,9 @@ def build(store, name: str, lang: str, period: str | None = None, where: list[st
     extra = [parse_condition(rt, w, store.config.tz, lang) for w in where]
     label = spec.get("label") or {}
     title = label.get(lang, name) if isinstance(label, dict) else str(label)
+    belongs = _belongs(store, subject, spec, rt, name)
+    if belongs is not None:
+        extra.append(_Test(belongs))
     if spec.get("tally") is not None:
         return _tally(store, name, spec, rt, title, lang, period, window, extra, by)
     if by is not None:
@@ -180,15 +274,28 @@ def build(store, name: str, lang: str, period: str | None = None, where: list[st
         if len(part_columns) != len(columns):
             raise BadInput(_("report '{name}': also {type}: {n} columns; expected {expected}, one for each of the "
                              "report's").format(name=name, type=part["type"], n=len(part_columns), expected=len(columns)))
+        test = _belongs(store, subject, part, part_rt, name) if i else None
         _collect(store, part_rt, part, part_columns, window if i == 0 or part.get("period_field") else None,
-                 extra if i == 0 else [], lang, problems, groups)
+                 extra if i == 0 else [_Test(test)] if test else [], lang, problems, groups)
     group_by = spec.get("group_by")
 
     def head(c: dict) -> str:
         if "label" in c:
             return c["label"][lang] if isinstance(c["label"], dict) else str(c["label"])
+        if "deadline" in c:  # a time limit's label, and what of it is shown
+            spec_ = next((d for d in rt.deadlines if d.name == c["deadline"]), None)
+            word = words(lang)["due"] if c.get("show", "due") == "due" else words(lang)["state"]
+            return f"{spec_.label.get(lang) if spec_ else c['deadline']}{word}"
+        if "path" not in c:
+            return ""
         if c["path"] == "id":  # a report that does not name it: 客诉编号, "Customer complaint No."
             return words(lang)["type_number"].format(type=rt.label.get(lang) or rt.label.get("en") or rt.name)
+        first, _dot, rest = c["path"].partition(".")
+        via = rt.field(first) if rt.field(c["path"]) is None and rest else None
+        if via is not None and via.type == "ref":  # through a reference: the other record's field
+            if rest == "state":  # 纠正/预防措施状态
+                return f"{via.text(lang)}{words(lang)['state']}"
+            return store.record_type(via.to).label_of(rest, lang)
         return rt.label_of(c["path"], lang)
 
     return Report(
@@ -205,6 +312,17 @@ def build(store, name: str, lang: str, period: str | None = None, where: list[st
     )
 
 
+@dataclass(frozen=True)
+class _Test:
+    """A condition on a record given as a test (whether it belongs to the report's subject),
+    held alongside the --where conditions."""
+
+    test: Any
+
+    def holds(self, data: Any) -> bool:
+        return bool(self.test(data))
+
+
 def _view(spec: Any, name: str, by: str | None) -> tuple[dict, str | None]:
     """The declaration `--by` asks for, and what is left of `--by` for a tally: a report
     may declare other views of its records under `views: {NAME: {...}}` (the open CAPA
@@ -216,7 +334,8 @@ def _view(spec: Any, name: str, by: str | None) -> tuple[dict, str | None]:
     if by is None or by not in views:
         return spec, by
     view = views[by]
-    merged = {k: v for k, v in spec.items() if k != "views" and not (k == "tally" and "tally" not in view)}
+    # a view that lists records drops the tally (and its chart) of the report it is a view of
+    merged = {k: v for k, v in spec.items() if k != "views" and not (k in ("tally", "chart") and "tally" not in view)}
     merged.update(view)
     merged["views"] = views  # so that an unknown --by still lists every view
     return merged, None
@@ -272,6 +391,7 @@ def _tally(store, name: str, spec: dict, rt, title: str, lang: str, period: str 
             continue
         records += 1
         found.extend(result)
+    found = _named_keys(store, rt, tally, found, name)
     note = spec.get("note")
     return Report(
         name=name,
@@ -289,6 +409,38 @@ def _tally(store, name: str, spec: dict, rt, title: str, lang: str, period: str 
         counted_label=words(lang)["counted"].format(type=rt.label.get(lang) or rt.label.get("en") or rt.name),
         chart=chart,
     )
+
+
+def _named_keys(store, rt, tally, found: list[tuple], name: str) -> list[tuple]:
+    """The items with each key that names a record shown as people know it: a reference by
+    the record's number and name (CUS-0002 奇瑞汽车股份有限公司); free text declared `as: TYPE`
+    by the record of TYPE known by it, where there is one, else as written."""
+    from .. import known
+
+    shown: dict[int, dict[Any, str]] = {}
+    for i, key in enumerate(tally.keys, start=1):
+        spec = rt.field(key.path)
+        target = key.known_as or (spec.to if spec is not None and spec.type == "ref" else None)
+        if not target:
+            continue
+        trt = store.record_type(str(target))
+        if key.known_as and trt.known_as is None:
+            raise BadInput(_("report '{name}': key {key}: as: a {type} is not known by a name").format(
+                name=name, key=key.path, type=target))
+        index = known.index(store, trt) if key.known_as else None
+        mapping: dict[Any, str] = {}
+        for item in found:
+            value = item[i]
+            if value in mapping or values.is_empty(value):
+                continue
+            rid = index.get(known.key(value)) if index is not None else str(value)
+            other = store.fetch(trt.name, rid) if rid else None
+            title = values.get(other, trt.title_field) if other is not None and trt.title_field else None
+            mapping[value] = " ".join(str(x) for x in (rid, title) if x) if other is not None else str(value)
+        shown[i] = mapping
+    if not shown:
+        return found
+    return [tuple(shown[i].get(v, v) if i in shown else v for i, v in enumerate(item)) for item in found]
 
 
 def _collect(store, rt, spec: dict, columns: list[dict], window, extra: list, lang: str, problems: list[str],
@@ -317,7 +469,8 @@ def _collect(store, rt, spec: dict, columns: list[dict], window, extra: list, la
 
     conditions = [(at(k), v) for k, v in conditions]
     unless = [(at(k), v) for k, v in _unless(spec)]
-    today = store.now().astimezone(store.config.tz).date()
+    now = store.now()
+    today = now.astimezone(store.config.tz).date()
     records = []
     for data in readable(rt.name):
         if not matches(rt, data, extra):
@@ -342,6 +495,13 @@ def _collect(store, rt, spec: dict, columns: list[dict], window, extra: list, la
         if c.get("state"):
             st = rt.workflow.states.get(data.get("state"))
             return st.label[lang] if st else str(data.get("state"))
+        if "deadline" in c:  # a time limit of the record: when it is due, or how it stands
+            found = next((d for d in deadlines(rt, data, store.config, now) if d.name == c["deadline"]), None)
+            if found is None:
+                return ""
+            if c.get("show", "due") == "due":
+                return found.due.astimezone(store.config.tz).replace(tzinfo=None)
+            return words(lang).get(found.status, found.status)
         if "overdue" in c:  # how many days ago a date passed (an open action's due date), else nothing
             day = values.to_date(values.get(data, at(str(c["overdue"]))))
             return (today - day).days if day is not None and day < today else ""
@@ -358,6 +518,11 @@ def _collect(store, rt, spec: dict, columns: list[dict], window, extra: list, la
             other = store.fetch(fs.to, value)  # another record: by its number as printed
             return store.record_type(fs.to).number_of(other) if other is not None else value
         if fs is None:
+            first, _dot, rest = p.partition(".")
+            via = rt.field(first)
+            if rest == "state" and via is not None and via.type == "ref":  # another record's state, by its label
+                st = store.record_type(via.to).workflow.states.get(str(value))
+                return st.label[lang] if st else str(value)
             return str(value)
         typed = _typed(fs.type, value)
         return shown(fs, value, lang) if typed is None else typed
@@ -400,9 +565,24 @@ def to_markdown(report: Report, company: str, lang: str, printed: str, chart: st
         out += [f"> {markdown(report.note)}", ""]
     if chart:
         out += [f"![{markdown(report.title)}]({chart})", ""]
+    if report.sections:  # each table under its own heading, a level down
+        for section in report.sections:
+            out += [f"### {markdown(section.title)}", ""]
+            if section.note:
+                out += [f"> {markdown(section.note)}", ""]
+            out += _md_tables(section, lang, "####")
+        return "\n".join(line for line in out if line is not None).strip("\n") + "\n"
+    out += _md_tables(report, lang, "###")
+    return "\n".join(line for line in out if line is not None).strip("\n") + "\n"
+
+
+def _md_tables(report: Report, lang: str, level: str) -> list[str]:
+    """A report's tables (one per group, under a heading of `level`) and its count line."""
+    w, marks = words(lang), punctuation(lang)
+    out: list[str] = []
     for group, rows in report.groups:
         if report.group_label:
-            out += [f"### {markdown(report.group_label)}{marks['label']}{markdown(group) or '—'}", ""]
+            out += [f"{level} {markdown(report.group_label)}{marks['label']}{markdown(group) or '—'}", ""]
         out.append("| " + " | ".join(markdown(c) for c in report.columns) + " |")
         out.append("|" + "---|" * len(report.columns))
         for r in rows:
@@ -415,7 +595,8 @@ def to_markdown(report: Report, company: str, lang: str, printed: str, chart: st
         out.append(f"{report.counted_label}{marks['label']}{report.counted}")
     else:
         out.append(f"{w['total']}{marks['label']}{report.count}")
-    return "\n".join(line for line in out if line is not None).lstrip("\n") + "\n"
+    out.append("")
+    return out
 
 
 def _table(report: Report) -> list[list[Cell]]:
@@ -433,8 +614,13 @@ def to_csv(report: Report) -> str:
 
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    for row in _table(report):
-        w.writerow([spreadsheet(c) if isinstance(c, str) else text_of(c) for c in row])
+    for i, part in enumerate(report.sections or [report]):
+        if report.sections:  # a report of several tables: each under its title, a blank line between
+            if i:
+                w.writerow([])
+            w.writerow([spreadsheet(part.title)])
+        for row in _table(part):
+            w.writerow([spreadsheet(c) if isinstance(c, str) else text_of(c) for c in row])
     return "\ufeff" + buf.getvalue()  # a BOM, so that Excel reads the Chinese as UTF-8
 
 
@@ -498,31 +684,54 @@ def to_xlsx(report: Report, chart: bool = True) -> bytes:
     import io
 
     from openpyxl import Workbook
+
+    wb = Workbook()
+    if report.sections:  # a sheet per table, each with the report's title block and its own
+        used: set[str] = set()
+        for i, section in enumerate(report.sections):
+            ws = wb.active if i == 0 else wb.create_sheet()
+            ws.title = _unique_title(_sheet_title(section.title), used)
+            _sheet(ws, section, report, chart=False)
+    else:
+        ws = wb.active
+        ws.title = _sheet_title(report.title)
+        header = _sheet(ws, report, report, chart)
+        if chart:
+            charts.to_sheet(wb, ws, report, header, 2 if report.group_label else 1, _put)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def _sheet(ws, report: Report, whole: Report, chart: bool) -> int:
+    """One table on its worksheet under the title block of the `whole` report (company,
+    title, the table's own title where it is one of several, period, count, when made,
+    note); the header row's number."""
     from openpyxl.styles import Alignment, Font
     from openpyxl.utils import get_column_letter
 
-    w = words(report.lang)
-    wb = Workbook()
-    ws = wb.active
-    ws.title = _sheet_title(report.title)
+    w = words(whole.lang)
     row = 1
-    if report.company:
-        _put(ws, row, 1, report.company).font = Font(bold=True, size=14)
+    if whole.company:
+        _put(ws, row, 1, whole.company).font = Font(bold=True, size=14)
         row += 1
-    _put(ws, row, 1, report.title).font = Font(bold=True, size=12)
+    _put(ws, row, 1, whole.title).font = Font(bold=True, size=12)
     row += 1
-    if report.period:
+    if report is not whole:
+        _put(ws, row, 1, report.title).font = Font(bold=True)
+        row += 1
+    if whole.period:
         _put(ws, row, 1, w["period"])
-        _put(ws, row, 2, report.period)
+        _put(ws, row, 2, whole.period)
         row += 1
     if report.counted is not None:
         _put(ws, row, 1, report.counted_label)
         _put(ws, row, 2, report.counted)
         row += 1
-    if report.generated is not None:
+    if whole.generated is not None:
         _put(ws, row, 1, w["printed"])
         # Excel has no time zones: the store's wall time, as the printed forms show it
-        _put(ws, row, 2, report.generated.replace(tzinfo=None, second=0, microsecond=0))
+        _put(ws, row, 2, whole.generated.replace(tzinfo=None, second=0, microsecond=0))
         row += 1
     if report.note:
         _put(ws, row, 1, report.note)
@@ -541,17 +750,23 @@ def to_xlsx(report: Report, chart: bool = True) -> bytes:
                 cell.font = Font(bold=True)
             elif isinstance(value, str) and (display_width(cell.value) > WIDTH_MAX or "\n" in cell.value):
                 cell.alignment = Alignment(wrap_text=True, vertical="top")
-    last = get_column_letter(len(table[0]))
+    last = get_column_letter(max(1, len(table[0])))
     ws.freeze_panes = f"A{header + 1}"
     ws.auto_filter.ref = f"A{header}:{last}{header + len(table) - 1}"
     ws.print_title_rows = f"{header}:{header}"
     for col, width in enumerate(widths, start=1):
         ws.column_dimensions[get_column_letter(col)].width = min(WIDTH_MAX, max(WIDTH_MIN, width + 2))
-    if chart:
-        charts.to_sheet(wb, ws, report, header, 2 if report.group_label else 1, _put)
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    return header
+
+
+def _unique_title(title: str, used: set[str]) -> str:
+    """A sheet name not yet taken in the workbook (a number added where it is)."""
+    name, n = title, 2
+    while name.lower() in used:
+        name = f"{title[:27]} ({n})"
+        n += 1
+    used.add(name.lower())
+    return name
 
 
 def _sheet_title(title: str) -> str:

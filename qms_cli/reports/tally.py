@@ -69,6 +69,7 @@ class Key:
 
     path: str
     label: Any = None
+    known_as: str | None = None  # `as: customer`: free text matched to the record known by it
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,8 @@ def parse(rt: RecordType, name: str, raw: Any, by: str | None, views: list[str] 
             name=name, by=by, choices=", ".join(str(c) for c in [*choices, *views])))
     keys = []
     for k in raw["by"][chosen] or []:
-        key = Key(k) if isinstance(k, str) else Key(str(k.get("path", "")), k.get("label")) if isinstance(k, dict) else None
+        key = Key(k) if isinstance(k, str) else Key(str(k.get("path", "")), k.get("label"), k.get("as")) \
+            if isinstance(k, dict) else None
         if key is None or not _known(rt, each, key.path, DEADLINE):
             raise bad(_("key '{key}' is not a field of {type}").format(key=k, type=rt.name))
         keys.append(key)
@@ -318,7 +320,7 @@ class _Row(dict):
         by state or status; {signed: [meanings]} by a meaning signed."""
         kind = "what"
         if isinstance(wanted, dict):
-            chosen = [(k, v) for k, v in wanted.items() if k != "of"]
+            chosen = [(k, v) for k, v in wanted.items() if k not in ("of", "max")]
             kind, wanted = ("signed" if chosen[0][0] == "signed" else "what", chosen[0][1]) if chosen else ("what", None)
         if wanted is None:
             return [t for (k, _w), t in self.items() if k == "what"]
