@@ -255,9 +255,10 @@ def complaint(qms):
 
 @pytest.fixture
 def sample(tmp_path):
-    """A copy of the sample store's qms.yaml and records, committed."""
+    """A copy of the sample store's qms.yaml, records and their attached files, committed."""
     root = tmp_path / "sample"
     shutil.copytree(REPO / "records", root / "records")
+    shutil.copytree(REPO / "files", root / "files")
     shutil.copy(REPO / "qms.yaml", root / "qms.yaml")
     git(root, "init", "-q", "-b", "main")
     git(root, "add", "-A")

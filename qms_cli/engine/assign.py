@@ -4,6 +4,7 @@ the record type and put where the form puts it; `@PATH` attaches a file."""
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
 from ruamel.yaml.comments import CommentedMap
@@ -123,7 +124,10 @@ def object_item(spec, raw: str, path: str, tz):
             raise ValueError(_("'{key}' is not a field here (expected {fields})").format(
                 key=key, fields=", ".join(spec.fields)))
         item[str(key)] = values.coerce(sub, str(value), tz) if not isinstance(value, (dict, list)) else value
-    item.fa.set_flow_style()
+    # one line, as typed; but a time (16:45:00) or any colon in a flow mapping is not read
+    # alike by every YAML parser (libyaml refuses it), so such an item is written as a block
+    if not any(isinstance(v, (datetime, dict, list)) or ":" in str(v) for v in item.values()):
+        item.fa.set_flow_style()
     return item
 
 

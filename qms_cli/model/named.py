@@ -118,9 +118,13 @@ def approved_by_amount(ev: Evaluator, amount: Any, meaning: Any, *bands: Any) ->
                           "meaning, each limit an amount, not {args}").format(args=", ".join(map(str, bands)))
         return
     sig = None
-    for s in values.signatures(ev.data):
+    sigs = values.signatures(ev.data)
+    for i, s in enumerate(sigs):
         if s.get("meaning") == str(meaning):
             sig = s
+            # an approval stands until the record is moved back to where it was before it
+            if any(later.get("to") == s.get("from") for later in sigs[i + 1:]):
+                sig = None
     total = values.money(ev.first(str(amount)))
     if sig is None or total is None:
         return
