@@ -148,13 +148,6 @@ def _examine_all(jobs: list[tuple[str, str, str]], ctx: Context) -> list[tuple[s
     return map_many(lambda job: _examine(job, ctx), jobs)
 
 
-def _fkey(entry, record: list | None) -> str:
-    """The key of a record's facts: as checked this run, else as kept; "" when it has no entry."""
-    if entry is None:
-        return ""
-    return entry.get("fkey") or (record[2] if record else "")
-
-
 def _check(jobs: list[tuple[str, str, str]], ctx: Context, kept: Cache, entries: dict[str, dict],
            blob_of: dict[str, str | None]) -> int:
     """Read and check the records `jobs` names, put what was found in `entries` and keep
@@ -255,11 +248,14 @@ def run(store, targets: list[str], *, strict: bool = False, cache: bool = True) 
     )
     examined = _check(jobs, ctx, kept, entries, blob_of)
     # the store-wide checks read only the records' facts, the IDs in the store and the
-    # attached files: while all of those are as last time, so is what they find
+    # attached files: while all of those are as last time, so is what they find (the key
+    # of a record's facts: as checked this run, else as kept)
     key = None
     if not targets:
         h = hashlib.sha1()
-        h.update("\n".join(f"{rel}\t{_fkey(entries.get(rel), kept.records.get(rel))}" for _t, rel, _p, _s in files).encode())
+        records, none = kept.records, ("", "", "")
+        h.update("\n".join(f"{rel}\t{(entries[rel].get('fkey') or records.get(rel, none)[2]) if rel in entries else ''}"
+                           for _t, rel, _p, _s in files).encode())
         key = h.hexdigest()
     across = kept.across_kept(key) if key else None
     if across is not None:
