@@ -7,6 +7,7 @@ several processes when there are many of them (qms_cli/parallel.py)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections import defaultdict
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from .i18n import N_, _
 from .model.rules import ahead_of_now
 from .parallel import map_many
 from .paths import FILES
-from .store.cache import Cache, fingerprint
+from .store.cache import Cache, facts_key, fingerprint
 from .store.git import blob_id
 from .text import CONTROL
 
@@ -83,14 +84,6 @@ def _links(store, found: list[str]) -> list[Finding]:
             for rel in sorted(set(found))]
 
 
-def _file_kind(root, rel: str) -> str:
-
-    try:
-        return safefs.kind(root, rel)[0]
-    except QmsError:
-        return "missing"
-
-
 def _lines(findings: list[Finding], text: str | None) -> list[Finding]:
     """Findings pointed at the line a person edits (a missing field: its parent's line)."""
 
@@ -116,7 +109,7 @@ def _examine(job: tuple[str, str, str], ctx: Context) -> tuple[str, str | None, 
     """Read one record and run RECORD_CHECKS on it: what the cache keeps of it."""
 
     tname, rel, path = job
-    entry: dict = {}
+    entry: dict = {"facts": None, "fkey": facts_key(None)}  # facts: None when it cannot be read
     try:
         raw = read_file(path, yamlio.MAX_BYTES, source=rel, what=N_("a record"))
     except BadFile as e:
@@ -146,12 +139,33 @@ def _examine(job: tuple[str, str, str], ctx: Context) -> tuple[str, str | None, 
     if used:
         entry["deps"] = [[t, i, ctx.by_id.blob((t, i))] for t, i in used]
     entry["facts"] = facts_of(ctx.types[tname], loaded)
+    entry["fkey"] = facts_key(entry["facts"])
     return rel, blob, entry
 
 
 def _examine_all(jobs: list[tuple[str, str, str]], ctx: Context) -> list[tuple[str, str | None, dict]]:
 
     return map_many(lambda job: _examine(job, ctx), jobs)
+
+
+def _check(jobs: list[tuple[str, str, str]], ctx: Context, kept: Cache, entries: dict[str, dict],
+           blob_of: dict[str, str | None]) -> int:
+    """Read and check the records `jobs` names, put what was found in `entries` and keep
+    it in the cache; how many were read."""
+    if not jobs:
+        return 0
+    for tname in {j[0] for j in jobs}:  # loaded once, before any worker starts
+        if tname not in ctx.types:
+            try:
+                ctx.types[tname] = ctx.store.record_type(tname)
+            except QmsError:
+                pass  # each record of the type says why
+    for rel, blob, entry in _examine_all(jobs, ctx):
+        entries[rel] = entry
+        # a time found to lie ahead of now stops being so as the clock runs: asked afresh
+        if blob and blob == blob_of.get(rel) and not any(ahead_of_now(str(f[1])) for f in entry.get("findings", ())):
+            kept.keep(rel, blob, entry)
+    return len(jobs)
 
 
 def _select(store, files: list, targets: list[str], links: list[str]) -> tuple[list, list[str]]:
@@ -186,7 +200,7 @@ def run(store, targets: list[str], *, strict: bool = False, cache: bool = True) 
     except QmsError as e:  # a qms.yaml qms cannot run on: the one finding (named once)
         message = e.message.removeprefix("qms.yaml: ")
         return Result([Finding("qms.yaml", "", message)], 0, 0)
-    files = [(f.type, f.rel, f.path, f.stat) for f in store.listing(stat=True)]
+    files = store.listing(stat=True)  # (type, rel, path, stat)
     links = list(store.linked)
     selected, named_links = _select(store, files, targets, links) if targets else (files, links)
 
@@ -230,30 +244,62 @@ def run(store, targets: list[str], *, strict: bool = False, cache: bool = True) 
             jobs.append((tname, rel, path))
     ctx = Context(
         root=store.root, types={}, known=known, store=store, by_id=_OnDisk(where),
-        file_kind=lambda rel: _file_kind(store.root, rel), sha256=kept.sha256,
+        file_kind=kept.kind, sha256=kept.sha256,
     )
-    if jobs:
-        for tname in {j[0] for j in jobs}:  # loaded once, before any worker starts
-            try:
-                ctx.types[tname] = store.record_type(tname)
-            except QmsError:
-                pass  # each record of the type says why
-        for rel, blob, entry in _examine_all(jobs, ctx):
-            entries[rel] = entry
-            # a time found to lie ahead of now stops being so as the clock runs: asked afresh
-            if blob and not any(ahead_of_now(str(f[1])) for f in entry.get("findings", ())):
-                kept.keep(rel, blob, entry)
-    summaries = []
+    examined = _check(jobs, ctx, kept, entries, blob_of)
+    # the store-wide checks read only the records' facts, the IDs in the store and the
+    # attached files: while all of those are as last time, so is what they find (the key
+    # of a record's facts: as checked this run, else as kept)
+    key = None
+    if not targets:
+        h = hashlib.sha1()
+        records, none = kept.records, ("", "", "")
+        h.update("\n".join(f"{rel}\t{(entries[rel].get('fkey') or records.get(rel, none)[2]) if rel in entries else ''}"
+                           for _t, rel, _p, _s in files).encode())
+        key = h.hexdigest()
+    across = kept.across_kept(key) if key else None
+    if across is not None:
+        across = [Finding(*f) for f in across]
+    else:
+        summaries, lost = [], []
+        for tname, rel, path, _stat in selected:
+            entry = entries.get(rel)
+            if entry is None:
+                continue
+            known_facts, facts = (True, entry["facts"]) if "facts" in entry else kept.facts_of(rel, blob_of[rel])
+            if not known_facts:
+                lost.append((tname, rel, path))
+        if lost:  # facts.json did not have them: read those records again
+            examined += _check(lost, ctx, kept, entries, blob_of)
+        for tname, rel, _path, _stat in selected:
+            entry = entries.get(rel)
+            if entry is None:
+                continue
+            facts = entry["facts"] if "facts" in entry else kept.facts_of(rel, blob_of[rel])[1]
+            if facts is not None:
+                summaries.append(Summary(tname, rel, facts))
+        kinds: dict[str, str] = {}
+        digests: dict[str, str | None] = {}
+
+        def file_kind(rel: str) -> str:
+            kinds[rel] = kept.kind(rel)
+            return kinds[rel]
+
+        def sha256(rel: str) -> str | None:
+            if rel not in digests:
+                digests[rel] = kept.sha256(rel)
+            return digests[rel]
+
+        ctx.file_kind, ctx.sha256 = file_kind, sha256
+        across = [f for check in STORE_CHECKS for f in check(summaries, ctx)]
+        if key:
+            kept.across = {"key": key, "kinds": kinds, "sha256": digests,
+                           "findings": [[f.source, f.field, f.message, f.line, f.severity.value] for f in across]}
     for tname, rel, _path, _stat in selected:
         entry = entries.get(rel)
-        if entry is None:
-            continue
-        for field, message, line, severity in entry.get("findings", ()):
-            findings.append(Finding(rel, field, message, line, severity))
-        facts = entry.get("facts")
-        if facts is not None:
-            summaries.append(Summary(tname, rel, facts))
-    across = [f for check in STORE_CHECKS for f in check(summaries, ctx)]
+        if entry is not None:
+            findings.extend(Finding(rel, field, message, line, severity)
+                            for field, message, line, severity in entry.get("findings", ()))
     by_source: dict[str, list[Finding]] = defaultdict(list)
     for f in across:
         by_source[f.source].append(f)
@@ -277,7 +323,7 @@ def run(store, targets: list[str], *, strict: bool = False, cache: bool = True) 
     # qms.yaml is text printed on every form and list: the same rule as records
     findings.extend(Finding("qms.yaml", path, message) for path, message in config.text_problems)
     findings.sort(key=lambda f: (f.source, f.line or 0, f.field))
-    return Result(findings, len(files), len(jobs))
+    return Result(findings, len(files), examined)
 
 
 def validate(store, targets: list[str] = (), *, strict: bool = False, cache: bool = True) -> list[Finding]:

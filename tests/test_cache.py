@@ -176,7 +176,7 @@ def test_a_hand_edited_finding_in_the_cache_is_checked_afresh(qms, store, damage
     first = check(qms)
     cache = store / ".qms" / "cache" / "validate.json"
     doc = json.loads(cache.read_text("utf-8"))
-    entry = next(rec[5] for rec in doc["records"].values() if rec[5] and rec[5].get("findings"))
+    entry = next(e for e in doc["found"].values() if e.get("findings"))
     damage(entry["findings"][0])
     cache.write_text(json.dumps(doc), "utf-8")
     again = check(qms)
@@ -194,9 +194,11 @@ def test_a_cache_committed_to_the_store_is_not_believed(qms, store):
     broken = path.read_text("utf-8").replace("class: general", "class: huge")
     path.write_text(broken, encoding="utf-8")
     blob = subprocess.run(["git", "hash-object", str(path)], capture_output=True, text=True).stdout.strip()
-    rec = doc["records"]["records/complaint/CMP-2026-0001.yaml"]
+    rel = "records/complaint/CMP-2026-0001.yaml"
     st = path.stat()
-    rec[:5] = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, blob]  # forged: "clean"
+    i = doc["records"]["rel"].index(rel)
+    doc["records"]["stat"][i] = f"{st.st_size} {st.st_mtime_ns} {st.st_ctime_ns} {st.st_ino}"
+    doc["records"]["blob"][i] = blob  # forged: "clean"
     doc["started_ns"] = st.st_mtime_ns + 10**10
     cache.write_text(json.dumps(doc), encoding="utf-8")
     git(store, "add", "-f", ".qms/cache/validate.json", "records")
@@ -240,16 +242,16 @@ def test_a_file_written_just_before_a_run_is_hashed_again_next_time(tmp_path):
     first.started_ns = path.stat().st_mtime_ns + 1  # hashed in the same tick it was written
     assert first.blob(rel, str(path)) == blob_id(path.read_bytes())
     first.save(complete=True)
-    recorded = first.records[rel]
+    stat, blob, _facts = first.records[rel]
+    size, mtime, ctime, ino = map(int, stat.split())
     path.write_bytes(b"id: CMP-2026-0001\nclass: generel\n")  # same size
-    same_stat = SimpleNamespace(st_size=recorded[0], st_mtime_ns=recorded[1], st_ctime_ns=recorded[2],
-                                st_ino=recorded[3])
+    same_stat = SimpleNamespace(st_size=size, st_mtime_ns=mtime, st_ctime_ns=ctime, st_ino=ino)
     second = Cache(tmp_path, "fp")
     assert second.blob(rel, str(path), same_stat) == blob_id(b"id: CMP-2026-0001\nclass: generel\n")
     # the same stat long after the run that hashed it is trusted, as git trusts its index
     third = Cache(tmp_path, "fp")
-    third.written_ns = recorded[1] + 10 * 10**9
-    assert third.blob(rel, str(path), same_stat) == recorded[4]
+    third.written_ns = mtime + 10 * 10**9
+    assert third.blob(rel, str(path), same_stat) == blob
 
 
 @pytest.mark.parametrize("args", [
@@ -271,3 +273,70 @@ def test_lists_and_reports_on_several_processes_match_one(qms_subprocess, sample
     assert one.out.strip()
     if args[0] == "complaint":
         assert "CMP-2026-0003.yaml" in one.err
+
+
+def test_an_attached_file_removed_then_brought_back_is_seen_on_warm_runs(qms, sample):
+    """The store-wide checks are kept while the attached files they looked at are the
+    same kind of thing with the same content: a file gone, a link in its place, a file
+    back, each is seen on the next warm run."""
+    assert check(qms, root=sample)["findings"] == []
+    attached = sample / "files" / "complaint" / "CMP-2026-0001-客户邮件.md"
+    content = attached.read_bytes()
+    attached.unlink()
+    warm = check(qms, root=sample)
+    assert warm["read"] == 0
+    assert any("CMP-2026-0001-客户邮件.md' is not in the store" in f["message"] for f in warm["findings"]), warm
+    same_as_from_scratch(qms, warm, root=sample)
+    attached.symlink_to(sample / "qms.yaml")
+    warm = check(qms, root=sample)
+    assert any("symbolic link" in f["message"] and f["source"].endswith("CMP-2026-0001.yaml")
+               for f in warm["findings"]), warm
+    same_as_from_scratch(qms, warm, root=sample)
+    attached.unlink()
+    attached.write_bytes(content)  # a new attachment where there was none
+    assert check(qms, root=sample)["findings"] == []
+
+
+def test_a_reference_edited_to_a_missing_record_is_found_on_a_warm_run(qms, sample):
+    """A record's facts (what it refers to, attaches, pins) changed: the store-wide checks
+    run again, with the other records' facts from facts.json."""
+    assert check(qms, root=sample)["findings"] == []
+    path = next((sample / "records" / "distribution").glob("*.yaml"))
+    text = path.read_text("utf-8")
+    assert "document: LX-CX-2024-001" in text
+    path.write_text(text.replace("document: LX-CX-2024-001", "document: LX-CX-2024-999", 1), encoding="utf-8")
+    warm = check(qms, root=sample)
+    assert warm["read"] == 1
+    assert any("refers to document 'LX-CX-2024-999'" in f["message"] for f in warm["findings"]), warm
+    same_as_from_scratch(qms, warm, root=sample)
+
+
+def test_lost_facts_cost_only_time(qms, sample):
+    """facts.json deleted (or damaged): the records whose facts the store-wide checks need
+    are read again, and the findings are the same."""
+    assert check(qms, root=sample)["findings"] == []
+    facts = sample / ".qms" / "cache" / "facts.json"
+    (sample / "records" / "document" / "LX-CX-2024-001.yaml").unlink()
+    for damage in (None, b"{not json", b'{"format": 3, "facts": []}'):
+        facts.unlink(missing_ok=True)
+        if damage is not None:
+            facts.write_bytes(damage)
+        warm = check(qms, root=sample)
+        assert any("refers to document 'LX-CX-2024-001'" in f["message"] for f in warm["findings"]), warm
+        same_as_from_scratch(qms, warm, root=sample)
+    check(qms, root=sample)
+    assert check(qms, root=sample)["read"] == 0  # and kept again
+
+
+def test_qms_now_set_back_checks_times_again(qms, store):
+    """A time ahead of now is never kept, as the clock only runs forward; QMS_NOW can go
+    back, so what was found is kept for one QMS_NOW only."""
+    put(store, "CMP-2026-0001.yaml", VALID.format(id="CMP-2026-0001"))
+    age(store)
+    assert check(qms)["findings"] == []
+    early = {"QMS_NOW": "2026-03-01T10:00"}  # before the complaint was received
+    warm = check(qms, env=early)
+    assert warm["read"] == 1
+    assert any("received_at" in f["field"] for f in warm["findings"]), warm
+    assert warm["findings"] == check(qms, "--no-cache", env=early)["findings"]
+    assert check(qms)["findings"] == []
