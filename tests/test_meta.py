@@ -40,8 +40,12 @@ def test_every_command_has_help_and_is_in_the_readme():
 
 @pytest.mark.parametrize("type_name", builtin_type_names())
 def test_every_record_type_has_a_form_in_each_language(type_name):
+    """Its main form, and each other form its declaration names (a service's report)."""
+    others = Config.load(REPO).record_type(type_name).forms
     for lang in ("zh", "en"):
         assert (REPO / "templates" / f"{type_name}.{lang}.md.j2").is_file()
+        for form in others:
+            assert (REPO / "templates" / f"{type_name}.{form}.{lang}.md.j2").is_file(), form
 
 
 @pytest.mark.parametrize("type_name", builtin_type_names())

@@ -11,7 +11,7 @@ import sys
 from conftest import QE, QM, identity_env
 
 VISIT = """\
-type: visit
+type: tour
 label: {zh: 顾客拜访, en: Customer visit}
 form: {zh: 顾客拜访记录, en: Customer visit record}
 numbering: "VIS-{year}-{seq:04}"
@@ -62,7 +62,7 @@ def run(store, *args, who=QE, when="2026-03-10T10:00:00+08:00"):
 
 def with_visit(store):
     (store / "types").mkdir(exist_ok=True)
-    (store / "types" / "visit.yaml").write_text(VISIT, encoding="utf-8")
+    (store / "types" / "tour.yaml").write_text(VISIT, encoding="utf-8")
     subprocess.run(["git", "add", "types"], cwd=store, check=True)
     subprocess.run(["git", "commit", "-q", "-m", "rules: a customer-visit record type"], cwd=store, check=True,
                    env={**os.environ, **identity_env(QM),
@@ -74,37 +74,37 @@ def test_a_store_type_is_listed_with_its_label_in_help(store):
     with_visit(store)
     r = run(store, "--help")
     assert r.returncode == 0
-    assert "Customer visit records (visit)" in r.stdout
+    assert "Customer visit records (tour)" in r.stdout
     elsewhere = store.parent / "elsewhere"
     elsewhere.mkdir()
     r = subprocess.run([sys.executable, "-m", "qms_cli", "--help"], cwd=elsewhere, capture_output=True, text=True,
                        env={**os.environ, "QMS_LANG": "en"})
-    assert "complaint" in r.stdout and "visit" not in r.stdout
+    assert "complaint" in r.stdout and "tour" not in r.stdout
 
 
 def test_a_store_type_goes_from_new_to_its_final_state_and_validates(store):
     with_visit(store)
-    r = run(store, "visit", "new", "--set", "customer=上汽大众", "--set", "visited_on=2026-03-09")
+    r = run(store, "tour", "new", "--set", "customer=上汽大众", "--set", "visited_on=2026-03-09")
     assert r.returncode == 0, r.stderr
     vid = r.stdout.strip()
     assert vid == "VIS-2026-0001"
-    refused = run(store, "visit", "move", vid, "reported", when="2026-03-10T10:05:00+08:00")
+    refused = run(store, "tour", "move", vid, "reported", when="2026-03-10T10:05:00+08:00")
     assert refused.returncode == 1 and "summary" in refused.stderr
-    assert run(store, "visit", "set", vid, "summary=现场确认包装改进", when="2026-03-10T10:10:00+08:00").returncode == 0
-    assert run(store, "visit", "move", vid, "已报告", when="2026-03-10T10:15:00+08:00").returncode == 0
-    wrong = run(store, "visit", "move", vid, "approved", "--set", "approved_on=2026-03-10", when="2026-03-10T10:20:00+08:00")
+    assert run(store, "tour", "set", vid, "summary=现场确认包装改进", when="2026-03-10T10:10:00+08:00").returncode == 0
+    assert run(store, "tour", "move", vid, "已报告", when="2026-03-10T10:15:00+08:00").returncode == 0
+    wrong = run(store, "tour", "move", vid, "approved", "--set", "approved_on=2026-03-10", when="2026-03-10T10:20:00+08:00")
     assert wrong.returncode == 1 and "quality_manager" in wrong.stderr
-    ok = run(store, "visit", "move", vid, "approved", "--set", "approved_on=2026-03-10", who=QM,
+    ok = run(store, "tour", "move", vid, "approved", "--set", "approved_on=2026-03-10", who=QM,
              when="2026-03-10T10:25:00+08:00")
     assert ok.returncode == 0, ok.stderr
-    shown = json.loads(run(store, "--json", "visit", "show", vid, when="2026-03-10T10:30:00+08:00").stdout)
+    shown = json.loads(run(store, "--json", "tour", "show", vid, when="2026-03-10T10:30:00+08:00").stdout)
     assert shown["state"] == "approved" and shown["type_label"] in ("顾客拜访", "Customer visit")
-    listed = run(store, "visit", "list", "--where", "customer~上汽", when="2026-03-10T10:30:00+08:00")
+    listed = run(store, "tour", "list", "--where", "customer~上汽", when="2026-03-10T10:30:00+08:00")
     assert vid in listed.stdout
-    assert "visited_on" in run(store, "visit", "fields").stdout
+    assert "visited_on" in run(store, "tour", "fields").stdout
     assert run(store, "validate").returncode == 0
     assert run(store, "schema", "export", str(store / "out")).returncode == 0
-    assert "visited_on" in (store / "out" / "visit.schema.json").read_text(encoding="utf-8")
+    assert "visited_on" in (store / "out" / "tour.schema.json").read_text(encoding="utf-8")
     assert run(store, "audit").returncode == 0, run(store, "audit").stdout
     log = subprocess.run(["git", "log", "--format=%s"], cwd=store, capture_output=True, text=True).stdout
     assert log.count(vid) >= 3
@@ -112,7 +112,7 @@ def test_a_store_type_goes_from_new_to_its_final_state_and_validates(store):
 
 def test_a_store_type_cannot_take_the_place_of_a_command(store):
     (store / "types").mkdir(exist_ok=True)
-    (store / "types" / "init.yaml").write_text(VISIT.replace("type: visit", "type: init"), encoding="utf-8")
+    (store / "types" / "init.yaml").write_text(VISIT.replace("type: tour", "type: init"), encoding="utf-8")
     r = run(store, "init", "--help")
     assert r.returncode == 0 and "A new store" in r.stdout
 
@@ -121,14 +121,14 @@ def test_a_store_types_label_cannot_act_on_the_terminal(store):
     (store / "types").mkdir(exist_ok=True)
     # raw escape sequences in the file: help reads the label line without parsing YAML
     hostile = VISIT.replace("label: {zh: 顾客拜访, en: Customer visit}", "label: {zh: \x1b[2J拜访, en: \x1b]0;pwned\x07Visit}")
-    (store / "types" / "visit.yaml").write_text(hostile, encoding="utf-8")
+    (store / "types" / "tour.yaml").write_text(hostile, encoding="utf-8")
     r = run(store, "--help")
-    assert r.returncode == 0 and "\x1b" not in r.stdout and "visit records (visit)" in r.stdout, r.stdout
+    assert r.returncode == 0 and "\x1b" not in r.stdout and "tour records (tour)" in r.stdout, r.stdout
 
 
 def test_a_store_type_naming_a_computed_value_qms_does_not_have_is_refused_by_name(store):
     (store / "types").mkdir(exist_ok=True)
-    (store / "types" / "gauge.yaml").write_text(VISIT.replace("type: visit", "type: gauge").replace(
+    (store / "types" / "gauge.yaml").write_text(VISIT.replace("type: tour", "type: gauge").replace(
         "title_field: summary", "title_field: summary\ncompute:\n  summary: {fn: next_serial}"), encoding="utf-8")
     r = run(store, "gauge", "new", "--set", "customer=上汽大众", "--set", "visited_on=2026-03-09")
     assert r.returncode == 2, r.stderr

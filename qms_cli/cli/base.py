@@ -20,8 +20,8 @@ EXIT_INTERNAL = 3
 app = typer.Typer(
     name="qms",
     help=_(
-        "Quality records as code: customer complaints and document control (controlled documents, "
-        "revisions, copies, loans, destruction) as YAML files in a git repository. Every change is one commit."
+        "Quality records as code: customer complaints, returns, CAPA, product recalls, after-sales service, "
+        "customer satisfaction and document control as YAML files in a git repository. Every change is one commit."
     ),
     no_args_is_help=True,
     add_completion=False,

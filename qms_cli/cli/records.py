@@ -263,7 +263,8 @@ def type_app(type_name: str, declaration: Path | None = None) -> typer.Typer:
             names: Optional[List[str]] = typer.Argument(None, metavar="[NAME...]"),
             json: bool = typer.Option(False, "--json", help=_("Print as JSON.")),
         ) -> None:
-            from .. import known
+            from .. import engine
+            from ..store import known
 
             store = open_store()
             rt = store.record_type(type_name)
@@ -280,7 +281,7 @@ def type_app(type_name: str, declaration: Path | None = None) -> typer.Typer:
                 for p in problems:
                     err(p)
                 return
-            change = known.link(store, rt, record_id, list(names or []))
+            change = engine.link(store, rt.name, record_id, list(names or []))
             if change is None:
                 typer.echo(_("{id}: unchanged (it is already known by these names; nothing committed)").format(
                     id=record_id))

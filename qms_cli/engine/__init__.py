@@ -17,7 +17,7 @@ from ..errors import BadInput, Refused
 from ..i18n import _
 from ..model.declaration import ENVELOPE_KEYS, RecordType
 from ..model.record import Record
-from ..store import Store, lock
+from ..store import Store, known, lock
 from ..store import git as gitops
 from ..store.git import Trailer
 from ..suggest import choice, did_you_mean
@@ -164,6 +164,36 @@ def move(store: Store, type_name: str, record_id: str, target: str, assignments:
         text = message(f"{rt.name} {record_id}: {record.state} -> {target}", comment, trailers)
         commit = write(act, changes, text, date=act.when)
     return Change(store.record_of(rt.name, path, data), commit, tuple(notes), tuple(act.staged))
+
+
+def link(store: Store, type_name: str, record_id: str, names: list[str],
+         by: gitops.Actor | None = None) -> Change | None:
+    """Add `names` to the names a record is known by in free text (a customer's aliases:
+    `known_as:` in its declaration), one commit; None when it already has them all.
+    Refused for a name another record of the type is known by."""
+    rt = store.record_type(type_name)
+    if rt.known_as is None:
+        raise BadInput(_("a {type} is not known by a name others write").format(type=type_name))
+    if not names:
+        raise BadInput(_("name the names to link to {id}, as the records write them").format(id=record_id))
+    taken = known.index(store, rt)
+    own = store.read(record_id, rt.name)
+    mine = {known.key(n) for n in known.names_of(rt, own.data)}
+    adding: list[str] = []
+    for name in names:
+        text = " ".join(str(name).split())
+        if not text:
+            raise BadInput(_("an empty name is not a name"))
+        other = taken.get(known.key(text))
+        if other is not None and other != own.id:
+            raise Refused(_("'{name}' is already the name of {other}: a name belongs to one {type}").format(
+                name=text, other=other, type=rt.name))
+        if known.key(text) not in mine and text not in adding:
+            adding.append(text)
+    if not adding:
+        return None
+    return set(store, rt.name, own.id, [f"{rt.known_as.add_to}+={n}" for n in adding],
+               _("known as: {names}").format(names="; ".join(adding)), by=by)
 
 
 def state_named(rt: RecordType, word: str) -> str:

@@ -361,6 +361,7 @@ class Expected:
 
     @staticmethod
     def from_any(raw: Any, where: str) -> Expected | None:
+        """`expected:` as declared, checked; None when the type declares nothing expected."""
         if raw is None:
             return None
         each = raw.get("each") if isinstance(raw, dict) else None
@@ -388,6 +389,7 @@ class KnownAs:
 
     @staticmethod
     def from_any(raw: Any, where: str) -> KnownAs | None:
+        """`known_as:` as declared, checked; None when the type is not known by a name."""
         if raw is None:
             return None
         ok = (isinstance(raw, dict) and set(raw) <= {"names", "by", "add_to"} and isinstance(raw.get("names"), list)

@@ -15,9 +15,12 @@ naming a function that is in neither is refused when the type is loaded (`unknow
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from typing import Any, Callable, Iterable
 
-from ..i18n import _
+from ..calendar import parse_duration
+from ..i18n import _, language
 from . import values
 from .rules import COMPUTE, Evaluator
 
@@ -157,8 +160,6 @@ def notice_given(ev: Evaluator, asked: Any, planned: Any, notice: Any, *when: An
     """The `planned` date is at least `notice` (7d, 1w) after the day it was `asked` for,
     when each FIELD, VALUE pair of `when` holds (an installation is asked for a week ahead:
     [requested_at, install_on, 1w, kind, installation])."""
-    from ..calendar import parse_duration
-
     if any(str(ev.first(str(f))) != str(v) for f, v in zip(when[0::2], when[1::2])):
         return
     try:
@@ -172,8 +173,6 @@ def notice_given(ev: Evaluator, asked: Any, planned: Any, notice: Any, *when: An
     start, day = ev.moment(str(asked)), values.to_date(ev.first(str(planned)))
     if start is None or day is None:
         return
-    from datetime import timedelta
-
     earliest = start + timedelta(days=n * 7 if unit == "w" else n)
     if day < earliest:
         yield str(planned), _("is {day}; it is asked for {notice} ahead of {asked} ({start}): not before {earliest}").format(
@@ -211,8 +210,6 @@ def listed_in(ev: Evaluator, field: Any, listing: Any) -> Iterable[tuple[str, st
 def periods_of(ev: Evaluator, periods: Any, year: Any) -> Iterable[tuple[str, str]]:
     """Each item of the list `periods` is a period of the `year`: the year itself (2026), a
     half (2026-H1), a quarter (2026-Q3) or a month (2026-09)."""
-    import re
-
     listed, y = ev.data.get(str(periods)), ev.first(str(year))
     for i, p in enumerate(listed if isinstance(listed, list) else []):
         m = re.fullmatch(r"(\d{4})(?:-(H[12]|Q[1-4]|0[1-9]|1[0-2]))?", str(p))
@@ -225,8 +222,6 @@ def periods_of(ev: Evaluator, periods: Any, year: Any) -> Iterable[tuple[str, st
 
 def _label(ev: Evaluator, path: str) -> str:
     """A field as the person reading the refusal knows it: its label in their language."""
-    from ..i18n import language
-
     return ev.rt.label_of(path, language())
 
 

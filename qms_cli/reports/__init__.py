@@ -27,6 +27,7 @@ from ..files import safefs, yamlio
 from ..i18n import _
 from ..model import values
 from ..model.declaration import FieldSpec
+from ..store import known
 from ..text import FORMULA_START, markdown, spreadsheet, xlsx_text
 from ..views import matches, parse_condition
 from ..wording import punctuation, words
@@ -176,8 +177,6 @@ def _belongs(store, subject: tuple[Any, Any] | None, part: dict, rt, name: str):
     the names the subject is known by. None when the report has no subject."""
     if subject is None:
         return None
-    from .. import known
-
     srt, sdata = subject
     match = part.get("match") or {}
     if not isinstance(match, dict) or not match or any(v not in ("id", "known_as") for v in match.values()):
@@ -415,8 +414,6 @@ def _named_keys(store, rt, tally, found: list[tuple], name: str) -> list[tuple]:
     """The items with each key that names a record shown as people know it: a reference by
     the record's number and name (CUS-0002 奇瑞汽车股份有限公司); free text declared `as: TYPE`
     by the record of TYPE known by it, where there is one, else as written."""
-    from .. import known
-
     shown: dict[int, dict[Any, str]] = {}
     for i, key in enumerate(tally.keys, start=1):
         spec = rt.field(key.path)

@@ -3,16 +3,14 @@ customer.name) and one record holds that name or an alias (a customer, `known_as
 declaration). Matching is by the name as written, spaces and the letter case of Latin
 letters aside, so that 上汽大众汽车有限公司（宁波分公司） is one customer's alias and not a guess.
 Records that name one are never edited to say so: a closed complaint stays as it was
-signed, and the customer record carries the names it is known by."""
+signed, and the customer record carries the names it is known by (engine.link adds one)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from .errors import BadInput, Refused
-from .i18n import _
-from .model import values
-from .suggest import closest
+from ..model import values
+from ..suggest import closest
 
 
 def key(name: Any) -> str:
@@ -64,30 +62,3 @@ def unmatched(store, rt, problems: list[str] | None = None) -> list[tuple[str, l
         near = closest(key(name), list(by_name), cutoff=0.5)
         out.append((name, sorted(ids), by_name[near] if near else None))
     return sorted(out, key=lambda row: (-len(row[1]), row[0]))
-
-
-def link(store, rt, record_id: str, names: list[str], by=None):
-    """Add `names` to the names record `record_id` is known by (one commit): refused for a
-    name another record of `rt` is known by; a name it already has is left as it is."""
-    from . import engine
-
-    if not names:
-        raise BadInput(_("name the names to link to {id}, as the records write them").format(id=record_id))
-    known = index(store, rt)
-    own = store.read(record_id, rt.name)
-    mine = {key(n) for n in names_of(rt, own.data)}
-    adding = []
-    for name in names:
-        text = " ".join(str(name).split())
-        if not text:
-            raise BadInput(_("an empty name is not a name"))
-        other = known.get(key(text))
-        if other is not None and other != record_id:
-            raise Refused(_("'{name}' is already the name of {other}: a name belongs to one {type}").format(
-                name=text, other=other, type=rt.name))
-        if key(text) not in mine and text not in adding:
-            adding.append(text)
-    if not adding:
-        return None
-    return engine.set(store, rt.name, record_id, [f"{rt.known_as.add_to}+={n}" for n in adding],
-                      _("known as: {names}").format(names="; ".join(adding)), by=by)
