@@ -241,3 +241,25 @@ def test_a_batch_return_closes_only_with_a_capa_where_the_store_says_so(qms, tmp
     assert load(store, "return", rid)["capas"] == [capa]
     _run(qms, store, ["return", "move", rid, "closed"], QM, "2026-03-11T10:00:00+08:00")
     assert qms("validate", root=store).code == 0
+
+
+def test_links_both_ways_are_checked_by_validate(qms, sample):
+    """A hand edit that points a return at another complaint leaves the first complaint
+    listing a return that no longer names it, and the return named by a complaint that does
+    not list it: validate says both; a survey's CAPA that names another survey too."""
+    from conftest import git
+
+    path = sample / "records" / "return" / "RET-2026-0001.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("complaint: CMP-2026-0012", "complaint: CMP-2026-0011"),
+                    encoding="utf-8")
+    capa = sample / "records" / "capa" / "CAPA-2025-0001.yaml"
+    capa.write_text(capa.read_text(encoding="utf-8").replace("survey: SAT-2025-0007", "survey: SAT-2025-0008"),
+                    encoding="utf-8")
+    git(sample, "-c", "user.name=x", "-c", "user.email=x@example.com", "commit", "-qam", "hand edits")
+    r = qms("--lang", "en", "validate", env={"QMS_NOW": "2026-12-07T09:00"}, root=sample)
+    assert r.code == 1, r.text
+    assert ("CMP-2026-0012.yaml:57: returns: lists return RET-2026-0001, whose Complaint is CMP-2026-0011, "
+            "not CMP-2026-0012") in r.out, r.out
+    assert "RET-2026-0001.yaml:5: complaint: names complaint CMP-2026-0011, whose Returns does not list it" in r.out
+    assert "SAT-2025-0007.yaml" in r.out and "lists capa CAPA-2025-0001, whose Satisfaction survey is SAT-2025-0008" \
+        in r.out, r.out

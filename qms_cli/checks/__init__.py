@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from ..errors import Finding
-from ..i18n import N_, _
+from ..i18n import N_, _, language
 from ..model import values
 from ..model.declaration import RecordType
 from ..model.named import NAMED
@@ -290,6 +290,74 @@ def check_file_kinds(records: list[Summary], ctx: Context) -> Iterable[Finding]:
                                               "or a socket)").format(file=value))
 
 
+def back_links(types: dict[str, RecordType]) -> list[tuple]:
+    """The links both ways the declarations keep: (T, F, U, P, many) where a record of T
+    naming a record of U in its reference field F is listed by that record's P (a list
+    when `many`), as T's effects write it ({P+: "{id}"} or {P: "{id}"}): a complaint's
+    `returns`, a return's `capas`, a survey's `capa`, a service's compensations. `many`
+    links are written when the record of T is registered (its first state's effects)."""
+    out = []
+    for t_name, rt in types.items():
+        for state, effects in rt.effects.items():
+            for effect in effects:
+                spec = rt.fields.get(effect.target) if effect.kind == "update" else None
+                if spec is None or spec.type != "ref" or not spec.to:
+                    continue
+                for key, value in effect.set:
+                    if value != "{id}":
+                        continue
+                    many = key.endswith("+")
+                    if many and state != rt.workflow.initial:
+                        continue  # listed only once it reaches that state: checked one way only
+                    out.append((t_name, effect.target, spec.to, key.rstrip("+"), many))
+    return out
+
+
+def check_links(records: list[Summary], ctx: Context) -> Iterable[Finding]:
+    """Links both ways agree: a record that lists another (a complaint's returns, a
+    survey's CAPA) lists only records that name it back, and a record registered from
+    another (a return from its complaint) is listed there."""
+    if ctx.store is None:
+        return
+    types = {name: ctx.store.record_type(name) for name in ctx.store.config.type_names()}
+    links = back_links(types)
+    if not links:
+        return
+    lang = language()
+    refs: dict[tuple[str, str], dict[str, list[str]]] = {}  # (type, id) -> {path: [ids]}
+    where: dict[tuple[str, str], str] = {}
+    for r in records:
+        rid = r.facts.get("id")
+        if not rid:
+            continue
+        where[(r.type, rid)] = r.path
+        by_path: dict[str, list[str]] = {}
+        for path, _to, value in r.facts.get("refs", ()):
+            base = path.rsplit(".", 1)[0] if path.rsplit(".", 1)[-1].isdigit() else path
+            by_path.setdefault(base, []).append(value)
+        refs[(r.type, rid)] = by_path
+    for t_name, field_, u_name, listing, many in links:
+        for (rtype, rid), paths in refs.items():
+            if rtype == u_name:  # each record it lists names it back
+                for other in paths.get(listing, []):
+                    named = refs.get((t_name, other))
+                    if named is None:
+                        continue  # not in the store: check_references says so
+                    back = named.get(field_, [])
+                    if rid not in back:
+                        yield Finding(where[(rtype, rid)], listing, _(
+                            "lists {type} {other}, whose {field} is {back}, not {id}").format(
+                            type=t_name, other=other, field=types[t_name].label_of(field_, lang),
+                            back=", ".join(back) or _("empty"), id=rid))
+            elif rtype == t_name and many:  # each record registered from another is listed there
+                for target in paths.get(field_, []):
+                    listed = refs.get((u_name, target))
+                    if listed is not None and rid not in listed.get(listing, []):
+                        yield Finding(where[(rtype, rid)], field_, _(
+                            "names {type} {target}, whose {listing} does not list it").format(
+                            type=u_name, target=target, listing=types[u_name].label_of(listing, lang)))
+
+
 def check_duplicate_ids(records: list[Summary], ctx: Context) -> Iterable[Finding]:
     """No two record files carry the same ID, whatever folders they lie in: each is
     reported with the others."""
@@ -351,4 +419,5 @@ def check_unique(records: list[Summary], ctx: Context) -> Iterable[Finding]:
 # between runs, keyed by the record's content and by what it read.
 RECORD_CHECKS = [check_envelope, check_schema, check_text, check_state_requirements, check_signatures, check_named]
 # Checks across records, over each record's facts: run every time, they are cheap.
-STORE_CHECKS = [check_references, check_files, check_file_kinds, check_duplicate_ids, check_pinned_content, check_unique]
+STORE_CHECKS = [check_references, check_links, check_files, check_file_kinds, check_duplicate_ids,
+                check_pinned_content, check_unique]
