@@ -75,6 +75,10 @@ def demo(
     if res.document_id:
         typer.echo(f"  qms -C {res.path} document show {res.document_id}")  # not a sentence
         typer.echo(f"  qms -C {res.path} report recall")  # not a sentence
+    # the sample store's other ledgers: returns and CAPA, after-sales service, satisfaction
+    for rest in ("report returns", "report capa", "report service-monthly --period 2026-11",
+                 "report satisfaction", "report customer --of CUS-0002"):
+        typer.echo(f"  qms -C {res.path} {rest}")  # not a sentence
     for f in res.forms:
         typer.echo(f"  {f}")
     typer.echo(f"  git -C {res.path} log --stat -15")  # not a sentence
