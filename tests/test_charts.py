@@ -10,27 +10,14 @@ one, qms refuses and names the package, which the last tests check."""
 from __future__ import annotations
 
 import re
-import shutil
 import zipfile
 
 import pytest
-from conftest import REPO, git
+from conftest import git
 from openpyxl import load_workbook
 from test_ledgers import SAMPLE_NOW, md_rows
 
 from qms_cli.reports import chart as charts
-
-@pytest.fixture
-def sample(tmp_path):
-    """A copy of the sample store's qms.yaml and records, committed (as in test_ledgers)."""
-    root = tmp_path / "sample"
-    shutil.copytree(REPO / "records", root / "records")
-    shutil.copy(REPO / "qms.yaml", root / "qms.yaml")
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", "-A")
-    git(root, "-c", "user.name=x", "-c", "user.email=x@example.com", "commit", "-q", "-m", "sample")
-    return root
-
 
 TEXT = re.compile(r"<text\b[^>]*>([^<]*)</text>")  # an SVG text element, drawn by the viewer's font
 
