@@ -323,6 +323,12 @@ def read_ledger(rt: RecordType, ws: sheet.Sheet, mapping: dict[str, str | None],
                 column=letter, heading=quote(text), path=path, other=quote(seen[path])))
             continue
         seen[path] = text
+        if path not in (ID, STATE) and rt.kept(path) and (path not in rt.compute or rt.compute[path].always):
+            # kept by qms (a customer's last visit, a compensation's total): written by the
+            # records and moves that keep it, or computed again, never taken from a ledger
+            notes.append(_("column {column} {heading}: left out (kept by qms)").format(
+                column=letter, heading=quote(text)))
+            continue
         where[i] = path
     if problems:
         raise BadInput(_("{source}: the headings in row {row} do not fit {type} (map them with --map "
