@@ -341,7 +341,9 @@ def email_message(cfg: Config, found: Reminders) -> tuple[EmailMessage, list[str
         raise BadInput(_("--to email: qms.yaml has no remind.email settings (host, from, to)"))
     to = list(settings.to)
     if settings.to_holders:
-        to += [e for g in found.groups for e in g.emails() if e not in to]
+        for address in (e for g in found.groups for e in g.emails()):
+            if address.lower() not in {a.lower() for a in to}:  # one copy each, however many groups
+                to.append(address)
     if not to:
         raise BadInput(_("--to email: nobody to send to (qms.yaml remind.email.to, or to_holders with holders' "
                          "e-mail addresses)"))
