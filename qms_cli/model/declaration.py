@@ -355,6 +355,8 @@ class Reminder:
 
     @staticmethod
     def from_any(raw: Any, where: str) -> tuple[Reminder, ...]:
+        """A type's `reminders:` read and checked (every path a field of each item); () if
+        it has none. A malformed one is refused (BadInput)."""
         if raw is None:
             return ()
         if not isinstance(raw, list) or not all(isinstance(r, dict) and r.get("each") and r.get("due")
