@@ -231,7 +231,7 @@ def within_of(cfg: Config, within: str | None) -> str:
     try:
         parse_duration(text)
     except ValueError as e:
-        raise BadInput(f"--within: {e}") from None  # the message says what is expected
+        raise BadInput(f"--within: {e}") from None  # not a sentence: the duration says what it expects
     return text
 
 
