@@ -40,12 +40,19 @@ ATTACHMENT_MB = 20  # the largest attachment unless qms.yaml says otherwise (att
 # types or categories). A key not here is refused with the closest one: a typo
 # (`require_signed_commit: true`) would otherwise be silently without effect.
 SETTINGS = ("company", "site", "lang", "timezone", "shard", "time_limits", "calendar", "numbering", "roles",
-            "types", "approvals", "attachments", "require_signed_commits", "audit", "targets")
+            "types", "approvals", "attachments", "require_signed_commits", "audit", "targets", "remind")
 BLOCK_SETTINGS = {
     "audit": ("rules_signed_by", "roles_signed_by", "back_entry_days"),
     "attachments": ("max_mb",),
     "calendar": ("workdays", "holidays"),
+    "remind": ("within", "timeout", "email", "webhook"),
 }
+REMIND_EMAIL_SETTINGS = ("host", "port", "from", "to", "to_holders", "starttls", "ssl", "user_env", "password_env",
+                         "subject")
+REMIND_WEBHOOK_SETTINGS = ("kind", "url_env", "secret_env")
+WEBHOOK_KINDS = ("wecom", "dingtalk", "feishu")
+DEFAULT_REMIND_WITHIN = "2wd"
+DEFAULT_REMIND_TIMEOUT = 10.0  # seconds a mail server or a webhook has to answer
 ROLE_SETTINGS = ("label", "holders")  # of a role under roles:
 HOLDER_SETTINGS = ("name", "email", "from", "until", "department", "key")  # of a holding
 TYPE_SETTINGS = ("fields", "requires", "moves", "approvals", "checks")  # of a type under types:
@@ -151,6 +158,47 @@ class AuditSettings:
 
 
 @dataclass(frozen=True)
+class RemindEmail:
+    """qms.yaml `remind.email:`: the SMTP server qms remind sends through, the sender, who
+    receives every reminder (`to`) and whether each person reminded who has an e-mail in
+    qms.yaml receives it too (`to_holders`). The login's user and password are read from the
+    environment variables named here (`user_env`, `password_env`), never from the store."""
+
+    host: str
+    port: int = 25
+    sender: str = ""
+    to: tuple[str, ...] = ()
+    to_holders: bool = False
+    starttls: bool = False
+    ssl: bool = False
+    user_env: str | None = None
+    password_env: str | None = None
+    subject: str = ""
+
+
+@dataclass(frozen=True)
+class RemindWebhook:
+    """qms.yaml `remind.webhook:`: a group robot (wecom, dingtalk or feishu) whose URL, with
+    its token, is in the environment variable `url_env`, and whose signing secret (DingTalk's
+    and Feishu's signed requests), if any, is in `secret_env`."""
+
+    kind: str
+    url_env: str
+    secret_env: str | None = None
+
+
+@dataclass(frozen=True)
+class RemindSettings:
+    """qms.yaml `remind:`: how far ahead `qms remind` looks (`within`, a duration such as
+    2wd), how long a server has to answer (`timeout`, seconds), and where it sends."""
+
+    within: str = DEFAULT_REMIND_WITHIN
+    timeout: float = DEFAULT_REMIND_TIMEOUT
+    email: RemindEmail | None = None
+    webhook: RemindWebhook | None = None
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything qms.yaml says, each value checked and typed; what it leaves out has its
     default. Made by `read_settings`."""
@@ -170,6 +218,7 @@ class Settings:
     require_signed_commits: bool
     audit: AuditSettings
     targets: dict[str, dict[int, float]]  # e.g. {satisfaction: {2026: 97.0}}
+    remind: RemindSettings = RemindSettings()
 
 
 @dataclass(frozen=True)
@@ -536,6 +585,84 @@ def _audit(value: Any, as_written: bool) -> AuditSettings:
                          back_entry_days=days)
 
 
+def _env_name(value: Any, where: str) -> str | None:
+    """The name of an environment variable (QMS_SMTP_PASSWORD), never the secret itself."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+        raise _bad(_("{file}: {key}: expected the name of an environment variable that holds the secret "
+                     "(e.g. QMS_WEBHOOK_URL), not {value}"), key=where, value=quote(value))
+    return value
+
+
+def _remind(value: Any, as_written: bool) -> RemindSettings:
+    block = value if isinstance(value, dict) else {}
+    within = block.get("within")
+    if within is None or within == "":
+        within = DEFAULT_REMIND_WITHIN
+    try:
+        parse_duration(str(within))
+    except ValueError as e:
+        raise BadInput(f"{CONFIG_FILE}: remind.within: {e}") from None  # not a sentence
+    timeout = block.get("timeout", DEFAULT_REMIND_TIMEOUT)
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= 600:
+        raise _bad(_("{file}: remind.timeout: expected a number of seconds from 0 to 600, not {value}"),
+                   value=quote(timeout))
+    email = webhook = None
+    raw = block.get("email")
+    if raw is not None:
+        if not isinstance(raw, dict):
+            raise _bad(_("{file}: {key}: expected settings ({known}), not {value}"), key="remind.email",
+                       known=", ".join(f"{k}:" for k in REMIND_EMAIL_SETTINGS), value=quote(raw))
+        if not as_written:
+            _refuse_unknown(raw, REMIND_EMAIL_SETTINGS, "remind.email.")
+        if not raw.get("host") or not _is_text(raw["host"]):
+            raise _bad(_("{file}: remind.email.host: expected the mail server's name, e.g. smtp.example.com"))
+        port = raw.get("port", 25)
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+            raise _bad(_("{file}: remind.email.port: expected a port number such as 25 or 587, not {value}"),
+                       value=quote(port))
+        to = raw.get("to") or []
+        to = [to] if isinstance(to, str) else to
+        if not isinstance(to, list) or not all(isinstance(a, str) and "@" in a for a in to):
+            raise _bad(_("{file}: remind.email.to: expected a list of e-mail addresses, not {value}"),
+                       value=quote(raw.get("to")))
+        sender = raw.get("from")
+        if not isinstance(sender, str) or "@" not in sender:
+            raise _bad(_("{file}: remind.email.from: expected the sender's e-mail address, not {value}"),
+                       value=quote(sender))
+        flags = {}
+        for key in ("to_holders", "starttls", "ssl"):
+            flag = raw.get(key, False)
+            if not isinstance(flag, bool):
+                raise _bad(_("{file}: remind.email.{key}: expected true or false, not {value}"), key=key,
+                           value=quote(flag))
+            flags[key] = flag
+        if not to and not flags["to_holders"]:
+            raise _bad(_("{file}: remind.email: expected to: (addresses) or to_holders: true, or both"))
+        email = RemindEmail(host=str(raw["host"]), port=port, sender=sender, to=tuple(to), **flags,
+                            user_env=_env_name(raw.get("user_env"), "remind.email.user_env"),
+                            password_env=_env_name(raw.get("password_env"), "remind.email.password_env"),
+                            subject=_line(raw.get("subject"), "remind.email.subject"))
+    raw = block.get("webhook")
+    if raw is not None:
+        if not isinstance(raw, dict):
+            raise _bad(_("{file}: {key}: expected settings ({known}), not {value}"), key="remind.webhook",
+                       known=", ".join(f"{k}:" for k in REMIND_WEBHOOK_SETTINGS), value=quote(raw))
+        if not as_written:
+            _refuse_unknown(raw, REMIND_WEBHOOK_SETTINGS, "remind.webhook.")
+        if raw.get("kind") not in WEBHOOK_KINDS:
+            raise _bad(_("{file}: remind.webhook.kind: expected one of {kinds}, not {value}"),
+                       kinds=", ".join(WEBHOOK_KINDS), value=quote(raw.get("kind")))
+        url_env = _env_name(raw.get("url_env"), "remind.webhook.url_env")
+        if url_env is None:
+            raise _bad(_("{file}: remind.webhook.url_env: expected the name of the environment variable "
+                         "that holds the robot's URL (e.g. QMS_WEBHOOK_URL)"))
+        webhook = RemindWebhook(kind=raw["kind"], url_env=url_env,
+                                secret_env=_env_name(raw.get("secret_env"), "remind.webhook.secret_env"))
+    return RemindSettings(within=str(within), timeout=float(timeout), email=email, webhook=webhook)
+
+
 # How each setting is read: (what qms.yaml says there or None, whether it is read as written)
 _READERS: dict[str, Callable[[Any, bool], Any]] = {
     "company": lambda value, as_written: _line(value or None, "company"),
@@ -553,6 +680,7 @@ _READERS: dict[str, Callable[[Any, bool], Any]] = {
     "require_signed_commits": _require_signed_commits,
     "audit": _audit,
     "targets": _targets,
+    "remind": _remind,
 }
 
 
@@ -677,6 +805,11 @@ class Config:
         """Whether qms.yaml asks for signed commits: qms signs its own, and audit reports
         unsigned ones. False unless it says so."""
         return self._get("require_signed_commits")
+
+    @property
+    def remind(self) -> RemindSettings:
+        """The `remind:` settings: how far ahead qms remind looks, and where it sends."""
+        return self._get("remind")
 
     def target(self, name: str, year: int) -> float | None:
         """The yearly objective `name` (satisfaction) qms.yaml sets for `year`, a percentage;

@@ -116,3 +116,10 @@ class Finding:
             "message": self.message,
             "severity": self.severity.value,
         }
+
+
+class SendFailed(QmsError):
+    """A reminder could not be sent: the server refused it, did not answer in time, or
+    answered with an error. Nothing is recorded as sent."""
+
+    exit_code = EXIT_REFUSED

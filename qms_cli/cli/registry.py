@@ -53,6 +53,9 @@ COMMANDS: dict[str, Entry] = {
         "The store's git history: trailers, legal moves, signers and their roles at the "
         "time, time never running backwards, no record deleted, merges that only combine, no "
         "anchored history rewritten; exit 1 with one line per finding.")),
+    "remind": Entry(".remindcmd", "remind", N_(
+        "What is due soon or overdue, by person and role: to the terminal, an e-mail, or a WeCom, DingTalk "
+        "or Feishu group robot; sent once a day (--dry-run shows it, --force sends again).")),
     "role": Entry(".rolecmds", "role_app", N_("Who holds which role: list, grant, revoke (signed by the admin role).")),
     "rules": Entry(".rolecmds", "rules_app", N_(
         "The store's rules (qms.yaml settings, types/, reports/, templates/): committed by the admin role.")),

@@ -323,6 +323,71 @@ class DeadlineSpec:
     limit: str | None = None  # a fixed limit; else the store's profile gives it
     limit_field: str | None = None  # or a field holds the number ...
     limit_unit: str = "d"  # ... of these units
+    # who `qms remind` reminds (`who: {role: ..., owner: FIELD}`): the named owner(s) in a
+    # field where the record holds them, else the role's holders on the day; without a
+    # role, the role of the move that meets it ("moved:STATE"), else of the record's next moves
+    who_roles: tuple[str, ...] = ()
+    who_owner: str | None = None
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """Items of a list that each carry their own due date and owner (a CAPA's actions, a
+    visit's follow-ups), which `qms remind` reminds of until their `done` field is filled
+    in: `reminders: [{each: actions, due: actions.*.due, done: actions.*.done_on,
+    owner: actions.*.owner, what: actions.*.action, not_in: [effective, cancelled]}]`.
+    The paths are the item's fields as a report names them (`each.*.field`)."""
+
+    label: dict[str, str]
+    each: str
+    due: str
+    done: str | None = None
+    owner: str | None = None
+    what: str | None = None
+    role: tuple[str, ...] = ()  # the owner's role, for grouping (default: the type's edit role)
+    not_in: tuple[str, ...] = ()  # states in which nothing is reminded of
+
+    def item_field(self, path: str | None) -> str | None:
+        """The field of one item that `path` (actions.*.due) names (due)."""
+        if path is None:
+            return None
+        return path[len(self.each) + 3:] if path.startswith(self.each + ".*.") else path
+
+    @staticmethod
+    def from_any(raw: Any, where: str) -> tuple[Reminder, ...]:
+        """A type's `reminders:` read and checked (every path a field of each item); () if
+        it has none. A malformed one is refused (BadInput)."""
+        if raw is None:
+            return ()
+        if not isinstance(raw, list) or not all(isinstance(r, dict) and r.get("each") and r.get("due")
+                                                for r in raw):
+            raise BadInput(_("{where}: reminders: expected a list of {{each: LIST, due: LIST.*.FIELD, "
+                             "done: ..., owner: ...}}").format(where=where))
+        out = []
+        for r in raw:
+            for key in ("due", "done", "owner", "what"):
+                if r.get(key) is not None and not str(r[key]).startswith(str(r["each"]) + ".*."):
+                    raise BadInput(_("{where}: reminders: {key}: expected a field of each item, such as "
+                                     "{each}.*.due").format(where=where, key=key, each=r["each"]))
+            role = r.get("role")
+            out.append(Reminder(
+                label=_label(r.get("label"), str(r["each"])), each=str(r["each"]), due=str(r["due"]),
+                done=r.get("done"), owner=r.get("owner"), what=r.get("what"),
+                role=tuple(role) if isinstance(role, list) else (str(role),) if role else (),
+                not_in=tuple(r.get("not_in") or ())))
+        return tuple(out)
+
+
+def _who(raw: Any, where: str, name: str) -> tuple[tuple[str, ...], str | None]:
+    """A deadline's `who: {role: ROLE or [ROLES], owner: FIELD}`."""
+    if raw is None:
+        return (), None
+    if not isinstance(raw, dict) or set(raw) - {"role", "owner"}:
+        raise BadInput(_("{where}: deadlines.items.{name}.who: expected {{role: ROLE, owner: FIELD}}").format(
+            where=where, name=name))
+    role = raw.get("role")
+    roles = tuple(str(r) for r in role) if isinstance(role, list) else (str(role),) if role else ()
+    return roles, (str(raw["owner"]) if raw.get("owner") else None)
 
 
 @dataclass(frozen=True)
@@ -436,6 +501,7 @@ class RecordType:
     # 售后服务申请表): name -> title; `qms render ID --form NAME` fills <type>.<name>.<lang>.md.j2
     forms: dict[str, dict[str, str]] = field(default_factory=dict)
     known_as: KnownAs | None = None  # the names others write for it in free text (a customer's)
+    reminders: tuple[Reminder, ...] = ()  # list items with their own due dates and owners (qms remind)
 
     def scheme(self, data: Any) -> str:
         """The numbering scheme for a record (by category where the type says so)."""
@@ -540,6 +606,8 @@ class RecordType:
                 limit=v.get("limit"),
                 limit_field=v.get("limit_field"),
                 limit_unit=str(v.get("limit_unit") or "d"),
+                who_roles=_who(v.get("who"), where, str(k))[0],
+                who_owner=_who(v.get("who"), where, str(k))[1],
             )
             for k, v in (deadlines_raw.get("items") or {}).items()
         )
@@ -582,6 +650,7 @@ class RecordType:
             checks=_named_checks(data.get("checks"), where),
             natural_key=_natural_key(data.get("natural_key"), where),
             expected=Expected.from_any(data.get("expected"), where),
+            reminders=Reminder.from_any(data.get("reminders"), where),
         )
         for state in rt.effects:
             if state not in workflow.states:
@@ -682,6 +751,10 @@ def _check_paths(rt: RecordType, where: str) -> None:
         if d.limit_field:
             paths.append(d.limit_field)
         paths.extend(k for k, _values in d.skip_when)
+        if d.who_owner:
+            paths.append(d.who_owner)
+    for r in rt.reminders:
+        paths.extend(p for p in (r.due, r.done, r.owner, r.what) if p)
     if rt.deadline_key:
         paths.append(rt.deadline_key)
     paths.extend(p for p in rt.natural_key if p != "id")

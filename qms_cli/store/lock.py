@@ -142,6 +142,12 @@ def roll_back(root: Path) -> None:
     end(root)
 
 
+def git_dir(root: Path) -> Path:
+    """The git folder of the clone (or worktree) at `root`: where qms keeps what is not
+    the store's (the lock, the journal, qms remind's record of what it sent)."""
+    return _git_dir(root)
+
+
 def _git_dir(root: Path) -> Path:
     gitdir = root / ".git"
     if gitdir.is_file():  # a worktree: "gitdir: <path>"

@@ -1,0 +1,499 @@
+"""`qms remind`: everything due soon or overdue in a store, by person and role, and how it
+is sent (standard output, e-mail over SMTP, a WeCom / DingTalk / Feishu group robot).
+
+What is due comes from the declarations alone: each record type's deadlines (who acts:
+`who: {role:, owner:}`, else the role of the move that meets the limit, else of the
+record's next moves) and its `reminders:` (list items with their own due date and owner,
+such as a CAPA's actions). The store is read once, one scan per record type.
+
+Sending is idempotent per day and channel: what was sent is kept in the clone's git folder
+(`qms-remind.json`, never in the store's tracked files). Secrets (SMTP password, the
+robot's URL with its token, the signing secret) come only from environment variables that
+qms.yaml names. A failed send raises SendFailed (exit 1) and records nothing."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import smtplib
+import socket
+import ssl
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import formataddr
+from pathlib import Path
+from typing import Any
+
+from .calendar import due as compute_due
+from .calendar import end_of, parse_duration
+from .config import Config
+from .deadlines import deadlines
+from .errors import BadInput, Refused, SendFailed
+from .files.yamlio import atomic_write
+from .i18n import _, language, ngettext
+from .model import values
+from .model.declaration import RecordType
+from .roles import role_names
+from .store.lock import git_dir
+
+CHANNELS = ("stdout", "email", "webhook")
+STATE_FILE = "qms-remind.json"
+
+
+@dataclass(frozen=True)
+class Item:
+    """One thing due: the record, what is due (the deadline's or the list's label, and the
+    item's own text), when, and whether it is already late."""
+
+    record: str
+    type: str
+    what: str
+    due: datetime
+    overdue: bool
+    late: str  # "3 days overdue", "due in 2 days"
+
+    def command(self) -> str:
+        return f"qms {self.type} show {self.record}"
+
+    def as_dict(self) -> dict:
+        return {"record": self.record, "type": self.type, "what": self.what, "due": self.due.isoformat(),
+                "overdue": self.overdue, "late": self.late, "command": self.command()}
+
+
+@dataclass
+class Group:
+    """Who is reminded: a named person (an owner as written, with the e-mail qms.yaml gives
+    that name, if any), or the holders of a role on the day."""
+
+    role: str | None
+    role_label: str
+    person: str | None = None
+    email: str | None = None
+    holders: list[tuple[str, str]] = field(default_factory=list)  # (name, email)
+    items: list[Item] = field(default_factory=list)
+
+    def heading(self) -> str:
+        if self.person:
+            who = f"{self.person} <{self.email}>" if self.email else self.person
+            return f"{who} · {self.role_label}" if self.role_label else who
+        people = ", ".join(f"{n} <{e}>" for n, e in self.holders) or _("no holder in qms.yaml")
+        return f"{self.role_label}: {people}"
+
+    def emails(self) -> list[str]:
+        return [self.email] if self.email else [e for _n, e in self.holders]
+
+    def as_dict(self) -> dict:
+        return {"person": self.person, "email": self.email, "role": self.role, "role_label": self.role_label,
+                "holders": [{"name": n, "email": e} for n, e in self.holders],
+                "items": [i.as_dict() for i in self.items]}
+
+
+@dataclass
+class Reminders:
+    """What `qms remind` found: the moment, the window, the groups, and the records it
+    could not read."""
+
+    now: datetime
+    within: str
+    horizon: datetime
+    company: str
+    groups: list[Group]
+    problems: list[str]
+
+    @property
+    def items(self) -> list[Item]:
+        return [i for g in self.groups for i in g.items]
+
+    def counts(self) -> tuple[int, int]:
+        """(overdue, due soon), each record's item counted once however many are reminded."""
+        seen = {(i.record, i.what, i.due): i.overdue for i in self.items}
+        late = sum(1 for v in seen.values() if v)
+        return late, len(seen) - late
+
+    def title(self) -> str:
+        late, soon = self.counts()
+        return _("Due and overdue on {day}: {late} overdue, {soon} due within {within}").format(
+            day=self.now.strftime("%Y-%m-%d"), late=late, soon=soon, within=self.within)
+
+    def text(self) -> str:
+        """The reminder as a quality engineer reads it (Markdown that reads as plain text)."""
+        lines = [f"# {self.company + ' · ' if self.company else ''}{self.title()}"]
+        if not self.groups:
+            lines += ["", _("Nothing is due within {within}.").format(within=self.within)]
+        for g in self.groups:
+            lines += ["", f"## {g.heading()}"]
+            for i in g.items:
+                lines.append(_("- {id} {what}: due {due}, {late}; see `{command}`").format(
+                    id=i.record, what=i.what, due=values.shown_time(i.due, self.now.tzinfo), late=i.late,
+                    command=i.command()))
+        return "\n".join(lines) + "\n"
+
+    def as_dict(self) -> dict:
+        late, soon = self.counts()
+        return {"now": self.now.isoformat(timespec="minutes"), "within": self.within,
+                "horizon": self.horizon.isoformat(timespec="minutes"), "overdue": late, "due_soon": soon,
+                "groups": [g.as_dict() for g in self.groups], "problems": self.problems}
+
+    def digest(self) -> str:
+        return hashlib.sha256(self.text().encode("utf-8")).hexdigest()[:16]
+
+
+# -- what is due ------------------------------------------------------------------------------
+def _how_late(due: datetime, now: datetime) -> str:
+    if now > due:
+        delta = now - due
+        if delta.days >= 1:
+            return ngettext("{n} day overdue", "{n} days overdue", delta.days).format(n=delta.days)
+        hours = max(1, delta.seconds // 3600)
+        return ngettext("{n} hour overdue", "{n} hours overdue", hours).format(n=hours)
+    delta = due - now
+    if delta.days >= 1:
+        return ngettext("due in {n} day", "due in {n} days", delta.days).format(n=delta.days)
+    hours = max(1, delta.seconds // 3600)
+    return ngettext("due in {n} hour", "due in {n} hours", hours).format(n=hours)
+
+
+def _roles(cfg: Config, rt: RecordType, spec, data: Any) -> list[str]:
+    try:
+        return role_names(cfg, rt, spec, data)
+    except Refused:  # an approvals table without the record's category: validate says so
+        return []
+
+
+def _acting_roles(cfg: Config, rt: RecordType, met_by: str | None, data: Any) -> list[str]:
+    """The role that acts to meet a limit: the first role of the move into the state that
+    meets it (from the record's state where there is one), else of the record's next move,
+    else of whoever edits the type's records. One role, so that each item is said once; a
+    declaration that wants several says `who: {role: [a, b]}`."""
+    state = data.get("state")
+    moves = rt.workflow.moves_from(state)
+    if met_by and met_by.startswith("moved:"):
+        target = met_by.split(":", 1)[1]
+        moves = [m for m in moves if m.target == target] or [m for m in rt.workflow.moves if m.target == target]
+    found: list[str] = []
+    for move in moves:
+        found += [r for r in _roles(cfg, rt, move.role, data) if r not in found]
+    return (found or _roles(cfg, rt, rt.workflow.edit, data))[:1]
+
+
+def _owners(value: Any) -> list[str]:
+    names = value if isinstance(value, list) else [value]
+    return [str(n).strip() for n in names if not values.is_empty(n) and str(n).strip()]
+
+
+class _Groups:
+    def __init__(self, cfg: Config, day, lang: str):
+        self.cfg, self.day, self.lang = cfg, day, lang
+        self.by_key: dict[tuple, Group] = {}
+        self.emails = {h.name: h.email for r in cfg.roles.values() for h in r.holders if h.covers(day)}
+
+    def _label(self, role: str | None) -> str:
+        found = self.cfg.roles.get(role) if role else None
+        return (found.label.get(self.lang) or role) if found else (role or "")
+
+    def add(self, item: Item, roles: list[str], owners: list[str]) -> None:
+        role = roles[0] if roles else None
+        if owners:
+            for name in owners:
+                key = ("person", name, role)
+                if key not in self.by_key:
+                    self.by_key[key] = Group(role, self._label(role), person=name, email=self.emails.get(name))
+                self.by_key[key].items.append(item)
+            return
+        for r in roles or [None]:
+            key = ("role", r)
+            if key not in self.by_key:
+                held = self.cfg.roles.get(r) if r else None
+                holders = [(h.name, h.email) for h in held.holders if h.covers(self.day)] if held else []
+                self.by_key[key] = Group(r, self._label(r) or _("(no role)"), holders=holders)
+            self.by_key[key].items.append(item)
+
+    def sorted(self) -> list[Group]:
+        groups = list(self.by_key.values())
+        for g in groups:
+            g.items.sort(key=lambda i: (i.due, i.record))
+        # named people first by name, then roles in qms.yaml's order
+        order = {name: i for i, name in enumerate(self.cfg.roles)}
+        return sorted(groups, key=lambda g: (g.person is None, g.person or "", order.get(g.role or "", 999)))
+
+
+def within_of(cfg: Config, within: str | None) -> str:
+    """The window: --within, else qms.yaml remind.within; refused (BadInput) unless a duration."""
+    text = (within or cfg.remind.within).strip()
+    try:
+        parse_duration(text)
+    except ValueError as e:
+        raise BadInput(f"--within: {e}") from None  # not a sentence: the duration says what it expects
+    return text
+
+
+def collect(store, within: str | None = None, lang: str | None = None) -> Reminders:
+    """Everything due within the window (or overdue) in the store, by person and role."""
+    cfg: Config = store.config
+    lang = lang or language()
+    window = within_of(cfg, within)
+    now = store.now()
+    tz = cfg.tz
+    horizon = compute_due(now, window, cfg.calendar, tz)
+    groups = _Groups(cfg, now.date(), lang)
+    problems: list[str] = []
+    for name in cfg.type_names():
+        rt = store.record_type(name)
+        if not rt.deadlines and not rt.reminders:
+            continue
+        for data in store.scan(name, problems):
+            rid = str(data.get("id"))
+            for d in deadlines(rt, data, cfg, now):
+                if d.status not in ("open", "overdue") or d.due > horizon:
+                    continue
+                spec = next(s for s in rt.deadlines if s.name == d.name)
+                roles = list(spec.who_roles) or _acting_roles(cfg, rt, spec.met_by, data)
+                owners = _owners(values.get(data, spec.who_owner)) if spec.who_owner else []
+                item = Item(rid, name, d.label.get(lang) or d.name, d.due, d.status == "overdue",
+                            _how_late(d.due, now))
+                groups.add(item, roles, owners)
+            for r in rt.reminders:
+                if data.get("state") in r.not_in:
+                    continue
+                listed = values.get(data, r.each)
+                for entry in listed if isinstance(listed, list) else []:
+                    if not isinstance(entry, dict):
+                        continue
+                    done = r.item_field(r.done)
+                    if done and not values.is_empty(entry.get(done)):
+                        continue
+                    raw_due = entry.get(r.item_field(r.due))
+                    moment = values.to_datetime(raw_due, tz) if isinstance(raw_due, datetime) else None
+                    day = values.to_date(raw_due) if moment is None else None
+                    when = moment or (end_of(day, tz) if day else None)
+                    if when is None or when > horizon:
+                        continue
+                    what = r.label.get(lang) or r.each
+                    text = entry.get(r.item_field(r.what)) if r.what else None
+                    if not values.is_empty(text):
+                        what = f"{what} “{' '.join(str(text).split())[:60]}”"
+                    item = Item(rid, name, what, when, now > when, _how_late(when, now))
+                    roles = list(r.role) or _roles(cfg, rt, rt.workflow.edit, data)[:1]
+                    groups.add(item, roles, _owners(entry.get(r.item_field(r.owner))) if r.owner else [])
+    return Reminders(now, window, horizon, cfg.company, groups.sorted(),
+                     problems + [str(s) for s in getattr(store, "skipped", [])])
+
+
+# -- what was sent ----------------------------------------------------------------------------
+def _state_path(store) -> Path:
+    return git_dir(store.root) / STATE_FILE
+
+
+def _read_state(store) -> dict:
+    try:
+        data = json.loads(_state_path(store).read_text(encoding="utf-8"))
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def sent_today(store, channel: str, day: str) -> dict | None:
+    """What was sent on `channel` on `day`, if anything (its digest and time)."""
+    entry = _read_state(store).get(channel)
+    return entry if isinstance(entry, dict) and entry.get("day") == day else None
+
+
+def _record_sent(store, channel: str, day: str, digest: str) -> None:
+    state = _read_state(store)
+    state[channel] = {"day": day, "digest": digest, "at": datetime.now().astimezone().isoformat(timespec="seconds")}
+    atomic_write(_state_path(store), (json.dumps(state, indent=1, sort_keys=True) + "\n").encode("utf-8"))
+
+
+# -- sending ----------------------------------------------------------------------------------
+def _secret(name: str | None, setting: str) -> str | None:
+    if name is None:
+        return None
+    found = os.environ.get(name)
+    if not found:
+        raise BadInput(_("qms.yaml {setting} names the environment variable {name}, which is not set").format(
+            setting=setting, name=name))
+    return found
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A message ready to send: the channel, where to (what may be shown: never a secret),
+    the subject or payload, and how to send it."""
+
+    channel: str
+    shown_to: str
+    subject: str
+    body: str
+    payload: dict | None = None
+
+
+def email_message(cfg: Config, found: Reminders) -> tuple[EmailMessage, list[str]]:
+    settings = cfg.remind.email
+    if settings is None:
+        raise BadInput(_("--to email: qms.yaml has no remind.email settings (host, from, to)"))
+    to = list(settings.to)
+    if settings.to_holders:
+        for address in (e for g in found.groups for e in g.emails()):
+            if address.lower() not in {a.lower() for a in to}:  # one copy each, however many groups
+                to.append(address)
+    if not to:
+        raise BadInput(_("--to email: nobody to send to (qms.yaml remind.email.to, or to_holders with holders' "
+                         "e-mail addresses)"))
+    msg = EmailMessage()
+    msg["Subject"] = settings.subject.format(title=found.title()) if settings.subject else \
+        f"[qms] {found.title()}"
+    msg["From"] = formataddr(("qms", settings.sender))
+    msg["To"] = ", ".join(to)
+    msg.set_content(found.text(), charset="utf-8")
+    return msg, to
+
+
+def webhook_payload(kind: str, text: str, title: str, secret: str | None, now_ms: int) -> tuple[dict, dict]:
+    """(JSON body, query parameters) for a group robot. DingTalk's signed request: the
+    query gets timestamp (ms) and sign = base64(HMAC-SHA256(secret, "timestamp\\nsecret"));
+    Feishu's: the body gets timestamp (s) and sign = base64(HMAC-SHA256("timestamp\\nsecret",
+    ""))."""
+    query: dict[str, str] = {}
+    if kind == "wecom":
+        body: dict = {"msgtype": "markdown", "markdown": {"content": text}}
+    elif kind == "dingtalk":
+        body = {"msgtype": "markdown", "markdown": {"title": title, "text": text}}
+        if secret:
+            stamp = str(now_ms)
+            digest = hmac.new(secret.encode(), f"{stamp}\n{secret}".encode(), hashlib.sha256).digest()
+            query = {"timestamp": stamp, "sign": base64.b64encode(digest).decode()}
+    else:  # feishu
+        body = {"msg_type": "text", "content": {"text": text}}
+        if secret:
+            stamp = str(now_ms // 1000)
+            digest = hmac.new(f"{stamp}\n{secret}".encode(), b"", hashlib.sha256).digest()
+            body = {"timestamp": stamp, "sign": base64.b64encode(digest).decode(), **body}
+    return body, query
+
+
+def _send_email(cfg: Config, msg: EmailMessage, to: list[str]) -> None:
+    s = cfg.remind.email
+    assert s is not None
+    user = _secret(s.user_env, "remind.email.user_env")
+    password = _secret(s.password_env, "remind.email.password_env")
+    where = f"{s.host}:{s.port}"
+    try:
+        make = smtplib.SMTP_SSL if s.ssl else smtplib.SMTP
+        with make(s.host, s.port, timeout=cfg.remind.timeout) as smtp:
+            if s.starttls:
+                smtp.starttls(context=ssl.create_default_context())
+            if user and password:
+                smtp.login(user, password)
+            refused = smtp.send_message(msg, from_addr=s.sender, to_addrs=to)
+    except smtplib.SMTPRecipientsRefused as e:
+        raise SendFailed(_("e-mail not sent: {server} refused the recipients {to}").format(
+            server=where, to=", ".join(f"{a} ({c} {m.decode(errors='replace')})"
+                                       for a, (c, m) in e.recipients.items()))) from None
+    except smtplib.SMTPResponseException as e:
+        raise SendFailed(_("e-mail not sent: {server} answered {code} {message}").format(
+            server=where, code=e.smtp_code, message=e.smtp_error.decode(errors="replace")
+            if isinstance(e.smtp_error, bytes) else e.smtp_error)) from None
+    except (socket.timeout, TimeoutError):
+        raise SendFailed(_("e-mail not sent: {server} did not answer within {seconds} s").format(
+            server=where, seconds=cfg.remind.timeout)) from None
+    except (smtplib.SMTPException, OSError) as e:
+        raise SendFailed(_("e-mail not sent: {server}: {error}").format(server=where, error=e)) from None
+    if refused:
+        raise SendFailed(_("e-mail not sent to everyone: {server} refused {to}").format(
+            server=where, to=", ".join(refused)))
+
+
+def _send_webhook(cfg: Config, url: str, body: dict, query: dict) -> None:
+    kind = cfg.remind.webhook.kind if cfg.remind.webhook else "webhook"
+    host = urllib.parse.urlsplit(url).hostname or "?"  # never the URL itself: it holds the token
+    if query:
+        url += ("&" if urllib.parse.urlsplit(url).query else "?") + urllib.parse.urlencode(query)
+    request = urllib.request.Request(url, data=json.dumps(body, ensure_ascii=False).encode("utf-8"),
+                                     headers={"Content-Type": "application/json; charset=utf-8"}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=cfg.remind.timeout) as response:
+            answer = response.read(65536)
+    except urllib.error.HTTPError as e:
+        raise SendFailed(_("{kind} robot message not sent: {host} answered HTTP {code} {reason}").format(
+            kind=kind, host=host, code=e.code, reason=e.reason)) from None
+    except (socket.timeout, TimeoutError):
+        raise SendFailed(_("{kind} robot message not sent: {host} did not answer within {seconds} s").format(
+            kind=kind, host=host, seconds=cfg.remind.timeout)) from None
+    except urllib.error.URLError as e:
+        reason = e.reason
+        if isinstance(reason, (socket.timeout, TimeoutError)):
+            raise SendFailed(_("{kind} robot message not sent: {host} did not answer within {seconds} s").format(
+                kind=kind, host=host, seconds=cfg.remind.timeout)) from None
+        raise SendFailed(_("{kind} robot message not sent: {host}: {error}").format(
+            kind=kind, host=host, error=reason)) from None
+    except OSError as e:
+        raise SendFailed(_("{kind} robot message not sent: {host}: {error}").format(
+            kind=kind, host=host, error=e)) from None
+    try:
+        reply = json.loads(answer.decode("utf-8"))
+    except ValueError:
+        reply = {}
+    code = reply.get("errcode", reply.get("code", reply.get("StatusCode", 0))) if isinstance(reply, dict) else 0
+    if code not in (0, None):
+        message = reply.get("errmsg") or reply.get("msg") or reply.get("StatusMessage") or ""
+        raise SendFailed(_("{kind} robot message not sent: the robot answered error {code} {message}").format(
+            kind=kind, code=code, message=message))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What `send` did: sent, or not (already sent today, nothing due, a dry run), and what
+    it sent or would send."""
+
+    channel: str
+    sent: bool
+    why: str  # sent | dry-run | already-sent | nothing-due
+    to: str = ""
+    preview: str = ""
+    digest: str = ""
+
+
+def send(store, found: Reminders, channel: str, *, dry_run: bool = False, force: bool = False) -> Outcome:
+    """Send the reminders on `channel` (email or webhook): once a day unless `force`;
+    with `dry_run`, only what would be sent. A failed send raises SendFailed and records
+    nothing; a missing setting or environment variable raises BadInput."""
+    if channel not in ("email", "webhook"):
+        raise BadInput(_("--to {channel}: expected stdout, email or webhook").format(channel=channel))
+    cfg: Config = store.config
+    day = found.now.strftime("%Y-%m-%d")
+    digest = found.digest()
+    if channel == "email":
+        msg, to = email_message(cfg, found)
+        shown = ", ".join(to)
+        preview = f"Subject: {msg['Subject']}\nTo: {shown}\n\n{found.text()}"
+    else:
+        hook = cfg.remind.webhook
+        if hook is None:
+            raise BadInput(_("--to webhook: qms.yaml has no remind.webhook settings (kind, url_env)"))
+        url = _secret(hook.url_env, "remind.webhook.url_env")
+        secret = _secret(hook.secret_env, "remind.webhook.secret_env")
+        body, query = webhook_payload(hook.kind, found.text(), found.title(), secret, int(time.time() * 1000))
+        shown = f"{hook.kind} ({hook.url_env})"
+        preview = json.dumps({k: v for k, v in body.items() if k not in ("sign", "timestamp")},
+                             ensure_ascii=False, indent=1)
+    if not found.groups:
+        return Outcome(channel, False, "nothing-due", shown, preview, digest)
+    if dry_run:
+        return Outcome(channel, False, "dry-run", shown, preview, digest)
+    if not force and sent_today(store, channel, day):
+        return Outcome(channel, False, "already-sent", shown, preview, digest)
+    if channel == "email":
+        _send_email(cfg, msg, to)
+    else:
+        assert url is not None
+        _send_webhook(cfg, url, body, query)
+    _record_sent(store, channel, day, digest)
+    return Outcome(channel, True, "sent", shown, preview, digest)
