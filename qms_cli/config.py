@@ -40,10 +40,11 @@ ATTACHMENT_MB = 20  # the largest attachment unless qms.yaml says otherwise (att
 # types or categories). A key not here is refused with the closest one: a typo
 # (`require_signed_commit: true`) would otherwise be silently without effect.
 SETTINGS = ("company", "site", "lang", "timezone", "shard", "time_limits", "calendar", "numbering", "roles",
-            "types", "approvals", "attachments", "require_signed_commits", "audit", "targets", "remind")
+            "types", "approvals", "attachments", "require_signed_commits", "audit", "targets", "remind", "pdf")
 BLOCK_SETTINGS = {
     "audit": ("rules_signed_by", "roles_signed_by", "back_entry_days"),
     "attachments": ("max_mb",),
+    "pdf": ("font",),
     "calendar": ("workdays", "holidays"),
     "remind": ("within", "timeout", "email", "webhook"),
 }
@@ -57,6 +58,7 @@ ROLE_SETTINGS = ("label", "holders")  # of a role under roles:
 HOLDER_SETTINGS = ("name", "email", "from", "until", "department", "key")  # of a holding
 TYPE_SETTINGS = ("fields", "requires", "moves", "approvals", "checks")  # of a type under types:
 LINE_BREAK = re.compile("[\n\u2028\u2029]")
+FONT_FAMILY = re.compile(r"[^\W_][\w .-]{0,99}")
 
 
 # -- the model -----------------------------------------------------------------------------
@@ -142,6 +144,14 @@ class Attachments:
 
 
 @dataclass(frozen=True)
+class PdfSettings:
+    """qms.yaml `pdf:`: the font family PDF forms are set in (`font`, e.g. Noto Sans CJK SC);
+    None: one with the Chinese characters found through fontconfig."""
+
+    font: str | None = None
+
+
+@dataclass(frozen=True)
 class AuditSettings:
     """qms.yaml `audit:`: the role whose holders alone change the rules (`rules_signed_by`,
     or `roles_signed_by`, its name before the rules grew) and how many days after the act a
@@ -218,6 +228,7 @@ class Settings:
     require_signed_commits: bool
     audit: AuditSettings
     targets: dict[str, dict[int, float]]  # e.g. {satisfaction: {2026: 97.0}}
+    pdf: PdfSettings
     remind: RemindSettings = RemindSettings()
 
 
@@ -663,6 +674,17 @@ def _remind(value: Any, as_written: bool) -> RemindSettings:
     return RemindSettings(within=str(within), timeout=float(timeout), email=email, webhook=webhook)
 
 
+def _pdf(value: Any, as_written: bool) -> PdfSettings:
+    font = (value if isinstance(value, dict) else {}).get("font")
+    if font is None or font == "":
+        return PdfSettings()
+    # a family name goes into the PDF's stylesheet: letters, digits, spaces, - _ . only
+    if not isinstance(font, str) or not FONT_FAMILY.fullmatch(font.strip()):
+        raise _bad(_("{file}: pdf.font: expected the name of a font family, such as Noto Sans CJK SC, not {value}"),
+                   value=quote(font))
+    return PdfSettings(font=font.strip())
+
+
 # How each setting is read: (what qms.yaml says there or None, whether it is read as written)
 _READERS: dict[str, Callable[[Any, bool], Any]] = {
     "company": lambda value, as_written: _line(value or None, "company"),
@@ -681,6 +703,7 @@ _READERS: dict[str, Callable[[Any, bool], Any]] = {
     "audit": _audit,
     "targets": _targets,
     "remind": _remind,
+    "pdf": _pdf,
 }
 
 
@@ -815,6 +838,11 @@ class Config:
         """The yearly objective `name` (satisfaction) qms.yaml sets for `year`, a percentage;
         None when it sets none."""
         return (self._get("targets").get(name) or {}).get(year)
+
+    @property
+    def pdf_font(self) -> str | None:
+        """The font family qms.yaml sets for PDF forms (`pdf.font`), None when it sets none."""
+        return self._get("pdf").font
 
     # -- plain settings ------------------------------------------------------------------
     @property

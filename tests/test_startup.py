@@ -19,7 +19,8 @@ from qms_cli.paths import builtin_type_names
 STARTUP = {"qms_cli", "qms_cli.__main__", "qms_cli.cli", "qms_cli.cli.base", "qms_cli.cli.registry",
            "qms_cli.i18n", "qms_cli.paths", "qms_cli.text"}
 HEAVY = ("git", "gitdb", "ruamel", "yaml", "jinja2", "markupsafe", "rich", "openpyxl", "chinese_calendar",
-         "filelock", "dateutil", "jsonschema", "pygments", "markdown_it", "matplotlib")
+         "filelock", "dateutil", "jsonschema", "pygments", "markdown_it", "matplotlib", "weasyprint", "pydyf",
+         "tinycss2")
 
 # Runs qms as `python -m qms_cli ARGS` does, then names what it imported beyond STARTUP.
 PROBE = """
@@ -119,3 +120,18 @@ def test_a_command_that_draws_no_chart_imports_no_matplotlib(tmp_path, args):
 def test_a_report_with_its_chart_beside_it_imports_matplotlib_then(tmp_path):
     found, out = imported(["report", "failures", "-o", str(tmp_path / "f.md")], SAMPLE, {"QMS_NOW": "2026-11-25T09:00"})
     assert "matplotlib" in found and (tmp_path / "f.svg").is_file(), out
+
+
+@pytest.mark.parametrize("args", [
+    ["render", "CMP-2026-0001"],  # the Markdown form
+    ["complaint", "show", "CMP-2026-0001"],
+    ["render", "--help"],
+])
+def test_only_a_pdf_imports_weasyprint(tmp_path, args):
+    found, out = imported(args, SAMPLE)
+    assert not [m for m in found if m.split(".")[0] in ("weasyprint", "pydyf", "tinycss2")], (args, out)
+
+
+def test_a_pdf_form_imports_weasyprint_then(tmp_path):
+    found, out = imported(["render", "CMP-2026-0001", "--format", "pdf", "-o", str(tmp_path / "c.pdf")], SAMPLE)
+    assert "weasyprint" in found and (tmp_path / "c.pdf").is_file(), out

@@ -46,7 +46,7 @@ COMMANDS: dict[str, Entry] = {
         "files; exit 1 with one line per finding. Records unchanged since the last run (same "
         "content, same records they refer to) are not read again.")),
     "log": Entry(".storecmds", "log", N_("The record's history from git: date, actor, move or edit, comment.")),
-    "render": Entry(".storecmds", "render", N_("The paper form (客诉处理单 ...) as Markdown.")),
+    "render": Entry(".storecmds", "render", N_("The paper form (客诉处理单 ...) as Markdown or PDF.")),
     "report": Entry(".storecmds", "report", N_(
         "Ledgers and lists: 受控文件清单 (controlled-documents), copies to recall (recall), the complaints ledger.")),
     "audit": Entry(".storecmds", "audit", N_(

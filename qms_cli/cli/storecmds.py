@@ -175,8 +175,23 @@ def render(
     form: Optional[str] = typer.Option(None, "--form", help=_("Another form of the record, where its type has more "
                                                               "than one (a service's report or acceptance)."),
                                        metavar="NAME"),
+    fmt: str = typer.Option("md", "--format", help=_("md, or pdf (needs the pdf extra, and -o FILE.pdf or -o -)."),
+                            metavar="md|pdf"),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help=_("Write to FILE instead of stdout."), metavar="FILE"),
 ) -> None:
+    from ..errors import BadInput
+
+    if fmt not in ("md", "pdf"):
+        raise BadInput(_("--format '{format}': expected md or pdf").format(format=fmt))
+    if fmt == "pdf":
+        if output is None:
+            raise BadInput(_("--format pdf writes a file: give -o FILE.pdf (or -o - for standard output)"))
+        from ..pdf import pdf
+
+        store = open_store()
+        made = pdf(store, record_id, lang_of(store, lang), form=form)
+        write_out(store, "", output, writer=lambda: made)
+        return
     from ..render import render as run
 
     store = open_store()
