@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 import shutil
 import subprocess
 
@@ -26,11 +27,9 @@ from .model import values
 from .render import render
 from .reports.chart import CJK_FAMILIES, FONT_PACKAGE
 from .store import Store
-from .wording import words
 
 SMALL_FONT_PACKAGE = "fonts-wqy-microhei"  # Debian's small one (1.6 MB), what CI installs
 EXTRA = "pip install 'qms-cli[pdf]'"
-OBSOLETE_STATE = "obsolete"
 
 
 def missing_extra() -> BadInput:
@@ -78,28 +77,24 @@ def font_family(configured: str | None) -> str:
 
 
 def watermark(store: Store, record_id: str, lang: str, type_name: str | None = None) -> str | None:
-    """What is printed across every page of the record's form: 作废 / OBSOLETE on the forms
-    of an obsolete document (its own, and those of the records that name it, such as its
-    revisions and copies); else, on a controlled copy (a record with a copy number),
-    受控文件 第 n 份 / CONTROLLED COPY No. n; else nothing."""
+    """What is printed across every page of the record's form: the first of its type's
+    declared watermarks (`watermark:`) whose condition holds, its {field}s filled in (作废 /
+    OBSOLETE on the forms of an obsolete document and of the records that name it, 受控文件
+    第 n 份 on an issued controlled copy); else nothing."""
     record = store.read(record_id, type_name)
-    data = record.data
-    document = None
-    if record.type == "document":
-        document = data
-    elif isinstance(values.get(data, "document"), str):
-        try:
-            found_type, _path = store.locate(values.get(data, "document"))
-        except BadInput:
-            found_type = None
-        if found_type == "document":
-            document = store.fetch(found_type, values.get(data, "document"))
-    w = words(lang)
-    if document is not None and document.get("state") == OBSOLETE_STATE:
-        return w["obsolete_mark"]
-    number = values.get(data, "copy_number")
-    if not values.is_empty(number) and not isinstance(number, (dict, list)):
-        return w["copy_mark"].format(n=number)
+    rt = store.record_type(record.type)
+    if not rt.watermarks:
+        return None
+    ev = store.evaluator(rt, record.data)
+    for mark in rt.watermarks:
+        if all(str(ev.first(path)) in wanted for path, wanted in mark.when):
+            text = mark.text.get(lang) or next(iter(mark.text.values()))
+
+            def filled(m: re.Match) -> str:
+                value = ev.first(m.group(1))
+                return "" if values.is_empty(value) else str(value)
+
+            return re.sub(r"\{([\w.]+)\}", filled, text)
     return None
 
 

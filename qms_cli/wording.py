@@ -18,8 +18,6 @@ WORDS = {
         "counted": "统计{type}数", "chart_data": "图表数据",
         # values and acts
         "yes": "是", "no": "否", "entered": "{on} 补录（{at} 录入）",
-        # across every page of a PDF form
-        "copy_mark": "受控文件 第 {n} 份", "obsolete_mark": "作废 / OBSOLETE",
     },
     "en": {
         "state": "state", "fields": "fields", "deadlines": "deadlines", "next": "next moves",
@@ -31,7 +29,7 @@ WORDS = {
         "total": "Total", "printed": "Printed", "period": "Period", "type_number": "{type} No.",
         "counted": "{type}s counted", "chart_data": "Chart data",
         "yes": "Yes", "no": "No", "entered": "{on} (entered afterwards on {at})",
-        "copy_mark": "CONTROLLED COPY No. {n}", "obsolete_mark": "作废 / OBSOLETE",
+        
     },
 }
 

@@ -467,6 +467,37 @@ class KnownAs:
 
 
 @dataclass(frozen=True)
+class Watermark:
+    """What is printed across every page of a record's printed form when `when` holds
+    (each FIELD, which may pass through a reference such as document.state, holds one of
+    its values): 受控文件 第 {copy_number} 份 on an issued copy, 作废 / OBSOLETE on the forms of
+    an obsolete document. `text` by language, with {field} placeholders."""
+
+    when: tuple[tuple[str, tuple[str, ...]], ...]
+    text: dict[str, str]
+
+    @staticmethod
+    def from_any(raw: Any, where: str) -> tuple[Watermark, ...]:
+        """`watermark:` as declared: a list of {when: {FIELD: VALUE or [VALUES]}, text:
+        {zh: ..., en: ...}}, the first that holds printed."""
+        if raw is None:
+            return ()
+        bad = BadInput(_("{where}: watermark: expected a list of {{when: {{FIELD: VALUE}}, text: {{zh: TEXT, "
+                         "en: TEXT}}}}").format(where=where))
+        if not isinstance(raw, list):
+            raise bad
+        out = []
+        for item in raw:
+            if not (isinstance(item, dict) and set(item) == {"when", "text"} and isinstance(item["when"], dict)
+                    and isinstance(item["text"], dict) and item["text"]):
+                raise bad
+            when = tuple((str(k), tuple(str(v) for v in (vs if isinstance(vs, list) else [vs])))
+                         for k, vs in item["when"].items())
+            out.append(Watermark(when=when, text={str(k): str(v) for k, v in item["text"].items()}))
+        return tuple(out)
+
+
+@dataclass(frozen=True)
 class RecordType:
     """A record type as declared (complaint, document, controlled copy ...): its numbering,
     fields, workflow, deadlines, signature meanings, approvals and effects."""
@@ -501,6 +532,7 @@ class RecordType:
     # 售后服务申请表): name -> title; `qms render ID --form NAME` fills <type>.<name>.<lang>.md.j2
     forms: dict[str, dict[str, str]] = field(default_factory=dict)
     known_as: KnownAs | None = None  # the names others write for it in free text (a customer's)
+    watermarks: tuple[Watermark, ...] = ()  # printed across a PDF form's pages: the first that holds
     reminders: tuple[Reminder, ...] = ()  # list items with their own due dates and owners (qms remind)
 
     def scheme(self, data: Any) -> str:
@@ -618,6 +650,7 @@ class RecordType:
             form=_label(data.get("form"), name),
             forms=_forms(data.get("forms"), where),
             known_as=KnownAs.from_any(data.get("known_as"), where),
+            watermarks=Watermark.from_any(data.get("watermark"), where),
             numbering=schemes,
             numbering_by=numbering_by,
             numbering_date=data.get("numbering_date"),
