@@ -414,3 +414,25 @@ def test_the_customer_ledger_goes_out_and_back_in(qms, sample, tmp_path):
         for field in ("name", "code", "aliases", "grade", "since", "contacts", "addresses", "equipment"):
             assert after.get(field) == before.get(field), (cid, field)
         assert "last_visited" not in after
+
+
+def test_the_monthly_report_draws_a_chart_for_its_tables_that_have_one(qms, sample, tmp_path):
+    """A report of several tables writes each table's chart beside the Markdown as
+    FILE-N.svg (N its place among the tables), shown under the table's heading, and as an
+    Excel chart on the table's sheet."""
+    md = tmp_path / "monthly.md"
+    r = qms("report", "service-monthly", "--period", "2026-11", "-o", str(md), env=NOW, root=sample)
+    assert r.code == 0, r.text
+    assert sorted(p.name for p in tmp_path.glob("monthly*")) == ["monthly-1.svg", "monthly-2.svg", "monthly.md"]
+    text = md.read_text(encoding="utf-8")
+    assert "### 服务受理与完成\n\n![服务受理与完成](monthly-1.svg)" in text
+    assert "### 服务时限\n\n" in text and "![服务时限](monthly-2.svg)" in text
+    assert "到达现场" in (tmp_path / "monthly-2.svg").read_text(encoding="utf-8")  # the labels are text
+    xlsx = tmp_path / "monthly.xlsx"
+    assert qms("report", "service-monthly", "--period", "2026-11", "--format", "xlsx", "-o", str(xlsx), env=NOW,
+               root=sample).code == 0
+    import zipfile
+
+    with zipfile.ZipFile(xlsx) as z:
+        assert sorted(n for n in z.namelist() if n.startswith("xl/charts/chart")) == ["xl/charts/chart1.xml",
+                                                                                        "xl/charts/chart2.xml"]

@@ -269,14 +269,17 @@ def report(
         write_out(store, to_csv(rep), output, rep.count)
         return
     link = None if no_chart or rep.chart is None else write_chart(store, rep, output)
-    write_out(store, to_markdown(rep, store.config.company, lang, store.now().strftime("%Y-%m-%d %H:%M"), link),
-              output, rep.count)
+    parts = {} if no_chart else {i: found for i, section in enumerate(rep.sections) if section.chart is not None
+                                 and (found := write_chart(store, section, output, i + 1)) is not None}
+    write_out(store, to_markdown(rep, store.config.company, lang, store.now().strftime("%Y-%m-%d %H:%M"), link,
+                                 parts), output, rep.count)
 
 
-def write_chart(store, rep, output: Path | None) -> str | None:
-    """Write the chart of report `rep` as FILE.svg beside the Markdown `-o FILE.md`, before
-    the Markdown, and return its address for the Markdown; None (nothing written) when the
-    Markdown goes to standard output or a device, or the report has nothing to draw."""
+def write_chart(store, rep, output: Path | None, part: int | None = None) -> str | None:
+    """Write the chart of report `rep` as FILE.svg beside the Markdown `-o FILE.md` (the
+    chart of a report's table `part`, counted from 1, as FILE-PART.svg), before the Markdown,
+    and return its address for the Markdown; None (nothing written) when the Markdown goes
+    to standard output or a device, or the report has nothing to draw."""
     import os
     import stat
     from urllib.parse import quote
@@ -293,7 +296,7 @@ def write_chart(store, rep, output: Path | None) -> str | None:
             return None
     except OSError:
         pass  # a new file
-    beside = output.with_suffix(".svg")
+    beside = output.with_suffix(".svg") if part is None else output.with_name(f"{output.stem}-{part}.svg")
     if os.path.realpath(beside) == os.path.realpath(output):
         raise BadInput(_("{path}: the Markdown's chart is written beside it as FILE.svg; give -o FILE.md").format(
             path=output))

@@ -549,7 +549,8 @@ def _typed(kind: str, value: Any) -> Cell | None:
     return None
 
 
-def to_markdown(report: Report, company: str, lang: str, printed: str, chart: str | None = None) -> str:
+def to_markdown(report: Report, company: str, lang: str, printed: str, chart: str | None = None,
+                parts: dict[int, str] | None = None) -> str:
     """The ledger as Markdown; `chart`, the address of its chart's SVG beside it, is shown
     under the title block."""
     w, marks = words(lang), punctuation(lang)
@@ -563,10 +564,12 @@ def to_markdown(report: Report, company: str, lang: str, printed: str, chart: st
     if chart:
         out += [f"![{markdown(report.title)}]({chart})", ""]
     if report.sections:  # each table under its own heading, a level down
-        for section in report.sections:
+        for i, section in enumerate(report.sections):
             out += [f"### {markdown(section.title)}", ""]
             if section.note:
                 out += [f"> {markdown(section.note)}", ""]
+            if parts and i in parts:  # the table's chart, written beside the Markdown
+                out += [f"![{markdown(section.title)}]({parts[i]})", ""]
             out += _md_tables(section, lang, "####")
         return "\n".join(line for line in out if line is not None).strip("\n") + "\n"
     out += _md_tables(report, lang, "###")
@@ -688,7 +691,9 @@ def to_xlsx(report: Report, chart: bool = True) -> bytes:
         for i, section in enumerate(report.sections):
             ws = wb.active if i == 0 else wb.create_sheet()
             ws.title = _unique_title(_sheet_title(section.title), used)
-            _sheet(ws, section, report, chart=False)
+            header = _sheet(ws, section, report, chart=False)
+            if chart and section.chart is not None:
+                charts.to_sheet(wb, ws, section, header, 2 if section.group_label else 1, _put)
     else:
         ws = wb.active
         ws.title = _sheet_title(report.title)
