@@ -134,18 +134,25 @@ def commits(root: Path, since: str | None, want: Callable[[list[str]], None] | N
         try:
             merges = _merges(root, rng)  # while git starts on the log
             assert p.stdout is not None
-            sep, left, done = f"{mark}c\n".encode(), b"", False
+            sep = f"{mark}c\n"
+            bsep, left, done = sep.encode(), b"", False
             while not done:
                 chunk = p.stdout.read1(1 << 18)
                 done = not chunk
-                parts = (left + chunk).split(sep)
-                left = b"" if done else parts.pop()
+                buf = left + chunk
+                # the whole commits read so far, decoded at once (the marker is ASCII, so
+                # splitting before or after decoding gives the same commits)
+                cut = len(buf) if done else buf.rfind(bsep)
+                if cut < 0:
+                    left = buf
+                    continue
+                left = buf[cut:]
                 group: list[Commit] = []
                 ids: list[str] = []
-                for part in parts:
+                for part in buf[:cut].decode("utf-8", "replace").split(sep):
                     if not part:
                         continue
-                    c = _commit(part.decode("utf-8", "replace"), mark, merges)
+                    c = _commit(part, mark, merges)
                     new = [] if c.merged is not None else [ch.new_blob for ch in c.changes if ch.new_blob and
                                                            (ch.new_path or ch.path).startswith(RECORDS_PREFIX)]
                     if len(new) > _Stream.BATCH:  # one commit of many records (an import): read one by one
