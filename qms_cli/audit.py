@@ -276,10 +276,12 @@ class _Stream:
     thread); memory stays bounded by one batch."""
 
     BATCH = 512  # blob ids asked at once: 41 bytes each, well within a pipe's 64 KiB
+    CHUNK = 1 << 18  # bytes of git's answers read at once
 
     def __init__(self, root: Path, limit: int):
         self.root, self.limit = root, limit
         self.p: subprocess.Popen | None = None
+        self.buf, self.pos = b"", 0  # git's output read but not yet taken: buf[pos:]
 
     def want(self, ids: list[str]) -> None:
         """Ask for these blobs next: at most BATCH of them, and only when every blob asked
@@ -298,11 +300,45 @@ class _Stream:
 
     def take(self, blob: str) -> Any:
         """The next blob of the stream, which is `blob` (others before it are passed over)."""
-        assert self.p is not None and self.p.stdout is not None
         while True:
-            name, value = _answer(self.p.stdout, self.limit)
+            name, value = self._answer()
             if name is None or name == blob:
                 return value
+
+    def _answer(self) -> tuple[str | None, Any]:
+        """What `_answer` reads, sliced out of large reads of git's output (two reads a
+        blob cost more than the blob): the buffer holds one read and at most one blob."""
+        assert self.p is not None and self.p.stdout is not None
+        f, buf, pos = self.p.stdout, self.buf, self.pos
+        nl = buf.find(b"\n", pos)
+        while nl < 0:
+            chunk = f.read1(self.CHUNK)
+            buf, pos = buf[pos:] + chunk, 0
+            if not chunk:
+                nl = len(buf)  # the end: what is left is the last (partial) line
+                break
+            nl = buf.find(b"\n")
+        header = buf[pos:nl].split()
+        pos = nl + 1
+        if not header:
+            self.buf, self.pos = buf, pos
+            return None, None
+        if len(header) < 3:  # "<name> missing"
+            self.buf, self.pos = buf, pos
+            return header[0].decode("utf-8", "replace"), None
+        size = int(header[2])
+        end = pos + size + 1  # the blob and its newline
+        if header[1] != b"blob" or size > self.limit:  # passed over unread (memory stays bounded)
+            if end > len(buf):
+                _skip(f, end - len(buf))
+                buf, end = b"", 0
+            self.buf, self.pos = buf, end
+            return header[0].decode(), _Blobs.TOO_BIG if header[1] == b"blob" else None
+        if end > len(buf):
+            buf = buf[pos:] + f.read(end - len(buf))
+            pos, end = 0, size + 1
+        self.buf, self.pos = buf, end
+        return header[0].decode(), buf[pos:end - 1]
 
     def close(self) -> None:
         if self.p is None:

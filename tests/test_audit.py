@@ -743,6 +743,26 @@ def test_a_number_too_long_to_read_is_found_in_a_quick_set(qms, store, complaint
     assert r.code == 1 and "the record cannot be read after this commit" in r.out, r.text
 
 
+def test_a_version_over_the_size_limit_is_passed_over_and_the_walk_reads_on(qms, store, complaint):
+    """audit reads the record versions from git in large pieces: a version larger than a
+    piece is read whole, one over the record size limit is named and passed over unread,
+    and the versions after them are read in step."""
+    from qms_cli.files.yamlio import MAX_BYTES
+
+    assert qms("complaint", "set", complaint, "batch=B1", who=QE).code == 0
+    _forged_set(store, "batch: B1", "batch: " + "B" * 600_000)  # over two pieces: the quick path
+    _forged_set(store, "batch: " + "B" * 600_000, "batch: " + "B" * (MAX_BYTES + 1))
+    _forged_set(store, "batch: " + "B" * (MAX_BYTES + 1), "batch: B3")
+    p = record(store)
+    p.write_text(p.read_text(encoding="utf-8").replace("state: received", "state: closed"), encoding="utf-8")
+    hand_commit(store, "close it")
+    r = qms("audit")
+    assert r.code == 1, r.text
+    assert f"the record is over {MAX_BYTES:,} bytes after this commit" in r.out, r.text
+    assert "record changed without qms trailers (state)" in r.out, r.text
+    assert len(r.out.strip().splitlines()) == 2, r.text
+
+
 def test_a_store_without_commits_has_nothing_to_audit(qms, tmp_path):
     new = tmp_path / "new"
     new.mkdir()
