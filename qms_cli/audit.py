@@ -410,7 +410,7 @@ def _same_structure(old: bytes, new: bytes) -> bool:
     end_old = len(old) if end_old < 0 else end_old
     end_new = end_old + len(new) - len(old)
     if head <= end_new and old[end_old:] == new[end_new:]:  # all after that line is the same: one line
-        if start >= _signatures_at(old):
+        if _from_signatures(old, start):
             return old == new
         return _plain_swap(old[start:end_old], new[start:end_new])
     tail = _common_suffix(old, new, limit=min(len(old), len(new)) - start)
@@ -435,9 +435,10 @@ def _plain_swap(x: bytes, y: bytes) -> bool:
     if x == y:
         return True
     mx, my = _SIMPLE.fullmatch(x), _SIMPLE.fullmatch(y)
-    if not mx or not my or mx.group(1) != my.group(1) or mx.group(2) != my.group(2):
+    if not mx or not my:
         return False
-    if not mx.group(1) and mx.group(2) in (b"state", b"signatures", b"id", b"type"):
+    indent, key = mx.group(1, 2)
+    if (indent, key) != my.group(1, 2) or not indent and key in (b"state", b"signatures", b"id", b"type"):
         return False
     # a number, date, yes/no or null is read (and bounded) by the parser, not here
     return not _TYPED.fullmatch(my.group(3))
@@ -463,6 +464,13 @@ def _common_suffix(a: bytes, b: bytes, limit: int) -> int:
         else:
             hi = mid - 1
     return lo
+
+
+def _from_signatures(text: bytes, start: int) -> bool:
+    """Whether the line starting at `start` is at or after the top-level `signatures:`
+    (`start >= _signatures_at(text)`), reading `text` only up to that line."""
+    return (start >= len(text) or text.startswith(b"signatures:")
+            or text.find(b"\nsignatures:", 0, start + len(b"\nsignatures:") - 1) >= 0)
 
 
 def _signatures_at(text: bytes) -> int:
@@ -800,8 +808,7 @@ def _claim_problem(trailers: dict, type_name: str, rid: str, state: str | None) 
         return None
     key = f"{type_name}/{rid}"
     named = key in (trailers.get(Trailer.RECORD) or ())
-    effect = any(e.split(" ", 1)[0] == key for e in trailers.get(Trailer.EFFECT) or ())
-    if not named and not effect:
+    if not named and not any(e.split(" ", 1)[0] == key for e in trailers.get(Trailer.EFFECT) or ()):
         if not trailers.get(Trailer.RECORD):
             return _("changed by a commit whose trailers do not name it (QMS-Record: none)")
         return _("changed by a commit whose trailers do not name it (QMS-Record: {records})").format(
