@@ -14,6 +14,7 @@ import os
 import re
 import subprocess
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -391,25 +392,33 @@ from hashlib import sha1 as _sha1  # noqa: E402  (what a record's signatures wer
 # anything else: no quote, bracket, brace, comment, anchor, alias, tag, block indicator,
 # escape or further `: `. Replacing such a value by another keeps every other line's meaning.
 _SIMPLE = re.compile(rb"( *)([A-Za-z_][A-Za-z0-9_]*): ([^\s\-?:,\[\]{}#&*!|>'\"%@`\\]"
-                     rb"(?:[^'\"#\\:\n]|:(?! |$))*)")
+                     rb"[^'\"#\\:\n]*(?::(?! |$)[^'\"#\\:\n]*)*)")  # `:` only when no `: ` or end follows
 
 
 _TYPED = re.compile(rb"[-+0-9.:TtZz _eExXoObB]*|(?i:y|yes|n|no|true|false|on|off|null|~|\.inf|\.nan)")
 
 
-def _same_structure(old: bytes, new: bytes) -> bool:
+def _same_structure(old: bytes, new: bytes, key: bytes = b"") -> bool:
     """Whether `new` is `old` with only single-line plain values of the same keys replaced,
     none of them the top-level `state`, none from the top-level `signatures:` on: then the
-    record's state and signatures are those of `old`, without parsing `new`."""
-    if b"\r" in old or b"\r" in new or b"\t" in new:
+    record's state and signatures are those of `old`, without parsing `new`. `key` (from
+    _set_key), the top-level key the commit says it set, is only where the changed line is
+    looked for first: the answer is the same for any key."""
+    if old.find(b"\r") >= 0 or new.find(b"\r") >= 0 or new.find(b"\t") >= 0:  # (`in` costs an exception)
         return False
-    # the usual case, one value set: the one line where the two differ, found by halving
-    head = _common_prefix(old, new)
-    start = old.rfind(b"\n", 0, head) + 1
-    end_old = old.find(b"\n", head)
-    end_old = len(old) if end_old < 0 else end_old
-    end_new = end_old + len(new) - len(old)
-    if head <= end_new and old[end_old:] == new[end_new:]:  # all after that line is the same: one line
+    # the usual case, one value set: the one line where the two differ, at the key the
+    # commit names or else found by halving
+    line = _only_line(old, new, key) if key else None
+    if line is None:
+        head = _common_prefix(old, new)
+        start = old.rfind(b"\n", 0, head) + 1
+        end_old = old.find(b"\n", head)
+        end_old = len(old) if end_old < 0 else end_old
+        end_new = end_old + len(new) - len(old)
+        if head <= end_new and old[end_old:] == new[end_new:]:  # all after that line is the same: one line
+            line = start, end_old, end_new
+    if line is not None:
+        start, end_old, end_new = line
         if _from_signatures(old, start):
             return old == new
         return _plain_swap(old[start:end_old], new[start:end_new])
@@ -428,6 +437,30 @@ def _same_structure(old: bytes, new: bytes) -> bool:
     if len(a) != len(b):
         return False
     return all(_plain_swap(x, y) for x, y in zip(a, b) if x != y)
+
+
+def _only_line(old: bytes, new: bytes, key: bytes) -> tuple[int, int, int] | None:
+    """Where the line `key` (b"\\nKEY: ", see _set_key) starts and ends in `old` and in `new`,
+    when the two texts are the same but for that line; None otherwise (they may still
+    differ in one other line)."""
+    start = old.find(key) + 1
+    if not start:
+        return None
+    end_old = old.find(b"\n", start)
+    end_old = len(old) if end_old < 0 else end_old
+    end_new = end_old + len(new) - len(old)
+    if (end_new < start or new.find(b"\n", start, end_new) >= 0 or not new.startswith(old[:start])
+            or not new.endswith(old[end_old:])):
+        return None
+    return start, end_old, end_new
+
+
+@lru_cache(maxsize=256)
+def _set_key(action: str) -> bytes:
+    """Where the line of the top-level key a `set` of one field names starts ('set batch':
+    b"\\nbatch: "), else b""."""
+    fields = action[len("set "):].split() if action.startswith("set ") else []
+    return b"\n" + fields[0].encode("utf-8", "replace") + b": " if len(fields) == 1 and "." not in fields[0] else b""
 
 
 def _plain_swap(x: bytes, y: bytes) -> bool:
@@ -470,7 +503,7 @@ def _from_signatures(text: bytes, start: int) -> bool:
     """Whether the line starting at `start` is at or after the top-level `signatures:`
     (`start >= _signatures_at(text)`), reading `text` only up to that line."""
     return (start >= len(text) or text.startswith(b"signatures:")
-            or text.find(b"\nsignatures:", 0, start + len(b"\nsignatures:") - 1) >= 0)
+            or text.find(b"\nsignatures:", 0, start + 11) >= 0)  # the line at or before `start`
 
 
 def _signatures_at(text: bytes) -> int:
@@ -713,10 +746,11 @@ def audit(store, since: str | None = None, anchors_from: str | None = None) -> l
                 findings.extend(_check_merge(c, where, blobs))
                 continue
             trailers = c.trailers
+            action = (trailers.get(Trailer.ACTION) or [""])[0]
             # every commit is judged by the rules as they stood before it
             walk_types(c)
             cfg = (rules_of(before_cfg, parent) if parent else rules_of(now_cfg, c.sha)) or store.config
-            if (trailers.get(Trailer.ACTION) or [""])[0] == "import":
+            if action == "import":
                 findings.extend(_check_import(c, where, cfg, blobs, first=parent is None, store=store))
                 continue
             day = datetime.fromisoformat(c.date).date()
@@ -749,7 +783,7 @@ def audit(store, since: str | None = None, anchors_from: str | None = None) -> l
                 old_raw = texts.get(ch.old_blob) if summary is not None else None
                 claimed = False
                 if (summary is not None and old_raw is not None and isinstance(raw_after, bytes)
-                        and _same_structure(old_raw, raw_after)):
+                        and _same_structure(old_raw, raw_after, _set_key(action))):
                     _remember(known, ch.new_blob, summary)
                     texts.put(ch.new_blob, raw_after)
                     claim, claimed = _claim_problem(trailers, rt.name, rid, summary[0]), True

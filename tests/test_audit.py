@@ -827,6 +827,10 @@ def test_the_one_line_shortcut_judges_as_the_line_by_line_comparison():
         else:
             pos = rng.randrange(len(old) + 1)
             new = old[:pos] + rng.choice(pieces) + old[pos + rng.randint(0, 3):]
-        assert A._same_structure(old, new) == line_by_line(old, new), (old, new)
-        agreed += A._same_structure(old, new)
+        expected = line_by_line(old, new)
+        assert A._same_structure(old, new) == expected, (old, new)
+        # the key a commit says it set is only where the changed line is looked for first
+        for key in (b"state", b"batch", b"signatures", rng.choice(lines).partition(b": ")[0].strip()):
+            assert A._same_structure(old, new, b"\n" + key + b": ") == expected, (old, new, key)
+        agreed += expected
     assert agreed > 100  # the shortcut is taken, not only refused
