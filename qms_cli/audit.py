@@ -233,16 +233,19 @@ class _Blobs:
 
     TOO_BIG = object()
 
-    def __init__(self, root: Path, limit: int, keep: int = 64):
+    def __init__(self, root: Path, limit: int, keep: int = 64, texts: _Texts | None = None):
         self.limit = limit
         self.keep = keep
         self.memo: dict[str, Any] = {}
+        self.texts = texts  # record texts the walk keeps: looked in first
         self.p = _cat_file(root)
 
     def read(self, spec: str | None) -> Any:
         """The bytes of a blob (by id, or rev:path), None if there is none, TOO_BIG."""
         if spec is None:
             return None
+        if self.texts is not None and spec in self.texts.items:
+            return self.texts.items[spec]
         if spec in self.memo:
             value = self.memo.pop(spec)
             self.memo[spec] = value
@@ -309,6 +312,18 @@ class _Stream:
     def _answer(self) -> tuple[str | None, Any]:
         """What `_answer` reads, sliced out of large reads of git's output (two reads a
         blob cost more than the blob): the buffer holds one read and at most one blob."""
+        buf, pos = self.buf, self.pos
+        nl = buf.find(b"\n", pos)
+        if nl >= 0:  # the usual answer: a blob within the limit, all of it read already
+            header = buf[pos:nl].split()
+            if len(header) == 3 and header[1] == b"blob":
+                end = nl + 1 + int(header[2])
+                if end < len(buf) and end - nl - 1 <= self.limit:
+                    self.pos = end + 1
+                    return header[0].decode(), buf[nl + 1:end]
+        return self._read_answer()
+
+    def _read_answer(self) -> tuple[str | None, Any]:
         assert self.p is not None and self.p.stdout is not None
         f, buf, pos = self.p.stdout, self.buf, self.pos
         nl = buf.find(b"\n", pos)
@@ -616,11 +631,11 @@ def audit(store, since: str | None = None, anchors_from: str | None = None) -> l
     if _git(root, "rev-parse", "--is-shallow-repository").strip() == "true":
         raise BadInput(_("{root}: a shallow clone holds only part of the history, which audit must read whole "
                          "(git fetch --unshallow; in CI, check out with fetch-depth: 0)").format(root=root))
-    blobs = _Blobs(root, MAX_BYTES)
+    texts = _Texts()
+    blobs = _Blobs(root, MAX_BYTES, texts=texts)
     stream = _Stream(root, MAX_BYTES)
     history = commits(root, since, want=stream.want)
     known: dict[str, tuple[str, bytes]] = {}  # record blob -> its _summary, from a parse or by construction
-    texts = _Texts()
     configs: dict[str | None, Config | None] = {}
     config_blob: dict[str, str | None] = {}  # commit -> the blob of its qms.yaml
 
@@ -709,8 +724,10 @@ def audit(store, since: str | None = None, anchors_from: str | None = None) -> l
                 if path.startswith(RECORDS_PREFIX):
                     if ch.new_blob and c.merged is None:
                         raw = stream.take(ch.new_blob) if c.streamed else blobs.read(ch.new_blob)
-                        blobs.remember(ch.new_blob, raw)
-                        texts.put(ch.new_blob, raw)
+                        if isinstance(raw, bytes):
+                            texts.put(ch.new_blob, raw)  # where blobs.read finds it
+                        else:
+                            blobs.remember(ch.new_blob, raw)
                 elif path == "qms.yaml" or path.startswith(("types/", "reports/", "templates/")):
                     rules.append(path)
                     if path == "qms.yaml":
