@@ -681,7 +681,10 @@ def audit(store, since: str | None = None, anchors_from: str | None = None) -> l
             types_of(c.sha)  # a merge: as its tree holds them
             return
         state = types_of(c.parents[0]) if c.parents else {}
-        if not any(p.startswith("types/") for ch in c.changes for p in (ch.path, ch.new_path or "")):
+        for ch in c.changes:
+            if ch.path.startswith("types/") or (ch.new_path or "").startswith("types/"):
+                break
+        else:
             types_at[c.sha] = state  # shared, never changed in place
             return
         state = dict(state)
@@ -713,7 +716,6 @@ def audit(store, since: str | None = None, anchors_from: str | None = None) -> l
     anchored: list[tuple[str, str]] = []  # (commit, where it was anchored), from every version
     try:
         for c in history:
-            where = f"commit {c.sha[:10]} ({c.date[:10]}, {c.email})"
             parent = c.parents[0] if c.parents else None
             before_cfg = qms_yaml_at(parent) if parent else None
             now_cfg = before_cfg
@@ -735,7 +737,7 @@ def audit(store, since: str | None = None, anchors_from: str | None = None) -> l
                 if ch.path == "qms.yaml" or path == "qms.yaml":
                     touched_cfg = True
                 if ch.new_mode == LINK_MODE:
-                    findings.append(Finding(where, path,
+                    findings.append(Finding(_where(c), path,
                                             _("adds a symbolic link: qms never follows links in a store, and a link "
                                               "may point outside it (replace it with the file itself)")))
             if c.merged is not None:  # a merge: qms.yaml as it came out of it
@@ -744,23 +746,23 @@ def audit(store, since: str | None = None, anchors_from: str | None = None) -> l
                         now_cfg = m.blob
             if touched_cfg and config_of(now_cfg) is None:
                 # deleted or unreadable: a finding, and the rules stay those that could last be read
-                findings.append(Finding(where, "qms.yaml", _("deleted by this commit") if now_cfg is None else
+                findings.append(Finding(_where(c), "qms.yaml", _("deleted by this commit") if now_cfg is None else
                                         _("cannot be read after this commit (the rules before it still apply)")))
                 now_cfg = before_cfg
             config_blob[c.sha] = now_cfg
             if not c.parents and roots_seen:
-                findings.append(Finding(where, "", _("a second start of history (a commit with no parent) joined "
+                findings.append(Finding(_where(c), "", _("a second start of history (a commit with no parent) joined "
                                                      "to the store: its records and rules came from no audited "
                                                      "commit")))
             roots_seen += not c.parents
             if c.merged is not None:  # a side's own change to qms.yaml is not in the combined diff: ask git
                 config_blob.pop(c.sha, None)
-            findings.extend(_check_time(c, where, committed))
+            findings.extend(_check_time(c, committed))
             for ch in c.changes:
                 if ANCHORS in (ch.path, ch.new_path):
-                    findings.extend(_check_anchors_change(c, where, ch, blobs, anchored))
+                    findings.extend(_check_anchors_change(c, _where(c), ch, blobs, anchored))
             if c.merged is not None:
-                findings.extend(_check_merge(c, where, blobs))
+                findings.extend(_check_merge(c, _where(c), blobs))
                 continue
             trailers = c.trailers
             action = (trailers.get(Trailer.ACTION) or [""])[0]
@@ -768,13 +770,13 @@ def audit(store, since: str | None = None, anchors_from: str | None = None) -> l
             walk_types(c)
             cfg = (rules_of(before_cfg, parent) if parent else rules_of(now_cfg, c.sha)) or store.config
             if action == "import":
-                findings.extend(_check_import(c, where, cfg, blobs, first=parent is None, store=store))
+                findings.extend(_check_import(c, _where(c), cfg, blobs, first=parent is None, store=store,
+                                              known=known))
                 continue
-            day = datetime.fromisoformat(c.date).date()
             signed = bool(trailers.get(Trailer.SIGNATURE))
             if rules and parent and config_of(now_cfg) is not None:
-                findings.extend(_check_rules_change(c, where, config_of(before_cfg), config_of(now_cfg),
-                                                    day, rules, trailers))
+                findings.extend(_check_rules_change(c, _where(c), config_of(before_cfg), config_of(now_cfg),
+                                                    _day(c), rules, trailers))
             for ch in c.changes:
                 status, path, new = ch.status, ch.path, ch.new_path
                 if path == "qms.yaml":
@@ -782,10 +784,10 @@ def audit(store, since: str | None = None, anchors_from: str | None = None) -> l
                 if not path.startswith(RECORDS_PREFIX):
                     continue
                 if status == "D":
-                    findings.append(Finding(where, path, _("record deleted (records are cancelled, never deleted)")))
+                    findings.append(Finding(_where(c), path, _("record deleted (records are cancelled, never deleted)")))
                     continue
                 if status == "R" and Path(path).name != Path(new or "").name:
-                    findings.append(Finding(where, path, _("record renamed to {path}").format(path=new)))
+                    findings.append(Finding(_where(c), path, _("record renamed to {path}").format(path=new)))
                     continue
                 parts = path.split("/")
                 if len(parts) < 3:
@@ -801,35 +803,35 @@ def audit(store, since: str | None = None, anchors_from: str | None = None) -> l
                 claimed = False
                 if (summary is not None and old_raw is not None and isinstance(raw_after, bytes)
                         and _same_structure(old_raw, raw_after, _set_key(action))):
-                    _remember(known, ch.new_blob, summary)
-                    texts.put(ch.new_blob, raw_after)
+                    _remember(known, ch.new_blob, summary)  # its text went into texts as it was read
                     claim, claimed = _claim_problem(trailers, rt.name, rid, summary[0]), True
                     if claim:
-                        findings.append(Finding(where, path, claim))
+                        findings.append(Finding(_where(c), path, claim))
                     if summary[0] in rt.workflow.states and not rt.workflow.states[summary[0]].final:
                         continue  # only plain values changed, by qms: state and signatures as they were
                 before = _parse(blobs.read(ch.old_blob) if status in ("M", "R", "T") and parent else None, path)
                 if raw_after is _Blobs.TOO_BIG:
-                    findings.append(Finding(where, path, _("the record is over {limit:,} bytes after this commit")
+                    findings.append(Finding(_where(c), path, _("the record is over {limit:,} bytes after this commit")
                                             .format(limit=MAX_BYTES)))
                     continue
                 after = _parse(raw_after, path)
                 if not isinstance(after, dict):
-                    findings.append(Finding(where, path, _("the record cannot be read after this commit")))
+                    findings.append(Finding(_where(c), path, _("the record cannot be read after this commit")))
                     continue
                 _remember(known, ch.new_blob, _summary(after))
                 texts.put(ch.new_blob, raw_after)
                 if not claimed:
                     claim = _claim_problem(trailers, rt.name, rid, str(after.get("state")))
                     if claim:
-                        findings.append(Finding(where, path, claim))
-                found, added = _check_record(c, where, path, rt, before, after, cfg, day, trailers, store.fetch)
+                        findings.append(Finding(_where(c), path, claim))
+                found, added = _check_record(c, _where(c), path, rt, before, after, cfg, _day(c), trailers,
+                                             store.fetch)
                 findings.extend(found)
                 signed = signed or added
             if signed:
-                signing.append((c.sha, where, c.email, before_cfg if parent else now_cfg))
+                signing.append((c.sha, _where(c), c.email, before_cfg if parent else now_cfg))
             if signed and c.committer_email and c.committer_email.lower() != c.email.lower():
-                findings.append(Finding(where, "", _("a signature authored by {author} was committed by "
+                findings.append(Finding(_where(c), "", _("a signature authored by {author} was committed by "
                                                      "{committer}: whoever commits a signature must be its signer")
                                         .format(author=c.email, committer=c.committer_email)))
     finally:
@@ -882,7 +884,17 @@ def _remember(known: dict, blob: str | None, summary: tuple) -> None:
             known.pop(next(iter(known)))
 
 
-def _check_time(c: Commit, where: str, committed: dict[str, datetime]) -> list[Finding]:
+def _where(c: Commit) -> str:
+    """How a finding names its commit (made only for a finding: most commits have none)."""
+    return f"commit {c.sha[:10]} ({c.date[:10]}, {c.email})"
+
+
+def _day(c: Commit):
+    """The day a commit was authored."""
+    return datetime.fromisoformat(c.date).date()
+
+
+def _check_time(c: Commit, committed: dict[str, datetime]) -> list[Finding]:
     """Time never runs backwards: a commit is not dated before the commits it follows."""
     when = _when(c.committer_date)
     if when is None:
@@ -892,7 +904,7 @@ def _check_time(c: Commit, where: str, committed: dict[str, datetime]) -> list[F
     for p in c.parents:
         before = committed.get(p)
         if before is not None and when < before:
-            out.append(Finding(where, "", _("committed at {time}, before the commit it follows "
+            out.append(Finding(_where(c), "", _("committed at {time}, before the commit it follows "
                                             "({parent}, {parent_time}): its date was set back").format(
                 time=when.isoformat(), parent=p[:10], parent_time=before.isoformat())))
             break
@@ -956,10 +968,12 @@ def _check_merge(c: Commit, where: str, blobs: _Blobs) -> list[Finding]:
     return out
 
 
-def _check_import(c: Commit, where: str, cfg, blobs: _Blobs, first: bool, store=None) -> list[Finding]:
+def _check_import(c: Commit, where: str, cfg, blobs: _Blobs, first: bool, store=None,
+                  known: dict | None = None) -> list[Finding]:
     """An import may only add new records that validate (schema, state, requirements,
     signatures: what `qms validate` checks in one record), as the records it brings read each
-    other. A store's first commit may also bring its qms.yaml."""
+    other. A store's first commit may also bring its qms.yaml. The state and signatures of
+    each record read go into `known`, as for any record parsed in the walk."""
 
     out = []
     added = 0
@@ -976,6 +990,8 @@ def _check_import(c: Commit, where: str, cfg, blobs: _Blobs, first: bool, store=
             continue
         parts = Path(path).parts
         data = _parse(blobs.read(ch.new_blob), path)
+        if known is not None and isinstance(data, dict):
+            _remember(known, ch.new_blob, _summary(data))
         try:
             rt = cfg.record_type(parts[1]) if len(parts) >= 3 else None
         except QmsError:
