@@ -763,6 +763,23 @@ def test_a_version_over_the_size_limit_is_passed_over_and_the_walk_reads_on(qms,
     assert len(r.out.strip().splitlines()) == 2, r.text
 
 
+def test_a_git_without_batch_command_reads_the_history_alike(qms, store, complaint, monkeypatch):
+    """Before git 2.36 (no `cat-file --batch-command`) the record versions are asked of
+    `cat-file --batch`: the same findings."""
+    from qms_cli.store import git as gitops
+
+    assert qms("complaint", "set", complaint, "batch=B1", who=QE).code == 0
+    assert qms("complaint", "set", complaint, "batch=B2", who=QE).code == 0
+    p = record(store)
+    p.write_text(p.read_text(encoding="utf-8").replace("state: received", "state: closed"), encoding="utf-8")
+    hand_commit(store, "close it")
+    new = qms("audit")
+    monkeypatch.setattr(gitops, "version", lambda: (2, 35, 1))
+    old = qms("audit")
+    assert new.code == old.code == 1 and new.out == old.out, (new.text, old.text)
+    assert "record changed without qms trailers (state)" in old.out, old.text
+
+
 def test_a_store_without_commits_has_nothing_to_audit(qms, tmp_path):
     new = tmp_path / "new"
     new.mkdir()

@@ -362,6 +362,19 @@ def trailers_of(message: str) -> dict[str, list[str]]:
     return out
 
 
+def version() -> tuple[int, ...]:
+    """The version of the git on PATH as numbers, (2, 39, 5); () when it cannot be told."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "version"], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                             timeout=60).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ()
+    m = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", out)
+    return tuple(int(n) for n in m.groups() if n is not None) if m else ()
+
+
 def log_marker() -> str:
     """A marker made afresh for each reading of the history, which no commit message can
     hold: the fields of `git log` are split on it, so a message cannot forge another
