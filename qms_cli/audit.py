@@ -14,6 +14,7 @@ import os
 import re
 import subprocess
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -134,18 +135,25 @@ def commits(root: Path, since: str | None, want: Callable[[list[str]], None] | N
         try:
             merges = _merges(root, rng)  # while git starts on the log
             assert p.stdout is not None
-            sep, left, done = f"{mark}c\n".encode(), b"", False
+            sep = f"{mark}c\n"
+            bsep, left, done = sep.encode(), b"", False
             while not done:
                 chunk = p.stdout.read1(1 << 18)
                 done = not chunk
-                parts = (left + chunk).split(sep)
-                left = b"" if done else parts.pop()
+                buf = left + chunk
+                # the whole commits read so far, decoded at once (the marker is ASCII, so
+                # splitting before or after decoding gives the same commits)
+                cut = len(buf) if done else buf.rfind(bsep)
+                if cut < 0:
+                    left = buf
+                    continue
+                left = buf[cut:]
                 group: list[Commit] = []
                 ids: list[str] = []
-                for part in parts:
+                for part in buf[:cut].decode("utf-8", "replace").split(sep):
                     if not part:
                         continue
-                    c = _commit(part.decode("utf-8", "replace"), mark, merges)
+                    c = _commit(part, mark, merges)
                     new = [] if c.merged is not None else [ch.new_blob for ch in c.changes if ch.new_blob and
                                                            (ch.new_path or ch.path).startswith(RECORDS_PREFIX)]
                     if len(new) > _Stream.BATCH:  # one commit of many records (an import): read one by one
@@ -225,16 +233,19 @@ class _Blobs:
 
     TOO_BIG = object()
 
-    def __init__(self, root: Path, limit: int, keep: int = 64):
+    def __init__(self, root: Path, limit: int, keep: int = 64, texts: _Texts | None = None):
         self.limit = limit
         self.keep = keep
         self.memo: dict[str, Any] = {}
+        self.texts = texts  # record texts the walk keeps: looked in first
         self.p = _cat_file(root)
 
     def read(self, spec: str | None) -> Any:
         """The bytes of a blob (by id, or rev:path), None if there is none, TOO_BIG."""
         if spec is None:
             return None
+        if self.texts is not None and spec in self.texts.items:
+            return self.texts.items[spec]
         if spec in self.memo:
             value = self.memo.pop(spec)
             self.memo[spec] = value
@@ -266,13 +277,18 @@ class _Stream:
     `git cat-file --batch` a batch at a time as the walk learns of them: no round trip per
     blob. A batch is asked only once every blob asked before it has been taken, and is
     small enough for the pipe to hold, so asking never waits on git (no deadlock, no
-    thread); memory stays bounded by one batch."""
+    thread); memory stays bounded by one batch. Where git has `--batch-command` (2.36 on),
+    it holds its answers to a batch until the batch is asked whole (`--buffer`, then
+    `flush`): a few large writes, not three small ones a blob."""
 
-    BATCH = 512  # blob ids asked at once: 41 bytes each, well within a pipe's 64 KiB
+    BATCH = 512  # blob ids asked at once: 50 bytes each ("contents <id>"), well within a pipe's 64 KiB
+    CHUNK = 1 << 18  # bytes of git's answers read at once
 
     def __init__(self, root: Path, limit: int):
         self.root, self.limit = root, limit
         self.p: subprocess.Popen | None = None
+        self.buf, self.pos = b"", 0  # git's output read but not yet taken: buf[pos:]
+        self.command = False  # asked through --batch-command --buffer
 
     def want(self, ids: list[str]) -> None:
         """Ask for these blobs next: at most BATCH of them, and only when every blob asked
@@ -280,10 +296,16 @@ class _Stream:
         if not ids:
             return
         if self.p is None:
-            self.p = _cat_file(self.root, bufsize=1 << 20)  # few reads for many small blobs
+            self.command = gitops.version() >= (2, 36)
+            mode = ["--batch-command", "--buffer"] if self.command else ["--batch"]
+            self.p = _cat_file(self.root, *mode, bufsize=1 << 20)  # few reads for many small blobs
         assert self.p.stdin is not None
+        if self.command:
+            asked = "".join(f"contents {i}\n" for i in ids) + "flush\n"
+        else:
+            asked = "".join(i + "\n" for i in ids)
         try:
-            self.p.stdin.write("".join(i + "\n" for i in ids).encode())
+            self.p.stdin.write(asked.encode())
             self.p.stdin.flush()
         except OSError as e:
             raise QmsError(_("git cat-file stopped while the history was read ({error})").format(
@@ -291,11 +313,57 @@ class _Stream:
 
     def take(self, blob: str) -> Any:
         """The next blob of the stream, which is `blob` (others before it are passed over)."""
-        assert self.p is not None and self.p.stdout is not None
         while True:
-            name, value = _answer(self.p.stdout, self.limit)
+            name, value = self._answer()
             if name is None or name == blob:
                 return value
+
+    def _answer(self) -> tuple[str | None, Any]:
+        """What `_answer` reads, sliced out of large reads of git's output (two reads a
+        blob cost more than the blob): the buffer holds one read and at most one blob."""
+        buf, pos = self.buf, self.pos
+        nl = buf.find(b"\n", pos)
+        if nl >= 0:  # the usual answer: a blob within the limit, all of it read already
+            header = buf[pos:nl].split()
+            if len(header) == 3 and header[1] == b"blob":
+                end = nl + 1 + int(header[2])
+                if end < len(buf) and end - nl - 1 <= self.limit:
+                    self.pos = end + 1
+                    return header[0].decode(), buf[nl + 1:end]
+        return self._read_answer()
+
+    def _read_answer(self) -> tuple[str | None, Any]:
+        assert self.p is not None and self.p.stdout is not None
+        f, buf, pos = self.p.stdout, self.buf, self.pos
+        nl = buf.find(b"\n", pos)
+        while nl < 0:
+            chunk = f.read1(self.CHUNK)
+            buf, pos = buf[pos:] + chunk, 0
+            if not chunk:
+                nl = len(buf)  # the end: what is left is the last (partial) line
+                break
+            nl = buf.find(b"\n")
+        header = buf[pos:nl].split()
+        pos = nl + 1
+        if not header:
+            self.buf, self.pos = buf, pos
+            return None, None
+        if len(header) < 3:  # "<name> missing"
+            self.buf, self.pos = buf, pos
+            return header[0].decode("utf-8", "replace"), None
+        size = int(header[2])
+        end = pos + size + 1  # the blob and its newline
+        if header[1] != b"blob" or size > self.limit:  # passed over unread (memory stays bounded)
+            if end > len(buf):
+                _skip(f, end - len(buf))
+                buf, end = b"", 0
+            self.buf, self.pos = buf, end
+            return header[0].decode(), _Blobs.TOO_BIG if header[1] == b"blob" else None
+        if end > len(buf):
+            buf = buf[pos:] + f.read(end - len(buf))
+            pos, end = 0, size + 1
+        self.buf, self.pos = buf, end
+        return header[0].decode(), buf[pos:end - 1]
 
     def close(self) -> None:
         if self.p is None:
@@ -309,11 +377,10 @@ class _Stream:
         self.p.wait()
 
 
-def _cat_file(root: Path, **kw) -> subprocess.Popen:
-    import os
-
-    return subprocess.Popen(["git", "cat-file", "--batch"], cwd=root, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, env=dict(os.environ, GIT_OPTIONAL_LOCKS="0"), **kw)
+def _cat_file(root: Path, *mode: str, **kw) -> subprocess.Popen:
+    return subprocess.Popen(["git", "cat-file", *(mode or ["--batch"])], cwd=root, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            env=dict(os.environ, GIT_OPTIONAL_LOCKS="0"), **kw)
 
 
 def _answer(f, limit: int) -> tuple[str | None, Any]:
@@ -348,26 +415,34 @@ from hashlib import sha1 as _sha1  # noqa: E402  (what a record's signatures wer
 # anything else: no quote, bracket, brace, comment, anchor, alias, tag, block indicator,
 # escape or further `: `. Replacing such a value by another keeps every other line's meaning.
 _SIMPLE = re.compile(rb"( *)([A-Za-z_][A-Za-z0-9_]*): ([^\s\-?:,\[\]{}#&*!|>'\"%@`\\]"
-                     rb"(?:[^'\"#\\:\n]|:(?! |$))*)")
+                     rb"[^'\"#\\:\n]*(?::(?! |$)[^'\"#\\:\n]*)*)")  # `:` only when no `: ` or end follows
 
 
 _TYPED = re.compile(rb"[-+0-9.:TtZz _eExXoObB]*|(?i:y|yes|n|no|true|false|on|off|null|~|\.inf|\.nan)")
 
 
-def _same_structure(old: bytes, new: bytes) -> bool:
+def _same_structure(old: bytes, new: bytes, key: bytes = b"") -> bool:
     """Whether `new` is `old` with only single-line plain values of the same keys replaced,
     none of them the top-level `state`, none from the top-level `signatures:` on: then the
-    record's state and signatures are those of `old`, without parsing `new`."""
-    if b"\r" in old or b"\r" in new or b"\t" in new:
+    record's state and signatures are those of `old`, without parsing `new`. `key` (from
+    _set_key), the top-level key the commit says it set, is only where the changed line is
+    looked for first: the answer is the same for any key."""
+    if old.find(b"\r") >= 0 or new.find(b"\r") >= 0 or new.find(b"\t") >= 0:  # (`in` costs an exception)
         return False
-    # the usual case, one value set: the one line where the two differ, found by halving
-    head = _common_prefix(old, new)
-    start = old.rfind(b"\n", 0, head) + 1
-    end_old = old.find(b"\n", head)
-    end_old = len(old) if end_old < 0 else end_old
-    end_new = end_old + len(new) - len(old)
-    if head <= end_new and old[end_old:] == new[end_new:]:  # all after that line is the same: one line
-        if start >= _signatures_at(old):
+    # the usual case, one value set: the one line where the two differ, at the key the
+    # commit names or else found by halving
+    line = _only_line(old, new, key) if key else None
+    if line is None:
+        head = _common_prefix(old, new)
+        start = old.rfind(b"\n", 0, head) + 1
+        end_old = old.find(b"\n", head)
+        end_old = len(old) if end_old < 0 else end_old
+        end_new = end_old + len(new) - len(old)
+        if head <= end_new and old[end_old:] == new[end_new:]:  # all after that line is the same: one line
+            line = start, end_old, end_new
+    if line is not None:
+        start, end_old, end_new = line
+        if _from_signatures(old, start):
             return old == new
         return _plain_swap(old[start:end_old], new[start:end_new])
     tail = _common_suffix(old, new, limit=min(len(old), len(new)) - start)
@@ -387,14 +462,39 @@ def _same_structure(old: bytes, new: bytes) -> bool:
     return all(_plain_swap(x, y) for x, y in zip(a, b) if x != y)
 
 
+def _only_line(old: bytes, new: bytes, key: bytes) -> tuple[int, int, int] | None:
+    """Where the line `key` (b"\\nKEY: ", see _set_key) starts and ends in `old` and in `new`,
+    when the two texts are the same but for that line; None otherwise (they may still
+    differ in one other line)."""
+    start = old.find(key) + 1
+    if not start:
+        return None
+    end_old = old.find(b"\n", start)
+    end_old = len(old) if end_old < 0 else end_old
+    end_new = end_old + len(new) - len(old)
+    if (end_new < start or new.find(b"\n", start, end_new) >= 0 or not new.startswith(old[:start])
+            or not new.endswith(old[end_old:])):
+        return None
+    return start, end_old, end_new
+
+
+@lru_cache(maxsize=256)
+def _set_key(action: str) -> bytes:
+    """Where the line of the top-level key a `set` of one field names starts ('set batch':
+    b"\\nbatch: "), else b""."""
+    fields = action[len("set "):].split() if action.startswith("set ") else []
+    return b"\n" + fields[0].encode("utf-8", "replace") + b": " if len(fields) == 1 and "." not in fields[0] else b""
+
+
 def _plain_swap(x: bytes, y: bytes) -> bool:
     """Whether line `y` is line `x` with another single-line plain value of the same key."""
     if x == y:
         return True
     mx, my = _SIMPLE.fullmatch(x), _SIMPLE.fullmatch(y)
-    if not mx or not my or mx.group(1) != my.group(1) or mx.group(2) != my.group(2):
+    if not mx or not my:
         return False
-    if not mx.group(1) and mx.group(2) in (b"state", b"signatures", b"id", b"type"):
+    indent, key = mx.group(1, 2)
+    if (indent, key) != my.group(1, 2) or not indent and key in (b"state", b"signatures", b"id", b"type"):
         return False
     # a number, date, yes/no or null is read (and bounded) by the parser, not here
     return not _TYPED.fullmatch(my.group(3))
@@ -420,6 +520,13 @@ def _common_suffix(a: bytes, b: bytes, limit: int) -> int:
         else:
             hi = mid - 1
     return lo
+
+
+def _from_signatures(text: bytes, start: int) -> bool:
+    """Whether the line starting at `start` is at or after the top-level `signatures:`
+    (`start >= _signatures_at(text)`), reading `text` only up to that line."""
+    return (start >= len(text) or text.startswith(b"signatures:")
+            or text.find(b"\nsignatures:", 0, start + 11) >= 0)  # the line at or before `start`
 
 
 def _signatures_at(text: bytes) -> int:
@@ -532,11 +639,11 @@ def audit(store, since: str | None = None, anchors_from: str | None = None) -> l
     if _git(root, "rev-parse", "--is-shallow-repository").strip() == "true":
         raise BadInput(_("{root}: a shallow clone holds only part of the history, which audit must read whole "
                          "(git fetch --unshallow; in CI, check out with fetch-depth: 0)").format(root=root))
-    blobs = _Blobs(root, MAX_BYTES)
+    texts = _Texts()
+    blobs = _Blobs(root, MAX_BYTES, texts=texts)
     stream = _Stream(root, MAX_BYTES)
     history = commits(root, since, want=stream.want)
     known: dict[str, tuple[str, bytes]] = {}  # record blob -> its _summary, from a parse or by construction
-    texts = _Texts()
     configs: dict[str | None, Config | None] = {}
     config_blob: dict[str, str | None] = {}  # commit -> the blob of its qms.yaml
 
@@ -582,7 +689,10 @@ def audit(store, since: str | None = None, anchors_from: str | None = None) -> l
             types_of(c.sha)  # a merge: as its tree holds them
             return
         state = types_of(c.parents[0]) if c.parents else {}
-        if not any(p.startswith("types/") for ch in c.changes for p in (ch.path, ch.new_path or "")):
+        for ch in c.changes:
+            if ch.path.startswith("types/") or (ch.new_path or "").startswith("types/"):
+                break
+        else:
             types_at[c.sha] = state  # shared, never changed in place
             return
         state = dict(state)
@@ -614,7 +724,6 @@ def audit(store, since: str | None = None, anchors_from: str | None = None) -> l
     anchored: list[tuple[str, str]] = []  # (commit, where it was anchored), from every version
     try:
         for c in history:
-            where = f"commit {c.sha[:10]} ({c.date[:10]}, {c.email})"
             parent = c.parents[0] if c.parents else None
             before_cfg = qms_yaml_at(parent) if parent else None
             now_cfg = before_cfg
@@ -625,8 +734,10 @@ def audit(store, since: str | None = None, anchors_from: str | None = None) -> l
                 if path.startswith(RECORDS_PREFIX):
                     if ch.new_blob and c.merged is None:
                         raw = stream.take(ch.new_blob) if c.streamed else blobs.read(ch.new_blob)
-                        blobs.remember(ch.new_blob, raw)
-                        texts.put(ch.new_blob, raw)
+                        if isinstance(raw, bytes):
+                            texts.put(ch.new_blob, raw)  # where blobs.read finds it
+                        else:
+                            blobs.remember(ch.new_blob, raw)
                 elif path == "qms.yaml" or path.startswith(("types/", "reports/", "templates/")):
                     rules.append(path)
                     if path == "qms.yaml":
@@ -634,7 +745,7 @@ def audit(store, since: str | None = None, anchors_from: str | None = None) -> l
                 if ch.path == "qms.yaml" or path == "qms.yaml":
                     touched_cfg = True
                 if ch.new_mode == LINK_MODE:
-                    findings.append(Finding(where, path,
+                    findings.append(Finding(_where(c), path,
                                             _("adds a symbolic link: qms never follows links in a store, and a link "
                                               "may point outside it (replace it with the file itself)")))
             if c.merged is not None:  # a merge: qms.yaml as it came out of it
@@ -643,36 +754,37 @@ def audit(store, since: str | None = None, anchors_from: str | None = None) -> l
                         now_cfg = m.blob
             if touched_cfg and config_of(now_cfg) is None:
                 # deleted or unreadable: a finding, and the rules stay those that could last be read
-                findings.append(Finding(where, "qms.yaml", _("deleted by this commit") if now_cfg is None else
+                findings.append(Finding(_where(c), "qms.yaml", _("deleted by this commit") if now_cfg is None else
                                         _("cannot be read after this commit (the rules before it still apply)")))
                 now_cfg = before_cfg
             config_blob[c.sha] = now_cfg
             if not c.parents and roots_seen:
-                findings.append(Finding(where, "", _("a second start of history (a commit with no parent) joined "
+                findings.append(Finding(_where(c), "", _("a second start of history (a commit with no parent) joined "
                                                      "to the store: its records and rules came from no audited "
                                                      "commit")))
             roots_seen += not c.parents
             if c.merged is not None:  # a side's own change to qms.yaml is not in the combined diff: ask git
                 config_blob.pop(c.sha, None)
-            findings.extend(_check_time(c, where, committed))
+            findings.extend(_check_time(c, committed))
             for ch in c.changes:
                 if ANCHORS in (ch.path, ch.new_path):
-                    findings.extend(_check_anchors_change(c, where, ch, blobs, anchored))
+                    findings.extend(_check_anchors_change(c, _where(c), ch, blobs, anchored))
             if c.merged is not None:
-                findings.extend(_check_merge(c, where, blobs))
+                findings.extend(_check_merge(c, _where(c), blobs))
                 continue
             trailers = c.trailers
+            action = (trailers.get(Trailer.ACTION) or [""])[0]
             # every commit is judged by the rules as they stood before it
             walk_types(c)
             cfg = (rules_of(before_cfg, parent) if parent else rules_of(now_cfg, c.sha)) or store.config
-            if (trailers.get(Trailer.ACTION) or [""])[0] == "import":
-                findings.extend(_check_import(c, where, cfg, blobs, first=parent is None, store=store))
+            if action == "import":
+                findings.extend(_check_import(c, _where(c), cfg, blobs, first=parent is None, store=store,
+                                              known=known))
                 continue
-            day = datetime.fromisoformat(c.date).date()
             signed = bool(trailers.get(Trailer.SIGNATURE))
             if rules and parent and config_of(now_cfg) is not None:
-                findings.extend(_check_rules_change(c, where, config_of(before_cfg), config_of(now_cfg),
-                                                    day, rules, trailers))
+                findings.extend(_check_rules_change(c, _where(c), config_of(before_cfg), config_of(now_cfg),
+                                                    _day(c), rules, trailers))
             for ch in c.changes:
                 status, path, new = ch.status, ch.path, ch.new_path
                 if path == "qms.yaml":
@@ -680,10 +792,10 @@ def audit(store, since: str | None = None, anchors_from: str | None = None) -> l
                 if not path.startswith(RECORDS_PREFIX):
                     continue
                 if status == "D":
-                    findings.append(Finding(where, path, _("record deleted (records are cancelled, never deleted)")))
+                    findings.append(Finding(_where(c), path, _("record deleted (records are cancelled, never deleted)")))
                     continue
                 if status == "R" and Path(path).name != Path(new or "").name:
-                    findings.append(Finding(where, path, _("record renamed to {path}").format(path=new)))
+                    findings.append(Finding(_where(c), path, _("record renamed to {path}").format(path=new)))
                     continue
                 parts = path.split("/")
                 if len(parts) < 3:
@@ -698,36 +810,36 @@ def audit(store, since: str | None = None, anchors_from: str | None = None) -> l
                 old_raw = texts.get(ch.old_blob) if summary is not None else None
                 claimed = False
                 if (summary is not None and old_raw is not None and isinstance(raw_after, bytes)
-                        and _same_structure(old_raw, raw_after)):
-                    _remember(known, ch.new_blob, summary)
-                    texts.put(ch.new_blob, raw_after)
+                        and _same_structure(old_raw, raw_after, _set_key(action))):
+                    _remember(known, ch.new_blob, summary)  # its text went into texts as it was read
                     claim, claimed = _claim_problem(trailers, rt.name, rid, summary[0]), True
                     if claim:
-                        findings.append(Finding(where, path, claim))
+                        findings.append(Finding(_where(c), path, claim))
                     if summary[0] in rt.workflow.states and not rt.workflow.states[summary[0]].final:
                         continue  # only plain values changed, by qms: state and signatures as they were
                 before = _parse(blobs.read(ch.old_blob) if status in ("M", "R", "T") and parent else None, path)
                 if raw_after is _Blobs.TOO_BIG:
-                    findings.append(Finding(where, path, _("the record is over {limit:,} bytes after this commit")
+                    findings.append(Finding(_where(c), path, _("the record is over {limit:,} bytes after this commit")
                                             .format(limit=MAX_BYTES)))
                     continue
                 after = _parse(raw_after, path)
                 if not isinstance(after, dict):
-                    findings.append(Finding(where, path, _("the record cannot be read after this commit")))
+                    findings.append(Finding(_where(c), path, _("the record cannot be read after this commit")))
                     continue
                 _remember(known, ch.new_blob, _summary(after))
                 texts.put(ch.new_blob, raw_after)
                 if not claimed:
                     claim = _claim_problem(trailers, rt.name, rid, str(after.get("state")))
                     if claim:
-                        findings.append(Finding(where, path, claim))
-                found, added = _check_record(c, where, path, rt, before, after, cfg, day, trailers, store.fetch)
+                        findings.append(Finding(_where(c), path, claim))
+                found, added = _check_record(c, _where(c), path, rt, before, after, cfg, _day(c), trailers,
+                                             store.fetch)
                 findings.extend(found)
                 signed = signed or added
             if signed:
-                signing.append((c.sha, where, c.email, before_cfg if parent else now_cfg))
+                signing.append((c.sha, _where(c), c.email, before_cfg if parent else now_cfg))
             if signed and c.committer_email and c.committer_email.lower() != c.email.lower():
-                findings.append(Finding(where, "", _("a signature authored by {author} was committed by "
+                findings.append(Finding(_where(c), "", _("a signature authored by {author} was committed by "
                                                      "{committer}: whoever commits a signature must be its signer")
                                         .format(author=c.email, committer=c.committer_email)))
     finally:
@@ -757,8 +869,7 @@ def _claim_problem(trailers: dict, type_name: str, rid: str, state: str | None) 
         return None
     key = f"{type_name}/{rid}"
     named = key in (trailers.get(Trailer.RECORD) or ())
-    effect = any(e.split(" ", 1)[0] == key for e in trailers.get(Trailer.EFFECT) or ())
-    if not named and not effect:
+    if not named and not any(e.split(" ", 1)[0] == key for e in trailers.get(Trailer.EFFECT) or ()):
         if not trailers.get(Trailer.RECORD):
             return _("changed by a commit whose trailers do not name it (QMS-Record: none)")
         return _("changed by a commit whose trailers do not name it (QMS-Record: {records})").format(
@@ -781,7 +892,17 @@ def _remember(known: dict, blob: str | None, summary: tuple) -> None:
             known.pop(next(iter(known)))
 
 
-def _check_time(c: Commit, where: str, committed: dict[str, datetime]) -> list[Finding]:
+def _where(c: Commit) -> str:
+    """How a finding names its commit (made only for a finding: most commits have none)."""
+    return f"commit {c.sha[:10]} ({c.date[:10]}, {c.email})"
+
+
+def _day(c: Commit):
+    """The day a commit was authored."""
+    return datetime.fromisoformat(c.date).date()
+
+
+def _check_time(c: Commit, committed: dict[str, datetime]) -> list[Finding]:
     """Time never runs backwards: a commit is not dated before the commits it follows."""
     when = _when(c.committer_date)
     if when is None:
@@ -791,7 +912,7 @@ def _check_time(c: Commit, where: str, committed: dict[str, datetime]) -> list[F
     for p in c.parents:
         before = committed.get(p)
         if before is not None and when < before:
-            out.append(Finding(where, "", _("committed at {time}, before the commit it follows "
+            out.append(Finding(_where(c), "", _("committed at {time}, before the commit it follows "
                                             "({parent}, {parent_time}): its date was set back").format(
                 time=when.isoformat(), parent=p[:10], parent_time=before.isoformat())))
             break
@@ -855,10 +976,12 @@ def _check_merge(c: Commit, where: str, blobs: _Blobs) -> list[Finding]:
     return out
 
 
-def _check_import(c: Commit, where: str, cfg, blobs: _Blobs, first: bool, store=None) -> list[Finding]:
+def _check_import(c: Commit, where: str, cfg, blobs: _Blobs, first: bool, store=None,
+                  known: dict | None = None) -> list[Finding]:
     """An import may only add new records that validate (schema, state, requirements,
     signatures: what `qms validate` checks in one record), as the records it brings read each
-    other. A store's first commit may also bring its qms.yaml."""
+    other. A store's first commit may also bring its qms.yaml. The state and signatures of
+    each record read go into `known`, as for any record parsed in the walk."""
 
     out = []
     added = 0
@@ -875,6 +998,8 @@ def _check_import(c: Commit, where: str, cfg, blobs: _Blobs, first: bool, store=
             continue
         parts = Path(path).parts
         data = _parse(blobs.read(ch.new_blob), path)
+        if known is not None and isinstance(data, dict):
+            _remember(known, ch.new_blob, _summary(data))
         try:
             rt = cfg.record_type(parts[1]) if len(parts) >= 3 else None
         except QmsError:

@@ -743,6 +743,43 @@ def test_a_number_too_long_to_read_is_found_in_a_quick_set(qms, store, complaint
     assert r.code == 1 and "the record cannot be read after this commit" in r.out, r.text
 
 
+def test_a_version_over_the_size_limit_is_passed_over_and_the_walk_reads_on(qms, store, complaint):
+    """audit reads the record versions from git in large pieces: a version larger than a
+    piece is read whole, one over the record size limit is named and passed over unread,
+    and the versions after them are read in step."""
+    from qms_cli.files.yamlio import MAX_BYTES
+
+    assert qms("complaint", "set", complaint, "batch=B1", who=QE).code == 0
+    _forged_set(store, "batch: B1", "batch: " + "B" * 600_000)  # over two pieces: the quick path
+    _forged_set(store, "batch: " + "B" * 600_000, "batch: " + "B" * (MAX_BYTES + 1))
+    _forged_set(store, "batch: " + "B" * (MAX_BYTES + 1), "batch: B3")
+    p = record(store)
+    p.write_text(p.read_text(encoding="utf-8").replace("state: received", "state: closed"), encoding="utf-8")
+    hand_commit(store, "close it")
+    r = qms("audit")
+    assert r.code == 1, r.text
+    assert f"the record is over {MAX_BYTES:,} bytes after this commit" in r.out, r.text
+    assert "record changed without qms trailers (state)" in r.out, r.text
+    assert len(r.out.strip().splitlines()) == 2, r.text
+
+
+def test_a_git_without_batch_command_reads_the_history_alike(qms, store, complaint, monkeypatch):
+    """Before git 2.36 (no `cat-file --batch-command`) the record versions are asked of
+    `cat-file --batch`: the same findings."""
+    from qms_cli.store import git as gitops
+
+    assert qms("complaint", "set", complaint, "batch=B1", who=QE).code == 0
+    assert qms("complaint", "set", complaint, "batch=B2", who=QE).code == 0
+    p = record(store)
+    p.write_text(p.read_text(encoding="utf-8").replace("state: received", "state: closed"), encoding="utf-8")
+    hand_commit(store, "close it")
+    new = qms("audit")
+    monkeypatch.setattr(gitops, "version", lambda: (2, 35, 1))
+    old = qms("audit")
+    assert new.code == old.code == 1 and new.out == old.out, (new.text, old.text)
+    assert "record changed without qms trailers (state)" in old.out, old.text
+
+
 def test_a_store_without_commits_has_nothing_to_audit(qms, tmp_path):
     new = tmp_path / "new"
     new.mkdir()
@@ -807,6 +844,10 @@ def test_the_one_line_shortcut_judges_as_the_line_by_line_comparison():
         else:
             pos = rng.randrange(len(old) + 1)
             new = old[:pos] + rng.choice(pieces) + old[pos + rng.randint(0, 3):]
-        assert A._same_structure(old, new) == line_by_line(old, new), (old, new)
-        agreed += A._same_structure(old, new)
+        expected = line_by_line(old, new)
+        assert A._same_structure(old, new) == expected, (old, new)
+        # the key a commit says it set is only where the changed line is looked for first
+        for key in (b"state", b"batch", b"signatures", rng.choice(lines).partition(b": ")[0].strip()):
+            assert A._same_structure(old, new, b"\n" + key + b": ") == expected, (old, new, key)
+        agreed += expected
     assert agreed > 100  # the shortcut is taken, not only refused

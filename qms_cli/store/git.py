@@ -10,6 +10,7 @@ import re
 from datetime import datetime, timedelta, timezone
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from ..errors import BadInput, NotAStore, QmsError, Refused
 from ..i18n import _
@@ -361,6 +362,19 @@ def trailers_of(message: str) -> dict[str, list[str]]:
     return out
 
 
+def version() -> tuple[int, ...]:
+    """The version of the git on PATH as numbers, (2, 39, 5); () when it cannot be told."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "version"], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                             timeout=60).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ()
+    m = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", out)
+    return tuple(int(n) for n in m.groups() if n is not None) if m else ()
+
+
 def log_marker() -> str:
     """A marker made afresh for each reading of the history, which no commit message can
     hold: the fields of `git log` are split on it, so a message cannot forge another
@@ -376,9 +390,10 @@ def log_format(mark: str) -> str:
     return f"{mark}c%n%H%n%P%n%an%n%ae%n%aI%n%ce%n%cI%n%B{mark}e"
 
 
-@dataclass(frozen=True, slots=True)
-class Logged:
-    """One commit as `git log --format=log_format(mark)` gives it, split into its fields."""
+class Logged(NamedTuple):
+    """One commit as `git log --format=log_format(mark)` gives it, split into its fields
+    (a named tuple: made once for each commit of a history, at a third of a frozen
+    dataclass's cost)."""
 
     sha: str
     parents: list[str]
@@ -393,9 +408,11 @@ class Logged:
 
 def logged(chunk: str, mark: str) -> Logged:
     """One commit of `git log --format=log_format(mark)`, split on MARKc beforehand."""
-    head, _sep, rest = chunk.partition(f"{mark}e")
+    head, _sep, rest = chunk.partition(mark + "e")
     lines = head.split("\n", 7)
-    sha, parents, author, email, date, cemail, cdate, message = (lines + [""] * 8)[:8]
+    if len(lines) < 8:
+        lines += [""] * (8 - len(lines))
+    sha, parents, author, email, date, cemail, cdate, message = lines
     return Logged(sha, parents.split(), author, email, date, cemail, cdate, message, rest)
 
 
