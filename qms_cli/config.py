@@ -597,13 +597,28 @@ def _audit(value: Any, as_written: bool) -> AuditSettings:
 
 
 def _env_name(value: Any, where: str) -> str | None:
-    """The name of an environment variable (QMS_SMTP_PASSWORD), never the secret itself."""
+    """The name of an environment variable (QMS_SMTP_PASSWORD), never the secret itself;
+    only a QMS_ variable, so that a store cannot name another secret of the user's (a
+    cloud key, a token) to have it sent somewhere or printed."""
     if value is None or value == "":
         return None
-    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
-        raise _bad(_("{file}: {key}: expected the name of an environment variable that holds the secret "
-                     "(e.g. QMS_WEBHOOK_URL), not {value}"), key=where, value=quote(value))
+    if not isinstance(value, str) or not re.fullmatch(r"QMS_[A-Z0-9_]{1,60}", value):
+        raise _bad(_("{file}: {key}: expected the name of an environment variable starting QMS_ that holds "
+                     "the secret (e.g. QMS_WEBHOOK_URL), not {value}"), key=where, value=quote(value))
     return value
+
+
+EMAIL_ADDRESS = re.compile(r"[^@\s<>,;\"\x00-\x1f\x7f]{1,64}@[^@\s<>,;\"\x00-\x1f\x7f]{1,255}")
+
+
+def _subject(value: Any) -> str:
+    """A reminder mail's subject: one line of at most 200 characters, no control
+    characters; {title} stands for the reminder's title."""
+    text = _line(value, "remind.email.subject")
+    if len(text) > 200 or re.search(r"[\x00-\x1f\x7f]", text):
+        raise _bad(_("{file}: remind.email.subject: expected one line of at most 200 characters, not {value}"),
+                   value=quote(text[:80]))
+    return text
 
 
 def _remind(value: Any, as_written: bool) -> RemindSettings:
@@ -635,11 +650,11 @@ def _remind(value: Any, as_written: bool) -> RemindSettings:
                        value=quote(port))
         to = raw.get("to") or []
         to = [to] if isinstance(to, str) else to
-        if not isinstance(to, list) or not all(isinstance(a, str) and "@" in a for a in to):
+        if not isinstance(to, list) or not all(isinstance(a, str) and EMAIL_ADDRESS.fullmatch(a) for a in to):
             raise _bad(_("{file}: remind.email.to: expected a list of e-mail addresses, not {value}"),
                        value=quote(raw.get("to")))
         sender = raw.get("from")
-        if not isinstance(sender, str) or "@" not in sender:
+        if not isinstance(sender, str) or not EMAIL_ADDRESS.fullmatch(sender):
             raise _bad(_("{file}: remind.email.from: expected the sender's e-mail address, not {value}"),
                        value=quote(sender))
         flags = {}
@@ -654,7 +669,7 @@ def _remind(value: Any, as_written: bool) -> RemindSettings:
         email = RemindEmail(host=str(raw["host"]), port=port, sender=sender, to=tuple(to), **flags,
                             user_env=_env_name(raw.get("user_env"), "remind.email.user_env"),
                             password_env=_env_name(raw.get("password_env"), "remind.email.password_env"),
-                            subject=_line(raw.get("subject"), "remind.email.subject"))
+                            subject=_subject(raw.get("subject")))
     raw = block.get("webhook")
     if raw is not None:
         if not isinstance(raw, dict):

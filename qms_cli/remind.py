@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import smtplib
 import socket
 import ssl
@@ -34,7 +35,7 @@ from typing import Any
 
 from .calendar import due as compute_due
 from .calendar import end_of, parse_duration
-from .config import Config
+from .config import EMAIL_ADDRESS, Config
 from .deadlines import deadlines
 from .errors import BadInput, Refused, SendFailed
 from .files.yamlio import atomic_write
@@ -123,8 +124,11 @@ class Reminders:
         return _("Due and overdue on {day}: {late} overdue, {soon} due within {within}").format(
             day=self.now.strftime("%Y-%m-%d"), late=late, soon=soon, within=self.within)
 
-    def text(self) -> str:
-        """The reminder as a quality engineer reads it (Markdown that reads as plain text)."""
+    def text(self, robot: bool = False) -> str:
+        """The reminder as a quality engineer reads it (Markdown that reads as plain text);
+        for a chat robot (`robot`), the records' own text with Markdown's marks shown as
+        themselves."""
+        own = _plain if robot else (lambda t: " ".join(str(t).split()))
         lines = [f"# {self.company + ' · ' if self.company else ''}{self.title()}"]
         if not self.groups:
             lines += ["", _("Nothing is due within {within}.").format(within=self.within)]
@@ -132,11 +136,12 @@ class Reminders:
             lines += ["", f"## {g.heading()}"]
             for i in g.items:
                 lines.append(_("- {id} {what}: due {due}, {late}; see `{command}`").format(
-                    id=i.record, what=i.what, due=values.shown_time(i.due, self.now.tzinfo), late=i.late,
-                    command=i.command()))
+                    id=own(i.record), what=own(i.what), due=values.shown_time(i.due, self.now.tzinfo),
+                    late=i.late, command=own(i.command())))
         return "\n".join(lines) + "\n"
 
     def as_dict(self) -> dict:
+        """The reminder as JSON (--json): what is due, by group, and what could not be read."""
         late, soon = self.counts()
         return {"now": self.now.isoformat(timespec="minutes"), "within": self.within,
                 "horizon": self.horizon.isoformat(timespec="minutes"), "overdue": late, "due_soon": soon,
@@ -348,12 +353,27 @@ def email_message(cfg: Config, found: Reminders) -> tuple[EmailMessage, list[str
         raise BadInput(_("--to email: nobody to send to (qms.yaml remind.email.to, or to_holders with holders' "
                          "e-mail addresses)"))
     msg = EmailMessage()
-    msg["Subject"] = settings.subject.format(title=found.title()) if settings.subject else \
+    # the store's subject is text with {title} in it, never a format string
+    msg["Subject"] = settings.subject.replace("{title}", found.title()) if settings.subject else \
         f"[qms] {found.title()}"
-    msg["From"] = formataddr(("qms", settings.sender))
-    msg["To"] = ", ".join(to)
-    msg.set_content(found.text(), charset="utf-8")
+    bad = [a for a in to if not EMAIL_ADDRESS.fullmatch(a)]  # a holder's address from qms.yaml too
+    if bad:
+        raise BadInput(_("--to email: not an e-mail address: {addresses}").format(
+            addresses=", ".join(repr(a) for a in bad)))
+    try:
+        msg["From"] = formataddr(("qms", settings.sender))
+        msg["To"] = ", ".join(to)
+        msg.set_content(found.text(), charset="utf-8")
+    except ValueError as e:
+        raise BadInput(_("--to email: the message cannot be made: {error}").format(error=e)) from None
     return msg, to
+
+
+def _plain(text: Any) -> str:
+    """A record's own text as it goes into a chat robot's Markdown: the characters that make
+    a link, a mention, emphasis or code shown as themselves (a record cannot @all a group or
+    hide a link in a reminder)."""
+    return re.sub(r"([\\`*_\[\]()<>@#!|~])", r"\\\1", " ".join(str(text).split()))
 
 
 def webhook_payload(kind: str, text: str, title: str, secret: str | None, now_ms: int) -> tuple[dict, dict]:
@@ -385,9 +405,15 @@ def _send_email(cfg: Config, msg: EmailMessage, to: list[str]) -> None:
     user = _secret(s.user_env, "remind.email.user_env")
     password = _secret(s.password_env, "remind.email.password_env")
     where = f"{s.host}:{s.port}"
+    if user and password and not (s.ssl or s.starttls):
+        raise BadInput(_("remind.email: a password is sent only over an encrypted connection: set ssl: true or "
+                         "starttls: true"))
     try:
-        make = smtplib.SMTP_SSL if s.ssl else smtplib.SMTP
-        with make(s.host, s.port, timeout=cfg.remind.timeout) as smtp:
+        if s.ssl:  # the server's certificate is verified, as for STARTTLS
+            smtp_ = smtplib.SMTP_SSL(s.host, s.port, timeout=cfg.remind.timeout, context=ssl.create_default_context())
+        else:
+            smtp_ = smtplib.SMTP(s.host, s.port, timeout=cfg.remind.timeout)
+        with smtp_ as smtp:
             if s.starttls:
                 smtp.starttls(context=ssl.create_default_context())
             if user and password:
@@ -413,11 +439,23 @@ def _send_email(cfg: Config, msg: EmailMessage, to: list[str]) -> None:
 
 def _send_webhook(cfg: Config, url: str, body: dict, query: dict) -> None:
     kind = cfg.remind.webhook.kind if cfg.remind.webhook else "webhook"
-    host = urllib.parse.urlsplit(url).hostname or "?"  # never the URL itself: it holds the token
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        parts, host = None, ""
+    if parts is None or parts.scheme not in ("https", "http") or not host:
+        # never the value itself: it holds the robot's token
+        raise BadInput(_("{kind} robot: the environment variable {name} does not hold an http(s) URL").format(
+            kind=kind, name=cfg.remind.webhook.url_env if cfg.remind.webhook else "?"))
     if query:
-        url += ("&" if urllib.parse.urlsplit(url).query else "?") + urllib.parse.urlencode(query)
-    request = urllib.request.Request(url, data=json.dumps(body, ensure_ascii=False).encode("utf-8"),
-                                     headers={"Content-Type": "application/json; charset=utf-8"}, method="POST")
+        url += ("&" if parts.query else "?") + urllib.parse.urlencode(query)
+    try:
+        request = urllib.request.Request(url, data=json.dumps(body, ensure_ascii=False).encode("utf-8"),
+                                         headers={"Content-Type": "application/json; charset=utf-8"}, method="POST")
+    except ValueError:
+        raise BadInput(_("{kind} robot: the environment variable {name} does not hold an http(s) URL").format(
+            kind=kind, name=cfg.remind.webhook.url_env if cfg.remind.webhook else "?")) from None
     try:
         with urllib.request.urlopen(request, timeout=cfg.remind.timeout) as response:
             answer = response.read(65536)
@@ -480,7 +518,8 @@ def send(store, found: Reminders, channel: str, *, dry_run: bool = False, force:
             raise BadInput(_("--to webhook: qms.yaml has no remind.webhook settings (kind, url_env)"))
         url = _secret(hook.url_env, "remind.webhook.url_env")
         secret = _secret(hook.secret_env, "remind.webhook.secret_env")
-        body, query = webhook_payload(hook.kind, found.text(), found.title(), secret, int(time.time() * 1000))
+        body, query = webhook_payload(hook.kind, found.text(robot=True), found.title(), secret,
+                                      int(time.time() * 1000))
         shown = f"{hook.kind} ({hook.url_env})"
         preview = json.dumps({k: v for k, v in body.items() if k not in ("sign", "timestamp")},
                              ensure_ascii=False, indent=1)

@@ -436,3 +436,15 @@ def test_the_monthly_report_draws_a_chart_for_its_tables_that_have_one(qms, samp
     with zipfile.ZipFile(xlsx) as z:
         assert sorted(n for n in z.namelist() if n.startswith("xl/charts/chart")) == ["xl/charts/chart1.xml",
                                                                                         "xl/charts/chart2.xml"]
+
+
+def test_an_amount_written_by_hand_as_a_number_adds_up_exactly(qms, sample):
+    """`total: 18600.5` typed into the YAML is valid money; the ledger adds it exactly."""
+    path = sample / "records" / "compensation" / "CPN-2026-0002.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("total: '18600.00'", "total: 18600.5"), encoding="utf-8")
+    git(sample, "-c", "user.name=x", "-c", "user.email=x@example.com", "commit", "-qam", "by hand")
+    r = qms("--json", "report", "service-monthly", "--period", "2026-11", env=NOW, root=sample)
+    assert r.code == 0, r.text
+    rows = [row for s in json.loads(r.out)["sections"] if s["title"] == "售后赔偿" for g in s["groups"]
+            for row in g["rows"]]
+    assert rows[0][:3] == ["CUS-0001 比亚迪汽车工业有限公司", "1", "18600.50"], rows

@@ -327,3 +327,45 @@ def test_robot_that_does_not_answer_in_time_exits_1(qms, sample, robot):
     [line] = r.err.strip().splitlines()
     assert "did not answer within 0.3 s" in line and TOKEN not in line
     assert not state_file(sample).exists()
+
+
+# -- a store that is not to be trusted ------------------------------------------------------------
+@pytest.mark.parametrize("block, field", [
+    # another secret of the user's named as the robot's URL or the mail password
+    ("remind: {webhook: {kind: wecom, url_env: AWS_SECRET_ACCESS_KEY}}\n", "remind.webhook.url_env"),
+    ("remind: {email: {host: h.example, from: a@b.c, to: [x@y.z], user_env: QMS_U, password_env: GITHUB_TOKEN}}\n",
+     "remind.email.password_env"),
+    # an address or subject that would add a mail header
+    ('remind: {email: {host: h.example, from: a@b.c, to: ["x@y.z\\nBcc: evil@z.z"]}}\n', "remind.email.to"),
+    ('remind: {email: {host: h.example, from: a@b.c, to: [x@y.z], subject: "a\\nBcc: evil@z.z"}}\n',
+     "remind.email.subject"),
+])
+def test_a_store_cannot_name_another_secret_or_add_a_header(qms, sample, block, field):
+    configure(sample, block)
+    r = qms("--lang", "en", "remind", root=sample, env=NOW)
+    assert r.code == 2 and field in r.err and "Traceback" not in r.err, r.text
+
+
+def test_a_subject_is_text_not_a_format_string(qms, sample, smtp):
+    inbox, port = smtp()
+    configure(sample, email_settings(port).replace("    to_holders: true\n",
+                                                   "    subject: '{title:>3000000000} {0} [{title}]'\n"))
+    r = qms("--lang", "en", "remind", "--to", "email", root=sample, env=NOW)
+    assert r.code == 0, r.text
+    [(_sender, _rcpts, raw)] = inbox.received
+    assert b"{title:>3000000000} {0} [" in raw
+
+
+def test_a_password_goes_only_over_an_encrypted_connection(qms, sample, smtp):
+    _inbox, port = smtp()
+    configure(sample, email_settings(port) + "    user_env: QMS_TEST_SMTP_USER\n    password_env: QMS_TEST_SMTP_PASSWORD\n")
+    r = qms("--lang", "en", "remind", "--to", "email", root=sample,
+            env={**NOW, "QMS_TEST_SMTP_USER": "u", "QMS_TEST_SMTP_PASSWORD": "secret-value"})
+    assert r.code == 2 and "encrypted" in r.err and "secret-value" not in r.out + r.err, r.text
+
+
+def test_a_robot_url_that_is_not_one_is_not_printed(qms, sample):
+    configure(sample, "remind: {webhook: {kind: wecom, url_env: QMS_TEST_WEBHOOK_URL}}\n")
+    r = qms("--lang", "en", "remind", "--to", "webhook", root=sample,
+            env={**NOW, "QMS_TEST_WEBHOOK_URL": "not-a-url-but-a-secret-token"})
+    assert r.code == 2 and "QMS_TEST_WEBHOOK_URL" in r.err and "secret-token" not in r.out + r.err, r.text

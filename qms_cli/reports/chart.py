@@ -165,7 +165,10 @@ class Plot:
 
 
 def _number(cell: Any) -> float | None:
-    if isinstance(cell, bool) or not isinstance(cell, (int, float)):
+    """A cell as a number to draw (an amount of money, a Decimal, too); None for text."""
+    from decimal import Decimal
+
+    if isinstance(cell, bool) or not isinstance(cell, (int, float, Decimal)):
         return None
     return float(cell)
 

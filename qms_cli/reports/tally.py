@@ -80,6 +80,7 @@ class Tally:
     keys: tuple[Key, ...]
     measures: tuple[dict, ...]
     sums: tuple[str, ...]  # the path each `sum` and `mean` column adds up, in column order
+    money: tuple[bool, ...]  # for each of `sums`, whether it is an amount of money (exact)
     signed: bool  # whether a column picks items by a meaning their record was signed with
     pareto: bool
     totals: bool
@@ -153,6 +154,7 @@ def parse(rt: RecordType, name: str, raw: Any, by: str | None, views: list[str] 
     signed = any(isinstance(m.get(kind), dict) and "signed" in m[kind] for m in measures for kind in AMOUNTS)
     return Tally(
         each=each, keys=tuple(keys), measures=measures, sums=tuple(sums), signed=signed,
+        money=tuple(rt.field(p).type == "money" for p in sums),
         pareto=raw.get("order") == "pareto",
         totals=bool(raw.get("totals")), per_month=tuple(over),
         month_label=month.get("label") if isinstance(month, dict) else None,
@@ -192,10 +194,11 @@ def _at(data: Any, item: Any, each: str, path: str) -> Any:
     return values.get(data, path)
 
 
-def _number(value: Any) -> Any:
-    """A summed value as a number (an amount of money as an exact Decimal); None for what
-    is not one, which adds nothing and is not averaged (validate reports it)."""
-    if isinstance(value, str):
+def _number(value: Any, money: bool = False) -> Any:
+    """A summed value as a number (an amount of money as an exact Decimal, however it is
+    written); None for what is not one, which adds nothing and is not averaged (validate
+    reports it)."""
+    if money or isinstance(value, str):
         return values.money(value)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not values.number_in_bounds(value):
         return None
@@ -213,7 +216,7 @@ def items(rt: RecordType, tally: Tally, data: Any, month: str, config: Config, n
         signed = tuple(sorted({str(s.get("meaning")) for s in sigs if isinstance(s, dict)})) if isinstance(sigs, list) else ()
     if tally.each == DEADLINE:
         fixed = [_hashable(values.get(data, k.path)) if k.path != DEADLINE else None for k in tally.keys]
-        amounts = [_number(values.get(data, p)) for p in tally.sums]
+        amounts = [_number(values.get(data, p), m) for p, m in zip(tally.sums, tally.money)]
         return [(month, *(d.name if k.path == DEADLINE else f for k, f in zip(tally.keys, fixed)), d.status, rid,
                  signed, *amounts)
                 for d in deadlines(rt, data, config, now)]
@@ -224,7 +227,7 @@ def items(rt: RecordType, tally: Tally, data: Any, month: str, config: Config, n
         listed = [i for i in found if isinstance(i, dict)] if isinstance(found, list) else []
     state = data.get("state")
     return [(month, *(_hashable(_at(data, item, tally.each, k.path)) for k in tally.keys), state, rid, signed,
-             *(_number(_at(data, item, tally.each, p)) for p in tally.sums))
+             *(_number(_at(data, item, tally.each, p), m) for p, m in zip(tally.sums, tally.money)))
             for item in listed]
 
 
