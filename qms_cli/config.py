@@ -621,6 +621,15 @@ def _subject(value: Any) -> str:
     return text
 
 
+def _settings_block(raw: Any, known: tuple[str, ...], key: str, as_written: bool) -> None:
+    """A block of settings (remind.email:) is a mapping of the keys qms knows there."""
+    if not isinstance(raw, dict):
+        raise _bad(_("{file}: {key}: expected settings ({known}), not {value}"), key=key,
+                   known=", ".join(f"{k}:" for k in known), value=quote(raw))
+    if not as_written:
+        _refuse_unknown(raw, known, f"{key}.")
+
+
 def _remind(value: Any, as_written: bool) -> RemindSettings:
     block = value if isinstance(value, dict) else {}
     within = block.get("within")
@@ -637,11 +646,7 @@ def _remind(value: Any, as_written: bool) -> RemindSettings:
     email = webhook = None
     raw = block.get("email")
     if raw is not None:
-        if not isinstance(raw, dict):
-            raise _bad(_("{file}: {key}: expected settings ({known}), not {value}"), key="remind.email",
-                       known=", ".join(f"{k}:" for k in REMIND_EMAIL_SETTINGS), value=quote(raw))
-        if not as_written:
-            _refuse_unknown(raw, REMIND_EMAIL_SETTINGS, "remind.email.")
+        _settings_block(raw, REMIND_EMAIL_SETTINGS, "remind.email", as_written)
         if not raw.get("host") or not _is_text(raw["host"]):
             raise _bad(_("{file}: remind.email.host: expected the mail server's name, e.g. smtp.example.com"))
         port = raw.get("port", 25)
@@ -672,11 +677,7 @@ def _remind(value: Any, as_written: bool) -> RemindSettings:
                             subject=_subject(raw.get("subject")))
     raw = block.get("webhook")
     if raw is not None:
-        if not isinstance(raw, dict):
-            raise _bad(_("{file}: {key}: expected settings ({known}), not {value}"), key="remind.webhook",
-                       known=", ".join(f"{k}:" for k in REMIND_WEBHOOK_SETTINGS), value=quote(raw))
-        if not as_written:
-            _refuse_unknown(raw, REMIND_WEBHOOK_SETTINGS, "remind.webhook.")
+        _settings_block(raw, REMIND_WEBHOOK_SETTINGS, "remind.webhook", as_written)
         if raw.get("kind") not in WEBHOOK_KINDS:
             raise _bad(_("{file}: remind.webhook.kind: expected one of {kinds}, not {value}"),
                        kinds=", ".join(WEBHOOK_KINDS), value=quote(raw.get("kind")))
