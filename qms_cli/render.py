@@ -562,6 +562,9 @@ def render(store, record_id: str, lang: str, type_name: str | None = None, form:
             dict(d.as_dict(), label=d.label[lang]) for d in deadlines(rt, data, config, now)
         ],
         "signatures": plain(values.signatures(data)),
+        # the named checks the record is held to (its type's and the store's), with their
+        # arguments: a form can state a rule the store sets (the approval amounts)
+        "checks": [{"fn": c.fn, "args": [str(a) for a in c.args]} for c in rt.checks],
         "history": history,
         "lang": lang,
         "now": now.strftime("%Y-%m-%d %H:%M"),

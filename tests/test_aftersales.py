@@ -448,3 +448,12 @@ def test_an_amount_written_by_hand_as_a_number_adds_up_exactly(qms, sample):
     rows = [row for s in json.loads(r.out)["sections"] if s["title"] == "售后赔偿" for g in s["groups"]
             for row in g["rows"]]
     assert rows[0][:3] == ["CUS-0001 比亚迪汽车工业有限公司", "1", "18600.50"], rows
+
+
+def test_the_compensation_form_states_the_stores_approval_amounts(qms, sample):
+    """The amounts are the store's (qms.yaml's approved_by_amount), printed on the form."""
+    zh = qms("render", "CPN-2026-0003", env=NOW, root=sample)
+    assert "批准权限（按赔偿总金额）：5,000.00 元以内由售后服务部经理批准；50,000.00 元以内由分管销售副总批准；以上由总经理批准。" \
+        in zh.out, zh.out
+    en = qms("--lang", "en", "render", "CPN-2026-0003", env=NOW, root=sample)
+    assert "up to 50,000.00 yuan by the Vice-president, sales; above by the General manager" in en.out, en.out
