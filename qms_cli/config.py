@@ -40,11 +40,12 @@ ATTACHMENT_MB = 20  # the largest attachment unless qms.yaml says otherwise (att
 # types or categories). A key not here is refused with the closest one: a typo
 # (`require_signed_commit: true`) would otherwise be silently without effect.
 SETTINGS = ("company", "site", "lang", "timezone", "shard", "time_limits", "calendar", "numbering", "roles",
-            "types", "approvals", "attachments", "require_signed_commits", "audit", "targets", "remind", "pdf")
+            "types", "approvals", "attachments", "require_signed_commits", "audit", "targets", "remind", "pdf", "publish")
 BLOCK_SETTINGS = {
     "audit": ("rules_signed_by", "roles_signed_by", "back_entry_days"),
     "attachments": ("max_mb",),
     "pdf": ("font",),
+    "publish": ("commit_url",),
     "calendar": ("workdays", "holidays"),
     "remind": ("within", "timeout", "email", "webhook"),
 }
@@ -152,6 +153,19 @@ class PdfSettings:
 
 
 @dataclass(frozen=True)
+class PublishSettings:
+    """qms.yaml `publish:`: the web page of a commit of the store's repository, with
+    `{commit}` where the commit's hash goes (`commit_url`), so that a published site links
+    each signature to its commit; None: the hash is shown without a link."""
+
+    commit_url: str | None = None
+
+    def link(self, commit: str) -> str | None:
+        """The web page of `commit` (a full hash), None when no commit_url is set."""
+        return self.commit_url.replace("{commit}", commit) if self.commit_url else None
+
+
+@dataclass(frozen=True)
 class AuditSettings:
     """qms.yaml `audit:`: the role whose holders alone change the rules (`rules_signed_by`,
     or `roles_signed_by`, its name before the rules grew) and how many days after the act a
@@ -230,6 +244,7 @@ class Settings:
     targets: dict[str, dict[int, float]]  # e.g. {satisfaction: {2026: 97.0}}
     pdf: PdfSettings
     remind: RemindSettings = RemindSettings()
+    publish: PublishSettings = PublishSettings()
 
 
 @dataclass(frozen=True)
@@ -701,6 +716,21 @@ def _pdf(value: Any, as_written: bool) -> PdfSettings:
     return PdfSettings(font=font.strip())
 
 
+# a commit's web page: http(s), a host, {commit} once; no spaces, quotes or angle brackets
+COMMIT_URL = re.compile(r"https?://[^\s/\"'<>`]+/[^\s\"'<>`{}]*\{commit\}[^\s\"'<>`{}]*")
+
+
+def _publish(value: Any, as_written: bool) -> PublishSettings:
+    url = (value if isinstance(value, dict) else {}).get("commit_url")
+    if url is None or url == "":
+        return PublishSettings()
+    if not isinstance(url, str) or not COMMIT_URL.fullmatch(url.strip()):
+        raise _bad(_("{file}: publish.commit_url: expected an http(s) address with {{commit}} where the commit's "
+                     "hash goes, such as https://git.example.com/qa/store/-/commit/{{commit}}, not {value}"),
+                   value=quote(url))
+    return PublishSettings(commit_url=url.strip())
+
+
 # How each setting is read: (what qms.yaml says there or None, whether it is read as written)
 _READERS: dict[str, Callable[[Any, bool], Any]] = {
     "company": lambda value, as_written: _line(value or None, "company"),
@@ -720,6 +750,7 @@ _READERS: dict[str, Callable[[Any, bool], Any]] = {
     "targets": _targets,
     "remind": _remind,
     "pdf": _pdf,
+    "publish": _publish,
 }
 
 
@@ -859,6 +890,11 @@ class Config:
     def pdf_font(self) -> str | None:
         """The font family qms.yaml sets for PDF forms (`pdf.font`), None when it sets none."""
         return self._get("pdf").font
+
+    @property
+    def publish(self) -> PublishSettings:
+        """The `publish:` settings: the web page of a commit, for a published site's links."""
+        return self._get("publish")
 
     # -- plain settings ------------------------------------------------------------------
     @property

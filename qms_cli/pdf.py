@@ -3,7 +3,8 @@
 watermark of a controlled copy or of an obsolete document, and a font with the Chinese
 characters embedded.
 
-WeasyPrint and markdown-it are the `pdf` extra (`pip install 'qms-cli[pdf]'`), imported
+The Markdown is made HTML by formhtml (shared with the published site). WeasyPrint is
+the `pdf` extra (`pip install 'qms-cli[pdf]'`), imported
 only here, when a PDF is made; without them the command says so in one line. The form's
 text is untrusted: every value reaches the Markdown escaped (render.py), the Markdown
 renderer passes no raw HTML and draws no images, and WeasyPrint gets no base URL and a
@@ -21,6 +22,7 @@ import re
 import shutil
 import subprocess
 
+from . import formhtml
 from .errors import BadInput
 from .i18n import _
 from .model import values
@@ -129,31 +131,9 @@ code { font-family: inherit; }
 """
 
 
-def _markdown_it():
-    """markdown-it as the forms need it: CommonMark with tables, no raw HTML, no images,
-    and only qms's own line break in a value (`<br>`, text.BR) made a line break."""
-    from markdown_it import MarkdownIt
-
-    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
-    md.enable("table").disable("image")
-
-    def line_break(state, silent: bool) -> bool:
-        # A `<` in the Markdown is qms's <br>: every other one, in a value or in a
-        # template's own text, was escaped to &lt; before it got here.
-        if not state.src.startswith("<br>", state.pos):
-            return False
-        if not silent:
-            state.push("hardbreak", "br", 0)
-        state.pos += 4
-        return True
-
-    md.inline.ruler.before("text", "qms_br", line_break)
-    return md
-
-
 def to_html(markdown: str, *, lang: str, title: str, record_id: str, font: str, mark: str | None) -> str:
     """The form's Markdown as a complete HTML page for WeasyPrint."""
-    body = _markdown_it().render(markdown)
+    body = formhtml.body(markdown)
     stamp = f'<div class="watermark">{html.escape(mark)}</div>\n' if mark else ""
     attrs = f'data-record="{html.escape(record_id, quote=True)}" data-mark="{html.escape(mark or "", quote=True)}"'
     return (f'<!DOCTYPE html>\n<html lang="{"zh-CN" if lang == "zh" else "en"}">\n<head>\n<meta charset="utf-8">\n'

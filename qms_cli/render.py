@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 import traceback
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
@@ -39,7 +40,7 @@ from .i18n import N_, _
 from .model import values
 from .reports import shown  # values with the separators of the form's language (、 ； in zh)
 from .store import git as gitops
-from .store.git import Trailer
+from .store.git import LogEntry, Trailer
 from .text import markdown
 from .views import plain
 
@@ -436,9 +437,12 @@ def _fill(env, template, context: dict, record_id: str) -> str:
 # ---------------------------------------------------------------------------- render
 
 
-def render(store, record_id: str, lang: str, type_name: str | None = None, form: str | None = None) -> str:
+def render(store, record_id: str, lang: str, type_name: str | None = None, form: str | None = None, *,
+           history: list[LogEntry] | None = None, now: datetime | None = None) -> str:
     """The form of a record as Markdown: its type's main form, or the one `form` names of
-    the others it declares (`forms:`), filled from its template."""
+    the others it declares (`forms:`), filled from its template. `history`: the record's
+    commits, already read (a whole store's, by git.log_all); None: read from git here.
+    `now`: the moment the form is printed as of (default: the store's clock)."""
     record = store.read(record_id, type_name)
     rt = store.record_type(record.type)
     if form is not None and form not in rt.forms:
@@ -447,7 +451,7 @@ def render(store, record_id: str, lang: str, type_name: str | None = None, form:
             choices=", ".join(rt.forms) if rt.forms else _("one form only (leave --form out)")))
     data = record.data
     config = store.config
-    now = store.now()
+    now = now or store.now()
 
     def v(path: str) -> str:
         """The value at `path` as a person reads it (labels for codes), or ''."""
@@ -530,7 +534,7 @@ def render(store, record_id: str, lang: str, type_name: str | None = None, form:
             # done on paper earlier and entered at `date` (补录): when, as its QMS-On trailer says
             "on": (e.trailers.get(Trailer.ON) or [None])[0],
         }
-        for e in gitops.log(store.root, record.path)
+        for e in (gitops.log(store.root, record.path) if history is None else history)
     ]
     functions = {
         "v": v,

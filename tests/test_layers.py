@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "qms_cli"
 # Lowest first. A module may import its own layer or a lower one, never a higher one.
 LAYERS = [
     ("the pure helpers", ["qms_cli", "qms_cli.i18n", "qms_cli.paths", "qms_cli.text", "qms_cli.errors",
-                          "qms_cli.suggest", "qms_cli.parallel", "qms_cli.wording"]),
+                          "qms_cli.suggest", "qms_cli.parallel", "qms_cli.wording", "qms_cli.formhtml"]),
     ("files: safe reading, YAML, output", ["qms_cli.files"]),
     ("the model of a record type", ["qms_cli.model", "qms_cli.calendar"]),
     ("the store's configuration", ["qms_cli.config", "qms_cli.deadlines", "qms_cli.schema", "qms_cli.roles"]),
@@ -22,7 +22,8 @@ LAYERS = [
     ("the store", ["qms_cli.store"]),
     ("the write path", ["qms_cli.engine"]),
     ("what reads a whole store", ["qms_cli.validation", "qms_cli.views", "qms_cli.reports", "qms_cli.render", "qms_cli.pdf",
-                                  "qms_cli.audit", "qms_cli.demo", "qms_cli.ledgers", "qms_cli.remind"]),
+                                  "qms_cli.audit", "qms_cli.demo", "qms_cli.ledgers", "qms_cli.remind",
+                                  "qms_cli.publish"]),
     ("the command line", ["qms_cli.cli", "qms_cli.__main__"]),
 ]
 

@@ -49,6 +49,9 @@ COMMANDS: dict[str, Entry] = {
     "render": Entry(".storecmds", "render", N_("The paper form (客诉处理单 ...) as Markdown or PDF.")),
     "report": Entry(".storecmds", "report", N_(
         "Ledgers and lists: 受控文件清单 (controlled-documents), copies to recall (recall), the complaints ledger.")),
+    "publish": Entry(".publishcmd", "publish", N_(
+        "The store as a static HTML site in DIR: forms, lists, ledgers, the overdue dashboard and a search, "
+        "in Chinese and English; only what changed is rewritten.")),
     "audit": Entry(".storecmds", "audit", N_(
         "The store's git history: trailers, legal moves, signers and their roles at the "
         "time, time never running backwards, no record deleted, merges that only combine, no "

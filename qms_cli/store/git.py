@@ -458,14 +458,48 @@ def log(root: Path, rel: str) -> list[LogEntry]:
         if "does not have any commits" in err:
             return []
         raise QmsError(_("git refused to read the history: {error}").format(error=err))
-    entries = []
+    return [_entry(logged(chunk, mark)) for chunk in p.stdout.decode("utf-8", "replace").split(f"{mark}c\n")
+            if chunk]
+
+
+def _entry(c: Logged) -> LogEntry:
+    subject, _sep, body = c.message.strip("\n").partition("\n\n")
+    body = body.strip()
+    text = _TRAILER.sub("", body) if "QMS-" in body else body
+    return LogEntry(c.sha, c.date, c.author, c.email, " ".join(subject.split("\n")), text.strip(), trailers_of(body))
+
+
+def log_all(root: Path, under: str = "records") -> dict[str, list[LogEntry]]:
+    """The history of every file under `under`, read with one `git log --name-only`: each
+    file's path (relative to the store) -> the commits that touched it, oldest first, as
+    `log` gives them for one file (for a whole store: one git process, not one per record)."""
+    import subprocess
+
+    mark = log_marker()
+    try:
+        p = subprocess.run(["git", "-c", "core.quotepath=off", "log", f"--format={log_format(mark)}", "--reverse",
+                            "--name-only", "--no-renames", "-z", "--", under],
+                           cwd=root, stdin=subprocess.DEVNULL, capture_output=True)
+    except OSError as e:
+        raise QmsError(_("git cannot be run ({reason}); install git and put it on PATH").format(
+            reason=e.strerror)) from None
+    if p.returncode != 0:
+        err = p.stderr.decode("utf-8", "replace").strip()
+        if "does not have any commits" in err:
+            return {}
+        if "not a git repository" in err:
+            raise NotAStore(_("{path}: not a git repository (a store is a git repository; run 'git init' there)").format(
+                path=root))
+        raise QmsError(_("git refused to read the history: {error}").format(error=err))
+    found: dict[str, list[LogEntry]] = {}
     for chunk in p.stdout.decode("utf-8", "replace").split(f"{mark}c\n"):
+        chunk = chunk.lstrip("\0")
         if not chunk:
             continue
         c = logged(chunk, mark)
-        subject, _sep, body = c.message.strip("\n").partition("\n\n")
-        body = body.strip()
-        text = _TRAILER.sub("", body) if "QMS-" in body else body
-        entries.append(LogEntry(c.sha, c.date, c.author, c.email, " ".join(subject.split("\n")), text.strip(),
-                                trailers_of(body)))
-    return entries
+        entry = _entry(c)
+        for name in c.rest.split("\0"):
+            name = name.strip("\n")
+            if name:
+                found.setdefault(name, []).append(entry)
+    return found

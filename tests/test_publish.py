@@ -1,0 +1,192 @@
+"""`qms publish DIR`: the store as a static site, through the real CLI on a copy of the
+sample store."""
+
+from __future__ import annotations
+
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from conftest import QE, SALES, git
+
+NOW = {"QMS_NOW": "2026-03-10T09:00"}
+HOSTILE = "<script>alert(1)</script>\"><img src=x onerror=alert(1)> 渗漏"
+
+
+class Page(HTMLParser):
+    """What a page holds that could run: script elements (with or without src), on*
+    attributes, style attributes; its CSP meta and links."""
+
+    def __init__(self):
+        super().__init__()
+        self.scripts, self.handlers, self.styles, self.csp, self.links = [], [], [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "script":
+            self.scripts.append(a.get("src"))
+        if tag == "img" and a.get("src") == "x":
+            self.handlers.append("img from data")
+        self.handlers += [k for k in a if k.lower().startswith("on")]
+        if "style" in a or tag == "style":
+            self.styles.append(tag)
+        if tag == "meta" and a.get("http-equiv") == "Content-Security-Policy":
+            self.csp.append(a.get("content"))
+        if tag == "a" and a.get("href"):
+            self.links.append(a["href"])
+
+
+def parse(path: Path) -> Page:
+    p = Page()
+    p.feed(path.read_text(encoding="utf-8"))
+    return p
+
+
+def counts(out: str) -> tuple[int, int, int]:
+    m = re.search(r"(\d+) written, (\d+) unchanged, (\d+) removed", out)
+    assert m, out
+    return int(m.group(1)), int(m.group(2)), int(m.group(3))
+
+
+@pytest.fixture
+def published(qms, sample, tmp_path):
+    site = tmp_path / "site"
+    r = qms("complaint", "set", "CMP-2026-0013", f"description={HOSTILE}", who=QE, root=sample)
+    assert r.code == 0, r.text
+    r = qms("publish", str(site), root=sample, env=NOW)
+    assert r.code == 0, r.text
+    return site
+
+
+def test_every_record_type_has_pages_and_every_page_is_safe(published, sample):
+    for type_dir in sorted((sample / "records").iterdir()):
+        ids = [p.stem for p in type_dir.glob("*.yaml")]
+        for lang in ("zh", "en"):
+            assert (published / lang / type_dir.name / "index.html").is_file()
+            for rid in ids:
+                assert (published / lang / type_dir.name / f"{rid}.html").is_file(), (lang, rid)
+    assert (published / "index.html").is_file()
+    assert (published / "zh" / "reports" / "complaints.html").is_file()
+    assert (published / "assets" / "site.css").is_file() and (published / "search.js").is_file()
+    pages = sorted(published.rglob("*.html"))
+    assert len(pages) > 400
+    for path in pages:
+        p = parse(path)
+        assert p.csp == [("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                          "object-src 'none'; base-uri 'none'; form-action 'none'")], path
+        assert None not in p.scripts, f"{path}: inline script"
+        assert all(not re.match(r"(?i)\s*(javascript|data|https?):", s) for s in p.scripts), path
+        assert not p.handlers and not p.styles, (path, p.handlers, p.styles)
+    text = (published / "zh" / "complaint" / "CMP-2026-0013.html").read_text(encoding="utf-8")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text and "onerror=alert(1)&gt;" in text
+
+
+def test_a_page_links_to_its_copy_in_the_other_language(published):
+    zh = parse(published / "zh" / "complaint" / "CMP-2026-0012.html")
+    en = parse(published / "en" / "complaint" / "CMP-2026-0012.html")
+    assert "../../en/complaint/CMP-2026-0012.html" in zh.links
+    assert "../../zh/complaint/CMP-2026-0012.html" in en.links
+
+
+def test_a_complaint_links_to_its_capa(published):
+    assert "../capa/CAPA-2026-0001.html" in parse(published / "zh" / "complaint" / "CMP-2026-0012.html").links
+    assert "../complaint/CMP-2026-0012.html" in parse(published / "en" / "capa" / "CAPA-2026-0001.html").links
+
+
+def _load_index(path: Path) -> dict:
+    text = path.read_text(encoding="ascii")
+    return json.loads(text.split("] = ", 1)[1].rstrip().rstrip(";"))
+
+
+def _search(index: dict, query: str) -> set[str]:
+    from qms_cli.publish import CJK
+
+    run = CJK.findall(query)[0]
+    found = None
+    for t in [run[i:i + 2] for i in range(len(run) - 1)] or [run]:
+        hits = set(index["tokens"].get(t, []))
+        found = hits if found is None else found & hits
+    return {index["docs"][n][0] for n in found or ()}
+
+
+def test_search_finds_a_chinese_phrase_by_its_character_pairs(published, sample):
+    index = _load_index(published / "search-index.zh.js")
+    found = _search(index, "扣压")
+    assert any(i.startswith("REV-") for i in found)
+    assert "CMP-2026-0013" in _search(index, "渗漏")
+    assert not _search(index, "渗压")  # both characters are in the store, never side by side
+    pages = parse(published / "zh" / "search.html")
+    assert pages.scripts == ["../assets/site.js", "../search-index.zh.js", "../search.js"]
+
+
+def test_signatures_show_their_commits_linked_when_a_commit_url_is_set(qms, sample, tmp_path):
+    config = sample / "qms.yaml"
+    config.write_text(config.read_text(encoding="utf-8")
+                      + "publish: {commit_url: \"https://git.example.com/qa/store/-/commit/{commit}\"}\n",
+                      encoding="utf-8")
+    git(sample, "-c", "user.name=x", "-c", "user.email=x@example.com", "commit", "-qam", "commit links")
+    r = qms("complaint", "new", "--set", "customer.name=上汽大众汽车有限公司", "--set", "product.part_number=5QD 611",
+            "--set", "channel=phone", "--set", "received_at=2026-03-06T10:00", "--set", "original=oral",
+            "--set", "description=接头渗油", "--set", "class=general", who=QE, root=sample)
+    assert r.code == 0, r.text
+    rid = r.out.strip()
+    r = qms("complaint", "move", rid, "acknowledged", "--set", "contact.by=刘洋", "--set", "contact.summary=已沟通",
+            "--set", "interim_countermeasure=挑选", "--set", "contact.at=2026-03-06T11:00", who=SALES, root=sample)
+    assert r.code == 0, r.text
+    head = git(sample, "rev-parse", "HEAD").strip()
+    assert "QMS-Signature: acknowledged by liu.yang@example.com" in git(sample, "log", "-1", "--format=%B")
+    r = qms("publish", str(tmp_path / "site"), root=sample, env=NOW)
+    assert r.code == 0, r.text
+    text = (tmp_path / "site" / "zh" / "complaint" / f"{rid}.html").read_text(encoding="utf-8")
+    assert f'href="https://git.example.com/qa/store/-/commit/{head}"' in text and head[:10] in text
+    # the sample's signatures were committed by hand, without trailers: no commit, no link
+    old = (tmp_path / "site" / "en" / "complaint" / "CMP-2026-0012.html").read_text(encoding="utf-8")
+    assert "git.example.com" not in old
+
+
+def test_a_commit_url_must_be_http(qms, sample, tmp_path):
+    config = sample / "qms.yaml"
+    config.write_text(config.read_text(encoding="utf-8") + "publish: {commit_url: \"javascript:alert({commit})\"}\n",
+                      encoding="utf-8")
+    r = qms("publish", str(tmp_path / "site"), root=sample)
+    assert r.code == 2 and "publish.commit_url" in r.err
+
+
+def test_publishing_again_writes_only_what_changed_and_reads_history_once(qms, sample, tmp_path):
+    site = tmp_path / "site"
+    r = qms("publish", str(site), root=sample, env=NOW)
+    written, unchanged, removed = counts(r.out)
+    assert written > 400 and unchanged == 0 and removed == 0
+    trace = tmp_path / "trace"
+    r = qms("publish", str(site), root=sample, env=dict(NOW, GIT_TRACE=str(trace)))
+    assert counts(r.out) == (0, written, 0)
+    assert len(re.findall(r"trace: (?:built-in|exec): git .*\blog\b", trace.read_text())) == 1
+
+    r = qms("complaint", "set", "CMP-2026-0013", "description=接头再次渗漏", who=QE, root=sample)
+    assert r.code == 0, r.text
+    r = qms("--json", "publish", str(site), root=sample, env=NOW)
+    done = json.loads(r.out)
+    assert sorted(done["written"]) == sorted([
+        "en/complaint/CMP-2026-0013.html", "zh/complaint/CMP-2026-0013.html",
+        "en/complaint/index.html", "zh/complaint/index.html", "search-index.en.js", "search-index.zh.js"])
+    assert done["unchanged"] == written - 6 and done["removed"] == []
+
+    git(sample, "rm", "-q", "records/complaint/CMP-2026-0013.yaml")
+    git(sample, "-c", "user.name=x", "-c", "user.email=x@example.com", "commit", "-qm", "gone")
+    r = qms("publish", str(site), root=sample, env=NOW)
+    assert counts(r.out)[2] == 2
+    assert not (site / "zh" / "complaint" / "CMP-2026-0013.html").exists()
+
+
+def test_a_folder_that_is_not_a_site_or_is_in_the_store_is_refused(qms, sample, tmp_path):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.docx").write_text("mine", encoding="utf-8")
+    r = qms("publish", str(mine), root=sample)
+    assert r.code == 2 and (mine / "thesis.docx").read_text(encoding="utf-8") == "mine"
+    assert sorted(p.name for p in mine.iterdir()) == ["thesis.docx"]
+    r = qms("publish", str(sample / "site"), root=sample)
+    assert r.code == 2 and not (sample / "site").exists()
