@@ -27,10 +27,8 @@ from __future__ import annotations
 import hashlib
 import html
 import json
-import os
 import re
 import subprocess
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -40,6 +38,7 @@ from . import formhtml
 from .config import LANGS
 from .deadlines import deadlines
 from .errors import BadInput, QmsError
+from .files import output
 from .i18n import _
 from .model import values
 from .model.record import Record
@@ -512,20 +511,13 @@ def check_target(store, out: Path) -> dict[str, str]:
 
 
 def _write(path: Path, data: bytes) -> None:
-    """`data` into `path` atomically (a temporary file beside it, then renamed)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".qms-")
+    """`data` into `path` atomically (files.output: a temporary file beside it, renamed),
+    its folder made first."""
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise BadInput(_("{path}: cannot write ({reason})").format(path=path.parent, reason=e.strerror)) from None
+    output.write(path, data, str(path))
 
 
 def publish(store, out: Path, langs: list[str] | None = None) -> Outcome:

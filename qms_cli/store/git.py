@@ -439,14 +439,21 @@ def ensure_commit_graph(root: Path) -> None:
 def log(root: Path, rel: str) -> list[LogEntry]:
     """The commits that touched `rel`, oldest first, with their trailers parsed. Plain
     `git log` (no GitPython: this is a single-record command and must start fast)."""
-    import subprocess
-
     ensure_commit_graph(root)
     mark = log_marker()
+    out = _history(root, mark, ["--", rel])
+    return [_entry(logged(chunk, mark)) for chunk in out.split(f"{mark}c\n") if chunk] if out else []
+
+
+def _history(root: Path, mark: str, args: list[str]) -> str | None:
+    """`git log --reverse` of the store in the log format split by `mark`, decoded; None
+    before the first commit. Not a git repository, or git missing or refusing, is said
+    in one line (NotAStore, QmsError)."""
+    import subprocess
+
     try:
         p = subprocess.run(["git", "-c", "core.quotepath=off", "log", f"--format={log_format(mark)}", "--reverse",
-                            "--", rel],
-                           cwd=root, stdin=subprocess.DEVNULL, capture_output=True)
+                            *args], cwd=root, stdin=subprocess.DEVNULL, capture_output=True)
     except OSError as e:
         raise QmsError(_("git cannot be run ({reason}); install git and put it on PATH").format(
             reason=e.strerror)) from None
@@ -456,10 +463,9 @@ def log(root: Path, rel: str) -> list[LogEntry]:
             raise NotAStore(_("{path}: not a git repository (a store is a git repository; run 'git init' there)").format(
                 path=root))
         if "does not have any commits" in err:
-            return []
+            return None
         raise QmsError(_("git refused to read the history: {error}").format(error=err))
-    return [_entry(logged(chunk, mark)) for chunk in p.stdout.decode("utf-8", "replace").split(f"{mark}c\n")
-            if chunk]
+    return p.stdout.decode("utf-8", "replace")
 
 
 def _entry(c: Logged) -> LogEntry:
@@ -473,26 +479,12 @@ def log_all(root: Path, under: str = "records") -> dict[str, list[LogEntry]]:
     """The history of every file under `under`, read with one `git log --name-only`: each
     file's path (relative to the store) -> the commits that touched it, oldest first, as
     `log` gives them for one file (for a whole store: one git process, not one per record)."""
-    import subprocess
-
     mark = log_marker()
-    try:
-        p = subprocess.run(["git", "-c", "core.quotepath=off", "log", f"--format={log_format(mark)}", "--reverse",
-                            "--name-only", "--no-renames", "-z", "--", under],
-                           cwd=root, stdin=subprocess.DEVNULL, capture_output=True)
-    except OSError as e:
-        raise QmsError(_("git cannot be run ({reason}); install git and put it on PATH").format(
-            reason=e.strerror)) from None
-    if p.returncode != 0:
-        err = p.stderr.decode("utf-8", "replace").strip()
-        if "does not have any commits" in err:
-            return {}
-        if "not a git repository" in err:
-            raise NotAStore(_("{path}: not a git repository (a store is a git repository; run 'git init' there)").format(
-                path=root))
-        raise QmsError(_("git refused to read the history: {error}").format(error=err))
+    out = _history(root, mark, ["--name-only", "--no-renames", "-z", "--", under])
+    if out is None:
+        return {}
     found: dict[str, list[LogEntry]] = {}
-    for chunk in p.stdout.decode("utf-8", "replace").split(f"{mark}c\n"):
+    for chunk in out.split(f"{mark}c\n"):
         chunk = chunk.lstrip("\0")
         if not chunk:
             continue
