@@ -27,18 +27,23 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import os
 import re
+import stat as stat_module
 import subprocess
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator
 
 from . import formhtml
-from .config import LANGS
+from .config import LANGS, data_dir
 from .deadlines import deadlines
 from .errors import BadInput, QmsError
-from .files import output
+from .files import output, yamlio
+from .files.safefs import read_file
+from .files.yamlio import MAX_BYTES
 from .i18n import _
 from .model import values
 from .model.record import Record
@@ -46,8 +51,11 @@ from .reports import build as build_report
 from .reports import report_names, to_markdown
 from .render import render
 from .reports.chart import svg
+from .parallel import map_many
+from .store import HeldStore, Watch
 from .store import git as gitops
-from .store.git import Trailer
+from .store.cache import RACY_NS, fingerprint, stat_key
+from .store.git import Trailer, blob_id
 from .views import summary_row
 
 MANIFEST = ".qms-publish.json"
@@ -157,17 +165,19 @@ SEARCH_JS = """\
 @dataclass
 class Outcome:
     """What a publish did: the files written, left as they were and removed (paths
-    relative to DIR), and what could not be published (a report that needs a subject)."""
+    relative to DIR), what could not be published (a report that needs a subject), and
+    the IDs of the records whose pages were made again (all of them into a new folder)."""
 
     written: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    remade: list[str] = field(default_factory=list)  # the records whose pages were made again
 
     def as_dict(self) -> dict:
         """The outcome as plain data, for JSON."""
         return {"written": self.written, "unchanged": len(self.unchanged), "removed": self.removed,
-                "problems": self.problems}
+                "problems": self.problems, "remade": self.remade}
 
 
 # ------------------------------------------------------------------------------ pages
@@ -303,89 +313,447 @@ def search_script(lang: str, index: dict) -> bytes:
 
 # ------------------------------------------------------------------------------ site
 
+CACHE = ".qms-publish-cache.json"  # beside the manifest: what each page was made from
+CACHE_FORMAT = 1
 
-def site(store, langs: list[str]) -> tuple[dict[str, bytes], list[str]]:
-    """Every file of the site (path relative to DIR -> bytes), and what could not be
-    published."""
-    config = store.config
-    now = store.now()
-    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    history = gitops.log_all(store.root)
-    files: dict[str, bytes] = {"assets/site.css": SITE_CSS.encode(), "assets/site.js": SITE_JS.encode(),
-                               "search.js": SEARCH_JS.encode()}
-    problems: list[str] = []
-    records: dict[str, list[Record]] = {}
-    for tname in config.type_names():
-        if not SAFE_NAME.fullmatch(tname):
+
+def _fingerprint(store, langs: list[str], day: datetime) -> str:
+    """What every page depends on besides its records: the qms code and declarations,
+    qms.yaml, the store's types/ (validate's fingerprint), the form templates (the store's
+    and the built-in ones), the store's reports/, the languages and the day."""
+    h = hashlib.sha1(f"{CACHE_FORMAT} {fingerprint(store.root)} {langs} {day.isoformat()}".encode())
+    for folder, own in ((store.root / "templates", True), (data_dir("templates"), False),
+                        (store.root / "reports", True)):
+        if folder.is_symlink() or not folder.is_dir():
             continue
-        found = []
-        for rec in store.records(tname):
-            if isinstance(rec, Record) and SAFE_NAME.fullmatch(rec.id):
-                found.append(rec)
-            elif isinstance(rec, Exception):
-                problems.append(str(rec))
-        records[tname] = sorted(found, key=lambda r: r.id)
-    where = {r.id: r.type for rs in records.values() for r in rs}
-    referred: dict[str, list[tuple[str, str]]] = {}  # id -> (type, id) of the records naming it
-    for tname, rs in records.items():
-        rt = store.record_type(tname)
-        for r in rs:
-            for _path, _to, target in references(rt, r.data):
-                if target in where and (tname, r.id) not in referred.get(target, []):
-                    referred.setdefault(target, []).append((tname, r.id))
-    reports = report_names(store)
-    for lang in langs:
-        w = WORDS[lang]
-        other = _other(lang, langs)
-        docs: list[tuple[str, str, str, str]] = []
-        overdue_rows: list[list[str]] = []
-        type_rows: list[list[str]] = []
-        for tname, rs in records.items():
-            rt = store.record_type(tname)
-            rows = []
-            for r in rs:
-                files.update(_record_pages(store, rt, r, lang, other, day, history.get(r.path, []), where,
-                                           referred.get(r.id, [])))
-                row = summary_row(store, rt, r, lang, day)
-                link = f'<a href="{e(r.id)}.html">{e(r.id)}</a>'
-                late = ", ".join(d.label[lang] for d in deadlines(rt, r.data, config, day) if d.status == "overdue")
-                rows.append([link, e(row["state_label"]), e(row["title"]),
-                             f'<span class="overdue">{e(late)}</span>' if late else ""])
-                if late:
-                    overdue_rows.append([f'<a href="{tname}/{e(r.id)}.html">{e(r.id)}</a>', e(rt.label[lang]),
-                                         e(row["state_label"]), e(row["title"]), e(late)])
-                docs.append((r.id, row["title"] or rt.label[lang], f"{tname}/{r.id}.html",
-                             " ".join([r.id, rt.label[lang], row["state_label"], *_text_of(r.data)])))
-            main = f"<h1>{e(rt.label[lang])}</h1>\n" + _table([w["id"], w["state"], w["title"], w["overdue"]], rows)
-            files[f"{lang}/{tname}/index.html"] = page(
-                lang, 2, rt.label[lang], main, f"../../{other}/{tname}/index.html" if other else None)
-            if rs:
-                type_rows.append([f'<a href="{tname}/index.html">{e(rt.label[lang])}</a>', e(tname), str(len(rs))])
-        report_rows = []
-        for name in reports:
-            made = _report_page(store, name, lang, other, day, problems)
-            if made:
-                files.update(made)
-                report_rows.append([f'<a href="reports/{name}.html">{e(name)}</a>'])
-        files[f"search-index.{lang}.js"] = search_script(lang, search_index(docs))
-        files[f"{lang}/search.html"] = page(
-            lang, 1, w["search"],
-            f'<h1>{e(w["search"])}</h1>\n<p><input id="qms-search-box" type="search" placeholder="{e(w["query"])}" '
-            f'autofocus></p>\n<ul id="qms-search-results"></ul>\n',
-            f"../{other}/search.html" if other else None, search=True)
-        home = (f"<h1>{e(config.company)}</h1>\n<p>{e(w['as_of'])} {day.strftime('%Y-%m-%d')}</p>\n"
-                f"<h2>{e(w['types'])}</h2>\n" + _table([w["types"], "", w["count"]], type_rows)
-                + f"<h2>{e(w['overdue'])}</h2>\n"
-                + (_table([w["id"], w["types"], w["state"], w["title"], w["late"]], overdue_rows) if overdue_rows
-                   else f"<p>{e(w['nothing_overdue'])}</p>\n")
-                + f"<h2>{e(w['reports'])}</h2>\n" + _table([w["reports"]], report_rows))
-        files[f"{lang}/index.html"] = page(lang, 1, config.company or w["home"], home,
-                                           f"../{other}/index.html" if other else None)
-        if lang == langs[0]:  # DIR/index.html: the first language's home, its links one folder down
-            root = re.sub(r'href="(?!\.\./|https?:)([^"#]+)"', lambda m: f'href="{lang}/{m.group(1)}"', home)
-            files["index.html"] = page(lang, 0, config.company or w["home"], root,
-                                       f"{other}/index.html" if other else None)
-    return files, list(dict.fromkeys(problems))
+        for entry in sorted(os.scandir(folder), key=lambda x: x.name):
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            h.update(f"{folder.name}/{entry.name} {st.st_mode} {st.st_size}\0".encode())
+            if stat_module.S_ISREG(st.st_mode) and st.st_size <= 1 << 20:
+                try:
+                    h.update(Path(entry.path).read_bytes() if own else f"{st.st_mtime_ns}".encode())
+                except OSError:
+                    pass
+    return h.hexdigest()
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class _Site:
+    """One publish: which pages must be made again (all of them into a new folder; after
+    a change, those whose inputs changed), made on several processes when there are many,
+    and written where their bytes changed."""
+
+    def __init__(self, store, langs: list[str], target: Path, old_files: dict[str, str], cache: Any):
+        self.started_ns = time.time_ns()
+        self.day = store.now().replace(hour=0, minute=0, second=0, microsecond=0)
+        # the whole site is as of the start of the day (ledgers too), so that a page made
+        # earlier the same day is the page a publish now would make
+        self.store = HeldStore(store, now=self.day)
+        self.config = store.config
+        self.langs = langs
+        self.target = target
+        self.old_files = old_files
+        self.fp = _fingerprint(store, langs, self.day)
+        cache = cache if isinstance(cache, dict) and cache.get("format") == CACHE_FORMAT else {}
+        same = cache.get("fingerprint") == self.fp
+        self.old_records: dict[str, Any] = cache.get("records", {}) if same else {}
+        self.old_reports: dict[str, Any] = cache.get("reports", {}) if same else {}
+        self.old_blobs: dict[str, Any] = cache.get("blobs", {})  # rel -> [size, mtime, ctime, inode, blob]
+        self.old_stats: dict[str, Any] = cache.get("stats", {})  # site file -> [size, mtime]
+        self.old_search: Any = cache.get("search") if same else None
+        try:
+            self.old_written_ns = int(cache.get("started_ns", 0))
+        except (TypeError, ValueError):
+            self.old_written_ns = 0
+        self.files: dict[str, str] = {}  # every file of the site -> SHA-256
+        self.written: list[str] = []
+        self.problems: list[str] = []
+        self.made: set[str] = set()  # folders made this run
+        self.blobs: dict[str, list] = {}
+        self.records: dict[str, Any] = {}  # rel -> this run's entry
+        self.reports: dict[str, Any] = {}
+        self.remade: list[str] = []
+
+    # -- files
+    def put(self, rel: str, data: bytes) -> None:
+        """`data` as the site's `rel`, written unless the file already holds those bytes."""
+        digest = _sha(data)
+        self.files[rel] = digest
+        path = self.target / rel
+        try:
+            same = self.old_files.get(rel) == digest and not path.is_symlink() and path.read_bytes() == data
+        except OSError:
+            same = False
+        if same:
+            return
+        if rel in self.old_files and path.is_symlink():
+            path.unlink()
+        folder = path.parent
+        if folder not in self.made:
+            _mkdir(folder)
+            self.made.add(folder)
+        _write(path, data)
+        self.written.append(rel)
+
+    def keep(self, pages: dict[str, str]) -> bool:
+        """Take the files of the last publish in `pages` (rel -> SHA-256) as they are, if
+        each is still there as it was written; False (nothing taken) otherwise."""
+        for rel, digest in pages.items():
+            if self.old_files.get(rel) != digest:
+                return False
+            old = self.old_stats.get(rel)
+            try:
+                st = os.lstat(self.target / rel)
+            except OSError:
+                return False
+            if not isinstance(old, list) or old != [st.st_size, st.st_mtime_ns] or not stat_module.S_ISREG(st.st_mode):
+                return False
+        self.files.update(pages)
+        return True
+
+    # -- records
+    def blob(self, f) -> str | None:
+        """The git blob of a record file, from its stat where the last publish hashed it and
+        it cannot have changed since (validate's rule, store/cache.py)."""
+        st = f.stat
+        if st is None:
+            return None
+        key = stat_key(st)
+        old = self.old_blobs.get(f.rel)
+        if isinstance(old, list) and old[:4] == key and st.st_mtime_ns < self.old_written_ns - RACY_NS:
+            self.blobs[f.rel] = old
+            return old[4]
+        try:
+            raw = read_file(f.path, MAX_BYTES)
+        except QmsError:
+            return None
+        b = blob_id(raw)
+        self.blobs[f.rel] = [*key, b]
+        return b
+
+    def read(self, f) -> Any:
+        """A record file read as Store.records reads it: the Record, or the error."""
+        try:
+            return self.store.record_of(f.type, Path(f.path), yamlio.load(Path(f.path), f.rel, root=self.store.root))
+        except QmsError as err:
+            return QmsError(str(err))
+
+    def build(self) -> None:
+        store, config = self.store, self.config
+        types = [t for t in config.type_names() if SAFE_NAME.fullmatch(t)]
+        listing = {t: store.listing(t, stat=True) for t in types}
+        blob_of: dict[tuple[str, str], str | None] = {}
+        where_all: dict[str, str] = {}
+        changed: dict[str, Any] = {}  # rel -> Record or error, read this run
+        by_type_changed: dict[str, list[str]] = {t: [] for t in types}
+        full = not self.old_records
+        if full:  # everything is made: every record is read, once, on several processes
+            for t in types:
+                for rec, f in zip(store.held(t), listing[t]):
+                    changed[f.rel] = rec
+        for t in types:
+            for f in listing[t]:
+                rid = f.rel.rpartition("/")[2][:-5]
+                b = self.blob(f)
+                blob_of[(t, rid)] = b
+                where_all.setdefault(rid, t)
+                old = self.old_records.get(f.rel)
+                if full or b is None or not isinstance(old, dict) or old.get("blob") != b:
+                    if f.rel not in changed:
+                        changed[f.rel] = self.read(f)
+                    by_type_changed[t].append(f.rel)
+        gone = set(self.old_records) - {f.rel for t in types for f in listing[t]}
+        for rel in gone:
+            t = rel.split("/")[1] if rel.count("/") >= 2 else ""
+            if t in by_type_changed:
+                by_type_changed[t].append(rel)
+        # every readable record: its ID, type and references, read now or kept from last time
+        recs: dict[str, list[tuple[str, str]]] = {}
+        refs: dict[str, list] = {}
+        for t in types:
+            rt = store.record_type(t)
+            found = []
+            for f in listing[t]:
+                if f.rel in changed:
+                    rec = changed[f.rel]
+                    if isinstance(rec, Record):
+                        if SAFE_NAME.fullmatch(rec.id):
+                            found.append((rec.id, f.rel))
+                            refs[f.rel] = [list(x) for x in references(rt, rec.data)]
+                    elif isinstance(rec, Exception):
+                        self.problems.append(str(rec))
+                else:
+                    old = self.old_records[f.rel]
+                    if old.get("error") is not None:
+                        self.problems.append(str(old["error"]))
+                    elif old.get("id") is not None:
+                        found.append((str(old["id"]), f.rel))
+                        refs[f.rel] = old.get("refs") or []
+            recs[t] = sorted(found)
+        where = {rid: t for t, rs in recs.items() for rid, _rel in rs}
+        referred: dict[str, list[tuple[str, str]]] = {}
+        for t, rs in recs.items():
+            for rid, rel in rs:
+                for _path, _to, target in refs[rel]:
+                    if target in where and (t, rid) not in referred.get(target, []):
+                        referred.setdefault(target, []).append((t, rid))
+        history = gitops.log_all(store.root)
+
+        def fresh(rel: str, rid: str) -> bool:
+            """Whether the pages made last time for `rel` still hold."""
+            old = self.old_records.get(rel)
+            if full or rel in changed or not isinstance(old, dict):
+                return False
+            try:
+                if old["history"] != [x.commit for x in history.get(rel, [])]:
+                    return False
+                if old["referred"] != [list(x) for x in referred.get(rid, [])]:
+                    return False
+                if any(where.get(i) != t for i, t in old["where"].items()):
+                    return False
+                for i, (t, b) in old["ids"].items():
+                    if (where_all.get(i) if t is None else t) != t or blob_of.get((t, i)) != b:
+                        return False
+                for t, fld, target, ids in old["queries"]:
+                    if not by_type_changed.get(t):
+                        continue
+                    if any(blob_of.get((t, i)) != b for i, b in ids):
+                        return False
+                    for c in by_type_changed[t]:
+                        rec = changed.get(c)
+                        if isinstance(rec, Record) and _matches(rec.data, fld, target):
+                            return False
+                return self.keep(old["pages"])
+            except (KeyError, TypeError, ValueError, AttributeError):
+                return False
+
+        todo: list[Record] = []
+        for t in types:
+            for rid, rel in recs[t]:
+                if fresh(rel, rid):
+                    self.records[rel] = self.old_records[rel]
+                else:
+                    rec = changed.get(rel)
+                    if not isinstance(rec, Record):
+                        f = next(x for x in listing[t] if x.rel == rel)
+                        rec = self.read(f)
+                    todo.append(rec)
+        for t in types:  # unreadable records keep their problem for the next publish
+            for f in listing[t]:
+                rec = changed.get(f.rel)
+                if isinstance(rec, Exception):
+                    self.records[f.rel] = {"blob": blob_of.get((t, f.rel.rpartition("/")[2][:-5])), "error": str(rec)}
+
+        self.where, self.referred, self.history, self.blob_of = where, referred, history, blob_of
+        for made in map_many(self.make, todo):
+            if isinstance(made, tuple):  # a form that cannot be filled in stops the publish
+                err = QmsError(made[0])
+                err.exit_code = made[1]
+                raise err
+            self.remade.append(made["id"])
+            self.files.update(made.pop("files"))
+            self.written += made.pop("written")
+            self.records[made.pop("rel")] = made
+        self.indexes(types, recs, by_type_changed)
+
+    def make(self, rec: Record) -> Any:
+        """Every page of one record, written; what its lists and the next publish need to
+        know of it. On a worker process, so plain data."""
+        store, langs, day = self.store, self.langs, self.day
+        rt = store.record_type(rec.type)
+        files_before, written_before = self.files, self.written
+        self.files, self.written = {}, []
+        watch = store.watch = Watch()
+        hist = self.history.get(rec.path, [])
+        out: dict[str, Any] = {"rel": rec.path, "blob": self.blob_of.get((rec.type, rec.id)), "id": rec.id,
+                               "refs": [list(x) for x in references(rt, rec.data)], "rows": {},
+                               "text": {}}
+        try:
+            for lang in langs:
+                other = _other(lang, langs)
+                for rel, data in _record_pages(store, rt, rec, lang, other, day, hist, self.where,
+                                               self.referred.get(rec.id, [])).items():
+                    self.put(rel, data)
+                row = summary_row(store, rt, rec, lang, day)
+                late = ", ".join(d.label[lang] for d in deadlines(rt, rec.data, self.config, day)
+                                 if d.status == "overdue")
+                out["rows"][lang] = [
+                    [f'<a href="{e(rec.id)}.html">{e(rec.id)}</a>', e(row["state_label"]), e(row["title"]),
+                     f'<span class="overdue">{e(late)}</span>' if late else ""],
+                    [f'<a href="{rec.type}/{e(rec.id)}.html">{e(rec.id)}</a>', e(rt.label[lang]),
+                     e(row["state_label"]), e(row["title"]), e(late)] if late else None,
+                    [rec.id, row["title"] or rt.label[lang], f"{rec.type}/{rec.id}.html"],
+                ]
+                out["text"][lang] = " ".join([rec.id, rt.label[lang], row["state_label"], *_text_of(rec.data)])
+        except QmsError as err:
+            return (str(err), err.exit_code)
+        finally:
+            store.watch = None
+            pages, written = self.files, self.written
+            self.files, self.written = files_before, written_before
+        out["files"] = pages
+        out["written"] = written
+        out["pages"] = dict(pages)
+        out["history"] = [x.commit for x in hist]
+        out["referred"] = [list(x) for x in self.referred.get(rec.id, [])]
+        out["where"] = {i: self.where.get(i) for _p, _t, i in references(rt, rec.data)}
+        out["ids"] = {i: [t, self.blob_of.get((t, i)) if t else None] for i, t in watch.ids.items() if i != rec.id}
+        out["queries"] = [[t, fld, target, [[i, self.blob_of.get((t, i))] for i in ids]]
+                          for (t, fld, target), ids in watch.queries.items()]
+        return out
+
+    def type_digest(self, t: str) -> str:
+        """A key of every record file of a type (names and blobs)."""
+        found = self._type_digests.get(t)
+        if found is None:
+            h = hashlib.sha1()
+            for (tn, rid), b in sorted(self.blob_of.items()):
+                if tn == t:
+                    h.update(f"{rid} {b}\n".encode())
+            found = self._type_digests[t] = h.hexdigest()
+        return found
+
+    def indexes(self, types: list[str], recs: dict[str, list[tuple[str, str]]], changed: dict[str, list[str]]) -> None:
+        """The lists per type, the ledgers, the search index and the home pages."""
+        store, config, langs, day = self.store, self.config, self.langs, self.day
+        self._type_digests: dict[str, str] = {}
+        self.put("assets/site.css", SITE_CSS.encode())
+        self.put("assets/site.js", SITE_JS.encode())
+        self.put("search.js", SEARCH_JS.encode())
+        reports = report_names(store)
+        texts_needed = any(changed.values()) or not isinstance(self.old_search, dict)
+        for lang in langs:
+            w = WORDS[lang]
+            other = _other(lang, langs)
+            overdue_rows: list[list[str]] = []
+            type_rows: list[list[str]] = []
+            docs: list[list[str]] = []
+            for t in types:
+                rt = store.record_type(t)
+                rows = []
+                for _rid, rel in recs[t]:
+                    row, late, doc = self.records[rel]["rows"][lang]
+                    rows.append(row)
+                    if late:
+                        overdue_rows.append(late)
+                    docs.append(doc)
+                main = f"<h1>{e(rt.label[lang])}</h1>\n" + _table([w["id"], w["state"], w["title"], w["overdue"]], rows)
+                self.put(f"{lang}/{t}/index.html", page(
+                    lang, 2, rt.label[lang], main, f"../../{other}/{t}/index.html" if other else None))
+                if rows:
+                    type_rows.append([f'<a href="{t}/index.html">{e(rt.label[lang])}</a>', e(t), str(len(rows))])
+            report_rows = []
+            for name in reports:
+                if self.report(name, lang, other):
+                    report_rows.append([f'<a href="reports/{name}.html">{e(name)}</a>'])
+            rel = f"search-index.{lang}.js"
+            if texts_needed or not self.keep({rel: self.old_files.get(rel, "")}):
+                self.put(rel, search_script(lang, search_index(
+                    [(d[0], d[1], d[2], self.text_of(rel_, lang)) for d, (rel_) in
+                     zip(docs, [rel_ for t in types for _rid, rel_ in recs[t]])])))
+            self.put(f"{lang}/search.html", page(
+                lang, 1, w["search"],
+                f'<h1>{e(w["search"])}</h1>\n<p><input id="qms-search-box" type="search" placeholder="{e(w["query"])}" '
+                f'autofocus></p>\n<ul id="qms-search-results"></ul>\n',
+                f"../{other}/search.html" if other else None, search=True))
+            home = (f"<h1>{e(config.company)}</h1>\n<p>{e(w['as_of'])} {day.strftime('%Y-%m-%d')}</p>\n"
+                    f"<h2>{e(w['types'])}</h2>\n" + _table([w["types"], "", w["count"]], type_rows)
+                    + f"<h2>{e(w['overdue'])}</h2>\n"
+                    + (_table([w["id"], w["types"], w["state"], w["title"], w["late"]], overdue_rows) if overdue_rows
+                       else f"<p>{e(w['nothing_overdue'])}</p>\n")
+                    + f"<h2>{e(w['reports'])}</h2>\n" + _table([w["reports"]], report_rows))
+            self.put(f"{lang}/index.html", page(lang, 1, config.company or w["home"], home,
+                                                f"../{other}/index.html" if other else None))
+            if lang == langs[0]:  # DIR/index.html: the first language's home, its links one folder down
+                root = re.sub(r'href="(?!\.\./|https?:)([^"#]+)"', lambda m: f'href="{lang}/{m.group(1)}"', home)
+                self.put("index.html", page(lang, 0, config.company or w["home"], root,
+                                            f"{other}/index.html" if other else None))
+
+    def text_of(self, rel: str, lang: str) -> str:
+        """What search indexes of a record: made with its pages this run, else read again."""
+        entry = self.records[rel]
+        text = entry.get("text", {}).get(lang)
+        if text is None:
+            rec = self.read_rel(rel)
+            rt = self.store.record_type(rec.type)
+            row = summary_row(self.store, rt, rec, lang, self.day)
+            text = " ".join([rec.id, rt.label[lang], row["state_label"], *_text_of(rec.data)])
+            entry.setdefault("text", {})[lang] = text
+        return text
+
+    def read_rel(self, rel: str) -> Record:
+        t = rel.split("/")[1]
+        rid = rel.rpartition("/")[2][:-5]
+        for rec in self.store.held(t):
+            if isinstance(rec, Record) and rec.id == rid:
+                return rec
+        raise QmsError(rel)
+
+    def report(self, name: str, lang: str, other: str | None) -> bool:
+        """The ledger `name` in `lang`, made again only when a record of a type it read (or a
+        record it looked at) changed; whether it was published."""
+        key = f"{name} {lang}"
+        old = self.old_reports.get(key)
+        try:
+            if isinstance(old, dict) and all(self.type_digest(t) == d for t, d in old["types"].items()) \
+                    and all(self.blob_of.get((t, i)) == b for i, (t, b) in old["ids"].items()) \
+                    and self.keep(old["files"]):
+                self.problems += old["problems"]
+                self.reports[key] = old
+                return bool(old["made"])
+        except (KeyError, TypeError, ValueError, AttributeError):
+            pass
+        store = self.store
+        watch = store.watch = Watch()
+        problems: list[str] = []
+        try:
+            made = _report_page(store, name, lang, other, self.day, problems)
+        finally:
+            store.watch = None
+        for rel, data in made.items():
+            self.put(rel, data)
+        self.problems += problems
+        self.reports[key] = {"types": {t: self.type_digest(t) for t in sorted(watch.types)},
+                             "ids": {i: [t, self.blob_of.get((t, i)) if t else None] for i, t in watch.ids.items()},
+                             "files": {rel: self.files[rel] for rel in made}, "made": bool(made),
+                             "problems": problems}
+        return bool(made)
+
+    def cache(self) -> dict:
+        """What the next publish into the same folder starts from."""
+        records = {rel: {k: v for k, v in entry.items() if k != "text"} for rel, entry in self.records.items()}
+        stats = {}
+        for rel in self.files:
+            try:
+                st = os.lstat(self.target / rel)
+            except OSError:
+                continue
+            stats[rel] = [st.st_size, st.st_mtime_ns]
+        return {"format": CACHE_FORMAT, "fingerprint": self.fp, "started_ns": self.started_ns,
+                "blobs": self.blobs, "stats": stats, "records": records, "reports": self.reports,
+                "search": {}}
+
+
+def _matches(data: Any, field_: str, target: str) -> bool:
+    """Whether referring(type, field_, target) could find this record's data (a question
+    asked with something other than text: whenever the type changed)."""
+    if target.startswith("\0"):
+        return True
+    value = values.get(data, field_)
+    return value == target or isinstance(value, list) and target in value
+
+
+def _mkdir(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise BadInput(_("{path}: cannot write ({reason})").format(path=folder, reason=err.strerror)) from None
 
 
 def _record_pages(store, rt, record: Record, lang: str, other: str | None, day: datetime,
@@ -426,7 +794,7 @@ def _record_pages(store, rt, record: Record, lang: str, other: str | None, day: 
     for form in forms:
         if form is not None and not SAFE_NAME.fullmatch(form):
             continue
-        markdown = render(store, record.id, lang, record.type, form, history=history, now=day)
+        markdown = render(store, record.id, lang, record.type, form, history=history, now=day, record=record)
         name = f"{record.id}.{form}.html" if form else f"{record.id}.html"
         title = f"{record.id} {rt.forms[form][lang] if form else rt.form[lang]}"
         out[f"{lang}/{record.type}/{name}"] = page(
@@ -520,38 +888,40 @@ def _write(path: Path, data: bytes) -> None:
     output.write(path, data, str(path))
 
 
+def _load_cache(target: Path) -> Any:
+    """What the last publish into `target` kept for this one (None: nothing usable)."""
+    path = target / CACHE
+    try:
+        if path.is_symlink() or not path.is_file():
+            return None
+        return json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+
+
 def publish(store, out: Path, langs: list[str] | None = None) -> Outcome:
-    """Publish the store as a static site into `out`: write the files whose bytes changed
-    since the last publish, remove those no longer made, keep the manifest."""
+    """Publish the store as a static site into `out`: make again the pages whose inputs
+    changed since the last publish there (every page into a new folder), write the files
+    whose bytes changed, remove those no longer made, keep the manifest and the cache."""
     langs = list(langs or LANGS)
     for lang in langs:
         if lang not in LANGS:
             raise BadInput(_("--lang {lang}: expected zh, en or zh,en").format(lang=lang))
     old = check_target(store, out)
-    files, problems = site(store, langs)
-    outcome = Outcome(problems=problems)
     target = out.resolve()
-    target.mkdir(parents=True, exist_ok=True)
-    digests = {}
-    for rel in sorted(files):
-        data = files[rel]
-        digests[rel] = hashlib.sha256(data).hexdigest()
-        path = target / rel
-        try:
-            same = old.get(rel) == digests[rel] and not path.is_symlink() and path.read_bytes() == data
-        except OSError:
-            same = False
-        if same:
-            outcome.unchanged.append(rel)
-        else:
-            if path.is_symlink():
-                path.unlink()
-            _write(path, data)
-            outcome.written.append(rel)
-    for rel in sorted(set(old) - set(files)):
+    _mkdir(target)
+    made = _Site(store, langs, target, old, _load_cache(target))
+    made.build()
+    outcome = Outcome(problems=list(dict.fromkeys(made.problems)))
+    outcome.written = sorted(made.written)
+    outcome.remade = sorted(made.remade)
+    written = set(made.written)
+    outcome.unchanged = sorted(rel for rel in made.files if rel not in written)
+    for rel in sorted(set(old) - set(made.files)):
         path = target / rel
         if _inside(path.resolve(), target) and (path.is_file() or path.is_symlink()):
             path.unlink()
             outcome.removed.append(rel)
-    _write(target / MANIFEST, json.dumps({"files": digests}, indent=1, sort_keys=True).encode("utf-8"))
+    _write(target / MANIFEST, json.dumps({"files": made.files}, indent=1, sort_keys=True).encode("utf-8"))
+    _write(target / CACHE, json.dumps(made.cache(), ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
     return outcome

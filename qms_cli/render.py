@@ -22,6 +22,7 @@ Compiled templates are kept per store for the life of the process."""
 
 from __future__ import annotations
 
+import os
 import re
 import traceback
 from datetime import datetime
@@ -40,6 +41,7 @@ from .i18n import N_, _
 from .model import values
 from .reports import shown  # values with the separators of the form's language (、 ； in zh)
 from .store import git as gitops
+from .model.record import Record
 from .store.git import LogEntry, Trailer
 from .text import markdown
 from .views import plain
@@ -190,7 +192,9 @@ class _Loader(jinja2.BaseLoader):
             return _decode(raw, rel), rel, lambda: _stamp(self.root / rel) == stamp
         path = self.builtin / template
         if path.is_file():
-            return _decode(path.read_bytes(), template), template + BUILT_IN, lambda: True
+            # a built-in template holds until the store gains its own of that name
+            return _decode(path.read_bytes(), template), template + BUILT_IN, \
+                lambda: not os.path.lexists(self.root / rel)
         raise jinja2.TemplateNotFound(template)
 
 
@@ -438,12 +442,14 @@ def _fill(env, template, context: dict, record_id: str) -> str:
 
 
 def render(store, record_id: str, lang: str, type_name: str | None = None, form: str | None = None, *,
-           history: list[LogEntry] | None = None, now: datetime | None = None) -> str:
+           history: list[LogEntry] | None = None, now: datetime | None = None, record: Record | None = None) -> str:
     """The form of a record as Markdown: its type's main form, or the one `form` names of
     the others it declares (`forms:`), filled from its template. `history`: the record's
     commits, already read (a whole store's, by git.log_all); None: read from git here.
-    `now`: the moment the form is printed as of (default: the store's clock)."""
-    record = store.read(record_id, type_name)
+    `now`: the moment the form is printed as of (default: the store's clock). `record`:
+    the record, already read (else read here)."""
+    if record is None:
+        record = store.read(record_id, type_name)
     rt = store.record_type(record.type)
     if form is not None and form not in rt.forms:
         raise BadInput(_("--form '{form}': a {type} has {choices}").format(
@@ -499,8 +505,7 @@ def render(store, record_id: str, lang: str, type_name: str | None = None, form:
     def related(type_name: str, field: str, target: str | None = None) -> list[dict]:
         """Records of `type_name` whose `field` names `target` (default: this record)."""
         target = target or record.id
-        rows = [plain(d) for d in store.scan(type_name) if values.get(d, field) == target
-                or (isinstance(values.get(d, field), list) and target in values.get(d, field))]
+        rows = [plain(d) for d in store.referring(type_name, field, target)]
         return sorted(rows, key=lambda d: str(d.get("id")))
 
     def sig(rec: dict | None, meaning: str) -> dict | None:

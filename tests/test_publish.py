@@ -190,3 +190,82 @@ def test_a_folder_that_is_not_a_site_or_is_in_the_store_is_refused(qms, sample, 
     assert sorted(p.name for p in mine.iterdir()) == ["thesis.docx"]
     r = qms("publish", str(sample / "site"), root=sample)
     assert r.code == 2 and not (sample / "site").exists()
+
+
+def _files(site: Path) -> dict[str, bytes]:
+    """Every file of a published site but its manifest and cache, by path."""
+    return {p.relative_to(site).as_posix(): p.read_bytes() for p in sorted(site.rglob("*"))
+            if p.is_file() and p.name not in (".qms-publish-cache.json", ".qms-publish.json")}
+
+
+def test_after_one_change_only_the_pages_that_read_it_are_made_again_as_a_new_publish_makes_them(
+        qms, sample, tmp_path):
+    site = tmp_path / "site"
+    r = qms("--json", "publish", str(site), root=sample, env=NOW)
+    assert r.code == 0, r.text
+    first = json.loads(r.out)
+    assert len(first["remade"]) > 190  # a new folder: every record
+    before = _files(site)
+
+    # a copy of a controlled document moves: its own pages, its document's (which lists its
+    # copies) and those of the document's other copies (each lists its sister copies, with
+    # where they are kept) are made again; those whose bytes changed are written
+    path = sample / "records" / "distribution" / "DST-2024-0005.yaml"
+    text = path.read_text(encoding="utf-8")
+    old_location = re.search(r"^  location: (.*)$", text, re.MULTILINE).group(1)
+    path.write_text(text.replace(old_location, "质量部档案室B-07"), encoding="utf-8")
+    git(sample, "-c", "user.name=x", "-c", "user.email=x@example.com", "commit", "-qam", "moved")
+    r = qms("--json", "publish", str(site), root=sample, env=NOW)
+    assert r.code == 0, r.text
+    done = json.loads(r.out)
+    sisters = {p.stem for p in (sample / "records" / "distribution").glob("*.yaml")
+               if "document: LX-CX-2024-001" in p.read_text(encoding="utf-8")}
+    readers = {p.stem for p in (sample / "records").glob("*/*.yaml") if "DST-2024-0005" in p.read_text(encoding="utf-8")}
+    assert {"DST-2024-0005", "LX-CX-2024-001"} <= set(done["remade"])
+    assert set(done["remade"]) <= sisters | readers | {"LX-CX-2024-001"}
+    assert len(done["remade"]) < 30
+    after = _files(site)
+    assert set(done["written"]) == {rel for rel in after if before.get(rel) != after[rel]}
+    assert {"zh/distribution/DST-2024-0005.html", "en/distribution/DST-2024-0004.html",
+            "search-index.zh.js"} <= set(done["written"])
+    assert "质量部档案室B-07" in after["zh/distribution/DST-2024-0004.html"].decode()
+
+    fresh = tmp_path / "fresh"
+    r = qms("publish", str(fresh), root=sample, env=NOW)
+    assert r.code == 0, r.text
+    assert _files(fresh) == after
+
+    # nothing changed: nothing is made again; the next day every form is (it prints the day)
+    r = qms("--json", "publish", str(site), root=sample, env=NOW)
+    assert json.loads(r.out)["remade"] == [] and json.loads(r.out)["written"] == []
+    r = qms("--json", "publish", str(site), root=sample, env={"QMS_NOW": "2026-03-11T09:00"})
+    assert len(json.loads(r.out)["remade"]) == len(first["remade"])
+
+
+def test_a_page_whose_file_was_changed_or_removed_by_hand_is_made_again(qms, sample, tmp_path):
+    site = tmp_path / "site"
+    assert qms("publish", str(site), root=sample, env=NOW).code == 0
+    page_ = site / "zh" / "complaint" / "CMP-2026-0012.html"
+    good = page_.read_bytes()
+    page_.write_bytes(b"defaced")
+    (site / "en" / "capa" / "CAPA-2026-0001.html").unlink()
+    r = qms("--json", "publish", str(site), root=sample, env=NOW)
+    done = json.loads(r.out)
+    assert sorted(done["remade"]) == ["CAPA-2026-0001", "CMP-2026-0012"]
+    assert sorted(done["written"]) == ["en/capa/CAPA-2026-0001.html", "zh/complaint/CMP-2026-0012.html"]
+    assert page_.read_bytes() == good
+
+
+def test_a_changed_form_template_makes_every_page_again(qms, sample, tmp_path):
+    site = tmp_path / "site"
+    assert qms("publish", str(site), root=sample, env=NOW).code == 0
+    (sample / "templates").mkdir()
+    builtin = Path(__file__).resolve().parent.parent / "templates" / "capa.en.md.j2"
+    (sample / "templates" / "capa.en.md.j2").write_text(builtin.read_text(encoding="utf-8") + "\nOur own footer\n",
+                                                         encoding="utf-8")
+    r = qms("--json", "publish", str(site), root=sample, env=NOW)
+    done = json.loads(r.out)
+    assert len(done["remade"]) > 190
+    assert "en/capa/CAPA-2026-0001.html" in done["written"]
+    assert all(w.startswith("en/capa/CAPA-") for w in done["written"] if w.endswith(".html"))
+    assert "Our own footer" in (site / "en" / "capa" / "CAPA-2026-0001.html").read_text(encoding="utf-8")

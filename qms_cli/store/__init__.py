@@ -403,6 +403,16 @@ class Store:
             self._fetched[key] = yamlio.load(p, self.rel(p), root=self.root) if p else None
         return self._fetched[key]
 
+    def referring(self, type_name: str, field: str, target: Any) -> list[Any]:
+        """The data of every readable record of `type_name` whose `field` is `target` or a
+        list holding it (a document's copies, a plan's surveys), in listing order."""
+        out = []
+        for d in self.scan(type_name):
+            value = values.get(d, field)
+            if value == target or (isinstance(value, list) and target in value):
+                out.append(d)
+        return out
+
     def scan(self, type_name: str, problems: list[str] | None = None) -> list[Any]:
         """Every readable record of a type (for copy numbers, effects and reports; never for
         single-record reads); with `problems`, why each other one could not be read."""
@@ -414,3 +424,155 @@ class Store:
             elif problems is not None and isinstance(rec, Exception) and str(rec) not in problems:
                 problems.append(str(rec))
         return out
+
+
+class HeldStore(Store):
+    """A read-only view of a store for a command that reads the whole store many times
+    over (publish: a form per record, every ledger, lists): each type's records are read
+    once, when first asked for (on several processes when there are many), and records,
+    scan, fetch, read and referring are answered from them; referring through an index
+    per (type, field). What is read is also noted in `watch` while a caller sets it (a
+    `Watch`): publish keys each page by the records it looked at. `now`: the moment the
+    view reads the store as of, for deadlines (default: the store's clock)."""
+
+    def __init__(self, store: Store, now: datetime | None = None):
+        self.__dict__.update(store.__dict__)
+        self._now = now
+        self._held: dict[str, list[Any]] = {}  # type -> records() as Store gives it
+        self._ids: dict[str, dict[str, Record]] = {}  # type -> ID -> record
+        self._index: dict[tuple[str, str], dict[Any, list[Any]]] = {}
+        self._where: dict[str, list[RecordFile]] | None = None
+        self.watch: Watch | None = None
+        self.types_read: set[str] = set()
+
+    def now(self) -> datetime:
+        """The moment given (publish: the start of the day it publishes), else the store's."""
+        return self._now or Store.now(self)
+
+    def hold(self, type_name: str, records: list[Any]) -> None:
+        """Take `records` (what records(type_name) gives) as that type's, read elsewhere."""
+        self._held[type_name] = records
+        self._ids[type_name] = {r.id: r for r in records if isinstance(r, Record)}
+
+    def held(self, type_name: str) -> list[Any]:
+        """Every record of a type (or the error reading it gave), read once."""
+        if type_name not in self._held:
+            self.hold(type_name, Store.records(self, type_name))
+        return self._held[type_name]
+
+    def records(self, type_name: str | None = None, then: Any = None) -> list[Any]:
+        """As Store.records, from the records held."""
+        if type_name is None:
+            return Store.records(self, None, then)
+        self.types_read.add(type_name)
+        if self.watch is not None:
+            self.watch.types.add(type_name)
+        found = self.held(type_name)
+        if then is None:
+            return list(found)
+        out = []
+        for rec in found:
+            if not isinstance(rec, Record):
+                out.append(rec)
+                continue
+            got = then(rec)
+            if got is not None:
+                out.append(got)
+        return out
+
+    def scan(self, type_name: str, problems: list[str] | None = None) -> list[Any]:
+        """As Store.scan, from the records held."""
+        out = []
+        for rec in self.records(type_name):
+            if isinstance(rec, Record):
+                out.append(rec.data)
+            elif problems is not None and isinstance(rec, Exception) and str(rec) not in problems:
+                problems.append(str(rec))
+        return out
+
+    def _held_record(self, type_name: str, record_id: str) -> Record | None:
+        ids = self._ids.get(type_name)
+        return ids.get(record_id) if ids is not None else None
+
+    def _files(self) -> dict[str, list[RecordFile]]:
+        """ID -> the record files of that name, by one listing of records/."""
+        if self._where is None:
+            where: dict[str, list[RecordFile]] = {}
+            for f in self.listing():
+                where.setdefault(f.rel.rpartition("/")[2][:-5], []).append(f)
+            self._where = where
+        return self._where
+
+    def locate(self, record_id: str, type_name: str | None = None) -> tuple[str, Path]:
+        """As Store.locate (from one listing where the ID names one file); noted in `watch`."""
+        try:
+            check_id(record_id)
+            files = self._files().get(record_id, [])
+            if type_name is not None:
+                self.record_type(type_name)  # an unknown type is its own error
+                files = [f for f in files if f.type == type_name]
+            if len(files) == 1 and not self.linked:  # a link met: Store.locate's own search
+                found = (files[0].type, Path(files[0].path))
+            else:
+                found = Store.locate(self, record_id, type_name)
+        except BadInput:
+            if self.watch is not None:
+                self.watch.ids.setdefault(record_id, None)
+            raise
+        if self.watch is not None:
+            self.watch.ids[record_id] = found[0]
+        return found
+
+    def fetch(self, type_name: str, record_id: str) -> Any:
+        """As Store.fetch, from the records held where that type is held."""
+        if self.watch is not None:
+            self.watch.ids[record_id] = type_name
+        rec = self._held_record(type_name, record_id)
+        return rec.data if rec is not None else Store.fetch(self, type_name, record_id)
+
+    def read(self, record_id: str, type_name: str | None = None, *, kind: str = "safe") -> Record:
+        """As Store.read, from the records held where the record's type is held."""
+        if type_name is not None and kind == "safe":
+            rec = self._held_record(type_name, record_id)
+            if rec is not None:
+                if self.watch is not None:
+                    self.watch.ids[record_id] = type_name
+                return rec
+        return Store.read(self, record_id, type_name, kind=kind)
+
+    def referring(self, type_name: str, field: str, target: Any) -> list[Any]:
+        """As Store.referring, through an index of the type's records by `field`; noted in
+        `watch` with the IDs found."""
+        key = (type_name, field)
+        index = self._index.get(key)
+        if index is None:
+            index = self._index[key] = {}
+            watch, self.watch = self.watch, None  # what the question found is noted, not the whole type
+            for data in self.scan(type_name):
+                value = values.get(data, field)
+                for v in (value if isinstance(value, list) else (value,)):
+                    try:
+                        hits = index.setdefault(v, [])
+                    except TypeError:  # a list or mapping where a value was expected: equals no ID
+                        continue
+                    if not hits or hits[-1] is not data:  # once per record
+                        hits.append(data)
+            self.watch = watch
+        try:
+            found = list(index.get(target, ()))
+        except TypeError:
+            found = Store.referring(self, type_name, field, target)
+        if self.watch is not None:
+            self.watch.queries[(type_name, field, target if isinstance(target, str) else "\0" + repr(target))] = \
+                [str(d.get("id")) for d in found]
+        return found
+
+
+class Watch:
+    """What reading some records looked at: records by ID (-> type, None where there is
+    none), types read whole, and referring's questions with the IDs they found."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, str | None] = {}
+        self.types: set[str] = set()
+        self.queries: dict[tuple[str, str, str], list[str]] = {}
