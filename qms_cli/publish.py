@@ -120,18 +120,24 @@ SEARCH_JS = """\
     (t.replace(CJK, " ").match(/[0-9a-z]+/g) || []).forEach(function (w) { out.push(w); });
     return out;
   }
-  function search(index, query) {
-    var want = tokens(query), found = null;
-    if (!want.length) { return []; }
+  function searchPart(part, want) {
+    var found = null;
     for (var i = 0; i < want.length; i++) {
-      var hits = index.tokens[want[i]] || [];
+      var hits = part.tokens[want[i]] || [];
       if (found === null) { found = hits.slice(); } else {
         var set = {}; hits.forEach(function (h) { set[h] = true; });
         found = found.filter(function (h) { return set[h]; });
       }
       if (!found.length) { return []; }
     }
-    return found.map(function (n) { return index.docs[n]; });
+    return found.map(function (n) { return part.docs[n]; });
+  }
+  // the index is in parts (a few records each, so that a change re-makes one part)
+  function search(index, query) {
+    var want = tokens(query), out = [];
+    if (!want.length) { return []; }
+    (index.parts || [index]).forEach(function (part) { out = out.concat(searchPart(part, want)); });
+    return out;
   }
   window.qmsSearch = search;
   window.qmsTokens = tokens;
@@ -294,8 +300,9 @@ def tokens(text: str) -> set[str]:
 
 
 def search_index(docs: list[tuple[str, str, str, str]]) -> dict:
-    """The index of (id, title, url, text) documents: {docs: [[id, title, url]], tokens:
-    {token: [doc numbers]}}, in a fixed order so that the same store gives the same bytes."""
+    """The index of (id, title, url, text) documents (a part of search-index.<lang>.js):
+    {docs: [[id, title, url]], tokens: {token: [doc numbers]}}, in a fixed order so that
+    the same store gives the same bytes."""
     postings: dict[str, list[int]] = {}
     for n, (_id, _title, _url, text) in enumerate(docs):
         for t in tokens(text):
@@ -303,18 +310,11 @@ def search_index(docs: list[tuple[str, str, str, str]]) -> dict:
     return {"docs": [[d[0], d[1], d[2]] for d in docs], "tokens": dict(sorted(postings.items()))}
 
 
-def search_script(lang: str, index: dict) -> bytes:
-    """The index as a script assigning to window.QMS_SEARCH (JSON that is also JavaScript:
-    ASCII only, so no line separator ends a string)."""
-    text = json.dumps(index, ensure_ascii=True, separators=(",", ":"), sort_keys=False)
-    return (f"window.QMS_SEARCH = window.QMS_SEARCH || {{}};\nwindow.QMS_SEARCH[{json.dumps(lang)}] = "
-            f"{text};\n").encode("ascii")
-
-
 # ------------------------------------------------------------------------------ site
 
 CACHE = ".qms-publish-cache.json"  # beside the manifest: what each page was made from
 CACHE_FORMAT = 1
+PART = 100  # records in a part of the search index at most
 
 
 def _fingerprint(store, langs: list[str], day: datetime) -> str:
@@ -379,6 +379,7 @@ class _Site:
         self.records: dict[str, Any] = {}  # rel -> this run's entry
         self.reports: dict[str, Any] = {}
         self.remade: list[str] = []
+        self.search: dict[str, Any] = {}
 
     # -- files
     def put(self, rel: str, data: bytes) -> None:
@@ -653,10 +654,11 @@ class _Site:
                 if self.report(name, lang, other):
                     report_rows.append([f'<a href="reports/{name}.html">{e(name)}</a>'])
             rel = f"search-index.{lang}.js"
-            if texts_needed or not self.keep({rel: self.old_files.get(rel, "")}):
-                self.put(rel, search_script(lang, search_index(
-                    [(d[0], d[1], d[2], self.text_of(rel_, lang)) for d, (rel_) in
-                     zip(docs, [rel_ for t in types for _rid, rel_ in recs[t]])])))
+            old_search = self.old_search.get(lang) if isinstance(self.old_search, dict) else None
+            if texts_needed or not isinstance(old_search, dict) or not self.keep({rel: self.old_files.get(rel, "")}):
+                self.search_file(rel, lang, docs, [r for t in types for _rid, r in recs[t]], old_search)
+            else:
+                self.search[lang] = old_search
             self.put(f"{lang}/search.html", page(
                 lang, 1, w["search"],
                 f'<h1>{e(w["search"])}</h1>\n<p><input id="qms-search-box" type="search" placeholder="{e(w["query"])}" '
@@ -675,6 +677,52 @@ class _Site:
                 self.put("index.html", page(lang, 0, config.company or w["home"], root,
                                             f"{other}/index.html" if other else None))
 
+    def search_file(self, rel: str, lang: str, docs: list[list[str]], rels: list[str], old: Any) -> None:
+        """search-index.<lang>.js: the index in parts of at most PART records (a record
+        type's IDs that differ in their last two characters at most), each part made again
+        only when one of its records changed: the others are copied from the last index,
+        whose bytes are checked against the manifest first."""
+        parts: list[list[int]] = []
+        last = None
+        for n, d in enumerate(docs):
+            key = (rels[n].split("/")[1], d[0][:-2])
+            if key != last or len(parts[-1]) >= PART:
+                parts.append([])
+                last = key
+            parts[-1].append(n)
+        old_bytes, spans = None, {}
+        if isinstance(old, dict) and isinstance(old.get("parts"), dict) and self.old_files.get(rel) == old.get("sha"):
+            try:
+                raw = (self.target / rel).read_bytes()
+                if _sha(raw) == old["sha"]:
+                    old_bytes, spans = raw, old["parts"]
+            except OSError:
+                pass
+        head = (f"window.QMS_SEARCH = window.QMS_SEARCH || {{}};\nwindow.QMS_SEARCH[{json.dumps(lang)}] = "
+                '{"parts":[').encode("ascii")
+        pieces, kept, pos = [head], {}, len(head)
+        for i, members in enumerate(parts):
+            key = hashlib.sha1("\n".join(f"{rels[n]} {self.blob_of_rel(rels[n])}" for n in members).encode()).hexdigest()
+            span = spans.get(key) if old_bytes is not None else None
+            piece = old_bytes[span[0]:span[1]] if isinstance(span, list) and len(span) == 2 else None
+            if not piece:
+                piece = json.dumps(search_index([(docs[n][0], docs[n][1], docs[n][2], self.text_of(rels[n], lang))
+                                                 for n in members]),
+                                   ensure_ascii=True, separators=(",", ":")).encode("ascii")
+            if i:
+                pieces.append(b",")
+                pos += 1
+            kept[key] = [pos, pos + len(piece)]
+            pieces.append(piece)
+            pos += len(piece)
+        pieces.append(b"]};\n")
+        self.put(rel, b"".join(pieces))
+        self.search[lang] = {"sha": self.files[rel], "parts": kept}
+
+    def blob_of_rel(self, rel: str) -> str | None:
+        entry = self.blobs.get(rel)
+        return entry[4] if entry else None
+
     def text_of(self, rel: str, lang: str) -> str:
         """What search indexes of a record: made with its pages this run, else read again."""
         entry = self.records[rel]
@@ -688,12 +736,13 @@ class _Site:
         return text
 
     def read_rel(self, rel: str) -> Record:
+        """The record of a file that was readable when listed (read now, if not held)."""
         t = rel.split("/")[1]
-        rid = rel.rpartition("/")[2][:-5]
-        for rec in self.store.held(t):
-            if isinstance(rec, Record) and rec.id == rid:
-                return rec
-        raise QmsError(rel)
+        rec = self.store.held_record(t, rel.rpartition("/")[2][:-5])
+        if rec is None:
+            path = self.store.root / rel
+            rec = self.store.record_of(t, path, yamlio.load(path, rel, root=self.store.root))
+        return rec
 
     def report(self, name: str, lang: str, other: str | None) -> bool:
         """The ledger `name` in `lang`, made again only when a record of a type it read (or a
@@ -737,7 +786,7 @@ class _Site:
             stats[rel] = [st.st_size, st.st_mtime_ns]
         return {"format": CACHE_FORMAT, "fingerprint": self.fp, "started_ns": self.started_ns,
                 "blobs": self.blobs, "stats": stats, "records": records, "reports": self.reports,
-                "search": {}}
+                "search": self.search}
 
 
 def _matches(data: Any, field_: str, target: str) -> bool:

@@ -105,11 +105,14 @@ def _search(index: dict, query: str) -> set[str]:
     from qms_cli.publish import CJK
 
     run = CJK.findall(query)[0]
-    found = None
-    for t in [run[i:i + 2] for i in range(len(run) - 1)] or [run]:
-        hits = set(index["tokens"].get(t, []))
-        found = hits if found is None else found & hits
-    return {index["docs"][n][0] for n in found or ()}
+    out = set()
+    for part in index["parts"]:  # the index is in parts, each with its own documents
+        found = None
+        for t in [run[i:i + 2] for i in range(len(run) - 1)] or [run]:
+            hits = set(part["tokens"].get(t, []))
+            found = hits if found is None else found & hits
+        out |= {part["docs"][n][0] for n in found or ()}
+    return out
 
 
 def test_search_finds_a_chinese_phrase_by_its_character_pairs(published, sample):

@@ -490,7 +490,8 @@ class HeldStore(Store):
                 problems.append(str(rec))
         return out
 
-    def _held_record(self, type_name: str, record_id: str) -> Record | None:
+    def held_record(self, type_name: str, record_id: str) -> Record | None:
+        """The record `record_id` of a type held (None: not held, or no such record)."""
         ids = self._ids.get(type_name)
         return ids.get(record_id) if ids is not None else None
 
@@ -527,13 +528,13 @@ class HeldStore(Store):
         """As Store.fetch, from the records held where that type is held."""
         if self.watch is not None:
             self.watch.ids[record_id] = type_name
-        rec = self._held_record(type_name, record_id)
+        rec = self.held_record(type_name, record_id)
         return rec.data if rec is not None else Store.fetch(self, type_name, record_id)
 
     def read(self, record_id: str, type_name: str | None = None, *, kind: str = "safe") -> Record:
         """As Store.read, from the records held where the record's type is held."""
         if type_name is not None and kind == "safe":
-            rec = self._held_record(type_name, record_id)
+            rec = self.held_record(type_name, record_id)
             if rec is not None:
                 if self.watch is not None:
                     self.watch.ids[record_id] = type_name
