@@ -19,6 +19,10 @@ of a qms command to a baseline timed minutes apart in the same run, with its tar
                                      vs  the cold validate                               <= 1
     peak memory of validate --no-cache on 100,000 records (--big)                       <= 500 MB
     doorstop validating N items      vs  qms validate --no-cache on N records: speed-up  >= 20
+    doorstop publish all, N items    vs  qms publish of N records into an empty folder:
+                                         speed-up                                       >= 3
+    doorstop publish all, N items    vs  qms publish after one `qms complaint set`, into
+                                         the site of the last publish: speed-up          >= 20
 
 Below the table: how many bytes git writes for one `qms complaint new` commit on the flat
 10,000-record store and on the same store sharded by year (records/<type>/2026/ID.yaml) and
@@ -30,6 +34,7 @@ Run it with the dev virtualenv's python (qms is run as `<that python> -m qms_cli
     python bench/bench.py --sizes 1000 --runs 3
     python bench/bench.py --big --runs 1       # adds the 100,000-record memory row (slow to build)
     python bench/bench.py --doorstop 0         # no doorstop row (nor its virtualenv)
+    python bench/bench.py --publish 10000 --only-publish   # the publish rows alone (minutes each)
     python bench/bench.py --layout flat        # one folder per type (default: hundred, as qms init)
 
 Every timed command gets one untimed warm-up run first and runs without
@@ -494,6 +499,9 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=5, help="timed runs per measure (slow measures: at most 3)")
     ap.add_argument("--big", action="store_true", help="add the 100,000-record memory row")
     ap.add_argument("--doorstop", type=int, default=1000, metavar="N", help="doorstop items (0: no doorstop row)")
+    ap.add_argument("--publish", type=int, default=0, metavar="N",
+                    help="qms publish of N records vs doorstop publish all of N items (0: no publish rows)")
+    ap.add_argument("--only-publish", action="store_true", help="the publish rows only")
     ap.add_argument("--layout", choices=("flat", "year", "hundred"), default="hundred",
                     help="records/<type>/ID.yaml, .../<year>/ID.yaml or .../<ID less its last two digits>xx/ID.yaml")
     args = ap.parse_args()
@@ -509,6 +517,10 @@ def main() -> None:
         rows.append((label, t, blabel, b, ratio, target, ok))
         print(f"  {label}: {t:.3f}s vs {b:.3f}s", file=sys.stderr, flush=True)
 
+    if args.only_publish:
+        publish_rows(args.publish or 10_000, args.layout, runs, slow, row)
+        print_rows(rows, None)
+        return
     typer_t = median([PY, "-c", "import typer"], runs * 2)
     for label, cmd in (("qms --version", QMS + ["--version"]), ("qms --help", QMS + ["--help"])):
         row(label, median(cmd, runs * 2, ok=(0,)), "python -c 'import typer'", typer_t, "<= 1.3")
@@ -581,6 +593,46 @@ def main() -> None:
         # the ratio is qms's speed-up (doorstop / qms), the target a minimum
         row(f"doorstop, {n:,} items (speed-up)", door_t, f"qms validate --no-cache, {n:,}", qms_t, ">= 20")
 
+    if args.publish:
+        publish_rows(args.publish, args.layout, runs, slow, row)
+
+    print_rows(rows, memory)
+    grown = [(root.name, growth(root), git_growth(root)) for root in (make_store(10_000, "flat"), make_store(10_000, "year"), make_store(10_000, "hundred"))]
+
+    print("\naverage record size, as generated:")
+    for name, (count, avg) in SIZES.items():
+        print(f"  {name:<24} {count:>7,} records  {avg:6.0f} bytes")
+    print("\nrepository growth, one `qms complaint new` commit (loose objects written, after a packed start):")
+    for name, (objs, size), (gobjs, gsize, folder, entries) in grown:
+        print(f"  {name:<24} qms: {objs} objects, {size:>9,} bytes;   plain git commit of a new file in "
+              f"{folder}/ ({entries:,} entries): {gobjs} objects, {gsize:,} bytes")
+
+
+def publish_rows(n: int, layout: str, runs: int, slow: int, row) -> None:
+    """qms publish of the N-record store, into an empty folder and again after one `qms
+    complaint set`, against doorstop's `publish all` of N items into an empty folder (the
+    ratio is qms's speed-up)."""
+    exe = doorstop_bin()
+    tree = make_doorstop_tree(n, exe)
+    root = make_store(n, layout)
+    site, door_site = OUT / f"site-{n}", OUT / f"doorstop-site-{n}"
+    door_t = median([exe, "publish", "all", door_site], slow, cwd=tree, ok=(0,),
+                    setup=lambda: shutil.rmtree(door_site, ignore_errors=True))
+    full_t = median(QMS + ["-C", root, "publish", site], slow, ok=(0,),
+                    setup=lambda: shutil.rmtree(site, ignore_errors=True))
+    flip = [0]
+
+    def one_change():  # a field of one complaint, two values in turn, as a quality engineer sets it
+        flip[0] += 1
+        run(QMS + ["-C", root, "complaint", "set", "CMP-2026-00001", f"batch=HZ260101-X{flip[0] % 2}"], ok=(0,))
+    run(QMS + ["-C", root, "publish", site], ok=(0,))  # the site the changes are published into
+    inc_t = median(QMS + ["-C", root, "publish", site], runs, ok=(0,), setup=one_change)
+    row(f"doorstop publish, {n:,} (speed-up)", door_t, f"qms publish, {n:,}, new folder", full_t, ">= 3")
+    row(f"doorstop publish, {n:,} (speed-up)", door_t, f"qms publish, {n:,}, one changed", inc_t, ">= 20")
+    git(root, "reset", "-q", "--hard", "HEAD~" + str(flip[0]))  # the store as generated again
+
+
+def print_rows(rows, memory) -> None:
     print()
     print(f"{'measure':<36} {'median':>9}  {'baseline':<32} {'median':>9}  {'ratio':>7}  {'target':<7} result")
     for label, t, blabel, b, ratio, target, ok in rows:
@@ -591,16 +643,6 @@ def main() -> None:
               f"{'':9}  {'':7}  <= 500  {'ok' if rss <= 500 else 'MISSED'}")
         print(f"  (that validate took {secs:.1f}s; its whole process tree, workers included, peaked at "
               f"{tree_rss:.0f} MB of summed PSS)")
-
-    grown = [(root.name, growth(root), git_growth(root)) for root in (make_store(10_000, "flat"), make_store(10_000, "year"), make_store(10_000, "hundred"))]
-
-    print("\naverage record size, as generated:")
-    for name, (count, avg) in SIZES.items():
-        print(f"  {name:<24} {count:>7,} records  {avg:6.0f} bytes")
-    print("\nrepository growth, one `qms complaint new` commit (loose objects written, after a packed start):")
-    for name, (objs, size), (gobjs, gsize, folder, entries) in grown:
-        print(f"  {name:<24} qms: {objs} objects, {size:>9,} bytes;   plain git commit of a new file in "
-              f"{folder}/ ({entries:,} entries): {gobjs} objects, {gsize:,} bytes")
 
 
 if __name__ == "__main__":

@@ -52,7 +52,7 @@ from .reports import report_names, to_markdown
 from .render import render
 from .reports.chart import svg
 from .parallel import map_many
-from .store import HeldStore, Watch
+from .store import ALL, HeldStore, Watch
 from .store import git as gitops
 from .store.cache import RACY_NS, fingerprint, stat_key
 from .store.git import Trailer, blob_id
@@ -380,6 +380,7 @@ class _Site:
         self.reports: dict[str, Any] = {}
         self.remade: list[str] = []
         self.search: dict[str, Any] = {}
+        self._old_data: dict[str, Any] = {}
 
     # -- files
     def put(self, rel: str, data: bytes) -> None:
@@ -552,6 +553,7 @@ class _Site:
                     self.records[f.rel] = {"blob": blob_of.get((t, f.rel.rpartition("/")[2][:-5])), "error": str(rec)}
 
         self.where, self.referred, self.history, self.blob_of = where, referred, history, blob_of
+        self.changed, self.changed_in = changed, by_type_changed
         for made in map_many(self.make, todo):
             if isinstance(made, tuple):  # a form that cannot be filled in stops the publish
                 err = QmsError(made[0])
@@ -750,16 +752,17 @@ class _Site:
         key = f"{name} {lang}"
         old = self.old_reports.get(key)
         try:
-            if isinstance(old, dict) and all(self.type_digest(t) == d for t, d in old["types"].items()) \
+            if isinstance(old, dict) and all(self.same_fields(t, d, keys) for t, (d, keys) in old["types"].items()) \
                     and all(self.blob_of.get((t, i)) == b for i, (t, b) in old["ids"].items()) \
                     and self.keep(old["files"]):
                 self.problems += old["problems"]
-                self.reports[key] = old
+                self.reports[key] = dict(old, types={t: [self.type_digest(t), keys] for t, (_d, keys)
+                                                     in old["types"].items()})
                 return bool(old["made"])
         except (KeyError, TypeError, ValueError, AttributeError):
             pass
         store = self.store
-        watch = store.watch = Watch()
+        watch = store.watch = Watch(fields=True)
         problems: list[str] = []
         try:
             made = _report_page(store, name, lang, other, self.day, problems)
@@ -768,11 +771,52 @@ class _Site:
         for rel, data in made.items():
             self.put(rel, data)
         self.problems += problems
-        self.reports[key] = {"types": {t: self.type_digest(t) for t in sorted(watch.types)},
+        fields = watch.fields or {}
+        self.reports[key] = {"types": {t: [self.type_digest(t), sorted(fields.get(t, ()) or [ALL])]
+                                       for t in sorted(watch.types)},
                              "ids": {i: [t, self.blob_of.get((t, i)) if t else None] for i, t in watch.ids.items()},
                              "files": {rel: self.files[rel] for rel in made}, "made": bool(made),
                              "problems": problems}
         return bool(made)
+
+    def same_fields(self, t: str, digest: str, keys: list[str]) -> bool:
+        """Whether the fields `keys` of every record of type `t` are what they were when a
+        ledger read them (digest: of the type's records then): no record added or removed,
+        and each changed one holds the same values there as its last published version
+        (read back from git by its blob)."""
+        if self.type_digest(t) == digest:
+            return True
+        changed = self.changed_in.get(t) or []
+        if ALL in keys or len(changed) > 50:
+            return False
+        wanted = {*keys, "id", "state"}
+        for rel in changed:
+            new = self.changed.get(rel)
+            old = self.old_records.get(rel)
+            if not isinstance(new, Record) or not isinstance(new.data, dict) or not isinstance(old, dict):
+                return False
+            before = self.old_data(old.get("blob"))
+            if not isinstance(before, dict):
+                return False
+            if any((k in before, before.get(k)) != (k in new.data, new.data.get(k)) for k in wanted):
+                return False
+        return True
+
+    def old_data(self, blob: Any) -> Any:
+        """A record as the blob `blob` holds it (a version git keeps), None if it cannot be read."""
+        if not isinstance(blob, str) or not re.fullmatch(r"[0-9a-f]{40}", blob):
+            return None
+        if blob not in self._old_data:
+            got = None
+            try:
+                raw = subprocess.run(["git", "cat-file", "blob", blob], cwd=self.store.root, capture_output=True,
+                                     stdin=subprocess.DEVNULL, env=dict(os.environ, GIT_OPTIONAL_LOCKS="0"))
+                if raw.returncode == 0 and blob_id(raw.stdout) == blob:
+                    got = yamlio.parse(yamlio.decode(raw.stdout, blob), blob)
+            except (OSError, QmsError):
+                got = None
+            self._old_data[blob] = got
+        return self._old_data[blob]
 
     def cache(self) -> dict:
         """What the next publish into the same folder starts from."""

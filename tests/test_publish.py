@@ -272,3 +272,18 @@ def test_a_changed_form_template_makes_every_page_again(qms, sample, tmp_path):
     assert "en/capa/CAPA-2026-0001.html" in done["written"]
     assert all(w.startswith("en/capa/CAPA-") for w in done["written"] if w.endswith(".html"))
     assert "Our own footer" in (site / "en" / "capa" / "CAPA-2026-0001.html").read_text(encoding="utf-8")
+
+
+def test_a_ledger_is_made_again_when_a_field_it_shows_changes(qms, sample, tmp_path):
+    site = tmp_path / "site"
+    assert qms("publish", str(site), root=sample, env=NOW).code == 0
+    r = qms("complaint", "set", "CMP-2026-0013", "batch=HZ260309-B7", who=QE, root=sample)
+    assert r.code == 0, r.text
+    r = qms("--json", "publish", str(site), root=sample, env=NOW)
+    done = json.loads(r.out)
+    assert done["remade"] == ["CMP-2026-0013", "CP-2026-0005"]  # and the closure plan that reads it
+    assert {"zh/reports/complaints.html", "en/reports/complaints.html"} <= set(done["written"])
+    assert "HZ260309-B7" in (site / "zh" / "reports" / "complaints.html").read_text(encoding="utf-8")
+    fresh = tmp_path / "fresh"
+    assert qms("publish", str(fresh), root=sample, env=NOW).code == 0
+    assert _files(fresh) == _files(site)

@@ -465,9 +465,13 @@ class HeldStore(Store):
         if type_name is None:
             return Store.records(self, None, then)
         self.types_read.add(type_name)
+        found = self.held(type_name)
         if self.watch is not None:
             self.watch.types.add(type_name)
-        found = self.held(type_name)
+            if self.watch.fields is not None:
+                keys = self.watch.fields.setdefault(type_name, set())
+                found = [Record(r.id, r.type, r.state, Seen(r.data, keys), r.path) if isinstance(r, Record)
+                         and isinstance(r.data, dict) else r for r in found]
         if then is None:
             return list(found)
         out = []
@@ -571,9 +575,83 @@ class HeldStore(Store):
 
 class Watch:
     """What reading some records looked at: records by ID (-> type, None where there is
-    none), types read whole, and referring's questions with the IDs they found."""
+    none), types read whole, and referring's questions with the IDs they found. With
+    `fields`, the records of the types read whole come as `Seen`, and `fields` gathers,
+    per type, the top-level fields read of them (ALL: every field)."""
 
-    def __init__(self) -> None:
+    def __init__(self, fields: bool = False) -> None:
         self.ids: dict[str, str | None] = {}
         self.types: set[str] = set()
         self.queries: dict[tuple[str, str, str], list[str]] = {}
+        self.fields: dict[str, set[str]] | None = {} if fields else None
+
+
+ALL = "*"  # in Watch.fields: every field was read (iterated, copied, compared whole)
+
+
+class Seen(dict):
+    """A record's data that notes in `keys` the name of each top-level field read of it,
+    and ALL when it is read whole (iterated, copied, compared, counted)."""
+
+    __slots__ = ("_keys",)
+
+    def __init__(self, data: dict, keys: set[str]):
+        super().__init__(data)
+        self._keys = keys
+
+    def __getitem__(self, key):
+        self._keys.add(key)
+        return dict.__getitem__(self, key)
+
+    def get(self, key, default=None):
+        self._keys.add(key)
+        return dict.get(self, key, default)
+
+    def __contains__(self, key):
+        self._keys.add(key)
+        return dict.__contains__(self, key)
+
+    def _whole(self) -> None:
+        self._keys.add(ALL)
+
+    def keys(self):
+        self._whole()
+        return dict.keys(self)
+
+    def items(self):
+        self._whole()
+        return dict.items(self)
+
+    def values(self):
+        self._whole()
+        return dict.values(self)
+
+    def __iter__(self):
+        self._whole()
+        return dict.__iter__(self)
+
+    def __len__(self):
+        self._whole()
+        return dict.__len__(self)
+
+    def __eq__(self, other):
+        self._whole()
+        return dict.__eq__(self, other)
+
+    def __ne__(self, other):
+        self._whole()
+        return dict.__ne__(self, other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def copy(self):
+        self._whole()
+        return dict(dict.items(self))
+
+    def __repr__(self):
+        self._whole()
+        return dict.__repr__(self)
+
+    def __reduce__(self):
+        self._whole()
+        return (dict, (dict(dict.items(self)),))
