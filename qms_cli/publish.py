@@ -313,7 +313,7 @@ def search_index(docs: list[tuple[str, str, str, str]]) -> dict:
 # ------------------------------------------------------------------------------ site
 
 CACHE = ".qms-publish-cache.json"  # beside the manifest: what each page was made from
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 PART = 100  # records in a part of the search index at most
 
 
@@ -361,7 +361,8 @@ class _Site:
         self.old_files = old_files
         self.fp = _fingerprint(store, langs, self.day)
         cache = cache if isinstance(cache, dict) and cache.get("format") == CACHE_FORMAT else {}
-        same = cache.get("fingerprint") == self.fp
+        self.old_fp = cache.get("fingerprint")
+        same = self.old_fp == self.fp
         self.old_records: dict[str, Any] = cache.get("records", {}) if same else {}
         self.old_reports: dict[str, Any] = cache.get("reports", {}) if same else {}
         self.old_blobs: dict[str, Any] = cache.get("blobs", {})  # rel -> [size, mtime, ctime, inode, blob]
@@ -381,6 +382,8 @@ class _Site:
         self.remade: list[str] = []
         self.search: dict[str, Any] = {}
         self._old_data: dict[str, Any] = {}
+        self.stats: dict[str, list[int]] = {}  # site file -> [size, mtime] of those kept
+        self.dirty = False  # whether anything differs from what the cache says
 
     # -- files
     def put(self, rel: str, data: bytes) -> None:
@@ -402,21 +405,29 @@ class _Site:
             self.made.add(folder)
         _write(path, data)
         self.written.append(rel)
+        self.dirty = True
 
-    def keep(self, pages: dict[str, str]) -> bool:
-        """Take the files of the last publish in `pages` (rel -> SHA-256) as they are, if
-        each is still there as it was written; False (nothing taken) otherwise."""
-        for rel, digest in pages.items():
-            if self.old_files.get(rel) != digest:
-                return False
+    def keep(self, pages: list[str]) -> bool:
+        """Take the files `pages` of the last publish as they are, if each is still there as
+        it was written (its size and time as the cache has them, its SHA-256 in the manifest);
+        False (nothing taken) otherwise."""
+        found = {}
+        base = str(self.target)
+        for rel in pages:
+            digest = self.old_files.get(rel)
             old = self.old_stats.get(rel)
+            if digest is None or not isinstance(old, list):
+                return False
             try:
-                st = os.lstat(self.target / rel)
+                st = os.lstat(f"{base}/{rel}")
             except OSError:
                 return False
-            if not isinstance(old, list) or old != [st.st_size, st.st_mtime_ns] or not stat_module.S_ISREG(st.st_mode):
+            if old != [st.st_size, st.st_mtime_ns] or not stat_module.S_ISREG(st.st_mode):
                 return False
-        self.files.update(pages)
+            found[rel] = digest
+        self.files.update(found)
+        for rel in found:
+            self.stats[rel] = self.old_stats[rel]
         return True
 
     # -- records
@@ -437,6 +448,7 @@ class _Site:
             return None
         b = blob_id(raw)
         self.blobs[f.rel] = [*key, b]
+        self.dirty = True
         return b
 
     def read(self, f) -> Any:
@@ -513,7 +525,7 @@ class _Site:
             if full or rel in changed or not isinstance(old, dict):
                 return False
             try:
-                if old["history"] != [x.commit for x in history.get(rel, [])]:
+                if old["history"] != _commits(history.get(rel, [])):
                     return False
                 if old["referred"] != [list(x) for x in referred.get(rid, [])]:
                     return False
@@ -522,10 +534,10 @@ class _Site:
                 for i, (t, b) in old["ids"].items():
                     if (where_all.get(i) if t is None else t) != t or blob_of.get((t, i)) != b:
                         return False
-                for t, fld, target, ids in old["queries"]:
+                for t, fld, target, ids, digest in old["queries"]:
                     if not by_type_changed.get(t):
                         continue
-                    if any(blob_of.get((t, i)) != b for i, b in ids):
+                    if _blobs(blob_of, t, ids) != digest:
                         return False
                     for c in by_type_changed[t]:
                         rec = changed.get(c)
@@ -560,6 +572,7 @@ class _Site:
                 err.exit_code = made[1]
                 raise err
             self.remade.append(made["id"])
+            self.dirty = True
             self.files.update(made.pop("files"))
             self.written += made.pop("written")
             self.records[made.pop("rel")] = made
@@ -586,13 +599,7 @@ class _Site:
                 row = summary_row(store, rt, rec, lang, day)
                 late = ", ".join(d.label[lang] for d in deadlines(rt, rec.data, self.config, day)
                                  if d.status == "overdue")
-                out["rows"][lang] = [
-                    [f'<a href="{e(rec.id)}.html">{e(rec.id)}</a>', e(row["state_label"]), e(row["title"]),
-                     f'<span class="overdue">{e(late)}</span>' if late else ""],
-                    [f'<a href="{rec.type}/{e(rec.id)}.html">{e(rec.id)}</a>', e(rt.label[lang]),
-                     e(row["state_label"]), e(row["title"]), e(late)] if late else None,
-                    [rec.id, row["title"] or rt.label[lang], f"{rec.type}/{rec.id}.html"],
-                ]
+                out["rows"][lang] = [row["state_label"], row["title"], late]
                 out["text"][lang] = " ".join([rec.id, rt.label[lang], row["state_label"], *_text_of(rec.data)])
         except QmsError as err:
             return (str(err), err.exit_code)
@@ -602,12 +609,12 @@ class _Site:
             self.files, self.written = files_before, written_before
         out["files"] = pages
         out["written"] = written
-        out["pages"] = dict(pages)
-        out["history"] = [x.commit for x in hist]
+        out["pages"] = list(pages)
+        out["history"] = _commits(hist)
         out["referred"] = [list(x) for x in self.referred.get(rec.id, [])]
         out["where"] = {i: self.where.get(i) for _p, _t, i in references(rt, rec.data)}
         out["ids"] = {i: [t, self.blob_of.get((t, i)) if t else None] for i, t in watch.ids.items() if i != rec.id}
-        out["queries"] = [[t, fld, target, [[i, self.blob_of.get((t, i))] for i in ids]]
+        out["queries"] = [[t, fld, target, ids, _blobs(self.blob_of, t, ids)]
                           for (t, fld, target), ids in watch.queries.items()]
         return out
 
@@ -640,15 +647,20 @@ class _Site:
             for t in types:
                 rt = store.record_type(t)
                 rows = []
-                for _rid, rel in recs[t]:
-                    row, late, doc = self.records[rel]["rows"][lang]
-                    rows.append(row)
+                label = rt.label[lang]
+                for rid, rel in recs[t]:
+                    state_label, title, late = self.records[rel]["rows"][lang]
+                    rows.append([f'<a href="{e(rid)}.html">{e(rid)}</a>', e(state_label), e(title),
+                                 f'<span class="overdue">{e(late)}</span>' if late else ""])
                     if late:
-                        overdue_rows.append(late)
-                    docs.append(doc)
-                main = f"<h1>{e(rt.label[lang])}</h1>\n" + _table([w["id"], w["state"], w["title"], w["overdue"]], rows)
-                self.put(f"{lang}/{t}/index.html", page(
-                    lang, 2, rt.label[lang], main, f"../../{other}/{t}/index.html" if other else None))
+                        overdue_rows.append([f'<a href="{t}/{e(rid)}.html">{e(rid)}</a>', e(label), e(state_label),
+                                             e(title), e(late)])
+                    docs.append([rid, title or label, f"{t}/{rid}.html"])
+                index = f"{lang}/{t}/index.html"
+                if changed.get(t) or not self.keep([index]):  # the list holds nothing but its records
+                    main = f"<h1>{e(rt.label[lang])}</h1>\n" + _table([w["id"], w["state"], w["title"], w["overdue"]],
+                                                                        rows)
+                    self.put(index, page(lang, 2, rt.label[lang], main, f"../../{other}/{t}/index.html" if other else None))
                 if rows:
                     type_rows.append([f'<a href="{t}/index.html">{e(rt.label[lang])}</a>', e(t), str(len(rows))])
             report_rows = []
@@ -657,7 +669,7 @@ class _Site:
                     report_rows.append([f'<a href="reports/{name}.html">{e(name)}</a>'])
             rel = f"search-index.{lang}.js"
             old_search = self.old_search.get(lang) if isinstance(self.old_search, dict) else None
-            if texts_needed or not isinstance(old_search, dict) or not self.keep({rel: self.old_files.get(rel, "")}):
+            if texts_needed or not isinstance(old_search, dict) or not self.keep([rel]):
                 self.search_file(rel, lang, docs, [r for t in types for _rid, r in recs[t]], old_search)
             else:
                 self.search[lang] = old_search
@@ -754,7 +766,7 @@ class _Site:
         try:
             if isinstance(old, dict) and all(self.same_fields(t, d, keys) for t, (d, keys) in old["types"].items()) \
                     and all(self.blob_of.get((t, i)) == b for i, (t, b) in old["ids"].items()) \
-                    and self.keep(old["files"]):
+                    and self.keep(list(old["files"])):
                 self.problems += old["problems"]
                 self.reports[key] = dict(old, types={t: [self.type_digest(t), keys] for t, (_d, keys)
                                                      in old["types"].items()})
@@ -762,6 +774,7 @@ class _Site:
         except (KeyError, TypeError, ValueError, AttributeError):
             pass
         store = self.store
+        self.dirty = True
         watch = store.watch = Watch(fields=True)
         problems: list[str] = []
         try:
@@ -822,15 +835,30 @@ class _Site:
         """What the next publish into the same folder starts from."""
         records = {rel: {k: v for k, v in entry.items() if k != "text"} for rel, entry in self.records.items()}
         stats = {}
+        base = str(self.target)
         for rel in self.files:
+            kept = self.stats.get(rel)
+            if kept is not None:
+                stats[rel] = kept
+                continue
             try:
-                st = os.lstat(self.target / rel)
+                st = os.lstat(f"{base}/{rel}")
             except OSError:
                 continue
             stats[rel] = [st.st_size, st.st_mtime_ns]
         return {"format": CACHE_FORMAT, "fingerprint": self.fp, "started_ns": self.started_ns,
                 "blobs": self.blobs, "stats": stats, "records": records, "reports": self.reports,
                 "search": self.search}
+
+
+def _commits(history: list) -> str:
+    """A key of a record's history (its commits)."""
+    return hashlib.sha1(" ".join(x.commit for x in history).encode()).hexdigest()[:20]
+
+
+def _blobs(blob_of: dict, t: str, ids: list[str]) -> str:
+    """A key of what the records `ids` of type `t` hold."""
+    return hashlib.sha1(" ".join(f"{i}:{blob_of.get((t, i))}" for i in ids).encode()).hexdigest()[:20]
 
 
 def _matches(data: Any, field_: str, target: str) -> bool:
@@ -1015,6 +1043,16 @@ def publish(store, out: Path, langs: list[str] | None = None) -> Outcome:
         if _inside(path.resolve(), target) and (path.is_file() or path.is_symlink()):
             path.unlink()
             outcome.removed.append(rel)
-    _write(target / MANIFEST, json.dumps({"files": made.files}, indent=1, sort_keys=True).encode("utf-8"))
-    _write(target / CACHE, json.dumps(made.cache(), ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+    if made.dirty or outcome.removed or made.files != old or made.fp != made.old_fp:
+        _write(target / MANIFEST, _manifest(made.files))
+        _write(target / CACHE, json.dumps(made.cache(), ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
     return outcome
+
+
+def _manifest(files: dict[str, str]) -> bytes:
+    """The manifest's bytes: what json.dumps({"files": files}, indent=1, sort_keys=True)
+    writes, made without its (slow) indenting encoder."""
+    if not files:
+        return b'{\n "files": {}\n}'
+    body = ",\n".join(f"  {json.dumps(k)}: {json.dumps(files[k])}" for k in sorted(files))
+    return f'{{\n "files": {{\n{body}\n }}\n}}'.encode("utf-8")
