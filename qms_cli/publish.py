@@ -646,23 +646,23 @@ class _Site:
             docs: list[list[str]] = []
             for t in types:
                 rt = store.record_type(t)
-                rows = []
                 label = rt.label[lang]
-                for rid, rel in recs[t]:
-                    state_label, title, late = self.records[rel]["rows"][lang]
-                    rows.append([f'<a href="{e(rid)}.html">{e(rid)}</a>', e(state_label), e(title),
-                                 f'<span class="overdue">{e(late)}</span>' if late else ""])
+                cells = [(rid, self.records[rel]["rows"][lang]) for rid, rel in recs[t]]
+                for rid, (state_label, title, late) in cells:
                     if late:
                         overdue_rows.append([f'<a href="{t}/{e(rid)}.html">{e(rid)}</a>', e(label), e(state_label),
                                              e(title), e(late)])
                     docs.append([rid, title or label, f"{t}/{rid}.html"])
                 index = f"{lang}/{t}/index.html"
                 if changed.get(t) or not self.keep([index]):  # the list holds nothing but its records
+                    rows = [[f'<a href="{e(rid)}.html">{e(rid)}</a>', e(state_label), e(title),
+                             f'<span class="overdue">{e(late)}</span>' if late else ""]
+                            for rid, (state_label, title, late) in cells]
                     main = f"<h1>{e(rt.label[lang])}</h1>\n" + _table([w["id"], w["state"], w["title"], w["overdue"]],
                                                                         rows)
                     self.put(index, page(lang, 2, rt.label[lang], main, f"../../{other}/{t}/index.html" if other else None))
-                if rows:
-                    type_rows.append([f'<a href="{t}/index.html">{e(rt.label[lang])}</a>', e(t), str(len(rows))])
+                if cells:
+                    type_rows.append([f'<a href="{t}/index.html">{e(rt.label[lang])}</a>', e(t), str(len(cells))])
             report_rows = []
             for name in reports:
                 if self.report(name, lang, other):
