@@ -287,3 +287,41 @@ def test_a_ledger_is_made_again_when_a_field_it_shows_changes(qms, sample, tmp_p
     fresh = tmp_path / "fresh"
     assert qms("publish", str(fresh), root=sample, env=NOW).code == 0
     assert _files(fresh) == _files(site)
+
+
+TABLES = [
+    "| a | b |\n|---|---|\n| x\"y | 1 |\n", "| a | b |\n|---|---|\n| *x* | 1 |\n", "| a | b |\n|---|---|\n|  x | 1 |\n",
+    "- item\n\n| a |\n|---|\n| b |\n", "> q\n\n| a |\n|---|\n| b |\n", "para\n| a |\n|---|\n| b |\n",
+    "| a | b |\n|---|---|\n| x<br>y | <br> |\n", "| a | b |\n|---|---|\n| x |\n", "| a |\n|---|\n",
+    "| a | b |\n|---|---|\n| 1 | 2 |\n| 3 | 4 | 5 |\n", "[x]: http://e.com\n\n| a |\n|---|\n| [x] |\n\n[x]\n",
+    "    code\n\n| a |\n|---|\n| b |\n", "1. one\n\n| a |\n|---|\n| b |\n\n2. two\n", "| a | b |\n|---|---|\n| \u3000x | y |\n",
+    "| é ü | 中文，标点。 |\n|---|---|\n| #1 | +2 -3 = 4 |\n", "| a |\n|---|\n| b |\n---\n", "```\n| a |\n|---|\n```\n",
+    "| a | b |\n|---|---|\n| x | &amp; |\n", "| a |\n|---|\n| QMSTABLE00X0 |\n",
+]
+
+
+def test_forms_and_ledgers_as_html_are_what_markdown_it_makes_of_them(sample):
+    """formhtml.body makes plain tables itself; every form and ledger of the sample store,
+    and tables that are not plain, come out as markdown-it alone makes them."""
+    from qms_cli import formhtml
+    from qms_cli.errors import QmsError
+    from qms_cli.render import render
+    from qms_cli.reports import build, report_names, to_markdown
+    from qms_cli.store import Store
+
+    store = Store.open(sample)
+    docs = list(TABLES)
+    for t in store.config.type_names():
+        rt = store.record_type(t)
+        for rec in store.records(t):
+            for lang in ("zh", "en"):
+                docs += [render(store, rec.id, lang, t, form) for form in [None, *rt.forms]]
+    for name in report_names(store):
+        for lang in ("zh", "en"):
+            try:
+                docs.append(to_markdown(build(store, name, lang), "公司", lang, "2026-03-10"))
+            except QmsError:
+                pass
+    assert len(docs) > 400
+    md = formhtml.markdown_it()
+    assert [d for d in docs if formhtml.body(d) != md.render(d)] == []

@@ -604,6 +604,7 @@ class Seen(dict):
         return dict.__getitem__(self, key)
 
     def get(self, key, default=None):
+        """As dict.get, noting the field."""
         self._keys.add(key)
         return dict.get(self, key, default)
 
@@ -615,14 +616,17 @@ class Seen(dict):
         self._keys.add(ALL)
 
     def keys(self):
+        """As dict.keys; every field read."""
         self._whole()
         return dict.keys(self)
 
     def items(self):
+        """As dict.items; every field read."""
         self._whole()
         return dict.items(self)
 
     def values(self):
+        """As dict.values; every field read."""
         self._whole()
         return dict.values(self)
 
@@ -645,6 +649,7 @@ class Seen(dict):
     __hash__ = None  # type: ignore[assignment]
 
     def copy(self):
+        """A plain dict of every field; every field read."""
         self._whole()
         return dict(dict.items(self))
 
