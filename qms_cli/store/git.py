@@ -348,6 +348,8 @@ class Trailer:
     SIGNATURE = "QMS-Signature"  # MEANING by EMAIL
     ON = "QMS-On"  # when the act happened on paper (补录)
     EFFECT = "QMS-Effect"  # type/ID: what a declared effect changed in another record
+    SYNCED = "QMS-Synced"  # ORIGINAL-COMMIT-TIME ORIGINAL-ID: replayed by qms sync onto the remote's commits
+    RENUMBERED = "QMS-Renumbered"  # OLD -> NEW: qms sync renumbered a record the remote had taken the ID of
 
 
 _TRAILER = re.compile(r"^(QMS-[^\n]*?): ([^\n]*)$", re.MULTILINE)
