@@ -5,18 +5,13 @@ server's store passes `qms validate` and `qms audit` and holds every record any 
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import socket
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from conftest import CONFIG, QE, QE2, QM, RECEIVED, git, identity_env, make_store, sets
+from conftest import CONFIG, QE, QE2, RECEIVED, git, make_store, sets
 
 ACK = ["contact.at=2026-03-06T10:40", "contact.by=李雷", "contact.summary=已电话联系孙工，确认渗油 12 件",
        "interim_countermeasure=客户处在库品 100% 气密检测"]
