@@ -61,10 +61,23 @@ YAML_RULES = ("qms.yaml",)
 
 
 def _git(root: Path, *args: str, input: bytes | None = None, env: dict | None = None,
-         check: bool = True) -> subprocess.CompletedProcess:
-    p = subprocess.run(["git", "-c", "core.quotepath=off", *args], cwd=root, input=input,
-                       capture_output=True, env={**os.environ, **(env or {})},
-                       stdin=None if input is not None else subprocess.DEVNULL)
+         check: bool = True, track: bool = False) -> subprocess.CompletedProcess:
+    """Run git. `track`: for a git that takes the index lock, its process id is kept in
+    .qms/git.pid while it runs, so that the index.lock a killed sync leaves is known to be
+    qms's own and cleared by the next run (store/lock.py)."""
+    if track:
+        pid_file = lock.git_pid_file(root)
+        with subprocess.Popen(["git", "-c", "core.quotepath=off", *args], cwd=root, stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              env={**os.environ, **(env or {})}) as child:
+            pid_file.write_text(f"{child.pid} {gitops.process_start(child.pid)}\n", encoding="utf-8")
+            out, err = child.communicate()
+        pid_file.unlink(missing_ok=True)
+        p = subprocess.CompletedProcess(child.args, child.returncode, out, err)
+    else:
+        p = subprocess.run(["git", "-c", "core.quotepath=off", *args], cwd=root, input=input,
+                           capture_output=True, env={**os.environ, **(env or {})},
+                           stdin=None if input is not None else subprocess.DEVNULL)
     if check and p.returncode != 0:
         said = p.stderr.decode("utf-8", "replace").strip() or p.stdout.decode("utf-8", "replace").strip()
         raise QmsError(f"git {args[0]}: {said.splitlines()[-1] if said else p.returncode}")  # git's own words
@@ -760,7 +773,8 @@ def _check_clean(root: Path, allowed: set[str] = frozenset()) -> None:
                        ("CHERRY_PICK_HEAD", "cherry-pick")):
         if (git_dir / name).exists():
             raise Refused(_("a git {what} is in progress in this store: finish or abort it first").format(what=what))
-    raw = _git(root, "status", "--porcelain=v1", "-z", "--untracked-files=no").stdout
+    # --no-optional-locks: a status killed with qms must not leave an index.lock of its own
+    raw = _git(root, "status", "--porcelain=v1", "-z", "--untracked-files=no", env={"GIT_OPTIONAL_LOCKS": "0"}).stdout
     dirty = [e[3:].decode("utf-8", "replace") for e in raw.split(b"\0") if len(e) > 3 and e[2:3] == b" "]
     dirty = [d for d in dirty if d not in allowed and not d.startswith(".qms/")]
     if dirty:
@@ -787,8 +801,8 @@ def _switch(root: Path, branch: str, old: str, new: str) -> None:
     """Move the branch, its index and working files from `old` to `new` (only the files that
     differ), journalled so that a killed sync finishes this on its next run."""
     _save_state(root, {**_load_state(root), "switch": {"branch": branch, "from": old, "to": new}})
-    _git(root, "read-tree", "-m", "-u", old, new)
-    _git(root, "update-ref", f"refs/heads/{branch}", new, old)
+    _git(root, "read-tree", "-m", "-u", old, new, track=True)
+    _git(root, "update-ref", f"refs/heads/{branch}", new, old, track=True)
     state = _load_state(root)
     state.pop("switch", None)
     _save_state(root, state) if state else _drop_state(root)
@@ -802,8 +816,8 @@ def _finish_switch(root: Path, state: dict, notes: list[str]) -> dict:
     branch, old, new = str(sw.get("branch")), str(sw.get("from")), str(sw.get("to"))
     at = _rev(root, f"refs/heads/{branch}")
     if at in (old, new) and _rev(root, new):
-        _git(root, "read-tree", "--reset", "-u", new)
-        _git(root, "update-ref", f"refs/heads/{branch}", new)
+        _git(root, "read-tree", "--reset", "-u", new, track=True)
+        _git(root, "update-ref", f"refs/heads/{branch}", new, track=True)
         notes.append(_("finished the interrupted sync: {branch} is at {commit}").format(branch=branch,
                                                                                     commit=new[:10]))
     if state:
@@ -834,6 +848,8 @@ def sync(store, *, remote: str | None = None, resolve: str | None = None, take: 
     outcome = Outcome()
     with lock.store_lock(root) as notes:
         outcome.notes.extend(notes)
+        if os.path.lexists(root / ".qms" / "git.pid"):  # a sync killed with its git: its index.lock goes
+            lock.clear_own_git(root, outcome.notes)
         state = _finish_switch(root, _load_state(root), outcome.notes)
         pending = state.get("conflicts") or []
         files = [c["path"] for c in pending if isinstance(c, dict) and isinstance(c.get("path"), str)]
@@ -952,7 +968,7 @@ def _restore(root: Path, paths: list[str]) -> None:
     """Put conflict files back as the branch holds them."""
     paths = [p for p in paths if _git(root, "cat-file", "-e", f"HEAD:{p}", check=False).returncode == 0]
     if paths:
-        _git(root, "checkout", "-q", "HEAD", "--", *paths)
+        _git(root, "checkout", "-q", "HEAD", "--", *paths, track=True)
 
 
 def _hand_resolution(root: Path, path: str) -> str:
