@@ -853,10 +853,15 @@ def sync(store, *, remote: str | None = None, resolve: str | None = None, take: 
         state = _finish_switch(root, _load_state(root), outcome.notes)
         pending = state.get("conflicts") or []
         files = [c["path"] for c in pending if isinstance(c, dict) and isinstance(c.get("path"), str)]
+        unaudited = state.pop("audit", None)  # a replay switched to but not audited: the sync was stopped
+        unaudited = unaudited if isinstance(unaudited, dict) and _rev(root, "HEAD") == unaudited.get("at") \
+            and _rev(root, str(unaudited.get("back"))) else None
         if abort:
-            if not state:
+            if not state and not unaudited:
                 raise BadInput(_("no sync is waiting to be finished"))
             _restore(root, files)
+            if unaudited:
+                _switch(root, _branch(root), unaudited["at"], unaudited["back"])
             _drop_state(root)
             outcome.notes.append(_("sync abandoned: the branch is as it was before it"))
             return outcome
@@ -890,6 +895,13 @@ def sync(store, *, remote: str | None = None, resolve: str | None = None, take: 
         remote, remote_branch = _remote(root, branch, remote or state.get("remote"))
         outcome.remote = remote
         _check_clean(root)
+        if unaudited:  # audited now, before anything is pushed
+            findings = _audit(store, str(unaudited.get("since")))
+            if findings:
+                _switch(root, branch, unaudited["at"], unaudited["back"])
+                _save_state(root, state) if state else _drop_state(root)
+                outcome.findings = findings
+                return outcome
         if state or resolutions:
             _save_state(root, {"remote": remote, "resolutions": resolutions})
         renumbered: dict[str, str] = {}
@@ -936,11 +948,19 @@ def sync(store, *, remote: str | None = None, resolve: str | None = None, take: 
                     renumbered[first] = b
                 outcome.replayed = replay.count
                 outcome.merged = replay.merged
+                audited = bool(replay.merged or resolutions)
+                if audited:  # journalled: a sync stopped before the audit below has the next run audit
+                    _save_state(root, {**_load_state(root), "audit": {"since": upstream, "back": head,
+                                                                      "at": replay.head}})
                 _switch(root, branch, head, replay.head)
-                if replay.merged or resolutions:
+                if audited:
                     findings = _audit(store, upstream)
                     if findings:
                         _switch(root, branch, replay.head, head)
+                    state = _load_state(root)
+                    state.pop("audit", None)
+                    _save_state(root, state) if state else _drop_state(root)
+                    if findings:
                         outcome.findings = findings
                         outcome.renumbered = list(renumbered.items())
                         return outcome

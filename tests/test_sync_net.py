@@ -395,3 +395,37 @@ def test_days_of_offline_work_keep_their_history_when_renumbered(qms, sites, dae
     assert "韩梅梅" in r.out
     ret = next(iter(returns(where).values()))
     assert ret["complaint"] == "CMP-2026-0003"
+
+
+# ------------------------------------------- a sync stopped between its switch and its audit
+
+
+def test_a_sync_stopped_before_its_audit_does_not_push_the_unaudited_replay(qms, sites, daemon, monkeypatch):
+    """A merged replay is switched to, then audited, and switched back if audit refuses
+    it. Stopped in between (Ctrl-C while audit reads the history, or a kill), the branch
+    holds the replay that was never audited: the next sync must audit it before pushing."""
+    import qms_cli.sync as sync_module
+
+    a, b = sites[:2]
+    cid = new(qms, a)
+    synced(qms, a)
+    synced(qms, b)
+    assert qms("complaint", "move", cid, "acknowledged", *sets(*ACK), who=QE, root=a).code == 0
+    other = [x if not x.startswith("contact.summary") else "contact.summary=客户确认 15 件" for x in ACK]
+    assert qms("complaint", "move", cid, "acknowledged", *sets(*other), who=QE2, root=b).code == 0
+    synced(qms, a)
+    assert qms("sync", root=b).code == 1  # the conflict on the signatures
+    server_head = git(daemon.path, "rev-parse", "main")
+    real_audit = sync_module._audit
+
+    def interrupted(store, since):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sync_module, "_audit", interrupted)
+    r = qms("sync", "--resolve", cid, "--take", "ours", root=b)  # ours drops the remote's signed act
+    assert r.code == 130, r.text
+    monkeypatch.setattr(sync_module, "_audit", real_audit)
+    r = qms("sync", root=b)
+    assert r.code == 1 and "would not pass qms audit" in r.err, r.text
+    assert git(daemon.path, "rev-parse", "main") == server_head  # nothing pushed
+    clean_tree(b)
