@@ -801,6 +801,9 @@ def _switch(root: Path, branch: str, old: str, new: str) -> None:
     """Move the branch, its index and working files from `old` to `new` (only the files that
     differ), journalled so that a killed sync finishes this on its next run."""
     _save_state(root, {**_load_state(root), "switch": {"branch": branch, "from": old, "to": new}})
+    # the index's stat data first (a file touched, a clone copied or restored): else read-tree
+    # takes an unchanged file for a changed one ("not uptodate. Cannot merge")
+    _git(root, "update-index", "-q", "--refresh", check=False, track=True)
     _git(root, "read-tree", "-m", "-u", old, new, track=True)
     _git(root, "update-ref", f"refs/heads/{branch}", new, old, track=True)
     state = _load_state(root)

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from conftest import QE, QE2, REPO, git, make_store, sets
-from test_sync import ACK, SYNC_CONFIG, check_server, clone, ids, new
+from test_sync import ACK, SYNC_CONFIG, check_server, clone, ids, new, set_
 
 SYNC = [sys.executable, "-m", "qms_cli"]
 
@@ -429,3 +429,22 @@ def test_a_sync_stopped_before_its_audit_does_not_push_the_unaudited_replay(qms,
     assert r.code == 1 and "would not pass qms audit" in r.err, r.text
     assert git(daemon.path, "rev-parse", "main") == server_head  # nothing pushed
     clean_tree(b)
+
+
+def test_a_clone_copied_elsewhere_syncs(qms, sites, daemon, tmp_path):
+    """A clone restored from a backup or copied to another disk: every file's stat data
+    differs from what git's index holds, the contents are the same."""
+    import shutil
+
+    a, b = sites[:2]
+    cid = new(qms, a, "description=A 的客诉")
+    synced(qms, a)
+    synced(qms, b)
+    set_(qms, a, cid, "channel=email")
+    synced(qms, a)
+    new(qms, b, "description=B 的客诉")
+    copy = shutil.copytree(b, tmp_path / "site2-restored", symlinks=True)
+    out = synced(qms, copy)
+    assert "1 commits fetched, 1 replayed" in out
+    clean_tree(copy)
+    assert "channel: email" in next(copy.rglob(f"{cid}.yaml")).read_text(encoding="utf-8")
