@@ -448,3 +448,22 @@ def test_a_clone_copied_elsewhere_syncs(qms, sites, daemon, tmp_path):
     assert "1 commits fetched, 1 replayed" in out
     clean_tree(copy)
     assert "channel: email" in next(copy.rglob(f"{cid}.yaml")).read_text(encoding="utf-8")
+
+
+def test_a_renumbered_record_takes_its_attached_files_along(qms, sites, daemon, tmp_path):
+    a, b = sites[:2]
+    new(qms, a, "description=A 的客诉")
+    synced(qms, a)
+    letter = tmp_path / "客户来函.md"
+    letter.write_text("# 客户来函\n\n接头渗油 12 件。\n", encoding="utf-8")
+    cid = new(qms, b, "description=B 的书面客诉", "original=written", f"original_file=@{letter}")
+    assert cid == "CMP-2026-0001"
+    assert (b / "files" / "complaint" / cid).is_dir()
+    out = synced(qms, b)
+    assert "renumbered CMP-2026-0001 → CMP-2026-0002" in out
+    where = server_holds(qms, daemon, tmp_path, {"A 的客诉", "B 的书面客诉"}, "check")
+    moved = sorted(p.relative_to(where).as_posix() for p in (where / "files" / "complaint").rglob("*") if p.is_file())
+    assert moved == ["files/complaint/CMP-2026-0002/客户来函.md"], moved
+    text = next(where.rglob("CMP-2026-0002.yaml")).read_text(encoding="utf-8")
+    assert "CMP-2026-0002/客户来函.md" in text and "CMP-2026-0001" not in text
+    assert not (b / "files" / "complaint" / "CMP-2026-0001").exists()
