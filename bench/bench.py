@@ -359,8 +359,9 @@ def make_sync_setup(layout: str) -> Path:
         for i in range(SYNC_COMMITS):
             if kind == "set":
                 run(QMS + ["-C", other, "complaint", "set", complaints[i], f"batch=HZ260301-S{i:02d}"], ok=(0,))
-            else:
-                run(QMS + ["-C", other] + NEW, ok=(0,))
+            else:  # a complaint of its own: one with the very same content would be the same record, kept once
+                run(QMS + ["-C", other] + [a.replace("description=接头渗油", f"description=另一工厂的客诉 {i}")
+                                           for a in NEW], ok=(0,))
         git(other, "push", "-q", "origin", "main")
         shutil.rmtree(other)
         git(server, "gc", "-q")

@@ -773,8 +773,9 @@ def _check_clean(root: Path, allowed: set[str] = frozenset()) -> None:
                        ("CHERRY_PICK_HEAD", "cherry-pick")):
         if (git_dir / name).exists():
             raise Refused(_("a git {what} is in progress in this store: finish or abort it first").format(what=what))
-    # --no-optional-locks: a status killed with qms must not leave an index.lock of its own
-    raw = _git(root, "status", "--porcelain=v1", "-z", "--untracked-files=no", env={"GIT_OPTIONAL_LOCKS": "0"}).stdout
+    # tracked: status writes the index's refreshed stat data, so a status killed with qms
+    # leaves an index.lock that the next sync clears
+    raw = _git(root, "status", "--porcelain=v1", "-z", "--untracked-files=no", track=True).stdout
     dirty = [e[3:].decode("utf-8", "replace") for e in raw.split(b"\0") if len(e) > 3 and e[2:3] == b" "]
     dirty = [d for d in dirty if d not in allowed and not d.startswith(".qms/")]
     if dirty:
@@ -801,8 +802,9 @@ def _switch(root: Path, branch: str, old: str, new: str) -> None:
     """Move the branch, its index and working files from `old` to `new` (only the files that
     differ), journalled so that a killed sync finishes this on its next run."""
     _save_state(root, {**_load_state(root), "switch": {"branch": branch, "from": old, "to": new}})
-    # the index's stat data first (a file touched, a clone copied or restored): else read-tree
-    # takes an unchanged file for a changed one ("not uptodate. Cannot merge")
+    # the index's stat data first (a file touched, a clone copied or restored), whatever git
+    # status managed to write: else read-tree takes an unchanged file for a changed one
+    # ("not uptodate. Cannot merge")
     _git(root, "update-index", "-q", "--refresh", check=False, track=True)
     _git(root, "read-tree", "-m", "-u", old, new, track=True)
     _git(root, "update-ref", f"refs/heads/{branch}", new, old, track=True)
