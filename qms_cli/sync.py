@@ -855,6 +855,8 @@ def sync(store, *, remote: str | None = None, resolve: str | None = None, take: 
         outcome.notes.extend(notes)
         if os.path.lexists(root / ".qms" / "git.pid"):  # a sync killed with its git: its index.lock goes
             lock.clear_own_git(root, outcome.notes)
+        for ref in _out(root, "for-each-ref", "--format=%(refname)", "refs/qms-sync/").splitlines():
+            _git(root, "update-ref", "-d", ref)  # a killed sync's replay ref (none other runs: the lock is ours)
         state = _finish_switch(root, _load_state(root), outcome.notes)
         pending = state.get("conflicts") or []
         files = [c["path"] for c in pending if isinstance(c, dict) and isinstance(c.get("path"), str)]

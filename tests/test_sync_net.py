@@ -287,6 +287,7 @@ def test_a_half_done_switch_is_finished_with_a_note(qms, sites, daemon, tmp_path
     (b / ".qms").mkdir(exist_ok=True)
     (b / ".qms" / "sync.json").write_text(json.dumps({"switch": {"branch": "main", "from": frm, "to": to}}),
                                           encoding="utf-8")
+    git(b, "update-ref", "refs/qms-sync/99999", to)  # the replay's ref, which the killed sync had not deleted yet
     if git_killed_too:
         gone = subprocess.Popen(["true"])
         gone.wait()
@@ -301,6 +302,7 @@ def test_a_half_done_switch_is_finished_with_a_note(qms, sites, daemon, tmp_path
     assert git(b, "rev-parse", "HEAD").strip() == to == git(daemon.path, "rev-parse", "main").strip()
     clean_tree(b)
     assert not (b / ".qms" / "sync.json").exists()
+    assert git(b, "for-each-ref", "refs/qms-sync/") == ""
     server_holds(qms, daemon, tmp_path, {"A 的客诉", "B 的客诉"}, "check")
 
 
