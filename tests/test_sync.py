@@ -236,3 +236,66 @@ def test_both_clones_moving_one_record_take_theirs_keeps_the_remote_act(qms, clo
     text = next(b.rglob(f"{cid}.yaml")).read_text(encoding="utf-8")
     assert "已电话联系孙工" in text and "客户确认 15 件" not in text
     check_server(qms, server, tmp_path)
+
+
+def test_site_codes_make_collisions_between_plants_impossible(qms, server, tmp_path):
+    seed = clone(str(server), tmp_path / "admin")
+    text = (seed / "qms.yaml").read_text(encoding="utf-8")
+    (seed / "qms.yaml").write_text(text.replace("site: HZ\n", "site: HZ\nsite_in_numbers: true\n"), encoding="utf-8")
+    git(seed, "commit", "-qam", "numbers carry the site code")
+    git(seed, "push", "-q")
+    plants = []
+    for code in ("SH", "HZ"):
+        r = qms("init", str(tmp_path / f"plant-{code}"), "--clone", str(server), "--site", code, root=False)
+        assert r.code == 0, r.text
+        assert f"this clone's site code is {code}" in r.out
+        where = tmp_path / f"plant-{code}"
+        git(where, "config", "user.name", QE[0])
+        git(where, "config", "user.email", QE[1])
+        plants.append(where)
+    sh, hz = plants
+    assert new(qms, sh) == "CMP-SH-2026-0001" and new(qms, hz) == "CMP-HZ-2026-0001"
+    assert new(qms, hz) == "CMP-HZ-2026-0002"
+    for where in (sh, hz, sh):
+        r = qms("sync", root=where)
+        assert r.code == 0 and "renumbered" not in r.out, r.text
+    assert ids(sh) == ids(hz) == ["CMP-HZ-2026-0001", "CMP-HZ-2026-0002", "CMP-SH-2026-0001"]
+    check_server(qms, server, tmp_path)
+
+
+def test_init_clone_refuses_what_is_not_a_store(qms, tmp_path):
+    plain = tmp_path / "plain"
+    git(tmp_path, "init", "-q", str(plain))
+    (plain / "README").write_text("x", encoding="utf-8")
+    git(plain, "add", "README")
+    git(plain, "-c", "user.name=x", "-c", "user.email=x@example.com", "commit", "-qm", "x")
+    r = qms("init", str(tmp_path / "c"), "--clone", str(plain), root=False)
+    assert r.code == 2 and "not a qms store" in r.err, r.text
+    assert not (tmp_path / "c").exists()
+    r = qms("init", str(tmp_path / "d"), "--clone", "ext::sh -c touch% " + str(tmp_path / "pwned"), root=False)
+    assert r.code == 2 and not (tmp_path / "pwned").exists()
+    r = qms("init", str(tmp_path / "e"), "--clone", str(tmp_path / "nothing-there"), root=False)
+    assert r.code == 2 and "could not clone" in r.err
+
+
+def test_sync_refuses_what_it_cannot_do(qms, clones, tmp_path):
+    a = clones[0]
+    alone = make_store(tmp_path / "alone", SYNC_CONFIG)
+    r = qms("sync", root=alone)
+    assert r.code == 2 and "no remote" in r.err, r.text
+    new(qms, a)
+    (a / "qms.yaml").write_text((a / "qms.yaml").read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    r = qms("sync", root=a)
+    assert r.code == 1 and "uncommitted changes in qms.yaml" in r.err, r.text
+    git(a, "checkout", "qms.yaml")
+    git(a, "checkout", "-q", "--detach")
+    r = qms("sync", root=a)
+    assert r.code == 2 and "not on a branch" in r.err, r.text
+    git(a, "checkout", "-q", "main")
+    r = qms("sync", "--continue", root=a)
+    assert r.code == 2 and "no sync is waiting" in r.err
+    r = qms("sync", "--take", "ours", root=a)
+    assert r.code == 2
+    r = qms("sync", "--remote", "nowhere", root=a)
+    assert r.code == 2 and "not a remote" in r.err
+    assert qms("sync", root=a).code == 0

@@ -285,6 +285,11 @@ def config_text(company: str, site: str, lang: str, name: str, email: str, *, de
         "# qms store configuration (see the qms README).",
         f"company: {_yaml_text(company)}",
         f"site: {_yaml_text(site)}" if site else "site: \"\"",
+        "# Plants that share this store through a git server (qms sync): with `site_in_numbers: true`",
+        "# every record number carries the site code of the clone that registers it (CMP-SH-2026-0001),",
+        "# each plant's clone naming its own with `git config qms.site SH` (else the site above), so",
+        "# no two plants ever give the same number. Set it before the first record is registered.",
+        "site_in_numbers: false",
         f"lang: {lang}",
         "timezone: Asia/Shanghai",
         "",
@@ -448,3 +453,42 @@ def init_store(path: Path, company: str = "", site: str = "", lang: str = "zh", 
     scheme = numbering.get("procedure") or next(iter(numbering.values()))
     first = scheme.format(year=who.when.astimezone(builtin.tz).year, seq=1)
     return NewStore(path, prefix, prefix_from, first, department, install, tuple(written))
+
+
+def clone_store(url: str, path: Path, site: str = "") -> Path:
+    """A clone of the store on a git server (`url`) at `path`, for `qms sync`: refused
+    unless the repository holds a qms.yaml (the clone is then taken away again). `site`:
+    this clone's own site code (git config qms.site), the one its record numbers carry where
+    qms.yaml says `site_in_numbers: true`."""
+    import shutil
+    import subprocess
+
+    if not url or url.startswith("-") or "\n" in url:
+        raise BadInput(_("--clone {url}: expected the address of the store on the git server, such as "
+                         "https://git.example.com/qa/store.git or git@git.example.com:qa/store.git").format(
+            url=visible(url, one_line=True)))
+    if site and not re.fullmatch(r"[A-Za-z0-9]{1,10}", site):
+        raise BadInput(_("--site: '{value}': expected a short code of letters and digits, such as HZ").format(
+            value=visible(site, one_line=True)))
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise Refused(_("{path}: exists and is not an empty folder; name a new folder for the clone").format(
+            path=path))
+    made = not path.exists()
+    # a store's address never runs a command: git's ext:: transport stays off
+    p = subprocess.run(["git", "-c", "protocol.ext.allow=never", "clone", "-q", "--", url, str(path)],
+                       capture_output=True, stdin=subprocess.DEVNULL)
+    if p.returncode != 0:
+        said = p.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise BadInput(_("--clone {url}: git could not clone it ({error})").format(
+            url=url, error=said[-1] if said else p.returncode))
+    if not (path / CONFIG_FILE).is_file() or (path / CONFIG_FILE).is_symlink():
+        if made:
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            for child in path.iterdir():
+                shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink()
+        raise BadInput(_("--clone {url}: the repository has no {config} at its top: not a qms store").format(
+            url=url, config=CONFIG_FILE))
+    if site:
+        subprocess.run(["git", "config", "qms.site", site], cwd=path, check=True, capture_output=True)
+    return path
