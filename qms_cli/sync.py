@@ -904,6 +904,14 @@ def sync(store, *, remote: str | None = None, resolve: str | None = None, take: 
                                     "{remote}: an anchored commit is never replayed; push it as it is with a merge "
                                     "(git pull --no-rebase; qms audit accepts a merge that only combines)").format(
                         commit=anchored[0][:10], remote=remote))
+                if store.config.require_signed_commits:
+                    me = gitops.actor(root).email.lower()
+                    other = next((c for c in locals_ if c.committer_email.lower() != me), None)
+                    if other is not None:
+                        raise Refused(_("commit {commit} of this clone was committed by {email}: this store requires "
+                                        "signed commits, and a replayed commit is signed again by whoever syncs; "
+                                        "let {email} run qms sync").format(commit=other.sha[:10],
+                                                                           email=other.committer_email))
                 replay = _Replayer(store, upstream, locals_, resolutions).run()
                 if replay.conflicts:
                     outcome.conflicts = replay.conflicts

@@ -299,3 +299,29 @@ def test_sync_refuses_what_it_cannot_do(qms, clones, tmp_path):
     r = qms("sync", "--remote", "nowhere", root=a)
     assert r.code == 2 and "not a remote" in r.err
     assert qms("sync", root=a).code == 0
+
+
+def test_a_store_that_requires_signed_commits_is_replayed_signed(qms, tmp_path):
+    from test_audit import _ssh_signing
+
+    seed = make_store(tmp_path / "seed", SYNC_CONFIG + "require_signed_commits: true\n")
+    bare = tmp_path / "signed.git"
+    git(tmp_path, "clone", "-q", "--bare", str(seed), str(bare))
+    a, b = clone(str(bare), tmp_path / "a"), clone(str(bare), tmp_path / "b")
+    for n, where in enumerate((a, b)):
+        (tmp_path / f"k{n}").mkdir()
+        _ssh_signing(where, tmp_path / f"k{n}")
+    new(qms, a)
+    assert qms("sync", root=a).code == 0
+    new(qms, b, "description=B 的客诉")
+    r = qms("sync", root=b)
+    assert r.code == 0 and "renumbered CMP-2026-0001 → CMP-2026-0002" in r.out, r.text
+    assert git(b, "log", "-1", "--format=%G?").strip() == "G"  # signed again by the one who synced
+    # someone else's commit in this clone cannot be signed again by whoever syncs
+    new(qms, b, "description=韩梅梅登记", who=QE2)
+    new(qms, a, "description=A 的第二个客诉")
+    assert qms("sync", root=a).code == 0
+    head = git(b, "rev-parse", "HEAD")
+    r = qms("sync", root=b)
+    assert r.code == 1 and f"committed by {QE2[1]}" in r.err, r.text
+    assert git(b, "rev-parse", "HEAD") == head
