@@ -35,10 +35,9 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-from .audit import audit as audit_history
-from .errors import BadInput, QmsError, Refused, Severity
+from .errors import BadInput, QmsError, Refused
 from .files import yamlio
 from .files.yamlio import atomic_write
 from .i18n import _
@@ -67,7 +66,8 @@ def _git(root: Path, *args: str, input: bytes | None = None, env: dict | None = 
                        stdin=None if input is not None else subprocess.DEVNULL)
     if check and p.returncode != 0:
         said = p.stderr.decode("utf-8", "replace").strip() or p.stdout.decode("utf-8", "replace").strip()
-        raise QmsError(f"git {args[0]}: {said.splitlines()[-1] if said else p.returncode}")  # git's own words
+        last = said.splitlines()[-1] if said else str(p.returncode)
+        raise QmsError(f"git {args[0]}: {last}")  # not a sentence: git's own words
     return p
 
 
@@ -142,12 +142,14 @@ class Outcome:
     notes: list[str] = field(default_factory=list)
     tries: int = 0
     head: str = ""
+    remote_branch: str = ""
 
     def as_dict(self) -> dict:
         return {"remote": self.remote, "branch": self.branch, "fetched": self.fetched, "replayed": self.replayed,
                 "pushed": self.pushed, "renumbered": [{"from": a, "to": b} for a, b in self.renumbered],
                 "merged": self.merged, "conflicts": [c.as_dict() for c in self.conflicts],
-                "findings": self.findings, "notes": self.notes, "tries": self.tries, "head": self.head}
+                "findings": self.findings, "notes": self.notes, "tries": self.tries, "head": self.head,
+                "remote_branch": self.remote_branch}
 
 
 # ------------------------------------------------------------------------- state
@@ -828,8 +830,12 @@ def _push(root: Path, remote: str, branch: str, remote_branch: str, first: bool)
 
 
 def sync(store, *, remote: str | None = None, resolve: str | None = None, take: str | None = None,
-         go_on: bool = False, abort: bool = False, push: bool = True) -> Outcome:
-    """Bring this clone and its remote together (see the module's docstring)."""
+         go_on: bool = False, abort: bool = False, push: bool = True,
+         audit: Callable[[Any, str], list[str]] | None = None) -> Outcome:
+    """Bring this clone and its remote together (see the module's docstring). `audit(store,
+    since)`: the audit's errors in the commits after `since`, asked of a replay that merged
+    a record or settled a conflict (given by the caller, so that a sync with nothing to
+    merge never loads the audit)."""
     root = store.root
     outcome = Outcome()
     with lock.store_lock(root) as notes:
@@ -872,7 +878,7 @@ def sync(store, *, remote: str | None = None, resolve: str | None = None, take: 
         branch = _branch(root)
         outcome.branch = branch
         remote, remote_branch = _remote(root, branch, remote or state.get("remote"))
-        outcome.remote = remote
+        outcome.remote, outcome.remote_branch = remote, remote_branch
         _check_clean(root)
         if state or resolutions:
             _save_state(root, {"remote": remote, "resolutions": resolutions})
@@ -929,8 +935,8 @@ def sync(store, *, remote: str | None = None, resolve: str | None = None, take: 
                 outcome.replayed = replay.count
                 outcome.merged = replay.merged
                 _switch(root, branch, head, replay.head)
-                if replay.merged or resolutions:
-                    findings = _audit(store, upstream)
+                if (replay.merged or resolutions) and audit is not None:
+                    findings = audit(store, upstream)
                     if findings:
                         _switch(root, branch, replay.head, head)
                         outcome.findings = findings
@@ -978,6 +984,3 @@ def _hand_resolution(root: Path, path: str) -> str:
     return _out(root, "hash-object", "-w", "--stdin", input=raw)
 
 
-def _audit(store, since: str) -> list[str]:
-    """audit's errors in the commits after `since` (the replay just made)."""
-    return [str(f) for f in audit_history(store, since=since) if f.severity is Severity.ERROR]

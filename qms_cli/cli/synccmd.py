@@ -11,6 +11,14 @@ from ..i18n import _
 from .base import emit_json, err, handled, open_store, options
 
 
+def _audit(store, since: str) -> list[str]:
+    """audit's errors in the commits after `since` (what a sync replayed)."""
+    from ..audit import audit
+    from ..errors import Severity
+
+    return [str(f) for f in audit(store, since=since) if f.severity is Severity.ERROR]
+
+
 @handled
 def sync(
     remote: Optional[str] = typer.Option(None, "--remote", metavar="REMOTE",
@@ -30,7 +38,7 @@ def sync(
 
     store = open_store()
     outcome = run_sync(store, remote=remote, resolve=resolve, take=take, go_on=go_on, abort=abort,
-                       push=not no_push)
+                       push=not no_push, audit=_audit)
     if options().json:
         emit_json(outcome.as_dict())
         if outcome.conflicts or outcome.findings:
@@ -61,8 +69,8 @@ def sync(
     if outcome.merged:
         typer.echo(_("merged field by field (both sides changed them): {ids}").format(ids=", ".join(outcome.merged)))
     if not (outcome.fetched or outcome.replayed or outcome.pushed):
-        typer.echo(_("{remote}/{branch}: already in step").format(remote=outcome.remote, branch=outcome.branch))
+        typer.echo(_("{remote}/{branch}: already in step").format(remote=outcome.remote, branch=outcome.remote_branch))
         return
     typer.echo(_("{remote}/{branch}: {fetched} commits fetched, {replayed} replayed on top of them, "
-                 "{pushed} pushed").format(remote=outcome.remote, branch=outcome.branch, fetched=outcome.fetched,
+                 "{pushed} pushed").format(remote=outcome.remote, branch=outcome.remote_branch, fetched=outcome.fetched,
                                            replayed=outcome.replayed, pushed=outcome.pushed))
