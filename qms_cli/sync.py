@@ -875,6 +875,8 @@ def sync(store, *, remote: str | None = None, resolve: str | None = None, take: 
             _restore(root, files)
         elif take:
             raise BadInput(_("--take goes with --resolve ID"))
+        for ref in _out(root, "for-each-ref", "--format=%(refname)", "refs/qms-sync/").split():
+            _git(root, "update-ref", "-d", ref, check=False)  # left by a sync killed while writing its commits
         branch = _branch(root)
         outcome.branch = branch
         remote, remote_branch = _remote(root, branch, remote or state.get("remote"))

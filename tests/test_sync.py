@@ -5,7 +5,10 @@ server's store passes `qms validate` and `qms audit` and holds every record any 
 
 from __future__ import annotations
 
+import os
 import re
+import time
+from datetime import datetime, timedelta, timezone
 import subprocess
 from pathlib import Path
 
@@ -325,3 +328,58 @@ def test_a_store_that_requires_signed_commits_is_replayed_signed(qms, tmp_path):
     r = qms("sync", root=b)
     assert r.code == 1 and f"committed by {QE2[1]}" in r.err, r.text
     assert git(b, "rev-parse", "HEAD") == head
+
+
+def test_audit_still_reports_what_a_person_did_by_hand(qms, clones, server, tmp_path):
+    a, b = clones[:2]
+    cid = new(qms, a)
+    assert qms("sync", root=a).code == 0
+    assert qms("sync", root=b).code == 0
+    # a move on each side, the second brought over with git's own rebase, not qms sync:
+    # git re-dates the commit, so its signature no longer matches its commit time
+    assert qms("complaint", "move", cid, "acknowledged", *sets(*ACK), who=QE, root=a).code == 0
+    new(qms, b, "description=B 的客诉")
+    time.sleep(1.1)
+    assert qms("sync", root=a).code == 0
+    git(b, "pull", "-q", "--rebase")
+    where = clone(str(server), tmp_path / "look")
+    git(b, "push", "-q")
+    git(where, "pull", "-q")
+    r = qms("audit", root=where)
+    assert r.code == 0, r.text  # the creation carried no signature of a move: nothing to re-date
+    # a record renumbered by hand is reported
+    path = next(where.rglob("CMP-2026-0002.yaml"))
+    new_path = path.with_name("CMP-2026-0009.yaml")
+    git(where, "mv", str(path), str(new_path))
+    new_path.write_text(new_path.read_text(encoding="utf-8").replace("CMP-2026-0002", "CMP-2026-0009"), encoding="utf-8")
+    git(where, "commit", "-qam", "renumber by hand")
+    r = qms("audit", root=where)
+    assert r.code == 1 and "record renamed to" in r.out, r.text
+
+
+def test_a_hand_rebase_of_a_signed_move_is_reported_and_qms_sync_is_not(qms, clones, server, tmp_path):
+    a, b, c = clones
+    cid = new(qms, a)
+    assert qms("sync", root=a).code == 0
+    for where in (b, c):
+        assert qms("sync", root=where).code == 0
+    other = new(qms, a, "description=A 的第二个客诉")
+    assert qms("complaint", "move", cid, "acknowledged", *sets(*ACK), who=QE, root=b).code == 0
+    assert qms("complaint", "move", cid, "acknowledged", *sets(*ACK), who=QE, root=c).code == 0
+    assert qms("sync", root=a).code == 0
+    # c by hand: git rebase re-dates the signed commit; b with qms sync keeps its time in a trailer
+    hand = tmp_path / "hand"
+    subprocess.run(["cp", "-a", str(c), str(hand)], check=True)
+    later = (datetime.now(timezone.utc) + timedelta(hours=2)).isoformat()  # the rebase done later that day
+    subprocess.run(["git", "pull", "-q", "--rebase"], cwd=hand, check=True, capture_output=True,
+                   env=dict(os.environ, GIT_COMMITTER_DATE=later))
+    r = qms("sync", root=b, env={"GIT_COMMITTER_DATE": later})
+    assert r.code == 0, r.text
+    assert "QMS-Synced: " in git(b, "log", "-1", "--format=%B")
+    check_server(qms, server, tmp_path)
+    git(hand, "push", "-q", "--force", "origin", "HEAD:refs/heads/hand")
+    look = clone(str(server), tmp_path / "look2")
+    git(look, "checkout", "-q", "hand")
+    r = qms("audit", root=look)
+    assert r.code == 1 and "is not the commit time" in r.out, r.text
+    assert other == "CMP-2026-0002"
