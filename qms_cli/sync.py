@@ -16,8 +16,8 @@ Git is the distributed engine; this makes it safe for records:
   changed both ways (a state, a value, signatures on both sides) is a conflict: the sync
   stops, shows both values, pushes nothing and leaves the branch as it was, until
   `--resolve ID --take ours|theirs` or a hand edit and `--continue` (or `--abort`);
-- the replayed history is checked by `qms audit` before it is pushed when a record was
-  merged; a push that loses a race fetches and replays again.
+- the replayed history is checked by `qms audit`, and the merged records by `qms
+  validate`, before it is pushed when a record was merged; a push that loses a race fetches and replays again.
 
 The branch is switched to the replayed commits only at the end, in one step that a
 killed sync finishes on its next run (`.qms/sync.json`); nothing is pushed before it.
@@ -831,11 +831,11 @@ def _push(root: Path, remote: str, branch: str, remote_branch: str, first: bool)
 
 def sync(store, *, remote: str | None = None, resolve: str | None = None, take: str | None = None,
          go_on: bool = False, abort: bool = False, push: bool = True,
-         audit: Callable[[Any, str], list[str]] | None = None) -> Outcome:
-    """Bring this clone and its remote together (see the module's docstring). `audit(store,
-    since)`: the audit's errors in the commits after `since`, asked of a replay that merged
-    a record or settled a conflict (given by the caller, so that a sync with nothing to
-    merge never loads the audit)."""
+         check: Callable[[Any, str, list[str]], list[str]] | None = None) -> Outcome:
+    """Bring this clone and its remote together (see the module's docstring). `check(store,
+    since, ids)`: what `qms audit` finds in the commits after `since` and `qms validate` in
+    the records `ids`, asked of a replay that merged a record or settled a conflict (given by
+    the caller, so that a sync with nothing to merge never loads them)."""
     root = store.root
     outcome = Outcome()
     with lock.store_lock(root) as notes:
@@ -937,8 +937,9 @@ def sync(store, *, remote: str | None = None, resolve: str | None = None, take: 
                 outcome.replayed = replay.count
                 outcome.merged = replay.merged
                 _switch(root, branch, head, replay.head)
-                if (replay.merged or resolutions) and audit is not None:
-                    findings = audit(store, upstream)
+                if (replay.merged or resolutions) and check is not None:
+                    store.forget()
+                    findings = check(store, upstream, replay.merged)
                     if findings:
                         _switch(root, branch, replay.head, head)
                         outcome.findings = findings

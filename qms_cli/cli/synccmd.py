@@ -11,12 +11,17 @@ from ..i18n import _
 from .base import emit_json, err, handled, open_store, options
 
 
-def _audit(store, since: str) -> list[str]:
-    """audit's errors in the commits after `since` (what a sync replayed)."""
+def _check(store, since: str, ids: list[str]) -> list[str]:
+    """What qms audit finds in the commits after `since` (what a sync replayed) and qms
+    validate in the records `ids` (those it merged): errors only."""
     from ..audit import audit
     from ..errors import Severity
+    from ..validation import validate
 
-    return [str(f) for f in audit(store, since=since) if f.severity is Severity.ERROR]
+    found = [f for f in audit(store, since=since) if f.severity is Severity.ERROR]
+    if ids:
+        found += [f for f in validate(store, ids, cache=False) if f.severity is Severity.ERROR]
+    return [str(f) for f in found]
 
 
 @handled
@@ -38,7 +43,7 @@ def sync(
 
     store = open_store()
     outcome = run_sync(store, remote=remote, resolve=resolve, take=take, go_on=go_on, abort=abort,
-                       push=not no_push, audit=_audit)
+                       push=not no_push, check=_check)
     if options().json:
         emit_json(outcome.as_dict())
         if outcome.conflicts or outcome.findings:
@@ -60,7 +65,8 @@ def sync(
               "--abort gives up"))
         raise typer.Exit(1)
     if outcome.findings:
-        err(_("the synced history would not pass qms audit, so nothing was pushed and the branch is as it was:"))
+        err(_("the synced history would not pass qms audit or qms validate, so nothing was pushed and the branch is "
+              "as it was:"))
         for f in outcome.findings:
             err("  " + f)
         raise typer.Exit(1)
