@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .errors import BadInput, QmsError, Refused
-from .files import yamlio
+from .files import safefs, yamlio
 from .files.yamlio import atomic_write
 from .i18n import _
 from .paths import RECORDS
@@ -51,6 +51,7 @@ STATE_FILE = "sync.json"
 ZERO = "0" * 40
 ANCHORS = "qms-anchors.txt"
 ANCHOR_TAGS = "refs/tags/qms-anchor-"
+MAX_BLOB = 64 << 20  # the largest file a sync reads to merge or renumber it
 TRIES = 6  # pushes tried before giving up when other clones keep winning the race
 CONFLICT_LABELS = ("ours (this clone)", "theirs")
 YAML_RULES = ("qms.yaml",)
@@ -97,6 +98,12 @@ class _Blobs:
             if len(head) < 3 or head[1] == b"missing":
                 raise QmsError(_("git holds no object {id}").format(id=sha[:10]))
             size = int(head[2])
+            if size > MAX_BLOB:
+                while size > 0:  # passed over, never held in memory
+                    size -= len(self.p.stdout.read(min(size, 1 << 20)) or b"\0" * size)
+                self.p.stdout.read(1)
+                raise BadInput(_("git object {id}: over {limit:,} bytes, too big for a record or its files to be "
+                                 "merged").format(id=sha[:10], limit=MAX_BLOB))
             data = self.p.stdout.read(size)
             self.p.stdout.read(1)
             self.cache[sha] = data
@@ -841,7 +848,8 @@ def sync(store, *, remote: str | None = None, resolve: str | None = None, take: 
     with lock.store_lock(root) as notes:
         outcome.notes.extend(notes)
         state = _finish_switch(root, _load_state(root), outcome.notes)
-        pending = state.get("conflicts") or []
+        pending = [c for c in state.get("conflicts") or [] if isinstance(c, dict) and all(
+            isinstance(c.get(k), str) for k in ("id", "path", "commit"))]
         files = [c["path"] for c in pending if isinstance(c, dict) and isinstance(c.get("path"), str)]
         if abort:
             if not state:
@@ -887,8 +895,14 @@ def sync(store, *, remote: str | None = None, resolve: str | None = None, take: 
         renumbered: dict[str, str] = {}
         for attempt in range(TRIES):
             outcome.tries = attempt + 1
-            _git(root, "fetch", "-q", "--tags", remote,
-                 f"+refs/heads/{remote_branch}:refs/remotes/{remote}/{remote_branch}", check=False)
+            fetched = _git(root, "fetch", "-q", "--tags", remote,
+                           f"+refs/heads/{remote_branch}:refs/remotes/{remote}/{remote_branch}", check=False)
+            if fetched.returncode != 0:
+                said = fetched.stderr.decode("utf-8", "replace").strip()
+                if "couldn't find remote ref" not in said:
+                    raise QmsError(_("cannot fetch from {remote}: {error}").format(
+                        remote=remote, error=said.splitlines()[-1] if said else fetched.returncode))
+                _git(root, "update-ref", "-d", f"refs/remotes/{remote}/{remote_branch}", check=False)
             upstream = _rev(root, f"refs/remotes/{remote}/{remote_branch}")
             head = _rev(root, "HEAD")
             if head is None:
@@ -925,9 +939,11 @@ def sync(store, *, remote: str | None = None, resolve: str | None = None, take: 
                     outcome.conflicts = replay.conflicts
                     outcome.renumbered = replay.renumbered
                     for path, text in replay.conflict_files.items():
-                        safe = store.root / path
-                        if safe.is_file() and not safe.is_symlink():
-                            atomic_write(safe, text)
+                        try:
+                            safefs.check_writable(root, path)  # never through a link
+                        except QmsError:
+                            continue
+                        atomic_write(root / path, text)
                     _save_state(root, {"remote": remote, "resolutions": resolutions,
                                        "conflicts": [c.as_dict() for c in replay.conflicts]})
                     return outcome

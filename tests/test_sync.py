@@ -383,3 +383,20 @@ def test_a_hand_rebase_of_a_signed_move_is_reported_and_qms_sync_is_not(qms, clo
     r = qms("audit", root=look)
     assert r.code == 1 and "is not the commit time" in r.out, r.text
     assert other == "CMP-2026-0002"
+
+
+def test_an_empty_server_takes_the_first_push_and_an_unreachable_one_is_said(qms, tmp_path):
+    seed = make_store(tmp_path / "seed", SYNC_CONFIG)
+    empty = tmp_path / "empty.git"
+    git(tmp_path, "init", "-q", "--bare", str(empty))
+    git(seed, "remote", "add", "origin", str(empty))
+    new(qms, seed)
+    r = qms("sync", root=seed)
+    assert r.code == 0, r.text
+    assert git(empty, "rev-parse", "main") == git(seed, "rev-parse", "HEAD")
+    git(seed, "remote", "set-url", "origin", str(tmp_path / "gone.git"))
+    new(qms, seed)
+    head = git(seed, "rev-parse", "HEAD")
+    r = qms("sync", root=seed)
+    assert r.code == 2 and "cannot fetch from origin" in r.err, r.text
+    assert git(seed, "rev-parse", "HEAD") == head
