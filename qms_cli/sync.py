@@ -17,7 +17,9 @@ Git is the distributed engine; this makes it safe for records:
   stops, shows both values, pushes nothing and leaves the branch as it was, until
   `--resolve ID --take ours|theirs` or a hand edit and `--continue` (or `--abort`);
 - the replayed history is checked by `qms audit`, and the merged records by `qms
-  validate`, before it is pushed when a record was merged; a push that loses a race fetches and replays again.
+  validate`, before it is pushed when a record was merged; a merged record they find fault
+  with is a conflict like the others (`--take theirs` drops this clone's change to it);
+- a push that loses a race fetches and replays again.
 
 The branch is switched to the replayed commits only at the end, in one step that a
 killed sync finishes on its next run (`.qms/sync.json`); nothing is pushed before it.
@@ -32,7 +34,7 @@ import random
 import re
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -402,6 +404,7 @@ class Replay:
     merged: list[str]
     conflicts: list[Conflict]
     conflict_files: dict[str, bytes]  # path -> text with conflict markers, for a hand edit
+    merges: dict[str, Conflict] = field(default_factory=dict)  # merged ID -> where (its first merge)
 
 
 class _Replayer:
@@ -492,6 +495,7 @@ class _Replayer:
                     created_by.setdefault(c.sha, []).append(rec[1])
         commits: list[tuple[Local, str, list[tuple[str, str | None, str]]]] = []
         merged: list[str] = []
+        merges: dict[str, Conflict] = {}
         conflict_files: dict[str, bytes] = {}
         transformed: dict[tuple[str, str], str | None] = {}
 
@@ -528,6 +532,7 @@ class _Replayer:
                     rec = _record_id(path)
                     if rec and rec[1] not in merged:
                         merged.append(rec[1])
+                        merges[rec[1]] = Conflict(rec[1], path, c.sha, c.subject, [])
                 mode = ch.new_mode if result is not None else (theirs[0] if theirs else ch.old_mode)
                 current[path] = (mode, result) if result is not None else None
                 entries.append((path, result, mode))
@@ -536,7 +541,7 @@ class _Replayer:
         if conflicts:
             return Replay(self.upstream, 0, order, merged, conflicts, conflict_files)
         head = self._write(commits)
-        return Replay(head, len(commits), order, merged, [], {})
+        return Replay(head, len(commits), order, merged, [], {}, merges)
 
     def _merge(self, c: Local, path: str, base: str | None, ours: str | None, theirs: str | None,
                conflicts: list[Conflict], files: dict[str, bytes]) -> str | None | bool:
@@ -548,6 +553,8 @@ class _Replayer:
         if isinstance(res, dict) and res.get("commit") == c.sha and isinstance(res.get("blob"), str):
             return res["blob"]
         take = res if res in ("ours", "theirs") else None
+        if take == "theirs":
+            return False  # the server's version stands; this clone's change to it is dropped
         if path == ANCHORS and ours is not None and theirs is not None:
             return self.put(_union_lines(self.read(base) or b"", self.read(ours) or b"", self.read(theirs) or b""))
         if ours is None or theirs is None:  # deleted on one side, changed on the other
@@ -960,6 +967,14 @@ def sync(store, *, remote: str | None = None, resolve: str | None = None, take: 
                         _switch(root, branch, replay.head, head)
                         outcome.findings = findings
                         outcome.renumbered = list(renumbered.items())
+                        # a merged record found at fault is settled as a conflict is
+                        faulted = [replace(m, fields=[("", _("merged"), f) for f in findings if m.id in f])
+                                   for i, m in replay.merges.items() if any(i in f for f in findings)
+                                   and resolutions.get(i) != "theirs"]
+                        if faulted:
+                            outcome.conflicts = faulted
+                            _save_state(root, {"remote": remote, "resolutions": resolutions,
+                                               "conflicts": [c.as_dict() for c in faulted]})
                         return outcome
                 head = replay.head
             if not push:

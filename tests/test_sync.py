@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CONFIG, QE, QE2, RECEIVED, git, make_store, sets
+from conftest import CONFIG, QE, QE2, QM, RECEIVED, git, make_store, sets
 
 ACK = ["contact.at=2026-03-06T10:40", "contact.by=李雷", "contact.summary=已电话联系孙工，确认渗油 12 件",
        "interim_countermeasure=客户处在库品 100% 气密检测"]
@@ -400,3 +400,25 @@ def test_an_empty_server_takes_the_first_push_and_an_unreachable_one_is_said(qms
     r = qms("sync", root=seed)
     assert r.code == 2 and "cannot fetch from origin" in r.err, r.text
     assert git(seed, "rev-parse", "HEAD") == head
+
+
+def test_an_edit_of_a_record_the_server_cancelled_is_not_pushed(qms, clones, server, tmp_path):
+    a, b = clones[:2]
+    cid = new(qms, a)
+    assert qms("sync", root=a).code == 0
+    assert qms("sync", root=b).code == 0
+    r = qms("complaint", "move", cid, "cancelled", "--set", "cancel_reason=客户撤回", who=QM, root=a)
+    assert r.code == 0, r.text
+    assert qms("sync", root=a).code == 0
+    set_(qms, b, cid, "channel=email")  # a different field: it merges, but a cancelled record is never edited
+    head = git(b, "rev-parse", "HEAD")
+    r = qms("sync", root=b)
+    assert r.code == 1, r.text
+    assert "would not pass qms audit" in r.err and "final state 'cancelled'" in r.err
+    assert "--take theirs" in r.err and cid in r.err
+    assert git(b, "rev-parse", "HEAD") == head and git(server, "rev-parse", "main") == git(a, "rev-parse", "HEAD")
+    r = qms("sync", "--resolve", cid, "--take", "theirs", root=b)
+    assert r.code == 0, r.text
+    text = next(b.rglob(f"{cid}.yaml")).read_text(encoding="utf-8")
+    assert "state: cancelled" in text and "channel: email" not in text
+    check_server(qms, server, tmp_path)

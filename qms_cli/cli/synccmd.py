@@ -53,6 +53,16 @@ def sync(
         typer.echo(note)
     for old, new in outcome.renumbered:
         typer.echo(_("renumbered {old} → {new}").format(old=old, new=new))
+    if outcome.findings:
+        err(_("the synced history would not pass qms audit or qms validate, so nothing was pushed and the branch is "
+              "as it was:"))
+        for f in outcome.findings:
+            err("  " + f)
+        if outcome.conflicts:
+            err(_("settle each record it names with qms sync --resolve ID --take theirs (the server's version stays, "
+                  "this clone's change to it is dropped), or qms sync --abort: {ids}").format(
+                ids=", ".join(c.id for c in outcome.conflicts)))
+        raise typer.Exit(1)
     if outcome.conflicts:
         for c in outcome.conflicts:
             err(_("{id}: changed here by {commit} ({subject}) and on {remote}:").format(
@@ -63,12 +73,6 @@ def sync(
         err(_("nothing was pushed and the branch is as it was. For each record: qms sync --resolve ID --take "
               "ours|theirs, or edit its file (it shows both versions) and run qms sync --continue; qms sync "
               "--abort gives up"))
-        raise typer.Exit(1)
-    if outcome.findings:
-        err(_("the synced history would not pass qms audit or qms validate, so nothing was pushed and the branch is "
-              "as it was:"))
-        for f in outcome.findings:
-            err("  " + f)
         raise typer.Exit(1)
     if abort:
         return
