@@ -31,10 +31,15 @@ def init(
                "--site code; else the initials of the --company name's ASCII words (ACME Auto Parts: AAP; "
                "one word: its first 4 letters); else QMS."),
     ),
+    pages: bool = typer.Option(
+        False, "--pages",
+        help=_("Also write a CI job that publishes the store as a web site (qms publish) to GitLab Pages "
+               "and GitHub Pages, from the default branch."),
+    ),
 ) -> None:
     from ..store.create import init_store
 
-    new = init_store(path, company, site, lang, department=department, prefix=prefix)
+    new = init_store(path, company, site, lang, department=department, prefix=prefix, pages=pages)
     root = new.root
     typer.echo(_("new store at {path}").format(path=root))
     typer.echo(_("documents are numbered {first} ... (prefix {prefix} from {source}); "
