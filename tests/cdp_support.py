@@ -32,7 +32,8 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 
 def chromium() -> str | None:
     """The Chromium binary: $CHROMIUM, else Debian's chromium on PATH, else None."""
-    return os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    named = os.environ.get("CHROMIUM")
+    return shutil.which(named) if named else shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def _high(fd: int) -> int:
@@ -52,7 +53,8 @@ class Browser:
         to_chrome_r, self._to_chrome, self._from_chrome, from_chrome_w = (
             _high(fd) for fd in (*os.pipe(), *os.pipe()))
 
-        def fds() -> None:  # in the child, before exec: the pipes on fds 3 and 4
+        def fds() -> None:  # in the child, before exec: the pipes on fds 3 and 4 (dup2 only: no
+            # lock another thread could hold is needed, so preexec_fn is safe here)
             os.dup2(to_chrome_r, 3)
             os.dup2(from_chrome_w, 4)
 
@@ -67,7 +69,8 @@ class Browser:
         self._lock = threading.Lock()
         self.events: list[dict] = []
         self._event = threading.Condition()
-        threading.Thread(target=self._read, daemon=True).start()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
         target = self.send("Target.createTarget", url="about:blank", session=False)["targetId"]
         self.session = self.send("Target.attachToTarget", targetId=target, flatten=True,
                                  session=False)["sessionId"]
@@ -174,5 +177,9 @@ class Browser:
             self.proc.kill()
             self.proc.wait()
         os.close(self._to_chrome)
-        os.close(self._from_chrome)
+        # the reader ends at end of file, once Chromium's last process is gone; its fd is
+        # closed only then, so that no later file can take its number while it still reads
+        self._reader.join(timeout=10)
+        if not self._reader.is_alive():
+            os.close(self._from_chrome)
         self.log.close()

@@ -123,7 +123,7 @@ def search(b: Browser, base: str, lang: str, phrase: str) -> list[str]:
     return b.js("[...document.querySelectorAll('#qms-search-results a')].map(a => a.textContent)")
 
 
-def test_the_site_from_file_searches_links_switches_language_and_runs_nothing_from_a_record(site, browser):
+def test_the_site_from_file_searches_links_switches_language_and_runs_nothing_from_a_record(browser, site):
     out, rid, head = site
     b = browser
     base = out.as_uri() + "/"
@@ -183,7 +183,7 @@ def test_the_site_from_file_searches_links_switches_language_and_runs_nothing_fr
         b.wait_for("Fetch.requestPaused", since, lambda p, url=url: p["request"]["url"] == url, timeout=5,
                    why=f"{url} was requested and not held")
 
-def test_the_site_through_a_web_server_on_localhost(site, browser):
+def test_the_site_through_a_web_server_on_localhost(browser, site):
     out, rid, _ = site
     b = browser
     handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(out))
