@@ -36,6 +36,11 @@ def init(
         help=_("Instead of a new store: clone the store on a git server into PATH, to work on it with the "
                "other sites through qms sync (--site names this clone's own site code)."),
     ),
+    pages: bool = typer.Option(
+        False, "--pages",
+        help=_("Also write a CI job that publishes the store as a web site (qms publish) to GitLab Pages "
+               "and GitHub Pages, from the default branch."),
+    ),
 ) -> None:
     from ..store.create import clone_store, init_store
 
@@ -49,7 +54,7 @@ def init(
                      "server").format(path=root))
         return
 
-    new = init_store(path, company, site, lang, department=department, prefix=prefix)
+    new = init_store(path, company, site, lang, department=department, prefix=prefix, pages=pages)
     root = new.root
     typer.echo(_("new store at {path}").format(path=root))
     typer.echo(_("documents are numbered {first} ... (prefix {prefix} from {source}); "

@@ -154,10 +154,11 @@ def _install_lines(install: Install, indent: str) -> str:
             f"{indent}QMS_INSTALL: {value}  # set this to where CI can install qms from\n")
 
 
-def github_workflow(install: Install) -> str:
+def github_workflow(install: Install, pages: bool = False) -> str:
     """The GitHub Actions workflow that runs `qms validate` and `qms audit` on every push and
-    pull request, installing qms as `install` says."""
-    return (
+    pull request, installing qms as `install` says; with `pages`, also a job that publishes
+    the store (`qms publish public`) to GitHub Pages from the default branch, once it passed."""
+    text = (
         "# Written by `qms init`: every push and pull request is checked by qms, so an incomplete\n"
         "# or illegal record never merges.\n"
         "name: qms\n"
@@ -168,22 +169,59 @@ def github_workflow(install: Install) -> str:
         "  validate:\n"
         "    runs-on: ubuntu-latest\n"
         "    steps:\n"
-        "      - uses: actions/checkout@v4\n"
-        "        with:\n"
-        "          fetch-depth: 0\n"
-        "      - uses: actions/setup-python@v5\n"
-        "        with:\n"
-        "          python-version: \"3.11\"\n"
-        "      - run: pip install \"$QMS_INSTALL\"\n"
-        "      - run: qms validate\n"
+        + _GITHUB_SETUP
+        + "      - run: qms validate\n"
         "      - run: qms audit --anchors-from origin\n"
     )
+    if pages:
+        text += (
+            "  # The store as a static site (qms publish) on GitHub Pages, from the default branch once\n"
+            "  # validate passed. Turn Pages on first: Settings > Pages > Source: GitHub Actions.\n"
+            "  pages:\n"
+            "    needs: validate\n"
+            "    if: github.event_name == 'push' && github.ref_name == github.event.repository.default_branch\n"
+            "    runs-on: ubuntu-latest\n"
+            "    permissions:\n"
+            "      contents: read\n"
+            "      pages: write\n"
+            "      id-token: write\n"
+            "    concurrency:\n"
+            "      group: pages\n"
+            "      cancel-in-progress: false\n"
+            "    environment:\n"
+            "      name: github-pages\n"
+            "      url: ${{ steps.deployment.outputs.page_url }}\n"
+            "    steps:\n"
+            + _GITHUB_SETUP
+            + "      - run: qms publish public\n"
+            "      - uses: actions/upload-pages-artifact@v3\n"
+            "        with:\n"
+            "          path: public\n"
+            "      - id: deployment\n"
+            "        uses: actions/deploy-pages@v4\n"
+        )
+    return text
 
 
-def gitlab_ci(install: Install) -> str:
+# Check out the whole history (audit reads it; publish links signatures to their commits),
+# then install qms.
+_GITHUB_SETUP = (
+    "      - uses: actions/checkout@v4\n"
+    "        with:\n"
+    "          fetch-depth: 0\n"
+    "      - uses: actions/setup-python@v5\n"
+    "        with:\n"
+    "          python-version: \"3.11\"\n"
+    "      - run: pip install \"$QMS_INSTALL\"\n"
+)
+
+
+def gitlab_ci(install: Install, pages: bool = False) -> str:
     """The GitLab CI configuration that runs `qms validate` and `qms audit` on every push and
-    merge request, installing qms as `install` says."""
-    return (
+    merge request, installing qms as `install` says; with `pages`, also the `pages` job that
+    publishes the store (`qms publish public`) to GitLab Pages from the default branch, once
+    the checks passed."""
+    text = (
         "# Written by `qms init`: every push and merge request is checked by qms.\n"
         "variables:\n"
         + _install_lines(install, "  ")
@@ -196,6 +234,26 @@ def gitlab_ci(install: Install) -> str:
         "    - qms validate\n"
         "    - qms audit --anchors-from origin\n"
     )
+    if pages:
+        text += (
+            "# The store as a static site (qms publish) on GitLab Pages, from the default branch once\n"
+            "# the checks passed.\n"
+            "pages:\n"
+            "  stage: deploy\n"
+            "  needs: [qms]\n"
+            "  image: python:3.11\n"
+            "  variables:\n"
+            "    GIT_DEPTH: \"0\"\n"
+            "  script:\n"
+            "    - pip install \"$QMS_INSTALL\"\n"
+            "    - qms publish public\n"
+            "  artifacts:\n"
+            "    paths:\n"
+            "      - public\n"
+            "  rules:\n"
+            "    - if: $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH\n"
+        )
+    return text
 
 
 PRE_COMMIT = """\
@@ -380,10 +438,11 @@ class NewStore:
 
 def init_store(path: Path, company: str = "", site: str = "", lang: str = "zh", *,
                department: str | None = None, prefix: str | None = None,
-               install: Install | None = None) -> NewStore:
+               install: Install | None = None, pages: bool = False) -> NewStore:
     """A new store at `path`: git repository, qms.yaml, records/, CI and pre-commit
-    configuration, committed as one commit. Refuses to touch an existing store; checks
-    every input before anything is written."""
+    configuration (with `pages`, CI also publishes the site to GitLab / GitHub Pages, into
+    public/, which .gitignore names), committed as one commit. Refuses to touch an existing
+    store; checks every input before anything is written."""
     if lang not in ("zh", "en"):
         raise BadInput(_("--lang: expected zh or en, not '{lang}'").format(lang=lang))
     if site and not re.fullmatch(r"[A-Za-z0-9]{1,10}", site):
@@ -428,9 +487,9 @@ def init_store(path: Path, company: str = "", site: str = "", lang: str = "zh", 
         CONFIG_FILE: text,
         "records/.gitkeep": "",
         "files/.gitkeep": "",
-        ".gitignore": ".qms/\n",
-        ".github/workflows/qms.yml": github_workflow(install),
-        ".gitlab-ci.yml": gitlab_ci(install),
+        ".gitignore": ".qms/\n/public/\n" if pages else ".qms/\n",
+        ".github/workflows/qms.yml": github_workflow(install, pages),
+        ".gitlab-ci.yml": gitlab_ci(install, pages),
         ".pre-commit-config.yaml": PRE_COMMIT,
     }
     written = []
