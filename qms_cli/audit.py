@@ -1193,8 +1193,8 @@ def _check_record(c, where, path, rt, before, after, cfg, day, trailers, fetch=N
     return out, len(new_sigs) > len(old_sigs)
 
 
-RULE_KEYS = ("roles", "approvals", "time_limits", "numbering", "types", "audit", "require_signed_commits",
-             "calendar")
+RULE_KEYS = ("roles", "approvals", "time_limits", "numbering", "site_in_numbers", "types", "audit",
+             "require_signed_commits", "calendar")
 
 
 def _check_rules_change(c, where, old_cfg, new_cfg, day, paths: list[str], trailers) -> list[Finding]:

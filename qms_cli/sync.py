@@ -16,8 +16,10 @@ Git is the distributed engine; this makes it safe for records:
   changed both ways (a state, a value, signatures on both sides) is a conflict: the sync
   stops, shows both values, pushes nothing and leaves the branch as it was, until
   `--resolve ID --take ours|theirs` or a hand edit and `--continue` (or `--abort`);
-- the replayed history is checked by `qms audit` before it is pushed when a record was
-  merged; a push that loses a race fetches and replays again.
+- the replayed history is checked by `qms audit`, and the merged records by `qms
+  validate`, before it is pushed when a record was merged; a merged record they find fault
+  with is a conflict like the others (`--take theirs` drops this clone's change to it);
+- a push that loses a race fetches and replays again.
 
 The branch is switched to the replayed commits only at the end, in one step that a
 killed sync finishes on its next run (`.qms/sync.json`); nothing is pushed before it.
@@ -32,14 +34,13 @@ import random
 import re
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-from .audit import audit as audit_history
-from .errors import BadInput, QmsError, Refused, Severity
-from .files import yamlio
+from .errors import BadInput, QmsError, Refused
+from .files import safefs, yamlio
 from .files.yamlio import atomic_write
 from .i18n import _
 from .paths import RECORDS
@@ -52,6 +53,7 @@ STATE_FILE = "sync.json"
 ZERO = "0" * 40
 ANCHORS = "qms-anchors.txt"
 ANCHOR_TAGS = "refs/tags/qms-anchor-"
+MAX_BLOB = 64 << 20  # the largest file a sync reads to merge or renumber it
 TRIES = 6  # pushes tried before giving up when other clones keep winning the race
 CONFLICT_LABELS = ("ours (this clone)", "theirs")
 YAML_RULES = ("qms.yaml",)
@@ -80,7 +82,8 @@ def _git(root: Path, *args: str, input: bytes | None = None, env: dict | None = 
                            stdin=None if input is not None else subprocess.DEVNULL)
     if check and p.returncode != 0:
         said = p.stderr.decode("utf-8", "replace").strip() or p.stdout.decode("utf-8", "replace").strip()
-        raise QmsError(f"git {args[0]}: {said.splitlines()[-1] if said else p.returncode}")  # git's own words
+        last = said.splitlines()[-1] if said else str(p.returncode)
+        raise QmsError(f"git {args[0]}: {last}")  # not a sentence: git's own words
     return p
 
 
@@ -110,6 +113,12 @@ class _Blobs:
             if len(head) < 3 or head[1] == b"missing":
                 raise QmsError(_("git holds no object {id}").format(id=sha[:10]))
             size = int(head[2])
+            if size > MAX_BLOB:
+                while size > 0:  # passed over, never held in memory
+                    size -= len(self.p.stdout.read(min(size, 1 << 20)) or b"\0" * size)
+                self.p.stdout.read(1)
+                raise BadInput(_("git object {id}: over {limit:,} bytes, too big for a record or its files to be "
+                                 "merged").format(id=sha[:10], limit=MAX_BLOB))
             data = self.p.stdout.read(size)
             self.p.stdout.read(1)
             self.cache[sha] = data
@@ -155,12 +164,14 @@ class Outcome:
     notes: list[str] = field(default_factory=list)
     tries: int = 0
     head: str = ""
+    remote_branch: str = ""
 
     def as_dict(self) -> dict:
         return {"remote": self.remote, "branch": self.branch, "fetched": self.fetched, "replayed": self.replayed,
                 "pushed": self.pushed, "renumbered": [{"from": a, "to": b} for a, b in self.renumbered],
                 "merged": self.merged, "conflicts": [c.as_dict() for c in self.conflicts],
-                "findings": self.findings, "notes": self.notes, "tries": self.tries, "head": self.head}
+                "findings": self.findings, "notes": self.notes, "tries": self.tries, "head": self.head,
+                "remote_branch": self.remote_branch}
 
 
 # ------------------------------------------------------------------------- state
@@ -406,6 +417,7 @@ class Replay:
     merged: list[str]
     conflicts: list[Conflict]
     conflict_files: dict[str, bytes]  # path -> text with conflict markers, for a hand edit
+    merges: dict[str, Conflict] = field(default_factory=dict)  # merged ID -> where (its first merge)
 
 
 class _Replayer:
@@ -496,6 +508,7 @@ class _Replayer:
                     created_by.setdefault(c.sha, []).append(rec[1])
         commits: list[tuple[Local, str, list[tuple[str, str | None, str]]]] = []
         merged: list[str] = []
+        merges: dict[str, Conflict] = {}
         conflict_files: dict[str, bytes] = {}
         transformed: dict[tuple[str, str], str | None] = {}
 
@@ -532,6 +545,7 @@ class _Replayer:
                     rec = _record_id(path)
                     if rec and rec[1] not in merged:
                         merged.append(rec[1])
+                        merges[rec[1]] = Conflict(rec[1], path, c.sha, c.subject, [])
                 mode = ch.new_mode if result is not None else (theirs[0] if theirs else ch.old_mode)
                 current[path] = (mode, result) if result is not None else None
                 entries.append((path, result, mode))
@@ -540,7 +554,7 @@ class _Replayer:
         if conflicts:
             return Replay(self.upstream, 0, order, merged, conflicts, conflict_files)
         head = self._write(commits)
-        return Replay(head, len(commits), order, merged, [], {})
+        return Replay(head, len(commits), order, merged, [], {}, merges)
 
     def _merge(self, c: Local, path: str, base: str | None, ours: str | None, theirs: str | None,
                conflicts: list[Conflict], files: dict[str, bytes]) -> str | None | bool:
@@ -552,6 +566,8 @@ class _Replayer:
         if isinstance(res, dict) and res.get("commit") == c.sha and isinstance(res.get("blob"), str):
             return res["blob"]
         take = res if res in ("ours", "theirs") else None
+        if take == "theirs":
+            return False  # the server's version stands; this clone's change to it is dropped
         if path == ANCHORS and ours is not None and theirs is not None:
             return self.put(_union_lines(self.read(base) or b"", self.read(ours) or b"", self.read(theirs) or b""))
         if ours is None or theirs is None:  # deleted on one side, changed on the other
@@ -847,20 +863,23 @@ def _push(root: Path, remote: str, branch: str, remote_branch: str, first: bool)
 
 
 def sync(store, *, remote: str | None = None, resolve: str | None = None, take: str | None = None,
-         go_on: bool = False, abort: bool = False, push: bool = True) -> Outcome:
-    """Bring this clone and its remote together (see the module's docstring)."""
+         go_on: bool = False, abort: bool = False, push: bool = True,
+         check: Callable[[Any, str, list[str]], list[str]] | None = None) -> Outcome:
+    """Bring this clone and its remote together (see the module's docstring). `check(store,
+    since, ids)`: what `qms audit` finds in the commits after `since` and `qms validate` in
+    the records `ids`, asked of a replay that merged a record or settled a conflict (given by
+    the caller, so that a sync with nothing to merge never loads them)."""
     root = store.root
     outcome = Outcome()
     with lock.store_lock(root) as notes:
         outcome.notes.extend(notes)
         if os.path.lexists(root / ".qms" / "git.pid"):  # a sync killed with its git: its index.lock goes
             lock.clear_own_git(root, outcome.notes)
-        for ref in _out(root, "for-each-ref", "--format=%(refname)", "refs/qms-sync/").splitlines():
-            _git(root, "update-ref", "-d", ref)  # a killed sync's replay ref (none other runs: the lock is ours)
         state = _finish_switch(root, _load_state(root), outcome.notes)
-        pending = state.get("conflicts") or []
+        pending = [c for c in state.get("conflicts") or [] if isinstance(c, dict) and all(
+            isinstance(c.get(k), str) for k in ("id", "path", "commit"))]
         files = [c["path"] for c in pending if isinstance(c, dict) and isinstance(c.get("path"), str)]
-        unaudited = state.pop("audit", None)  # a replay switched to but not audited: the sync was stopped
+        unaudited = state.pop("audit", None)  # a replay switched to but not checked: the sync was stopped
         unaudited = unaudited if isinstance(unaudited, dict) and _rev(root, "HEAD") == unaudited.get("at") \
             and _rev(root, str(unaudited.get("back"))) else None
         if abort:
@@ -897,13 +916,17 @@ def sync(store, *, remote: str | None = None, resolve: str | None = None, take: 
             _restore(root, files)
         elif take:
             raise BadInput(_("--take goes with --resolve ID"))
+        for ref in _out(root, "for-each-ref", "--format=%(refname)", "refs/qms-sync/").split():
+            _git(root, "update-ref", "-d", ref, check=False)  # left by a sync killed while writing its commits
         branch = _branch(root)
         outcome.branch = branch
         remote, remote_branch = _remote(root, branch, remote or state.get("remote"))
-        outcome.remote = remote
+        outcome.remote, outcome.remote_branch = remote, remote_branch
         _check_clean(root)
-        if unaudited:  # audited now, before anything is pushed
-            findings = _audit(store, str(unaudited.get("since")))
+        if unaudited and check is not None:  # checked now, before anything is pushed
+            store.forget()
+            findings = check(store, str(unaudited.get("since")), [m for m in unaudited.get("merged") or []
+                                                                   if isinstance(m, str)])
             if findings:
                 _switch(root, branch, unaudited["at"], unaudited["back"])
                 _save_state(root, state) if state else _drop_state(root)
@@ -914,8 +937,14 @@ def sync(store, *, remote: str | None = None, resolve: str | None = None, take: 
         renumbered: dict[str, str] = {}
         for attempt in range(TRIES):
             outcome.tries = attempt + 1
-            _git(root, "fetch", "-q", "--tags", remote,
-                 f"+refs/heads/{remote_branch}:refs/remotes/{remote}/{remote_branch}", check=False)
+            fetched = _git(root, "fetch", "-q", "--tags", remote,
+                           f"+refs/heads/{remote_branch}:refs/remotes/{remote}/{remote_branch}", check=False)
+            if fetched.returncode != 0:
+                said = fetched.stderr.decode("utf-8", "replace").strip()
+                if "couldn't find remote ref" not in said:
+                    raise QmsError(_("cannot fetch from {remote}: {error}").format(
+                        remote=remote, error=said.splitlines()[-1] if said else fetched.returncode))
+                _git(root, "update-ref", "-d", f"refs/remotes/{remote}/{remote_branch}", check=False)
             upstream = _rev(root, f"refs/remotes/{remote}/{remote_branch}")
             head = _rev(root, "HEAD")
             if head is None:
@@ -939,14 +968,24 @@ def sync(store, *, remote: str | None = None, resolve: str | None = None, take: 
                                     "{remote}: an anchored commit is never replayed; push it as it is with a merge "
                                     "(git pull --no-rebase; qms audit accepts a merge that only combines)").format(
                         commit=anchored[0][:10], remote=remote))
+                if store.config.require_signed_commits:
+                    me = gitops.actor(root).email.lower()
+                    other = next((c for c in locals_ if c.committer_email.lower() != me), None)
+                    if other is not None:
+                        raise Refused(_("commit {commit} of this clone was committed by {email}: this store requires "
+                                        "signed commits, and a replayed commit is signed again by whoever syncs; "
+                                        "let {email} run qms sync").format(commit=other.sha[:10],
+                                                                           email=other.committer_email))
                 replay = _Replayer(store, upstream, locals_, resolutions).run()
                 if replay.conflicts:
                     outcome.conflicts = replay.conflicts
                     outcome.renumbered = replay.renumbered
                     for path, text in replay.conflict_files.items():
-                        safe = store.root / path
-                        if safe.is_file() and not safe.is_symlink():
-                            atomic_write(safe, text)
+                        try:
+                            safefs.check_writable(root, path)  # never through a link
+                        except QmsError:
+                            continue
+                        atomic_write(root / path, text)
                     _save_state(root, {"remote": remote, "resolutions": resolutions,
                                        "conflicts": [c.as_dict() for c in replay.conflicts]})
                     return outcome
@@ -955,13 +994,14 @@ def sync(store, *, remote: str | None = None, resolve: str | None = None, take: 
                     renumbered[first] = b
                 outcome.replayed = replay.count
                 outcome.merged = replay.merged
-                audited = bool(replay.merged or resolutions)
-                if audited:  # journalled: a sync stopped before the audit below has the next run audit
+                checked = bool(replay.merged or resolutions) and check is not None
+                if checked:  # journalled: a sync stopped before the check below has the next run check
                     _save_state(root, {**_load_state(root), "audit": {"since": upstream, "back": head,
-                                                                      "at": replay.head}})
+                                                                      "at": replay.head, "merged": replay.merged}})
                 _switch(root, branch, head, replay.head)
-                if audited:
-                    findings = _audit(store, upstream)
+                if checked:
+                    store.forget()
+                    findings = check(store, upstream, replay.merged)
                     if findings:
                         _switch(root, branch, replay.head, head)
                     state = _load_state(root)
@@ -970,6 +1010,14 @@ def sync(store, *, remote: str | None = None, resolve: str | None = None, take: 
                     if findings:
                         outcome.findings = findings
                         outcome.renumbered = list(renumbered.items())
+                        # a merged record found at fault is settled as a conflict is
+                        faulted = [replace(m, fields=[("", _("merged"), f) for f in findings if m.id in f])
+                                   for i, m in replay.merges.items() if any(i in f for f in findings)
+                                   and resolutions.get(i) != "theirs"]
+                        if faulted:
+                            outcome.conflicts = faulted
+                            _save_state(root, {"remote": remote, "resolutions": resolutions,
+                                               "conflicts": [c.as_dict() for c in faulted]})
                         return outcome
                 head = replay.head
             if not push:
@@ -1013,6 +1061,3 @@ def _hand_resolution(root: Path, path: str) -> str:
     return _out(root, "hash-object", "-w", "--stdin", input=raw)
 
 
-def _audit(store, since: str) -> list[str]:
-    """audit's errors in the commits after `since` (the replay just made)."""
-    return [str(f) for f in audit_history(store, since=since) if f.severity is Severity.ERROR]

@@ -5,13 +5,16 @@ server's store passes `qms validate` and `qms audit` and holds every record any 
 
 from __future__ import annotations
 
+import os
 import re
+import time
+from datetime import datetime, timedelta, timezone
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from conftest import CONFIG, QE, QE2, RECEIVED, git, make_store, sets
+from conftest import CONFIG, QE, QE2, QM, RECEIVED, git, make_store, sets
 
 ACK = ["contact.at=2026-03-06T10:40", "contact.by=李雷", "contact.summary=已电话联系孙工，确认渗油 12 件",
        "interim_countermeasure=客户处在库品 100% 气密检测"]
@@ -235,4 +238,187 @@ def test_both_clones_moving_one_record_take_theirs_keeps_the_remote_act(qms, clo
     assert r.code == 0, r.text
     text = next(b.rglob(f"{cid}.yaml")).read_text(encoding="utf-8")
     assert "已电话联系孙工" in text and "客户确认 15 件" not in text
+    check_server(qms, server, tmp_path)
+
+
+def test_site_codes_make_collisions_between_plants_impossible(qms, server, tmp_path):
+    seed = clone(str(server), tmp_path / "admin")
+    text = (seed / "qms.yaml").read_text(encoding="utf-8")
+    (seed / "qms.yaml").write_text(text.replace("site: HZ\n", "site: HZ\nsite_in_numbers: true\n"), encoding="utf-8")
+    git(seed, "commit", "-qam", "numbers carry the site code")
+    git(seed, "push", "-q")
+    plants = []
+    for code in ("SH", "HZ"):
+        r = qms("init", str(tmp_path / f"plant-{code}"), "--clone", str(server), "--site", code, root=False)
+        assert r.code == 0, r.text
+        assert f"this clone's site code is {code}" in r.out
+        where = tmp_path / f"plant-{code}"
+        git(where, "config", "user.name", QE[0])
+        git(where, "config", "user.email", QE[1])
+        plants.append(where)
+    sh, hz = plants
+    assert new(qms, sh) == "CMP-SH-2026-0001" and new(qms, hz) == "CMP-HZ-2026-0001"
+    assert new(qms, hz) == "CMP-HZ-2026-0002"
+    for where in (sh, hz, sh):
+        r = qms("sync", root=where)
+        assert r.code == 0 and "renumbered" not in r.out, r.text
+    assert ids(sh) == ids(hz) == ["CMP-HZ-2026-0001", "CMP-HZ-2026-0002", "CMP-SH-2026-0001"]
+    check_server(qms, server, tmp_path)
+
+
+def test_init_clone_refuses_what_is_not_a_store(qms, tmp_path):
+    plain = tmp_path / "plain"
+    git(tmp_path, "init", "-q", str(plain))
+    (plain / "README").write_text("x", encoding="utf-8")
+    git(plain, "add", "README")
+    git(plain, "-c", "user.name=x", "-c", "user.email=x@example.com", "commit", "-qm", "x")
+    r = qms("init", str(tmp_path / "c"), "--clone", str(plain), root=False)
+    assert r.code == 2 and "not a qms store" in r.err, r.text
+    assert not (tmp_path / "c").exists()
+    r = qms("init", str(tmp_path / "d"), "--clone", "ext::sh -c touch% " + str(tmp_path / "pwned"), root=False)
+    assert r.code == 2 and not (tmp_path / "pwned").exists()
+    r = qms("init", str(tmp_path / "e"), "--clone", str(tmp_path / "nothing-there"), root=False)
+    assert r.code == 2 and "could not clone" in r.err
+
+
+def test_sync_refuses_what_it_cannot_do(qms, clones, tmp_path):
+    a = clones[0]
+    alone = make_store(tmp_path / "alone", SYNC_CONFIG)
+    r = qms("sync", root=alone)
+    assert r.code == 2 and "no remote" in r.err, r.text
+    new(qms, a)
+    (a / "qms.yaml").write_text((a / "qms.yaml").read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    r = qms("sync", root=a)
+    assert r.code == 1 and "uncommitted changes in qms.yaml" in r.err, r.text
+    git(a, "checkout", "qms.yaml")
+    git(a, "checkout", "-q", "--detach")
+    r = qms("sync", root=a)
+    assert r.code == 2 and "not on a branch" in r.err, r.text
+    git(a, "checkout", "-q", "main")
+    r = qms("sync", "--continue", root=a)
+    assert r.code == 2 and "no sync is waiting" in r.err
+    r = qms("sync", "--take", "ours", root=a)
+    assert r.code == 2
+    r = qms("sync", "--remote", "nowhere", root=a)
+    assert r.code == 2 and "not a remote" in r.err
+    assert qms("sync", root=a).code == 0
+
+
+def test_a_store_that_requires_signed_commits_is_replayed_signed(qms, tmp_path):
+    from test_audit import _ssh_signing
+
+    seed = make_store(tmp_path / "seed", SYNC_CONFIG + "require_signed_commits: true\n")
+    bare = tmp_path / "signed.git"
+    git(tmp_path, "clone", "-q", "--bare", str(seed), str(bare))
+    a, b = clone(str(bare), tmp_path / "a"), clone(str(bare), tmp_path / "b")
+    for n, where in enumerate((a, b)):
+        (tmp_path / f"k{n}").mkdir()
+        _ssh_signing(where, tmp_path / f"k{n}")
+    new(qms, a)
+    assert qms("sync", root=a).code == 0
+    new(qms, b, "description=B 的客诉")
+    r = qms("sync", root=b)
+    assert r.code == 0 and "renumbered CMP-2026-0001 → CMP-2026-0002" in r.out, r.text
+    assert git(b, "log", "-1", "--format=%G?").strip() == "G"  # signed again by the one who synced
+    # someone else's commit in this clone cannot be signed again by whoever syncs
+    new(qms, b, "description=韩梅梅登记", who=QE2)
+    new(qms, a, "description=A 的第二个客诉")
+    assert qms("sync", root=a).code == 0
+    head = git(b, "rev-parse", "HEAD")
+    r = qms("sync", root=b)
+    assert r.code == 1 and f"committed by {QE2[1]}" in r.err, r.text
+    assert git(b, "rev-parse", "HEAD") == head
+
+
+def test_audit_still_reports_what_a_person_did_by_hand(qms, clones, server, tmp_path):
+    a, b = clones[:2]
+    cid = new(qms, a)
+    assert qms("sync", root=a).code == 0
+    assert qms("sync", root=b).code == 0
+    # a move on each side, the second brought over with git's own rebase, not qms sync:
+    # git re-dates the commit, so its signature no longer matches its commit time
+    assert qms("complaint", "move", cid, "acknowledged", *sets(*ACK), who=QE, root=a).code == 0
+    new(qms, b, "description=B 的客诉")
+    time.sleep(1.1)
+    assert qms("sync", root=a).code == 0
+    git(b, "pull", "-q", "--rebase")
+    where = clone(str(server), tmp_path / "look")
+    git(b, "push", "-q")
+    git(where, "pull", "-q")
+    r = qms("audit", root=where)
+    assert r.code == 0, r.text  # the creation carried no signature of a move: nothing to re-date
+    # a record renumbered by hand is reported
+    path = next(where.rglob("CMP-2026-0002.yaml"))
+    new_path = path.with_name("CMP-2026-0009.yaml")
+    git(where, "mv", str(path), str(new_path))
+    new_path.write_text(new_path.read_text(encoding="utf-8").replace("CMP-2026-0002", "CMP-2026-0009"), encoding="utf-8")
+    git(where, "commit", "-qam", "renumber by hand")
+    r = qms("audit", root=where)
+    assert r.code == 1 and "record renamed to" in r.out, r.text
+
+
+def test_a_hand_rebase_of_a_signed_move_is_reported_and_qms_sync_is_not(qms, clones, server, tmp_path):
+    a, b, c = clones
+    cid = new(qms, a)
+    assert qms("sync", root=a).code == 0
+    for where in (b, c):
+        assert qms("sync", root=where).code == 0
+    other = new(qms, a, "description=A 的第二个客诉")
+    assert qms("complaint", "move", cid, "acknowledged", *sets(*ACK), who=QE, root=b).code == 0
+    assert qms("complaint", "move", cid, "acknowledged", *sets(*ACK), who=QE, root=c).code == 0
+    assert qms("sync", root=a).code == 0
+    # c by hand: git rebase re-dates the signed commit; b with qms sync keeps its time in a trailer
+    hand = tmp_path / "hand"
+    subprocess.run(["cp", "-a", str(c), str(hand)], check=True)
+    later = (datetime.now(timezone.utc) + timedelta(hours=2)).isoformat()  # the rebase done later that day
+    subprocess.run(["git", "pull", "-q", "--rebase"], cwd=hand, check=True, capture_output=True,
+                   env=dict(os.environ, GIT_COMMITTER_DATE=later))
+    r = qms("sync", root=b, env={"GIT_COMMITTER_DATE": later})
+    assert r.code == 0, r.text
+    assert "QMS-Synced: " in git(b, "log", "-1", "--format=%B")
+    check_server(qms, server, tmp_path)
+    git(hand, "push", "-q", "--force", "origin", "HEAD:refs/heads/hand")
+    look = clone(str(server), tmp_path / "look2")
+    git(look, "checkout", "-q", "hand")
+    r = qms("audit", root=look)
+    assert r.code == 1 and "is not the commit time" in r.out, r.text
+    assert other == "CMP-2026-0002"
+
+
+def test_an_empty_server_takes_the_first_push_and_an_unreachable_one_is_said(qms, tmp_path):
+    seed = make_store(tmp_path / "seed", SYNC_CONFIG)
+    empty = tmp_path / "empty.git"
+    git(tmp_path, "init", "-q", "--bare", str(empty))
+    git(seed, "remote", "add", "origin", str(empty))
+    new(qms, seed)
+    r = qms("sync", root=seed)
+    assert r.code == 0, r.text
+    assert git(empty, "rev-parse", "main") == git(seed, "rev-parse", "HEAD")
+    git(seed, "remote", "set-url", "origin", str(tmp_path / "gone.git"))
+    new(qms, seed)
+    head = git(seed, "rev-parse", "HEAD")
+    r = qms("sync", root=seed)
+    assert r.code == 2 and "cannot fetch from origin" in r.err, r.text
+    assert git(seed, "rev-parse", "HEAD") == head
+
+
+def test_an_edit_of_a_record_the_server_cancelled_is_not_pushed(qms, clones, server, tmp_path):
+    a, b = clones[:2]
+    cid = new(qms, a)
+    assert qms("sync", root=a).code == 0
+    assert qms("sync", root=b).code == 0
+    r = qms("complaint", "move", cid, "cancelled", "--set", "cancel_reason=客户撤回", who=QM, root=a)
+    assert r.code == 0, r.text
+    assert qms("sync", root=a).code == 0
+    set_(qms, b, cid, "channel=email")  # a different field: it merges, but a cancelled record is never edited
+    head = git(b, "rev-parse", "HEAD")
+    r = qms("sync", root=b)
+    assert r.code == 1, r.text
+    assert "would not pass qms audit" in r.err and "final state 'cancelled'" in r.err
+    assert "--take theirs" in r.err and cid in r.err
+    assert git(b, "rev-parse", "HEAD") == head and git(server, "rev-parse", "main") == git(a, "rev-parse", "HEAD")
+    r = qms("sync", "--resolve", cid, "--take", "theirs", root=b)
+    assert r.code == 0, r.text
+    text = next(b.rglob(f"{cid}.yaml")).read_text(encoding="utf-8")
+    assert "state: cancelled" in text and "channel: email" not in text
     check_server(qms, server, tmp_path)

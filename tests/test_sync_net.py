@@ -406,7 +406,7 @@ def test_a_sync_stopped_before_its_audit_does_not_push_the_unaudited_replay(qms,
     """A merged replay is switched to, then audited, and switched back if audit refuses
     it. Stopped in between (Ctrl-C while audit reads the history, or a kill), the branch
     holds the replay that was never audited: the next sync must audit it before pushing."""
-    import qms_cli.sync as sync_module
+    import qms_cli.cli.synccmd as synccmd
 
     a, b = sites[:2]
     cid = new(qms, a)
@@ -418,15 +418,15 @@ def test_a_sync_stopped_before_its_audit_does_not_push_the_unaudited_replay(qms,
     synced(qms, a)
     assert qms("sync", root=b).code == 1  # the conflict on the signatures
     server_head = git(daemon.path, "rev-parse", "main")
-    real_audit = sync_module._audit
+    real_check = synccmd._check
 
-    def interrupted(store, since):
+    def interrupted(store, since, merged):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(sync_module, "_audit", interrupted)
+    monkeypatch.setattr(synccmd, "_check", interrupted)
     r = qms("sync", "--resolve", cid, "--take", "ours", root=b)  # ours drops the remote's signed act
     assert r.code == 130, r.text
-    monkeypatch.setattr(sync_module, "_audit", real_audit)
+    monkeypatch.setattr(synccmd, "_check", real_check)
     r = qms("sync", root=b)
     assert r.code == 1 and "would not pass qms audit" in r.err, r.text
     assert git(daemon.path, "rev-parse", "main") == server_head  # nothing pushed

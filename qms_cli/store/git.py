@@ -89,6 +89,16 @@ def _ident_time(ident: str) -> datetime:
         return datetime.now(timezone.utc).replace(microsecond=0)
 
 
+def config_value(root: Path, key: str) -> str | None:
+    """A git configuration value as git resolves it for the store (its own .git/config
+    first), None when unset."""
+    import subprocess
+
+    p = subprocess.run(["git", "config", "--get", key], cwd=root, capture_output=True, stdin=subprocess.DEVNULL)
+    value = p.stdout.decode("utf-8", "replace").strip()
+    return value if p.returncode == 0 and value else None
+
+
 def blob_id(data: bytes) -> str:
     """The id git gives a file with this content (to tell whether HEAD already holds it)."""
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
