@@ -469,8 +469,6 @@ class _Replayer:
         for tname, rid, c, ch in local_new:
             if rid not in up_ids or rid in mapping:
                 continue
-            if up_tree[up_ids[rid]][1] == ch.new and up_ids[rid] == ch.path:
-                continue  # the very same record (the same commit's content came both ways)
             new = self._renumberable(tname, rid, ch) and _next_number(rid, taken)
             if not new:  # numbered by its own number: the same record registered twice, merged as such
                 continue
@@ -761,18 +759,34 @@ def _branch(root: Path) -> str:
     return name
 
 
+def _revs(root: Path, *refs: str) -> list[str | None]:
+    """The commit of each ref (None where there is none), asked of git at once."""
+    p = _git(root, "rev-parse", "--verify", "-q", "--end-of-options", *refs, check=False) if len(refs) == 1 else \
+        _git(root, "rev-parse", *refs, check=False)
+    lines = p.stdout.decode().split()
+    if p.returncode == 0 and len(lines) == len(refs):
+        return list(lines)
+    return [_rev(root, r) for r in refs]
+
+
 def _remote(root: Path, branch: str, wanted: str | None) -> tuple[str, str]:
     """(remote, its branch) this branch syncs with: --remote, else the branch's upstream,
     else origin (or the only remote) and the branch of the same name."""
-    remotes = _out(root, "remote").split()
-    merge = _out(root, "config", "--get", f"branch.{branch}.merge", check=False)
+    settings: dict[str, str] = {}
+    raw = _git(root, "config", "-z", "--get-regexp", r"^(remote\..*\.url|branch\..*\.(remote|merge))$",
+               check=False).stdout.decode("utf-8", "replace")
+    for entry in raw.split("\0"):
+        key, _sep, value = entry.partition("\n")
+        settings.setdefault(key, value)
+    remotes = sorted({k[len("remote."):-len(".url")] for k in settings if k.startswith("remote.")})
+    merge = settings.get(f"branch.{branch}.merge", "")
     if wanted:
         if wanted not in remotes:
             raise BadInput(_("--remote {remote}: not a remote of this store (it has: {remotes})").format(
                 remote=quote(wanted), remotes=", ".join(remotes) or _("none")))
         remote = wanted
     else:
-        remote = _out(root, "config", "--get", f"branch.{branch}.remote", check=False)
+        remote = settings.get(f"branch.{branch}.remote", "")
         if remote not in remotes:
             remote = "origin" if "origin" in remotes else (remotes[0] if len(remotes) == 1 else "")
     if not remote:
@@ -916,13 +930,16 @@ def sync(store, *, remote: str | None = None, resolve: str | None = None, take: 
             _restore(root, files)
         elif take:
             raise BadInput(_("--take goes with --resolve ID"))
-        for ref in _out(root, "for-each-ref", "--format=%(refname)", "refs/qms-sync/").split():
-            _git(root, "update-ref", "-d", ref, check=False)  # left by a sync killed while writing its commits
+        gd = root / ".git"
+        if not gd.is_dir() or (gd / "refs" / "qms-sync").exists() or (gd / "packed-refs").exists():
+            for ref in _out(root, "for-each-ref", "--format=%(refname)", "refs/qms-sync/").split():
+                _git(root, "update-ref", "-d", ref, check=False)  # left by a sync killed while writing its commits
         branch = _branch(root)
         outcome.branch = branch
         remote, remote_branch = _remote(root, branch, remote or state.get("remote"))
         outcome.remote, outcome.remote_branch = remote, remote_branch
-        _check_clean(root)
+        if unaudited or resolutions:
+            _check_clean(root)
         if unaudited and check is not None:  # checked now, before anything is pushed
             store.forget()
             findings = check(store, str(unaudited.get("since")), [m for m in unaudited.get("merged") or []
@@ -945,8 +962,7 @@ def sync(store, *, remote: str | None = None, resolve: str | None = None, take: 
                     raise QmsError(_("cannot fetch from {remote}: {error}").format(
                         remote=remote, error=said.splitlines()[-1] if said else fetched.returncode))
                 _git(root, "update-ref", "-d", f"refs/remotes/{remote}/{remote_branch}", check=False)
-            upstream = _rev(root, f"refs/remotes/{remote}/{remote_branch}")
-            head = _rev(root, "HEAD")
+            head, upstream = _revs(root, "HEAD", f"refs/remotes/{remote}/{remote_branch}")
             if head is None:
                 raise BadInput(_("the store has no commit yet: nothing to sync"))
             if upstream is None:  # an empty remote: this clone's history is the first
@@ -960,6 +976,7 @@ def sync(store, *, remote: str | None = None, resolve: str | None = None, take: 
                 _switch(root, branch, head, upstream)
                 break
             if not _is_ancestor(root, upstream, head):
+                _check_clean(root)
                 outcome.fetched += int(_out(root, "rev-list", "--count", f"{head}..{upstream}"))
                 locals_ = _locals(root, upstream, head)
                 anchored = _anchored(root, locals_)

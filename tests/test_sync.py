@@ -286,9 +286,11 @@ def test_sync_refuses_what_it_cannot_do(qms, clones, tmp_path):
     alone = make_store(tmp_path / "alone", SYNC_CONFIG)
     r = qms("sync", root=alone)
     assert r.code == 2 and "no remote" in r.err, r.text
-    new(qms, a)
+    new(qms, a, "description=A 的客诉")
+    new(qms, clones[1])
+    assert qms("sync", root=clones[1]).code == 0
     (a / "qms.yaml").write_text((a / "qms.yaml").read_text(encoding="utf-8") + "\n", encoding="utf-8")
-    r = qms("sync", root=a)
+    r = qms("sync", root=a)  # a replay is needed: the working files must be as committed
     assert r.code == 1 and "uncommitted changes in qms.yaml" in r.err, r.text
     git(a, "checkout", "qms.yaml")
     git(a, "checkout", "-q", "--detach")
@@ -421,4 +423,18 @@ def test_an_edit_of_a_record_the_server_cancelled_is_not_pushed(qms, clones, ser
     assert r.code == 0, r.text
     text = next(b.rglob(f"{cid}.yaml")).read_text(encoding="utf-8")
     assert "state: cancelled" in text and "channel: email" not in text
+    check_server(qms, server, tmp_path)
+
+
+def test_the_same_complaint_registered_by_two_people_is_kept_twice(qms, clones, server, tmp_path):
+    """Byte-identical records made by two people are two acts: both stay (one renumbered),
+    for a person to cancel the duplicate with its reason."""
+    a, b = clones[:2]
+    new(qms, a)
+    assert qms("sync", root=a).code == 0
+    new(qms, b, who=QE2)
+    r = qms("sync", root=b)
+    assert r.code == 0 and "renumbered CMP-2026-0001 → CMP-2026-0002" in r.out, r.text
+    assert QE2[1] in git(b, "log", "-1", "--format=%ae")
+    assert ids(b) == ["CMP-2026-0001", "CMP-2026-0002"]
     check_server(qms, server, tmp_path)
