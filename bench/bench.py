@@ -23,6 +23,11 @@ of a qms command to a baseline timed minutes apart in the same run, with its tar
                                          speed-up                                       >= 3
     doorstop publish all, N items    vs  qms publish after one `qms complaint set`, into
                                          the site of the last publish: speed-up          >= 20
+    qms sync, nothing to do          vs  git fetch from the same remote                 ~ 1
+    qms sync, 50 unpushed `complaint new` commits and 50 incoming `complaint set` commits
+                                     vs  git pull --rebase && git push of the same       <= 2
+    qms sync, the same but the 50 incoming commits are `complaint new` (every local ID
+    taken: 50 renumberings)          vs  the same git baseline (git alone cannot do it)  <= 2
 
 Below the table: how many bytes git writes for one `qms complaint new` commit on the flat
 10,000-record store and on the same store sharded by year (records/<type>/2026/ID.yaml) and
@@ -34,8 +39,14 @@ Run it with the dev virtualenv's python (qms is run as `<that python> -m qms_cli
     python bench/bench.py --sizes 1000 --runs 3
     python bench/bench.py --big --runs 1       # adds the 100,000-record memory row (slow to build)
     python bench/bench.py --doorstop 0         # no doorstop row (nor its virtualenv)
-    python bench/bench.py --publish 10000 --only-publish   # the publish rows alone (minutes each)
+    python bench/bench.py --only publish --publish 10000   # the publish rows alone (minutes each)
     python bench/bench.py --layout flat        # one folder per type (default: hundred, as qms init)
+    python bench/bench.py --only sync          # the qms sync rows only
+
+The sync rows run on the 1,000-record store: a bare server cloned from it, another clone's 50
+commits pushed there, and a clone with 50 unpushed commits of its own (all made by qms, once,
+under bench/out/sync-*); each timed run starts from a fresh copy of those folders (untimed), so
+qms sync and its git baseline start from the same state, the remote a local path.
 
 Every timed command gets one untimed warm-up run first and runs without
 PYTHONDONTWRITEBYTECODE (users have .pyc files). Slow measures take at most 3 runs.
@@ -322,6 +333,95 @@ def make_log_store() -> Path:
     return root
 
 
+# --- sync ---------------------------------------------------------------------------------
+
+SYNC_COMMITS = 50
+
+
+def make_sync_setup(layout: str) -> Path:
+    """bench/out/sync-<layout>/: clone/ (the 1,000-record store plus SYNC_COMMITS unpushed
+    `qms complaint new` commits, its origin ../server.git), server-set.git (the store plus
+    another clone's SYNC_COMMITS `qms complaint set` commits on existing complaints) and
+    server-new.git (the same number of `qms complaint new` commits: every ID the clone gave
+    is taken there). Made once while the stamp matches; copied per timed run."""
+    root = OUT / f"sync-{layout}"
+    base = make_store(1000, layout)
+    stamp = stamp_of("sync", layout, SYNC_COMMITS, inspect.getsource(make_sync_setup),
+                     (base / ".git" / "bench-stamp").read_text())
+    if (root / "stamp").is_file() and (root / "stamp").read_text() == stamp:
+        return root
+    print(f"generating {root.relative_to(REPO)} ...", file=sys.stderr, flush=True)
+    t = time.perf_counter()
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    head = git(base, "rev-parse", "HEAD")
+    for kind in ("set", "new"):
+        server = root / f"server-{kind}.git"
+        run(["git", "clone", "-q", "--bare", "--no-local", base, server], ok=(0,))
+        other = root / "other"
+        run(["git", "clone", "-q", server, other], ok=(0,))
+        complaints = sorted(p.stem for p in (other / "records" / "complaint").rglob("*.yaml"))
+        for i in range(SYNC_COMMITS):
+            if kind == "set":
+                run(QMS + ["-C", other, "complaint", "set", complaints[i], f"batch=HZ260301-S{i:02d}"], ok=(0,))
+            else:  # a complaint of its own: one with the very same content would be the same record, kept once
+                run(QMS + ["-C", other] + [a.replace("description=接头渗油", f"description=另一工厂的客诉 {i}")
+                                           for a in NEW], ok=(0,))
+        git(other, "push", "-q", "origin", "main")
+        shutil.rmtree(other)
+        git(server, "gc", "-q")
+    clone = root / "clone"
+    run(["git", "clone", "-q", "--no-local", base, clone], ok=(0,))  # it last synced before the others pushed
+    assert git(clone, "rev-parse", "HEAD") == head
+    git(clone, "remote", "set-url", "origin", "../server.git")  # whichever server a run copies beside it
+    for _i in range(SYNC_COMMITS):
+        run(QMS + ["-C", clone] + NEW, ok=(0,))
+    (root / "stamp").write_text(stamp)
+    print(f"  done in {time.perf_counter() - t:.0f}s", file=sys.stderr, flush=True)
+    return root
+
+
+def sync_run(setup: Path, kind: str, in_step: bool = False):
+    """A setup for `median`: a fresh copy of the clone and of server-<kind>.git under
+    bench/out/sync-run/; returns the clone's path."""
+    def prepare() -> Path:
+        work = OUT / "sync-run"
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir()
+        shutil.copytree(setup / f"server-{kind}.git", work / "server.git", symlinks=True)
+        shutil.copytree(setup / "clone", work / "clone", symlinks=True)
+        if in_step:  # nothing to do: the clone holds just what the server holds
+            git(work / "clone", "fetch", "-q", "origin")
+            git(work / "clone", "reset", "-q", "--hard", "origin/main")
+        return work / "clone"
+    return prepare
+
+
+def sync_rows(runs: int, layout: str, row) -> None:
+    """qms sync against git's own commands, from the same prepared state each run."""
+    setup = make_sync_setup(layout)
+    in_step = sync_run(setup, "set", in_step=True)()
+    fetch = median(["git", "fetch", "-q", "origin"], runs * 2, cwd=in_step, ok=(0,))
+    nothing = median(QMS + ["-C", in_step, "sync"], runs * 2, ok=(0,))
+    row("qms sync, nothing to do", nothing, "git fetch", fetch, "<= 1.5")
+    row("qms sync, nothing to do", nothing, "git fetch + qms --version",
+        fetch + median(QMS + ["--version"], runs * 2, ok=(0,)), "<= 1.5")
+    # git's own: the same local commits rebased on the incoming `set` commits (no ID taken:
+    # with the `new` commits git's rebase stops on 50 add/add conflicts)
+    plain = median(lambda c: ["sh", "-c", f"cd '{c}' && git pull -q --rebase && git push -q"], runs,
+                   setup=sync_run(setup, "set"), ok=(0,))
+    for kind, label in (("set", "set"), ("new", "new: renumbered")):
+        prepare = sync_run(setup, kind)
+        clone = prepare()  # the outcome checked once: every commit of both sides on the server
+        p = run(QMS + ["-C", clone, "--json", "sync"], ok=(0,), stdout=subprocess.PIPE)
+        if f'"pushed": {SYNC_COMMITS}' not in p.stdout.decode():
+            raise SystemExit(f"qms sync did not push {SYNC_COMMITS} commits: {p.stdout.decode()[:500]}")
+        ours = median(lambda c: QMS + ["-C", c, "sync"], runs, setup=prepare, ok=(0,))
+        row(f"qms sync, {SYNC_COMMITS} out, {SYNC_COMMITS} in ({label})", ours,
+            "git pull --rebase && git push", plain, "<= 2")
+    shutil.rmtree(OUT / "sync-run", ignore_errors=True)
+
+
 # --- doorstop -----------------------------------------------------------------------------
 
 def doorstop_bin() -> Path:
@@ -493,6 +593,13 @@ def new_complaint(root: Path):
     return setup
 
 
+def print_rows(rows) -> None:
+    print()
+    print(f"{'measure':<44} {'median':>9}  {'baseline':<32} {'median':>9}  {'ratio':>7}  {'target':<7} result")
+    for label, t, blabel, b, ratio, target, ok in rows:
+        print(f"{label:<44} {t:8.3f}s  {blabel:<32} {b:8.3f}s  {ratio:7.2f}  {target:<7} {'ok' if ok else 'MISSED'}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", default="1000,10000", help="record counts of the stores, comma-separated")
@@ -501,9 +608,10 @@ def main() -> None:
     ap.add_argument("--doorstop", type=int, default=1000, metavar="N", help="doorstop items (0: no doorstop row)")
     ap.add_argument("--publish", type=int, default=0, metavar="N",
                     help="qms publish of N records vs doorstop publish all of N items (0: no publish rows)")
-    ap.add_argument("--only-publish", action="store_true", help="the publish rows only")
     ap.add_argument("--layout", choices=("flat", "year", "hundred"), default="hundred",
                     help="records/<type>/ID.yaml, .../<year>/ID.yaml or .../<ID less its last two digits>xx/ID.yaml")
+    ap.add_argument("--only", choices=("sync", "publish"), help="run only these rows (publish: of --publish N, "
+                    "default 10,000)")
     args = ap.parse_args()
     runs = max(1, args.runs)
     slow = min(runs, 3)
@@ -517,10 +625,15 @@ def main() -> None:
         rows.append((label, t, blabel, b, ratio, target, ok))
         print(f"  {label}: {t:.3f}s vs {b:.3f}s", file=sys.stderr, flush=True)
 
-    if args.only_publish:
-        publish_rows(args.publish or 10_000, args.layout, runs, slow, row)
-        print_rows(rows, None)
+    if args.only == "sync":
+        sync_rows(runs, args.layout, row)
+        print_rows(rows)
         return
+    if args.only == "publish":
+        publish_rows(args.publish or 10_000, args.layout, runs, slow, row)
+        print_rows(rows)
+        return
+
     typer_t = median([PY, "-c", "import typer"], runs * 2)
     for label, cmd in (("qms --version", QMS + ["--version"]), ("qms --help", QMS + ["--help"])):
         row(label, median(cmd, runs * 2, ok=(0,)), "python -c 'import typer'", typer_t, "<= 1.3")
@@ -593,10 +706,18 @@ def main() -> None:
         # the ratio is qms's speed-up (doorstop / qms), the target a minimum
         row(f"doorstop, {n:,} items (speed-up)", door_t, f"qms validate --no-cache, {n:,}", qms_t, ">= 20")
 
+    sync_rows(runs, args.layout, row)
     if args.publish:
         publish_rows(args.publish, args.layout, runs, slow, row)
 
-    print_rows(rows, memory)
+    print_rows(rows)
+    if memory:
+        secs, rss, tree_rss = memory
+        print(f"{'peak memory, validate 100,000':<36} {rss:7.0f}MB  {'max RSS, largest process':<32} "
+              f"{'':9}  {'':7}  <= 500  {'ok' if rss <= 500 else 'MISSED'}")
+        print(f"  (that validate took {secs:.1f}s; its whole process tree, workers included, peaked at "
+              f"{tree_rss:.0f} MB of summed PSS)")
+
     grown = [(root.name, growth(root), git_growth(root)) for root in (make_store(10_000, "flat"), make_store(10_000, "year"), make_store(10_000, "hundred"))]
 
     print("\naverage record size, as generated:")
@@ -630,19 +751,6 @@ def publish_rows(n: int, layout: str, runs: int, slow: int, row) -> None:
     row(f"doorstop publish, {n:,} (speed-up)", door_t, f"qms publish, {n:,}, new folder", full_t, ">= 3")
     row(f"doorstop publish, {n:,} (speed-up)", door_t, f"qms publish, {n:,}, one changed", inc_t, ">= 20")
     git(root, "reset", "-q", "--hard", "HEAD~" + str(flip[0]))  # the store as generated again
-
-
-def print_rows(rows, memory) -> None:
-    print()
-    print(f"{'measure':<36} {'median':>9}  {'baseline':<32} {'median':>9}  {'ratio':>7}  {'target':<7} result")
-    for label, t, blabel, b, ratio, target, ok in rows:
-        print(f"{label:<36} {t:8.3f}s  {blabel:<32} {b:8.3f}s  {ratio:7.2f}  {target:<7} {'ok' if ok else 'MISSED'}")
-    if memory:
-        secs, rss, tree_rss = memory
-        print(f"{'peak memory, validate 100,000':<36} {rss:7.0f}MB  {'max RSS, largest process':<32} "
-              f"{'':9}  {'':7}  <= 500  {'ok' if rss <= 500 else 'MISSED'}")
-        print(f"  (that validate took {secs:.1f}s; its whole process tree, workers included, peaked at "
-              f"{tree_rss:.0f} MB of summed PSS)")
 
 
 if __name__ == "__main__":

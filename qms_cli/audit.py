@@ -897,6 +897,18 @@ def _where(c: Commit) -> str:
     return f"commit {c.sha[:10]} ({c.date[:10]}, {c.email})"
 
 
+def _synced_time(c: Commit, trailers: dict) -> str | None:
+    """The commit time a commit replayed by qms sync had before (its `QMS-Synced:`
+    trailer); None for any other commit, and for a trailer dated after the replay itself
+    (a replay comes after what it replays)."""
+    for value in trailers.get(Trailer.SYNCED) or ():
+        stamp = (value.split() or [""])[0]
+        before, after = _when(stamp), _when(c.committer_date)
+        if before is not None and after is not None and before <= after:
+            return stamp
+    return None
+
+
 def _day(c: Commit):
     """The day a commit was authored."""
     return datetime.fromisoformat(c.date).date()
@@ -1140,7 +1152,8 @@ def _check_record(c, where, path, rt, before, after, cfg, day, trailers, fetch=N
             out.append(Finding(where, path, _("signature '{meaning}' names {email}, but the commit is by {author}")
                                .format(meaning=meaning, email=email, author=c.email)))
         at = values.to_datetime(sig.get("at"), cfg.tz)
-        for stamp in dict.fromkeys([c.date, c.committer_date or c.date]):  # a rebase or amend re-dates the commit
+        # a rebase or amend re-dates the commit; qms sync's replay keeps the time it had
+        for stamp in dict.fromkeys([c.date, _synced_time(c, trailers) or c.committer_date or c.date]):
             when = _when(stamp)
             if at is not None and when is not None and abs((at - when).total_seconds()) > 60:
                 out.append(Finding(where, path, _("signature time {time} is not the commit time {commit_time}")
@@ -1180,8 +1193,8 @@ def _check_record(c, where, path, rt, before, after, cfg, day, trailers, fetch=N
     return out, len(new_sigs) > len(old_sigs)
 
 
-RULE_KEYS = ("roles", "approvals", "time_limits", "numbering", "types", "audit", "require_signed_commits",
-             "calendar")
+RULE_KEYS = ("roles", "approvals", "time_limits", "numbering", "site_in_numbers", "types", "audit",
+             "require_signed_commits", "calendar")
 
 
 def _check_rules_change(c, where, old_cfg, new_cfg, day, paths: list[str], trailers) -> list[Finding]:

@@ -39,7 +39,8 @@ ATTACHMENT_MB = 20  # the largest attachment unless qms.yaml says otherwise (att
 # What qms.yaml may say, and inside the blocks whose keys are settings (not names of roles,
 # types or categories). A key not here is refused with the closest one: a typo
 # (`require_signed_commit: true`) would otherwise be silently without effect.
-SETTINGS = ("company", "site", "lang", "timezone", "shard", "time_limits", "calendar", "numbering", "roles",
+SETTINGS = ("company", "site", "site_in_numbers", "lang", "timezone", "shard", "time_limits", "calendar", "numbering",
+            "roles",
             "types", "approvals", "attachments", "require_signed_commits", "audit", "targets", "remind", "pdf", "publish")
 BLOCK_SETTINGS = {
     "audit": ("rules_signed_by", "roles_signed_by", "back_entry_days"),
@@ -245,6 +246,7 @@ class Settings:
     pdf: PdfSettings
     remind: RemindSettings = RemindSettings()
     publish: PublishSettings = PublishSettings()
+    site_in_numbers: bool = False
 
 
 @dataclass(frozen=True)
@@ -551,6 +553,12 @@ def _attachments(value: Any, as_written: bool) -> Attachments:
     return Attachments(max_mb=raw)
 
 
+def _site_in_numbers(value: Any, as_written: bool) -> bool:
+    if value is not None and not isinstance(value, bool) and not as_written:
+        raise _bad(_("{file}: site_in_numbers: expected true or false, not {value}"), value=quote(value))
+    return bool(value)
+
+
 def _require_signed_commits(value: Any, as_written: bool) -> bool:
     if as_written:  # as qms has always read it
         return bool(value)
@@ -735,6 +743,7 @@ def _publish(value: Any, as_written: bool) -> PublishSettings:
 _READERS: dict[str, Callable[[Any, bool], Any]] = {
     "company": lambda value, as_written: _line(value or None, "company"),
     "site": lambda value, as_written: _line(value or None, "site"),
+    "site_in_numbers": _site_in_numbers,
     "lang": _lang,
     "timezone": _timezone,
     "shard": _shard,
@@ -869,6 +878,12 @@ class Config:
     def attachment_limit(self) -> int:
         """The largest file that may be attached, in bytes (`attachments.max_mb`)."""
         return int(self._get("attachments").max_mb * (1 << 20))
+
+    @property
+    def site_in_numbers(self) -> bool:
+        """Whether every record number carries the site code (CMP-SH-2026-0042): plants that
+        share one store through a git server then never give the same number."""
+        return self._get("site_in_numbers")
 
     @property
     def require_signed_commits(self) -> bool:

@@ -91,6 +91,7 @@ th, td { border: 1px solid #999; padding: .2rem .5rem; text-align: left; vertica
 th { background: #eee; }
 .overdue { color: #a00; font-weight: bold; }
 img.chart { max-width: 100%; }
+#qms-search-box { font: inherit; width: 100%; max-width: 32rem; padding: .25rem .5rem; }
 #qms-search-results li { margin: .25rem 0; }
 code { font-family: inherit; }
 """

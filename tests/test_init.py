@@ -393,3 +393,47 @@ def test_in_a_child_process_init_numbers_documents_and_refuses_a_bad_prefix(qms_
     r = qms_subprocess("document", "new", "--file", str(tmp_path / "doc.yaml"), root=target, cwd=tmp_path)
     assert r.code == 0, r.text
     assert r.out.startswith("NBS-CX-") and "LX" not in r.out
+
+
+def test_pages_adds_a_publish_job_to_both_ci_files_and_its_command_works_in_the_store(qms, tmp_path):
+    """`init --pages`: GitLab's `pages` job and GitHub's Pages deployment publish the store
+    with `qms publish public`, from the default branch only, after the checks; public/ is
+    ignored by git, so that command, run in the new store as CI runs it, is not refused."""
+    plain, paged = tmp_path / "plain", tmp_path / "paged"
+    assert init(qms, plain).code == 0
+    r = init(qms, paged, "--pages")
+    assert r.code == 0, r.text
+    github, gitlab = ci_files(paged)
+    old_github, old_gitlab = ci_files(plain)
+    assert install_values(plain)  # the plain files hold the checks only
+    assert (github["env"], github["jobs"]["validate"]) == (old_github["env"], old_github["jobs"]["validate"])
+    assert (gitlab["variables"], gitlab["qms"]) == (old_gitlab["variables"], old_gitlab["qms"])
+    assert set(gitlab) == {"variables", "qms", "pages"}
+    job = gitlab["pages"]
+    assert job["script"] == ['pip install "$QMS_INSTALL"', "qms publish public"]
+    assert job["artifacts"] == {"paths": ["public"]} and job["stage"] == "deploy" and job["needs"] == ["qms"]
+    assert job["rules"] == [{"if": "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH"}]
+    assert job["variables"] == {"GIT_DEPTH": "0"}  # the whole history: signatures link to their commits
+
+    assert set(github["jobs"]) == {"validate", "pages"}
+    job = github["jobs"]["pages"]
+    assert job["needs"] == "validate"
+    assert job["if"] == "github.event_name == 'push' && github.ref_name == github.event.repository.default_branch"
+    assert job["permissions"] == {"contents": "read", "pages": "write", "id-token": "write"}
+    assert job["environment"]["name"] == "github-pages"
+    steps = job["steps"]
+    assert steps[0] == {"uses": "actions/checkout@v4", "with": {"fetch-depth": 0}}
+    runs = [s["run"] for s in steps if "run" in s]
+    assert runs == ['pip install "$QMS_INSTALL"', "qms publish public"]
+    uses = [s["uses"] for s in steps if "uses" in s]
+    assert uses[-2:] == ["actions/upload-pages-artifact@v3", "actions/deploy-pages@v4"]
+    assert {"uses": "actions/upload-pages-artifact@v3", "with": {"path": "public"}} in steps
+    assert steps[-1]["id"] == "deployment"
+
+    assert (paged / ".gitignore").read_text("utf-8").splitlines() == [".qms/", "/public/"]
+    assert (plain / ".gitignore").read_text("utf-8") == ".qms/\n"
+    r = qms("publish", "public", root=paged, cwd=paged)
+    assert r.code == 0, r.text
+    assert (paged / "public" / "index.html").is_file() and not git(paged, "status", "--porcelain")
+    r = qms("publish", "public", root=plain, cwd=plain)
+    assert r.code == 2 and "inside the store" in r.err

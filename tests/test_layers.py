@@ -23,7 +23,7 @@ LAYERS = [
     ("the write path", ["qms_cli.engine"]),
     ("what reads a whole store", ["qms_cli.validation", "qms_cli.views", "qms_cli.reports", "qms_cli.render", "qms_cli.pdf",
                                   "qms_cli.audit", "qms_cli.demo", "qms_cli.ledgers", "qms_cli.remind",
-                                  "qms_cli.publish"]),
+                                  "qms_cli.publish", "qms_cli.sync"]),
     ("the command line", ["qms_cli.cli", "qms_cli.__main__"]),
 ]
 

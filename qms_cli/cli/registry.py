@@ -59,6 +59,9 @@ COMMANDS: dict[str, Entry] = {
     "remind": Entry(".remindcmd", "remind", N_(
         "What is due soon or overdue, by person and role: to the terminal, an e-mail, or a WeCom, DingTalk "
         "or Feishu group robot; sent once a day (--dry-run shows it, --force sends again).")),
+    "sync": Entry(".synccmd", "sync", N_(
+        "Bring this clone and its git server together: fetch, replay this clone's commits on top, renumber "
+        "new records whose numbers were taken meanwhile, merge records changed on both sides, push.")),
     "role": Entry(".rolecmds", "role_app", N_("Who holds which role: list, grant, revoke (signed by the admin role).")),
     "rules": Entry(".rolecmds", "rules_app", N_(
         "The store's rules (qms.yaml settings, types/, reports/, templates/): committed by the admin role.")),

@@ -16,7 +16,7 @@ from .base import emit_json, err, handled, lang_of, open_store, options
 
 @handled
 def init(
-    path: Path = typer.Argument(..., help=_("Folder for the new store (created if missing).")),
+    path: Path = typer.Argument(..., help=_("Folder for the new store (created if missing), or for the clone.")),
     company: str = typer.Option("", "--company", help=_("Company name on forms.")),
     site: str = typer.Option("", "--site", help=_("Site code, usable in record numbers (e.g. HZ).")),
     lang: str = typer.Option("zh", "--lang", help=_("zh or en: default language of forms.")),
@@ -31,10 +31,30 @@ def init(
                "--site code; else the initials of the --company name's ASCII words (ACME Auto Parts: AAP; "
                "one word: its first 4 letters); else QMS."),
     ),
+    clone: Optional[str] = typer.Option(
+        None, "--clone", metavar="URL",
+        help=_("Instead of a new store: clone the store on a git server into PATH, to work on it with the "
+               "other sites through qms sync (--site names this clone's own site code)."),
+    ),
+    pages: bool = typer.Option(
+        False, "--pages",
+        help=_("Also write a CI job that publishes the store as a web site (qms publish) to GitLab Pages "
+               "and GitHub Pages, from the default branch."),
+    ),
 ) -> None:
-    from ..store.create import init_store
+    from ..store.create import clone_store, init_store
 
-    new = init_store(path, company, site, lang, department=department, prefix=prefix)
+    if clone is not None:
+        root = clone_store(clone, path, site)
+        typer.echo(_("cloned the store from {url} into {path}").format(url=clone, path=root))
+        if site:
+            typer.echo(_("this clone's site code is {site} (git config qms.site): with site_in_numbers: true in "
+                         "qms.yaml, the records registered here are numbered with it").format(site=site))
+        typer.echo(_("next: cd {path}; work with qms as usual, and run qms sync to exchange changes with the "
+                     "server").format(path=root))
+        return
+
+    new = init_store(path, company, site, lang, department=department, prefix=prefix, pages=pages)
     root = new.root
     typer.echo(_("new store at {path}").format(path=root))
     typer.echo(_("documents are numbered {first} ... (prefix {prefix} from {source}); "

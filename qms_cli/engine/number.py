@@ -14,6 +14,7 @@ from ..i18n import _
 from ..model import values
 from ..model.declaration import RecordType
 from ..store import ID_PATTERN
+from ..store import git as gitops
 from ..text import quote
 from .action import Action
 
@@ -55,12 +56,12 @@ def _scheme(act: Action, rt: RecordType, data: Any) -> tuple[str, dict, re.Patte
     """(scheme, its year and site, the pattern of its IDs with the sequence as `seq`; None
     for a scheme without a sequence)."""
     store, on, tz = act.store, act.paper, act.tz
-    scheme = rt.scheme(data)
+    scheme = with_site(rt.scheme(data), store.config.site_in_numbers)
     when = values.to_datetime(values.get(data, rt.numbering_date), tz) if rt.numbering_date else None
     if when is None and on is not None:
         when = on if isinstance(on, datetime) else datetime.combine(on, datetime.min.time(), tz)
     year = (when or store.now()).astimezone(tz).year
-    site = store.config.site
+    site = numbering_site(store) if "{site}" in scheme else store.config.site
     if "{site}" in scheme and not site:
         raise BadInput(_("{config}: site: the numbering '{scheme}' needs a site code").format(
             config=CONFIG_FILE, scheme=scheme))
@@ -72,6 +73,28 @@ def _scheme(act: Action, rt: RecordType, data: Any) -> tuple[str, dict, re.Patte
     for k, v in fmt_fields.items():
         pattern = pattern.replace(re.escape("{" + k + "}"), re.escape(str(v)))
     return scheme, fmt_fields, re.compile(f"^{pattern}$")
+
+
+def numbering_site(store) -> str:
+    """The site code this clone numbers with: the clone's own `git config qms.site` (each
+    plant's clone of a shared store sets its own), else qms.yaml's `site`."""
+    own = gitops.config_value(store.root, "qms.site")
+    if own is None:
+        return store.config.site
+    if not re.fullmatch(r"[A-Za-z0-9]{1,10}", own):
+        raise BadInput(_("git config qms.site: '{value}': expected a short code of letters and digits, such as "
+                         "SH").format(value=own[:40]))
+    return own
+
+
+def with_site(scheme: str, site_in_numbers: bool) -> str:
+    """The scheme with the site code before its first placeholder where qms.yaml says
+    `site_in_numbers: true` and the scheme does not place it itself: CMP-{year}-{seq:04}
+    gives CMP-SH-2026-0042."""
+    if not site_in_numbers or "{site}" in scheme or "{" not in scheme:
+        return scheme
+    at = scheme.index("{")
+    return scheme[:at] + "{site}-" + scheme[at:]
 
 
 def own_id(act: Action, rt: RecordType, own: str, taken: Collection[str] = ()) -> str:

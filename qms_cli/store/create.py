@@ -154,10 +154,11 @@ def _install_lines(install: Install, indent: str) -> str:
             f"{indent}QMS_INSTALL: {value}  # set this to where CI can install qms from\n")
 
 
-def github_workflow(install: Install) -> str:
+def github_workflow(install: Install, pages: bool = False) -> str:
     """The GitHub Actions workflow that runs `qms validate` and `qms audit` on every push and
-    pull request, installing qms as `install` says."""
-    return (
+    pull request, installing qms as `install` says; with `pages`, also a job that publishes
+    the store (`qms publish public`) to GitHub Pages from the default branch, once it passed."""
+    text = (
         "# Written by `qms init`: every push and pull request is checked by qms, so an incomplete\n"
         "# or illegal record never merges.\n"
         "name: qms\n"
@@ -168,22 +169,59 @@ def github_workflow(install: Install) -> str:
         "  validate:\n"
         "    runs-on: ubuntu-latest\n"
         "    steps:\n"
-        "      - uses: actions/checkout@v4\n"
-        "        with:\n"
-        "          fetch-depth: 0\n"
-        "      - uses: actions/setup-python@v5\n"
-        "        with:\n"
-        "          python-version: \"3.11\"\n"
-        "      - run: pip install \"$QMS_INSTALL\"\n"
-        "      - run: qms validate\n"
+        + _GITHUB_SETUP
+        + "      - run: qms validate\n"
         "      - run: qms audit --anchors-from origin\n"
     )
+    if pages:
+        text += (
+            "  # The store as a static site (qms publish) on GitHub Pages, from the default branch once\n"
+            "  # validate passed. Turn Pages on first: Settings > Pages > Source: GitHub Actions.\n"
+            "  pages:\n"
+            "    needs: validate\n"
+            "    if: github.event_name == 'push' && github.ref_name == github.event.repository.default_branch\n"
+            "    runs-on: ubuntu-latest\n"
+            "    permissions:\n"
+            "      contents: read\n"
+            "      pages: write\n"
+            "      id-token: write\n"
+            "    concurrency:\n"
+            "      group: pages\n"
+            "      cancel-in-progress: false\n"
+            "    environment:\n"
+            "      name: github-pages\n"
+            "      url: ${{ steps.deployment.outputs.page_url }}\n"
+            "    steps:\n"
+            + _GITHUB_SETUP
+            + "      - run: qms publish public\n"
+            "      - uses: actions/upload-pages-artifact@v3\n"
+            "        with:\n"
+            "          path: public\n"
+            "      - id: deployment\n"
+            "        uses: actions/deploy-pages@v4\n"
+        )
+    return text
 
 
-def gitlab_ci(install: Install) -> str:
+# Check out the whole history (audit reads it; publish links signatures to their commits),
+# then install qms.
+_GITHUB_SETUP = (
+    "      - uses: actions/checkout@v4\n"
+    "        with:\n"
+    "          fetch-depth: 0\n"
+    "      - uses: actions/setup-python@v5\n"
+    "        with:\n"
+    "          python-version: \"3.11\"\n"
+    "      - run: pip install \"$QMS_INSTALL\"\n"
+)
+
+
+def gitlab_ci(install: Install, pages: bool = False) -> str:
     """The GitLab CI configuration that runs `qms validate` and `qms audit` on every push and
-    merge request, installing qms as `install` says."""
-    return (
+    merge request, installing qms as `install` says; with `pages`, also the `pages` job that
+    publishes the store (`qms publish public`) to GitLab Pages from the default branch, once
+    the checks passed."""
+    text = (
         "# Written by `qms init`: every push and merge request is checked by qms.\n"
         "variables:\n"
         + _install_lines(install, "  ")
@@ -196,6 +234,26 @@ def gitlab_ci(install: Install) -> str:
         "    - qms validate\n"
         "    - qms audit --anchors-from origin\n"
     )
+    if pages:
+        text += (
+            "# The store as a static site (qms publish) on GitLab Pages, from the default branch once\n"
+            "# the checks passed.\n"
+            "pages:\n"
+            "  stage: deploy\n"
+            "  needs: [qms]\n"
+            "  image: python:3.11\n"
+            "  variables:\n"
+            "    GIT_DEPTH: \"0\"\n"
+            "  script:\n"
+            "    - pip install \"$QMS_INSTALL\"\n"
+            "    - qms publish public\n"
+            "  artifacts:\n"
+            "    paths:\n"
+            "      - public\n"
+            "  rules:\n"
+            "    - if: $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH\n"
+        )
+    return text
 
 
 PRE_COMMIT = """\
@@ -285,6 +343,11 @@ def config_text(company: str, site: str, lang: str, name: str, email: str, *, de
         "# qms store configuration (see the qms README).",
         f"company: {_yaml_text(company)}",
         f"site: {_yaml_text(site)}" if site else "site: \"\"",
+        "# Plants that share this store through a git server (qms sync): with `site_in_numbers: true`",
+        "# every record number carries the site code of the clone that registers it (CMP-SH-2026-0001),",
+        "# each plant's clone naming its own with `git config qms.site SH` (else the site above), so",
+        "# no two plants ever give the same number. Set it before the first record is registered.",
+        "site_in_numbers: false",
         f"lang: {lang}",
         "timezone: Asia/Shanghai",
         "",
@@ -375,10 +438,11 @@ class NewStore:
 
 def init_store(path: Path, company: str = "", site: str = "", lang: str = "zh", *,
                department: str | None = None, prefix: str | None = None,
-               install: Install | None = None) -> NewStore:
+               install: Install | None = None, pages: bool = False) -> NewStore:
     """A new store at `path`: git repository, qms.yaml, records/, CI and pre-commit
-    configuration, committed as one commit. Refuses to touch an existing store; checks
-    every input before anything is written."""
+    configuration (with `pages`, CI also publishes the site to GitLab / GitHub Pages, into
+    public/, which .gitignore names), committed as one commit. Refuses to touch an existing
+    store; checks every input before anything is written."""
     if lang not in ("zh", "en"):
         raise BadInput(_("--lang: expected zh or en, not '{lang}'").format(lang=lang))
     if site and not re.fullmatch(r"[A-Za-z0-9]{1,10}", site):
@@ -423,9 +487,9 @@ def init_store(path: Path, company: str = "", site: str = "", lang: str = "zh", 
         CONFIG_FILE: text,
         "records/.gitkeep": "",
         "files/.gitkeep": "",
-        ".gitignore": ".qms/\n",
-        ".github/workflows/qms.yml": github_workflow(install),
-        ".gitlab-ci.yml": gitlab_ci(install),
+        ".gitignore": ".qms/\n/public/\n" if pages else ".qms/\n",
+        ".github/workflows/qms.yml": github_workflow(install, pages),
+        ".gitlab-ci.yml": gitlab_ci(install, pages),
         ".pre-commit-config.yaml": PRE_COMMIT,
     }
     written = []
@@ -448,3 +512,42 @@ def init_store(path: Path, company: str = "", site: str = "", lang: str = "zh", 
     scheme = numbering.get("procedure") or next(iter(numbering.values()))
     first = scheme.format(year=who.when.astimezone(builtin.tz).year, seq=1)
     return NewStore(path, prefix, prefix_from, first, department, install, tuple(written))
+
+
+def clone_store(url: str, path: Path, site: str = "") -> Path:
+    """A clone of the store on a git server (`url`) at `path`, for `qms sync`: refused
+    unless the repository holds a qms.yaml (the clone is then taken away again). `site`:
+    this clone's own site code (git config qms.site), the one its record numbers carry where
+    qms.yaml says `site_in_numbers: true`."""
+    import shutil
+    import subprocess
+
+    if not url or url.startswith("-") or "\n" in url:
+        raise BadInput(_("--clone {url}: expected the address of the store on the git server, such as "
+                         "https://git.example.com/qa/store.git or git@git.example.com:qa/store.git").format(
+            url=visible(url, one_line=True)))
+    if site and not re.fullmatch(r"[A-Za-z0-9]{1,10}", site):
+        raise BadInput(_("--site: '{value}': expected a short code of letters and digits, such as HZ").format(
+            value=visible(site, one_line=True)))
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise Refused(_("{path}: exists and is not an empty folder; name a new folder for the clone").format(
+            path=path))
+    made = not path.exists()
+    # a store's address never runs a command: git's ext:: transport stays off
+    p = subprocess.run(["git", "-c", "protocol.ext.allow=never", "clone", "-q", "--", url, str(path)],
+                       capture_output=True, stdin=subprocess.DEVNULL)
+    if p.returncode != 0:
+        said = p.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise BadInput(_("--clone {url}: git could not clone it ({error})").format(
+            url=url, error=said[-1] if said else p.returncode))
+    if not (path / CONFIG_FILE).is_file() or (path / CONFIG_FILE).is_symlink():
+        if made:
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            for child in path.iterdir():
+                shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink()
+        raise BadInput(_("--clone {url}: the repository has no {config} at its top: not a qms store").format(
+            url=url, config=CONFIG_FILE))
+    if site:
+        subprocess.run(["git", "config", "qms.site", site], cwd=path, check=True, capture_output=True)
+    return path

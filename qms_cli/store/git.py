@@ -89,6 +89,16 @@ def _ident_time(ident: str) -> datetime:
         return datetime.now(timezone.utc).replace(microsecond=0)
 
 
+def config_value(root: Path, key: str) -> str | None:
+    """A git configuration value as git resolves it for the store (its own .git/config
+    first), None when unset."""
+    import subprocess
+
+    p = subprocess.run(["git", "config", "--get", key], cwd=root, capture_output=True, stdin=subprocess.DEVNULL)
+    value = p.stdout.decode("utf-8", "replace").strip()
+    return value if p.returncode == 0 and value else None
+
+
 def blob_id(data: bytes) -> str:
     """The id git gives a file with this content (to tell whether HEAD already holds it)."""
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
@@ -348,6 +358,8 @@ class Trailer:
     SIGNATURE = "QMS-Signature"  # MEANING by EMAIL
     ON = "QMS-On"  # when the act happened on paper (补录)
     EFFECT = "QMS-Effect"  # type/ID: what a declared effect changed in another record
+    SYNCED = "QMS-Synced"  # ORIGINAL-COMMIT-TIME ORIGINAL-ID: replayed by qms sync onto the remote's commits
+    RENUMBERED = "QMS-Renumbered"  # OLD -> NEW: qms sync renumbered a record the remote had taken the ID of
 
 
 _TRAILER = re.compile(r"^(QMS-[^\n]*?): ([^\n]*)$", re.MULTILINE)

@@ -217,6 +217,13 @@ def _wait_for_git(root: Path, notes: list[str]) -> None:
     (root / STATE_DIR / "git.pid").unlink(missing_ok=True)
 
 
+def clear_own_git(root: Path, notes: list[str]) -> None:
+    """Where .qms/git.pid names a git that qms ran and that was killed with it (`qms sync`
+    keeps no journal of files, so recover() does not look): its index.lock goes, as
+    `_wait_for_git` says, with a note; any other index.lock is named (Busy)."""
+    _wait_for_git(root, notes)
+
+
 def _remove_temporaries(root: Path, files: dict) -> None:
     for rel in files:
         path = root / rel
