@@ -48,6 +48,7 @@ from .i18n import _
 from .model import values
 from .model.record import Record
 from .reports import build as build_report
+from .reports import declaration as report_declaration
 from .reports import report_names, to_markdown
 from .render import render
 from .reports.chart import svg
@@ -69,13 +70,14 @@ WORDS = {
     "zh": {"home": "首页", "search": "搜索", "types": "记录类型", "count": "数量", "overdue": "逾期",
            "nothing_overdue": "没有逾期的记录。", "reports": "台账与报表", "id": "编号", "state": "状态",
            "title": "标题", "other": "English", "related": "相关记录", "refers": "引用", "referred": "被引用",
-           "signatures": "签名", "meaning": "含义", "name": "签名人", "at": "时间", "commit": "提交",
+           "signatures": "签名与提交", "report_name": "报表名", "meaning": "含义", "name": "签名人", "at": "时间", "commit": "提交",
            "forms": "其他表单", "as_of": "截至", "query": "输入要搜索的文字", "late": "逾期项",
            "no_report": "本报表需要指定对象或期间，未发布。"},
     "en": {"home": "Home", "search": "Search", "types": "Record types", "count": "Records", "overdue": "Overdue",
            "nothing_overdue": "Nothing is overdue.", "reports": "Ledgers and reports", "id": "ID", "state": "State",
            "title": "Title", "other": "中文", "related": "Related records", "refers": "Refers to",
-           "referred": "Referred to by", "signatures": "Signatures", "meaning": "Meaning", "name": "Signed by",
+           "referred": "Referred to by", "signatures": "Signatures and their commits", "report_name": "Report",
+           "meaning": "Meaning", "name": "Signed by",
            "at": "When", "commit": "Commit", "forms": "Other forms", "as_of": "As of",
            "query": "Text to search for", "late": "Overdue", "no_report": ""},
 }
@@ -667,7 +669,8 @@ class _Site:
             report_rows = []
             for name in reports:
                 if self.report(name, lang, other):
-                    report_rows.append([f'<a href="reports/{name}.html">{e(name)}</a>'])
+                    report_rows.append([f'<a href="reports/{name}.html">{e(_report_label(store, name, lang))}</a>',
+                                        f"<code>{e(name)}</code>"])
             rel = f"search-index.{lang}.js"
             old_search = self.old_search.get(lang) if isinstance(self.old_search, dict) else None
             if texts_needed or not isinstance(old_search, dict) or not self.keep([rel]):
@@ -684,7 +687,7 @@ class _Site:
                     + f"<h2>{e(w['overdue'])}</h2>\n"
                     + (_table([w["id"], w["types"], w["state"], w["title"], w["late"]], overdue_rows) if overdue_rows
                        else f"<p>{e(w['nothing_overdue'])}</p>\n")
-                    + f"<h2>{e(w['reports'])}</h2>\n" + _table([w["reports"]], report_rows))
+                    + f"<h2>{e(w['reports'])}</h2>\n" + _table([w["reports"], w["report_name"]], report_rows))
             self.put(f"{lang}/index.html", page(lang, 1, config.company or w["home"], home,
                                                 f"../{other}/index.html" if other else None))
             if lang == langs[0]:  # DIR/index.html: the first language's home, its links one folder down
@@ -923,6 +926,16 @@ def _record_pages(store, rt, record: Record, lang: str, other: str | None, day: 
             lang, 2, title, formhtml.body(markdown) + "".join(extra),
             f"../../{other}/{record.type}/{name}" if other else None)
     return out
+
+
+def _report_label(store, name: str, lang: str) -> str:
+    """A ledger's name as its declaration gives it in `lang` (客诉台账), else its code."""
+    try:
+        label = report_declaration(store, name).get("label")
+    except (QmsError, AttributeError):
+        return name
+    text = label.get(lang) if isinstance(label, dict) else None
+    return text if isinstance(text, str) and text.strip() else name
 
 
 def _report_page(store, name: str, lang: str, other: str | None, day: datetime,
