@@ -69,11 +69,12 @@ def _git(root: Path, *args: str, input: bytes | None = None, env: dict | None = 
     qms's own and cleared by the next run (store/lock.py)."""
     if track:
         pid_file = lock.git_pid_file(root)
-        with subprocess.Popen(["git", "-c", "core.quotepath=off", *args], cwd=root, stdin=subprocess.DEVNULL,
+        with subprocess.Popen(["git", "-c", "core.quotepath=off", *args], cwd=root,
+                              stdin=subprocess.DEVNULL if input is None else subprocess.PIPE,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               env={**os.environ, **(env or {})}) as child:
             pid_file.write_text(f"{child.pid} {gitops.process_start(child.pid)}\n", encoding="utf-8")
-            out, err = child.communicate()
+            out, err = child.communicate(input)
         pid_file.unlink(missing_ok=True)
         p = subprocess.CompletedProcess(child.args, child.returncode, out, err)
     else:
@@ -670,9 +671,9 @@ class _Replayer:
                     out.append(f"M {mode} {blob} ".encode() + qpath + b"\n")
             out.append(b"\n")
         out.append(b"done\n")
-        _git(self.root, "fast-import", "--quiet", "--date-format=raw", "--force", input=b"".join(out))
+        _git(self.root, "fast-import", "--quiet", "--date-format=raw", "--force", input=b"".join(out), track=True)
         head = _out(self.root, "rev-parse", ref)
-        _git(self.root, "update-ref", "-d", ref)
+        _git(self.root, "update-ref", "-d", ref, track=True)
         return head
 
     def _write_signed(self, commits, now: int, last: int) -> str:
@@ -865,7 +866,7 @@ def _finish_switch(root: Path, state: dict, notes: list[str]) -> dict:
 def _push(root: Path, remote: str, branch: str, remote_branch: str, first: bool) -> bool:
     """Push; False when the remote moved on meanwhile (another clone won the race)."""
     p = _git(root, "push", "--porcelain", *(["-u"] if first else []), remote,
-             f"refs/heads/{branch}:refs/heads/{remote_branch}", check=False)
+             f"refs/heads/{branch}:refs/heads/{remote_branch}", check=False, track=True)
     out = p.stdout.decode("utf-8", "replace")
     if p.returncode == 0:
         return True
@@ -933,7 +934,7 @@ def sync(store, *, remote: str | None = None, resolve: str | None = None, take: 
         gd = root / ".git"
         if not gd.is_dir() or (gd / "refs" / "qms-sync").exists() or (gd / "packed-refs").exists():
             for ref in _out(root, "for-each-ref", "--format=%(refname)", "refs/qms-sync/").split():
-                _git(root, "update-ref", "-d", ref, check=False)  # left by a sync killed while writing its commits
+                _git(root, "update-ref", "-d", ref, check=False, track=True)  # left by a sync killed while writing
         branch = _branch(root)
         outcome.branch = branch
         remote, remote_branch = _remote(root, branch, remote or state.get("remote"))
@@ -955,13 +956,14 @@ def sync(store, *, remote: str | None = None, resolve: str | None = None, take: 
         for attempt in range(TRIES):
             outcome.tries = attempt + 1
             fetched = _git(root, "fetch", "-q", "--tags", remote,
-                           f"+refs/heads/{remote_branch}:refs/remotes/{remote}/{remote_branch}", check=False)
+                           f"+refs/heads/{remote_branch}:refs/remotes/{remote}/{remote_branch}", check=False,
+                           track=True)
             if fetched.returncode != 0:
                 said = fetched.stderr.decode("utf-8", "replace").strip()
                 if "couldn't find remote ref" not in said:
                     raise QmsError(_("cannot fetch from {remote}: {error}").format(
                         remote=remote, error=said.splitlines()[-1] if said else fetched.returncode))
-                _git(root, "update-ref", "-d", f"refs/remotes/{remote}/{remote_branch}", check=False)
+                _git(root, "update-ref", "-d", f"refs/remotes/{remote}/{remote_branch}", check=False, track=True)
             head, upstream = _revs(root, "HEAD", f"refs/remotes/{remote}/{remote_branch}")
             if head is None:
                 raise BadInput(_("the store has no commit yet: nothing to sync"))

@@ -219,8 +219,27 @@ def _wait_for_git(root: Path, notes: list[str]) -> None:
 
 def clear_own_git(root: Path, notes: list[str]) -> None:
     """Where .qms/git.pid names a git that qms ran and that was killed with it (`qms sync`
-    keeps no journal of files, so recover() does not look): its index.lock goes, as
-    `_wait_for_git` says, with a note; any other index.lock is named (Busy)."""
+    keeps no journal of files, so recover() does not look): the lock files it left on the
+    refs a sync moves (its fetch, push, replay or switch: refs/remotes, refs/tags,
+    refs/heads, refs/qms-sync, packed-refs, FETCH_HEAD) go, with a note, and its index.lock as `_wait_for_git` says;
+    any other index.lock is named (Busy)."""
+    own = _own_git(root)
+    if own is not None and not _alive(own[0], own[1]):
+        gitdir = _git_dir(root)
+        pid, _start, since = own
+        stale = [gitdir / "packed-refs.lock", gitdir / "FETCH_HEAD.lock",
+                 *(f for part in ("remotes", "tags", "heads", "qms-sync") for f in (gitdir / "refs" / part).rglob("*.lock"))]
+        removed = []
+        for f in stale:
+            try:
+                if f.is_file() and not f.is_symlink() and f.stat().st_mtime_ns >= since - 1_000_000_000:
+                    f.unlink()
+                    removed.append(f.relative_to(gitdir).as_posix())
+            except OSError:
+                pass
+        if removed:
+            notes.append(_("removed {files} left in .git by qms's own git (process {pid}), "
+                           "killed during the interrupted action").format(files=", ".join(removed), pid=pid))
     _wait_for_git(root, notes)
 
 
