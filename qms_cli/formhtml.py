@@ -62,30 +62,34 @@ def _table_html(lines: list[str]) -> str | None:
     head = lines[0][2:-2].split(" | ")
     if lines[1] != "|" + "---|" * len(head):
         return None
-    out = ["<table>\n<thead>\n<tr>\n"]
-    for c in head:
-        html = _cell_html(c)
-        if html is None:
-            return None
-        out.append(f"<th>{html}</th>\n")
-    out.append("</tr>\n</thead>\n")
+    first = _row_html(head, "th")
+    if first is None:
+        return None
+    out = ["<table>\n<thead>\n", first, "</thead>\n"]
     if len(lines) > 2:
         out.append("<tbody>\n")
         for line in lines[2:]:
             if not (line.startswith("| ") and line.endswith(" |")) or len(line) < 4:
                 return None
             cells = line[2:-2].split(" | ")
-            if len(cells) != len(head):
+            row = _row_html(cells, "td") if len(cells) == len(head) else None
+            if row is None:
                 return None
-            out.append("<tr>\n")
-            for c in cells:
-                html = _cell_html(c)
-                if html is None:
-                    return None
-                out.append(f"<td>{html}</td>\n")
-            out.append("</tr>\n")
+            out.append(row)
         out.append("</tbody>\n")
     out.append("</table>\n")
+    return "".join(out)
+
+
+def _row_html(cells: list[str], tag: str) -> str | None:
+    """One row of plain cells as markdown-it writes it; None where a cell is not plain."""
+    out = ["<tr>\n"]
+    for c in cells:
+        html = _cell_html(c)
+        if html is None:
+            return None
+        out.append(f"<{tag}>{html}</{tag}>\n")
+    out.append("</tr>\n")
     return "".join(out)
 
 

@@ -164,13 +164,19 @@ def test_the_same_record_edited_on_two_clones_merges_field_by_field(qms, clones,
     check_server(qms, server, tmp_path)
 
 
-def test_the_same_field_changed_both_ways_stops_until_resolved(qms, clones, server, tmp_path):
-    a, b = clones[:2]
+def changed_both_ways(qms, a, b) -> str:
+    """A complaint both clones hold, whose description each then changes its own way."""
     cid = new(qms, a)
-    qms("sync", root=a)
-    qms("sync", root=b)
+    assert qms("sync", root=a).code == 0
+    assert qms("sync", root=b).code == 0
     set_(qms, a, cid, "description=A：接头渗油 12 件")
     set_(qms, b, cid, "description=B：接头渗油 15 件")
+    return cid
+
+
+def test_the_same_field_changed_both_ways_stops_until_resolved(qms, clones, server, tmp_path):
+    a, b = clones[:2]
+    cid = changed_both_ways(qms, a, b)
     new(qms, b, "description=B 的另一个客诉")
     assert qms("sync", root=a).code == 0
     before = git(b, "rev-parse", "HEAD")
@@ -182,13 +188,14 @@ def test_the_same_field_changed_both_ways_stops_until_resolved(qms, clones, serv
     path = next(b.rglob(f"{cid}.yaml"))
     assert "<<<<<<< ours (this clone)" in path.read_text(encoding="utf-8")  # both versions, for a hand edit
     r = qms("complaint", "set", cid, "channel=email", who=QE, root=b)
+    assert r.code == 2, r.text  # the record holds both versions until the conflict is settled
     r = qms("sync", root=b)
     assert r.code == 1 and "a sync stopped on conflicts" in r.err, r.text
     r = qms("sync", "--resolve", "CMP-2026-0009", "--take", "ours", root=b)
     assert r.code == 2 and "not one of the conflicts" in r.err
     r = qms("sync", "--resolve", cid, "--take", "ours", root=b)
     assert r.code == 0, r.text
-    assert "renumbered CMP-2026-0002 → CMP-2026-0002" not in r.out
+    assert ids(b) == ["CMP-2026-0001", "CMP-2026-0002"]
     text = path.read_text(encoding="utf-8")
     assert "B：接头渗油 15 件" in text and "<<<<<<<" not in text
     check_server(qms, server, tmp_path)
@@ -196,11 +203,7 @@ def test_the_same_field_changed_both_ways_stops_until_resolved(qms, clones, serv
 
 def test_a_hand_edit_settles_a_conflict(qms, clones, server, tmp_path):
     a, b = clones[:2]
-    cid = new(qms, a)
-    qms("sync", root=a)
-    qms("sync", root=b)
-    set_(qms, a, cid, "description=A：接头渗油 12 件")
-    set_(qms, b, cid, "description=B：接头渗油 15 件")
+    cid = changed_both_ways(qms, a, b)
     assert qms("sync", root=a).code == 0
     assert qms("sync", root=b).code == 1
     path = next(b.rglob(f"{cid}.yaml"))
