@@ -53,6 +53,8 @@ from .reports import report_names, to_markdown
 from .render import render
 from .reports.chart import svg
 from .parallel import map_many
+from .pdf import font_family, missing_extra
+from .pdf import pdf as pdf_form
 from .store import ALL, HeldStore, Watch
 from .store import git as gitops
 from .store.cache import RACY_NS, fingerprint, stat_key
@@ -70,13 +72,14 @@ WORDS = {
     "zh": {"home": "首页", "search": "搜索", "types": "记录类型", "count": "数量", "overdue": "逾期",
            "nothing_overdue": "没有逾期的记录。", "reports": "台账与报表", "id": "编号", "state": "状态",
            "title": "标题", "other": "English", "related": "相关记录", "refers": "引用", "referred": "被引用",
-           "signatures": "签名与提交", "report_name": "报表名", "meaning": "含义", "name": "签名人", "at": "时间", "commit": "提交",
+           "signatures": "签名与提交", "report_name": "报表名", "pdf": "打印版（PDF）", "meaning": "含义", "name": "签名人", "at": "时间", "commit": "提交",
            "forms": "其他表单", "as_of": "截至", "query": "输入要搜索的文字", "late": "逾期项",
            "no_report": "本报表需要指定对象或期间，未发布。"},
     "en": {"home": "Home", "search": "Search", "types": "Record types", "count": "Records", "overdue": "Overdue",
            "nothing_overdue": "Nothing is overdue.", "reports": "Ledgers and reports", "id": "ID", "state": "State",
            "title": "Title", "other": "中文", "related": "Related records", "refers": "Refers to",
            "referred": "Referred to by", "signatures": "Signatures and their commits", "report_name": "Report",
+           "pdf": "Printable form (PDF)",
            "meaning": "Meaning", "name": "Signed by",
            "at": "When", "commit": "Commit", "forms": "Other forms", "as_of": "As of",
            "query": "Text to search for", "late": "Overdue", "no_report": ""},
@@ -320,11 +323,11 @@ CACHE_FORMAT = 2
 PART = 100  # records in a part of the search index at most
 
 
-def _fingerprint(store, langs: list[str], day: datetime) -> str:
+def _fingerprint(store, langs: list[str], day: datetime, pdf: bool = False) -> str:
     """What every page depends on besides its records: the qms code and declarations,
     qms.yaml, the store's types/ (validate's fingerprint), the form templates (the store's
     and the built-in ones), the store's reports/, the languages and the day."""
-    h = hashlib.sha1(f"{CACHE_FORMAT} {fingerprint(store.root)} {langs} {day.isoformat()}".encode())
+    h = hashlib.sha1(f"{CACHE_FORMAT} {fingerprint(store.root)} {langs} {day.isoformat()} {pdf}".encode())
     for folder, own in ((store.root / "templates", True), (data_dir("templates"), False),
                         (store.root / "reports", True)):
         if folder.is_symlink() or not folder.is_dir():
@@ -352,7 +355,8 @@ class _Site:
     a change, those whose inputs changed), made on several processes when there are many,
     and written where their bytes changed."""
 
-    def __init__(self, store, langs: list[str], target: Path, old_files: dict[str, str], cache: Any):
+    def __init__(self, store, langs: list[str], target: Path, old_files: dict[str, str], cache: Any,
+                 pdf: bool = False):
         self.started_ns = time.time_ns()
         self.day = store.now().replace(hour=0, minute=0, second=0, microsecond=0)
         # the whole site is as of the start of the day (ledgers too), so that a page made
@@ -362,7 +366,8 @@ class _Site:
         self.langs = langs
         self.target = target
         self.old_files = old_files
-        self.fp = _fingerprint(store, langs, self.day)
+        self.pdf = pdf  # each record's form also as a PDF beside its page, linked from it
+        self.fp = _fingerprint(store, langs, self.day, pdf)
         cache = cache if isinstance(cache, dict) and cache.get("format") == CACHE_FORMAT else {}
         self.old_fp = cache.get("fingerprint")
         same = self.old_fp == self.fp
@@ -597,7 +602,7 @@ class _Site:
             for lang in langs:
                 other = _other(lang, langs)
                 for rel, data in _record_pages(store, rt, rec, lang, other, day, hist, self.where,
-                                               self.referred.get(rec.id, [])).items():
+                                               self.referred.get(rec.id, []), pdf=self.pdf).items():
                     self.put(rel, data)
                 row = summary_row(store, rt, rec, lang, day)
                 late = ", ".join(d.label[lang] for d in deadlines(rt, rec.data, self.config, day)
@@ -882,13 +887,14 @@ def _mkdir(folder: Path) -> None:
 
 
 def _record_pages(store, rt, record: Record, lang: str, other: str | None, day: datetime,
-                  history: list, where: dict[str, str], referred: list[tuple[str, str]]) -> dict[str, bytes]:
+                  history: list, where: dict[str, str], referred: list[tuple[str, str]],
+                  pdf: bool = False) -> dict[str, bytes]:
     """The record's main form and each other form its type declares, each with its
-    references and its signatures' commits."""
+    references and its signatures' commits (and, with `pdf`, a link to the form's PDF)."""
     w = WORDS[lang]
     commit_url = store.config.publish.link
     out: dict[str, bytes] = {}
-    extra = []
+    extra = [f'<p class="pdf"><a href="{e(record.id)}.pdf">{e(w["pdf"])}</a></p>\n'] if pdf else []
     refs = [f'<li>{e(rt.label_of(p, lang))}: <a href="../{to}/{e(i)}.html">{e(i)}</a></li>'
             for p, to, i in references(rt, record.data) if where.get(i) == to]
     back = [f'<li><a href="../{t}/{e(i)}.html">{e(i)}</a> ({e(store.record_type(t).label[lang])})</li>'
@@ -1034,19 +1040,35 @@ def _load_cache(target: Path) -> Any:
         return None
 
 
-def publish(store, out: Path, langs: list[str] | None = None) -> Outcome:
+def publish(store, out: Path, langs: list[str] | None = None, *, pdf: bool = False) -> Outcome:
     """Publish the store as a static site into `out`: make again the pages whose inputs
     changed since the last publish there (every page into a new folder), write the files
-    whose bytes changed, remove those no longer made, keep the manifest and the cache."""
+    whose bytes changed, remove those no longer made, keep the manifest and the cache.
+    `pdf`: each record's form also as a PDF beside its page (LANG/TYPE/ID.pdf), made again
+    with its page."""
     langs = list(langs or LANGS)
     for lang in langs:
         if lang not in LANGS:
             raise BadInput(_("--lang {lang}: expected zh, en or zh,en").format(lang=lang))
+    if pdf:  # refused before anything is written: the extra and a Chinese font are there
+        try:
+            import weasyprint  # noqa: F401
+        except (ImportError, OSError):
+            raise missing_extra() from None
+        font_family(store.config.pdf_font)
     old = check_target(store, out)
     target = out.resolve()
     _mkdir(target)
-    made = _Site(store, langs, target, old, _load_cache(target))
+    made = _Site(store, langs, target, old, _load_cache(target), pdf=pdf)
     made.build()
+    if pdf:
+        remade = set(made.remade)
+        for rid, tname in sorted(made.where.items()):
+            for lang in langs:
+                rel = f"{lang}/{tname}/{rid}.pdf"
+                if rid in remade or not made.keep([rel]):
+                    made.put(rel, pdf_form(made.store, rid, lang))
+                    made.dirty = True
     outcome = Outcome(problems=list(dict.fromkeys(made.problems)))
     outcome.written = sorted(made.written)
     outcome.remade = sorted(made.remade)

@@ -9,6 +9,7 @@ Needs a font with the Chinese characters (CI installs fonts-wqy-microhei where n
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -213,3 +214,32 @@ def test_pdf_to_standard_output_is_the_bytes(qms_subprocess, sample):
     p = subprocess.run([sys.executable, "-m", "qms_cli", "-C", str(sample), "render", "DST-2026-0001",
                         "--format", "pdf", "-o", "-"], capture_output=True, env=dict(os.environ), timeout=120)
     assert p.returncode == 0 and p.stdout.startswith(b"%PDF-") and p.stdout.rstrip().endswith(b"%%EOF"), p.stderr
+
+
+def test_publish_pdf_puts_each_form_beside_its_page_and_makes_it_again_with_it(qms, store, tmp_path):
+    from conftest import QE, new_complaint
+
+    first = new_complaint(qms, "description=接头渗油")
+    second = new_complaint(qms, "description=管体喷码模糊")
+    site = tmp_path / "site"
+    r = qms("--json", "publish", str(site), "--pdf", env={"QMS_NOW": "2026-03-10T09:00"})
+    assert r.code == 0, r.text
+    for lang, title in (("zh", "客诉处理单"), ("en", "Customer complaint handling form")):
+        for rid in (first, second):
+            pdf = site / lang / "complaint" / f"{rid}.pdf"
+            assert flat(title) in flat(text(pdf))
+            assert all(f["emb"] == "yes" for f in fonts(pdf))
+            assert f'href="{rid}.pdf"' in (site / lang / "complaint" / f"{rid}.html").read_text(encoding="utf-8")
+    assert "管体喷码模糊" in flat(text(site / "zh" / "complaint" / f"{second}.pdf"))
+    # after one change, only that record's PDFs are made again
+    assert qms("complaint", "set", second, "description=管体喷码断字", who=QE).code == 0
+    r = qms("--json", "publish", str(site), "--pdf", env={"QMS_NOW": "2026-03-10T09:00"})
+    assert r.code == 0, r.text
+    written = [w for w in json.loads(r.out)["written"] if w.endswith(".pdf")]
+    assert sorted(written) == [f"en/complaint/{second}.pdf", f"zh/complaint/{second}.pdf"]
+    assert "管体喷码断字" in flat(text(site / "zh" / "complaint" / f"{second}.pdf"))
+    # without --pdf the PDFs and their links go
+    r = qms("--json", "publish", str(site), env={"QMS_NOW": "2026-03-10T09:00"})
+    assert r.code == 0, r.text
+    assert not list(site.rglob("*.pdf")) and ".pdf" not in (site / "zh" / "complaint" / f"{first}.html").read_text(
+        encoding="utf-8")

@@ -16,12 +16,14 @@ def publish(
     directory: Path = typer.Argument(..., metavar="DIR", help=_("The folder the site is written to.")),
     lang: str = typer.Option("zh,en", "--lang", metavar="zh,en",
                              help=_("The languages of the site, comma-separated (default: zh,en).")),
+    pdf: bool = typer.Option(False, "--pdf", help=_("Also each record's form as a PDF beside its page (the pdf "
+                                                   "extra: pip install 'qms-cli[pdf]'), linked from it.")),
 ) -> None:
     from ..publish import publish as publish_site
 
     store = open_store()
     langs = [x.strip() for x in lang.replace("，", ",").split(",") if x.strip()]
-    outcome = publish_site(store, directory, langs)
+    outcome = publish_site(store, directory, langs, pdf=pdf)
     for problem in outcome.problems:
         err(problem)
     if options().json:
