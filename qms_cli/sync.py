@@ -143,10 +143,12 @@ class Conflict:
     commit: str  # this clone's commit being replayed
     subject: str
     fields: list[tuple[str, str, str]]  # (field, ours, theirs) as shown
+    theirs: str | None = None  # the remote's blob it was found against
 
     def as_dict(self) -> dict:
         return {"id": self.id, "path": self.path, "commit": self.commit, "subject": self.subject,
-                "fields": [{"field": f, "ours": o, "theirs": t} for f, o, t in self.fields]}
+                "fields": [{"field": f, "ours": o, "theirs": t} for f, o, t in self.fields],
+                "theirs": self.theirs}
 
 
 @dataclass
@@ -277,7 +279,8 @@ def _tree(root: Path, commit: str, paths: list[str] | None = None) -> dict[str, 
     for chunk in chunks:
         if chunk == []:
             continue
-        raw = _git(root, "ls-tree", "-r", "-z", "--full-tree", commit, *(["--", *chunk] if chunk else [])).stdout
+        raw = _git(root, "--literal-pathspecs", "ls-tree", "-r", "-z", "--full-tree", commit,
+                   *(["--", *chunk] if chunk else [])).stdout
         for entry in raw.split(b"\0"):
             if not entry:
                 continue
@@ -333,7 +336,8 @@ class Renumbering:
             return self.store.rel(self.store.new_path(rec[0], self.mapping[rec[1]]))
         parts = path.split("/")
         if len(parts) >= 4 and parts[0] == "files" and parts[2] in self.mapping and self.types[parts[2]] == parts[1]:
-            return "/".join([*parts[:2], self.mapping[parts[2]], *parts[3:]])
+            # the file's own name too, where it carries the ID (the record's text names it so)
+            return "/".join([*parts[:2], self.mapping[parts[2]], *(self.text(x) for x in parts[3:])])
         return path
 
 
@@ -376,7 +380,13 @@ def merge3(base: Any, ours: Any, theirs: Any, path: str = "", take: str | None =
         return out
     if (isinstance(base, list) and isinstance(ours, list) and isinstance(theirs, list) and path != "signatures"
             and _prefix(base, ours) and _prefix(base, theirs)):
-        theirs.extend([x for x in ours[len(base):] if not any(_same(x, y) for y in theirs[len(base):])])
+        unmatched = list(theirs[len(base):])  # an item both sides appended is kept once, each other one
+        for x in ours[len(base):]:
+            hit = next((i for i, y in enumerate(unmatched) if _same(x, y)), None)
+            if hit is None:
+                theirs.append(x)
+            else:
+                unmatched.pop(hit)
         return theirs
     conflicts.append((path, ours, theirs))
     return ours if take == "ours" else theirs
@@ -562,8 +572,20 @@ class _Replayer:
         rec = _record_id(path)
         rid = rec[1] if rec else path
         res = self.resolutions.get(rid)
-        if isinstance(res, dict) and res.get("commit") == c.sha and isinstance(res.get("blob"), str):
-            return res["blob"]
+        if isinstance(res, dict):
+            # a hand edit: the record as it is to be after this clone's last commit on it (the
+            # earlier ones are in it), made against the remote's version the conflict showed; a
+            # newer remote version is merged with it as with any change of this clone's
+            if c.sha in (res.get("earlier") or ()):
+                return False
+            if res.get("commit") == c.sha and isinstance(res.get("blob"), str):
+                if res.get("theirs") == theirs:
+                    return res["blob"]
+                self.resolutions.pop(rid)
+                try:
+                    return self._merge(c, path, res.get("theirs"), res["blob"], theirs, conflicts, files)
+                finally:
+                    self.resolutions[rid] = res
         take = res if res in ("ours", "theirs") else None
         if take == "theirs":
             return False  # the server's version stands; this clone's change to it is dropped
@@ -574,7 +596,7 @@ class _Replayer:
                 return ours
             if take == "theirs":
                 return False
-            conflicts.append(Conflict(rid, path, c.sha, c.subject, [(
+            conflicts.append(Conflict(rid, path, c.sha, c.subject, theirs=theirs, fields=[(
                 "", _("deleted") if ours is None else _("changed"), _("deleted") if theirs is None else _("changed"))]))
             return False
         if _is_yaml(path):
@@ -590,7 +612,7 @@ class _Replayer:
                 result = merge3(b, o, t, "", take, found)
                 if found and take is None:
                     conflicts.append(Conflict(rid, path, c.sha, c.subject,
-                                              [(f, _shown(x), _shown(y)) for f, x, y in found]))
+                                              [(f, _shown(x), _shown(y)) for f, x, y in found], theirs))
                     files[path] = self._merge_file(base, ours, theirs)[1]
                     return False
                 if take == "theirs" and found:
@@ -603,7 +625,7 @@ class _Replayer:
             return ours
         if take == "theirs":
             return False
-        conflicts.append(Conflict(rid, path, c.sha, c.subject, [("", _("changed"), _("changed"))]))
+        conflicts.append(Conflict(rid, path, c.sha, c.subject, [("", _("changed"), _("changed"))], theirs))
         files[path] = text
         return False
 
@@ -837,8 +859,25 @@ def _switch(root: Path, branch: str, old: str, new: str) -> None:
     # status managed to write: else read-tree takes an unchanged file for a changed one
     # ("not uptodate. Cannot merge")
     _git(root, "update-index", "-q", "--refresh", check=False, track=True)
-    _git(root, "read-tree", "-m", "-u", old, new, track=True)
+    if _out(root, "ls-tree", "--name-only", new, "--", ".qms"):
+        _drop_switch(root)
+        raise Refused(_("the remote's history tracks .qms/, the folder where qms keeps this clone's own lock and "
+                        "state: remove it from the store on the server (git rm -r --cached .qms) first"))
+    p = _git(root, "read-tree", "-m", "-u", old, new, track=True, check=False)
+    if p.returncode != 0:
+        _drop_switch(root)
+        said = p.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise Refused(_("the working files cannot be brought up to date ({error}): commit or put aside "
+                        "('git stash') the changes to them, then run qms sync again").format(
+            error=said[0] if said else p.returncode))
     _git(root, "update-ref", f"refs/heads/{branch}", new, old, track=True)
+    state = _load_state(root)
+    state.pop("switch", None)
+    _save_state(root, state) if state else _drop_state(root)
+
+
+def _drop_switch(root: Path) -> None:
+    """The switch did not start: its journal entry goes, nothing to finish."""
     state = _load_state(root)
     state.pop("switch", None)
     _save_state(root, state) if state else _drop_state(root)
@@ -924,10 +963,15 @@ def sync(store, *, remote: str | None = None, resolve: str | None = None, take: 
             resolutions[resolve] = take
             _restore(root, [ids[resolve]["path"]])
         elif go_on:
+            by_id: dict[str, list[dict]] = {}
             for c in pending:
-                if c["id"] in resolutions and not isinstance(resolutions[c["id"]], dict):
+                by_id.setdefault(c["id"], []).append(c)
+            for rid, found in by_id.items():
+                if rid in resolutions and not isinstance(resolutions[rid], dict):
                     continue
-                resolutions[c["id"]] = {"commit": c["commit"], "blob": _hand_resolution(root, c["path"])}
+                last = found[-1]  # the file shows the record as after this clone's last commit on it
+                resolutions[rid] = {"commit": last["commit"], "earlier": [c["commit"] for c in found[:-1]],
+                                    "theirs": last.get("theirs"), "blob": _hand_resolution(root, last["path"])}
             _restore(root, files)
         elif take:
             raise BadInput(_("--take goes with --resolve ID"))
@@ -955,14 +999,14 @@ def sync(store, *, remote: str | None = None, resolve: str | None = None, take: 
         renumbered: dict[str, str] = {}
         for attempt in range(TRIES):
             outcome.tries = attempt + 1
-            fetched = _git(root, "fetch", "-q", "--tags", remote,
+            fetched = _git(root, "fetch", "-q", "--no-tags", remote,
                            f"+refs/heads/{remote_branch}:refs/remotes/{remote}/{remote_branch}", check=False,
                            track=True)
             if fetched.returncode != 0:
                 said = fetched.stderr.decode("utf-8", "replace").strip()
                 if "couldn't find remote ref" not in said:
                     raise QmsError(_("cannot fetch from {remote}: {error}").format(
-                        remote=remote, error=said.splitlines()[-1] if said else fetched.returncode))
+                        remote=remote, error=said.splitlines()[-1] if said else _("git gave no reason")))
                 _git(root, "update-ref", "-d", f"refs/remotes/{remote}/{remote_branch}", check=False, track=True)
             head, upstream = _revs(root, "HEAD", f"refs/remotes/{remote}/{remote_branch}")
             if head is None:
@@ -974,6 +1018,7 @@ def sync(store, *, remote: str | None = None, resolve: str | None = None, take: 
             if head == upstream:
                 break
             if _is_ancestor(root, head, upstream):  # only the remote moved: fast-forward
+                _check_clean(root)
                 outcome.fetched += int(_out(root, "rev-list", "--count", f"{head}..{upstream}"))
                 _switch(root, branch, head, upstream)
                 break
@@ -1013,14 +1058,15 @@ def sync(store, *, remote: str | None = None, resolve: str | None = None, take: 
                     renumbered[first] = b
                 outcome.replayed = replay.count
                 outcome.merged = replay.merged
-                checked = bool(replay.merged or resolutions) and check is not None
+                renamed = [b for _a, b in replay.renumbered]
+                checked = bool(replay.merged or resolutions or renamed) and check is not None
                 if checked:  # journalled: a sync stopped before the check below has the next run check
                     _save_state(root, {**_load_state(root), "audit": {"since": upstream, "back": head,
-                                                                      "at": replay.head, "merged": replay.merged}})
+                                                                      "at": replay.head, "merged": replay.merged + renamed}})
                 _switch(root, branch, head, replay.head)
                 if checked:
                     store.forget()
-                    findings = check(store, upstream, replay.merged)
+                    findings = check(store, upstream, replay.merged + renamed)
                     if findings:
                         _switch(root, branch, replay.head, head)
                     state = _load_state(root)
@@ -1062,7 +1108,7 @@ def _restore(root: Path, paths: list[str]) -> None:
     """Put conflict files back as the branch holds them."""
     paths = [p for p in paths if _git(root, "cat-file", "-e", f"HEAD:{p}", check=False).returncode == 0]
     if paths:
-        _git(root, "checkout", "-q", "HEAD", "--", *paths, track=True)
+        _git(root, "--literal-pathspecs", "checkout", "-q", "HEAD", "--", *paths, track=True)
 
 
 def _hand_resolution(root: Path, path: str) -> str:

@@ -441,3 +441,81 @@ def test_the_same_complaint_registered_by_two_people_is_kept_twice(qms, clones, 
     assert QE2[1] in git(b, "log", "-1", "--format=%ae")
     assert ids(b) == ["CMP-2026-0001", "CMP-2026-0002"]
     check_server(qms, server, tmp_path)
+
+
+def test_a_hand_fix_made_against_an_older_server_version_is_not_pushed_over_a_newer_one(qms, clones, server,
+                                                                                        tmp_path):
+    a, b = clones[:2]
+    cid = changed_both_ways(qms, a, b)
+    assert qms("sync", root=a).code == 0
+    assert qms("sync", root=b).code == 1
+    path = next(b.rglob(f"{cid}.yaml"))
+    path.write_text(re.sub(r"<<<<<<< ours \(this clone\)\n.*?>>>>>>> theirs\n", "description: 核对后 15 件\n",
+                           path.read_text(encoding="utf-8"), flags=re.S), encoding="utf-8")
+    set_(qms, a, cid, "channel=email")  # meanwhile the server's version moves on
+    assert qms("sync", root=a).code == 0
+    r = qms("sync", "--continue", root=b)
+    assert r.code == 0, r.text  # the hand fix and the newer change are merged, neither lost
+    text = path.read_text(encoding="utf-8")
+    assert "核对后 15 件" in text and "channel: email" in text
+    check_server(qms, server, tmp_path)
+
+
+def test_two_commits_of_this_clone_on_the_conflicting_field_are_settled_by_one_hand_fix(qms, clones, server,
+                                                                                        tmp_path):
+    a, b = clones[:2]
+    cid = changed_both_ways(qms, a, b)
+    set_(qms, b, cid, "description=B：接头渗油 16 件")
+    assert qms("sync", root=a).code == 0
+    assert qms("sync", root=b).code == 1
+    path = next(b.rglob(f"{cid}.yaml"))
+    path.write_text(re.sub(r"<<<<<<< ours \(this clone\)\n.*?>>>>>>> theirs\n", "description: 核对后 16 件\n",
+                           path.read_text(encoding="utf-8"), flags=re.S), encoding="utf-8")
+    r = qms("sync", "--continue", root=b)
+    assert r.code == 0, r.text
+    assert "核对后 16 件" in path.read_text(encoding="utf-8")
+    check_server(qms, server, tmp_path)
+
+
+def test_uncommitted_edits_stop_a_fast_forward_and_are_kept(qms, clones):
+    a, b = clones[:2]
+    cid = new(qms, a)
+    assert qms("sync", root=a).code == 0
+    assert qms("sync", root=b).code == 0
+    set_(qms, a, cid, "channel=email")
+    assert qms("sync", root=a).code == 0
+    path = next(b.rglob(f"{cid}.yaml"))
+    path.write_text(path.read_text(encoding="utf-8") + "# 手工备注\n", encoding="utf-8")
+    for _ in range(2):
+        r = qms("sync", root=b)
+        assert r.code == 1 and "uncommitted changes" in r.err, r.text
+        assert path.read_text(encoding="utf-8").endswith("# 手工备注\n")
+    git(b, "checkout", "--", ".")
+    assert qms("sync", root=b).code == 0 and "channel: email" in path.read_text(encoding="utf-8")
+
+
+def test_a_renumbered_records_attachment_named_after_it_is_renamed_with_it(qms, clones, server, tmp_path):
+    a, b = clones[:2]
+    new(qms, a)
+    assert qms("sync", root=a).code == 0
+    cid = new(qms, b, "description=B 的客诉")
+    letter = tmp_path / f"{cid}-letter.md"
+    letter.write_text("# 客户来函\n接头渗油 12 件。\n", encoding="utf-8")
+    r = qms("complaint", "attach", cid, "attachments", str(letter), who=QE, root=b)
+    assert r.code == 0, r.text
+    r = qms("sync", root=b)
+    assert r.code == 0 and "renumbered CMP-2026-0001 → CMP-2026-0002" in r.out, r.text
+    assert (b / "files" / "complaint" / "CMP-2026-0002" / "CMP-2026-0002-letter.md").is_file()
+    check_server(qms, server, tmp_path)
+
+
+def test_a_tag_of_the_same_name_on_the_server_does_not_block_sync(qms, clones):
+    a, b = clones[:2]
+    new(qms, a)
+    git(a, "tag", "qms-anchor-20260306")
+    git(a, "push", "-q", "origin", "qms-anchor-20260306")
+    assert qms("sync", root=a).code == 0
+    new(qms, b, "description=B 的客诉")
+    git(b, "tag", "qms-anchor-20260306")
+    r = qms("sync", root=b)
+    assert r.code == 0, r.text
