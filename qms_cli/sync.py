@@ -9,20 +9,23 @@ Git is the distributed engine; this makes it safe for records:
   original commit time kept in a `QMS-Synced:` trailer, which `qms audit` reads;
 - a record this clone created whose ID the remote took meanwhile is renumbered in the
   replay (its file, the ID in it, every reference to it in this clone's records and in
-  the commit messages, its attached files' folder), the creating commit carrying
+  the commit messages, its attached files' folder and names), the creating commit carrying
   `QMS-Renumbered: OLD -> NEW`;
 - a record both sides changed is merged field by field: changes to different fields
   combine, items appended to a list on both sides are kept in order, and the same field
   changed both ways (a state, a value, signatures on both sides) is a conflict: the sync
   stops, shows both values, pushes nothing and leaves the branch as it was, until
   `--resolve ID --take ours|theirs` or a hand edit and `--continue` (or `--abort`);
-- the replayed history is checked by `qms audit`, and the merged records by `qms
-  validate`, before it is pushed when a record was merged; a merged record they find fault
-  with is a conflict like the others (`--take theirs` drops this clone's change to it);
+- the replayed history is checked by `qms audit`, and the merged and renumbered records
+  by `qms validate`, before it is pushed when a record was merged, renumbered or a conflict
+  settled; a merged record they find fault with is a conflict like the others (`--take
+  theirs` drops this clone's change to it);
 - a push that loses a race fetches and replays again.
 
 The branch is switched to the replayed commits only at the end, in one step that a
-killed sync finishes on its next run (`.qms/sync.json`); nothing is pushed before it.
+killed sync finishes on its next run (`.qms/sync.json`); nothing is pushed before it. Only
+the branch is fetched, never the remote's tags (anchor tags are read by `qms audit
+--anchors-from`).
 Git's own plumbing does the work: one `git fast-import` writes every replayed commit
 (`git commit-tree -S` one by one where the store requires signed commits)."""
 
