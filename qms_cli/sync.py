@@ -1002,6 +1002,7 @@ def sync(store, *, remote: str | None = None, resolve: str | None = None, take: 
         renumbered: dict[str, str] = {}
         for attempt in range(TRIES):
             outcome.tries = attempt + 1
+            seen = _rev(root, f"refs/remotes/{remote}/{remote_branch}")  # the server's branch as last fetched
             fetched = _git(root, "fetch", "-q", "--no-tags", remote,
                            f"+refs/heads/{remote_branch}:refs/remotes/{remote}/{remote_branch}", check=False,
                            track=True)
@@ -1018,6 +1019,12 @@ def sync(store, *, remote: str | None = None, resolve: str | None = None, take: 
                 if push and _push(root, remote, branch, remote_branch, first=True):
                     outcome.pushed = int(_out(root, "rev-list", "--count", head))
                 break
+            if seen and upstream and seen != upstream and not _is_ancestor(root, seen, upstream):
+                _git(root, "update-ref", f"refs/remotes/{remote}/{remote_branch}", seen, check=False, track=True)
+                raise Refused(_("{remote}/{branch} no longer holds {commit}, which it held when this clone last "
+                                "fetched: its history was rewritten on the server (a force-push). Nothing was "
+                                "pushed; ask who keeps the server what happened (protect the branch against "
+                                "force-pushes)").format(remote=remote, branch=remote_branch, commit=seen[:10]))
             if head == upstream:
                 break
             if _is_ancestor(root, head, upstream):  # only the remote moved: fast-forward

@@ -519,3 +519,18 @@ def test_a_tag_of_the_same_name_on_the_server_does_not_block_sync(qms, clones):
     git(b, "tag", "qms-anchor-20260306")
     r = qms("sync", root=b)
     assert r.code == 0, r.text
+
+
+def test_a_branch_rewound_on_the_server_is_said_and_never_pushed_back(qms, clones, server):
+    a, b = clones[:2]
+    new(qms, a)
+    assert qms("sync", root=a).code == 0
+    assert qms("sync", root=b).code == 0
+    before = git(server, "rev-parse", "main")
+    git(server, "update-ref", "refs/heads/main", "main~1")  # a force-push back, on the server
+    new(qms, b, "description=B 的客诉")
+    r = qms("sync", root=b)
+    assert r.code == 1 and "history was rewritten on the server" in r.err and before[:10] in r.err, r.text
+    assert git(server, "rev-parse", "main") != before  # the dropped commit is not pushed back
+    r = qms("sync", root=b)  # said again, not forgotten once fetched
+    assert r.code == 1 and "history was rewritten on the server" in r.err, r.text
