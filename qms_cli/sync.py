@@ -38,7 +38,7 @@ import re
 import subprocess
 import time
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -618,9 +618,7 @@ class _Replayer:
                                               [(f, _shown(x), _shown(y)) for f, x, y in found], theirs))
                     files[path] = self._merge_file(base, ours, theirs)[1]
                     return False
-                if take == "theirs" and found:
-                    return False if _same(result, t) else self._dump(result, t_text)
-                return self._dump(result, t_text)
+                return self._dump(result, t_text)  # (take == "theirs" returned above, before any merge)
         clean, text = self._merge_file(base, ours, theirs)
         if clean:
             return self.put(text)
@@ -756,8 +754,6 @@ def _iso(raw_date: str) -> str:
     try:
         stamp, zone = raw_date.split()
         sign = -1 if zone.startswith("-") else 1
-        from datetime import timedelta
-
         tz = timezone(sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[3:5])))
         return datetime.fromtimestamp(int(stamp), tz).isoformat()
     except (ValueError, IndexError, OverflowError):
@@ -787,8 +783,7 @@ def _branch(root: Path) -> str:
 
 def _revs(root: Path, *refs: str) -> list[str | None]:
     """The commit of each ref (None where there is none), asked of git at once."""
-    p = _git(root, "rev-parse", "--verify", "-q", "--end-of-options", *refs, check=False) if len(refs) == 1 else \
-        _git(root, "rev-parse", *refs, check=False)
+    p = _git(root, "rev-parse", *refs, check=False)
     lines = p.stdout.decode().split()
     if p.returncode == 0 and len(lines) == len(refs):
         return list(lines)

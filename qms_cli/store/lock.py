@@ -196,19 +196,8 @@ def _wait_for_git(root: Path, notes: list[str]) -> None:
         time.sleep(0.05)
     if lock.exists() and own is not None and not _alive(own[0], own[1]):
         pid, _start, since = own
-        stale = [lock, *gitdir.glob(f"next-index-{pid}.lock"), gitdir / "HEAD.lock",
-                 *(gitdir / "refs" / "heads").rglob("*.lock")]
-        removed = []
-        for f in stale:
-            try:
-                if f.is_file() and f.stat().st_mtime_ns >= since - 1_000_000_000:
-                    f.unlink()
-                    removed.append(f.name)
-            except OSError:
-                pass
-        if removed:
-            notes.append(_("removed {files} left in .git by qms's own git (process {pid}), "
-                           "killed during the interrupted action").format(files=", ".join(removed), pid=pid))
+        _remove_stale(gitdir, [lock, *gitdir.glob(f"next-index-{pid}.lock"), gitdir / "HEAD.lock",
+                               *(gitdir / "refs" / "heads").rglob("*.lock")], pid, since, notes)
     if lock.exists():
         raise Busy(
             _("{lock} is still there after an interrupted qms action: if no git command is "
@@ -227,20 +216,26 @@ def clear_own_git(root: Path, notes: list[str]) -> None:
     if own is not None and not _alive(own[0], own[1]):
         gitdir = _git_dir(root)
         pid, _start, since = own
-        stale = [gitdir / "packed-refs.lock", gitdir / "FETCH_HEAD.lock",
-                 *(f for part in ("remotes", "tags", "heads", "qms-sync") for f in (gitdir / "refs" / part).rglob("*.lock"))]
-        removed = []
-        for f in stale:
-            try:
-                if f.is_file() and not f.is_symlink() and f.stat().st_mtime_ns >= since - 1_000_000_000:
-                    f.unlink()
-                    removed.append(f.relative_to(gitdir).as_posix())
-            except OSError:
-                pass
-        if removed:
-            notes.append(_("removed {files} left in .git by qms's own git (process {pid}), "
-                           "killed during the interrupted action").format(files=", ".join(removed), pid=pid))
+        _remove_stale(gitdir, [gitdir / "packed-refs.lock", gitdir / "FETCH_HEAD.lock",
+                               *(f for part in ("remotes", "tags", "heads", "qms-sync")
+                                 for f in (gitdir / "refs" / part).rglob("*.lock"))], pid, since, notes)
     _wait_for_git(root, notes)
+
+
+def _remove_stale(gitdir: Path, files: list[Path], pid: int, since: int, notes: list[str]) -> None:
+    """Remove the lock files among `files` that qms's own git `pid`, killed, left: those
+    no older than the moment it started (`since`, ns); say which went."""
+    removed = []
+    for f in files:
+        try:
+            if f.is_file() and not f.is_symlink() and f.stat().st_mtime_ns >= since - 1_000_000_000:
+                f.unlink()
+                removed.append(f.relative_to(gitdir).as_posix())
+        except OSError:
+            pass
+    if removed:
+        notes.append(_("removed {files} left in .git by qms's own git (process {pid}), "
+                       "killed during the interrupted action").format(files=", ".join(removed), pid=pid))
 
 
 def _remove_temporaries(root: Path, files: dict) -> None:
