@@ -4,9 +4,11 @@ something the record does not offer fails loudly instead of printing a blank.
 
 A store's templates are untrusted (they come with the store, from whoever pushed to
 it), and so is every value a form shows. So:
-- templates run in Jinja2's immutable sandbox: no attribute that starts with `_`, no
-  changing lists or dicts, no modules, files or environment; `lipsum`, `cycler`,
-  `joiner` and `namespace` are gone, and so are the filters that make HTML;
+- the store's templates run in Jinja2's immutable sandbox: no attribute that starts
+  with `_`, no changing lists or dicts, no modules, files or environment; `lipsum`,
+  `cycler`, `joiner` and `namespace` are gone, and so are the filters that make HTML
+  (qms's own built-in templates, which are code of qms, run outside it, several times
+  faster, with the same filters and the same escape);
 - templates are read by a loader that takes only names like `complaint.zh.md.j2`, from
   the store's `templates/` (never through a link, at most 256 KiB) or the built-in
   folder;
@@ -15,13 +17,15 @@ it), and so is every value a form shows. So:
   escape), and what a template computes from it is escaped again on the way out;
   template literals are escaped too, except where a template marks its own text
   `|safe` (built-in forms never do so on a value);
-- a form is filled in within limits: 30 seconds, 1 GiB more memory, 16 MiB of output
-  (time and memory where the system offers them: Linux and macOS, not Windows).
+- a form of the store's own template is filled in within limits: 30 seconds, 1 GiB more
+  memory (where the system offers them: Linux and macOS, not Windows); every form within
+  16 MiB of output.
 A template that breaks a rule gets one line naming the template and line (exit 2).
 Compiled templates are kept per store for the life of the process."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import traceback
@@ -111,15 +115,30 @@ for _name in ("split", "rsplit", "splitlines", "partition", "rpartition"):
     setattr(Text, _name, _keeping(_name, many=True))
 
 
+class _TextDict(dict):
+    """A dict store_text made: every string in it is already Text."""
+
+    __slots__ = ()
+
+
+class _TextList(list):
+    """A list store_text made: every string in it is already Text."""
+
+    __slots__ = ()
+
+
 def store_text(value: Any) -> Any:
     """`value` (from a record, a declaration, qms.yaml or git) with every string in it
-    made `Text`, dicts and lists copied; other values as they are."""
+    made `Text`, dicts and lists copied; other values as they are. What store_text made
+    already (a signature a function hands back from the record) is taken as it is."""
     if isinstance(value, str):
         return value if isinstance(value, Text) else Text(value)
+    if isinstance(value, (_TextDict, _TextList)):
+        return value
     if isinstance(value, dict):
-        return {store_text(k): store_text(v) for k, v in value.items()}
+        return _TextDict({store_text(k): store_text(v) for k, v in value.items()})
     if isinstance(value, (list, tuple)):
-        return [store_text(v) for v in value]
+        return _TextList([store_text(v) for v in value])
     return value
 
 
@@ -227,6 +246,37 @@ def environment(store):
     return env
 
 
+class _BuiltInLoader(jinja2.BaseLoader):
+    """The built-in form templates alone (qms's own files, never the store's)."""
+
+    def __init__(self) -> None:
+        self.folder = data_dir("templates")
+
+    def get_source(self, environment, template: str):
+        path = self.folder / template
+        if not TEMPLATE_NAME.fullmatch(template or "") or not path.is_file():
+            raise jinja2.TemplateNotFound(template)
+        return _decode(path.read_bytes(), template), template + BUILT_IN, lambda: True
+
+
+_BUILT_IN: list[Any] = []
+
+
+def built_in_environment():
+    """The environment of qms's own form templates: not sandboxed, since they are qms's
+    code, not the store's (the values they show are escaped all the same). A form the
+    store overrides, even by a link or a broken file, is filled by `environment(store)`.
+    The built-in templates include no other template, so none of them can reach one of
+    the store's (tests/test_render.py checks)."""
+    if not _BUILT_IN:
+        env = jinja2.Environment(loader=_BuiltInLoader(), undefined=jinja2.StrictUndefined, autoescape=True,
+                                 finalize=_finalize, trim_blocks=True, lstrip_blocks=True,
+                                 keep_trailing_newline=True, auto_reload=False)
+        _configure(env)
+        _BUILT_IN.append(env)
+    return _BUILT_IN[0]
+
+
 WIDTH_LIMIT = 100_000  # the widest padding, repeat or number a template may ask for
 POWER_DIGITS = 4_000  # the most digits a power in a form may have
 # a width or precision of 100,000 or more in a %-format or a {}-format
@@ -330,13 +380,19 @@ def _build(root: Path):
         keep_trailing_newline=True,
         auto_reload=True,
     )
+    _configure(env)
+    return env
+
+
+def _configure(env) -> None:
+    """What a form template has: no objects it has no use for, no filter that writes
+    HTML, and the Markdown escape for every value."""
     for name in ("lipsum", "cycler", "joiner"):  # objects a template has no use for
         env.globals.pop(name, None)
     for name in ("urlize", "xmlattr"):  # filters that write HTML
         env.filters.pop(name, None)
     env.filters.update(cell=_cell, e=_cell, escape=_cell, forceescape=_cell, join=_join, tojson=_json,
                        center=_center, indent=_indent, format=_format)
-    return env
 
 
 # ---------------------------------------------------------------------------- limits
@@ -396,10 +452,10 @@ def _where(e: BaseException) -> str:
     return ""
 
 
-def _fill(env, template, context: dict, record_id: str) -> str:
+def _fill(env, template, context: dict, record_id: str, limits: bool = True) -> str:
     name = template.filename or template.name
     try:
-        with _Limits():
+        with _Limits() if limits else contextlib.nullcontext():
             parts, size = [], 0
             for part in template.generate(**context):
                 size += len(part)
@@ -485,13 +541,26 @@ def render(store, record_id: str, lang: str, type_name: str | None = None, form:
         role = config.roles.get(code or "")
         return (role.label.get(lang) or code) if role else (code or "")
 
+    memo = store.memo
+
+    def kept(key: tuple, make: Callable[[], Any]) -> Any:
+        """make() as store text, made once for all the forms filled from a view of the
+        store that cannot change (publish's); each form still asks the store itself, so
+        that what it looked at is noted."""
+        if memo is None or not all(isinstance(k, (str, int)) for k in key):
+            return store_text(make())
+        found = memo.get(key)
+        if found is None:
+            found = memo[key] = store_text(make())
+        return found
+
     def other(rid: str) -> dict | None:
         try:
             tname, _path = store.locate(str(rid))
         except BadInput:
             return None
         found = store.fetch(tname, str(rid))
-        return plain(found) if found is not None else None
+        return kept(("record", tname, str(rid)), lambda: plain(found)) if found is not None else None
 
     def number_of(rid: str) -> str:
         """Another record's number as printed: its own number where its type keeps one."""
@@ -505,8 +574,9 @@ def render(store, record_id: str, lang: str, type_name: str | None = None, form:
     def related(type_name: str, field: str, target: str | None = None) -> list[dict]:
         """Records of `type_name` whose `field` names `target` (default: this record)."""
         target = target or record.id
-        rows = [plain(d) for d in store.referring(type_name, field, target)]
-        return sorted(rows, key=lambda d: str(d.get("id")))
+        found = store.referring(type_name, field, target)
+        return kept(("related", type_name, field, target),
+                    lambda: sorted((plain(d) for d in found), key=lambda d: str(d.get("id"))))
 
     def sig(rec: dict | None, meaning: str) -> dict | None:
         found = None
@@ -581,7 +651,11 @@ def render(store, record_id: str, lang: str, type_name: str | None = None, form:
     context = store_text(context)
     context.update({k: _giving_text(fn) for k, fn in functions.items()})
     name = f"{record.type}.{form}.{lang}.md.j2" if form else f"{record.type}.{lang}.md.j2"
-    env = environment(store)
+    # qms's own template, unless the store has something of that name (its own form, or a
+    # link or folder, which the store's loader refuses)
+    own = safefs.kind(store.root, f"templates/{name}")[0] != "missing" \
+        or not TEMPLATE_NAME.fullmatch(name) or not (data_dir("templates") / name).is_file()
+    env = environment(store) if own else built_in_environment()
     try:
         template = env.get_template(name)
     except jinja2.TemplateNotFound:
@@ -590,4 +664,4 @@ def render(store, record_id: str, lang: str, type_name: str | None = None, form:
         raise BadInput(f"{e.filename or e.name}:{e.lineno}: {e.message}") from None
     except RecursionError:
         raise BadInput(_("{template}: nested too deeply to read").format(template=name)) from None
-    return _fill(env, template, context, record.id)
+    return _fill(env, template, context, record.id, limits=own)

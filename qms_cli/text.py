@@ -12,6 +12,7 @@ stored (`visible`, `markdown`, `spreadsheet`)."""
 
 from __future__ import annotations
 
+import functools
 import re
 
 from .i18n import N_, _
@@ -92,6 +93,17 @@ def markdown(value: object) -> str:
     text = "" if value is None else str(value)
     if not text:
         return text
+    if len(text) <= 200:  # names, labels, dates: the same few over and over in a store's forms
+        return _short(text)
+    return _markdown(text)
+
+
+@functools.lru_cache(maxsize=8192)
+def _short(text: str) -> str:
+    return _markdown(text)
+
+
+def _markdown(text: str) -> str:
     text = _MD_SPECIAL.sub(lambda m: _MD_ESCAPES.get(m.group(0)) or "\\" + m.group(0), text)
     text = _SCHEME.sub(lambda m: m.group(1) + "\\:", text)
     if _BREAKS.search(text):

@@ -399,3 +399,36 @@ def test_language_defaults_to_the_store_language(qms, complaint):
     r = qms("render", complaint, env={"QMS_NOW": "2026-03-06T12:00"})
     assert r.code == 0, r.text
     assert "## 客诉处理单" in r.out  # conftest's qms.yaml says lang: zh
+
+
+def test_built_in_templates_include_no_other_template():
+    """qms's own templates are filled outside the sandbox (they are qms's code), by an
+    environment that loads only built-in files. That is right only while none of them
+    includes, imports or extends another template: a store may override the one it would
+    name, and that one must run in the sandbox."""
+    import jinja2
+    from jinja2 import nodes
+
+    from qms_cli.config import data_dir
+
+    env = jinja2.Environment()
+    found = {}
+    for path in sorted(data_dir("templates").glob("*.j2")):
+        tree = env.parse(path.read_text(encoding="utf-8"))
+        loads = list(tree.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)))
+        if loads:
+            found[path.name] = [type(n).__name__ for n in loads]
+    assert len(list(data_dir("templates").glob("*.j2"))) > 30
+    assert found == {}
+
+
+def test_a_store_template_of_a_built_in_name_runs_in_the_sandbox(qms, store, complaint):
+    """The store's own complaint form is the store's code, so the sandbox holds however
+    fast the built-in form is filled."""
+    (store / "templates").mkdir()
+    (store / "templates" / "complaint.zh.md.j2").write_text(
+        "{{ id }} {{ ''.__class__.__mro__ }}\n", encoding="utf-8")
+    r = qms("render", complaint)
+    assert r.code == 2 and "templates/complaint.zh.md.j2" in r.err and "__class__" not in r.out, r.text
+    en = qms("render", complaint, "--lang", "en")  # the built-in English form, still there
+    assert en.code == 0 and "Customer complaint" in en.out, en.text

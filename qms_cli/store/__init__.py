@@ -115,6 +115,9 @@ class Store:
         self.notes: list[str] = []  # what opening the store recovered, for the user
         self.skipped: list[str] = []  # linked record folders that reading did not follow
         self.linked: list[str] = []  # the links met under records/ (paths in the store)
+        # what forms computed from records, kept for the next form: only while the
+        # records cannot change under it (a HeldStore's view), else None
+        self.memo: dict | None = None
 
     @staticmethod
     def open(path: str | os.PathLike | None = None) -> Store:
@@ -444,6 +447,7 @@ class HeldStore(Store):
         self._where: dict[str, list[RecordFile]] | None = None
         self.watch: Watch | None = None
         self.types_read: set[str] = set()
+        self.memo = {}
 
     def now(self) -> datetime:
         """The moment given (publish: the start of the day it publishes), else the store's."""
