@@ -16,8 +16,10 @@ by the command line."""
 
 from __future__ import annotations
 
+import functools
 import html
 import logging
+import os
 import re
 import shutil
 import subprocess
@@ -26,6 +28,7 @@ from . import formhtml
 from .errors import BadInput
 from .i18n import _
 from .model import values
+from .model.record import Record
 from .render import render
 from .reports.chart import CJK_FAMILIES, FONT_PACKAGE
 from .store import Store
@@ -41,16 +44,23 @@ def missing_extra() -> BadInput:
 # ---------------------------------------------------------------------------- fonts
 
 
-def _families(pattern: str) -> list[str]:
+def _families(pattern: str) -> tuple[str, ...]:
     """The family names fontconfig lists for `pattern` (each name of each family, in the
-    order fc-list gives them); [] when fontconfig is not installed or lists none."""
+    order fc-list gives them); () when fontconfig is not installed or lists none. Asked
+    once per process and fontconfig setting (publish prints a PDF of every record)."""
+    return _listed(pattern, os.environ.get("PATH"), os.environ.get("FONTCONFIG_FILE"),
+                   os.environ.get("FONTCONFIG_PATH"))
+
+
+@functools.lru_cache(maxsize=8)
+def _listed(pattern: str, *setting: str | None) -> tuple[str, ...]:
     if shutil.which("fc-list") is None:
-        return []
+        return ()
     try:
         out = subprocess.run(["fc-list", pattern, "family"], capture_output=True, text=True, timeout=30).stdout
     except (OSError, subprocess.SubprocessError):
-        return []
-    return [name.strip() for line in sorted(out.splitlines()) for name in line.split(",") if name.strip()]
+        return ()
+    return tuple(name.strip() for line in sorted(out.splitlines()) for name in line.split(",") if name.strip())
 
 
 def font_family(configured: str | None) -> str:
@@ -182,11 +192,17 @@ def pdf(store: Store, record_id: str, lang: str, form: str | None = None) -> byt
         import weasyprint  # noqa: F401
     except (ImportError, OSError):
         raise missing_extra() from None
-    font = font_family(store.config.pdf_font)
-    markdown = render(store, record_id, lang, form=form)
+    font_family(store.config.pdf_font)
     record = store.read(record_id)
+    return pdf_of(store, record, lang, render(store, record_id, lang, record.type, form, record=record), form)
+
+
+def pdf_of(store: Store, record: Record, lang: str, markdown: str, form: str | None = None) -> bytes:
+    """The record's form as a PDF, from its Markdown as `render` (or `fill`) made it:
+    publish prints the form it has just laid out as a page."""
+    font = font_family(store.config.pdf_font)
     rt = store.record_type(record.type)
     title = rt.forms[form][lang] if form else rt.form[lang]
     page = to_html(markdown, lang=lang, title=title, record_id=record.id, font=font,
-                   mark=watermark(store, record_id, lang))
+                   mark=watermark(store, record.id, lang, record.type))
     return to_pdf(page)

@@ -50,15 +50,15 @@ from .model.record import Record
 from .reports import build as build_report
 from .reports import declaration as report_declaration
 from .reports import report_names, to_markdown
-from .render import render
+from .render import fill, form_context
 from .reports.chart import svg
 from .parallel import map_many
 from .pdf import font_family, missing_extra
-from .pdf import pdf as pdf_form
+from .pdf import pdf_of as pdf_form
 from .store import ALL, HeldStore, Watch
 from .store import git as gitops
 from .store.cache import RACY_NS, fingerprint, stat_key
-from .store.git import Trailer, blob_id
+from .store.git import blob_id
 from .views import summary_row
 
 MANIFEST = ".qms-publish.json"
@@ -233,49 +233,6 @@ def _other(lang: str, langs: list[str]) -> str | None:
 
 
 # ---------------------------------------------------------------------- the records
-
-
-def references(rt, data: Any, fields: dict | None = None, prefix: str = "") -> Iterator[tuple[str, str, str]]:
-    """(field path, type referred to, ID) for each reference the record holds."""
-    fields = rt.fields if fields is None else fields
-    for name, spec in fields.items():
-        path = f"{prefix}{name}"
-        value = data.get(name) if isinstance(data, dict) else None
-        if values.is_empty(value):
-            continue
-        yield from _refs_in(rt, spec, value, path)
-
-
-def _refs_in(rt, spec, value: Any, path: str) -> Iterator[tuple[str, str, str]]:
-    if spec.type == "ref" and spec.to and isinstance(value, str):
-        yield path, spec.to, value
-    elif spec.type == "list" and spec.items is not None and isinstance(value, list):
-        for item in value:
-            yield from _refs_in(rt, spec.items, item, path)
-    elif spec.type == "object" and isinstance(value, dict):
-        yield from references(rt, value, spec.fields, path + ".")
-
-
-def signature_commits(record: Record, history: list[gitops.LogEntry]) -> list[str | None]:
-    """For each of the record's signatures, in order, the commit that signed it: the
-    commits of its history whose trailers name this record and sign with that meaning by
-    that person, taken in order; None where the history holds no such commit (a record
-    entered by hand or imported without trailers)."""
-    mine = f"{record.type}/{record.id}"
-    waiting: dict[tuple[str, str], list[str]] = {}
-    for entry in history:
-        named = entry.trailers.get(Trailer.RECORD) or []
-        if named and mine not in named:
-            continue  # a commit that names records signs those it names
-        for sig in entry.trailers.get(Trailer.SIGNATURE) or []:
-            meaning, _by, email = sig.rpartition(" by ")
-            waiting.setdefault((meaning, email.strip().lower()), []).append(entry.commit)
-    out: list[str | None] = []
-    for s in values.signatures(record.data):
-        key = (str(s.get("meaning")), str(s.get("email") or "").strip().lower())
-        queue = waiting.get(key)
-        out.append(queue.pop(0) if queue else None)
-    return out
 
 
 def _text_of(data: Any) -> Iterator[str]:
@@ -507,7 +464,7 @@ class _Site:
                     if isinstance(rec, Record):
                         if SAFE_NAME.fullmatch(rec.id):
                             found.append((rec.id, f.rel))
-                            refs[f.rel] = [list(x) for x in references(rt, rec.data)]
+                            refs[f.rel] = [list(x) for x in rt.references(rec.data)]
                     elif isinstance(rec, Exception):
                         self.problems.append(str(rec))
                 else:
@@ -596,7 +553,7 @@ class _Site:
         watch = store.watch = Watch()
         hist = self.history.get(rec.path, [])
         out: dict[str, Any] = {"rel": rec.path, "blob": self.blob_of.get((rec.type, rec.id)), "id": rec.id,
-                               "refs": [list(x) for x in references(rt, rec.data)], "rows": {},
+                               "refs": [list(x) for x in rt.references(rec.data)], "rows": {},
                                "text": {}}
         try:
             for lang in langs:
@@ -620,7 +577,7 @@ class _Site:
         out["pages"] = list(pages)
         out["history"] = _commits(hist)
         out["referred"] = [list(x) for x in self.referred.get(rec.id, [])]
-        out["where"] = {i: self.where.get(i) for _p, _t, i in references(rt, rec.data)}
+        out["where"] = {i: self.where.get(i) for _p, _t, i in rt.references(rec.data)}
         out["ids"] = {i: [t, self.blob_of.get((t, i)) if t else None] for i, t in watch.ids.items() if i != rec.id}
         out["queries"] = [[t, fld, target, ids, _blobs(self.blob_of, t, ids)]
                           for (t, fld, target), ids in watch.queries.items()]
@@ -889,14 +846,18 @@ def _mkdir(folder: Path) -> None:
 def _record_pages(store, rt, record: Record, lang: str, other: str | None, day: datetime,
                   history: list, where: dict[str, str], referred: list[tuple[str, str]],
                   pdf: bool = False) -> dict[str, bytes]:
-    """The record's main form and each other form its type declares, each with its
-    references and its signatures' commits (and, with `pdf`, a link to the form's PDF)."""
+    """The record's main form and each other form its type declares, as pages, all laid
+    out from one form context (render.form_context): the form itself (its Markdown made
+    HTML), the records it refers to and that refer to it, and its signatures with the
+    commits that made them; with `pdf`, a link to the main form's PDF and the PDF itself,
+    printed from the same Markdown."""
     w = WORDS[lang]
     commit_url = store.config.publish.link
+    context = form_context(store, record, lang, history=history, now=day)
     out: dict[str, bytes] = {}
     extra = [f'<p class="pdf"><a href="{e(record.id)}.pdf">{e(w["pdf"])}</a></p>\n'] if pdf else []
-    refs = [f'<li>{e(rt.label_of(p, lang))}: <a href="../{to}/{e(i)}.html">{e(i)}</a></li>'
-            for p, to, i in references(rt, record.data) if where.get(i) == to]
+    refs = [f'<li>{e(x["label"])}: <a href="../{x["type"]}/{e(x["id"])}.html">{e(x["id"])}</a></li>'
+            for x in context["references"] if where.get(x["id"]) == x["type"]]
     back = [f'<li><a href="../{t}/{e(i)}.html">{e(i)}</a> ({e(store.record_type(t).label[lang])})</li>'
             for t, i in sorted(referred)]
     if refs or back:
@@ -905,17 +866,17 @@ def _record_pages(store, rt, record: Record, lang: str, other: str | None, day: 
             extra.append(f"<h3>{e(w['refers'])}</h3>\n<ul>\n" + "\n".join(refs) + "\n</ul>\n")
         if back:
             extra.append(f"<h3>{e(w['referred'])}</h3>\n<ul>\n" + "\n".join(back) + "\n</ul>\n")
-    sigs = values.signatures(record.data)
-    if sigs:
+    if context["signatures"]:
         rows = []
-        for s, commit in zip(sigs, signature_commits(record, history)):
+        for s in context["signatures"]:
+            commit = s["commit"]
             if commit is None:
                 shown = "—"
             elif (url := commit_url(commit)) is not None:
                 shown = f'<a href="{e(url)}" rel="noopener noreferrer"><code>{e(commit[:10])}</code></a>'
             else:
                 shown = f'<code title="{e(commit)}">{e(commit[:10])}</code>'
-            rows.append([e(rt.meaning_label(str(s.get("meaning")), lang)), e(s.get("name")), e(s.get("at")), shown])
+            rows.append([e(s["meaning_label"]), e(s.get("name")), e(s.get("at")), shown])
         extra.append(f"<h2>{e(w['signatures'])}</h2>\n" + _table([w["meaning"], w["name"], w["at"], w["commit"]], rows))
     forms = [None, *rt.forms]
     if rt.forms:
@@ -925,12 +886,14 @@ def _record_pages(store, rt, record: Record, lang: str, other: str | None, day: 
     for form in forms:
         if form is not None and not SAFE_NAME.fullmatch(form):
             continue
-        markdown = render(store, record.id, lang, record.type, form, history=history, now=day, record=record)
+        markdown = fill(store, record, context, form)
         name = f"{record.id}.{form}.html" if form else f"{record.id}.html"
         title = f"{record.id} {rt.forms[form][lang] if form else rt.form[lang]}"
         out[f"{lang}/{record.type}/{name}"] = page(
             lang, 2, title, formhtml.body(markdown) + "".join(extra),
             f"../../{other}/{record.type}/{name}" if other else None)
+        if pdf and form is None:
+            out[f"{lang}/{record.type}/{record.id}.pdf"] = pdf_form(store, record, lang, markdown)
     return out
 
 
@@ -1061,14 +1024,6 @@ def publish(store, out: Path, langs: list[str] | None = None, *, pdf: bool = Fal
     _mkdir(target)
     made = _Site(store, langs, target, old, _load_cache(target), pdf=pdf)
     made.build()
-    if pdf:
-        remade = set(made.remade)
-        for rid, tname in sorted(made.where.items()):
-            for lang in langs:
-                rel = f"{lang}/{tname}/{rid}.pdf"
-                if rid in remade or not made.keep([rel]):
-                    made.put(rel, pdf_form(made.store, rid, lang))
-                    made.dirty = True
     outcome = Outcome(problems=list(dict.fromkeys(made.problems)))
     outcome.written = sorted(made.written)
     outcome.remade = sorted(made.remade)

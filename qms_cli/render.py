@@ -506,11 +506,49 @@ def render(store, record_id: str, lang: str, type_name: str | None = None, form:
     the record, already read (else read here)."""
     if record is None:
         record = store.read(record_id, type_name)
-    rt = store.record_type(record.type)
+    _known_form(store.record_type(record.type), record.type, form)
+    return fill(store, record, form_context(store, record, lang, history=history, now=now), form)
+
+
+def _known_form(rt, type_name: str, form: str | None) -> None:
     if form is not None and form not in rt.forms:
         raise BadInput(_("--form '{form}': a {type} has {choices}").format(
-            form=form, type=record.type,
+            form=form, type=type_name,
             choices=", ".join(rt.forms) if rt.forms else _("one form only (leave --form out)")))
+
+
+def signature_commits(record: Record, history: list[LogEntry]) -> list[str | None]:
+    """For each of the record's signatures, in order, the commit that signed it: the
+    commits of its history whose trailers name this record and sign with that meaning by
+    that person, taken in order; None where the history holds no such commit (a record
+    entered by hand or imported without trailers)."""
+    mine = f"{record.type}/{record.id}"
+    waiting: dict[tuple[str, str], list[str]] = {}
+    for entry in history:
+        named = entry.trailers.get(Trailer.RECORD) or []
+        if named and mine not in named:
+            continue  # a commit that names records signs those it names
+        for sig in entry.trailers.get(Trailer.SIGNATURE) or []:
+            meaning, _by, email = sig.rpartition(" by ")
+            waiting.setdefault((meaning, email.strip().lower()), []).append(entry.commit)
+    out: list[str | None] = []
+    for s in values.signatures(record.data):
+        key = (str(s.get("meaning")), str(s.get("email") or "").strip().lower())
+        queue = waiting.get(key)
+        out.append(queue.pop(0) if queue else None)
+    return out
+
+
+def form_context(store, record: Record, lang: str, *, history: list[LogEntry] | None = None,
+                 now: datetime | None = None) -> dict:
+    """What the record's forms show, computed once for all who lay it out: its values and
+    labels, state, deadlines, history, its signatures (each with the commit that made it,
+    where its history holds one), the records it refers to, and the functions a template
+    asks for other records. `fill` makes a Markdown form of it; the published page lays
+    out its references and signature commits beside that form, and the PDF prints the
+    same form. `history`: the record's commits, already read (None: read from git here);
+    `now`: the moment the forms are as of (default: the store's clock)."""
+    rt = store.record_type(record.type)
     data = record.data
     config = store.config
     now = now or store.now()
@@ -598,6 +636,8 @@ def render(store, record_id: str, lang: str, type_name: str | None = None, form:
         states = store.record_type(type_name).workflow.states
         return states[state].label[lang] if state in states else str(state)
 
+    entries = gitops.log(store.root, record.path) if history is None else history
+    commits = signature_commits(record, entries)
     history = [
         {
             "date": local(e.date),
@@ -609,7 +649,7 @@ def render(store, record_id: str, lang: str, type_name: str | None = None, form:
             # done on paper earlier and entered at `date` (补录): when, as its QMS-On trailer says
             "on": (e.trailers.get(Trailer.ON) or [None])[0],
         }
-        for e in (gitops.log(store.root, record.path) if history is None else history)
+        for e in entries
     ]
     functions = {
         "v": v,
@@ -632,15 +672,18 @@ def render(store, record_id: str, lang: str, type_name: str | None = None, form:
         "state": record.state,
         "state_label": rt.workflow.states[record.state].label[lang],
         "state_labels": {k: st.label[lang] for k, st in rt.workflow.states.items()},
-        "form_title": rt.forms[form][lang] if form else rt.form[lang],
-        "form": form or "",
         "type_label": rt.label[lang],
         "company": config.company,
         "site": config.site,
         "deadlines": [
             dict(d.as_dict(), label=d.label[lang]) for d in deadlines(rt, data, config, now)
         ],
-        "signatures": plain(values.signatures(data)),
+        # each with the commit that signed it (None: entered by hand) and its meaning's label
+        "signatures": [dict(plain(s), commit=c, meaning_label=rt.meaning_label(str(s.get("meaning")), lang))
+                       for s, c in zip(values.signatures(data), commits)],
+        # (field, its label, type, ID) of each record this one refers to
+        "references": [{"field": p, "label": rt.label_of(p, lang), "type": to, "id": i}
+                       for p, to, i in rt.references(data)],
         # the named checks the record is held to (its type's and the store's), with their
         # arguments: a form can state a rule the store sets (the approval amounts)
         "checks": [{"fn": c.fn, "args": [str(a) for a in c.args]} for c in rt.checks],
@@ -650,6 +693,17 @@ def render(store, record_id: str, lang: str, type_name: str | None = None, form:
     }
     context = store_text(context)
     context.update({k: _giving_text(fn) for k, fn in functions.items()})
+    return context
+
+
+def fill(store, record: Record, context: dict, form: str | None = None) -> str:
+    """The record's main form, or its form `form`, as Markdown: its template filled from
+    `context` (form_context's for the record, in the form's language)."""
+    rt = store.record_type(record.type)
+    _known_form(rt, record.type, form)
+    lang = str(context["lang"])
+    context = dict(context, form=Text(form or ""),
+                   form_title=store_text(rt.forms[form][lang] if form else rt.form[lang]))
     name = f"{record.type}.{form}.{lang}.md.j2" if form else f"{record.type}.{lang}.md.j2"
     # qms's own template, unless the store has something of that name (its own form, or a
     # link or folder, which the store's loader refuses)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 from ..errors import BadInput
 from ..i18n import _
@@ -590,6 +590,24 @@ class RecordType:
             return self.label_of(head, lang)
         spec = self.field(path)
         return spec.text(lang) if spec else path
+
+    def references(self, data: Any, fields: dict | None = None, prefix: str = "") -> Iterator[tuple[str, str, str]]:
+        """(field path, type referred to, ID) for each reference to another record that
+        `data` (a record of this type) holds, in the order of the declaration."""
+        fields = self.fields if fields is None else fields
+        for name, spec in fields.items():
+            value = data.get(name) if isinstance(data, dict) else None
+            if value not in (None, "", [], {}):
+                yield from self._refs_in(spec, value, f"{prefix}{name}")
+
+    def _refs_in(self, spec: FieldSpec, value: Any, path: str) -> Iterator[tuple[str, str, str]]:
+        if spec.type == "ref" and spec.to and isinstance(value, str):
+            yield path, spec.to, value
+        elif spec.type == "list" and spec.items is not None and isinstance(value, list):
+            for item in value:
+                yield from self._refs_in(spec.items, item, path)
+        elif spec.type == "object" and isinstance(value, dict):
+            yield from self.references(value, spec.fields, path + ".")
 
     @staticmethod
     def from_dict(data: Any, where: str) -> RecordType:
