@@ -556,16 +556,17 @@ class _Site:
                                "refs": [list(x) for x in rt.references(rec.data)], "rows": {},
                                "text": {}}
         try:
+            due = deadlines(rt, rec.data, self.config, day)  # as of the day, in every language
+            title = values.record_title(rt, rec.data)
             for lang in langs:
                 other = _other(lang, langs)
                 for rel, data in _record_pages(store, rt, rec, lang, other, day, hist, self.where,
-                                               self.referred.get(rec.id, []), pdf=self.pdf).items():
+                                               self.referred.get(rec.id, []), pdf=self.pdf, due=due).items():
                     self.put(rel, data)
-                row = summary_row(store, rt, rec, lang, day)
-                late = ", ".join(d.label[lang] for d in deadlines(rt, rec.data, self.config, day)
-                                 if d.status == "overdue")
-                out["rows"][lang] = [row["state_label"], row["title"], late]
-                out["text"][lang] = " ".join([rec.id, rt.label[lang], row["state_label"], *_text_of(rec.data)])
+                state_label = rt.workflow.states[rec.state].label[lang]
+                late = ", ".join(d.label[lang] for d in due if d.status == "overdue")
+                out["rows"][lang] = [state_label, title, late]
+                out["text"][lang] = " ".join([rec.id, rt.label[lang], state_label, *_text_of(rec.data)])
         except QmsError as err:
             return (str(err), err.exit_code)
         finally:
@@ -845,7 +846,7 @@ def _mkdir(folder: Path) -> None:
 
 def _record_pages(store, rt, record: Record, lang: str, other: str | None, day: datetime,
                   history: list, where: dict[str, str], referred: list[tuple[str, str]],
-                  pdf: bool = False) -> dict[str, bytes]:
+                  pdf: bool = False, due: list | None = None) -> dict[str, bytes]:
     """The record's main form and each other form its type declares, as pages, all laid
     out from one form context (render.form_context): the form itself (its Markdown made
     HTML), the records it refers to and that refer to it, and its signatures with the
@@ -853,7 +854,7 @@ def _record_pages(store, rt, record: Record, lang: str, other: str | None, day: 
     printed from the same Markdown."""
     w = WORDS[lang]
     commit_url = store.config.publish.link
-    context = form_context(store, record, lang, history=history, now=day)
+    context = form_context(store, record, lang, history=history, now=day, due=due)
     out: dict[str, bytes] = {}
     extra = [f'<p class="pdf"><a href="{e(record.id)}.pdf">{e(w["pdf"])}</a></p>\n'] if pdf else []
     refs = [f'<li>{e(x["label"])}: <a href="../{x["type"]}/{e(x["id"])}.html">{e(x["id"])}</a></li>'

@@ -540,14 +540,15 @@ def signature_commits(record: Record, history: list[LogEntry]) -> list[str | Non
 
 
 def form_context(store, record: Record, lang: str, *, history: list[LogEntry] | None = None,
-                 now: datetime | None = None) -> dict:
+                 now: datetime | None = None, due: list | None = None) -> dict:
     """What the record's forms show, computed once for all who lay it out: its values and
     labels, state, deadlines, history, its signatures (each with the commit that made it,
     where its history holds one), the records it refers to, and the functions a template
     asks for other records. `fill` makes a Markdown form of it; the published page lays
     out its references and signature commits beside that form, and the PDF prints the
     same form. `history`: the record's commits, already read (None: read from git here);
-    `now`: the moment the forms are as of (default: the store's clock)."""
+    `now`: the moment the forms are as of (default: the store's clock); `due`: the record's
+    deadlines as of `now`, already worked out (None: worked out here)."""
     rt = store.record_type(record.type)
     data = record.data
     config = store.config
@@ -676,7 +677,7 @@ def form_context(store, record: Record, lang: str, *, history: list[LogEntry] | 
         "company": config.company,
         "site": config.site,
         "deadlines": [
-            dict(d.as_dict(), label=d.label[lang]) for d in deadlines(rt, data, config, now)
+            dict(d.as_dict(), label=d.label[lang]) for d in (deadlines(rt, data, config, now) if due is None else due)
         ],
         # each with the commit that signed it (None: entered by hand) and its meaning's label
         "signatures": [dict(plain(s), commit=c, meaning_label=rt.meaning_label(str(s.get("meaning")), lang))
