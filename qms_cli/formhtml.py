@@ -113,7 +113,7 @@ def body(markdown: str) -> str:
 
     def stand_in(m: re.Match) -> str:
         mark, at = m.group(0), m.start()
-        if _escaped(markdown, at) or mark == "<" and at >= 2 and markdown.startswith("](", at - 2):  # or <destination>
+        if _escaped(markdown, at) or mark == "<" and _destination(markdown, at):
             return mark
         return br if mark == "<br>" else lt if mark == "<" else bang
 
@@ -135,6 +135,11 @@ def _escaped(text: str, at: int) -> bool:
     while start and text[start - 1] == "\\":
         start -= 1
     return (at - start) % 2 == 1
+
+
+def _destination(text: str, at: int) -> bool:
+    """Whether the `<` at `at` opens a link's <destination>: after `](` or a definition's `]:`."""
+    return text[max(0, at - 8):at].rstrip(" \t").endswith(("](", "]:"))
 
 
 def _no_data_links(html: str) -> str:

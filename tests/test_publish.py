@@ -305,7 +305,7 @@ TEMPLATE_MARKUP = [
     "<div>\nx\n</div>\n\n*a*", "<script>alert(1)</script>", "<img src=\"http://127.0.0.1:9/z.png\">", "x `<b>` y",
     "x `a<br>b` y\n\n```\n<br> <i>\n```\n", "<!-- c -->\n\n<?php x ?>\n\n<![CDATA[x]]>\n", "a*<b* **<x>**",
     "![i](http://127.0.0.1:9/i.png) ![l](/local.png) ![r][ref]\n\n[ref]: /r.png", "\\![j](u) \\\\![k](v) \\<b> \\\\<b>",
-    "[a](<http://x>) [b](x<br>y) [c](u \"t<br>i\") [d](a<b)", "<http://x.com> <a@b.c> a<br>", "~~s~~ www.x.com",
+    "[r] [s](<http://e.com/x y>)\n\n[r]:  <http://e.com/r>\n", "[a](<http://x>) [b](x<br>y) [c](u \"t<br>i\") [d](a<b)", "<http://x.com> <a@b.c> a<br>", "~~s~~ www.x.com",
 ]
 
 
