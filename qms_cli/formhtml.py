@@ -1,135 +1,147 @@
 """A form's Markdown as HTML, the one step the PDF form and the published site share:
-markdown-it with CommonMark and tables, raw HTML off, images off, and only qms's own line
-break in a value (`<br>`, text.BR) made a line break. Every value reached the Markdown
-escaped (render.py), so what comes out holds no markup from a record.
+cmark-gfm (the C library, through the cmarkgfm package) with CommonMark and the GFM table
+extension, in its safe mode (raw HTML omitted; javascript:, vbscript:, file: and data: links
+made links to nothing, the data:image ones here). Every value reached the Markdown escaped (render.py, text.markdown), so what
+comes out holds no markup from a record; a store's own form template is untrusted too:
 
-markdown-it is imported here, when a form is first made HTML. Imports nothing of qms."""
+- raw HTML in it is shown as text, as markdown-it with html off showed it: every `<` that
+  is not escaped becomes a stand-in character before cmark reads the text and `&lt;` after
+  (in code too, where cmark writes it as `&lt;` anyway);
+- except an autolink (`<https://...>`), which markdown-it made a link too;
+- an image is no image: its `!` becomes a stand-in, so `![x](u)` is `!` and a link, as it
+  was with markdown-it's image rule off (a local image would pass the site's CSP);
+- qms's own line break in a value (`<br>`, text.BR) becomes `<br />`, except in code and
+  in a link's attributes, where it is the text `<br>`.
+
+The stand-ins are punctuation characters (so emphasis next to them reads as next to `<` or
+`!`) that the document does not hold. cmarkgfm is imported here, when a form is first made
+HTML. Imports nothing of qms."""
 
 from __future__ import annotations
 
+import itertools
 import re
-import secrets
 from typing import Any
 
-_RENDERER: list[Any] = []
+_ENGINE: list[Any] = []
+
+# an autolink, <scheme:...> or <address@host>, which cmark makes a link (unsafe schemes empty)
+_AUTOLINK = (r"[A-Za-z][A-Za-z0-9+.\-]{1,31}:[^<>\x00-\x20]*>|[A-Za-z0-9.!#$%&'*+/=?^_`{|}~\-]+@[A-Za-z0-9]"
+             r"(?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)*>")
+# what cmark could read as markup of its own: a `<` (qms's <br> first) or the `!` of an image,
+# if not escaped (the run of backslashes before it is even: see _escaped)
+_MARKUP = re.compile(r"<br>|<(?!" + _AUTOLINK + r")|!(?=\[)")
+# a link's own attributes, and code, where qms's <br> is text
+_LITERAL = re.compile(r"<a [^>]*>|<code[^>]*>.*?</code>", re.S)
+# cmark safe mode empties javascript:, vbscript:, file: and data: links but for data:image/*
+_DATA_LINK = re.compile(r'(?i)<a href="data:[^"]*"')
 
 
-def markdown_it():
-    """markdown-it as the forms need it (one per process)."""
-    if _RENDERER:
-        return _RENDERER[0]
-    from markdown_it import MarkdownIt
+class _Engine:
+    """cmark-gfm through cmarkgfm's C bindings, with the table extension. cmarkgfm's own
+    functions free neither the document they parse nor the HTML they return (about 10
+    times the Markdown's size per call: some 70 MB per 1,000 records published), so
+    the two are freed here, through the library's exported cmark_node_free and libc's free."""
 
-    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
-    md.enable("table").disable("image")
+    def __init__(self) -> None:
+        import unicodedata
 
-    def line_break(state, silent: bool) -> bool:
-        # A `<` in the Markdown is qms's <br>: every other one, in a value or in a
-        # template's own text, was escaped to &lt; before it got here.
-        if not state.src.startswith("<br>", state.pos):
-            return False
-        if not silent:
-            state.push("hardbreak", "br", 0)
-        state.pos += 4
-        return True
+        import cffi
+        from cmarkgfm import _cmark
 
-    md.inline.ruler.before("text", "qms_br", line_break)
-    _RENDERER.append(md)
-    return md
+        self.lib, self.ffi = _cmark.lib, _cmark.ffi
+        self.lib.cmark_gfm_core_extensions_ensure_registered()
+        self.table = self.lib.cmark_find_syntax_extension(b"table")
+        self.options = self.lib.CMARK_OPT_DEFAULT | self.lib.CMARK_OPT_VALIDATE_UTF8
+        own = cffi.FFI()
+        own.cdef("void cmark_node_free(void *); void free(void *);")
+        self.own, self.c = own, own.dlopen(_cmark.__file__)
+        try:  # where the library exports neither (a Windows .pyd), they leak as cmarkgfm's own do
+            self.node_free, self.free = self.c.cmark_node_free, self.c.free
+        except AttributeError:
+            self.node_free = self.free = lambda pointer: None
+        # punctuation (general category Po) nobody writes in a form, to stand in for < and !
+        self.spare = [chr(c) for c in range(0x2E00, 0x2E50) if unicodedata.category(chr(c)) == "Po"]
 
+    def _void(self, pointer: Any) -> Any:
+        return self.own.cast("void *", int(self.ffi.cast("uintptr_t", pointer)))
 
-# A table cell of plain text (with qms's <br> between pieces) is what markdown-it would
-# make of it: each piece HTML-escaped. Anything that could be inline markup (emphasis,
-# escapes, code, links, entities, HTML) or whitespace it would trim leaves the table to it.
-_PLAIN = re.compile(r"[^\\`*_\[\]<>&!~|\x00-\x20\x7f-\xa0\u1680\u2000-\u200b\u2028\u2029\u202f\u205f\u3000\ufeff]"
-                    r"(?:[^\\`*_\[\]<>&!~|\x00-\x1f\x7f-\x9f\u2028\u2029]*"
-                    r"[^\\`*_\[\]<>&!~|\x00-\x20\x7f-\xa0\u1680\u2000-\u200b\u2028\u2029\u202f\u205f\u3000\ufeff])?")
+    def html(self, markdown: str) -> str:
+        """cmark's HTML of `markdown`, as it comes."""
+        lib, ffi = self.lib, self.ffi
+        data = markdown.encode("utf-8", "surrogatepass")  # a lone surrogate becomes U+FFFD
+        parser = lib.cmark_parser_new(self.options)
+        try:
+            lib.cmark_parser_attach_syntax_extension(parser, self.table)
+            lib.cmark_parser_feed(parser, data, len(data))
+            root = lib.cmark_parser_finish(parser)
+            try:
+                raw = lib.cmark_render_html(root, self.options, lib.cmark_parser_get_syntax_extensions(parser))
+                try:
+                    return ffi.string(raw).decode("utf-8")
+                finally:
+                    self.free(self._void(raw))
+            finally:
+                self.node_free(self._void(root))
+        finally:
+            lib.cmark_parser_free(parser)
 
-
-def _cell_html(cell: str) -> str | None:
-    """A cell's HTML as markdown-it makes it, if the cell is plain text (else None)."""
-    if not cell:
-        return ""
-    pieces = cell.split("<br>")
-    if not all(_PLAIN.fullmatch(p) for p in pieces):
-        return None
-    return "<br>\n".join(p.replace('"', "&quot;") for p in pieces)
-
-
-def _table_html(lines: list[str]) -> str | None:
-    """The HTML of a table written as qms writes them (`| a | b |`, `|---|---|`, rows of as
-    many cells), every cell plain; None for anything else."""
-    head = lines[0][2:-2].split(" | ")
-    if lines[1] != "|" + "---|" * len(head):
-        return None
-    first = _row_html(head, "th")
-    if first is None:
-        return None
-    out = ["<table>\n<thead>\n", first, "</thead>\n"]
-    if len(lines) > 2:
-        out.append("<tbody>\n")
-        for line in lines[2:]:
-            if not (line.startswith("| ") and line.endswith(" |")) or len(line) < 4:
-                return None
-            cells = line[2:-2].split(" | ")
-            row = _row_html(cells, "td") if len(cells) == len(head) else None
-            if row is None:
-                return None
-            out.append(row)
-        out.append("</tbody>\n")
-    out.append("</table>\n")
-    return "".join(out)
+    def stand_ins(self, markdown: str) -> tuple[str, str, str]:
+        """Three spare characters the document does not hold: for <, qms's <br> and !."""
+        found: list[str] = []
+        for c in itertools.chain(self.spare, map(chr, range(0xE000, 0xF900))):  # then private use
+            if c not in markdown:
+                found.append(c)
+                if len(found) == 3:
+                    break
+        return found[0], found[1], found[2]
 
 
-def _row_html(cells: list[str], tag: str) -> str | None:
-    """One row of plain cells as markdown-it writes it; None where a cell is not plain."""
-    out = ["<tr>\n"]
-    for c in cells:
-        html = _cell_html(c)
-        if html is None:
-            return None
-        out.append(f"<{tag}>{html}</{tag}>\n")
-    out.append("</tr>\n")
-    return "".join(out)
+def engine() -> _Engine:
+    """cmark-gfm as the forms need it (one per process)."""
+    if not _ENGINE:
+        _ENGINE.append(_Engine())
+    return _ENGINE[0]
 
 
 def body(markdown: str) -> str:
-    """The form's Markdown as an HTML fragment (what goes inside <body>).
+    """The form's Markdown as an HTML fragment (what goes inside <body>)."""
+    cm = engine()
+    if "<" not in markdown and "![" not in markdown:
+        return _no_data_links(cm.html(markdown))
+    lt, br, bang = cm.stand_ins(markdown)
 
-    markdown-it is most of the cost of a form, and most of its work is tables: a table of
-    plain cells standing between blank lines is made here (as markdown-it makes it), in
-    its place markdown-it reads a one-word paragraph, which is then replaced. Anything
-    else, and a document with a fenced code block, is markdown-it's alone."""
-    if "```" in markdown or "~~~" in markdown or "|" not in markdown:
-        return markdown_it().render(markdown)
-    lines = markdown.split("\n")
-    nonce = "QMSTABLE" + secrets.token_hex(8)
-    while nonce in markdown:
-        nonce = "QMSTABLE" + secrets.token_hex(8)
-    tables: dict[str, str] = {}
-    out: list[str] = []
-    i, n = 0, len(lines)
-    while i < n:
-        line = lines[i]
-        if line.startswith("| ") and line.endswith(" |") and len(line) >= 4 and (i == 0 or lines[i - 1] == "") \
-                and i + 1 < n and lines[i + 1].startswith("|---|"):
-            j = i + 2
-            while j < n and lines[j] != "":
-                j += 1
-            html = _table_html(lines[i:j])
-            if html is not None:
-                key = f"{nonce}X{len(tables)}"
-                tables[f"<p>{key}</p>\n"] = html
-                out.append(key)
-                i = j
-                continue
-        out.append(line)
-        i += 1
-    if not tables:
-        return markdown_it().render(markdown)
-    html = markdown_it().render("\n".join(out))
-    for key, table in tables.items():
-        if html.count(key) != 1:  # not a paragraph of its own after all: markdown-it reads it all
-            return markdown_it().render(markdown)
-        html = html.replace(key, table)
-    return html
+    def stand_in(m: re.Match) -> str:
+        mark, at = m.group(0), m.start()
+        if _escaped(markdown, at) or mark == "<" and _destination(markdown, at):
+            return mark
+        return br if mark == "<br>" else lt if mark == "<" else bang
+
+    html = cm.html(_MARKUP.sub(stand_in, markdown))
+    if br in html:
+        if "<code" in html or "<a " in html:
+            html = _LITERAL.sub(lambda m: m.group(0).replace(br, "&lt;br&gt;"), html)
+        html = html.replace(br, "<br />\n")
+    html = html.replace(lt, "&lt;").replace(bang, "!")
+    if "%E2%B8" in html or "%EE" in html or "%EF" in html:  # a stand-in in a link's href, percent-encoded
+        for char, url in ((lt, "%3C"), (br, "%3Cbr%3E"), (bang, "!")):
+            html = html.replace("".join(f"%{b:02X}" for b in char.encode("utf-8")), url)
+    return _no_data_links(html)
+
+
+def _escaped(text: str, at: int) -> bool:
+    """Whether the character at `at` is escaped: an odd run of backslashes stands before it."""
+    start = at
+    while start and text[start - 1] == "\\":
+        start -= 1
+    return (at - start) % 2 == 1
+
+
+def _destination(text: str, at: int) -> bool:
+    """Whether the `<` at `at` opens a link's <destination>: after `](` or a definition's `]:`."""
+    return text[max(0, at - 8):at].rstrip(" \t").endswith(("](", "]:"))
+
+
+def _no_data_links(html: str) -> str:
+    """`html` with the data:image links cmark lets through emptied, as it empties the others."""
+    return _DATA_LINK.sub('<a href=""', html)

@@ -1,5 +1,5 @@
-"""Paper forms as PDF: the same Markdown form `render` fills in, made HTML by markdown-it
-(tables on, raw HTML off) and laid out by WeasyPrint on A4 with a print stylesheet, the
+"""Paper forms as PDF: the same Markdown form `render` fills in, made HTML by cmark-gfm
+(tables on, raw HTML shown as text, no images) and laid out by WeasyPrint on A4 with a print stylesheet, the
 watermark of a controlled copy or of an obsolete document, and a font with the Chinese
 characters embedded.
 
@@ -188,7 +188,6 @@ def pdf(store: Store, record_id: str, lang: str, form: str | None = None) -> byt
     """The record's form (its type's main one, or `form`) as a PDF: what `render` fills
     in, set in a font with the Chinese characters, with its watermark on every page."""
     try:  # before the form is filled in, so a missing extra costs nothing
-        import markdown_it  # noqa: F401
         import weasyprint  # noqa: F401
     except (ImportError, OSError):
         raise missing_extra() from None

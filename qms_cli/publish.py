@@ -8,7 +8,7 @@ dashboard; the ledgers with their charts (SVG beside the page); a client-side se
 works for Chinese (character bigrams); and a zh/en switch between the two copies of a page.
 
 Nothing from a record runs: every value reaches the page escaped (the forms through
-render's Markdown escape and markdown-it without raw HTML; what this module writes itself
+render's Markdown escape and formhtml's cmark without raw HTML; what this module writes itself
 through html.escape), no page holds inline script or style, and every page carries a
 Content-Security-Policy that allows only the site's own files. The search index is a
 script file that assigns to a global (a browser's fetch() of JSON fails on file://).

@@ -19,7 +19,7 @@ from qms_cli.paths import builtin_type_names
 STARTUP = {"qms_cli", "qms_cli.__main__", "qms_cli.cli", "qms_cli.cli.base", "qms_cli.cli.registry",
            "qms_cli.i18n", "qms_cli.paths", "qms_cli.text"}
 HEAVY = ("git", "gitdb", "ruamel", "yaml", "jinja2", "markupsafe", "rich", "openpyxl", "chinese_calendar",
-         "filelock", "dateutil", "jsonschema", "pygments", "markdown_it", "matplotlib", "weasyprint", "pydyf",
+         "filelock", "dateutil", "jsonschema", "pygments", "markdown_it", "cmarkgfm", "cffi", "_cffi_backend", "matplotlib", "weasyprint", "pydyf",
          "tinycss2")
 
 # Runs qms as `python -m qms_cli ARGS` does, then names what it imported beyond STARTUP.
