@@ -468,6 +468,7 @@ class _Site:
         self.search: dict[str, Any] = {}
         self._old_data: dict[str, Any] = {}
         self.from_parts: list[str] = []  # the ledgers made again from records held in part
+        self._read: dict[str, Record] = {}  # rel -> a record read whole for the search index
         self.stats: dict[str, list[int]] = {}  # site file -> [size, mtime] of those kept
         self.dirty = False  # whether anything differs from what the cache says
 
@@ -840,10 +841,10 @@ class _Site:
     def read_rel(self, rel: str) -> Record:
         """The record of a file that was readable when listed (read now, if not held)."""
         t = rel.split("/")[1]
-        rec = self.store.held_record(t, rel.rpartition("/")[2][:-5])
+        rec = self.store.held_record(t, rel.rpartition("/")[2][:-5]) or self._read.get(rel)
         if rec is None:
             path = self.store.root / rel
-            rec = self.store.record_of(t, path, yamlio.load(path, rel, root=self.store.root))
+            rec = self._read[rel] = self.store.record_of(t, path, yamlio.load(path, rel, root=self.store.root))
         return rec
 
     def report(self, name: str, lang: str, other: str | None) -> bool:

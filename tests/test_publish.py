@@ -325,3 +325,103 @@ def test_forms_and_ledgers_as_html_are_what_markdown_it_makes_of_them(sample):
     assert len(docs) > 400
     md = formhtml.markdown_it()
     assert [d for d in docs if formhtml.body(d) != md.render(d)] == []
+
+
+def _read_whole(monkeypatch) -> list[str]:
+    """The record types read whole (every record of the type parsed) from now on."""
+    from qms_cli.store import Store
+
+    seen: list[str] = []
+    real = Store.records
+
+    def records(self, type_name=None, then=None):
+        seen.append(str(type_name))
+        return real(self, type_name, then)
+
+    monkeypatch.setattr(Store, "records", records)
+    return seen
+
+
+def _commit(sample, message: str) -> None:
+    git(sample, "add", "-A")
+    git(sample, "-c", "user.name=x", "-c", "user.email=x@example.com", "commit", "-qm", message)
+
+
+def _as_fresh(qms, sample, tmp_path, site: Path, name: str) -> None:
+    fresh = tmp_path / name
+    r = qms("publish", str(fresh), root=sample, env=NOW)
+    assert r.code == 0, r.text
+    assert _files(fresh) == _files(site)
+
+
+def test_a_ledger_made_again_reads_only_the_records_that_changed(qms, sample, tmp_path, monkeypatch):
+    site = tmp_path / "site"
+    assert qms("publish", str(site), root=sample, env=NOW).code == 0
+    parts = json.loads((site / ".qms-publish-cache.json").read_text(encoding="utf-8"))["parts"]
+    assert {"batch", "customer", "received_at"} <= set(parts["complaint"]["fields"])
+    assert len(parts["complaint"]["records"]) == len(list((sample / "records" / "complaint").glob("*.yaml")))
+
+    # one field the ledger shows changes: the ledger is made again without reading every complaint
+    r = qms("complaint", "set", "CMP-2026-0013", "batch=HZ260309-B7", who=QE, root=sample)
+    assert r.code == 0, r.text
+    whole = _read_whole(monkeypatch)
+    r = qms("--json", "publish", str(site), root=sample, env=NOW)
+    assert r.code == 0, r.text
+    assert {"zh/reports/complaints.html", "en/reports/complaints.html"} <= set(json.loads(r.out)["written"])
+    assert "complaint" not in whole
+    monkeypatch.undo()
+    assert "HZ260309-B7" in (site / "zh" / "reports" / "complaints.html").read_text(encoding="utf-8")
+    _as_fresh(qms, sample, tmp_path, site, "fresh1")
+
+    # a record added, one removed, one that cannot be read: each as a new publish makes it
+    added = sample / "records" / "complaint" / "CMP-2026-0099.yaml"
+    added.write_text((sample / "records" / "complaint" / "CMP-2026-0002.yaml").read_text(encoding="utf-8")
+                     .replace("CMP-2026-0002", "CMP-2026-0099").replace("batch: ", "batch: NEW-"), encoding="utf-8")
+    _commit(sample, "added")
+    assert qms("publish", str(site), root=sample, env=NOW).code == 0
+    assert "CMP-2026-0099" in (site / "zh" / "reports" / "complaints.html").read_text(encoding="utf-8")
+    _as_fresh(qms, sample, tmp_path, site, "fresh2")
+    git(sample, "rm", "-q", "records/complaint/CMP-2026-0099.yaml")
+    (sample / "records" / "complaint" / "CMP-2026-0005.yaml").write_text("id: [unclosed\n", encoding="utf-8")
+    _commit(sample, "removed, and one broken")
+    r = qms("publish", str(site), root=sample, env=NOW)
+    page_ = (site / "en" / "reports" / "complaints.html").read_text(encoding="utf-8")
+    assert "CMP-2026-0099" not in page_ and "CMP-2026-0005" not in page_
+    assert "CMP-2026-0005.yaml" in r.err
+    _as_fresh(qms, sample, tmp_path, site, "fresh3")
+
+
+def test_a_ledger_that_asks_a_record_kept_in_part_for_more_is_made_from_whole_records(qms, sample, tmp_path):
+    # the store's own ledger reads `batch` only of the complaints with 7 affected: none yet
+    (sample / "reports").mkdir()
+    (sample / "reports" / "sevens.yaml").write_text(
+        "label: {zh: 七件客诉, en: Sevens}\ntype: complaint\nwhere: {quantity_affected: 7, batch: HZ-7}\n"
+        "columns: [id, batch]\n", encoding="utf-8")
+    _commit(sample, "a ledger of our own")
+    site = tmp_path / "site"
+    assert qms("publish", str(site), root=sample, env=NOW).code == 0
+    cache = json.loads((site / ".qms-publish-cache.json").read_text(encoding="utf-8"))
+    assert "batch" not in cache["reports"]["sevens en"]["types"]["complaint"][1]
+
+    # a changed record now reads a field the ledger did not read before: shown as it is
+    for field_ in ("quantity_affected=7", "batch=HZ-7"):
+        assert qms("complaint", "set", "CMP-2026-0013", field_, who=QE, root=sample).code == 0
+    assert qms("publish", str(site), root=sample, env=NOW).code == 0
+    assert "CMP-2026-0013" in (site / "zh" / "reports" / "sevens.html").read_text(encoding="utf-8")
+    _as_fresh(qms, sample, tmp_path, site, "fresh1")
+
+    # the projections kept lack a field the ledger reads of every record (as if the records
+    # had taken another branch): it is noticed, and the ledger made from the records read whole
+    path = site / ".qms-publish-cache.json"
+    cache = json.loads(path.read_text(encoding="utf-8"))
+    part = cache["parts"]["complaint"]
+    part["fields"].remove("customer")
+    for entry in part["records"].values():
+        entry[3].pop("customer", None)
+    for key in ("complaints zh", "complaints en"):
+        cache["reports"][key]["types"]["complaint"][1].remove("customer")
+    path.write_text(json.dumps(cache, ensure_ascii=False), encoding="utf-8")
+    assert qms("complaint", "set", "CMP-2026-0012", "batch=HZ-12", who=QE, root=sample).code == 0
+    r = qms("--json", "publish", str(site), root=sample, env=NOW)
+    assert {"zh/reports/complaints.html", "en/reports/complaints.html"} <= set(json.loads(r.out)["written"])
+    _as_fresh(qms, sample, tmp_path, site, "fresh2")
