@@ -319,6 +319,9 @@ def search_index(docs: list[tuple[str, str, str, str]]) -> dict:
 # ------------------------------------------------------------------------------ site
 
 CACHE = ".qms-publish-cache.json"  # beside the manifest: what each page was made from
+# beside it, one per record type some ledgers read by their fields: the records' projections
+# onto those fields (read only when such a ledger is made again, written when they change)
+PARTS = ".qms-publish-part.{type}.json"
 CACHE_FORMAT = 2
 PART = 100  # records in a part of the search index at most
 DATE, MOMENT = "d", "t"  # a date, a date and time, in a record's projection
@@ -452,7 +455,8 @@ class _Site:
         self.old_blobs: dict[str, Any] = cache.get("blobs", {})  # rel -> [size, mtime, ctime, inode, blob]
         self.old_stats: dict[str, Any] = cache.get("stats", {})  # site file -> [size, mtime]
         self.old_search: Any = cache.get("search") if same else None
-        self.old_parts: Any = cache.get("parts") if same and isinstance(cache.get("parts"), dict) else {}
+        self.part_tokens: Any = cache.get("parts") if same and isinstance(cache.get("parts"), dict) else {}
+        self._old_parts: dict[str, Any] = {}
         try:
             self.old_written_ns = int(cache.get("started_ns", 0))
         except (TypeError, ValueError):
@@ -918,9 +922,8 @@ class _Site:
         this run as they are, the others as their projections where the last publish kept
         one for the same blob, holding at least `keys` (else read now); None where most
         would have to be read (the whole type is then read on several processes)."""
-        kept = self.old_parts.get(t)
-        if not isinstance(kept, dict) or not isinstance(kept.get("fields"), list) \
-                or not isinstance(kept.get("records"), dict):
+        kept = self.old_part(t)
+        if kept is None:
             return None
         known = frozenset(str(k) for k in kept["fields"])
         if not known.issuperset(keys):
@@ -948,19 +951,64 @@ class _Site:
             out[i] = self.read(out[i])
         return out
 
+    def old_part(self, t: str) -> dict | None:
+        """The projections of type `t`'s records the last publish kept ({fields, records}),
+        read from their file when first asked for; None if there are none (or not the ones
+        the cache names)."""
+        if t not in self._old_parts:
+            got = None
+            token = self.part_tokens.get(t)
+            path = self.target / PARTS.format(type=t)
+            if isinstance(token, dict) and SAFE_NAME.fullmatch(t) and not path.is_symlink():
+                try:
+                    data = json.loads(path.read_bytes())
+                    if data.get("token") == token.get("token") and isinstance(data.get("fields"), list) \
+                            and isinstance(data.get("records"), dict):
+                        got = data
+                except (OSError, ValueError, AttributeError):
+                    pass
+            self._old_parts[t] = got
+        return self._old_parts[t]
+
     def kept_parts(self) -> dict:
         """For the next publish: each type some ledgers read by their fields (never whole),
         the union of those fields and each record's projection onto them, by file (see
-        `project`): made from the records read whole this run, else kept from the last."""
+        `project`), made from the records read whole this run, else kept from the last;
+        written to the type's file where it changed. What the cache keeps of them."""
+        tokens = {}
+        written = self._kept_parts()
+        for t, part in written.items():
+            old = self.part_tokens.get(t)
+            if part is None:  # nothing of the type changed: its file stays
+                tokens[t] = old
+                continue
+            token = f"{self.started_ns} {t}"
+            _write(self.target / PARTS.format(type=t), json.dumps(
+                {"token": token, "fields": part["fields"], "records": part["records"]}, ensure_ascii=False,
+                separators=(",", ":")).encode("utf-8"))
+            tokens[t] = {"token": token, "fields": part["fields"]}
+        for t in set(self.part_tokens) - set(tokens):
+            path = self.target / PARTS.format(type=t)
+            if SAFE_NAME.fullmatch(t) and (path.is_file() or path.is_symlink()):
+                path.unlink()
+        return tokens
+
+    def _kept_parts(self) -> dict:
+        """type -> {fields, records} to write, None: kept as the last publish wrote it."""
         fields: dict[str, set[str]] = {}
         for entry in self.reports.values():
             for t, (_d, keys) in entry["types"].items():
                 if ALL not in keys:
                     fields.setdefault(t, set()).update(keys)
-        out = {}
+        out: dict[str, Any] = {}
         for t, keys in sorted(fields.items()):
             names = sorted(keys)
-            old = self.old_parts.get(t)
+            token = self.part_tokens.get(t)
+            if isinstance(token, dict) and token.get("fields") == names and not self.changed_in.get(t) \
+                    and t not in self.store._held:
+                out[t] = None
+                continue
+            old = self.old_part(t)
             old_records = old.get("records") if isinstance(old, dict) and isinstance(old.get("records"), dict) \
                 and isinstance(old.get("fields"), list) and keys <= set(old["fields"]) else {}
             held = self.store._ids.get(t) or {}
@@ -995,9 +1043,8 @@ class _Site:
         if ALL in keys or len(changed) > 50:
             return False
         wanted = sorted({*keys, "id", "state"})
-        kept = self.old_parts.get(t)
-        part = kept["records"] if isinstance(kept, dict) and isinstance(kept.get("records"), dict) \
-            and isinstance(kept.get("fields"), list) and set(wanted) <= set(kept["fields"]) else {}
+        kept = self.old_part(t)
+        part = kept["records"] if kept is not None and set(wanted) <= set(kept["fields"]) else {}
         for rel in changed:
             new = self.changed.get(rel)
             old = self.old_records.get(rel)

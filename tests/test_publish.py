@@ -198,7 +198,7 @@ def test_a_folder_that_is_not_a_site_or_is_in_the_store_is_refused(qms, sample, 
 def _files(site: Path) -> dict[str, bytes]:
     """Every file of a published site but its manifest and cache, by path."""
     return {p.relative_to(site).as_posix(): p.read_bytes() for p in sorted(site.rglob("*"))
-            if p.is_file() and p.name not in (".qms-publish-cache.json", ".qms-publish.json")}
+            if p.is_file() and p.name != ".qms-publish.json" and not p.name.startswith(".qms-publish-")}
 
 
 def test_after_one_change_only_the_pages_that_read_it_are_made_again_as_a_new_publish_makes_them(
@@ -357,9 +357,9 @@ def _as_fresh(qms, sample, tmp_path, site: Path, name: str) -> None:
 def test_a_ledger_made_again_reads_only_the_records_that_changed(qms, sample, tmp_path, monkeypatch):
     site = tmp_path / "site"
     assert qms("publish", str(site), root=sample, env=NOW).code == 0
-    parts = json.loads((site / ".qms-publish-cache.json").read_text(encoding="utf-8"))["parts"]
-    assert {"batch", "customer", "received_at"} <= set(parts["complaint"]["fields"])
-    assert len(parts["complaint"]["records"]) == len(list((sample / "records" / "complaint").glob("*.yaml")))
+    part = json.loads((site / ".qms-publish-part.complaint.json").read_text(encoding="utf-8"))
+    assert {"batch", "customer", "received_at"} <= set(part["fields"])
+    assert len(part["records"]) == len(list((sample / "records" / "complaint").glob("*.yaml")))
 
     # one field the ledger shows changes: the ledger is made again without reading every complaint
     r = qms("complaint", "set", "CMP-2026-0013", "batch=HZ260309-B7", who=QE, root=sample)
@@ -414,13 +414,15 @@ def test_a_ledger_that_asks_a_record_kept_in_part_for_more_is_made_from_whole_re
     # had taken another branch): it is noticed, and the ledger made from the records read whole
     path = site / ".qms-publish-cache.json"
     cache = json.loads(path.read_text(encoding="utf-8"))
-    part = cache["parts"]["complaint"]
-    part["fields"].remove("customer")
-    for entry in part["records"].values():
-        entry[3].pop("customer", None)
     for key in ("complaints zh", "complaints en"):
         cache["reports"][key]["types"]["complaint"][1].remove("customer")
     path.write_text(json.dumps(cache, ensure_ascii=False), encoding="utf-8")
+    path = site / ".qms-publish-part.complaint.json"
+    part = json.loads(path.read_text(encoding="utf-8"))
+    part["fields"].remove("customer")
+    for entry in part["records"].values():
+        entry[3].pop("customer", None)
+    path.write_text(json.dumps(part, ensure_ascii=False), encoding="utf-8")
     assert qms("complaint", "set", "CMP-2026-0012", "batch=HZ-12", who=QE, root=sample).code == 0
     r = qms("--json", "publish", str(site), root=sample, env=NOW)
     assert {"zh/reports/complaints.html", "en/reports/complaints.html"} <= set(json.loads(r.out)["written"])
