@@ -404,11 +404,12 @@ def _same_key(data: Any, keys: list[str]) -> str | None:
 
 def _fingerprint(store, langs: list[str], day: datetime, pdf: bool = False) -> str:
     """What every page depends on besides its records: the qms code and declarations,
-    qms.yaml, the store's types/ (validate's fingerprint), the form templates (the store's
-    and the built-in ones), the store's reports/, the languages and the day."""
-    h = hashlib.sha1(f"{CACHE_FORMAT} {fingerprint(store.root)} {langs} {day.isoformat()} {pdf}".encode())
-    for folder, own in ((store.root / "templates", True), (data_dir("templates"), False),
-                        (store.root / "reports", True)):
+    qms.yaml, the store's types/ (validate's fingerprint, the code by its bytes), the form
+    templates (the store's and the built-in ones), the store's reports/, the languages and
+    the day. All by content: a site kept between CI pipelines, each of which installs qms
+    again, is made again only where the store changed (or qms did)."""
+    h = hashlib.sha1(f"{CACHE_FORMAT} {fingerprint(store.root, content=True)} {langs} {day.isoformat()} {pdf}".encode())
+    for folder in (store.root / "templates", data_dir("templates"), store.root / "reports"):
         if folder.is_symlink() or not folder.is_dir():
             continue
         for entry in sorted(os.scandir(folder), key=lambda x: x.name):
@@ -419,7 +420,7 @@ def _fingerprint(store, langs: list[str], day: datetime, pdf: bool = False) -> s
             h.update(f"{folder.name}/{entry.name} {st.st_mode} {st.st_size}\0".encode())
             if stat_module.S_ISREG(st.st_mode) and st.st_size <= 1 << 20:
                 try:
-                    h.update(Path(entry.path).read_bytes() if own else f"{st.st_mtime_ns}".encode())
+                    h.update(Path(entry.path).read_bytes())
                 except OSError:
                     pass
     return h.hexdigest()
@@ -500,8 +501,9 @@ class _Site:
 
     def keep(self, pages: list[str]) -> bool:
         """Take the files `pages` of the last publish as they are, if each is still there as
-        it was written (its size and time as the cache has them, its SHA-256 in the manifest);
-        False (nothing taken) otherwise."""
+        it was written: its size and time as the cache has them, else (a site restored from
+        a CI cache gets new times) its bytes, whose SHA-256 the manifest holds; False
+        (nothing taken) otherwise."""
         found = {}
         base = str(self.target)
         for rel in pages:
@@ -513,12 +515,22 @@ class _Site:
                 st = os.lstat(f"{base}/{rel}")
             except OSError:
                 return False
-            if old != [st.st_size, st.st_mtime_ns] or not stat_module.S_ISREG(st.st_mode):
+            if not stat_module.S_ISREG(st.st_mode):
                 return False
-            found[rel] = digest
-        self.files.update(found)
-        for rel in found:
-            self.stats[rel] = self.old_stats[rel]
+            now = [st.st_size, st.st_mtime_ns]
+            if old != now:
+                if st.st_size != old[0]:
+                    return False
+                try:
+                    if _sha(read_file(f"{base}/{rel}", st.st_size)) != digest:
+                        return False
+                except QmsError:
+                    return False
+                self.dirty = True
+            found[rel] = (digest, now)
+        for rel, (digest, now) in found.items():
+            self.files[rel] = digest
+            self.stats[rel] = now
         return True
 
     # -- records

@@ -4,6 +4,7 @@ sample store."""
 from __future__ import annotations
 
 import json
+import os
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -426,4 +427,29 @@ def test_a_ledger_that_asks_a_record_kept_in_part_for_more_is_made_from_whole_re
     assert qms("complaint", "set", "CMP-2026-0012", "batch=HZ-12", who=QE, root=sample).code == 0
     r = qms("--json", "publish", str(site), root=sample, env=NOW)
     assert {"zh/reports/complaints.html", "en/reports/complaints.html"} <= set(json.loads(r.out)["written"])
+    _as_fresh(qms, sample, tmp_path, site, "fresh2")
+
+
+def test_a_site_kept_by_ci_is_made_again_only_where_the_store_changed(qms, sample, tmp_path):
+    """CI keeps public/ between pipelines (qms init --pages): restored, its files have new
+    times; qms installed again is the same code. A site of an older qms is made again whole."""
+    site = tmp_path / "site"
+    r = qms("--json", "publish", str(site), root=sample, env=NOW)
+    assert r.code == 0, r.text
+    everything = json.loads(r.out)["remade"]
+    for p in site.rglob("*"):
+        if p.is_file():
+            os.utime(p, ns=(1_600_000_000_000_000_000, 1_600_000_000_000_000_000))
+    r = qms("complaint", "set", "CMP-2026-0013", "description=接头再次渗漏", who=QE, root=sample)
+    assert r.code == 0, r.text
+    r = qms("--json", "publish", str(site), root=sample, env=NOW)
+    assert json.loads(r.out)["remade"] == ["CMP-2026-0013", "CP-2026-0005"]  # the closure plan reads it
+    _as_fresh(qms, sample, tmp_path, site, "fresh1")
+
+    path = site / ".qms-publish-cache.json"
+    cache = json.loads(path.read_text(encoding="utf-8"))
+    cache["fingerprint"] = "0" * 40  # what an older qms made
+    path.write_text(json.dumps(cache), encoding="utf-8")
+    r = qms("--json", "publish", str(site), root=sample, env=NOW)
+    assert sorted(json.loads(r.out)["remade"]) == sorted(everything) and json.loads(r.out)["written"] == []
     _as_fresh(qms, sample, tmp_path, site, "fresh2")
