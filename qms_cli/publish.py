@@ -880,7 +880,13 @@ class _Site:
             pass
         self.dirty = True
         view = self.in_part(old)
-        got = self.report_page(view, name, lang, other) if view is not None else None
+        got = None
+        if view is not None:
+            try:
+                got = self.report_page(view, name, lang, other)
+            except Exception:  # a record in part asked for a field it does not hold, as if it had none
+                if not view.missed:
+                    raise
         if got is not None and view is not None and not view.missed:
             for t in set(view._held) - set(self.store._held) - view.partial:  # types it read whole
                 self.store.hold(t, view._held[t])
