@@ -474,6 +474,8 @@ class _Site:
         self._old_data: dict[str, Any] = {}
         self.from_parts: list[str] = []  # the ledgers made again from records held in part
         self._read: dict[str, Record] = {}  # rel -> a record read whole for the search index
+        self._partly: dict[str, list | None] = {}  # type -> its records, in part (see partly)
+        self.missed: set[str] = set()  # what a ledger asked of them that they do not hold
         self.stats: dict[str, list[int]] = {}  # site file -> [size, mtime] of those kept
         self.dirty = False  # whether anything differs from what the cache says
 
@@ -929,8 +931,11 @@ class _Site:
             if ALL in keys or t in self.store._held or t not in self.listing:
                 continue
             view = view or self.store.view()
-            records = self.partly(t, keys, view.missed)
-            if records is not None:
+            view.missed = self.missed  # one for every ledger: the records in part are shared
+            if t not in self._partly:
+                self._partly[t] = self.partly(t, keys, self.missed)
+            records = self._partly[t]
+            if records is not None and not self.missed:
                 view.hold(t, records)
                 view.partial.add(t)
         return view if view is not None and view.partial else None
@@ -1053,28 +1058,19 @@ class _Site:
         """Whether the fields `keys` of every record of type `t` are what they were when a
         ledger read them (digest: of the type's records then): no record added or removed,
         and each changed one holds the same values there, in type and value, as its last
-        published version (its projection kept by the last publish, else read back from
-        git by its blob)."""
+        published version (read back from git by its blob)."""
         if self.type_digest(t) == digest:
             return True
         changed = self.changed_in.get(t) or []
         if ALL in keys or len(changed) > 50:
             return False
         wanted = sorted({*keys, "id", "state"})
-        kept = self.old_part(t)
-        part = kept["records"] if kept is not None and set(wanted) <= set(kept["fields"]) else {}
         for rel in changed:
             new = self.changed.get(rel)
             old = self.old_records.get(rel)
             if not isinstance(new, Record) or not isinstance(new.data, dict) or not isinstance(old, dict):
                 return False
-            entry = part.get(rel)
-            try:
-                if entry[0] != old.get("blob"):
-                    raise ValueError
-                before = unproject(entry[3], entry[4])
-            except (TypeError, ValueError, KeyError, IndexError, AttributeError):
-                before = self.old_data(old.get("blob"))
+            before = self.old_data(old.get("blob"))  # one record from git: less than the type's projections
             now = _same_key(new.data, wanted)
             if now is None or _same_key(before, wanted) != now:
                 return False
