@@ -726,13 +726,16 @@ class _Site:
 
     def type_digest(self, t: str) -> str:
         """A key of every record file of a type (names and blobs)."""
+        if not self._type_digests:  # every type's at once: one pass over 10,000 records, not one per type
+            by_type: dict[str, list[tuple[str, Any]]] = {}
+            for (tn, rid), b in self.blob_of.items():
+                by_type.setdefault(tn, []).append((rid, b))
+            for tn, found in by_type.items():
+                self._type_digests[tn] = hashlib.sha1(
+                    "".join(f"{rid} {b}\n" for rid, b in sorted(found)).encode()).hexdigest()
         found = self._type_digests.get(t)
-        if found is None:
-            h = hashlib.sha1()
-            for (tn, rid), b in sorted(self.blob_of.items()):
-                if tn == t:
-                    h.update(f"{rid} {b}\n".encode())
-            found = self._type_digests[t] = h.hexdigest()
+        if found is None:  # a type without records
+            found = self._type_digests[t] = hashlib.sha1().hexdigest()
         return found
 
     def indexes(self, types: list[str], recs: dict[str, list[tuple[str, str]]], changed: dict[str, list[str]]) -> None:
