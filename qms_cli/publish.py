@@ -1024,7 +1024,7 @@ class _Site:
         fields: dict[str, set[str]] = {}
         for entry in self.reports.values():
             for t, (_d, keys) in entry["types"].items():
-                if ALL not in keys:
+                if ALL not in keys and SAFE_NAME.fullmatch(t):  # a type's name names its file
                     fields.setdefault(t, set()).update(keys)
         out: dict[str, Any] = {}
         for t, keys in sorted(fields.items()):
