@@ -33,7 +33,7 @@ import stat as stat_module
 import subprocess
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -55,7 +55,7 @@ from .reports.chart import svg
 from .parallel import map_many
 from .pdf import font_family, missing_extra
 from .pdf import pdf_of as pdf_form
-from .store import ALL, HeldStore, Watch
+from .store import ALL, HeldStore, Part, Watch
 from .store import git as gitops
 from .store.cache import RACY_NS, fingerprint, stat_key
 from .store.git import blob_id
@@ -276,17 +276,97 @@ def search_index(docs: list[tuple[str, str, str, str]]) -> dict:
 # ------------------------------------------------------------------------------ site
 
 CACHE = ".qms-publish-cache.json"  # beside the manifest: what each page was made from
+# beside it, one per record type some ledgers read by their fields: the records' projections
+# onto those fields (read only when such a ledger is made again, written when they change)
+PARTS = ".qms-publish-part.{type}.json"
 CACHE_FORMAT = 2
 PART = 100  # records in a part of the search index at most
+DATE, MOMENT = "d", "t"  # a date, a date and time, in a record's projection
+
+
+class _Unkept(Exception):
+    """A value JSON cannot keep exactly (a key that is not text, a time zone with a name)."""
+
+
+def _pack(value: Any, path: list, dates: list) -> Any:
+    t = type(value)
+    if t is str:
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:  # a lone surrogate: the cache is UTF-8
+                raise _Unkept from None
+        return value
+    if value is None or t is bool or t is int or t is float:  # JSON writes a float's repr, exact
+        return value
+    if t is dict:
+        out = {}
+        for k, v in value.items():
+            if type(k) is not str:
+                raise _Unkept
+            out[_pack(k, path, [])] = _pack(v, [*path, k], dates)
+        return out
+    if t is list:
+        return [_pack(v, [*path, i], dates) for i, v in enumerate(value)]
+    if t is datetime:
+        text = value.isoformat()
+        back = datetime.fromisoformat(text)
+        if (back != value or type(back.tzinfo) is not type(value.tzinfo) or back.tzinfo != value.tzinfo
+                or back.tzname() != value.tzname() or back.fold != value.fold):
+            raise _Unkept
+        dates.append([MOMENT, *path])
+        return text
+    if t is date:
+        dates.append([DATE, *path])
+        return value.isoformat()
+    raise _Unkept
+
+
+def project(data: dict, fields: list[str]) -> tuple[dict, list] | None:
+    """The fields `fields` of a record's data as JSON keeps them: (the fields it holds,
+    the paths of its dates and times, which JSON holds as text); None when a value cannot
+    be kept exactly (`unproject` gives back values equal in type and value, or nothing)."""
+    dates: list = []
+    try:
+        return {k: _pack(data[k], [k], dates) for k in fields if k in data}, dates
+    except _Unkept:
+        return None
+
+
+def unproject(fields: dict, dates: list) -> dict:
+    """A projection's fields as the record held them (its dates and times read back);
+    what `fields` holds is left as it is (it is kept for the next cache)."""
+    out = dict(fields)
+    for kind, *path in dates:
+        cur: Any = out
+        for k in path[:-1]:
+            cur[k] = cur[k].copy()  # copied on the way down: the cache's own lists and maps stay text
+            cur = cur[k]
+        cur[path[-1]] = (datetime if kind == MOMENT else date).fromisoformat(cur[path[-1]])
+    return out
+
+
+def _same_key(data: Any, keys: list[str]) -> str | None:
+    """The fields `keys` of a record's data as one text that differs whenever a value
+    does in type or value (1, 1.0 and true differ), None if one cannot be told."""
+    if not isinstance(data, dict):
+        return None
+    dates: list = []
+    try:
+        got = [[k in data, _pack(data.get(k), [k], dates)] for k in keys]
+    except _Unkept:
+        return None
+    return json.dumps([got, dates], ensure_ascii=False)
 
 
 def _fingerprint(store, langs: list[str], day: datetime, pdf: bool = False) -> str:
     """What every page depends on besides its records: the qms code and declarations,
-    qms.yaml, the store's types/ (validate's fingerprint), the form templates (the store's
-    and the built-in ones), the store's reports/, the languages and the day."""
-    h = hashlib.sha1(f"{CACHE_FORMAT} {fingerprint(store.root)} {langs} {day.isoformat()} {pdf}".encode())
-    for folder, own in ((store.root / "templates", True), (data_dir("templates"), False),
-                        (store.root / "reports", True)):
+    qms.yaml, the store's types/ (validate's fingerprint, the code by its bytes), the form
+    templates (the store's and the built-in ones), the store's reports/, the languages and
+    the day. All by content: a site kept between CI pipelines, each of which installs qms
+    again, is made again only where the store changed (or qms did)."""
+    h = hashlib.sha1(f"{CACHE_FORMAT} {fingerprint(store.root, content=True)} {langs} {day.isoformat()} {pdf}".encode())
+    for folder in (store.root / "templates", data_dir("templates"), store.root / "reports"):
         if folder.is_symlink() or not folder.is_dir():
             continue
         for entry in sorted(os.scandir(folder), key=lambda x: x.name):
@@ -297,7 +377,7 @@ def _fingerprint(store, langs: list[str], day: datetime, pdf: bool = False) -> s
             h.update(f"{folder.name}/{entry.name} {st.st_mode} {st.st_size}\0".encode())
             if stat_module.S_ISREG(st.st_mode) and st.st_size <= 1 << 20:
                 try:
-                    h.update(Path(entry.path).read_bytes() if own else f"{st.st_mtime_ns}".encode())
+                    h.update(Path(entry.path).read_bytes())
                 except OSError:
                     pass
     return h.hexdigest()
@@ -333,6 +413,8 @@ class _Site:
         self.old_blobs: dict[str, Any] = cache.get("blobs", {})  # rel -> [size, mtime, ctime, inode, blob]
         self.old_stats: dict[str, Any] = cache.get("stats", {})  # site file -> [size, mtime]
         self.old_search: Any = cache.get("search") if same else None
+        self.part_tokens: Any = cache.get("parts") if same and isinstance(cache.get("parts"), dict) else {}
+        self._old_parts: dict[str, Any] = {}
         try:
             self.old_written_ns = int(cache.get("started_ns", 0))
         except (TypeError, ValueError):
@@ -347,6 +429,10 @@ class _Site:
         self.remade: list[str] = []
         self.search: dict[str, Any] = {}
         self._old_data: dict[str, Any] = {}
+        self.from_parts: list[str] = []  # the ledgers made again from records held in part
+        self._read: dict[str, Record] = {}  # rel -> a record read whole for the search index
+        self._partly: dict[str, list | None] = {}  # type -> its records, in part (see partly)
+        self.missed: set[str] = set()  # what a ledger asked of them that they do not hold
         self.stats: dict[str, list[int]] = {}  # site file -> [size, mtime] of those kept
         self.dirty = False  # whether anything differs from what the cache says
 
@@ -374,8 +460,9 @@ class _Site:
 
     def keep(self, pages: list[str]) -> bool:
         """Take the files `pages` of the last publish as they are, if each is still there as
-        it was written (its size and time as the cache has them, its SHA-256 in the manifest);
-        False (nothing taken) otherwise."""
+        it was written: its size and time as the cache has them, else (a site restored from
+        a CI cache gets new times) its bytes, whose SHA-256 the manifest holds; False
+        (nothing taken) otherwise."""
         found = {}
         base = str(self.target)
         for rel in pages:
@@ -387,12 +474,22 @@ class _Site:
                 st = os.lstat(f"{base}/{rel}")
             except OSError:
                 return False
-            if old != [st.st_size, st.st_mtime_ns] or not stat_module.S_ISREG(st.st_mode):
+            if not stat_module.S_ISREG(st.st_mode):
                 return False
-            found[rel] = digest
-        self.files.update(found)
-        for rel in found:
-            self.stats[rel] = self.old_stats[rel]
+            now = [st.st_size, st.st_mtime_ns]
+            if old != now:
+                if st.st_size != old[0]:
+                    return False
+                try:
+                    if _sha(read_file(f"{base}/{rel}", st.st_size)) != digest:
+                        return False
+                except QmsError:
+                    return False
+                self.dirty = True
+            found[rel] = (digest, now)
+        for rel, (digest, now) in found.items():
+            self.files[rel] = digest
+            self.stats[rel] = now
         return True
 
     # -- records
@@ -530,6 +627,7 @@ class _Site:
                     self.records[f.rel] = {"blob": blob_of.get((t, f.rel.rpartition("/")[2][:-5])), "error": str(rec)}
 
         self.where, self.referred, self.history, self.blob_of = where, referred, history, blob_of
+        self.listing = listing
         self.changed, self.changed_in = changed, by_type_changed
         for made in map_many(self.make, todo):
             if isinstance(made, tuple):  # a form that cannot be filled in stops the publish
@@ -586,13 +684,16 @@ class _Site:
 
     def type_digest(self, t: str) -> str:
         """A key of every record file of a type (names and blobs)."""
+        if not self._type_digests:  # every type's at once: one pass over 10,000 records, not one per type
+            by_type: dict[str, list[tuple[str, Any]]] = {}
+            for (tn, rid), b in self.blob_of.items():
+                by_type.setdefault(tn, []).append((rid, b))
+            for tn, found in by_type.items():
+                self._type_digests[tn] = hashlib.sha1(
+                    "".join(f"{rid} {b}\n" for rid, b in sorted(found)).encode()).hexdigest()
         found = self._type_digests.get(t)
-        if found is None:
-            h = hashlib.sha1()
-            for (tn, rid), b in sorted(self.blob_of.items()):
-                if tn == t:
-                    h.update(f"{rid} {b}\n".encode())
-            found = self._type_digests[t] = h.hexdigest()
+        if found is None:  # a type without records
+            found = self._type_digests[t] = hashlib.sha1().hexdigest()
         return found
 
     def indexes(self, types: list[str], recs: dict[str, list[tuple[str, str]]], changed: dict[str, list[str]]) -> None:
@@ -719,10 +820,10 @@ class _Site:
     def read_rel(self, rel: str) -> Record:
         """The record of a file that was readable when listed (read now, if not held)."""
         t = rel.split("/")[1]
-        rec = self.store.held_record(t, rel.rpartition("/")[2][:-5])
+        rec = self.store.held_record(t, rel.rpartition("/")[2][:-5]) or self._read.get(rel)
         if rec is None:
             path = self.store.root / rel
-            rec = self.store.record_of(t, path, yamlio.load(path, rel, root=self.store.root))
+            rec = self._read[rel] = self.store.record_of(t, path, yamlio.load(path, rel, root=self.store.root))
         return rec
 
     def report(self, name: str, lang: str, other: str | None) -> bool:
@@ -740,14 +841,22 @@ class _Site:
                 return bool(old["made"])
         except (KeyError, TypeError, ValueError, AttributeError):
             pass
-        store = self.store
         self.dirty = True
-        watch = store.watch = Watch(fields=True)
-        problems: list[str] = []
-        try:
-            made = _report_page(store, name, lang, other, self.day, problems)
-        finally:
-            store.watch = None
+        view = self.in_part(old)
+        got = None
+        if view is not None:
+            try:
+                got = self.report_page(view, name, lang, other)
+            except Exception:  # a record in part asked for a field it does not hold, as if it had none
+                if not view.missed:
+                    raise
+        if got is not None and view is not None and not view.missed:
+            for t in set(view._held) - set(self.store._held) - view.partial:  # types it read whole
+                self.store.hold(t, view._held[t])
+            self.from_parts.append(key)
+        else:  # made from the records read whole (it asked a record in part for more than it holds)
+            got = self.report_page(self.store, name, lang, other)
+        made, problems, watch = got
         for rel, data in made.items():
             self.put(rel, data)
         self.problems += problems
@@ -759,26 +868,172 @@ class _Site:
                              "problems": problems}
         return bool(made)
 
+    def report_page(self, store: HeldStore, name: str, lang: str, other: str | None) -> tuple:
+        """(files, problems, Watch) of the ledger `name` in `lang`, made from `store`'s
+        records, nothing written."""
+        watch = store.watch = Watch(fields=True)
+        problems: list[str] = []
+        try:
+            made = _report_page(store, name, lang, other, self.day, problems)
+        finally:
+            store.watch = None
+        return made, problems, watch
+
+    def in_part(self, old: Any) -> HeldStore | None:
+        """A view of the store for making a ledger again without reading every record of
+        the types it reads: each type it read some fields of last time is held as the
+        records read this run (those that changed) and the projections of the others onto
+        those fields that the last publish kept (`Part`); None where no type can be so held."""
+        if not isinstance(old, dict) or not isinstance(old.get("types"), dict):
+            return None
+        view = None
+        for t, kept in old["types"].items():
+            keys = kept[1] if isinstance(kept, list) and len(kept) == 2 and isinstance(kept[1], list) else [ALL]
+            if ALL in keys or t in self.store._held or t not in self.listing:
+                continue
+            view = view or self.store.view()
+            view.missed = self.missed  # one for every ledger: the records in part are shared
+            if t not in self._partly:
+                self._partly[t] = self.partly(t, keys, self.missed)
+            records = self._partly[t]
+            if records is not None and not self.missed:
+                view.hold(t, records)
+                view.partial.add(t)
+        return view if view is not None and view.partial else None
+
+    def partly(self, t: str, keys: list[str], missed: set) -> list[Any] | None:
+        """The records of type `t` in listing order, as Store.records gives them: those read
+        this run as they are, the others as their projections where the last publish kept
+        one for the same blob, holding at least `keys` (else read now); None where most
+        would have to be read (the whole type is then read on several processes)."""
+        kept = self.old_part(t)
+        if kept is None:
+            return None
+        known = frozenset(str(k) for k in kept["fields"])
+        if not known.issuperset(keys):
+            return None
+        entries = kept["records"]
+        out: list[Any] = []
+        unread: list[int] = []
+        for f in self.listing[t]:
+            rec = self.changed.get(f.rel)
+            if rec is None:
+                entry = entries.get(f.rel)
+                b = self.blob_of_rel(f.rel)
+                try:
+                    if b is None or entry[0] != b:
+                        raise ValueError
+                    rec = Record(str(entry[1]), t, str(entry[2]), Part(unproject(entry[3], entry[4]), known, missed),
+                                 f.rel)
+                except (TypeError, ValueError, KeyError, IndexError, AttributeError):
+                    unread.append(len(out))
+                    rec = f
+            out.append(rec)
+        if len(unread) > 50 and 2 * len(unread) > len(out):
+            return None
+        for i in unread:
+            out[i] = self.read(out[i])
+        return out
+
+    def old_part(self, t: str) -> dict | None:
+        """The projections of type `t`'s records the last publish kept ({fields, records}),
+        read from their file when first asked for; None if there are none (or not the ones
+        the cache names)."""
+        if t not in self._old_parts:
+            got = None
+            token = self.part_tokens.get(t)
+            path = self.target / PARTS.format(type=t)
+            if isinstance(token, dict) and SAFE_NAME.fullmatch(t) and not path.is_symlink():
+                try:
+                    data = json.loads(path.read_bytes())
+                    if data.get("token") == token.get("token") and isinstance(data.get("fields"), list) \
+                            and isinstance(data.get("records"), dict):
+                        got = data
+                except (OSError, ValueError, AttributeError):
+                    pass
+            self._old_parts[t] = got
+        return self._old_parts[t]
+
+    def kept_parts(self) -> dict:
+        """For the next publish: each type some ledgers read by their fields (never whole),
+        the union of those fields and each record's projection onto them, by file (see
+        `project`), made from the records read whole this run, else kept from the last;
+        written to the type's file where it changed. What the cache keeps of them."""
+        tokens = {}
+        written = self._kept_parts()
+        for t, part in written.items():
+            old = self.part_tokens.get(t)
+            if part is None:  # nothing of the type changed: its file stays
+                tokens[t] = old
+                continue
+            token = f"{self.started_ns} {t}"
+            _write(self.target / PARTS.format(type=t), json.dumps(
+                {"token": token, "fields": part["fields"], "records": part["records"]}, ensure_ascii=False,
+                separators=(",", ":")).encode("utf-8"))
+            tokens[t] = {"token": token, "fields": part["fields"]}
+        for t in set(self.part_tokens) - set(tokens):
+            path = self.target / PARTS.format(type=t)
+            if SAFE_NAME.fullmatch(t) and (path.is_file() or path.is_symlink()):
+                path.unlink()
+        return tokens
+
+    def _kept_parts(self) -> dict:
+        """type -> {fields, records} to write, None: kept as the last publish wrote it."""
+        fields: dict[str, set[str]] = {}
+        for entry in self.reports.values():
+            for t, (_d, keys) in entry["types"].items():
+                if ALL not in keys and SAFE_NAME.fullmatch(t):  # a type's name names its file
+                    fields.setdefault(t, set()).update(keys)
+        out: dict[str, Any] = {}
+        for t, keys in sorted(fields.items()):
+            names = sorted(keys)
+            token = self.part_tokens.get(t)
+            if isinstance(token, dict) and token.get("fields") == names and not self.changed_in.get(t) \
+                    and t not in self.store._held:
+                out[t] = None
+                continue
+            old = self.old_part(t)
+            old_records = old.get("records") if isinstance(old, dict) and isinstance(old.get("records"), dict) \
+                and isinstance(old.get("fields"), list) and keys <= set(old["fields"]) else {}
+            held = self.store._ids.get(t) or {}
+            records = {}
+            for f in getattr(self, "listing", {}).get(t, ()):
+                b = self.blob_of_rel(f.rel)
+                if b is None:
+                    continue
+                rec = self.changed.get(f.rel)
+                if not isinstance(rec, Record):
+                    rec = held.get(f.rel.rpartition("/")[2][:-5])
+                if isinstance(rec, Record) and rec.path == f.rel and type(rec.data) is dict:
+                    got = project(rec.data, names)
+                    if got is not None:
+                        records[f.rel] = [b, rec.id, rec.state, *got]
+                    continue
+                entry = old_records.get(f.rel)
+                if isinstance(entry, list) and entry and entry[0] == b:
+                    records[f.rel] = entry
+            out[t] = {"fields": names, "records": records}
+        return out
+
     def same_fields(self, t: str, digest: str, keys: list[str]) -> bool:
         """Whether the fields `keys` of every record of type `t` are what they were when a
         ledger read them (digest: of the type's records then): no record added or removed,
-        and each changed one holds the same values there as its last published version
-        (read back from git by its blob)."""
+        and each changed one holds the same values there, in type and value, as its last
+        published version (read back from git by its blob)."""
         if self.type_digest(t) == digest:
             return True
         changed = self.changed_in.get(t) or []
         if ALL in keys or len(changed) > 50:
             return False
-        wanted = {*keys, "id", "state"}
+        wanted = sorted({*keys, "id", "state"})
         for rel in changed:
             new = self.changed.get(rel)
             old = self.old_records.get(rel)
             if not isinstance(new, Record) or not isinstance(new.data, dict) or not isinstance(old, dict):
                 return False
-            before = self.old_data(old.get("blob"))
-            if not isinstance(before, dict):
-                return False
-            if any((k in before, before.get(k)) != (k in new.data, new.data.get(k)) for k in wanted):
+            before = self.old_data(old.get("blob"))  # one record from git: less than the type's projections
+            now = _same_key(new.data, wanted)
+            if now is None or _same_key(before, wanted) != now:
                 return False
         return True
 
@@ -815,7 +1070,7 @@ class _Site:
             stats[rel] = [st.st_size, st.st_mtime_ns]
         return {"format": CACHE_FORMAT, "fingerprint": self.fp, "started_ns": self.started_ns,
                 "blobs": self.blobs, "stats": stats, "records": records, "reports": self.reports,
-                "search": self.search}
+                "search": self.search, "parts": self.kept_parts()}
 
 
 def _commits(history: list) -> str:

@@ -414,6 +414,8 @@ def test_pages_adds_a_publish_job_to_both_ci_files_and_its_command_works_in_the_
     assert job["artifacts"] == {"paths": ["public"]} and job["stage"] == "deploy" and job["needs"] == ["qms"]
     assert job["rules"] == [{"if": "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH"}]
     assert job["variables"] == {"GIT_DEPTH": "0"}  # the whole history: signatures link to their commits
+    # the site is kept between pipelines of the branch: the next publish makes only what changed
+    assert job["cache"] == {"key": "qms-public-$CI_COMMIT_REF_SLUG", "paths": ["public"]}
 
     assert set(github["jobs"]) == {"validate", "pages"}
     job = github["jobs"]["pages"]
@@ -426,7 +428,13 @@ def test_pages_adds_a_publish_job_to_both_ci_files_and_its_command_works_in_the_
     runs = [s["run"] for s in steps if "run" in s]
     assert runs == ['pip install "$QMS_INSTALL"', "qms publish public"]
     uses = [s["uses"] for s in steps if "uses" in s]
-    assert uses[-2:] == ["actions/upload-pages-artifact@v3", "actions/deploy-pages@v4"]
+    assert uses == ["actions/checkout@v4", "actions/setup-python@v5", "actions/cache/restore@v4",
+                    "actions/cache/save@v4", "actions/upload-pages-artifact@v3", "actions/deploy-pages@v4"]
+    restore, save = (next(s for s in steps if s.get("uses") == u) for u in uses[2:4])
+    key = "qms-public-${{ github.ref_name }}-${{ github.sha }}"
+    assert restore["with"] == {"path": "public", "key": key, "restore-keys": "qms-public-${{ github.ref_name }}-"}
+    assert save["with"] == {"path": "public", "key": key}
+    assert steps.index(restore) < steps.index({"run": "qms publish public"}) < steps.index(save)
     assert {"uses": "actions/upload-pages-artifact@v3", "with": {"path": "public"}} in steps
     assert steps[-1]["id"] == "deployment"
 

@@ -4,6 +4,7 @@ sample store."""
 from __future__ import annotations
 
 import json
+import os
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -200,7 +201,7 @@ def test_a_folder_that_is_not_a_site_or_is_in_the_store_is_refused(qms, sample, 
 def _files(site: Path) -> dict[str, bytes]:
     """Every file of a published site but its manifest and cache, by path."""
     return {p.relative_to(site).as_posix(): p.read_bytes() for p in sorted(site.rglob("*"))
-            if p.is_file() and p.name not in (".qms-publish-cache.json", ".qms-publish.json")}
+            if p.is_file() and p.name != ".qms-publish.json" and not p.name.startswith(".qms-publish-")}
 
 
 def test_after_one_change_only_the_pages_that_read_it_are_made_again_as_a_new_publish_makes_them(
@@ -428,3 +429,130 @@ def test_making_forms_html_again_and_again_takes_no_more_memory():
         formhtml.body(form)
     grown = (int(statm.read_text().split()[1]) - before) * 4096
     assert grown < 100 * len(form.encode()), grown  # leaking, it grows by 1,000 times the form
+
+
+def _read_whole(monkeypatch) -> list[str]:
+    """The record types read whole (every record of the type parsed) from now on."""
+    from qms_cli.store import Store
+
+    seen: list[str] = []
+    real = Store.records
+
+    def records(self, type_name=None, then=None):
+        seen.append(str(type_name))
+        return real(self, type_name, then)
+
+    monkeypatch.setattr(Store, "records", records)
+    return seen
+
+
+def _commit(sample, message: str) -> None:
+    git(sample, "add", "-A")
+    git(sample, "-c", "user.name=x", "-c", "user.email=x@example.com", "commit", "-qm", message)
+
+
+def _as_fresh(qms, sample, tmp_path, site: Path, name: str) -> None:
+    fresh = tmp_path / name
+    r = qms("publish", str(fresh), root=sample, env=NOW)
+    assert r.code == 0, r.text
+    assert _files(fresh) == _files(site)
+
+
+def test_a_ledger_made_again_reads_only_the_records_that_changed(qms, sample, tmp_path, monkeypatch):
+    site = tmp_path / "site"
+    assert qms("publish", str(site), root=sample, env=NOW).code == 0
+    part = json.loads((site / ".qms-publish-part.complaint.json").read_text(encoding="utf-8"))
+    assert {"batch", "customer", "received_at"} <= set(part["fields"])
+    assert len(part["records"]) == len(list((sample / "records" / "complaint").glob("*.yaml")))
+
+    # one field the ledger shows changes: the ledger is made again without reading every complaint
+    r = qms("complaint", "set", "CMP-2026-0013", "batch=HZ260309-B7", who=QE, root=sample)
+    assert r.code == 0, r.text
+    whole = _read_whole(monkeypatch)
+    r = qms("--json", "publish", str(site), root=sample, env=NOW)
+    assert r.code == 0, r.text
+    assert {"zh/reports/complaints.html", "en/reports/complaints.html"} <= set(json.loads(r.out)["written"])
+    assert "complaint" not in whole
+    monkeypatch.undo()
+    assert "HZ260309-B7" in (site / "zh" / "reports" / "complaints.html").read_text(encoding="utf-8")
+    _as_fresh(qms, sample, tmp_path, site, "fresh1")
+
+    # a record added, one removed, one that cannot be read: each as a new publish makes it
+    added = sample / "records" / "complaint" / "CMP-2026-0099.yaml"
+    added.write_text((sample / "records" / "complaint" / "CMP-2026-0002.yaml").read_text(encoding="utf-8")
+                     .replace("CMP-2026-0002", "CMP-2026-0099").replace("batch: ", "batch: NEW-"), encoding="utf-8")
+    _commit(sample, "added")
+    assert qms("publish", str(site), root=sample, env=NOW).code == 0
+    assert "CMP-2026-0099" in (site / "zh" / "reports" / "complaints.html").read_text(encoding="utf-8")
+    _as_fresh(qms, sample, tmp_path, site, "fresh2")
+    git(sample, "rm", "-q", "records/complaint/CMP-2026-0099.yaml")
+    (sample / "records" / "complaint" / "CMP-2026-0005.yaml").write_text("id: [unclosed\n", encoding="utf-8")
+    _commit(sample, "removed, and one broken")
+    r = qms("publish", str(site), root=sample, env=NOW)
+    page_ = (site / "en" / "reports" / "complaints.html").read_text(encoding="utf-8")
+    assert "CMP-2026-0099" not in page_ and "CMP-2026-0005" not in page_
+    assert "CMP-2026-0005.yaml" in r.err
+    _as_fresh(qms, sample, tmp_path, site, "fresh3")
+
+
+def test_a_ledger_that_asks_a_record_kept_in_part_for_more_is_made_from_whole_records(qms, sample, tmp_path):
+    # the store's own ledger reads `batch` only of the complaints with 7 affected: none yet
+    (sample / "reports").mkdir()
+    (sample / "reports" / "sevens.yaml").write_text(
+        "label: {zh: 七件客诉, en: Sevens}\ntype: complaint\nwhere: {quantity_affected: 7, batch: HZ-7}\n"
+        "columns: [id, batch]\n", encoding="utf-8")
+    _commit(sample, "a ledger of our own")
+    site = tmp_path / "site"
+    assert qms("publish", str(site), root=sample, env=NOW).code == 0
+    cache = json.loads((site / ".qms-publish-cache.json").read_text(encoding="utf-8"))
+    assert "batch" not in cache["reports"]["sevens en"]["types"]["complaint"][1]
+
+    # a changed record now reads a field the ledger did not read before: shown as it is
+    for field_ in ("quantity_affected=7", "batch=HZ-7"):
+        assert qms("complaint", "set", "CMP-2026-0013", field_, who=QE, root=sample).code == 0
+    assert qms("publish", str(site), root=sample, env=NOW).code == 0
+    assert "CMP-2026-0013" in (site / "zh" / "reports" / "sevens.html").read_text(encoding="utf-8")
+    _as_fresh(qms, sample, tmp_path, site, "fresh1")
+
+    # the projections kept lack a field the ledger reads of every record (as if the records
+    # had taken another branch): it is noticed, and the ledger made from the records read whole
+    path = site / ".qms-publish-cache.json"
+    cache = json.loads(path.read_text(encoding="utf-8"))
+    for key in ("complaints zh", "complaints en"):
+        cache["reports"][key]["types"]["complaint"][1].remove("customer")
+    path.write_text(json.dumps(cache, ensure_ascii=False), encoding="utf-8")
+    path = site / ".qms-publish-part.complaint.json"
+    part = json.loads(path.read_text(encoding="utf-8"))
+    part["fields"].remove("customer")
+    for entry in part["records"].values():
+        entry[3].pop("customer", None)
+    path.write_text(json.dumps(part, ensure_ascii=False), encoding="utf-8")
+    assert qms("complaint", "set", "CMP-2026-0012", "batch=HZ-12", who=QE, root=sample).code == 0
+    r = qms("--json", "publish", str(site), root=sample, env=NOW)
+    assert {"zh/reports/complaints.html", "en/reports/complaints.html"} <= set(json.loads(r.out)["written"])
+    _as_fresh(qms, sample, tmp_path, site, "fresh2")
+
+
+def test_a_site_kept_by_ci_is_made_again_only_where_the_store_changed(qms, sample, tmp_path):
+    """CI keeps public/ between pipelines (qms init --pages): restored, its files have new
+    times; qms installed again is the same code. A site of an older qms is made again whole."""
+    site = tmp_path / "site"
+    r = qms("--json", "publish", str(site), root=sample, env=NOW)
+    assert r.code == 0, r.text
+    everything = json.loads(r.out)["remade"]
+    for p in site.rglob("*"):
+        if p.is_file():
+            os.utime(p, ns=(1_600_000_000_000_000_000, 1_600_000_000_000_000_000))
+    r = qms("complaint", "set", "CMP-2026-0013", "description=接头再次渗漏", who=QE, root=sample)
+    assert r.code == 0, r.text
+    r = qms("--json", "publish", str(site), root=sample, env=NOW)
+    assert json.loads(r.out)["remade"] == ["CMP-2026-0013", "CP-2026-0005"]  # the closure plan reads it
+    _as_fresh(qms, sample, tmp_path, site, "fresh1")
+
+    path = site / ".qms-publish-cache.json"
+    cache = json.loads(path.read_text(encoding="utf-8"))
+    cache["fingerprint"] = "0" * 40  # what an older qms made
+    path.write_text(json.dumps(cache), encoding="utf-8")
+    r = qms("--json", "publish", str(site), root=sample, env=NOW)
+    assert sorted(json.loads(r.out)["remade"]) == sorted(everything) and json.loads(r.out)["written"] == []
+    _as_fresh(qms, sample, tmp_path, site, "fresh2")

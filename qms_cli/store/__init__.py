@@ -448,6 +448,8 @@ class HeldStore(Store):
         self.watch: Watch | None = None
         self.types_read: set[str] = set()
         self.memo = {}
+        self.missed: set[str] = set()  # see view() and Part
+        self.partial: set[str] = set()  # the types held in part
 
     def now(self) -> datetime:
         """The moment given (publish: the start of the day it publishes), else the store's."""
@@ -501,7 +503,17 @@ class HeldStore(Store):
     def held_record(self, type_name: str, record_id: str) -> Record | None:
         """The record `record_id` of a type held (None: not held, or no such record)."""
         ids = self._ids.get(type_name)
-        return ids.get(record_id) if ids is not None else None
+        rec = ids.get(record_id) if ids is not None else None
+        # a record held in part (publish's ledgers) is read whole when asked for by ID
+        return None if rec is not None and type(rec.data) is Part else rec
+
+    def view(self) -> HeldStore:
+        """Another view of the same store holding what this one holds so far: `hold` on it
+        (records in part, `Part`) leaves this one as it is. `missed` gathers what was asked
+        of its records in part beyond what they hold."""
+        other = HeldStore(self, self._now)
+        other._held, other._ids = dict(self._held), dict(self._ids)
+        return other
 
     def _files(self) -> dict[str, list[RecordFile]]:
         """ID -> the record files of that name, by one listing of records/."""
@@ -593,31 +605,131 @@ class Watch:
 ALL = "*"  # in Watch.fields: every field was read (iterated, copied, compared whole)
 
 
+class Part(dict):
+    """Some top-level fields of a record's data (a ledger's projection, kept by publish
+    from the last time it read the record whole): `known` names the fields it answers
+    for, present or not. Asking it for any other field, or for the whole (iterating,
+    copying, comparing, counting), adds that field (or ALL) to `missed`, the caller's
+    sign that what was made from it cannot be used; it then answers as if the field
+    were absent."""
+
+    __slots__ = ("known", "missed")
+
+    def __init__(self, data: dict, known: frozenset, missed: set):
+        super().__init__(data)
+        self.known = known
+        self.missed = missed
+
+    def _has(self, key) -> bool:
+        try:
+            if key in self.known:
+                return True
+        except TypeError:  # an unhashable key: no field
+            pass
+        self.missed.add(key if isinstance(key, str) else repr(key))
+        return False
+
+    def __getitem__(self, key):
+        if not self._has(key):
+            raise KeyError(key)
+        return dict.__getitem__(self, key)
+
+    def get(self, key, default=None):
+        """As dict.get, for a field it answers for."""
+        return dict.get(self, key, default) if self._has(key) else default
+
+    def __contains__(self, key):
+        return self._has(key) and dict.__contains__(self, key)
+
+    def _whole(self) -> None:
+        self.missed.add(ALL)
+
+    def keys(self):
+        """As dict.keys; missed."""
+        self._whole()
+        return dict.keys(self)
+
+    def items(self):
+        """As dict.items; missed."""
+        self._whole()
+        return dict.items(self)
+
+    def values(self):
+        """As dict.values; missed."""
+        self._whole()
+        return dict.values(self)
+
+    def __iter__(self):
+        self._whole()
+        return dict.__iter__(self)
+
+    def __len__(self):
+        self._whole()
+        return dict.__len__(self)
+
+    def __eq__(self, other):
+        self._whole()
+        return dict.__eq__(self, other)
+
+    def __ne__(self, other):
+        self._whole()
+        return dict.__ne__(self, other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def copy(self):
+        """A plain dict of the fields held; missed."""
+        self._whole()
+        return dict(dict.items(self))
+
+    def __repr__(self):
+        self._whole()
+        return dict.__repr__(self)
+
+    def __reduce__(self):
+        self._whole()
+        return (dict, (dict(dict.items(self)),))
+
+
 class Seen(dict):
     """A record's data that notes in `keys` the name of each top-level field read of it,
-    and ALL when it is read whole (iterated, copied, compared, counted)."""
+    and ALL when it is read whole (iterated, copied, compared, counted). Over a `Part`,
+    it also notes in the Part's `missed` what the Part does not answer for."""
 
-    __slots__ = ("_keys",)
+    __slots__ = ("_keys", "_part")
 
     def __init__(self, data: dict, keys: set[str]):
-        super().__init__(data)
+        if type(data) is Part:
+            super().__init__(dict.items(data))
+            self._part: Part | None = data
+        else:
+            super().__init__(data)
+            self._part = None
         self._keys = keys
 
     def __getitem__(self, key):
         self._keys.add(key)
+        if self._part is not None and not self._part._has(key):
+            raise KeyError(key)
         return dict.__getitem__(self, key)
 
     def get(self, key, default=None):
         """As dict.get, noting the field."""
         self._keys.add(key)
+        if self._part is not None and not self._part._has(key):
+            return default
         return dict.get(self, key, default)
 
     def __contains__(self, key):
         self._keys.add(key)
+        if self._part is not None and not self._part._has(key):
+            return False
         return dict.__contains__(self, key)
 
     def _whole(self) -> None:
         self._keys.add(ALL)
+        if self._part is not None:
+            self._part.missed.add(ALL)
 
     def keys(self):
         """As dict.keys; every field read."""

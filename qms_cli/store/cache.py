@@ -57,11 +57,13 @@ def facts_key(facts) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:20]
 
 
-def fingerprint(root: Path) -> str:
+def fingerprint(root: Path, content: bool = False) -> str:
     """What, besides a record's own bytes and the records it refers to, decides what is
     found in it: the qms code and its declarations, qms.yaml, the store's types/, and the
     moment date rules are judged against when QMS_NOW sets it (the clock only runs forward,
-    and a time found ahead of it is never kept; QMS_NOW may go back)."""
+    and a time found ahead of it is never kept; QMS_NOW may go back). The code is taken by
+    each file's size and time, or with `content` by its bytes (the same qms installed again,
+    as CI does for each pipeline, is the same code)."""
 
     # findings are cached as the sentences they print, so in the language they print in
     h = hashlib.sha1(f"{FORMAT} {__version__} {sys.version_info[:2]} {language()} "
@@ -71,8 +73,13 @@ def fingerprint(root: Path) -> str:
         dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
         for name in sorted(filenames):
             if name.endswith((".py", ".yaml", ".mo")):
-                st = os.stat(os.path.join(dirpath, name))
-                h.update(f"{os.path.relpath(os.path.join(dirpath, name), package)} {st.st_size} {st.st_mtime_ns}\n".encode())
+                path = os.path.join(dirpath, name)
+                if content:
+                    with open(path, "rb") as f:
+                        h.update(f"{os.path.relpath(path, package)}\0".encode() + f.read())
+                    continue
+                st = os.stat(path)
+                h.update(f"{os.path.relpath(path, package)} {st.st_size} {st.st_mtime_ns}\n".encode())
 
     types = root / "types"
     local = sorted(types.glob("*.yaml")) if types.is_dir() and not types.is_symlink() else []
