@@ -41,7 +41,7 @@ class _Engine:
     """cmark-gfm through cmarkgfm's C bindings, with the table extension. cmarkgfm's own
     functions free neither the document they parse nor the HTML they return (about 10
     times the Markdown's size per call: some 70 MB per 1,000 records published), so
-    the two are freed here, through the library's exported cmark_node_free and libc's free."""
+    the two are freed here, through the library's exported cmark_node_free and its default allocator's free."""
 
     def __init__(self) -> None:
         import unicodedata
@@ -54,10 +54,15 @@ class _Engine:
         self.table = self.lib.cmark_find_syntax_extension(b"table")
         self.options = self.lib.CMARK_OPT_DEFAULT | self.lib.CMARK_OPT_VALIDATE_UTF8
         own = cffi.FFI()
-        own.cdef("void cmark_node_free(void *); void free(void *);")
+        # the HTML is freed by the allocator cmark made it with (its default one's free, as
+        # the library resolved it): libc's free found through the library's own handle is not
+        # the free a malloc put before libc (LD_PRELOAD of jemalloc or tcmalloc) pairs with
+        own.cdef("typedef struct { void *(*calloc)(size_t, size_t); void *(*realloc)(void *, size_t);"
+                 " void (*free)(void *); } cmark_mem;"
+                 " cmark_mem *cmark_get_default_mem_allocator(void); void cmark_node_free(void *);")
         self.own, self.c = own, own.dlopen(_cmark.__file__)
         try:  # where the library exports neither (a Windows .pyd), they leak as cmarkgfm's own do
-            self.node_free, self.free = self.c.cmark_node_free, self.c.free
+            self.node_free, self.free = self.c.cmark_node_free, self.c.cmark_get_default_mem_allocator().free
         except AttributeError:
             self.node_free = self.free = lambda pointer: None
         # punctuation (general category Po) nobody writes in a form, to stand in for < and !

@@ -556,3 +556,27 @@ def test_a_site_kept_by_ci_is_made_again_only_where_the_store_changed(qms, sampl
     r = qms("--json", "publish", str(site), root=sample, env=NOW)
     assert sorted(json.loads(r.out)["remade"]) == sorted(everything) and json.loads(r.out)["written"] == []
     _as_fresh(qms, sample, tmp_path, site, "fresh2")
+
+
+def test_forms_are_made_html_under_a_malloc_put_before_libc(qms_subprocess, sample, tmp_path):
+    """A malloc put before libc's (LD_PRELOAD of jemalloc or tcmalloc, common in images
+    that run Python) allocates cmark's HTML: formhtml frees it with that malloc's free,
+    not libc's (which aborted the process: `free(): invalid pointer`)."""
+    import shutil
+    import subprocess
+    import sys
+
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if not sys.platform.startswith("linux") or cc is None:
+        pytest.skip("needs Linux and a C compiler to build a preloaded malloc")
+    shim = tmp_path / "preloaded_malloc.so"
+    subprocess.run([cc, "-shared", "-fPIC", "-O1", "-o", str(shim),
+                    str(Path(__file__).parent / "data" / "preloaded_malloc.c")], check=True)
+    for path in (sample / "records").glob("*/*.yaml"):  # one record's pages are enough
+        if path.stem != "CMP-2026-0013":
+            path.unlink()
+    _commit(sample, "one record")
+    site = tmp_path / "site"
+    r = qms_subprocess("publish", str(site), "--lang", "en", root=sample, env={**NOW, "LD_PRELOAD": str(shim)})
+    assert r.code == 0, r.text
+    assert "<table>" in (site / "en" / "complaint" / "CMP-2026-0013.html").read_text(encoding="utf-8")
