@@ -151,6 +151,8 @@ def test_signatures_show_their_commits_linked_when_a_commit_url_is_set(qms, samp
     # the sample's signatures were committed by hand, without trailers: no commit, no link
     old = (tmp_path / "site" / "en" / "complaint" / "CMP-2026-0012.html").read_text(encoding="utf-8")
     assert "git.example.com" not in old
+    # each signature's time as the record holds it (not the form context's ISO text)
+    assert "<td>2026-10-04 21:00:00+08:00</td>" in old and "2026-10-04T21:00" not in old
 
 
 def test_a_commit_url_must_be_http(qms, sample, tmp_path):
