@@ -582,3 +582,34 @@ def test_forms_are_made_html_under_a_malloc_put_before_libc(qms_subprocess, samp
     r = qms_subprocess("publish", str(site), "--lang", "en", root=sample, env={**NOW, "LD_PRELOAD": str(shim)})
     assert r.code == 0, r.text
     assert "<table>" in (site / "en" / "complaint" / "CMP-2026-0013.html").read_text(encoding="utf-8")
+
+
+def test_a_value_holding_every_spare_character_is_published(qms, sample, tmp_path):
+    """formhtml stands in for < and ! with characters the form does not hold (punctuation
+    nobody writes, then private use): a record that holds all of the BMP's had its page
+    fail with an IndexError. Planes 15 and 16 are taken then; a form holding even those
+    shows three of them as U+FFFD."""
+    import unicodedata
+
+    from qms_cli import formhtml
+
+    spare = "".join(chr(c) for c in range(0x2E00, 0x2E50) if unicodedata.category(chr(c)) == "Po")
+    every = spare + "".join(map(chr, range(0xE000, 0xF900)))
+    for path in (sample / "records").glob("*/*.yaml"):
+        if path.stem != "CMP-2026-0013":
+            path.unlink()
+    path = sample / "records" / "complaint" / "CMP-2026-0013.yaml"
+    text = re.sub(r"^description: .*$", lambda m: "description: " + json.dumps(every + "\nend <b>"),
+                  path.read_text(encoding="utf-8"), count=1, flags=re.MULTILINE)
+    path.write_text(text, encoding="utf-8")
+    _commit(sample, "every spare character")
+    site = tmp_path / "site"
+    r = qms("publish", str(site), "--lang", "en", root=sample, env=NOW)
+    assert r.code == 0, r.text
+    page_ = (site / "en" / "complaint" / "CMP-2026-0013.html").read_text(encoding="utf-8")
+    assert every + "<br />\nend &lt;b&gt;" in page_
+
+    held = every + "".join(map(chr, range(0xF0000, 0xFFFFE))) + "".join(map(chr, range(0x100000, 0x10FFFE)))
+    html = formhtml.body(held + "<br>x <b> ![i](u)")
+    assert html.count("\ufffd") == 3 and "\ue003" in html
+    assert html.endswith("<br />\nx &lt;b&gt; !<a href=\"u\">i</a></p>\n")
