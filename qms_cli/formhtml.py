@@ -41,7 +41,7 @@ class _Engine:
     """cmark-gfm through cmarkgfm's C bindings, with the table extension. cmarkgfm's own
     functions free neither the document they parse nor the HTML they return (about 10
     times the Markdown's size per call: some 70 MB per 1,000 records published), so
-    the two are freed here, through the library's exported cmark_node_free and libc's free."""
+    the two are freed here, through the library's exported cmark_node_free and its default allocator's free."""
 
     def __init__(self) -> None:
         import unicodedata
@@ -54,10 +54,15 @@ class _Engine:
         self.table = self.lib.cmark_find_syntax_extension(b"table")
         self.options = self.lib.CMARK_OPT_DEFAULT | self.lib.CMARK_OPT_VALIDATE_UTF8
         own = cffi.FFI()
-        own.cdef("void cmark_node_free(void *); void free(void *);")
+        # the HTML is freed by the allocator cmark made it with (its default one's free, as
+        # the library resolved it): libc's free found through the library's own handle is not
+        # the free a malloc put before libc (LD_PRELOAD of jemalloc or tcmalloc) pairs with
+        own.cdef("typedef struct { void *(*calloc)(size_t, size_t); void *(*realloc)(void *, size_t);"
+                 " void (*free)(void *); } cmark_mem;"
+                 " cmark_mem *cmark_get_default_mem_allocator(void); void cmark_node_free(void *);")
         self.own, self.c = own, own.dlopen(_cmark.__file__)
         try:  # where the library exports neither (a Windows .pyd), they leak as cmarkgfm's own do
-            self.node_free, self.free = self.c.cmark_node_free, self.c.free
+            self.node_free, self.free = self.c.cmark_node_free, self.c.cmark_get_default_mem_allocator().free
         except AttributeError:
             self.node_free = self.free = lambda pointer: None
         # punctuation (general category Po) nobody writes in a form, to stand in for < and !
@@ -86,15 +91,22 @@ class _Engine:
         finally:
             lib.cmark_parser_free(parser)
 
-    def stand_ins(self, markdown: str) -> tuple[str, str, str]:
-        """Three spare characters the document does not hold: for <, qms's <br> and !."""
+    def stand_ins(self, markdown: str) -> tuple[str, str, str] | None:
+        """Three spare characters the document does not hold: for <, qms's <br> and !; None
+        if it holds every one (a document made to: see body)."""
         found: list[str] = []
-        for c in itertools.chain(self.spare, map(chr, range(0xE000, 0xF900))):  # then private use
-            if c not in markdown:
+        held: set[str] | None = None
+        # then private use: the BMP's, then planes 15 and 16 (a value may hold all of the BMP's)
+        candidates = itertools.chain(self.spare, map(chr, range(0xE000, 0xF900)), map(chr, range(0xF0000, 0xFFFFE)),
+                                     map(chr, range(0x100000, 0x10FFFE)))
+        for i, c in enumerate(candidates):
+            if i == 8:  # a document holding spare characters: each looked up in a set, not the text scanned again
+                held = set(markdown)
+            if c not in (markdown if held is None else held):
                 found.append(c)
                 if len(found) == 3:
-                    break
-        return found[0], found[1], found[2]
+                    return found[0], found[1], found[2]
+        return None
 
 
 def engine() -> _Engine:
@@ -109,7 +121,11 @@ def body(markdown: str) -> str:
     cm = engine()
     if "<" not in markdown and "![" not in markdown:
         return _no_data_links(cm.html(markdown))
-    lt, br, bang = cm.stand_ins(markdown)
+    picked = cm.stand_ins(markdown)
+    if picked is None:  # every spare character is in it: three of them are shown as U+FFFD
+        picked = ("\ue000", "\ue001", "\ue002")
+        markdown = markdown.translate({ord(c): "\ufffd" for c in picked})
+    lt, br, bang = picked
 
     def stand_in(m: re.Match) -> str:
         mark, at = m.group(0), m.start()
@@ -123,7 +139,7 @@ def body(markdown: str) -> str:
             html = _LITERAL.sub(lambda m: m.group(0).replace(br, "&lt;br&gt;"), html)
         html = html.replace(br, "<br />\n")
     html = html.replace(lt, "&lt;").replace(bang, "!")
-    if "%E2%B8" in html or "%EE" in html or "%EF" in html:  # a stand-in in a link's href, percent-encoded
+    if "%E2%B8" in html or "%EE" in html or "%EF" in html or "%F3" in html or "%F4" in html:  # a stand-in in a link's href, percent-encoded
         for char, url in ((lt, "%3C"), (br, "%3Cbr%3E"), (bang, "!")):
             html = html.replace("".join(f"%{b:02X}" for b in char.encode("utf-8")), url)
     return _no_data_links(html)

@@ -1124,7 +1124,8 @@ def _record_pages(store, rt, record: Record, lang: str, other: str | None, day: 
             extra.append(f"<h3>{e(w['referred'])}</h3>\n<ul>\n" + "\n".join(back) + "\n</ul>\n")
     if context["signatures"]:
         rows = []
-        for s in context["signatures"]:
+        # name and time as the record holds them (the context's are JSON-ready: a time as ISO text)
+        for stored, s in zip(values.signatures(record.data), context["signatures"]):
             commit = s["commit"]
             if commit is None:
                 shown = "—"
@@ -1132,7 +1133,7 @@ def _record_pages(store, rt, record: Record, lang: str, other: str | None, day: 
                 shown = f'<a href="{e(url)}" rel="noopener noreferrer"><code>{e(commit[:10])}</code></a>'
             else:
                 shown = f'<code title="{e(commit)}">{e(commit[:10])}</code>'
-            rows.append([e(s["meaning_label"]), e(s.get("name")), e(s.get("at")), shown])
+            rows.append([e(s["meaning_label"]), e(stored.get("name")), e(stored.get("at")), shown])
         extra.append(f"<h2>{e(w['signatures'])}</h2>\n" + _table([w["meaning"], w["name"], w["at"], w["commit"]], rows))
     forms = [None, *rt.forms]
     if rt.forms:

@@ -151,6 +151,8 @@ def test_signatures_show_their_commits_linked_when_a_commit_url_is_set(qms, samp
     # the sample's signatures were committed by hand, without trailers: no commit, no link
     old = (tmp_path / "site" / "en" / "complaint" / "CMP-2026-0012.html").read_text(encoding="utf-8")
     assert "git.example.com" not in old
+    # each signature's time as the record holds it (not the form context's ISO text)
+    assert "<td>2026-10-04 21:00:00+08:00</td>" in old and "2026-10-04T21:00" not in old
 
 
 def test_a_commit_url_must_be_http(qms, sample, tmp_path):
@@ -556,3 +558,58 @@ def test_a_site_kept_by_ci_is_made_again_only_where_the_store_changed(qms, sampl
     r = qms("--json", "publish", str(site), root=sample, env=NOW)
     assert sorted(json.loads(r.out)["remade"]) == sorted(everything) and json.loads(r.out)["written"] == []
     _as_fresh(qms, sample, tmp_path, site, "fresh2")
+
+
+def test_forms_are_made_html_under_a_malloc_put_before_libc(qms_subprocess, sample, tmp_path):
+    """A malloc put before libc's (LD_PRELOAD of jemalloc or tcmalloc, common in images
+    that run Python) allocates cmark's HTML: formhtml frees it with that malloc's free,
+    not libc's (which aborted the process: `free(): invalid pointer`)."""
+    import shutil
+    import subprocess
+    import sys
+
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if not sys.platform.startswith("linux") or cc is None:
+        pytest.skip("needs Linux and a C compiler to build a preloaded malloc")
+    shim = tmp_path / "preloaded_malloc.so"
+    subprocess.run([cc, "-shared", "-fPIC", "-O1", "-o", str(shim),
+                    str(Path(__file__).parent / "data" / "preloaded_malloc.c")], check=True)
+    for path in (sample / "records").glob("*/*.yaml"):  # one record's pages are enough
+        if path.stem != "CMP-2026-0013":
+            path.unlink()
+    _commit(sample, "one record")
+    site = tmp_path / "site"
+    r = qms_subprocess("publish", str(site), "--lang", "en", root=sample, env={**NOW, "LD_PRELOAD": str(shim)})
+    assert r.code == 0, r.text
+    assert "<table>" in (site / "en" / "complaint" / "CMP-2026-0013.html").read_text(encoding="utf-8")
+
+
+def test_a_value_holding_every_spare_character_is_published(qms, sample, tmp_path):
+    """formhtml stands in for < and ! with characters the form does not hold (punctuation
+    nobody writes, then private use): a record that holds all of the BMP's had its page
+    fail with an IndexError. Planes 15 and 16 are taken then; a form holding even those
+    shows three of them as U+FFFD."""
+    import unicodedata
+
+    from qms_cli import formhtml
+
+    spare = "".join(chr(c) for c in range(0x2E00, 0x2E50) if unicodedata.category(chr(c)) == "Po")
+    every = spare + "".join(map(chr, range(0xE000, 0xF900)))
+    for path in (sample / "records").glob("*/*.yaml"):
+        if path.stem != "CMP-2026-0013":
+            path.unlink()
+    path = sample / "records" / "complaint" / "CMP-2026-0013.yaml"
+    text = re.sub(r"^description: .*$", lambda m: "description: " + json.dumps(every + "\nend <b>"),
+                  path.read_text(encoding="utf-8"), count=1, flags=re.MULTILINE)
+    path.write_text(text, encoding="utf-8")
+    _commit(sample, "every spare character")
+    site = tmp_path / "site"
+    r = qms("publish", str(site), "--lang", "en", root=sample, env=NOW)
+    assert r.code == 0, r.text
+    page_ = (site / "en" / "complaint" / "CMP-2026-0013.html").read_text(encoding="utf-8")
+    assert every + "<br />\nend &lt;b&gt;" in page_
+
+    held = every + "".join(map(chr, range(0xF0000, 0xFFFFE))) + "".join(map(chr, range(0x100000, 0x10FFFE)))
+    html = formhtml.body(held + "<br>x <b> ![i](u)")
+    assert html.count("\ufffd") == 3 and "\ue003" in html
+    assert html.endswith("<br />\nx &lt;b&gt; !<a href=\"u\">i</a></p>\n")
