@@ -6,7 +6,7 @@ A store's templates are untrusted (they come with the store, from whoever pushed
 it), and so is every value a form shows. So:
 - the store's templates run in Jinja2's immutable sandbox: no attribute that starts
   with `_`, no changing lists or dicts, no modules, files or environment; `lipsum`,
-  `cycler`, `joiner` and `namespace` are gone, and so are the filters that make HTML
+  `cycler` and `joiner` are gone, and so are the filters that make HTML
   (qms's own built-in templates, which are code of qms, run outside it, several times
   faster, with the same filters and the same escape);
 - templates are read by a loader that takes only names like `complaint.zh.md.j2`, from
@@ -708,9 +708,9 @@ def fill(store, record: Record, context: dict, form: str | None = None) -> str:
     name = f"{record.type}.{form}.{lang}.md.j2" if form else f"{record.type}.{lang}.md.j2"
     # qms's own template, unless the store has something of that name (its own form, or a
     # link or folder, which the store's loader refuses)
-    own = safefs.kind(store.root, f"templates/{name}")[0] != "missing" \
+    sandboxed = safefs.kind(store.root, f"templates/{name}")[0] != "missing" \
         or not TEMPLATE_NAME.fullmatch(name) or not (data_dir("templates") / name).is_file()
-    env = environment(store) if own else built_in_environment()
+    env = environment(store) if sandboxed else built_in_environment()
     try:
         template = env.get_template(name)
     except jinja2.TemplateNotFound:
@@ -719,4 +719,4 @@ def fill(store, record: Record, context: dict, form: str | None = None) -> str:
         raise BadInput(f"{e.filename or e.name}:{e.lineno}: {e.message}") from None
     except RecursionError:
         raise BadInput(_("{template}: nested too deeply to read").format(template=name)) from None
-    return _fill(env, template, context, record.id, limits=own)
+    return _fill(env, template, context, record.id, limits=sandboxed)
