@@ -605,7 +605,63 @@ class Watch:
 ALL = "*"  # in Watch.fields: every field was read (iterated, copied, compared whole)
 
 
-class Part(dict):
+class _Whole(dict):
+    """A record's data that says (`_whole`) when it is read whole: iterated, copied,
+    compared, counted or pickled."""
+
+    __slots__ = ()
+
+    def _whole(self) -> None:
+        raise NotImplementedError
+
+    def keys(self):
+        """As dict.keys; read whole."""
+        self._whole()
+        return dict.keys(self)
+
+    def items(self):
+        """As dict.items; read whole."""
+        self._whole()
+        return dict.items(self)
+
+    def values(self):
+        """As dict.values; read whole."""
+        self._whole()
+        return dict.values(self)
+
+    def __iter__(self):
+        self._whole()
+        return dict.__iter__(self)
+
+    def __len__(self):
+        self._whole()
+        return dict.__len__(self)
+
+    def __eq__(self, other):
+        self._whole()
+        return dict.__eq__(self, other)
+
+    def __ne__(self, other):
+        self._whole()
+        return dict.__ne__(self, other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def copy(self):
+        """A plain dict of the fields held; read whole."""
+        self._whole()
+        return dict(dict.items(self))
+
+    def __repr__(self):
+        self._whole()
+        return dict.__repr__(self)
+
+    def __reduce__(self):
+        self._whole()
+        return (dict, (dict(dict.items(self)),))
+
+
+class Part(_Whole):
     """Some top-level fields of a record's data (a ledger's projection, kept by publish
     from the last time it read the record whole): `known` names the fields it answers
     for, present or not. Asking it for any other field, or for the whole (iterating,
@@ -644,54 +700,8 @@ class Part(dict):
     def _whole(self) -> None:
         self.missed.add(ALL)
 
-    def keys(self):
-        """As dict.keys; missed."""
-        self._whole()
-        return dict.keys(self)
 
-    def items(self):
-        """As dict.items; missed."""
-        self._whole()
-        return dict.items(self)
-
-    def values(self):
-        """As dict.values; missed."""
-        self._whole()
-        return dict.values(self)
-
-    def __iter__(self):
-        self._whole()
-        return dict.__iter__(self)
-
-    def __len__(self):
-        self._whole()
-        return dict.__len__(self)
-
-    def __eq__(self, other):
-        self._whole()
-        return dict.__eq__(self, other)
-
-    def __ne__(self, other):
-        self._whole()
-        return dict.__ne__(self, other)
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def copy(self):
-        """A plain dict of the fields held; missed."""
-        self._whole()
-        return dict(dict.items(self))
-
-    def __repr__(self):
-        self._whole()
-        return dict.__repr__(self)
-
-    def __reduce__(self):
-        self._whole()
-        return (dict, (dict(dict.items(self)),))
-
-
-class Seen(dict):
+class Seen(_Whole):
     """A record's data that notes in `keys` the name of each top-level field read of it,
     and ALL when it is read whole (iterated, copied, compared, counted). Over a `Part`,
     it also notes in the Part's `missed` what the Part does not answer for."""
@@ -730,49 +740,3 @@ class Seen(dict):
         self._keys.add(ALL)
         if self._part is not None:
             self._part.missed.add(ALL)
-
-    def keys(self):
-        """As dict.keys; every field read."""
-        self._whole()
-        return dict.keys(self)
-
-    def items(self):
-        """As dict.items; every field read."""
-        self._whole()
-        return dict.items(self)
-
-    def values(self):
-        """As dict.values; every field read."""
-        self._whole()
-        return dict.values(self)
-
-    def __iter__(self):
-        self._whole()
-        return dict.__iter__(self)
-
-    def __len__(self):
-        self._whole()
-        return dict.__len__(self)
-
-    def __eq__(self, other):
-        self._whole()
-        return dict.__eq__(self, other)
-
-    def __ne__(self, other):
-        self._whole()
-        return dict.__ne__(self, other)
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def copy(self):
-        """A plain dict of every field; every field read."""
-        self._whole()
-        return dict(dict.items(self))
-
-    def __repr__(self):
-        self._whole()
-        return dict.__repr__(self)
-
-    def __reduce__(self):
-        self._whole()
-        return (dict, (dict(dict.items(self)),))
