@@ -16,7 +16,8 @@ from typing import Any, Callable
 PARALLEL_FROM = 1000  # items before more processes pay for themselves
 CHUNK = 250
 
-_FN: Callable[[Any], Any] | None = None  # what a forked worker inherits
+_FN: Callable[[Any], Any] | None = None  # what a forked worker inherits: the function
+_ITEMS: list = []  # and the items, so that only their places go through the pipe
 
 
 def workers(items: int) -> int:
@@ -33,8 +34,8 @@ def workers(items: int) -> int:
     return max(1, min(wanted, 8, (items + CHUNK - 1) // CHUNK))
 
 
-def _run(chunk: list) -> list:
-    return [_FN(x) for x in chunk]
+def _run(span: tuple[int, int]) -> list:
+    return [_FN(x) for x in _ITEMS[span[0]:span[1]]]
 
 
 def map_many(fn: Callable[[Any], Any], items: list) -> list:
@@ -42,17 +43,23 @@ def map_many(fn: Callable[[Any], Any], items: list) -> list:
     results must pickle (plain data, dataclasses, QmsError with a message)."""
     n = workers(len(items))
     if n > 1 and sys.platform.startswith("linux"):
-        global _FN
+        global _FN, _ITEMS
+        import gc
         import multiprocessing
 
-        _FN = fn
+        _FN, _ITEMS = fn, items
+        # what this process holds is frozen before the fork: the workers' collections
+        # never walk it (nor copy its pages by touching them); the workers collect as usual
+        # even where this process has stopped collecting for a while
+        gc.freeze()
         try:
             size = min(CHUNK, -(-len(items) // n))
-            chunks = [items[i : i + size] for i in range(0, len(items), size)]
-            with multiprocessing.get_context("fork").Pool(n) as pool:
-                return [x for part in pool.imap(_run, chunks) for x in part]
+            spans = [(i, min(i + size, len(items))) for i in range(0, len(items), size)]
+            with multiprocessing.get_context("fork").Pool(n, initializer=gc.enable) as pool:
+                return [x for part in pool.imap(_run, spans) for x in part]
         except OSError:  # no processes to be had: this one will do
             pass
         finally:
-            _FN = None
+            _FN, _ITEMS = None, []
+            gc.unfreeze()
     return [fn(x) for x in items]
