@@ -24,6 +24,7 @@ Imports the readers of a whole store (render, views, reports, remind's layer) an
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import html
 import json
@@ -35,7 +36,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from . import formhtml
 from .config import LANGS, data_dir
@@ -279,6 +280,8 @@ CACHE = ".qms-publish-cache.json"  # beside the manifest: what each page was mad
 # beside it, one per record type some ledgers read by their fields: the records' projections
 # onto those fields (read only when such a ledger is made again, written when they change)
 PARTS = ".qms-publish-part.{type}.json"
+# beside it too: each ledger's rows by record version, where a row depends on its record alone
+ROWS = ".qms-publish-rows.json"
 CACHE_FORMAT = 2
 PART = 100  # records in a part of the search index at most
 DATE, MOMENT = "d", "t"  # a date, a date and time, in a record's projection
@@ -414,6 +417,9 @@ class _Site:
         self.old_stats: dict[str, Any] = cache.get("stats", {})  # site file -> [size, mtime]
         self.old_search: Any = cache.get("search") if same else None
         self.part_tokens: Any = cache.get("parts") if same and isinstance(cache.get("parts"), dict) else {}
+        self.rows_token: Any = cache.get("rows") if same else None
+        self._old_rows: dict[str, Any] | None = None  # ledger -> its rows by record, as last kept
+        self.rows: dict[str, _Rows] = {}  # ledger -> its rows, for the next publish
         self._old_parts: dict[str, Any] = {}
         try:
             self.old_written_ns = int(cache.get("started_ns", 0))
@@ -629,7 +635,13 @@ class _Site:
         self.where, self.referred, self.history, self.blob_of = where, referred, history, blob_of
         self.listing = listing
         self.changed, self.changed_in = changed, by_type_changed
-        for made in map_many(self.make, todo):
+        if len(todo) > 100:  # a form leaves garbage behind: collected while many are made (here or on workers)
+            gc.enable()
+        try:
+            made_all = map_many(self.make, todo)
+        finally:
+            gc.disable()
+        for made in made_all:
             if isinstance(made, tuple):  # a form that cannot be filled in stops the publish
                 err = QmsError(made[0])
                 err.exit_code = made[1]
@@ -843,10 +855,15 @@ class _Site:
             pass
         self.dirty = True
         view = self.in_part(old)
+        # its rows kept by record version: used only where the last publish said which fields
+        # of each type it read (a kept row reads none of them again)
+        seen = {t: kept[1] for t, kept in old["types"].items() if isinstance(kept, list) and len(kept) == 2
+                and isinstance(kept[1], list)} if isinstance(old, dict) and isinstance(old.get("types"), dict) else None
+        rows = self.rows[key] = _Rows(self.old_rows(key) if seen is not None else {}, self.blob_of_rel)
         got = None
         if view is not None:
             try:
-                got = self.report_page(view, name, lang, other)
+                got = self.report_page(view, name, lang, other, rows, seen)
             except Exception:  # a record in part asked for a field it does not hold, as if it had none
                 if not view.missed:
                     raise
@@ -855,7 +872,8 @@ class _Site:
                 self.store.hold(t, view._held[t])
             self.from_parts.append(key)
         else:  # made from the records read whole (it asked a record in part for more than it holds)
-            got = self.report_page(self.store, name, lang, other)
+            rows = self.rows[key] = _Rows(rows.old, self.blob_of_rel)
+            got = self.report_page(self.store, name, lang, other, rows, seen)
         made, problems, watch = got
         for rel, data in made.items():
             self.put(rel, data)
@@ -868,15 +886,21 @@ class _Site:
                              "problems": problems}
         return bool(made)
 
-    def report_page(self, store: HeldStore, name: str, lang: str, other: str | None) -> tuple:
+    def report_page(self, store: HeldStore, name: str, lang: str, other: str | None, rows: _Rows | None = None,
+                    seen: dict[str, list] | None = None) -> tuple:
         """(files, problems, Watch) of the ledger `name` in `lang`, made from `store`'s
-        records, nothing written."""
+        records, nothing written. `rows`: its rows kept by record version (taken where the
+        record is the same, given those made); `seen`: the fields of each type the ledger
+        read when those rows were made, which it reads again through them."""
         watch = store.watch = Watch(fields=True)
+        for t, keys in (seen or {}).items():
+            watch.fields.setdefault(str(t), set()).update(str(k) for k in keys)
+        store.rows_memo = rows
         problems: list[str] = []
         try:
             made = _report_page(store, name, lang, other, self.day, problems)
         finally:
-            store.watch = None
+            store.watch = store.rows_memo = None
         return made, problems, watch
 
     def in_part(self, old: Any) -> HeldStore | None:
@@ -1053,6 +1077,41 @@ class _Site:
             self._old_data[blob] = got
         return self._old_data[blob]
 
+    def old_rows(self, key: str) -> dict:
+        """The rows the last publish kept of the ledger `key` ("NAME LANG"), by "TABLE
+        FILE" ({} if none), read from their file when first asked for."""
+        if self._old_rows is None:
+            self._old_rows = {}
+            path = self.target / ROWS
+            if isinstance(self.rows_token, str) and not path.is_symlink():
+                try:
+                    data = json.loads(path.read_bytes())
+                    if data.get("token") == self.rows_token and isinstance(data.get("ledgers"), dict):
+                        self._old_rows = data["ledgers"]
+                except (OSError, ValueError, AttributeError):
+                    pass
+        got = self._old_rows.get(key)
+        return got if isinstance(got, dict) else {}
+
+    def kept_rows(self) -> str | None:
+        """For the next publish: the rows of every ledger made again this run, and of the
+        others as the last publish kept them; written where a ledger was made again. What
+        the cache keeps of them (the file's token)."""
+        if not self.rows:  # no ledger made again: the file stays as it is
+            return self.rows_token
+        ledgers = {}
+        for key in self.reports:
+            if key in self.rows:
+                ledgers[key] = self.rows[key].new
+            else:
+                kept = self.old_rows(key)
+                if kept:
+                    ledgers[key] = kept
+        token = f"{self.started_ns} rows"
+        _write(self.target / ROWS, json.dumps({"token": token, "ledgers": ledgers}, ensure_ascii=False,
+                                              separators=(",", ":")).encode("utf-8"))
+        return token
+
     def cache(self) -> dict:
         """What the next publish into the same folder starts from."""
         records = {rel: {k: v for k, v in entry.items() if k != "text"} for rel, entry in self.records.items()}
@@ -1070,7 +1129,42 @@ class _Site:
             stats[rel] = [st.st_size, st.st_mtime_ns]
         return {"format": CACHE_FORMAT, "fingerprint": self.fp, "started_ns": self.started_ns,
                 "blobs": self.blobs, "stats": stats, "records": records, "reports": self.reports,
-                "search": self.search, "parts": self.kept_parts()}
+                "search": self.search, "parts": self.kept_parts(), "rows": self.kept_rows()}
+
+
+class _Rows:
+    """A ledger's rows by record version, between publishes (the reports' `rows_memo`):
+    each source record's rows as (sort key, group, cells), all text, under "TABLE FILE",
+    with the blob of the record they were made from. `old`: as the last publish kept them;
+    `new`: those taken or made this run, for the next."""
+
+    def __init__(self, old: dict, blob_of_rel: Callable[[str], str | None]):
+        self.old = old
+        self.new: dict[str, list] = {}
+        self.blob_of_rel = blob_of_rel
+
+    def get(self, part: str, rec: Record) -> list | None:
+        """The rows kept for this version of `rec`, None if there are none (or not sound)."""
+        key = f"{part} {rec.path}"
+        entry = self.old.get(key)
+        if not isinstance(entry, list) or len(entry) != 2 or entry[0] != self.blob_of_rel(rec.path) \
+                or entry[0] is None or not isinstance(entry[1], list):
+            return None
+        rows = []
+        for row in entry[1]:
+            if not (isinstance(row, list) and len(row) == 3 and isinstance(row[0], list) and isinstance(row[1], str)
+                    and isinstance(row[2], list) and all(type(x) is str for x in row[0])
+                    and all(type(x) is str for x in row[2])):
+                return None
+            rows.append((row[0], row[1], row[2]))
+        self.new[key] = entry
+        return rows
+
+    def put(self, part: str, rec: Record, rows: list) -> None:
+        """Keep the rows just made of `rec` (if its file's version is known)."""
+        blob = self.blob_of_rel(rec.path)
+        if blob is not None:
+            self.new[f"{part} {rec.path}"] = [blob, [[list(k), g, list(cells)] for k, g, cells in rows]]
 
 
 def _commits(history: list) -> str:
@@ -1279,8 +1373,15 @@ def publish(store, out: Path, langs: list[str] | None = None, *, pdf: bool = Fal
     old = check_target(store, out)
     target = out.resolve()
     _mkdir(target)
-    made = _Site(store, langs, target, old, _load_cache(target), pdf=pdf)
-    made.build()
+    # what the last publish kept and what this one reads are a million objects that live
+    # until the end: no collection walks them over and over (the pages are made on workers,
+    # which collect as usual; see parallel.map_many)
+    gc.disable()
+    try:
+        made = _Site(store, langs, target, old, _load_cache(target), pdf=pdf)
+        made.build()
+    finally:
+        gc.enable()
     outcome = Outcome(problems=list(dict.fromkeys(made.problems)))
     outcome.written = sorted(made.written)
     outcome.remade = sorted(made.remade)

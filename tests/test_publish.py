@@ -497,6 +497,59 @@ def test_a_ledger_made_again_reads_only_the_records_that_changed(qms, sample, tm
     _as_fresh(qms, sample, tmp_path, site, "fresh3")
 
 
+def test_a_ledger_made_again_makes_only_the_rows_of_the_records_that_changed(qms, sample, tmp_path, monkeypatch):
+    """Each record's rows are kept by its version: after one change, a ledger lays out the
+    kept rows of the others and makes only the changed record's. Two tables of one report
+    over the same type keep their rows apart; kept rows that are not sound are made again."""
+    from qms_cli import publish as publishing
+
+    (sample / "reports").mkdir()
+    (sample / "reports" / "twice.yaml").write_text(
+        "label: {zh: 两表, en: Twice}\nsections:\n"
+        "  - {label: {zh: 批次, en: Batches}, type: complaint, columns: [id, batch]}\n"
+        "  - {label: {zh: 顾客, en: Customers}, type: complaint, columns: [id, customer.name]}\n", encoding="utf-8")
+    _commit(sample, "a ledger of two tables")
+    site = tmp_path / "site"
+    assert qms("publish", str(site), root=sample, env=NOW).code == 0
+    kept = json.loads((site / ".qms-publish-rows.json").read_text(encoding="utf-8"))["ledgers"]
+    complaints = sorted(p.name for p in (sample / "records" / "complaint").glob("*.yaml"))
+    assert sorted({k.split(" ", 1)[1].rpartition("/")[2] for k in kept["complaints zh"]}) == complaints
+    assert len({k.split(" ", 1)[0] for k in kept["twice en"]}) == 2  # one key per table
+
+    made: list[tuple[str, str]] = []
+    real = publishing._Rows.put
+
+    def put(self, part, rec, rows):
+        made.append((part, rec.path))
+        return real(self, part, rec, rows)
+
+    monkeypatch.setattr(publishing._Rows, "put", put)
+    r = qms("complaint", "set", "CMP-2026-0013", "batch=HZ260309-B9", who=QE, root=sample)
+    assert r.code == 0, r.text
+    r = qms("--json", "publish", str(site), root=sample, env=NOW)
+    assert r.code == 0, r.text
+    assert {"zh/reports/complaints.html", "en/reports/twice.html"} <= set(json.loads(r.out)["written"])
+    assert {rel for _part, rel in made} == {"records/complaint/CMP-2026-0013.yaml"}
+    assert len(made) == 2 * 3  # the complaints ledger and the two tables, in both languages
+    twice = (site / "zh" / "reports" / "twice.html").read_text(encoding="utf-8")
+    assert "HZ260309-B9" in twice and twice.count("HZ260309-B9") == 1
+    _as_fresh(qms, sample, tmp_path, site, "fresh1")
+
+    # kept rows that are not what a row is (a number for a cell) are made again, not shown
+    path = site / ".qms-publish-rows.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    for rows in data["ledgers"].values():
+        for entry in rows.values():
+            entry[1] = [[k, g, [7] * len(cells)] for k, g, cells in entry[1]]
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    made.clear()
+    assert qms("complaint", "set", "CMP-2026-0012", "batch=HZ-12", who=QE, root=sample).code == 0
+    r = qms("publish", str(site), root=sample, env=NOW)
+    assert r.code == 0, r.text
+    assert len({rel for _part, rel in made}) == len(complaints)
+    _as_fresh(qms, sample, tmp_path, site, "fresh2")
+
+
 def test_a_ledger_that_asks_a_record_kept_in_part_for_more_is_made_from_whole_records(qms, sample, tmp_path):
     # the store's own ledger reads `batch` only of the complaints with 7 affected: none yet
     (sample / "reports").mkdir()

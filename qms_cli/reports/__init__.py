@@ -13,6 +13,7 @@ leading ' (OWASP's advice on CSV injection); in Markdown it is escaped as in for
 from __future__ import annotations
 
 import calendar as _calendar
+import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -442,7 +443,10 @@ def _named_keys(store, rt, tally, found: list[tuple], name: str) -> list[tuple]:
 
 def _collect(store, rt, spec: dict, columns: list[dict], window, extra: list, lang: str, problems: list[str],
              groups: dict[str, list[list[Cell]]]) -> None:
-    """Add the rows of `spec`'s records of type `rt` to `groups` (by its group_by value)."""
+    """Add the rows of `spec`'s records of type `rt` to `groups` (by its group_by value).
+    Where the store has a `rows_memo` (publish), rows that depend on their record alone are
+    taken from it by the record's version, as text, and given to it when made, under a key
+    of the table's declaration (a report's sections and sources each have their own)."""
 
     conditions = [(k, str(v).lower() if isinstance(v, bool) else str(v)) for k, v in (spec.get("where") or {}).items()]
 
@@ -468,23 +472,35 @@ def _collect(store, rt, spec: dict, columns: list[dict], window, extra: list, la
     unless = [(at(k), v) for k, v in _unless(spec)]
     now = store.now()
     today = now.astimezone(store.config.tz).date()
-    records = []
-    for data in readable(rt.name):
+    sort_keys = [at(k) for k in spec.get("sort") or ["id"]]
+    group_by = spec.get("group_by")
+
+    def rows_of(data: Any) -> list[tuple[list[str], str, list[Cell]]]:
+        """The rows one record gives the ledger: (sort key, group, cells) for each."""
         if not matches(rt, data, extra):
-            continue
+            return []
         if window:
             when = values.to_datetime(values.get(data, spec["period_field"]), store.config.tz)
             if when is None or not window[0] <= when.astimezone(store.config.tz).date() <= window[1]:
-                continue
+                return []
         if each:  # one row for each item of the list, the item standing in for the list
             listed = values.get(data, str(each))
             rows = [dict(data, **{str(each): item}) for item in listed if isinstance(item, dict)] \
                 if isinstance(listed, list) else []
         else:
             rows = [data]
-        records.extend(r for r in rows if matches(rt, r, conditions) and not _left_out(rt, r, unless))
-    sort_keys = [at(k) for k in spec.get("sort") or ["id"]]
-    records.sort(key=lambda d: [str(values.get(d, k) if values.get(d, k) is not None else "") for k in sort_keys])
+        out = []
+        for r in rows:
+            if not matches(rt, r, conditions) or _left_out(rt, r, unless):
+                continue
+            key = ""
+            if group_by:
+                gv = values.get(r, at(group_by))
+                gs = rt.field(group_by)
+                key = shown(gs, gv, lang) if gs and not values.is_empty(gv) else str(gv or "")
+            out.append(([str(values.get(r, k) if values.get(r, k) is not None else "") for k in sort_keys], key,
+                        [cell(r, c) for c in columns]))
+        return out
 
     def cell(data: Any, c: dict) -> Cell:
         if "count" in c:
@@ -524,14 +540,40 @@ def _collect(store, rt, spec: dict, columns: list[dict], window, extra: list, la
         typed = _typed(fs.type, value)
         return shown(fs, value, lang) if typed is None else typed
 
-    group_by = spec.get("group_by")
-    for data in records:
-        key = ""
-        if group_by:
-            gv = values.get(data, at(group_by))
-            gs = rt.field(group_by)
-            key = shown(gs, gv, lang) if gs and not values.is_empty(gv) else str(gv or "")
-        groups.setdefault(key, []).append([cell(data, c) for c in columns])
+    # a ledger made again and again (publish) keeps each record's rows by its version, where
+    # they depend on nothing but the record (no counts, no other record, no --where)
+    memo = store.rows_memo if getattr(store, "rows_memo", None) is not None and not window and not extra \
+        and all(_own(rt, c) for c in columns) else None
+    found: list[tuple[list[str], str, list[Cell]]] = []
+    part = hashlib.sha1(repr((rt.name, spec, columns)).encode()).hexdigest()[:16] if memo is not None else ""
+    if memo is None:
+        for data in readable(rt.name):
+            found += rows_of(data)
+    else:
+        for rec in store.records(rt.name):
+            if isinstance(rec, Exception):  # a file that cannot be read, said once
+                if str(rec) not in problems:
+                    problems.append(str(rec))
+                continue
+            got = memo.get(part, rec)
+            if got is None:
+                got = [(k, g, [text_of(c) for c in cells]) for k, g, cells in rows_of(rec.data)]
+                memo.put(part, rec, got)
+            found += got
+    found.sort(key=lambda row: row[0])
+    for _key, group, cells in found:
+        groups.setdefault(group, []).append(cells)
+
+
+def _own(rt, c: dict) -> bool:
+    """Whether a column's cell is made from its own record alone (and the day): no count of
+    other records, no record it refers to, no computed path."""
+    if "count" in c:
+        return False
+    if c.get("state") or "deadline" in c or "overdue" in c or not c.get("path") or c["path"] == "id":
+        return True
+    fs = rt.field(c["path"])
+    return fs is not None and fs.type != "ref"
 
 
 def _typed(kind: str, value: Any) -> Cell | None:
