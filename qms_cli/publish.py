@@ -16,7 +16,9 @@ script file that assigns to a global (a browser's fetch() of JSON fails on file:
 Publishing is incremental: a manifest (`.qms-publish.json`) keeps each file's SHA-256;
 a file is written (atomically) only when its bytes change, and a file of the last
 publish that is no longer made (a record gone) is removed. The history of every record is
-read with one `git log` (git.log_all). Pages are as of the day of publishing (forms print
+read with one `git log` (git.log_all); into a site published before from a commit HEAD
+descends from, only which records the commits since touched (git.touched_since), and the
+history of the records made again. Pages are as of the day of publishing (forms print
 their 制表时间 and deadlines as of that day's start), so a re-publish the same day with no
 change writes nothing.
 
@@ -37,6 +39,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Callable, Iterator
+
+import orjson
 
 from . import formhtml
 from .config import LANGS, data_dir
@@ -418,6 +422,8 @@ class _Site:
         self.old_search: Any = cache.get("search") if same else None
         self.part_tokens: Any = cache.get("parts") if same and isinstance(cache.get("parts"), dict) else {}
         self.rows_token: Any = cache.get("rows") if same else None
+        self.old_head: Any = cache.get("head") if same else None  # the commit the last publish read
+        self.head: str | None = None
         self._old_rows: dict[str, Any] | None = None  # ledger -> its rows by record, as last kept
         self.rows: dict[str, _Rows] = {}  # ledger -> its rows, for the next publish
         self._old_parts: dict[str, Any] = {}
@@ -585,7 +591,10 @@ class _Site:
                 for _path, _to, target in refs[rel]:
                     if target in where and (t, rid) not in referred.get(target, []):
                         referred.setdefault(target, []).append((t, rid))
-        history = gitops.log_all(store.root)
+        # the history of every record, or (after the commits since the last publish) which
+        # records those commits touched: the history of the others is as it was
+        self.head, touched = gitops.touched_since(store.root, None if full else self.old_head)
+        history = gitops.log_all(store.root) if touched is None else {}
 
         def fresh(rel: str, rid: str) -> bool:
             """Whether the pages made last time for `rel` still hold."""
@@ -593,7 +602,7 @@ class _Site:
             if full or rel in changed or not isinstance(old, dict):
                 return False
             try:
-                if old["history"] != _commits(history.get(rel, [])):
+                if rel in touched if touched is not None else old["history"] != _commits(history.get(rel, [])):
                     return False
                 if old["referred"] != [list(x) for x in referred.get(rid, [])]:
                     return False
@@ -632,6 +641,9 @@ class _Site:
                 if isinstance(rec, Exception):
                     self.records[f.rel] = {"blob": blob_of.get((t, f.rel.rpartition("/")[2][:-5])), "error": str(rec)}
 
+        if touched is not None and todo:  # the history of the records made again, read now
+            history = gitops.log_all(store.root, files=[rec.path for rec in todo]) if len(todo) <= 500 \
+                else gitops.log_all(store.root)
         self.where, self.referred, self.history, self.blob_of = where, referred, history, blob_of
         self.listing = listing
         self.changed, self.changed_in = changed, by_type_changed
@@ -969,7 +981,7 @@ class _Site:
             path = self.target / PARTS.format(type=t)
             if isinstance(token, dict) and SAFE_NAME.fullmatch(t) and not path.is_symlink():
                 try:
-                    data = json.loads(path.read_bytes())
+                    data = _load(path.read_bytes())
                     if data.get("token") == token.get("token") and isinstance(data.get("fields"), list) \
                             and isinstance(data.get("records"), dict):
                         got = data
@@ -991,9 +1003,8 @@ class _Site:
                 tokens[t] = old
                 continue
             token = f"{self.started_ns} {t}"
-            _write(self.target / PARTS.format(type=t), json.dumps(
-                {"token": token, "fields": part["fields"], "records": part["records"]}, ensure_ascii=False,
-                separators=(",", ":")).encode("utf-8"))
+            _write(self.target / PARTS.format(type=t), _dump(
+                {"token": token, "fields": part["fields"], "records": part["records"]}))
             tokens[t] = {"token": token, "fields": part["fields"]}
         for t in set(self.part_tokens) - set(tokens):
             path = self.target / PARTS.format(type=t)
@@ -1085,7 +1096,7 @@ class _Site:
             path = self.target / ROWS
             if isinstance(self.rows_token, str) and not path.is_symlink():
                 try:
-                    data = json.loads(path.read_bytes())
+                    data = _load(path.read_bytes())
                     if data.get("token") == self.rows_token and isinstance(data.get("ledgers"), dict):
                         self._old_rows = data["ledgers"]
                 except (OSError, ValueError, AttributeError):
@@ -1108,8 +1119,7 @@ class _Site:
                 if kept:
                     ledgers[key] = kept
         token = f"{self.started_ns} rows"
-        _write(self.target / ROWS, json.dumps({"token": token, "ledgers": ledgers}, ensure_ascii=False,
-                                              separators=(",", ":")).encode("utf-8"))
+        _write(self.target / ROWS, _dump({"token": token, "ledgers": ledgers}))
         return token
 
     def cache(self) -> dict:
@@ -1127,7 +1137,7 @@ class _Site:
             except OSError:
                 continue
             stats[rel] = [st.st_size, st.st_mtime_ns]
-        return {"format": CACHE_FORMAT, "fingerprint": self.fp, "started_ns": self.started_ns,
+        return {"format": CACHE_FORMAT, "fingerprint": self.fp, "started_ns": self.started_ns, "head": self.head,
                 "blobs": self.blobs, "stats": stats, "records": records, "reports": self.reports,
                 "search": self.search, "parts": self.kept_parts(), "rows": self.kept_rows()}
 
@@ -1343,13 +1353,34 @@ def _write(path: Path, data: bytes) -> None:
     output.write(path, data, str(path))
 
 
+def _dump(value: Any) -> bytes:
+    """What publish keeps between runs as compact JSON: orjson's, or json's (escaped to
+    ASCII) for what orjson does not write, such as a whole number past 64 bits (json
+    gives it back exactly)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS)
+    except TypeError:  # orjson.JSONEncodeError
+        return json.dumps(value, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
+def _load(raw: bytes) -> Any:
+    """What `_dump` wrote (ValueError: not JSON)."""
+    try:
+        return orjson.loads(raw)
+    except ValueError:  # orjson.JSONDecodeError: perhaps what only json reads back (a number past 64 bits)
+        try:
+            return json.loads(raw)
+        except RecursionError:  # nested deeper than anything publish writes
+            raise ValueError("nested too deep") from None
+
+
 def _load_cache(target: Path) -> Any:
     """What the last publish into `target` kept for this one (None: nothing usable)."""
     path = target / CACHE
     try:
         if path.is_symlink() or not path.is_file():
             return None
-        return json.loads(path.read_bytes())
+        return _load(path.read_bytes())
     except (OSError, ValueError):
         return None
 
@@ -1378,10 +1409,15 @@ def publish(store, out: Path, langs: list[str] | None = None, *, pdf: bool = Fal
     # which collect as usual; see parallel.map_many)
     gc.disable()
     try:
-        made = _Site(store, langs, target, old, _load_cache(target), pdf=pdf)
-        made.build()
+        return _publish(store, target, old, langs, pdf)
     finally:
         gc.enable()
+
+
+def _publish(store, target: Path, old: dict[str, str], langs: list[str], pdf: bool) -> Outcome:
+    """publish(), from the checked target on."""
+    made = _Site(store, langs, target, old, _load_cache(target), pdf=pdf)
+    made.build()
     outcome = Outcome(problems=list(dict.fromkeys(made.problems)))
     outcome.written = sorted(made.written)
     outcome.remade = sorted(made.remade)
@@ -1394,7 +1430,10 @@ def publish(store, out: Path, langs: list[str] | None = None, *, pdf: bool = Fal
             outcome.removed.append(rel)
     if made.dirty or outcome.removed or made.files != old or made.fp != made.old_fp:
         _write(target / MANIFEST, _manifest(made.files))
-        _write(target / CACHE, json.dumps(made.cache(), ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+        _write(target / CACHE, _dump(made.cache()))
+    # what it held (the cache, the store's records) is let go of here, not left to a
+    # collection over all of it (its methods, lent to its helpers, make it a cycle)
+    made.__dict__.clear()
     return outcome
 
 

@@ -26,6 +26,7 @@ Compiled templates are kept per store for the life of the process."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import traceback
@@ -271,10 +272,23 @@ def built_in_environment():
     if not _BUILT_IN:
         env = jinja2.Environment(loader=_BuiltInLoader(), undefined=jinja2.StrictUndefined, autoescape=True,
                                  finalize=_finalize, trim_blocks=True, lstrip_blocks=True,
-                                 keep_trailing_newline=True, auto_reload=False)
+                                 keep_trailing_newline=True, auto_reload=False, bytecode_cache=_compiled_forms())
         _configure(env)
         _BUILT_IN.append(env)
     return _BUILT_IN[0]
+
+
+def _compiled_forms() -> Any:
+    """Where the built-in forms are kept compiled between runs (Jinja's own cache, in a
+    folder of the user's alone under the temporary folder, written atomically): a form
+    is compiled once, not by every command that fills it. The files are named for this
+    module's bytes too, since how a form compiles is set here; a form's source is checked
+    by Jinja. None where there is no such folder: forms are then compiled each run."""
+    try:
+        digest = hashlib.sha1(Path(__file__).read_bytes()).hexdigest()[:16]
+        return jinja2.FileSystemBytecodeCache(pattern=f"__qms_form_{digest}_%s.cache")
+    except (OSError, RuntimeError):  # no temporary folder of one's own to be had: nothing kept
+        return None
 
 
 WIDTH_LIMIT = 100_000  # the widest padding, repeat or number a template may ask for

@@ -163,24 +163,41 @@ def test_a_commit_url_must_be_http(qms, sample, tmp_path):
     assert r.code == 2 and "publish.commit_url" in r.err
 
 
-def test_publishing_again_writes_only_what_changed_and_reads_history_once(qms, sample, tmp_path):
+def _logs(trace: Path) -> list[str]:
+    """The `git log` commands in a GIT_TRACE file (emptied after)."""
+    found = re.findall(r"trace: (?:built-in|exec): (git .*\blog\b.*)", trace.read_text())
+    trace.write_text("")
+    return found
+
+
+def test_publishing_again_writes_only_what_changed_and_reads_only_the_new_history(qms, sample, tmp_path):
     site = tmp_path / "site"
-    r = qms("publish", str(site), root=sample, env=NOW)
-    written, unchanged, removed = counts(r.out)
-    assert written > 400 and unchanged == 0 and removed == 0
     trace = tmp_path / "trace"
     r = qms("publish", str(site), root=sample, env=dict(NOW, GIT_TRACE=str(trace)))
+    written, unchanged, removed = counts(r.out)
+    assert written > 400 and unchanged == 0 and removed == 0
+    assert len(_logs(trace)) == 1  # the history of every record, in one git log
+    r = qms("publish", str(site), root=sample, env=dict(NOW, GIT_TRACE=str(trace)))
     assert counts(r.out) == (0, written, 0)
-    assert len(re.findall(r"trace: (?:built-in|exec): git .*\blog\b", trace.read_text())) == 1
+    assert _logs(trace) == []  # no commit since: no history read
 
     r = qms("complaint", "set", "CMP-2026-0013", "description=接头再次渗漏", who=QE, root=sample)
     assert r.code == 0, r.text
-    r = qms("--json", "publish", str(site), root=sample, env=NOW)
+    r = qms("--json", "publish", str(site), root=sample, env=dict(NOW, GIT_TRACE=str(trace)))
+    logs = _logs(trace)  # what the commit since touched, then the history of the one record made again
+    assert len(logs) == 2 and ".." in logs[0] and "CMP-2026-0013.yaml" in logs[1], logs
     done = json.loads(r.out)
     assert sorted(done["written"]) == sorted([
         "en/complaint/CMP-2026-0013.html", "zh/complaint/CMP-2026-0013.html",
         "en/complaint/index.html", "zh/complaint/index.html", "search-index.en.js", "search-index.zh.js"])
     assert done["unchanged"] == written - 6 and done["removed"] == []
+
+    # history rewritten (the last commit amended): the site's commit is not behind HEAD,
+    # so every record's history is read again, and the record whose history changed remade
+    git(sample, "-c", "user.name=x", "-c", "user.email=x@example.com", "commit", "-q", "--amend", "-m", "amended")
+    r = qms("--json", "publish", str(site), root=sample, env=dict(NOW, GIT_TRACE=str(trace)))
+    assert len(_logs(trace)) == 1 and json.loads(r.out)["remade"] == ["CMP-2026-0013"]
+    _as_fresh(qms, sample, tmp_path, site, "fresh")
 
     git(sample, "rm", "-q", "records/complaint/CMP-2026-0013.yaml")
     git(sample, "-c", "user.name=x", "-c", "user.email=x@example.com", "commit", "-qm", "gone")
@@ -548,6 +565,28 @@ def test_a_ledger_made_again_makes_only_the_rows_of_the_records_that_changed(qms
     assert r.code == 0, r.text
     assert len({rel for _part, rel in made}) == len(complaints)
     _as_fresh(qms, sample, tmp_path, site, "fresh2")
+
+
+def test_a_value_the_fast_json_writer_refuses_is_kept_all_the_same(qms, sample, tmp_path):
+    """A whole number past 64 bits in a record: what publish keeps of it between runs is
+    then written by json, and read back exactly."""
+    path = sample / "records" / "complaint" / "CMP-2026-0013.yaml"
+    text = re.sub(r"(?m)^quantity_affected: .*$", "quantity_affected: 123456789012345678901234567890",
+                  path.read_text(encoding="utf-8"))
+    path.write_text(text, encoding="utf-8")
+    _commit(sample, "a large quantity")
+    site = tmp_path / "site"
+    r = qms("publish", str(site), root=sample, env=NOW)
+    assert r.code == 0, r.text
+    kept = (site / ".qms-publish-part.complaint.json").read_bytes()
+    assert kept.isascii() and b'"quantity_affected":123456789012345678901234567890,' in kept  # json's
+    r = qms("complaint", "set", "CMP-2026-0012", "batch=HZ-12", who=QE, root=sample)
+    assert r.code == 0, r.text
+    r = qms("--json", "publish", str(site), root=sample, env=NOW)
+    assert r.code == 0, r.text
+    remade = json.loads(r.out)["remade"]  # what was kept was read back: the rest is kept
+    assert "CMP-2026-0012" in remade and "CMP-2026-0013" not in remade and len(remade) < 10, remade
+    _as_fresh(qms, sample, tmp_path, site, "fresh")
 
 
 def test_a_ledger_that_asks_a_record_kept_in_part_for_more_is_made_from_whole_records(qms, sample, tmp_path):

@@ -487,12 +487,14 @@ def _entry(c: Logged) -> LogEntry:
     return LogEntry(c.sha, c.date, c.author, c.email, " ".join(subject.split("\n")), text.strip(), trailers_of(body))
 
 
-def log_all(root: Path, under: str = "records") -> dict[str, list[LogEntry]]:
-    """The history of every file under `under`, read with one `git log --name-only`: each
-    file's path (relative to the store) -> the commits that touched it, oldest first, as
-    `log` gives them for one file (for a whole store: one git process, not one per record)."""
+def log_all(root: Path, under: str = "records", files: list[str] | None = None) -> dict[str, list[LogEntry]]:
+    """The history of every file under `under` (or of the files `files` only), read with
+    one `git log --name-only`: each file's path (relative to the store) -> the commits that
+    touched it, oldest first, as `log` gives them for one file (for a whole store: one git
+    process, not one per record)."""
     mark = log_marker()
-    out = _history(root, mark, ["--name-only", "--no-renames", "-z", "--", under])
+    paths = [f":(literal){f}" for f in files] if files is not None else [under]
+    out = _history(root, mark, ["--name-only", "--no-renames", "-z", "--", *paths])
     if out is None:
         return {}
     found: dict[str, list[LogEntry]] = {}
@@ -507,3 +509,31 @@ def log_all(root: Path, under: str = "records") -> dict[str, list[LogEntry]]:
             if name:
                 found.setdefault(name, []).append(entry)
     return found
+
+
+def touched_since(root: Path, old: object, under: str = "records") -> tuple[str | None, set[str] | None]:
+    """(HEAD, the files under `under` that the commits since `old` touched): what a reader
+    that knew the history as of commit `old` must read again. The files are None (read it
+    all again) when `old` is not a commit HEAD descends from (history rewritten, another
+    branch) or cannot be told; HEAD is None before the first commit."""
+    import subprocess
+
+    def git(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", "-c", "core.quotepath=off", *args], cwd=root, stdin=subprocess.DEVNULL,
+                              capture_output=True, env=dict(os.environ, GIT_OPTIONAL_LOCKS="0"))
+
+    try:
+        got = git("rev-parse", "--verify", "-q", "HEAD^{commit}")
+        head = got.stdout.decode("ascii", "replace").strip() if got.returncode == 0 else None
+        if head is None or not isinstance(old, str) or not re.fullmatch(r"[0-9a-f]{40}", old):
+            return head, None
+        if old == head:
+            return head, set()
+        if git("merge-base", "--is-ancestor", old, head).returncode != 0:
+            return head, None
+        got = git("log", "--format=", "--name-only", "--no-renames", "-z", f"{old}..{head}", "--", under)
+    except OSError:
+        return None, None
+    if got.returncode != 0:
+        return head, None
+    return head, {name.strip("\n") for name in got.stdout.decode("utf-8", "replace").split("\0") if name.strip("\n")}
