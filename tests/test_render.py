@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import stat
 import subprocess
 from pathlib import Path
 
@@ -432,3 +433,23 @@ def test_a_store_template_of_a_built_in_name_runs_in_the_sandbox(qms, store, com
     assert r.code == 2 and "templates/complaint.zh.md.j2" in r.err and "__class__" not in r.out, r.text
     en = qms("render", complaint, "--lang", "en")  # the built-in English form, still there
     assert en.code == 0 and "Customer complaint" in en.out, en.text
+
+
+def test_a_built_in_form_is_compiled_once_and_kept_for_the_next_run(qms_subprocess, sample, tmp_path):
+    """The built-in forms stay compiled between runs (Jinja's bytecode cache, in a folder
+    of the user's alone under the temporary folder); a kept file that is damaged is
+    compiled again, and the form is the same each time."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {"TMPDIR": str(tmp)}
+    first = qms_subprocess("render", "CMP-2026-0013", root=sample, env=env)
+    assert first.code == 0, first.err
+    folder = tmp / f"_jinja2-cache-{os.getuid()}"
+    kept = sorted(folder.glob("__qms_form_*.cache"))
+    assert len(kept) == 1 and stat.S_IMODE(folder.stat().st_mode) == 0o700
+    again = qms_subprocess("render", "CMP-2026-0013", root=sample, env=env)
+    assert again.code == 0 and again.out == first.out
+    kept[0].write_bytes(b"not what Jinja wrote")
+    damaged = qms_subprocess("render", "CMP-2026-0013", root=sample, env=env)
+    assert damaged.code == 0 and damaged.out == first.out
+    assert kept[0].read_bytes() != b"not what Jinja wrote"  # compiled again, and kept
