@@ -201,8 +201,12 @@ class Outcome:
 
 
 def e(value: Any) -> str:
-    """Text for HTML, quotes escaped too (for attributes)."""
-    return html.escape("" if value is None else str(value), quote=True)
+    """Text for HTML, quotes escaped too (for attributes): html.escape's, whose five
+    replacements are skipped for the many values that need none."""
+    text = "" if value is None else str(value)
+    if "&" in text or "<" in text or ">" in text or '"' in text or "'" in text:
+        return html.escape(text, quote=True)
+    return text
 
 
 def page(lang: str, depth: int, title: str, main: str, other: str | None, *, search: bool = False) -> bytes:
