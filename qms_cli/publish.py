@@ -54,7 +54,7 @@ from .model import values
 from .model.record import Record
 from .reports import build as build_report
 from .reports import declaration as report_declaration
-from .reports import report_names, to_markdown
+from .reports import Row, md_row, report_names, to_markdown
 from .render import fill, form_context
 from .reports.chart import svg
 from .parallel import map_many
@@ -1148,9 +1148,10 @@ class _Site:
 
 class _Rows:
     """A ledger's rows by record version, between publishes (the reports' `rows_memo`):
-    each source record's rows as (sort key, group, cells), all text, under "TABLE FILE",
-    with the blob of the record they were made from. `old`: as the last publish kept them;
-    `new`: those taken or made this run, for the next."""
+    each source record's rows as (sort key, group, cells, HTML), all text, under "TABLE
+    FILE", with the blob of the record they were made from; the HTML is the row as the
+    page lays it out (None until it was). `old`: as the last publish kept them; `new`:
+    those taken or made this run, for the next."""
 
     def __init__(self, old: dict, blob_of_rel: Callable[[str], str | None]):
         self.old = old
@@ -1166,19 +1167,25 @@ class _Rows:
             return None
         rows = []
         for row in entry[1]:
-            if not (isinstance(row, list) and len(row) == 3 and isinstance(row[0], list) and isinstance(row[1], str)
+            if not (isinstance(row, list) and len(row) == 4 and isinstance(row[0], list) and isinstance(row[1], str)
                     and isinstance(row[2], list) and all(type(x) is str for x in row[0])
-                    and all(type(x) is str for x in row[2])):
+                    and all(type(x) is str for x in row[2]) and (row[3] is None or type(row[3]) is str)):
                 return None
-            rows.append((row[0], row[1], row[2]))
-        self.new[key] = entry
+            rows.append((row[0], row[1], row[2], row[3]))
+        self.new[key] = [entry[0], [list(row) for row in entry[1]]]
         return rows
 
     def put(self, part: str, rec: Record, rows: list) -> None:
         """Keep the rows just made of `rec` (if its file's version is known)."""
         blob = self.blob_of_rel(rec.path)
         if blob is not None:
-            self.new[f"{part} {rec.path}"] = [blob, [[list(k), g, list(cells)] for k, g, cells in rows]]
+            self.new[f"{part} {rec.path}"] = [blob, [[list(k), g, list(cells), html] for k, g, cells, html in rows]]
+
+    def laid_out(self, row: Row, html: str) -> None:
+        """Keep how `row` was laid out, for the next publish."""
+        entry = self.new.get(row.key)
+        if entry is not None and row.at < len(entry[1]):
+            entry[1][row.at][3] = html
 
 
 def _commits(history: list) -> str:
@@ -1295,11 +1302,51 @@ def _report_page(store, name: str, lang: str, other: str | None, day: datetime,
             file = f"{name}.svg" if n == 0 else f"{name}-{n}.svg"
             out[f"{lang}/reports/{file}"] = drawn
             images.append(f'<p><img class="chart" src="{e(file)}" alt="{e(part.title)}"></p>\n')
-    markdown = to_markdown(rep, store.config.company, lang, day.strftime("%Y-%m-%d"))
-    out[f"{lang}/reports/{name}.html"] = page(
-        lang, 2, rep.title, "".join(images) + formhtml.body(markdown),
-        f"../../{other}/reports/{name}.html" if other else None)
+    body = _ledger_html(rep, store.config.company, lang, day.strftime("%Y-%m-%d"), getattr(store, "rows_memo", None))
+    out[f"{lang}/reports/{name}.html"] = page(lang, 2, rep.title, "".join(images) + body,
+                                              f"../../{other}/reports/{name}.html" if other else None)
     return out
+
+
+TABLE_END = "</thead>\n</table>\n"  # a table with no rows, as cmark ends it
+AT_ONCE = 50  # rows of a ledger not laid out yet, past which the whole ledger is laid out at once
+
+
+def _ledger_html(rep, company: str, lang: str, printed: str, memo: _Rows | None) -> str:
+    """The ledger's Markdown (to_markdown) as HTML (formhtml.body), its rows laid out one
+    by one where `memo` keeps them: the tables' heads as HTML, each row's HTML as kept (or
+    as cmark lays out that one row), put in each table's body. A row is laid out the same
+    alone as among the others (a table row is one line of Markdown, read on its own). The
+    HTML of rows laid out all at once is taken from the whole, for the next publish."""
+    tables = rep.sections or [rep]
+    groups = [(len(t.columns), rows) for t in tables for _group, rows in t.groups]
+    rows_all = [r for _n, rows in groups for r in rows]
+    if memo is None or not rows_all or not all(type(r) is Row for r in rows_all):
+        return formhtml.body(to_markdown(rep, company, lang, printed))
+    if sum(r.html is None for r in rows_all) > AT_ONCE:  # laid out at once; each row's HTML kept from the whole
+        html = formhtml.body(to_markdown(rep, company, lang, printed))
+        bodies = re.findall(r"<tbody>\n(.*?)</tbody>\n", html, flags=re.S)
+        if len(bodies) == len(groups):
+            for (_n, rows), found in zip(groups, bodies):
+                laid = [x + "</tr>\n" for x in found.split("</tr>\n")[:-1]]
+                if len(laid) == len(rows):
+                    for r, h in zip(rows, laid):
+                        r.html = h
+                        memo.laid_out(r, h)
+        return html
+    for n, rows in groups:
+        for r in rows:
+            if r.html is None:
+                alone = formhtml.body("|" + " x |" * n + "\n|" + "---|" * n + "\n" + md_row(r) + "\n")
+                r.html = alone[alone.index("<tbody>\n") + 8:alone.rindex("</tbody>\n")]
+                memo.laid_out(r, r.html)
+    pieces = formhtml.body(to_markdown(rep, company, lang, printed, rows=False)).split(TABLE_END)
+    if len(pieces) != len(groups) + 1:  # not as cmark ends an empty table: laid out as a whole
+        return formhtml.body(to_markdown(rep, company, lang, printed))
+    out = [pieces[0]]
+    for (_n, rows), rest in zip(groups, pieces[1:]):
+        out += ["</thead>\n<tbody>\n", *(r.html for r in rows), "</tbody>\n</table>\n", rest]
+    return "".join(out)
 
 
 # ----------------------------------------------------------------------------- write

@@ -557,7 +557,7 @@ def test_a_ledger_made_again_makes_only_the_rows_of_the_records_that_changed(qms
     data = json.loads(path.read_text(encoding="utf-8"))
     for rows in data["ledgers"].values():
         for entry in rows.values():
-            entry[1] = [[k, g, [7] * len(cells)] for k, g, cells in entry[1]]
+            entry[1] = [[k, g, [7] * len(cells), html] for k, g, cells, html in entry[1]]
     path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     made.clear()
     assert qms("complaint", "set", "CMP-2026-0012", "batch=HZ-12", who=QE, root=sample).code == 0
@@ -587,6 +587,41 @@ def test_a_value_the_fast_json_writer_refuses_is_kept_all_the_same(qms, sample, 
     remade = json.loads(r.out)["remade"]  # what was kept was read back: the rest is kept
     assert "CMP-2026-0012" in remade and "CMP-2026-0013" not in remade and len(remade) < 10, remade
     _as_fresh(qms, sample, tmp_path, site, "fresh")
+
+
+def _tables(html: str) -> list[str]:
+    return re.findall(r"<table>.*?</table>", html, flags=re.S)
+
+
+@pytest.mark.parametrize("at_once", [0, 10_000])
+def test_a_ledger_laid_out_row_by_row_is_the_ledger_made_html_at_once(qms, sample, tmp_path, monkeypatch, at_once):
+    """The ledger's rows laid out one by one (and kept as HTML for the next publish) give
+    the tables that its Markdown (qms report) made HTML at once gives, whatever a value
+    holds; so does a ledger laid out at once, its rows' HTML taken from the whole."""
+    from qms_cli import formhtml
+    from qms_cli import publish as publishing
+
+    monkeypatch.setattr(publishing, "AT_ONCE", at_once)
+    odd = "A|B <br> *x* \\ <script>alert(1)</script> [l](javascript:x) `c` &amp; 1. ！\ue000 # h"
+    assert qms("complaint", "set", "CMP-2026-0013", f"batch={odd}", who=QE, root=sample).code == 0
+    site = tmp_path / "site"
+
+    def same() -> None:
+        for lang in ("zh", "en"):
+            r = qms("--lang", lang, "report", "complaints", root=sample, env=NOW)
+            assert r.code == 0, r.text
+            wanted = _tables(formhtml.body(r.out))
+            got = _tables((site / lang / "reports" / "complaints.html").read_text(encoding="utf-8"))
+            assert got == wanted and len(got) == 1 and got[0].count("<tr>") == 18
+
+    assert qms("publish", str(site), root=sample, env=NOW).code == 0
+    same()
+    kept = json.loads((site / ".qms-publish-rows.json").read_text(encoding="utf-8"))["ledgers"]["complaints zh"]
+    assert all(row[3].startswith("<tr>") for entry in kept.values() for row in entry[1])
+    assert qms("complaint", "set", "CMP-2026-0012", "batch=HZ-12|<b>", who=QE, root=sample).code == 0
+    r = qms("--json", "publish", str(site), root=sample, env=NOW)
+    assert "zh/reports/complaints.html" in json.loads(r.out)["written"]
+    same()
 
 
 def test_a_ledger_that_asks_a_record_kept_in_part_for_more_is_made_from_whole_records(qms, sample, tmp_path):

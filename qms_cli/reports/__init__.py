@@ -86,6 +86,18 @@ def shown(spec: FieldSpec, value: Any, lang: str) -> str:
     return _shown_plain(spec, value, lang)
 
 
+class Row(list):
+    """A ledger row's cells, made or kept by a `rows_memo` (publish): where the memo keeps
+    it (`key`, and `at`, its place among its record's rows) and the HTML it was last laid
+    out as (`html`, None: not yet)."""
+
+    __slots__ = ("key", "at", "html")
+
+    def __init__(self, cells: list, key: str, at: int, html: str | None = None):
+        super().__init__(cells)
+        self.key, self.at, self.html = key, at, html
+
+
 @dataclass
 class Report:
     name: str
@@ -557,9 +569,10 @@ def _collect(store, rt, spec: dict, columns: list[dict], window, extra: list, la
                 continue
             got = memo.get(part, rec)
             if got is None:
-                got = [(k, g, [text_of(c) for c in cells]) for k, g, cells in rows_of(rec.data)]
+                got = [(k, g, [text_of(c) for c in cells], None) for k, g, cells in rows_of(rec.data)]
                 memo.put(part, rec, got)
-            found += got
+            key = f"{part} {rec.path}"
+            found += [(k, g, Row(cells, key, n, html)) for n, (k, g, cells, html) in enumerate(got)]
     found.sort(key=lambda row: row[0])
     for _key, group, cells in found:
         groups.setdefault(group, []).append(cells)
@@ -592,9 +605,10 @@ def _typed(kind: str, value: Any) -> Cell | None:
 
 
 def to_markdown(report: Report, company: str, lang: str, printed: str, chart: str | None = None,
-                parts: dict[int, str] | None = None) -> str:
+                parts: dict[int, str] | None = None, rows: bool = True) -> str:
     """The ledger as Markdown; `chart`, the address of its chart's SVG beside it, is shown
-    under the title block."""
+    under the title block. `rows=False`: each table's head alone, for a caller that lays
+    out the rows itself (publish, from rows it keeps as HTML)."""
     w, marks = words(lang), punctuation(lang)
     out = [f"# {markdown(company)}" if company else "", f"## {markdown(report.title)}", ""]
     meta = f"{w['printed']}{marks['label']}{printed}"
@@ -612,14 +626,20 @@ def to_markdown(report: Report, company: str, lang: str, printed: str, chart: st
                 out += [f"> {markdown(section.note)}", ""]
             if parts and i in parts:  # the table's chart, written beside the Markdown
                 out += [f"![{markdown(section.title)}]({parts[i]})", ""]
-            out += _md_tables(section, lang, "####")
+            out += _md_tables(section, lang, "####", rows)
         return "\n".join(line for line in out if line is not None).strip("\n") + "\n"
-    out += _md_tables(report, lang, "###")
+    out += _md_tables(report, lang, "###", rows)
     return "\n".join(line for line in out if line is not None).strip("\n") + "\n"
 
 
-def _md_tables(report: Report, lang: str, level: str) -> list[str]:
-    """A report's tables (one per group, under a heading of `level`) and its count line."""
+def md_row(cells: list[Cell]) -> str:
+    """One row of a ledger's Markdown table."""
+    return "| " + " | ".join(markdown(text_of(c)) for c in cells) + " |"
+
+
+def _md_tables(report: Report, lang: str, level: str, with_rows: bool = True) -> list[str]:
+    """A report's tables (one per group, under a heading of `level`) and its count line;
+    without their rows if not `with_rows`."""
     w, marks = words(lang), punctuation(lang)
     out: list[str] = []
     for group, rows in report.groups:
@@ -627,8 +647,8 @@ def _md_tables(report: Report, lang: str, level: str) -> list[str]:
             out += [f"{level} {markdown(report.group_label)}{marks['label']}{markdown(group) or '—'}", ""]
         out.append("| " + " | ".join(markdown(c) for c in report.columns) + " |")
         out.append("|" + "---|" * len(report.columns))
-        for r in rows:
-            out.append("| " + " | ".join(markdown(text_of(c)) for c in r) + " |")
+        if with_rows:
+            out += [md_row(r) for r in rows]
         out.append("")
     if not report.groups:
         out += ["| " + " | ".join(markdown(c) for c in report.columns) + " |", "|" + "---|" * len(report.columns),
