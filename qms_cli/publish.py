@@ -291,7 +291,7 @@ PARTS = ".qms-publish-part.{type}.json"
 # beside it too: each ledger's rows by record version, where a row depends on its record alone
 ROWS = ".qms-publish-rows.json"
 CACHE_FORMAT = 2
-PART = 100  # records in a part of the search index at most
+PART = 25  # records in a part of the search index at most (one change reads the others of its part again)
 DATE, MOMENT = "d", "t"  # a date, a date and time, in a record's projection
 
 
