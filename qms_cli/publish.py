@@ -26,6 +26,7 @@ Imports the readers of a whole store (render, views, reports, remind's layer) an
 
 from __future__ import annotations
 
+import functools
 import gc
 import hashlib
 import html
@@ -60,7 +61,7 @@ from .reports.chart import svg
 from .parallel import map_many
 from .pdf import font_family, missing_extra
 from .pdf import pdf_of as pdf_form
-from .store import ALL, HeldStore, Part, Watch
+from .store import ALL, HeldStore, Part, Seen, Watch
 from .store import git as gitops
 from .store.cache import RACY_NS, fingerprint, stat_key
 from .store.git import blob_id
@@ -446,7 +447,8 @@ class _Site:
         self.search: dict[str, Any] = {}
         self._old_data: dict[str, Any] = {}
         self.from_parts: list[str] = []  # the ledgers made again from records held in part
-        self._read: dict[str, Record] = {}  # rel -> a record read whole for the search index
+        self._read: dict[str, Record] = {}  # rel -> a record read whole for the search index (or a ledger)
+        self._file_at: dict[str, Any] = {}  # rel -> its RecordFile, when first needed
         self._partly: dict[str, list | None] = {}  # type -> its records, in part (see partly)
         self.missed: set[str] = set()  # what a ledger asked of them that they do not hold
         self.stats: dict[str, list[int]] = {}  # site file -> [size, mtime] of those kept
@@ -829,6 +831,25 @@ class _Site:
         self.put(rel, b"".join(pieces))
         self.search[lang] = {"sha": self.files[rel], "parts": kept}
 
+    def files_of(self, t: str) -> list[str] | None:
+        """The record files of type `t`, in the order Store.records gives its records."""
+        found = getattr(self, "listing", {}).get(t)
+        return None if found is None else [f.rel for f in found]
+
+    def record_at(self, rel: str) -> Any:
+        """The record of the file `rel` (read this run where it changed, else now), or the
+        error reading it gave."""
+        rec = self.changed.get(rel)
+        if rec is None:
+            rec = self._read.get(rel)
+        if rec is None:
+            if not self._file_at:
+                self._file_at.update((f.rel, f) for files in self.listing.values() for f in files)
+            rec = self.read(self._file_at[rel])
+            if isinstance(rec, Record):
+                self._read[rel] = rec
+        return rec
+
     def blob_of_rel(self, rel: str) -> str | None:
         entry = self.blobs.get(rel)
         return entry[4] if entry else None
@@ -875,7 +896,8 @@ class _Site:
         # of each type it read (a kept row reads none of them again)
         seen = {t: kept[1] for t, kept in old["types"].items() if isinstance(kept, list) and len(kept) == 2
                 and isinstance(kept[1], list)} if isinstance(old, dict) and isinstance(old.get("types"), dict) else None
-        rows = self.rows[key] = _Rows(self.old_rows(key) if seen is not None else {}, self.blob_of_rel)
+        rows = self.rows[key] = _Rows(self.old_rows(key) if seen is not None else {}, self.blob_of_rel,
+                                      self.files_of, self.record_at)
         got = None
         if view is not None:
             try:
@@ -888,7 +910,7 @@ class _Site:
                 self.store.hold(t, view._held[t])
             self.from_parts.append(key)
         else:  # made from the records read whole (it asked a record in part for more than it holds)
-            rows = self.rows[key] = _Rows(rows.old, self.blob_of_rel)
+            rows = self.rows[key] = _Rows(rows.old, self.blob_of_rel, self.files_of, self.record_at)
             got = self.report_page(self.store, name, lang, other, rows, seen)
         made, problems, watch = got
         for rel, data in made.items():
@@ -923,7 +945,9 @@ class _Site:
         """A view of the store for making a ledger again without reading every record of
         the types it reads: each type it read some fields of last time is held as the
         records read this run (those that changed) and the projections of the others onto
-        those fields that the last publish kept (`Part`); None where no type can be so held."""
+        those fields that the last publish kept (`Part`); None where no type can be so held.
+        Each type's records are put together when the ledger first asks for them (a ledger
+        whose rows are all kept asks for none)."""
         if not isinstance(old, dict) or not isinstance(old.get("types"), dict):
             return None
         view = None
@@ -933,13 +957,19 @@ class _Site:
                 continue
             view = view or self.store.view()
             view.missed = self.missed  # one for every ledger: the records in part are shared
-            if t not in self._partly:
-                self._partly[t] = self.partly(t, keys, self.missed)
-            records = self._partly[t]
-            if records is not None and not self.missed:
-                view.hold(t, records)
-                view.partial.add(t)
-        return view if view is not None and view.partial else None
+            view.later[t] = functools.partial(self._in_part, view, t, keys)
+        return view if view is not None and view.later else None
+
+    def _in_part(self, view: HeldStore, t: str, keys: list[str]) -> list[Any]:
+        """Type `t`'s records for `view`: in part (see partly) where they can be, else read
+        whole (and held by the store itself too)."""
+        if t not in self._partly:
+            self._partly[t] = self.partly(t, keys, self.missed)
+        records = self._partly[t]
+        if records is not None and not self.missed:
+            view.partial.add(t)
+            return records
+        return self.store.held(t)
 
     def partly(self, t: str, keys: list[str], missed: set) -> list[Any] | None:
         """The records of type `t` in listing order, as Store.records gives them: those read
@@ -1146,6 +1176,9 @@ class _Site:
                 "search": self.search, "parts": self.kept_parts(), "rows": self.kept_rows()}
 
 
+WALK_READS = 50  # records without kept rows that a ledger reads one by one (more: the type is read whole)
+
+
 class _Rows:
     """A ledger's rows by record version, between publishes (the reports' `rows_memo`):
     each source record's rows as (sort key, group, cells, HTML), all text, under "TABLE
@@ -1153,16 +1186,48 @@ class _Rows:
     page lays it out (None until it was). `old`: as the last publish kept them; `new`:
     those taken or made this run, for the next."""
 
-    def __init__(self, old: dict, blob_of_rel: Callable[[str], str | None]):
+    def __init__(self, old: dict, blob_of_rel: Callable[[str], str | None],
+                 files: Callable[[str], list[str] | None] | None = None,
+                 record: Callable[[str], Any] | None = None):
         self.old = old
         self.new: dict[str, list] = {}
         self.blob_of_rel = blob_of_rel
+        self.files = files  # a type's record files, in the order Store.records gives them
+        self.record = record  # the record of a file, read now where it was not (or the error)
 
-    def get(self, part: str, rec: Record) -> list | None:
-        """The rows kept for this version of `rec`, None if there are none (or not sound)."""
-        key = f"{part} {rec.path}"
+    def walk(self, store: HeldStore, t: str, part: str) -> Iterator[tuple[str | None, list | None, Any]]:
+        """For each record file of type `t`: (its path, the rows kept for it or None, its
+        record or the error reading it gave, where no rows are kept). Where rows are kept
+        for all but a few, the others are read one by one and the type is not read whole;
+        what `store.records` would note in its watch is noted all the same (the type, and
+        the fields read of the records read, through `Seen`)."""
+        files = self.files(t) if self.files is not None and self.record is not None else None
+        if files is not None:
+            kept = [self.get(part, rel) for rel in files]
+            if sum(rows is None for rows in kept) <= WALK_READS:
+                watch = store.watch
+                keys = None
+                if watch is not None:
+                    watch.types.add(t)
+                    keys = watch.fields.setdefault(t, set()) if watch.fields is not None else None
+                for rel, rows in zip(files, kept):
+                    if rows is not None:
+                        yield rel, rows, None
+                        continue
+                    rec = self.record(rel)
+                    if isinstance(rec, Record) and keys is not None and isinstance(rec.data, dict):
+                        rec = Record(rec.id, rec.type, rec.state, Seen(rec.data, keys), rec.path)
+                    yield rel, None, rec
+                return
+        for rec in store.records(t):
+            yield (None, None, rec) if isinstance(rec, Exception) else (rec.path, self.get(part, rec.path), rec)
+
+    def get(self, part: str, rel: str) -> list | None:
+        """The rows kept for this version of the record file `rel`, None if there are none
+        (or not sound)."""
+        key = f"{part} {rel}"
         entry = self.old.get(key)
-        if not isinstance(entry, list) or len(entry) != 2 or entry[0] != self.blob_of_rel(rec.path) \
+        if not isinstance(entry, list) or len(entry) != 2 or entry[0] != self.blob_of_rel(rel) \
                 or entry[0] is None or not isinstance(entry[1], list):
             return None
         rows = []

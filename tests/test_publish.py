@@ -541,12 +541,19 @@ def test_a_ledger_made_again_makes_only_the_rows_of_the_records_that_changed(qms
         return real(self, part, rec, rows)
 
     monkeypatch.setattr(publishing._Rows, "put", put)
+    in_part: list[str] = []
+    real_partly = publishing._Site.partly
+    monkeypatch.setattr(publishing._Site, "partly", lambda self, t, *a: in_part.append(t) or real_partly(self, t, *a))
+    whole = _read_whole(monkeypatch)
     r = qms("complaint", "set", "CMP-2026-0013", "batch=HZ260309-B9", who=QE, root=sample)
     assert r.code == 0, r.text
+    whole.clear()
     r = qms("--json", "publish", str(site), root=sample, env=NOW)
     assert r.code == 0, r.text
     assert {"zh/reports/complaints.html", "en/reports/twice.html"} <= set(json.loads(r.out)["written"])
     assert {rel for _part, rel in made} == {"records/complaint/CMP-2026-0013.yaml"}
+    # its rows all kept but one: no complaint is read again, whole or in part
+    assert "complaint" not in whole and in_part == []
     assert len(made) == 2 * 3  # the complaints ledger and the two tables, in both languages
     twice = (site / "zh" / "reports" / "twice.html").read_text(encoding="utf-8")
     assert "HZ260309-B9" in twice and twice.count("HZ260309-B9") == 1

@@ -458,7 +458,9 @@ def _collect(store, rt, spec: dict, columns: list[dict], window, extra: list, la
     """Add the rows of `spec`'s records of type `rt` to `groups` (by its group_by value).
     Where the store has a `rows_memo` (publish), rows that depend on their record alone are
     taken from it by the record's version, as text, and given to it when made, under a key
-    of the table's declaration (a report's sections and sources each have their own)."""
+    of the table's declaration (a report's sections and sources each have their own): its
+    walk(store, type, key) gives each record file's (path, kept rows or None, the record
+    to make them from or the error reading it gave, where none are kept)."""
 
     conditions = [(k, str(v).lower() if isinstance(v, bool) else str(v)) for k, v in (spec.get("where") or {}).items()]
 
@@ -562,16 +564,15 @@ def _collect(store, rt, spec: dict, columns: list[dict], window, extra: list, la
         for data in readable(rt.name):
             found += rows_of(data)
     else:
-        for rec in store.records(rt.name):
+        for path, got, rec in memo.walk(store, rt.name, part):
             if isinstance(rec, Exception):  # a file that cannot be read, said once
                 if str(rec) not in problems:
                     problems.append(str(rec))
                 continue
-            got = memo.get(part, rec)
             if got is None:
                 got = [(k, g, [text_of(c) for c in cells], None) for k, g, cells in rows_of(rec.data)]
                 memo.put(part, rec, got)
-            key = f"{part} {rec.path}"
+            key = f"{part} {path}"
             found += [(k, g, Row(cells, key, n, html)) for n, (k, g, cells, html) in enumerate(got)]
     found.sort(key=lambda row: row[0])
     for _key, group, cells in found:

@@ -11,7 +11,7 @@ import re
 from datetime import datetime
 from pathlib import Path
 from operator import attrgetter
-from typing import Any, Iterator, NamedTuple
+from typing import Any, Callable, Iterator, NamedTuple
 
 from ..config import CONFIG_FILE, Config
 from ..errors import BadFile, BadInput, NotAStore, QmsError
@@ -450,6 +450,7 @@ class HeldStore(Store):
         self.memo = {}
         self.missed: set[str] = set()  # see view() and Part
         self.partial: set[str] = set()  # the types held in part
+        self.later: dict[str, Callable[[], list[Any]]] = {}  # type -> how to get its records, when first asked
 
     def now(self) -> datetime:
         """The moment given (publish: the start of the day it publishes), else the store's."""
@@ -461,9 +462,11 @@ class HeldStore(Store):
         self._ids[type_name] = {r.id: r for r in records if isinstance(r, Record)}
 
     def held(self, type_name: str) -> list[Any]:
-        """Every record of a type (or the error reading it gave), read once."""
+        """Every record of a type (or the error reading it gave), read once (through
+        `later`, where the type has a way there)."""
         if type_name not in self._held:
-            self.hold(type_name, Store.records(self, type_name))
+            later = self.later.pop(type_name, None)
+            self.hold(type_name, later() if later is not None else Store.records(self, type_name))
         return self._held[type_name]
 
     def records(self, type_name: str | None = None, then: Any = None) -> list[Any]:
