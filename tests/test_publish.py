@@ -710,3 +710,36 @@ def test_a_value_holding_every_spare_character_is_published(qms, sample, tmp_pat
     html = formhtml.body(held + "<br>x <b> ![i](u)")
     assert html.count("\ufffd") == 3 and "\ue003" in html
     assert html.endswith("<br />\nx &lt;b&gt; !<a href=\"u\">i</a></p>\n")
+
+
+def test_a_store_in_a_folder_of_its_repository_shows_the_commits_since_the_last_publish(
+        qms, sample, tmp_path):
+    sub = sample / "qms"
+    sub.mkdir()
+    for p in list(sample.iterdir()):
+        if p.name not in (".git", "qms"):
+            p.rename(sub / p.name)
+    _commit(sample, "the store moves into a folder of the repository")
+    site = tmp_path / "site"
+    assert qms("publish", str(site), root=sub, env=NOW).code == 0
+    # a change published before it is committed: the commit adds to its history only
+    path = sub / "records" / "complaint" / "CMP-2026-0013.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + "# checked\n", encoding="utf-8")
+    assert qms("publish", str(site), root=sub, env=NOW).code == 0
+    _commit(sample, "checked")
+    r = qms("publish", str(site), root=sub, env=NOW)
+    assert r.code == 0, r.text
+    _as_fresh(qms, sub, tmp_path, site, "fresh")
+    assert any(b"checked" in p.read_bytes() for p in site.rglob("CMP-2026-0013*"))
+
+
+
+@pytest.mark.parametrize("odd", [float("nan"), float("-inf"), 2**64, -2**63 - 1])
+def test_a_projection_kept_between_publishes_gives_back_the_value_or_is_not_kept(odd):
+    from qms_cli.publish import _dump, _load, project, unproject
+
+    data = {"batch": odd, "n": [1, 2**64 - 1, -2**63, 1.5]}
+    kept = project(data, ["batch", "n"])
+    if kept is not None:  # kept as the cache keeps it: read back the same, in type and value
+        back = unproject(*_load(_dump(list(kept))))
+        assert repr(back) == repr(data)
