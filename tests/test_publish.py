@@ -743,3 +743,29 @@ def test_a_projection_kept_between_publishes_gives_back_the_value_or_is_not_kept
     if kept is not None:  # kept as the cache keeps it: read back the same, in type and value
         back = unproject(*_load(_dump(list(kept))))
         assert repr(back) == repr(data)
+
+
+def test_after_a_merge_a_record_made_again_shows_the_history_a_new_publish_shows(qms, sample, tmp_path):
+    # the record taken from the other branch at the merge: its history is still both branches'
+    # commits that touched it, as a publish from nothing reads them
+    records = sample / "records" / "complaint"
+
+    def note(name: str, text: str) -> None:
+        path = records / name
+        path.write_text(path.read_text(encoding="utf-8") + f"# {text}\n", encoding="utf-8")
+
+    git(sample, "checkout", "-q", "-b", "side")
+    note("CMP-2026-0013.yaml", "the side's")
+    _commit(sample, "side: 0013")
+    git(sample, "checkout", "-q", "main")
+    note("CMP-2026-0013.yaml", "main's")
+    _commit(sample, "main: 0013")
+    note("CMP-2026-0012.yaml", "main's")
+    _commit(sample, "main: 0012")
+    site = tmp_path / "site"
+    assert qms("publish", str(site), root=sample, env=NOW).code == 0
+    git(sample, "-c", "user.name=x", "-c", "user.email=x@example.com", "merge", "-q", "-X", "theirs", "--no-edit",
+        "side")
+    r = qms("publish", str(site), root=sample, env=NOW)
+    assert r.code == 0, r.text
+    _as_fresh(qms, sample, tmp_path, site, "fresh")
