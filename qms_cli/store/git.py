@@ -494,7 +494,8 @@ def log_all(root: Path, under: str = "records", files: list[str] | None = None) 
     process, not one per record)."""
     mark = log_marker()
     paths = [f":(literal){f}" for f in files] if files is not None else [under]
-    out = _history(root, mark, ["--name-only", "--no-renames", "-z", "--", *paths])
+    # --relative: the names relative to the store, also where it is a folder of its repository
+    out = _history(root, mark, ["--name-only", "--relative", "--no-renames", "-z", "--", *paths])
     if out is None:
         return {}
     found: dict[str, list[LogEntry]] = {}
@@ -538,7 +539,7 @@ def touched_since(root: Path, old: object, under: str = "records") -> tuple[str 
         got = git("rev-list", "--min-parents=2", "--max-count=1", head)
         if got.returncode != 0 or got.stdout.strip():
             return head, None
-        got = git("log", "--format=", "--name-only", "--no-renames", "-z", f"{old}..{head}", "--", under)
+        got = git("log", "--format=", "--name-only", "--relative", "--no-renames", "-z", f"{old}..{head}", "--", under)
     except OSError:
         return None, None
     if got.returncode != 0:
