@@ -568,8 +568,8 @@ def test_a_ledger_made_again_makes_only_the_rows_of_the_records_that_changed(qms
 
 
 def test_a_value_the_fast_json_writer_refuses_is_kept_all_the_same(qms, sample, tmp_path):
-    """A whole number past 64 bits in a record: what publish keeps of it between runs is
-    then written by json, and read back exactly."""
+    """A whole number past 64 bits in a record: orjson would read it back a float, so the
+    record is not kept in part (a ledger that needs it reads it whole); the rest is."""
     path = sample / "records" / "complaint" / "CMP-2026-0013.yaml"
     text = re.sub(r"(?m)^quantity_affected: .*$", "quantity_affected: 123456789012345678901234567890",
                   path.read_text(encoding="utf-8"))
@@ -579,7 +579,7 @@ def test_a_value_the_fast_json_writer_refuses_is_kept_all_the_same(qms, sample, 
     r = qms("publish", str(site), root=sample, env=NOW)
     assert r.code == 0, r.text
     kept = (site / ".qms-publish-part.complaint.json").read_bytes()
-    assert kept.isascii() and b'"quantity_affected":123456789012345678901234567890,' in kept  # json's
+    assert b"123456789012345678901234567890" not in kept and b"CMP-2026-0012" in kept
     r = qms("complaint", "set", "CMP-2026-0012", "batch=HZ-12", who=QE, root=sample)
     assert r.code == 0, r.text
     r = qms("--json", "publish", str(site), root=sample, env=NOW)
