@@ -31,6 +31,7 @@ import gc
 import hashlib
 import html
 import json
+import math
 import os
 import re
 import stat as stat_module
@@ -309,7 +310,15 @@ def _pack(value: Any, path: list, dates: list) -> Any:
             except UnicodeEncodeError:  # a lone surrogate: the cache is UTF-8
                 raise _Unkept from None
         return value
-    if value is None or t is bool or t is int or t is float:  # JSON writes a float's repr, exact
+    if value is None or t is bool:
+        return value
+    if t is int:  # orjson reads back exactly a whole number of 64 bits, a wider one as a float
+        if not -(2**63) <= value < 2**64:
+            raise _Unkept
+        return value
+    if t is float:  # JSON writes a float's repr, exact; orjson writes nan and inf as null
+        if not math.isfinite(value):
+            raise _Unkept
         return value
     if t is dict:
         out = {}
@@ -1471,8 +1480,9 @@ def _write(path: Path, data: bytes) -> None:
 
 def _dump(value: Any) -> bytes:
     """What publish keeps between runs as compact JSON: orjson's, or json's (escaped to
-    ASCII) for what orjson does not write, such as a whole number past 64 bits (json
-    gives it back exactly)."""
+    ASCII) for what orjson does not write, such as a whole number past 64 bits. Read
+    back by orjson, such a number comes back a float, and orjson writes nan and inf as
+    null: what must come back exact (a record's projection) holds none of them."""
     try:
         return orjson.dumps(value, option=orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS)
     except TypeError:  # orjson.JSONEncodeError

@@ -285,10 +285,26 @@ def _compiled_forms() -> Any:
     module's bytes too, since how a form compiles is set here; a form's source is checked
     by Jinja. None where there is no such folder: forms are then compiled each run."""
     try:
-        digest = hashlib.sha1(Path(__file__).read_bytes()).hexdigest()[:16]
-        return jinja2.FileSystemBytecodeCache(pattern=f"__qms_form_{digest}_%s.cache")
+        # and for Jinja's version: its mark on a kept file says only the Python it ran on
+        digest = hashlib.sha1(Path(__file__).read_bytes() + jinja2.__version__.encode()).hexdigest()[:16]
+        return _FormCache(pattern=f"__qms_form_{digest}_%s.cache")
     except (OSError, RuntimeError):  # no temporary folder of one's own to be had: nothing kept
         return None
+
+
+class _FormCache(jinja2.FileSystemBytecodeCache):
+    """Jinja's cache of compiled templates, where one that cannot be read or kept (the
+    temporary folder full, unreadable) is compiled for this run alone."""
+
+    def load_bytecode(self, bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except OSError:
+            bucket.reset()
+
+    def dump_bytecode(self, bucket) -> None:
+        with contextlib.suppress(OSError):
+            super().dump_bytecode(bucket)
 
 
 WIDTH_LIMIT = 100_000  # the widest padding, repeat or number a template may ask for

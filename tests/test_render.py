@@ -453,3 +453,26 @@ def test_a_built_in_form_is_compiled_once_and_kept_for_the_next_run(qms_subproce
     damaged = qms_subprocess("render", "CMP-2026-0013", root=sample, env=env)
     assert damaged.code == 0 and damaged.out == first.out
     assert kept[0].read_bytes() != b"not what Jinja wrote"  # compiled again, and kept
+
+
+def test_a_form_is_filled_in_where_the_compiled_form_cannot_be_kept(qms_subprocess, sample, tmp_path):
+    """A temporary folder that takes no more bytes (full, or a limit on a file's size):
+    the form is filled in all the same, compiled for this run alone."""
+    import resource
+    import sys
+
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = dict(os.environ, TMPDIR=str(tmp), QMS_LANG="en", QMS_NOW="2026-03-10T09:00")
+    argv = [sys.executable, "-m", "qms_cli", "-C", str(sample), "render", "CMP-2026-0013"]
+    whole = subprocess.run(argv, capture_output=True, text=True, env=env)
+    assert whole.returncode == 0, whole.stderr
+    for kept in tmp.rglob("__qms_form_*"):
+        kept.unlink()
+
+    def small_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1024, 1024))
+
+    r = subprocess.run(argv, capture_output=True, text=True, env=env, preexec_fn=small_files)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == whole.stdout

@@ -494,7 +494,8 @@ def log_all(root: Path, under: str = "records", files: list[str] | None = None) 
     process, not one per record)."""
     mark = log_marker()
     paths = [f":(literal){f}" for f in files] if files is not None else [under]
-    out = _history(root, mark, ["--name-only", "--no-renames", "-z", "--", *paths])
+    # --relative: the names relative to the store, also where it is a folder of its repository
+    out = _history(root, mark, ["--name-only", "--relative", "--no-renames", "-z", "--", *paths])
     if out is None:
         return {}
     found: dict[str, list[LogEntry]] = {}
@@ -515,7 +516,8 @@ def touched_since(root: Path, old: object, under: str = "records") -> tuple[str 
     """(HEAD, the files under `under` that the commits since `old` touched): what a reader
     that knew the history as of commit `old` must read again. The files are None (read it
     all again) when `old` is not a commit HEAD descends from (history rewritten, another
-    branch) or cannot be told; HEAD is None before the first commit."""
+    branch), when HEAD's history holds a merge, or it cannot be told; HEAD is None before
+    the first commit."""
     import subprocess
 
     def git(*args: str) -> subprocess.CompletedProcess:
@@ -531,7 +533,13 @@ def touched_since(root: Path, old: object, under: str = "records") -> tuple[str 
             return head, set()
         if git("merge-base", "--is-ancestor", old, head).returncode != 0:
             return head, None
-        got = git("log", "--format=", "--name-only", "--no-renames", "-z", f"{old}..{head}", "--", under)
+        # a merge anywhere in the history: `git log -- records` follows, at a merge whose
+        # records are those of one parent, that parent alone; a log of some files only
+        # would choose otherwise (and a merge since may drop commits before `old`)
+        got = git("rev-list", "--min-parents=2", "--max-count=1", head)
+        if got.returncode != 0 or got.stdout.strip():
+            return head, None
+        got = git("log", "--format=", "--name-only", "--relative", "--no-renames", "-z", f"{old}..{head}", "--", under)
     except OSError:
         return None, None
     if got.returncode != 0:
