@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import pickle
 import re
 import traceback
 from datetime import datetime
@@ -299,7 +300,7 @@ class _FormCache(jinja2.FileSystemBytecodeCache):
     def load_bytecode(self, bucket) -> None:
         try:
             super().load_bytecode(bucket)
-        except OSError:
+        except (OSError, EOFError, ValueError, TypeError, pickle.UnpicklingError):  # Jinja's mark right, the rest not
             bucket.reset()
 
     def dump_bytecode(self, bucket) -> None:

@@ -449,10 +449,17 @@ def test_a_built_in_form_is_compiled_once_and_kept_for_the_next_run(qms_subproce
     assert len(kept) == 1 and stat.S_IMODE(folder.stat().st_mode) == 0o700
     again = qms_subprocess("render", "CMP-2026-0013", root=sample, env=env)
     assert again.code == 0 and again.out == first.out
+    whole = kept[0].read_bytes()
     kept[0].write_bytes(b"not what Jinja wrote")
     damaged = qms_subprocess("render", "CMP-2026-0013", root=sample, env=env)
     assert damaged.code == 0 and damaged.out == first.out
-    assert kept[0].read_bytes() != b"not what Jinja wrote"  # compiled again, and kept
+    assert kept[0].read_bytes() == whole  # compiled again, and kept
+    from jinja2.bccache import bc_magic
+
+    for damage in (whole[:len(whole) // 2], bc_magic + b"\x80\x05garbage", bc_magic):  # Jinja's mark, then not
+        kept[0].write_bytes(damage)
+        again = qms_subprocess("render", "CMP-2026-0013", root=sample, env=env)
+        assert again.code == 0 and again.out == first.out, again.err
 
 
 def test_a_form_is_filled_in_where_the_compiled_form_cannot_be_kept(qms_subprocess, sample, tmp_path):
