@@ -117,7 +117,7 @@ document.addEventListener("keydown", function (e) {
 """
 
 SEARCH_JS = """\
-// qms publish: search over window.QMS_SEARCH[lang], loaded from search-index.<lang>.js.
+// qms publish: search over window.QMS_SEARCH[lang], loaded from search-index.<lang>.<type>.<n>.js.
 // Chinese has no spaces between words: the index holds each record's characters and
 // character pairs (bigrams); a query is split the same way and the records holding every
 // pair are found. ASCII text is indexed by words.
@@ -211,15 +211,17 @@ def e(value: Any) -> str:
     return text
 
 
-def page(lang: str, depth: int, title: str, main: str, other: str | None, *, search: bool = False) -> bytes:
+def page(lang: str, depth: int, title: str, main: str, other: str | None, *, search: list[str] | None = None) -> bytes:
     """A whole page: `depth` folders below DIR; `other` the same page in the other
-    language (a path relative to this page), None where there is none."""
+    language (a path relative to this page), None where there is none; `search`: the
+    search index's files it loads (the search page)."""
     up = "../" * depth
     w = WORDS[lang]
     switch = f'<a href="{e(other)}" hreflang="{"en" if lang == "zh" else "zh"}">{e(w["other"])}</a>' if other else ""
     scripts = f'<script src="{up}assets/site.js" defer></script>\n'
-    if search:
-        scripts += f'<script src="{up}search-index.{lang}.js"></script>\n<script src="{up}search.js"></script>\n'
+    if search is not None:  # the search index's files, in order, then the search
+        scripts += "".join(f'<script src="{up}{e(rel)}"></script>\n' for rel in search)
+        scripts += f'<script src="{up}search.js"></script>\n'
     text = (f'<!DOCTYPE html>\n<html lang="{"zh-CN" if lang == "zh" else "en"}" data-lang="{lang}">\n<head>\n'
             f'<meta charset="utf-8">\n<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
@@ -274,7 +276,7 @@ def tokens(text: str) -> set[str]:
 
 
 def search_index(docs: list[tuple[str, str, str, str]]) -> dict:
-    """The index of (id, title, url, text) documents (a part of search-index.<lang>.js):
+    """The index of (id, title, url, text) documents (a part of the search index):
     {docs: [[id, title, url]], tokens: {token: [doc numbers]}}, in a fixed order so that
     the same store gives the same bytes."""
     postings: dict[str, list[int]] = {}
@@ -294,6 +296,8 @@ PARTS = ".qms-publish-part.{type}.json"
 ROWS = ".qms-publish-rows.json"
 CACHE_FORMAT = 2
 PART = 25  # records in a part of the search index at most (one change reads the others of its part again)
+SHARD = 40  # parts in a file of the search index at most (one change writes one file of 1,000 records again)
+SHARD_NAME = re.compile(r"search-index\.(zh|en)\.[A-Za-z0-9][A-Za-z0-9._-]{0,120}\.[0-9]+\.js")
 DATE, MOMENT = "d", "t"  # a date, a date and time, in a record's projection
 
 
@@ -774,17 +778,18 @@ class _Site:
                 if self.report(name, lang, other):
                     report_rows.append([f'<a href="reports/{name}.html">{e(_report_label(store, name, lang))}</a>',
                                         f"<code>{e(name)}</code>"])
-            rel = f"search-index.{lang}.js"
             old_search = self.old_search.get(lang) if isinstance(self.old_search, dict) else None
-            if texts_needed or not isinstance(old_search, dict) or not self.keep([rel]):
-                self.search_file(rel, lang, docs, [r for t in types for _rid, r in recs[t]], old_search)
+            shards = old_search.get("shards") if isinstance(old_search, dict) else None
+            if texts_needed or not isinstance(shards, dict) or not all(isinstance(x, str) and SHARD_NAME.fullmatch(x)
+                                                                        for x in shards) or not self.keep(list(shards)):
+                self.search_file(lang, docs, [r for t in types for _rid, r in recs[t]], old_search)
             else:
                 self.search[lang] = old_search
             self.put(f"{lang}/search.html", page(
                 lang, 1, w["search"],
                 f'<h1>{e(w["search"])}</h1>\n<p><input id="qms-search-box" type="search" placeholder="{e(w["query"])}" '
                 f'autofocus></p>\n<ul id="qms-search-results"></ul>\n',
-                f"../{other}/search.html" if other else None, search=True))
+                f"../{other}/search.html" if other else None, search=list(self.search[lang]["shards"])))
             home = (f"<h1>{e(config.company)}</h1>\n<p>{e(w['as_of'])} {day.strftime('%Y-%m-%d')}</p>\n"
                     f"<h2>{e(w['types'])}</h2>\n" + _table([w["types"], "", w["count"]], type_rows)
                     + f"<h2>{e(w['overdue'])}</h2>\n"
@@ -798,47 +803,65 @@ class _Site:
                 self.put("index.html", page(lang, 0, config.company or w["home"], root,
                                             f"{other}/index.html" if other else None))
 
-    def search_file(self, rel: str, lang: str, docs: list[list[str]], rels: list[str], old: Any) -> None:
-        """search-index.<lang>.js: the index in parts of at most PART records (a record
-        type's IDs that differ in their last two characters at most), each part made again
-        only when one of its records changed: the others are copied from the last index,
-        whose bytes are checked against the manifest first."""
-        parts: list[list[int]] = []
+    def search_file(self, lang: str, docs: list[list[str]], rels: list[str], old: Any) -> None:
+        """The search index of `lang` in files of at most SHARD parts of a record type each
+        (search-index.<lang>.<type>.<n>.js, loaded in turn by search.html), each part of at
+        most PART records (IDs that differ in their last two characters at most), made again
+        only when one of its records changed: the others are copied from the file's last
+        bytes, checked against the manifest first. A file whose parts are all as they were
+        is kept as it is (as a page is)."""
+        parts: list[tuple[str, list[int]]] = []
         last = None
         for n, d in enumerate(docs):
-            key = (rels[n].split("/")[1], d[0][:-2])
-            if key != last or len(parts[-1]) >= PART:
-                parts.append([])
+            t = rels[n].split("/")[1]
+            key = (t, d[0][:-2])
+            if key != last or len(parts[-1][1]) >= PART:
+                parts.append((t, []))
                 last = key
-            parts[-1].append(n)
-        old_bytes, spans = None, {}
-        if isinstance(old, dict) and isinstance(old.get("parts"), dict) and self.old_files.get(rel) == old.get("sha"):
-            try:
-                raw = (self.target / rel).read_bytes()
-                if _sha(raw) == old["sha"]:
-                    old_bytes, spans = raw, old["parts"]
-            except OSError:
-                pass
-        head = (f"window.QMS_SEARCH = window.QMS_SEARCH || {{}};\nwindow.QMS_SEARCH[{json.dumps(lang)}] = "
-                '{"parts":[').encode("ascii")
-        pieces, kept, pos = [head], {}, len(head)
-        for i, members in enumerate(parts):
-            key = hashlib.sha1("\n".join(f"{rels[n]} {self.blob_of_rel(rels[n])}" for n in members).encode()).hexdigest()
-            span = spans.get(key) if old_bytes is not None else None
-            piece = old_bytes[span[0]:span[1]] if isinstance(span, list) and len(span) == 2 else None
-            if not piece:
-                piece = json.dumps(search_index([(docs[n][0], docs[n][1], docs[n][2], self.text_of(rels[n], lang))
-                                                 for n in members]),
-                                   ensure_ascii=True, separators=(",", ":")).encode("ascii")
-            if i:
-                pieces.append(b",")
-                pos += 1
-            kept[key] = [pos, pos + len(piece)]
-            pieces.append(piece)
-            pos += len(piece)
-        pieces.append(b"]};\n")
-        self.put(rel, b"".join(pieces))
-        self.search[lang] = {"sha": self.files[rel], "parts": kept}
+            parts[-1][1].append(n)
+        shards: dict[str, list[list[int]]] = {}
+        count: dict[str, int] = {}
+        for t, members in parts:
+            n = count.get(t, 0)
+            count[t] = n + 1
+            shards.setdefault(f"search-index.{lang}.{t}.{n // SHARD}.js", []).append(members)
+        olds = old.get("shards") if isinstance(old, dict) and isinstance(old.get("shards"), dict) else {}
+        head = (f"window.QMS_SEARCH = window.QMS_SEARCH || {{}};\n(window.QMS_SEARCH[{json.dumps(lang)}] = "
+                f'window.QMS_SEARCH[{json.dumps(lang)}] || {{"parts": []}}).parts.push(').encode("ascii")
+        made: dict[str, Any] = {}
+        for rel, members_of in shards.items():
+            keys = [hashlib.sha1("\n".join(f"{rels[n]} {self.blob_of_rel(rels[n])}" for n in members).encode())
+                    .hexdigest() for members in members_of]
+            was = olds.get(rel)
+            if isinstance(was, dict) and was.get("keys") == keys and self.keep([rel]):
+                made[rel] = was
+                continue
+            old_bytes, spans = None, {}
+            if isinstance(was, dict) and isinstance(was.get("parts"), dict) and self.old_files.get(rel) == was.get("sha"):
+                try:
+                    raw = (self.target / rel).read_bytes()
+                    if _sha(raw) == was["sha"]:
+                        old_bytes, spans = raw, was["parts"]
+                except OSError:
+                    pass
+            pieces, kept, pos = [head], {}, len(head)
+            for i, (key, members) in enumerate(zip(keys, members_of)):
+                span = spans.get(key) if old_bytes is not None else None
+                piece = old_bytes[span[0]:span[1]] if isinstance(span, list) and len(span) == 2 else None
+                if not piece:
+                    piece = json.dumps(search_index([(docs[n][0], docs[n][1], docs[n][2], self.text_of(rels[n], lang))
+                                                     for n in members]),
+                                       ensure_ascii=True, separators=(",", ":")).encode("ascii")
+                if i:
+                    pieces.append(b",")
+                    pos += 1
+                kept[key] = [pos, pos + len(piece)]
+                pieces.append(piece)
+                pos += len(piece)
+            pieces.append(b");\n")
+            self.put(rel, b"".join(pieces))
+            made[rel] = {"sha": self.files[rel], "keys": keys, "parts": kept}
+        self.search[lang] = {"shards": made}
 
     def files_of(self, t: str) -> list[str] | None:
         """The record files of type `t`, in the order Store.records gives its records."""

@@ -99,9 +99,16 @@ def test_a_complaint_links_to_its_capa(published):
     assert "../complaint/CMP-2026-0012.html" in parse(published / "en" / "capa" / "CAPA-2026-0001.html").links
 
 
-def _load_index(path: Path) -> dict:
-    text = path.read_text(encoding="ascii")
-    return json.loads(text.split("] = ", 1)[1].rstrip().rstrip(";"))
+def _load_index(site: Path, lang: str) -> dict:
+    """The search index of `lang` as search.html loads it: its files in turn, each adding
+    its parts."""
+    parts = []
+    for src in parse(site / lang / "search.html").scripts:
+        name = src.rpartition("/")[2]
+        if name.startswith(f"search-index.{lang}."):
+            text = (site / name).read_text(encoding="ascii")
+            parts += json.loads("[" + text.split(".parts.push(", 1)[1].rstrip().removesuffix(");") + "]")
+    return {"parts": parts}
 
 
 def _search(index: dict, query: str) -> set[str]:
@@ -119,13 +126,43 @@ def _search(index: dict, query: str) -> set[str]:
 
 
 def test_search_finds_a_chinese_phrase_by_its_character_pairs(published, sample):
-    index = _load_index(published / "search-index.zh.js")
+    index = _load_index(published, "zh")
     found = _search(index, "扣压")
     assert any(i.startswith("REV-") for i in found)
     assert "CMP-2026-0013" in _search(index, "渗漏")
     assert not _search(index, "渗压")  # both characters are in the store, never side by side
-    pages = parse(published / "zh" / "search.html")
-    assert pages.scripts == ["../assets/site.js", "../search-index.zh.js", "../search.js"]
+    scripts = parse(published / "zh" / "search.html").scripts
+    assert scripts[0] == "../assets/site.js" and scripts[-1] == "../search.js"
+    shards = {p.name for p in published.glob("search-index.zh.*.js")}  # one file per record type here
+    assert sorted(scripts[1:-1]) == sorted(f"../{n}" for n in shards) and "../search-index.zh.complaint.0.js" in scripts
+    assert sum(len(part["docs"]) for part in index["parts"]) == len(list((sample / "records").glob("*/*.yaml")))
+
+
+def test_one_change_writes_one_file_of_the_search_index_again(qms, sample, tmp_path, monkeypatch):
+    """The search index is in files of a few parts of one record type each: a change writes
+    the file that holds the changed record again and keeps the others; names the cache
+    gives that are not such files are not looked at."""
+    from qms_cli import publish as publishing
+
+    monkeypatch.setattr(publishing, "PART", 5)
+    monkeypatch.setattr(publishing, "SHARD", 1)
+    site = tmp_path / "site"
+    assert qms("publish", str(site), root=sample, env=NOW).code == 0
+    shards = sorted(p.name for p in site.glob("search-index.zh.complaint.*.js"))
+    assert len(shards) == 4  # 17 complaints, 5 a part, a part a file
+    assert qms("complaint", "set", "CMP-2026-0013", "description=接头再次渗漏", who=QE, root=sample).code == 0
+    r = qms("--json", "publish", str(site), root=sample, env=NOW)
+    written = [rel for rel in json.loads(r.out)["written"] if rel.startswith("search-index.")]
+    assert len(written) == 2 and all(".complaint." in rel for rel in written), written  # one per language
+    assert "CMP-2026-0013" in _search(_load_index(site, "zh"), "再次渗漏")
+
+    path = site / ".qms-publish-cache.json"
+    cache = json.loads(path.read_text(encoding="utf-8"))
+    cache["search"]["zh"]["shards"]["../../outside.js"] = {"sha": "0", "keys": [], "parts": {}}
+    path.write_text(json.dumps(cache, ensure_ascii=False), encoding="utf-8")
+    r = qms("publish", str(site), root=sample, env=NOW)
+    assert r.code == 0, r.text
+    _as_fresh(qms, sample, tmp_path, site, "fresh")
 
 
 def test_signatures_show_their_commits_linked_when_a_commit_url_is_set(qms, sample, tmp_path):
@@ -189,7 +226,8 @@ def test_publishing_again_writes_only_what_changed_and_reads_only_the_new_histor
     done = json.loads(r.out)
     assert sorted(done["written"]) == sorted([
         "en/complaint/CMP-2026-0013.html", "zh/complaint/CMP-2026-0013.html",
-        "en/complaint/index.html", "zh/complaint/index.html", "search-index.en.js", "search-index.zh.js"])
+        "en/complaint/index.html", "zh/complaint/index.html", "search-index.en.complaint.0.js",
+        "search-index.zh.complaint.0.js"])
     assert done["unchanged"] == written - 6 and done["removed"] == []
 
     # history rewritten (the last commit amended): the site's commit is not behind HEAD,
@@ -252,7 +290,7 @@ def test_after_one_change_only_the_pages_that_read_it_are_made_again_as_a_new_pu
     after = _files(site)
     assert set(done["written"]) == {rel for rel in after if before.get(rel) != after[rel]}
     assert {"zh/distribution/DST-2024-0005.html", "en/distribution/DST-2024-0004.html",
-            "search-index.zh.js"} <= set(done["written"])
+            "search-index.zh.distribution.0.js"} <= set(done["written"])
     assert "质量部档案室B-07" in after["zh/distribution/DST-2024-0004.html"].decode()
 
     fresh = tmp_path / "fresh"
