@@ -494,12 +494,12 @@ class _Site:
         it was written: its size and time as the cache has them, else (a site restored from
         a CI cache gets new times) its bytes, whose SHA-256 the manifest holds; False
         (nothing taken) otherwise."""
-        found = {}
+        found = []
         base = str(self.target)
         for rel in pages:
             digest = self.old_files.get(rel)
             old = self.old_stats.get(rel)
-            if digest is None or not isinstance(old, list):
+            if digest is None or type(old) is not list or len(old) != 2:
                 return False
             try:
                 st = os.lstat(f"{base}/{rel}")
@@ -507,8 +507,7 @@ class _Site:
                 return False
             if not stat_module.S_ISREG(st.st_mode):
                 return False
-            now = [st.st_size, st.st_mtime_ns]
-            if old != now:
+            if st.st_mtime_ns != old[1] or st.st_size != old[0]:
                 if st.st_size != old[0]:
                     return False
                 try:
@@ -517,8 +516,9 @@ class _Site:
                 except QmsError:
                     return False
                 self.dirty = True
-            found[rel] = (digest, now)
-        for rel, (digest, now) in found.items():
+                old = [st.st_size, st.st_mtime_ns]
+            found.append((rel, digest, old))
+        for rel, digest, now in found:
             self.files[rel] = digest
             self.stats[rel] = now
         return True
@@ -623,11 +623,12 @@ class _Site:
             try:
                 if rel in touched if touched is not None else old["history"] != _commits(history.get(rel, [])):
                     return False
-                if old["referred"] != [list(x) for x in referred.get(rid, [])]:
+                who = referred.get(rid)
+                if old["referred"] != ([list(x) for x in who] if who else []):
                     return False
-                if any(where.get(i) != t for i, t in old["where"].items()):
+                if old["where"] and any(where.get(i) != t for i, t in old["where"].items()):
                     return False
-                for i, (t, b) in old["ids"].items():
+                for i, (t, b) in old["ids"].items() if old["ids"] else ():
                     if (where_all.get(i) if t is None else t) != t or blob_of.get((t, i)) != b:
                         return False
                 for t, fld, target, ids, digest in old["queries"]:
@@ -1263,10 +1264,10 @@ class _Rows:
                 or entry[0] is None or not isinstance(entry[1], list):
             return None
         rows = []
-        for row in entry[1]:
-            if not (isinstance(row, list) and len(row) == 4 and isinstance(row[0], list) and isinstance(row[1], str)
-                    and isinstance(row[2], list) and all(type(x) is str for x in row[0])
-                    and all(type(x) is str for x in row[2]) and (row[3] is None or type(row[3]) is str)):
+        for row in entry[1]:  # what is sorted on must compare; a cell is shown as text, whatever it is
+            if not (type(row) is list and len(row) == 4 and type(row[0]) is list and type(row[1]) is str
+                    and type(row[2]) is list and all(type(x) is str for x in row[0])
+                    and (row[3] is None or type(row[3]) is str)):
                 return None
             rows.append((row[0], row[1], row[2], row[3]))
         self.new[key] = [entry[0], [list(row) for row in entry[1]]]
@@ -1367,11 +1368,16 @@ def _record_pages(store, rt, record: Record, lang: str, other: str | None, day: 
 
 
 def _report_label(store, name: str, lang: str) -> str:
-    """A ledger's name as its declaration gives it in `lang` (客诉台账), else its code."""
-    try:
-        label = report_declaration(store, name).get("label")
-    except (QmsError, AttributeError):
-        return name
+    """A ledger's name as its declaration gives it in `lang` (客诉台账), else its code;
+    the declaration read once for every language (`store.memo`, where the store keeps one)."""
+    memo = store.memo if isinstance(store.memo, dict) else {}
+    key = ("report label", name)
+    if key not in memo:
+        try:
+            memo[key] = report_declaration(store, name).get("label")
+        except (QmsError, AttributeError):
+            memo[key] = None
+    label = memo[key]
     text = label.get(lang) if isinstance(label, dict) else None
     return text if isinstance(text, str) and text.strip() else name
 
@@ -1591,5 +1597,12 @@ def _manifest(files: dict[str, str]) -> bytes:
     writes, made without its (slow) indenting encoder."""
     if not files:
         return b'{\n "files": {}\n}'
-    body = ",\n".join(f"  {json.dumps(k)}: {json.dumps(files[k])}" for k in sorted(files))
+
+    def text(value: str) -> str:  # a site path or a SHA-256 as JSON: most need no escape
+        return f'"{value}"' if PLAIN.fullmatch(value) else json.dumps(value)
+
+    body = ",\n".join(f"  {text(k)}: {text(files[k])}" for k in sorted(files))
     return f'{{\n "files": {{\n{body}\n }}\n}}'.encode("utf-8")
+
+
+PLAIN = re.compile(r"[A-Za-z0-9._/-]*")  # text json.dumps writes as it is, between quotes

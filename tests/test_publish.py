@@ -597,12 +597,14 @@ def test_a_ledger_made_again_makes_only_the_rows_of_the_records_that_changed(qms
     assert "HZ260309-B9" in twice and twice.count("HZ260309-B9") == 1
     _as_fresh(qms, sample, tmp_path, site, "fresh1")
 
-    # kept rows that are not what a row is (a number for a cell) are made again, not shown
+    # kept rows that are not what a row is (a number to sort by, HTML that is not text) are
+    # made again, not shown
     path = site / ".qms-publish-rows.json"
     data = json.loads(path.read_text(encoding="utf-8"))
     for rows in data["ledgers"].values():
-        for entry in rows.values():
-            entry[1] = [[k, g, [7] * len(cells), html] for k, g, cells, html in entry[1]]
+        for n, entry in enumerate(rows.values()):
+            entry[1] = [[[7] * len(k), g, cells, html] if n % 2 else [k, g, cells, [html]]
+                        for k, g, cells, html in entry[1]]
     path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     made.clear()
     assert qms("complaint", "set", "CMP-2026-0012", "batch=HZ-12", who=QE, root=sample).code == 0
