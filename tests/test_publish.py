@@ -852,3 +852,10 @@ def test_after_a_merge_a_record_made_again_shows_the_history_a_new_publish_shows
     r = qms("publish", str(site), root=sample, env=NOW)
     assert r.code == 0, r.text
     _as_fresh(qms, sample, tmp_path, site, "fresh")
+
+    # no commit since, but the record changed in the working tree: made again with the
+    # history a new publish reads, merge and all
+    note("CMP-2026-0013.yaml", "not committed yet")
+    r = qms("--json", "publish", str(site), root=sample, env=NOW)
+    assert r.code == 0 and "CMP-2026-0013" in json.loads(r.out)["remade"], r.text
+    _as_fresh(qms, sample, tmp_path, site, "fresh2")

@@ -529,15 +529,16 @@ def touched_since(root: Path, old: object, under: str = "records") -> tuple[str 
         head = got.stdout.decode("ascii", "replace").strip() if got.returncode == 0 else None
         if head is None or not isinstance(old, str) or not re.fullmatch(r"[0-9a-f]{40}", old):
             return head, None
+        # a merge anywhere in the history: `git log -- records` follows, at a merge whose
+        # records are those of one parent, that parent alone; a log of some files only (of
+        # the records made again, even with no commit since) would choose otherwise, and a
+        # merge since may drop commits before `old`
+        got = git("rev-list", "--min-parents=2", "--max-count=1", head)
+        if got.returncode != 0 or got.stdout.strip():
+            return head, None
         if old == head:
             return head, set()
         if git("merge-base", "--is-ancestor", old, head).returncode != 0:
-            return head, None
-        # a merge anywhere in the history: `git log -- records` follows, at a merge whose
-        # records are those of one parent, that parent alone; a log of some files only
-        # would choose otherwise (and a merge since may drop commits before `old`)
-        got = git("rev-list", "--min-parents=2", "--max-count=1", head)
-        if got.returncode != 0 or got.stdout.strip():
             return head, None
         got = git("log", "--format=", "--name-only", "--relative", "--no-renames", "-z", f"{old}..{head}", "--", under)
     except OSError:
