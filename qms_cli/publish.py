@@ -459,9 +459,7 @@ class _Site:
         self.remade: list[str] = []
         self.search: dict[str, Any] = {}
         self._old_data: dict[str, Any] = {}
-        self.from_parts: list[str] = []  # the ledgers made again from records held in part
         self._read: dict[str, Record] = {}  # rel -> a record read whole for the search index (or a ledger)
-        self._file_at: dict[str, Any] = {}  # rel -> its RecordFile, when first needed
         self._partly: dict[str, list | None] = {}  # type -> its records, in part (see partly)
         self.missed: set[str] = set()  # what a ledger asked of them that they do not hold
         self.stats: dict[str, list[int]] = {}  # site file -> [size, mtime] of those kept
@@ -874,13 +872,10 @@ class _Site:
         error reading it gave."""
         rec = self.changed.get(rel)
         if rec is None:
-            rec = self._read.get(rel)
-        if rec is None:
-            if not self._file_at:
-                self._file_at.update((f.rel, f) for files in self.listing.values() for f in files)
-            rec = self.read(self._file_at[rel])
-            if isinstance(rec, Record):
-                self._read[rel] = rec
+            try:
+                rec = self.read_rel(rel)
+            except QmsError as err:  # as read() gives it
+                rec = QmsError(str(err))
         return rec
 
     def blob_of_rel(self, rel: str) -> str | None:
@@ -941,7 +936,6 @@ class _Site:
         if got is not None and view is not None and not view.missed:
             for t in set(view._held) - set(self.store._held) - view.partial:  # types it read whole
                 self.store.hold(t, view._held[t])
-            self.from_parts.append(key)
         else:  # made from the records read whole (it asked a record in part for more than it holds)
             rows = self.rows[key] = _Rows(rows.old, self.blob_of_rel, self.files_of, self.record_at)
             got = self.report_page(self.store, name, lang, other, rows, seen)
@@ -1043,18 +1037,11 @@ class _Site:
         read from their file when first asked for; None if there are none (or not the ones
         the cache names)."""
         if t not in self._old_parts:
-            got = None
             token = self.part_tokens.get(t)
-            path = self.target / PARTS.format(type=t)
-            if isinstance(token, dict) and SAFE_NAME.fullmatch(t) and not path.is_symlink():
-                try:
-                    data = _load(path.read_bytes())
-                    if data.get("token") == token.get("token") and isinstance(data.get("fields"), list) \
-                            and isinstance(data.get("records"), dict):
-                        got = data
-                except (OSError, ValueError, AttributeError):
-                    pass
-            self._old_parts[t] = got
+            got = _kept_file(self.target / PARTS.format(type=t), token.get("token")) \
+                if isinstance(token, dict) and SAFE_NAME.fullmatch(t) else None
+            ok = got is not None and isinstance(got.get("fields"), list) and isinstance(got.get("records"), dict)
+            self._old_parts[t] = got if ok else None
         return self._old_parts[t]
 
     def kept_parts(self) -> dict:
@@ -1159,15 +1146,8 @@ class _Site:
         """The rows the last publish kept of the ledger `key` ("NAME LANG"), by "TABLE
         FILE" ({} if none), read from their file when first asked for."""
         if self._old_rows is None:
-            self._old_rows = {}
-            path = self.target / ROWS
-            if isinstance(self.rows_token, str) and not path.is_symlink():
-                try:
-                    data = _load(path.read_bytes())
-                    if data.get("token") == self.rows_token and isinstance(data.get("ledgers"), dict):
-                        self._old_rows = data["ledgers"]
-                except (OSError, ValueError, AttributeError):
-                    pass
+            data = _kept_file(self.target / ROWS, self.rows_token)
+            self._old_rows = data["ledgers"] if data is not None and isinstance(data.get("ledgers"), dict) else {}
         got = self._old_rows.get(key)
         return got if isinstance(got, dict) else {}
 
@@ -1220,8 +1200,7 @@ class _Rows:
     those taken or made this run, for the next."""
 
     def __init__(self, old: dict, blob_of_rel: Callable[[str], str | None],
-                 files: Callable[[str], list[str] | None] | None = None,
-                 record: Callable[[str], Any] | None = None):
+                 files: Callable[[str], list[str] | None], record: Callable[[str], Any]):
         self.old = old
         self.new: dict[str, list] = {}
         self.blob_of_rel = blob_of_rel
@@ -1234,7 +1213,7 @@ class _Rows:
         for all but a few, the others are read one by one and the type is not read whole;
         what `store.records` would note in its watch is noted all the same (the type, and
         the fields read of the records read, through `Seen`)."""
-        files = self.files(t) if self.files is not None and self.record is not None else None
+        files = self.files(t)
         if files is not None:
             kept = [self.get(part, rel) for rel in files]
             if sum(rows is None for rows in kept) <= WALK_READS:
@@ -1527,6 +1506,18 @@ def _load(raw: bytes) -> Any:
             return json.loads(raw)
         except RecursionError:  # nested deeper than anything publish writes
             raise ValueError("nested too deep") from None
+
+
+def _kept_file(path: Path, token: Any) -> dict | None:
+    """A file publish keeps beside its cache (a type's projections, the ledgers' rows),
+    if it is the one the cache names by `token` (a text it holds); None otherwise."""
+    if not isinstance(token, str) or path.is_symlink():
+        return None
+    try:
+        data = _load(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and data.get("token") == token else None
 
 
 def _load_cache(target: Path) -> Any:
