@@ -21,7 +21,8 @@ it), and so is every value a form shows. So:
   memory (where the system offers them: Linux and macOS, not Windows); every form within
   16 MiB of output.
 A template that breaks a rule gets one line naming the template and line (exit 2).
-Compiled templates are kept per store for the life of the process."""
+Compiled templates are kept per store for the life of the process; the built-in forms
+also between runs (Jinja's bytecode cache, `_compiled_forms`), a store's never."""
 
 from __future__ import annotations
 
