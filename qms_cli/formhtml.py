@@ -44,32 +44,39 @@ class _Engine:
     the two are freed here, through the library's exported cmark_node_free and its default allocator's free."""
 
     def __init__(self) -> None:
+        import ctypes
         import unicodedata
 
-        import cffi
         from cmarkgfm import _cmark
 
         self.lib, self.ffi = _cmark.lib, _cmark.ffi
         self.lib.cmark_gfm_core_extensions_ensure_registered()
         self.table = self.lib.cmark_find_syntax_extension(b"table")
         self.options = self.lib.CMARK_OPT_DEFAULT | self.lib.CMARK_OPT_VALIDATE_UTF8
-        own = cffi.FFI()
         # the HTML is freed by the allocator cmark made it with (its default one's free, as
         # the library resolved it): libc's free found through the library's own handle is not
-        # the free a malloc put before libc (LD_PRELOAD of jemalloc or tcmalloc) pairs with
-        own.cdef("typedef struct { void *(*calloc)(size_t, size_t); void *(*realloc)(void *, size_t);"
-                 " void (*free)(void *); } cmark_mem;"
-                 " cmark_mem *cmark_get_default_mem_allocator(void); void cmark_node_free(void *);")
-        self.own, self.c = own, own.dlopen(_cmark.__file__)
+        # the free a malloc put before libc (LD_PRELOAD of jemalloc or tcmalloc) pairs with.
+        # ctypes, not a second cffi declaration: cffi parses C declarations with pycparser,
+        # which costs more than the rest of the engine's start
+        free_fn = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+
+        class _Mem(ctypes.Structure):  # cmark_mem
+            _fields_ = [("calloc", ctypes.c_void_p), ("realloc", ctypes.c_void_p), ("free", free_fn)]
+
         try:  # where the library exports neither (a Windows .pyd), they leak as cmarkgfm's own do
-            self.node_free, self.free = self.c.cmark_node_free, self.c.cmark_get_default_mem_allocator().free
-        except AttributeError:
+            c = ctypes.CDLL(_cmark.__file__)
+            node_free, allocator = c.cmark_node_free, c.cmark_get_default_mem_allocator
+            node_free.argtypes, node_free.restype = [ctypes.c_void_p], None
+            allocator.argtypes, allocator.restype = [], ctypes.POINTER(_Mem)
+            self.node_free, self.free = node_free, allocator().contents.free
+        except (OSError, AttributeError):
             self.node_free = self.free = lambda pointer: None
         # punctuation (general category Po) nobody writes in a form, to stand in for < and !
         self.spare = [chr(c) for c in range(0x2E00, 0x2E50) if unicodedata.category(chr(c)) == "Po"]
 
-    def _void(self, pointer: Any) -> Any:
-        return self.own.cast("void *", int(self.ffi.cast("uintptr_t", pointer)))
+    def _void(self, pointer: Any) -> int:
+        """A cffi pointer as the address ctypes passes on."""
+        return int(self.ffi.cast("uintptr_t", pointer))
 
     def html(self, markdown: str) -> str:
         """cmark's HTML of `markdown`, as it comes."""
