@@ -5,7 +5,9 @@ index, same bytes in every file. Run in a child process, as a user would see it.
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -588,3 +590,39 @@ def test_a_value_yaml_would_change_is_refused(seeded, qms):
     r = qms("complaint", "set", ID, "batch=B\x852", who=QE)
     short_error(r, 2, "batch", "U+0085")
     unchanged(seeded, before)
+
+
+@pytest.mark.parametrize("args", [["--help"], ["complaint", "show", ID], ["complaint", "list"]])
+def test_output_to_a_full_disk_is_said_in_one_line(seeded, args):
+    """Standard output that cannot be written (/dev/full: no space left) is bad input,
+    said in one line, not an internal error or a traceback."""
+    full = Path("/dev/full")
+    if not full.exists():
+        pytest.skip("no /dev/full here")
+    before = snapshot(seeded)
+    with full.open("w") as out:
+        p = subprocess.run([sys.executable, "-m", "qms_cli", "-C", str(seeded), *args], stdout=out,
+                           stderr=subprocess.PIPE, text=True, env={**os.environ, "QMS_LANG": "en"}, timeout=120)
+    assert p.returncode == 2, p.stderr
+    assert "Traceback" not in p.stderr and "internal error" not in p.stderr, p.stderr
+    assert "<stdout>" in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
+    unchanged(seeded, before)
+
+
+@pytest.mark.parametrize("args", [["complaint", "show", "CMP-2026-0001"], ["report", "complaints"]])
+def test_output_read_in_part_ends_quietly(sample, args):
+    """`qms ... | head -1`: the reader stops early; qms ends with 0 and says nothing (a
+    record shown at a terminal goes through rich, whose own end would be 1)."""
+    fcntl = pytest.importorskip("fcntl")
+    if not hasattr(fcntl, "F_SETPIPE_SZ"):
+        pytest.skip("a pipe's size is set on Linux")
+    read, write = os.pipe()
+    fcntl.fcntl(write, fcntl.F_SETPIPE_SZ, 4096)  # the form is longer: qms waits for the reader
+    p = subprocess.Popen([sys.executable, "-m", "qms_cli", "-C", str(sample), *args], stdout=write,
+                         stderr=subprocess.PIPE)
+    os.close(write)
+    with os.fdopen(read, "rb") as out:
+        assert out.read(1)
+    err = p.communicate(timeout=120)[1]
+    assert p.returncode == 0, err
+    assert err == b"", err

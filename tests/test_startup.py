@@ -24,9 +24,14 @@ HEAVY = ("git", "gitdb", "ruamel", "yaml", "jinja2", "markupsafe", "rich", "open
 
 # Runs qms as `python -m qms_cli ARGS` does, then names what it imported beyond STARTUP.
 PROBE = """
-import json, runpy, sys
+import json, os, runpy, sys
 args, startup, heavy = (json.loads(a) for a in sys.argv[1:4])
 sys.argv = ["qms", *args]
+
+def _exit(code):  # qms ends its process without Python's exit: here it returns to the probe
+    raise SystemExit(code)
+
+os._exit = _exit
 try:
     runpy.run_module("qms_cli", run_name="__main__")
 except SystemExit:

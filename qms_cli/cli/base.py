@@ -4,6 +4,7 @@ them through the table of cli.registry, which imports one only when its command 
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import sys
@@ -16,6 +17,7 @@ from ..i18n import _, set_language, translate_parser
 from .registry import RootGroup
 
 EXIT_INTERNAL = 3
+_UNWRITTEN = (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG)  # output that could not be written
 
 app = typer.Typer(
     name="qms",
@@ -87,8 +89,13 @@ def handled(fn: Callable) -> Callable:
             raise typer.Exit(130) from None
         except BrokenPipeError:
             raise typer.Exit(0) from None
-        except Exception as e:  # a bug: say so in one line, never a traceback
-            if os.environ.get("QMS_DEBUG"):
+        except Exception as e:
+            if isinstance(e, OSError) and e.filename is None and e.errno in _UNWRITTEN:  # stdout on a full disk
+                from . import unwritten
+
+                unwritten(e)
+                raise typer.Exit(2) from None
+            if os.environ.get("QMS_DEBUG"):  # a bug: said in one line, never a traceback
                 raise
             err(
                 _("internal error: {kind}: {error} (this is a bug in qms; rerun with QMS_DEBUG=1 for details)")

@@ -24,10 +24,17 @@ def _console(width: int | None = None):
 
     from rich.console import Console
 
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            """The reader stopped early (`qms ... | head`): the command ends with 0, as
+            every command does (cli.base.handled), not rich's 1."""
+            self.quiet = True
+            raise BrokenPipeError
+
     # Piped output has no terminal width: give tables room rather than 80 columns.
     if width is None and not sys.stdout.isatty():
         width = 160
-    return Console(highlight=False, soft_wrap=True, width=width)
+    return _Console(highlight=False, soft_wrap=True, width=width)
 
 
 def when(iso: str | None) -> str:
