@@ -1531,12 +1531,13 @@ def _load_cache(target: Path) -> Any:
         return None
 
 
-def publish(store, out: Path, langs: list[str] | None = None, *, pdf: bool = False) -> Outcome:
+def publish(store, out: Path, langs: list[str] | None = None, *, pdf: bool = False, last: bool = False) -> Outcome:
     """Publish the store as a static site into `out`: make again the pages whose inputs
     changed since the last publish there (every page into a new folder), write the files
     whose bytes changed, remove those no longer made, keep the manifest and the cache.
     `pdf`: each record's form also as a PDF beside its page (LANG/TYPE/ID.pdf), made again
-    with its page."""
+    with its page. `last`: the process ends after this (the qms command), so what publish
+    held is left to its end, never walked by a collection (gc.freeze), instead of freed."""
     langs = list(langs or LANGS)
     for lang in langs:
         if lang not in LANGS:
@@ -1555,12 +1556,14 @@ def publish(store, out: Path, langs: list[str] | None = None, *, pdf: bool = Fal
     # which collect as usual; see parallel.map_many)
     gc.disable()
     try:
-        return _publish(store, target, old, langs, pdf)
+        return _publish(store, target, old, langs, pdf, free=not last)
     finally:
+        if last:
+            gc.freeze()
         gc.enable()
 
 
-def _publish(store, target: Path, old: dict[str, str], langs: list[str], pdf: bool) -> Outcome:
+def _publish(store, target: Path, old: dict[str, str], langs: list[str], pdf: bool, free: bool = True) -> Outcome:
     """publish(), from the checked target on."""
     made = _Site(store, langs, target, old, _load_cache(target), pdf=pdf)
     made.build()
@@ -1579,7 +1582,8 @@ def _publish(store, target: Path, old: dict[str, str], langs: list[str], pdf: bo
         _write(target / CACHE, _dump(made.cache()))
     # what it held (the cache, the store's records) is let go of here, not left to a
     # collection over all of it (its methods, lent to its helpers, make it a cycle)
-    made.__dict__.clear()
+    if free:
+        made.__dict__.clear()
     return outcome
 
 

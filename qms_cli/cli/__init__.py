@@ -11,7 +11,7 @@ import os
 import sys
 
 from ..i18n import _, usage_error
-from .base import app, err
+from .base import app, err, process_will_end
 
 
 def _is(error: BaseException, name: str) -> bool:
@@ -56,6 +56,7 @@ def run() -> None:
     about a million objects, which took Python 50 ms to free at exit (the system takes the
     memory back at once). main() itself ends with SystemExit, as a program embedding it
     expects."""
+    process_will_end()
     try:
         main()
     except SystemExit as e:

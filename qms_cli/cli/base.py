@@ -106,6 +106,21 @@ def handled(fn: Callable) -> Callable:
     return wrapper
 
 
+_PROCESS = {"ends": False}  # set by cli.run: the process ends after the command, without freeing
+
+
+def process_ends() -> bool:
+    """Whether the process ends when the command returns (the `qms` program, cli.run), so
+    that a command may leave what it holds to that end instead of freeing it; False where
+    the command line is run inside another program (a test, an embedding)."""
+    return _PROCESS["ends"]
+
+
+def process_will_end() -> None:
+    """Said by cli.run before the command runs: see process_ends."""
+    _PROCESS["ends"] = True
+
+
 def open_store():
     """The store the options name; what opening it recovered (an interrupted write
     finished or rolled back) is said on stderr."""

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from ..i18n import _
-from .base import emit_json, err, handled, open_store, options
+from .base import emit_json, err, handled, open_store, options, process_ends
 
 
 @handled
@@ -23,7 +23,7 @@ def publish(
 
     store = open_store()
     langs = [x.strip() for x in lang.replace("，", ",").split(",") if x.strip()]
-    outcome = publish_site(store, directory, langs, pdf=pdf)
+    outcome = publish_site(store, directory, langs, pdf=pdf, last=process_ends())
     for problem in outcome.problems:
         err(problem)
     if options().json:
