@@ -63,3 +63,29 @@ def map_many(fn: Callable[[Any], Any], items: list) -> list:
             _FN, _ITEMS = None, []
             gc.unfreeze()
     return [fn(x) for x in items]
+
+
+def background(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
+    """fn(*args) started now on a thread; the function returned waits for it and gives its
+    result (or raises its error). For work that mostly waits on another program (a git
+    log), done while this process goes on with its own."""
+    import threading
+
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            box["value"] = fn(*args)
+        except BaseException as e:  # given to the caller, where it waits
+            box["error"] = e
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+
+    def result() -> Any:
+        thread.join()
+        if "error" in box:
+            raise box["error"]
+        return box["value"]
+
+    return result

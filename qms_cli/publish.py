@@ -59,7 +59,7 @@ from .reports import declaration as report_declaration
 from .reports import Row, md_row, report_names, to_markdown
 from .render import fill, form_context
 from .reports.chart import svg
-from .parallel import map_many
+from .parallel import background, map_many
 from .pdf import font_family, missing_extra
 from .pdf import pdf_of as pdf_form
 from .store import ALL, HeldStore, Part, Seen, Watch
@@ -612,6 +612,20 @@ class _Site:
         # records those commits touched: the history of the others is as it was
         self.head, touched = gitops.touched_since(store.root, None if full else self.old_head)
         history = gitops.log_all(store.root) if touched is None else {}
+        # the history of the records that changed or that the commits since touched, and of
+        # those that refer to them (the records most likely made again), is read by git while
+        # the others are checked
+        early_paths: set[str] = set()
+        if touched is not None:
+            early_paths = touched | {rel for rel, rec in changed.items() if isinstance(rec, Record)}
+            rel_of: dict[str, dict[str, str]] = {}
+            for rel in list(early_paths):
+                for t, rid in referred.get(rel.rpartition("/")[2][:-5], ()):
+                    found = rel_of.get(t) or rel_of.setdefault(t, dict(recs[t]))
+                    if rid in found:
+                        early_paths.add(found[rid])
+        early = background(gitops.log_all, store.root, "records", sorted(early_paths)) \
+            if 0 < len(early_paths) <= LOG_FILES else None
 
         def fresh(rel: str, rid: str) -> bool:
             """Whether the pages made last time for `rel` still hold."""
@@ -659,9 +673,20 @@ class _Site:
                 if isinstance(rec, Exception):
                     self.records[f.rel] = {"blob": blob_of.get((t, f.rel.rpartition("/")[2][:-5])), "error": str(rec)}
 
-        if touched is not None and todo:  # the history of the records made again, read now
-            history = gitops.log_all(store.root, files=[rec.path for rec in todo]) if len(todo) <= 500 \
-                else gitops.log_all(store.root)
+        got = None
+        if early is not None:  # waited for here, before the pages are made (on forked workers, perhaps)
+            try:
+                got = early()
+            except QmsError:  # read again below where it is needed, and refused there
+                pass
+        if touched is not None and todo:  # the history of the records made again, read now (or then)
+            paths = [rec.path for rec in todo]
+            if got is None or len(todo) > LOG_FILES:
+                history = gitops.log_all(store.root, files=paths) if len(todo) <= LOG_FILES \
+                    else gitops.log_all(store.root)
+            else:  # what the early log did not read, read now
+                rest = [p for p in paths if p not in early_paths]
+                history = {**got, **gitops.log_all(store.root, files=rest)} if rest else got
         self.where, self.referred, self.history, self.blob_of = where, referred, history, blob_of
         self.listing = listing
         self.changed, self.changed_in = changed, by_type_changed
@@ -1189,6 +1214,7 @@ class _Site:
                 "search": self.search, "parts": self.kept_parts(), "rows": self.kept_rows()}
 
 
+LOG_FILES = 500  # records whose history one `git log -- FILE...` reads (more: the whole history is read)
 WALK_READS = 50  # records without kept rows that a ledger reads one by one (more: the type is read whole)
 
 
