@@ -427,6 +427,7 @@ class _Site:
         self.config = store.config
         self.langs = langs
         self.target = target
+        self.base = f"{target}/"  # a page's path is this and its name in the site
         self.old_files = old_files
         self.pdf = pdf  # each record's form also as a PDF beside its page, linked from it
         self.fp = _fingerprint(store, langs, self.day, pdf)
@@ -455,6 +456,7 @@ class _Site:
         self.made: set[str] = set()  # folders made this run
         self.blobs: dict[str, list] = {}
         self.records: dict[str, Any] = {}  # rel -> this run's entry
+        self.texts: dict[str, dict[str, str]] = {}  # rel -> lang -> what search indexes of it (not kept)
         self.reports: dict[str, Any] = {}
         self.remade: list[str] = []
         self.search: dict[str, Any] = {}
@@ -493,17 +495,17 @@ class _Site:
         a CI cache gets new times) its bytes, whose SHA-256 the manifest holds; False
         (nothing taken) otherwise."""
         found = []
-        base = str(self.target)
+        base, old_files, old_stats, lstat = self.base, self.old_files, self.old_stats, os.lstat
         for rel in pages:
-            digest = self.old_files.get(rel)
-            old = self.old_stats.get(rel)
+            digest = old_files.get(rel)
+            old = old_stats.get(rel)
             if digest is None or type(old) is not list or len(old) != 2:
                 return False
             try:
-                st = os.lstat(f"{base}/{rel}")
+                st = lstat(base + rel)
             except OSError:
                 return False
-            if not stat_module.S_ISREG(st.st_mode):
+            if st.st_mode & 0o170000 != stat_module.S_IFREG:  # a regular file (S_ISREG, without the call)
                 return False
             if st.st_mtime_ns != old[1] or st.st_size != old[0]:
                 if st.st_size != old[0]:
@@ -705,7 +707,9 @@ class _Site:
             self.dirty = True
             self.files.update(made.pop("files"))
             self.written += made.pop("written")
-            self.records[made.pop("rel")] = made
+            rel = made.pop("rel")
+            self.texts[rel] = made.pop("text")
+            self.records[rel] = made
         self.indexes(types, recs, by_type_changed)
 
     def make(self, rec: Record) -> Any:
@@ -909,14 +913,13 @@ class _Site:
 
     def text_of(self, rel: str, lang: str) -> str:
         """What search indexes of a record: made with its pages this run, else read again."""
-        entry = self.records[rel]
-        text = entry.get("text", {}).get(lang)
+        text = self.texts.get(rel, {}).get(lang)
         if text is None:
             rec = self.read_rel(rel)
             rt = self.store.record_type(rec.type)
             row = summary_row(self.store, rt, rec, lang, self.day)
             text = " ".join([rec.id, rt.label[lang], row["state_label"], *_text_of(rec.data)])
-            entry.setdefault("text", {})[lang] = text
+            self.texts.setdefault(rel, {})[lang] = text
         return text
 
     def read_rel(self, rel: str) -> Record:
@@ -1110,6 +1113,17 @@ class _Site:
             old_records = old.get("records") if isinstance(old, dict) and isinstance(old.get("records"), dict) \
                 and isinstance(old.get("fields"), list) and keys <= set(old["fields"]) else {}
             held = self.store._ids.get(t) or {}
+            if old_records and not held:  # as kept, but for the records that changed (or are gone)
+                records = dict(old_records)
+                for rel in self.changed_in.get(t) or ():
+                    records.pop(rel, None)
+                    rec, b = self.changed.get(rel), self.blob_of_rel(rel)
+                    if b is not None and isinstance(rec, Record) and rec.path == rel and type(rec.data) is dict:
+                        got = project(rec.data, names)
+                        if got is not None:
+                            records[rel] = [b, rec.id, rec.state, *got]
+                out[t] = {"fields": names, "records": records}
+                continue
             records = {}
             for f in getattr(self, "listing", {}).get(t, ()):
                 b = self.blob_of_rel(f.rel)
@@ -1196,7 +1210,6 @@ class _Site:
 
     def cache(self) -> dict:
         """What the next publish into the same folder starts from."""
-        records = {rel: {k: v for k, v in entry.items() if k != "text"} for rel, entry in self.records.items()}
         stats = {}
         base = str(self.target)
         for rel in self.files:
@@ -1210,7 +1223,7 @@ class _Site:
                 continue
             stats[rel] = [st.st_size, st.st_mtime_ns]
         return {"format": CACHE_FORMAT, "fingerprint": self.fp, "started_ns": self.started_ns, "head": self.head,
-                "blobs": self.blobs, "stats": stats, "records": records, "reports": self.reports,
+                "blobs": self.blobs, "stats": stats, "records": self.records, "reports": self.reports,
                 "search": self.search, "parts": self.kept_parts(), "rows": self.kept_rows()}
 
 
