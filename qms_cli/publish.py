@@ -291,10 +291,10 @@ def search_index(docs: list[tuple[str, str, str, str]]) -> dict:
 CACHE = ".qms-publish-cache.json"  # beside the manifest: what each page was made from
 # beside it, one per record type some ledgers read by their fields: the records' projections
 # onto those fields (read only when such a ledger is made again, written when they change)
-PARTS = ".qms-publish-part.{type}.json"
+PARTS = ".qms-publish-part.{type}.jsonl"
 # beside it too: each ledger's rows by record version, where a row depends on its record alone
 ROWS = ".qms-publish-rows.json"
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 PART = 25  # records in a part of the search index at most (one change reads the others of its part again)
 SHARD = 40  # parts in a file of the search index at most (one change writes one file of 1,000 records again)
 SHARD_NAME = re.compile(r"search-index\.(zh|en)\.[A-Za-z0-9][A-Za-z0-9._-]{0,120}\.[0-9]+\.js")
@@ -431,6 +431,7 @@ class _Site:
         self.old_files = old_files
         self.pdf = pdf  # each record's form also as a PDF beside its page, linked from it
         self.fp = _fingerprint(store, langs, self.day, pdf)
+        self.old_format = cache.get("format") if isinstance(cache, dict) else None
         cache = cache if isinstance(cache, dict) and cache.get("format") == CACHE_FORMAT else {}
         self.old_fp = cache.get("fingerprint")
         same = self.old_fp == self.fp
@@ -446,6 +447,7 @@ class _Site:
         self._old_rows: dict[str, Any] | None = None  # ledger -> its rows by record, as last kept
         self.rows: dict[str, _Rows] = {}  # ledger -> its rows, for the next publish
         self._old_parts: dict[str, Any] = {}
+        self._part_files: dict[str, Any] = {}
         try:
             self.old_written_ns = int(cache.get("started_ns", 0))
         except (TypeError, ValueError):
@@ -1065,12 +1067,42 @@ class _Site:
         read from their file when first asked for; None if there are none (or not the ones
         the cache names)."""
         if t not in self._old_parts:
-            token = self.part_tokens.get(t)
-            got = _kept_file(self.target / PARTS.format(type=t), token.get("token")) \
-                if isinstance(token, dict) and SAFE_NAME.fullmatch(t) else None
-            ok = got is not None and isinstance(got.get("fields"), list) and isinstance(got.get("records"), dict)
-            self._old_parts[t] = got if ok else None
+            kept = self.part_file(t)
+            got = None
+            if kept is not None:
+                records = {}
+                for line in kept[1]:
+                    key, tab, entry = line.partition(b"\t")
+                    try:
+                        rel = _load(key)
+                        if tab and isinstance(rel, str):
+                            records[rel] = _load(entry)
+                    except ValueError:  # a line not as written: that record is read
+                        pass
+                got = {"fields": kept[0], "records": records}
+            self._old_parts[t] = got
         return self._old_parts[t]
+
+    def part_file(self, t: str) -> tuple[list[str], list[bytes]] | None:
+        """The file of type `t`'s projections as the last publish wrote it: the fields it
+        kept, and its lines, one per record (its path as JSON, a tab, its projection as
+        JSON); None if there is none, or not the one the cache names."""
+        if t not in self._part_files:
+            token = self.part_tokens.get(t)
+            got = None
+            path = self.target / PARTS.format(type=t)
+            if isinstance(token, dict) and isinstance(token.get("token"), str) and SAFE_NAME.fullmatch(t) \
+                    and not path.is_symlink():
+                try:
+                    lines = path.read_bytes().split(b"\n")
+                    head = _load(lines[0])
+                    if isinstance(head, dict) and head.get("token") == token["token"] \
+                            and isinstance(head.get("fields"), list) and all(isinstance(x, str) for x in head["fields"]):
+                        got = (head["fields"], [x for x in lines[1:] if x])
+                except (OSError, ValueError):
+                    pass
+            self._part_files[t] = got
+        return self._part_files[t]
 
     def kept_parts(self) -> dict:
         """For the next publish: each type some ledgers read by their fields (never whole),
@@ -1085,13 +1117,18 @@ class _Site:
                 tokens[t] = old
                 continue
             token = f"{self.started_ns} {t}"
-            _write(self.target / PARTS.format(type=t), _dump(
-                {"token": token, "fields": part["fields"], "records": part["records"]}))
+            lines = [_dump({"token": token, "fields": part["fields"]}), *part["lines"],
+                     *(_part_key(rel) + b"\t" + _dump(entry) for rel, entry in part["records"].items())]
+            _write(self.target / PARTS.format(type=t), b"\n".join(lines) + b"\n")
             tokens[t] = {"token": token, "fields": part["fields"]}
         for t in set(self.part_tokens) - set(tokens):
             path = self.target / PARTS.format(type=t)
             if SAFE_NAME.fullmatch(t) and (path.is_file() or path.is_symlink()):
                 path.unlink()
+        if self.old_format != CACHE_FORMAT:  # what an older qms kept there: one JSON file a type
+            for path in self.target.glob(".qms-publish-part.*.json"):
+                if path.is_file() or path.is_symlink():
+                    path.unlink()
         return tokens
 
     def _kept_parts(self) -> dict:
@@ -1109,21 +1146,25 @@ class _Site:
                     and t not in self.store._held:
                 out[t] = None
                 continue
-            old = self.old_part(t)
-            old_records = old.get("records") if isinstance(old, dict) and isinstance(old.get("records"), dict) \
-                and isinstance(old.get("fields"), list) and keys <= set(old["fields"]) else {}
             held = self.store._ids.get(t) or {}
-            if old_records and not held:  # as kept, but for the records that changed (or are gone)
-                records = dict(old_records)
-                for rel in self.changed_in.get(t) or ():
-                    records.pop(rel, None)
+            kept = self.part_file(t)
+            if kept is not None and keys <= set(kept[0]) and not held:
+                # the lines as kept, but those of the records that changed (or are gone),
+                # whose projections are made again: the others are not read
+                changed = self.changed_in.get(t) or ()
+                drop = {_part_key(rel) for rel in changed}
+                records = {}
+                for rel in changed:
                     rec, b = self.changed.get(rel), self.blob_of_rel(rel)
                     if b is not None and isinstance(rec, Record) and rec.path == rel and type(rec.data) is dict:
                         got = project(rec.data, names)
                         if got is not None:
                             records[rel] = [b, rec.id, rec.state, *got]
-                out[t] = {"fields": names, "records": records}
+                out[t] = {"fields": names, "records": records,
+                          "lines": [x for x in kept[1] if x.partition(b"\t")[0] not in drop] if drop else kept[1]}
                 continue
+            old = self.old_part(t)
+            old_records = old["records"] if old is not None and keys <= set(old["fields"]) else {}
             records = {}
             for f in getattr(self, "listing", {}).get(t, ()):
                 b = self.blob_of_rel(f.rel)
@@ -1140,7 +1181,7 @@ class _Site:
                 entry = old_records.get(f.rel)
                 if isinstance(entry, list) and entry and entry[0] == b:
                     records[f.rel] = entry
-            out[t] = {"fields": names, "records": records}
+            out[t] = {"fields": names, "records": records, "lines": []}
         return out
 
     def same_fields(self, t: str, digest: str, keys: list[str]) -> bool:
@@ -1545,6 +1586,12 @@ def _load(raw: bytes) -> Any:
             return json.loads(raw)
         except RecursionError:  # nested deeper than anything publish writes
             raise ValueError("nested too deep") from None
+
+
+def _part_key(rel: str) -> bytes:
+    """A record's path as its line of a projections file starts with (JSON, ASCII: never a
+    tab or a line break, whatever the name holds)."""
+    return json.dumps(rel, ensure_ascii=True).encode("ascii")
 
 
 def _kept_file(path: Path, token: Any) -> dict | None:

@@ -515,10 +515,61 @@ def _as_fresh(qms, sample, tmp_path, site: Path, name: str) -> None:
     assert _files(fresh) == _files(site)
 
 
+def _part(site: Path, t: str) -> dict:
+    """The projections publish keeps of type `t`: {token, fields, records: path -> projection},
+    from its file (a JSON head, then a line per record: its path as JSON, a tab, JSON)."""
+    head, *lines = (site / f".qms-publish-part.{t}.jsonl").read_bytes().splitlines()
+    part = json.loads(head)
+    part["records"] = {json.loads(key): json.loads(entry) for key, _tab, entry in
+                       (line.partition(b"\t") for line in lines)}
+    return part
+
+
+def _write_part(site: Path, t: str, part: dict) -> None:
+    lines = [json.dumps({"token": part["token"], "fields": part["fields"]}).encode()]
+    lines += [json.dumps(rel).encode() + b"\t" + json.dumps(entry, ensure_ascii=False).encode()
+              for rel, entry in part["records"].items()]
+    (site / f".qms-publish-part.{t}.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+
+
+def test_one_change_writes_one_line_of_the_kept_projections_again(qms, sample, tmp_path):
+    """The complaints' projections are kept one line a record: one change writes that
+    record's line again and copies the others as they were (none is read); a line that is
+    not as written is not used (that record is read), and a file an older qms kept is
+    removed."""
+    site = tmp_path / "site"
+    assert qms("publish", str(site), root=sample, env=NOW).code == 0
+    path = site / ".qms-publish-part.complaint.jsonl"
+    before = path.read_bytes().splitlines()
+    r = qms("complaint", "set", "CMP-2026-0013", "batch=HZ260309-B7", who=QE, root=sample)
+    assert r.code == 0, r.text
+    assert qms("publish", str(site), root=sample, env=NOW).code == 0
+    after = path.read_bytes().splitlines()
+    assert len(after) == len(before) and after[0] != before[0]  # a new token
+    new = set(after[1:]) - set(before[1:])
+    assert [line.partition(b"\t")[0] for line in new] == [b'"records/complaint/CMP-2026-0013.yaml"']
+    assert b"HZ260309-B7" in new.pop()
+    assert _part(site, "complaint")["records"]["records/complaint/CMP-2026-0013.yaml"][3]["batch"] == "HZ260309-B7"
+
+    damaged = [line if not line.startswith(b'"records/complaint/CMP-2026-0011.yaml"') else
+               line.partition(b"\t")[0] + b"\t[not json" for line in after]
+    path.write_bytes(b"\n".join(damaged) + b"\n")
+    (site / ".qms-publish-part.capa.json").write_text("{}", encoding="utf-8")  # as an older qms left it
+    r = qms("complaint", "set", "CMP-2026-0012", "batch=HZ-12", who=QE, root=sample)
+    assert r.code == 0, r.text
+    assert qms("publish", str(site), root=sample, env=NOW).code == 0
+    _as_fresh(qms, sample, tmp_path, site, "fresh")
+    cache = json.loads((site / ".qms-publish-cache.json").read_text(encoding="utf-8"))
+    cache["format"] = 2
+    (site / ".qms-publish-cache.json").write_text(json.dumps(cache), encoding="utf-8")
+    assert qms("publish", str(site), root=sample, env=NOW).code == 0
+    assert not (site / ".qms-publish-part.capa.json").exists() and path.exists()
+
+
 def test_a_ledger_made_again_reads_only_the_records_that_changed(qms, sample, tmp_path, monkeypatch):
     site = tmp_path / "site"
     assert qms("publish", str(site), root=sample, env=NOW).code == 0
-    part = json.loads((site / ".qms-publish-part.complaint.json").read_text(encoding="utf-8"))
+    part = _part(site, "complaint")
     assert {"batch", "customer", "received_at"} <= set(part["fields"])
     assert len(part["records"]) == len(list((sample / "records" / "complaint").glob("*.yaml")))
 
@@ -625,7 +676,7 @@ def test_a_value_the_fast_json_writer_refuses_is_kept_all_the_same(qms, sample, 
     site = tmp_path / "site"
     r = qms("publish", str(site), root=sample, env=NOW)
     assert r.code == 0, r.text
-    kept = (site / ".qms-publish-part.complaint.json").read_bytes()
+    kept = (site / ".qms-publish-part.complaint.jsonl").read_bytes()
     assert b"123456789012345678901234567890" not in kept and b"CMP-2026-0012" in kept
     r = qms("complaint", "set", "CMP-2026-0012", "batch=HZ-12", who=QE, root=sample)
     assert r.code == 0, r.text
@@ -697,12 +748,11 @@ def test_a_ledger_that_asks_a_record_kept_in_part_for_more_is_made_from_whole_re
     for key in ("complaints zh", "complaints en"):
         cache["reports"][key]["types"]["complaint"][1].remove("customer")
     path.write_text(json.dumps(cache, ensure_ascii=False), encoding="utf-8")
-    path = site / ".qms-publish-part.complaint.json"
-    part = json.loads(path.read_text(encoding="utf-8"))
+    part = _part(site, "complaint")
     part["fields"].remove("customer")
     for entry in part["records"].values():
         entry[3].pop("customer", None)
-    path.write_text(json.dumps(part, ensure_ascii=False), encoding="utf-8")
+    _write_part(site, "complaint", part)
     assert qms("complaint", "set", "CMP-2026-0012", "batch=HZ-12", who=QE, root=sample).code == 0
     r = qms("--json", "publish", str(site), root=sample, env=NOW)
     assert {"zh/reports/complaints.html", "en/reports/complaints.html"} <= set(json.loads(r.out)["written"])
