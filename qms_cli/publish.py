@@ -1674,16 +1674,9 @@ def _publish(store, target: Path, old: dict[str, str], langs: list[str], pdf: bo
 
 
 def _manifest(files: dict[str, str]) -> bytes:
-    """The manifest's bytes: what json.dumps({"files": files}, indent=1, sort_keys=True)
-    writes, made without its (slow) indenting encoder."""
-    if not files:
-        return b'{\n "files": {}\n}'
-
-    def text(value: str) -> str:  # a site path or a SHA-256 as JSON: most need no escape
-        return f'"{value}"' if PLAIN.fullmatch(value) else json.dumps(value)
-
-    body = ",\n".join(f"  {text(k)}: {text(files[k])}" for k in sorted(files))
-    return f'{{\n "files": {{\n{body}\n }}\n}}'.encode("utf-8")
-
-
-PLAIN = re.compile(r"[A-Za-z0-9._/-]*")  # text json.dumps writes as it is, between quotes
+    """The manifest's bytes: {"files": {path: SHA-256}}, sorted and indented, by orjson
+    (json where a path is not text orjson writes, a name that is not UTF-8)."""
+    try:
+        return orjson.dumps({"files": files}, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+    except TypeError:  # orjson.JSONEncodeError
+        return json.dumps({"files": files}, indent=2, sort_keys=True).encode("ascii")
