@@ -236,7 +236,7 @@ def page(lang: str, depth: int, title: str, main: str, other: str | None, *, sea
 def _table(head: list[str], rows: list[list[str]]) -> str:
     """A table: `head` as text, `rows` as HTML already escaped."""
     out = ["<table>", "<tr>" + "".join(f"<th>{e(h)}</th>" for h in head) + "</tr>"]
-    out += ["<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows]
+    out += ["<tr><td>" + "</td><td>".join(r) + "</td></tr>" if r else "<tr></tr>" for r in rows]
     return "\n".join(out + ["</table>"]) + "\n"
 
 
@@ -787,22 +787,27 @@ class _Site:
             for t in types:
                 rt = store.record_type(t)
                 label = rt.label[lang]
-                cells = [(rid, self.records[rel]["rows"][lang]) for rid, rel in recs[t]]
-                for rid, (state_label, title, late) in cells:
-                    if late:
-                        overdue_rows.append([f'<a href="{t}/{e(rid)}.html">{e(rid)}</a>', e(label), e(state_label),
-                                             e(title), e(late)])
-                    docs.append([rid, title or label, f"{t}/{rid}.html"])
+                shown_label = e(label)
                 index = f"{lang}/{t}/index.html"
-                if changed.get(t) or not self.keep([index]):  # the list holds nothing but its records
-                    rows = [[f'<a href="{e(rid)}.html">{e(rid)}</a>', e(state_label), e(title),
-                             f'<span class="overdue">{e(late)}</span>' if late else ""]
-                            for rid, (state_label, title, late) in cells]
-                    main = f"<h1>{e(rt.label[lang])}</h1>\n" + _table([w["id"], w["state"], w["title"], w["overdue"]],
-                                                                        rows)
-                    self.put(index, page(lang, 2, rt.label[lang], main, f"../../{other}/{t}/index.html" if other else None))
-                if cells:
-                    type_rows.append([f'<a href="{t}/index.html">{e(rt.label[lang])}</a>', e(t), str(len(cells))])
+                listed = bool(changed.get(t)) or not self.keep([index])  # the list holds nothing but its records
+                rows: list[list[str]] = []
+                for rid, rel in recs[t]:
+                    state_label, title, late = self.records[rel]["rows"][lang]
+                    docs.append([rid, title or label, f"{t}/{rid}.html"])
+                    if late or listed:  # each value escaped once, for the list and the overdue table
+                        shown_id, shown_state, shown_title = e(rid), e(state_label), e(title)
+                        shown_late = e(late) if late else ""
+                        if late:
+                            overdue_rows.append([f'<a href="{t}/{shown_id}.html">{shown_id}</a>', shown_label,
+                                                 shown_state, shown_title, shown_late])
+                        if listed:
+                            rows.append([f'<a href="{shown_id}.html">{shown_id}</a>', shown_state, shown_title,
+                                         f'<span class="overdue">{shown_late}</span>' if late else ""])
+                if listed:
+                    main = f"<h1>{shown_label}</h1>\n" + _table([w["id"], w["state"], w["title"], w["overdue"]], rows)
+                    self.put(index, page(lang, 2, label, main, f"../../{other}/{t}/index.html" if other else None))
+                if recs[t]:
+                    type_rows.append([f'<a href="{t}/index.html">{shown_label}</a>', e(t), str(len(recs[t]))])
             report_rows = []
             for name in reports:
                 if self.report(name, lang, other):
