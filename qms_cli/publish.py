@@ -855,19 +855,26 @@ class _Site:
                 last = key
             parts[-1][1].append(n)
         shards: dict[str, list[list[int]]] = {}
+        type_of: dict[str, str] = {}
         count: dict[str, int] = {}
         for t, members in parts:
             n = count.get(t, 0)
             count[t] = n + 1
-            shards.setdefault(f"search-index.{lang}.{t}.{n // SHARD}.js", []).append(members)
+            rel = f"search-index.{lang}.{t}.{n // SHARD}.js"
+            shards.setdefault(rel, []).append(members)
+            type_of[rel] = t
         olds = old.get("shards") if isinstance(old, dict) and isinstance(old.get("shards"), dict) else {}
         head = (f"window.QMS_SEARCH = window.QMS_SEARCH || {{}};\n(window.QMS_SEARCH[{json.dumps(lang)}] = "
                 f'window.QMS_SEARCH[{json.dumps(lang)}] || {{"parts": []}}).parts.push(').encode("ascii")
         made: dict[str, Any] = {}
         for rel, members_of in shards.items():
+            was = olds.get(rel)
+            if not self.changed_in.get(type_of[rel]) and isinstance(was, dict) and isinstance(was.get("keys"), list) \
+                    and len(was["keys"]) == len(members_of) and self.keep([rel]):
+                made[rel] = was  # no record of its type changed, was added or went: its parts are as they were
+                continue
             keys = [hashlib.sha1("\n".join(f"{rels[n]} {self.blob_of_rel(rels[n])}" for n in members).encode())
                     .hexdigest() for members in members_of]
-            was = olds.get(rel)
             if isinstance(was, dict) and was.get("keys") == keys and self.keep([rel]):
                 made[rel] = was
                 continue
