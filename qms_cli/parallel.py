@@ -89,3 +89,50 @@ def background(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
         return box["value"]
 
     return result
+
+
+def forked(fn: Callable[[], bytes]) -> Callable[[], bytes | None] | None:
+    """fn() run now on a forked child process while this one goes on (Linux); the function
+    returned waits for it and gives the bytes fn returned, None if the child failed. None
+    where no child can be had. Call it before any thread is started: the child runs fn
+    and ends, without exit handlers, flushing nothing of this process's."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        read, write = os.pipe()
+    except OSError:
+        return None
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read)
+        os.close(write)
+        return None
+    if pid == 0:  # the child
+        code = 1
+        try:
+            os.close(read)
+            view = memoryview(fn())
+            while view:
+                view = view[os.write(write, view):]
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write)
+    done: list[bytes | None] = []
+
+    def result() -> bytes | None:
+        if not done:
+            chunks = []
+            try:
+                while chunk := os.read(read, 1 << 20):
+                    chunks.append(chunk)
+            except OSError:
+                chunks = None
+            finally:
+                os.close(read)
+                status = os.waitpid(pid, 0)[1]
+            done.append(b"".join(chunks) if chunks is not None and os.waitstatus_to_exitcode(status) == 0 else None)
+        return done[0]
+
+    return result

@@ -59,7 +59,7 @@ from .reports import declaration as report_declaration
 from .reports import Row, md_row, report_names, to_markdown
 from .render import fill, form_context
 from .reports.chart import svg
-from .parallel import background, map_many
+from .parallel import background, forked, map_many
 from .pdf import font_family, missing_extra
 from .pdf import pdf_of as pdf_form
 from .store import ALL, HeldStore, Part, Seen, Watch
@@ -418,7 +418,7 @@ class _Site:
     and written where their bytes changed."""
 
     def __init__(self, store, langs: list[str], target: Path, old_files: dict[str, str], cache: Any,
-                 pdf: bool = False):
+                 pdf: bool = False, checking: Callable[[], bytes | None] | None = None):
         self.started_ns = time.time_ns()
         self.day = store.now().replace(hour=0, minute=0, second=0, microsecond=0)
         # the whole site is as of the start of the day (ledgers too), so that a page made
@@ -468,6 +468,10 @@ class _Site:
         self.missed: set[str] = set()  # what a ledger asked of them that they do not hold
         self.stats: dict[str, list[int]] = {}  # site file -> [size, mtime] of those kept
         self.dirty = False  # whether anything differs from what the cache says
+        # `checking`: the kept pages' sizes and times checked on another process (see
+        # publish) while this one reads the store; keep() then looks at those that differ only
+        self._unlike: set[str] | None = None
+        self._checking, self._check_used = checking, same
 
     # -- files
     def put(self, rel: str, data: bytes) -> None:
@@ -491,6 +495,37 @@ class _Site:
         self.written.append(rel)
         self.dirty = True
 
+    @staticmethod
+    def pages_unlike(target: Path) -> bytes:
+        """The site files the last publish into `target` kept the size and time of (in its
+        cache) that are not as it left them (gone, not a file, another size or time), as
+        JSON: what the check on another process reports to keep()."""
+        cache = _load_cache(target)
+        stats = cache.get("stats") if isinstance(cache, dict) else None
+        base, lstat, unlike = f"{target}/", os.lstat, []
+        for rel, old in stats.items() if isinstance(stats, dict) else ():
+            try:
+                st = lstat(base + rel)
+            except OSError:
+                unlike.append(rel)
+                continue
+            if st.st_mode & 0o170000 != stat_module.S_IFREG or type(old) is not list or len(old) != 2 \
+                    or st.st_mtime_ns != old[1] or st.st_size != old[0]:
+                unlike.append(rel)
+        return _dump(unlike)
+
+    def unlike(self) -> set[str] | None:
+        """The site files the check on another process found not as the last publish left
+        them; None where there was no such check (or it failed): each file is looked at."""
+        if self._checking is not None:  # waited for (and the process ended) here, even where not used
+            got, self._checking = self._checking(), None
+            try:
+                found = _load(got) if got is not None and self._check_used else None
+            except ValueError:
+                found = None
+            self._unlike = set(found) if isinstance(found, list) and all(isinstance(x, str) for x in found) else None
+        return self._unlike
+
     def keep(self, pages: list[str]) -> bool:
         """Take the files `pages` of the last publish as they are, if each is still there as
         it was written: its size and time as the cache has them, else (a site restored from
@@ -498,11 +533,15 @@ class _Site:
         (nothing taken) otherwise."""
         found = []
         base, old_files, old_stats, lstat = self.base, self.old_files, self.old_stats, os.lstat
+        unlike = self._unlike if self._checking is None else self.unlike()
         for rel in pages:
             digest = old_files.get(rel)
             old = old_stats.get(rel)
             if digest is None or type(old) is not list or len(old) != 2:
                 return False
+            if unlike is not None and rel not in unlike:  # as it was when the other process looked
+                found.append((rel, digest, old))
+                continue
             try:
                 st = lstat(base + rel)
             except OSError:
@@ -1280,6 +1319,7 @@ class _Site:
                 "search": self.search, "parts": self.kept_parts(), "rows": self.kept_rows()}
 
 
+CHECK_ELSEWHERE = 2000  # kept site files from which their check runs on another process
 LOG_FILES = 500  # records whose history one `git log -- FILE...` reads (more: the whole history is read)
 WALK_READS = 50  # records without kept rows that a ledger reads one by one (more: the type is read whole)
 
@@ -1663,8 +1703,14 @@ def publish(store, out: Path, langs: list[str] | None = None, *, pdf: bool = Fal
 
 def _publish(store, target: Path, old: dict[str, str], langs: list[str], pdf: bool, free: bool = True) -> Outcome:
     """publish(), from the checked target on."""
-    made = _Site(store, langs, target, old, _load_cache(target), pdf=pdf)
-    made.build()
+    # a site of many pages: their sizes and times are checked on another process (started
+    # first, while this one is small to fork), while this one reads the cache and the store
+    checking = forked(functools.partial(_Site.pages_unlike, target)) if len(old) >= CHECK_ELSEWHERE else None
+    made = _Site(store, langs, target, old, _load_cache(target), pdf=pdf, checking=checking)
+    try:
+        made.build()
+    finally:
+        made.unlike()  # the check of the kept pages on another process is waited for, whatever happened
     outcome = Outcome(problems=list(dict.fromkeys(made.problems)))
     outcome.written = sorted(made.written)
     outcome.remade = sorted(made.remade)

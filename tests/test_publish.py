@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -317,6 +318,42 @@ def test_a_page_whose_file_was_changed_or_removed_by_hand_is_made_again(qms, sam
     assert sorted(done["remade"]) == ["CAPA-2026-0001", "CMP-2026-0012"]
     assert sorted(done["written"]) == ["en/capa/CAPA-2026-0001.html", "zh/complaint/CMP-2026-0012.html"]
     assert page_.read_bytes() == good
+
+
+@pytest.mark.parametrize("child", ["works", "fails"])
+def test_kept_pages_are_checked_on_another_process(qms, sample, tmp_path, monkeypatch, child):
+    """A site of many pages has their sizes and times checked by a child process while
+    publish reads the store: publish itself looks only at the pages that child found
+    changed (here: one edited, one removed, one touched), and makes again those whose bytes
+    differ. A child that fails leaves publish to look at every page itself."""
+    from qms_cli import publish as publishing
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("a child process is forked on Linux")
+    site = tmp_path / "site"
+    assert qms("publish", str(site), root=sample, env=NOW).code == 0
+    monkeypatch.setattr(publishing, "CHECK_ELSEWHERE", 0)
+    if child == "fails":
+        monkeypatch.setattr(publishing._Site, "pages_unlike", staticmethod(lambda target: 1 / 0))
+    edited, removed, touched = (site / "zh/complaint/CMP-2026-0012.html", site / "en/complaint/CMP-2026-0011.html",
+                                site / "zh/complaint/CMP-2026-0010.html")
+    edited.write_bytes(edited.read_bytes() + b"<!-- by hand -->")
+    removed.unlink()
+    os.utime(touched, ns=(touched.stat().st_atime_ns, touched.stat().st_mtime_ns + 10**9))
+    looked: list[str] = []
+    real = os.lstat
+    monkeypatch.setattr(os, "lstat", lambda path, *a, **k: looked.append(str(path)) or real(path, *a, **k))
+    r = qms("--json", "publish", str(site), root=sample, env=NOW)
+    assert r.code == 0, r.text
+    assert sorted(json.loads(r.out)["remade"]) == ["CMP-2026-0011", "CMP-2026-0012"]
+    pages = {p for p in looked if re.fullmatch(rf"{re.escape(str(site))}/(zh|en)/\w+/[^/]+\.html", p)}
+    remade = {str(site / lang / "complaint" / f"{rid}.html") for lang in ("zh", "en")
+              for rid in ("CMP-2026-0011", "CMP-2026-0012")}  # written again
+    if child == "works":
+        assert str(touched) in pages and pages <= remade | {str(touched)}, pages
+    else:
+        assert len(pages) > 300, len(pages)
+    _as_fresh(qms, sample, tmp_path, site, "fresh")
 
 
 def test_a_changed_form_template_makes_every_page_again(qms, sample, tmp_path):
