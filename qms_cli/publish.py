@@ -1371,18 +1371,16 @@ class _Rows:
         (or not sound)."""
         key = f"{part} {rel}"
         entry = self.old.get(key)
-        if not isinstance(entry, list) or len(entry) != 2 or entry[0] != self.blob_of_rel(rel) \
-                or entry[0] is None or not isinstance(entry[1], list):
+        if type(entry) is not list or len(entry) != 2 or entry[0] is None or entry[0] != self.blob_of_rel(rel) \
+                or type(entry[1]) is not list:
             return None
-        rows = []
         for row in entry[1]:  # what is sorted on must compare; a cell is shown as text, whatever it is
             if not (type(row) is list and len(row) == 4 and type(row[0]) is list and type(row[1]) is str
                     and type(row[2]) is list and all(type(x) is str for x in row[0])
                     and (row[3] is None or type(row[3]) is str)):
                 return None
-            rows.append((row[0], row[1], row[2], row[3]))
-        self.new[key] = [entry[0], [list(row) for row in entry[1]]]
-        return rows
+        self.new[key] = entry  # kept for the next publish as it is (laid_out sets a row's HTML in it)
+        return entry[1]
 
     def put(self, part: str, rec: Record, rows: list) -> None:
         """Keep the rows just made of `rec` (if its file's version is known)."""
@@ -1594,7 +1592,7 @@ def check_target(store, out: Path) -> dict[str, str]:
     manifest = target / MANIFEST
     if manifest.is_file() and not manifest.is_symlink():
         try:
-            data = json.loads(manifest.read_text(encoding="utf-8"))
+            data = _load(manifest.read_bytes())
             files = data.get("files") if isinstance(data, dict) else None
             if isinstance(files, dict):
                 return {str(k): str(v) for k, v in files.items()}
