@@ -986,7 +986,7 @@ class Config:
         named = re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]{0,63}", name) is not None
         if self.type_files is not None and named and name in self.type_files:
             source = _("types/{name}.yaml (as the commit held it)").format(name=name)
-            data = copy.deepcopy(yamlio.load_declaration(None, source, root=self.root, raw=self.type_files[name]))
+            data = yamlio.load_declaration(None, source, root=self.root, raw=self.type_files[name])
             rt = RecordType.from_dict(self._extend(name, data), source)
             self._types[name] = rt
             return rt
@@ -999,7 +999,7 @@ class Config:
                 _("unknown record type '{name}' (expected one of {types})").format(
                     name=name, types=", ".join(self.type_names()))
             )
-        data = copy.deepcopy(yamlio.load_declaration(path, source, root=self.root if path == local else None))
+        data = yamlio.load_declaration(path, source, root=self.root if path == local else None)  # its own, fresh
         data = self._extend(name, data)
         rt = RecordType.from_dict(data, source)
         problem = unknown(rt)  # a function qms does not have (a commit's own types: skipped when run)

@@ -103,3 +103,32 @@ def data_dir(name: str) -> Path:
 def sample_store_dir() -> Path:
     packaged = PACKAGE_DIR / "_data" / "sample"
     return packaged if packaged.exists() else PACKAGE_DIR.parent
+
+
+_PRIVATE: list[Path | None] = []
+
+
+def private_cache() -> Path | None:
+    """A folder of this user's alone for what qms keeps between runs to start faster (the
+    declarations it parsed): `qms-cache-UID` in the temporary folder, made readable by
+    this user only. None where there is none to be had (no such folder can be made, or the
+    one there is not this user's alone, or no user IDs: Windows): nothing is then kept."""
+    if not _PRIVATE:
+        import stat
+        import tempfile
+
+        found = None
+        if hasattr(os, "getuid"):
+            folder = Path(tempfile.gettempdir()) / f"qms-cache-{os.getuid()}"
+            try:
+                try:
+                    os.mkdir(folder, 0o700)
+                except FileExistsError:
+                    pass
+                st = os.lstat(folder)
+                if stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o077:
+                    found = folder
+            except OSError:
+                pass
+        _PRIVATE.append(found)
+    return _PRIVATE[0]

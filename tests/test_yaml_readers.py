@@ -86,3 +86,70 @@ def test_declarations_read_by_libyaml_are_what_the_full_reader_reads():
         f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 10)}]\n" for i in range(9))
     with pytest.raises(BadFile, match="200,000"):
         yamlio.load_declaration(None, "types/x.yaml", root=Path("."), raw=bomb.encode())
+
+
+@pytest.fixture
+def kept_in(tmp_path, monkeypatch):
+    """Declarations kept in a folder of this test's own (paths.private_cache)."""
+    from qms_cli import paths
+
+    folder = tmp_path / "kept"
+    folder.mkdir(mode=0o700)
+    monkeypatch.setattr(paths, "_PRIVATE", [folder])
+    parsed: list[bytes] = []
+    real = yamlio._declaration_fast
+    monkeypatch.setattr(yamlio, "_declaration_fast", lambda raw: parsed.append(raw) or real(raw))
+    return folder, parsed
+
+
+def test_a_declaration_is_parsed_once_and_kept(kept_in):
+    folder, parsed = kept_in
+    raw = (REPO / "qms_cli" / "types" / "complaint.yaml").read_bytes()
+    first = yamlio.load_declaration(None, "complaint", raw=raw)
+    assert len(parsed) == 1 and len(list(folder.glob("declaration-*.json"))) == 1
+    second = yamlio.load_declaration(None, "complaint", raw=raw)
+    assert len(parsed) == 1 and second == first and second is not first
+    second["label"]["zh"] = "changed by its reader"  # each reader gets its own
+    assert yamlio.load_declaration(None, "complaint", raw=raw) == first
+
+
+def test_a_damaged_kept_declaration_is_parsed_again(kept_in):
+    folder, parsed = kept_in
+    raw = b"type: thing\nlabel: {zh: \xe7\x89\xa9, en: Thing}\nfields: {a: {type: text}}\n"
+    want = yamlio.load_declaration(None, "thing", raw=raw)
+    for damage in (b"{not json", b"[1, 2]", b""):
+        next(folder.glob("declaration-*.json")).write_bytes(damage)
+        assert yamlio.load_declaration(None, "thing", raw=raw) == want
+    assert len(parsed) == 4
+
+
+@pytest.mark.parametrize("text", ["type: x\nsince: 2026-03-02\n", "type: x\n1: one\n", "type: x\nn: 123456789012345678901234\n"])
+def test_a_declaration_json_cannot_give_back_is_not_kept(kept_in, text):
+    folder, parsed = kept_in
+    first = yamlio.load_declaration(None, "x", raw=text.encode())
+    assert yamlio.load_declaration(None, "x", raw=text.encode()) == first
+    assert len(parsed) == 2 and not list(folder.glob("declaration-*.json"))
+
+
+def test_nothing_is_kept_in_a_folder_others_may_write(tmp_path, monkeypatch):
+    import os
+    import tempfile
+
+    from qms_cli import paths
+
+    if not hasattr(os, "getuid"):
+        pytest.skip("user IDs are POSIX's")
+    monkeypatch.setattr(tempfile, "gettempdir", lambda: str(tmp_path))
+    folder = tmp_path / f"qms-cache-{os.getuid()}"
+    folder.mkdir()
+    folder.chmod(0o777)
+    monkeypatch.setattr(paths, "_PRIVATE", [])
+    assert paths.private_cache() is None
+    folder.rmdir()
+    (tmp_path / "elsewhere").mkdir(mode=0o700)
+    folder.symlink_to(tmp_path / "elsewhere")
+    monkeypatch.setattr(paths, "_PRIVATE", [])
+    assert paths.private_cache() is None
+    folder.unlink()
+    monkeypatch.setattr(paths, "_PRIVATE", [])
+    assert paths.private_cache() == folder and (folder.stat().st_mode & 0o777) == 0o700

@@ -9,16 +9,19 @@ YAML 1.2 throughout: `no`, `on`, `yes` stay text."""
 from __future__ import annotations
 
 import io
+import math
 import os
 import re
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
 
-from ..errors import BadFile, BadInput
+from ..errors import BadFile, BadInput, QmsError
 from ..i18n import N_, _
+from ..paths import private_cache
 from ..text import visible
-from . import fastyaml, safefs
+from . import fastyaml, output, safefs
 
 MAX_BYTES = 1024 * 1024
 MAX_DEPTH = 64
@@ -244,7 +247,8 @@ def load_declaration(path: Path | None, source: str, *, root: Path | None = None
     """A record type declaration or other file of the package: YAML anchors allowed (they
     keep declarations short), nothing else relaxed. A store's own (`root` given) is read
     without following links and refused over MAX_BYTES; `raw`: a store's own as an older
-    commit held it (audit), checked as a store's own."""
+    commit held it (audit), checked as a store's own. Each call gives data of its own
+    (nothing shared with another caller), parsed once and kept (_declaration_kept)."""
     if raw is not None and len(raw) > MAX_BYTES:
         raise BadFile(source, _("over {limit:,} bytes").format(limit=MAX_BYTES))
     if raw is None:
@@ -255,7 +259,7 @@ def load_declaration(path: Path | None, source: str, *, root: Path | None = None
         raw = raw if raw is not None else path.read_bytes()
     except OSError as e:
         raise BadFile(source, _("cannot be read ({reason})").format(reason=e.strerror)) from None
-    data = _declaration_fast(raw)
+    data = _declaration_kept(raw)
     if data is not None:
         if root is not None:
             _check_expanded(data, source)
@@ -314,6 +318,69 @@ def _declaration_fast(raw: bytes) -> Any:
     except (UnicodeDecodeError, fastyaml.YAMLError, RecursionError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def _declaration_kept(raw: bytes) -> Any:
+    """_declaration_fast(raw), kept between runs as JSON in a folder of the user's alone
+    (paths.private_cache), named by the SHA-256 of the bytes and of this reader's code: a
+    declaration is parsed once, not by every command (30 ms of each start that reads every
+    record type and ledger). A declaration holding what JSON does not give back exactly (a
+    date, a key that is not text, a whole number past 64 bits) is not kept; a kept file
+    that cannot be read is parsed again."""
+    folder = private_cache()
+    if folder is None:
+        return _declaration_fast(raw)
+    import hashlib
+
+    import orjson
+
+    path = folder / f"declaration-{hashlib.sha256(_reader_key() + raw).hexdigest()}.json"
+    try:
+        data = orjson.loads(path.read_bytes())
+        if isinstance(data, dict):
+            return data
+    except (OSError, ValueError):
+        pass
+    data = _declaration_fast(raw)
+    if data is not None and _exact_in_json(data, 0):
+        try:
+            output.write(path, orjson.dumps(data), str(path))
+        except QmsError:  # the folder full or gone: parsed again next time
+            pass
+    return data
+
+
+_READER: list[bytes] = []
+
+
+def _reader_key() -> bytes:
+    """What a declaration's parse depends on besides its bytes: this reader's code and libyaml's."""
+    if not _READER:
+        import hashlib
+
+        import yaml
+
+        code = b"".join(Path(m.__file__).read_bytes() for m in (fastyaml, sys.modules[__name__]))
+        _READER.append(hashlib.sha256(code + yaml.__version__.encode()).digest())
+    return _READER[0]
+
+
+def _exact_in_json(value: Any, depth: int) -> bool:
+    """Whether JSON (read back by orjson) gives `value` back equal in type and value."""
+    t = type(value)
+    if t is str or t is bool or value is None:
+        return True
+    if t is int:
+        return -(2 ** 63) <= value < 2 ** 64
+    if t is float:
+        return math.isfinite(value)
+    if depth > 200:
+        return False
+    if t is list:
+        return all(_exact_in_json(x, depth + 1) for x in value)
+    if t is dict:
+        return all(type(k) is str and _exact_in_json(v, depth + 1) for k, v in value.items())
+    return False
 
 
 DECLARATION_NODES = 200_000  # values a store's declaration may hold with its aliases expanded
