@@ -1704,7 +1704,12 @@ def _publish(store, target: Path, old: dict[str, str], langs: list[str], pdf: bo
     # a site of many pages: their sizes and times are checked on another process (started
     # first, while this one is small to fork), while this one reads the cache and the store
     checking = forked(functools.partial(_Site.pages_unlike, target)) if len(old) >= CHECK_ELSEWHERE else None
-    made = _Site(store, langs, target, old, _load_cache(target), pdf=pdf, checking=checking)
+    try:
+        made = _Site(store, langs, target, old, _load_cache(target), pdf=pdf, checking=checking)
+    except BaseException:
+        if checking is not None:  # the child is waited for (not left behind) whatever happened
+            checking()
+        raise
     try:
         made.build()
     finally:
