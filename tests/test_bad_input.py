@@ -626,3 +626,18 @@ def test_output_read_in_part_ends_quietly(sample, args):
     err = p.communicate(timeout=120)[1]
     assert p.returncode == 0, err
     assert err == b"", err
+
+
+@pytest.mark.parametrize("closed", [1, 2])
+def test_a_closed_output_is_no_traceback(seeded, closed):
+    """`qms --help >&-` (or `2>&-`): Python has no sys.stdout (sys.stderr) at all; qms ends
+    as it would have with it, not with a traceback from its own end."""
+    if not hasattr(os, "fork"):
+        pytest.skip("a descriptor closed for the child is POSIX's")
+    p = subprocess.run([sys.executable, "-m", "qms_cli", "-C", str(seeded), "--help"],
+                       stdout=subprocess.PIPE if closed == 2 else None,
+                       stderr=subprocess.PIPE if closed == 1 else None,
+                       preexec_fn=lambda: os.close(closed), env={**os.environ, "QMS_LANG": "en"}, timeout=120)
+    assert p.returncode == 0, (p.stdout, p.stderr)
+    assert not (p.stderr or b"").strip(), p.stderr
+

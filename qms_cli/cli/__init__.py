@@ -74,14 +74,18 @@ def _leave(code: int) -> None:
         sys.exit(code)
     run()
     try:
-        sys.stdout.flush()
+        if sys.stdout is not None:  # None: started with it closed (`qms --help >&-`)
+            sys.stdout.flush()
     except BrokenPipeError:  # `qms list | head`: what was not read is not missed
         pass
     except OSError as e:
         unwritten(e)
         code = code or 2
+    except ValueError:  # closed
+        pass
     try:
-        sys.stderr.flush()
+        if sys.stderr is not None:
+            sys.stderr.flush()
     except (OSError, ValueError):
         pass
     os._exit(code)
