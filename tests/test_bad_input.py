@@ -641,3 +641,22 @@ def test_a_closed_output_is_no_traceback(seeded, closed):
     assert p.returncode == 0, (p.stdout, p.stderr)
     assert not (p.stderr or b"").strip(), p.stderr
 
+
+def test_a_store_file_that_cannot_be_written_is_not_said_to_be_the_output(seeded):
+    """A record's write that fails for want of room (here: a file-size limit, EFBIG) is said
+    in one line naming what could not be written, not as standard output (which is fine),
+    and nothing is changed."""
+    resource = pytest.importorskip("resource")
+    before = snapshot(seeded)
+
+    def small() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (200, 200))
+
+    p = subprocess.run([sys.executable, "-m", "qms_cli", "-C", str(seeded), "complaint", "set", ID, "batch=B-17"],
+                       capture_output=True, text=True, preexec_fn=small, timeout=120,
+                       env={**os.environ, "QMS_LANG": "en", "GIT_AUTHOR_NAME": QE[0], "GIT_AUTHOR_EMAIL": QE[1],
+                            "GIT_COMMITTER_NAME": QE[0], "GIT_COMMITTER_EMAIL": QE[1]})
+    assert p.returncode == 2, p.stderr
+    assert "<stdout>" not in p.stderr and "internal error" not in p.stderr and "Traceback" not in p.stderr, p.stderr
+    assert p.stderr.startswith("qms: ") and "cannot write" in p.stderr and len(p.stderr.splitlines()) == 1, p.stderr
+    unchanged(seeded, before)

@@ -90,8 +90,11 @@ def handled(fn: Callable) -> Callable:
         except BrokenPipeError:
             raise typer.Exit(0) from None
         except Exception as e:
-            if isinstance(e, OSError) and e.filename is None and e.errno in _UNWRITTEN:  # stdout on a full disk
-                from . import unwritten
+            if isinstance(e, OSError) and e.errno in _UNWRITTEN:
+                if e.filename is not None:  # a file of the store's (atomic_write names it) on a full disk
+                    err(_("{path}: cannot write ({reason})").format(path=e.filename, reason=e.strerror))
+                    raise typer.Exit(2) from None
+                from . import unwritten  # stdout on a full disk
 
                 unwritten(e)
                 raise typer.Exit(2) from None

@@ -492,6 +492,10 @@ def atomic_write(path: Path, content: str | bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as e:  # a write that failed (a full disk) names its file, never taken for stdout's
+        if e.filename is None:
+            e.filename = str(path)
+        raise
     finally:
         if tmp.exists():
             tmp.unlink()
