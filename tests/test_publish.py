@@ -356,6 +356,50 @@ def test_kept_pages_are_checked_on_another_process(qms, sample, tmp_path, monkey
     _as_fresh(qms, sample, tmp_path, site, "fresh")
 
 
+
+def _children() -> set[int]:
+    """This process's child processes, zombies included (Linux: /proc)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid():
+            found.add(int(stat.parent.name))
+    return found
+
+
+def _pipes() -> set[str]:
+    """This process's open pipes (Linux: /proc)."""
+    found = set()
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("pipe:"):
+            found.add(f"{fd.name} {target}")
+    return found
+
+
+def test_a_publish_that_fails_early_leaves_no_child_process_behind(qms, sample, tmp_path, monkeypatch):
+    """The check of the kept pages on another process is waited for however publish ends,
+    even where it ends before it starts its work (here: QMS_NOW cannot be read): no child
+    process left (a zombie) and no pipe open in a program that publishes in-process."""
+    from qms_cli import publish as publishing
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("a child process is forked on Linux")
+    site = tmp_path / "site"
+    assert qms("publish", str(site), root=sample, env=NOW).code == 0
+    monkeypatch.setattr(publishing, "CHECK_ELSEWHERE", 0)
+    children, pipes = _children(), _pipes()
+    r = qms("publish", str(site), root=sample, env={"QMS_NOW": "the day after"})
+    assert r.code == 2 and "QMS_NOW" in r.err, r.text
+    assert _children() <= children and _pipes() <= pipes
+
+
 def test_a_changed_form_template_makes_every_page_again(qms, sample, tmp_path):
     site = tmp_path / "site"
     assert qms("publish", str(site), root=sample, env=NOW).code == 0
