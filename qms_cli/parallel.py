@@ -123,7 +123,8 @@ def forked(fn: Callable[[], bytes]) -> Callable[[], bytes | None] | None:
 
     def result() -> bytes | None:
         if not done:
-            chunks = []
+            done.append(None)  # asked once: the pipe is closed and the child waited for once, even if interrupted
+            chunks: list[bytes] | None = []
             try:
                 while chunk := os.read(read, 1 << 20):
                     chunks.append(chunk)
@@ -132,7 +133,8 @@ def forked(fn: Callable[[], bytes]) -> Callable[[], bytes | None] | None:
             finally:
                 os.close(read)
                 status = os.waitpid(pid, 0)[1]
-            done.append(b"".join(chunks) if chunks is not None and os.waitstatus_to_exitcode(status) == 0 else None)
+            if chunks is not None and os.waitstatus_to_exitcode(status) == 0:
+                done[0] = b"".join(chunks)
         return done[0]
 
     return result

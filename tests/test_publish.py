@@ -400,6 +400,32 @@ def test_a_publish_that_fails_early_leaves_no_child_process_behind(qms, sample, 
     assert _children() <= children and _pipes() <= pipes
 
 
+def test_a_publish_interrupted_while_its_pages_are_checked_says_so(qms, sample, tmp_path, monkeypatch):
+    """Ctrl-C while publish waits for the check of the kept pages on another process: the
+    command says it was interrupted (130), not an internal error of a pipe read twice."""
+    from qms_cli import parallel
+    from qms_cli import publish as publishing
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("a child process is forked on Linux")
+    site = tmp_path / "site"
+    assert qms("publish", str(site), root=sample, env=NOW).code == 0
+    assert qms("complaint", "set", "CMP-2026-0013", "batch=HZ-13", who=QE, root=sample).code == 0
+    monkeypatch.setattr(publishing, "CHECK_ELSEWHERE", 0)
+    real, asked = os.read, []
+
+    def read(fd: int, n: int) -> bytes:
+        if sys._getframe(1).f_code.co_name == "result" and not asked:  # the wait for the child, once
+            asked.append(fd)
+            raise KeyboardInterrupt
+        return real(fd, n)
+
+    monkeypatch.setattr(parallel.os, "read", read)
+    children, pipes = _children(), _pipes()
+    r = qms("publish", str(site), root=sample, env=NOW)
+    assert asked and r.code == 130 and "interrupted" in r.err and "internal error" not in r.err, r.text
+    assert _children() <= children and _pipes() <= pipes
+
 def test_a_changed_form_template_makes_every_page_again(qms, sample, tmp_path):
     site = tmp_path / "site"
     assert qms("publish", str(site), root=sample, env=NOW).code == 0
