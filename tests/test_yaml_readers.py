@@ -153,3 +153,22 @@ def test_nothing_is_kept_in_a_folder_others_may_write(tmp_path, monkeypatch):
     folder.unlink()
     monkeypatch.setattr(paths, "_PRIVATE", [])
     assert paths.private_cache() == folder and (folder.stat().st_mode & 0o777) == 0o700
+
+
+def test_a_declaration_orjson_cannot_write_is_not_kept(kept_in, monkeypatch):
+    """Where PyYAML has no libyaml (fastyaml falls back to its pure-Python reader), a
+    declaration may hold a lone surrogate ("\\ud800", which libyaml refuses): orjson cannot
+    write it, so it is not kept, and it reads as it does without keeping."""
+    import yaml
+
+    from qms_cli.files import fastyaml
+
+    class Pure(yaml.SafeLoader):
+        yaml_implicit_resolvers = fastyaml.Loader12.yaml_implicit_resolvers
+        yaml_constructors = fastyaml.Loader12.yaml_constructors
+
+    monkeypatch.setattr(fastyaml, "compose", lambda text: yaml.compose(text, Loader=Pure))
+    folder, parsed = kept_in
+    raw = b'type: x\nlabel: {zh: "\\ud800", en: X}\n'
+    assert yamlio.load_declaration(None, "x", raw=raw) == {"type": "x", "label": {"zh": "\ud800", "en": "X"}}
+    assert len(parsed) == 1 and not list(folder.glob("declaration-*.json"))

@@ -347,6 +347,8 @@ def _declaration_kept(raw: bytes) -> Any:
             output.write(path, orjson.dumps(data), str(path))
         except QmsError:  # the folder full or gone: parsed again next time
             pass
+        except TypeError:  # orjson.JSONEncodeError: a lone surrogate (PyYAML without libyaml reads "\ud800")
+            pass
     return data
 
 
