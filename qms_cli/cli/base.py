@@ -91,13 +91,14 @@ def handled(fn: Callable) -> Callable:
             raise typer.Exit(0) from None
         except Exception as e:
             if isinstance(e, OSError) and e.errno in _UNWRITTEN:
-                if e.filename is not None:  # a file of the store's (atomic_write names it) on a full disk
+                if e.filename is not None and e.errno != errno.EIO:  # a file written (atomic_write names it): a full disk
                     err(_("{path}: cannot write ({reason})").format(path=e.filename, reason=e.strerror))
                     raise typer.Exit(2) from None
-                from . import unwritten  # stdout on a full disk
+                if e.filename is None:
+                    from . import unwritten  # stdout on a full disk
 
-                unwritten(e)
-                raise typer.Exit(2) from None
+                    unwritten(e)
+                    raise typer.Exit(2) from None
             if os.environ.get("QMS_DEBUG"):  # a bug: said in one line, never a traceback
                 raise
             err(
