@@ -7,6 +7,7 @@ import json
 import os
 import re
 import sys
+import threading
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -421,9 +422,11 @@ def test_a_publish_interrupted_while_its_pages_are_checked_says_so(qms, sample, 
         return real(fd, n)
 
     monkeypatch.setattr(parallel.os, "read", read)
-    children, pipes = _children(), _pipes()
+    children, pipes, threads = _children(), _pipes(), set(threading.enumerate())
     r = qms("publish", str(site), root=sample, env=NOW)
     assert asked and r.code == 130 and "interrupted" in r.err and "internal error" not in r.err, r.text
+    for thread in set(threading.enumerate()) - threads:  # the git log read meanwhile ends by itself
+        thread.join(60)
     assert _children() <= children and _pipes() <= pipes
 
 def test_a_changed_form_template_makes_every_page_again(qms, sample, tmp_path):
