@@ -502,8 +502,10 @@ class _Site:
         JSON: what the check on another process reports to keep()."""
         cache = _load_cache(target)
         stats = cache.get("stats") if isinstance(cache, dict) else None
+        if not isinstance(stats, dict):  # nothing looked at is not "every page as it was": the check fails
+            raise ValueError("no kept sizes and times")
         base, lstat, unlike = f"{target}/", os.lstat, []
-        for rel, old in stats.items() if isinstance(stats, dict) else ():
+        for rel, old in stats.items():
             try:
                 st = lstat(base + rel)
             except OSError:

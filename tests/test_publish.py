@@ -358,6 +358,28 @@ def test_kept_pages_are_checked_on_another_process(qms, sample, tmp_path, monkey
 
 
 
+
+def test_a_check_that_cannot_read_the_cache_is_not_taken_for_every_page_as_it_was(qms, sample, tmp_path,
+                                                                                  monkeypatch):
+    """The child process that checks the kept pages reads the cache itself: where it
+    cannot (a read that fails there alone), it has found nothing, which is not "every page
+    as it was": publish looks at each page itself, and a page changed by hand is made again."""
+    from qms_cli import publish as publishing
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("a child process is forked on Linux")
+    site = tmp_path / "site"
+    assert qms("publish", str(site), root=sample, env=NOW).code == 0
+    monkeypatch.setattr(publishing, "CHECK_ELSEWHERE", 0)
+    parent, real = os.getpid(), publishing._load_cache
+    monkeypatch.setattr(publishing, "_load_cache", lambda target: real(target) if os.getpid() == parent else None)
+    edited = site / "zh/complaint/CMP-2026-0012.html"
+    edited.write_bytes(edited.read_bytes() + b"<!-- by hand -->")
+    r = qms("--json", "publish", str(site), root=sample, env=NOW)
+    assert r.code == 0, r.text
+    assert "zh/complaint/CMP-2026-0012.html" in json.loads(r.out)["written"]
+    _as_fresh(qms, sample, tmp_path, site, "fresh")
+
 def _children() -> set[int]:
     """This process's child processes, zombies included (Linux: /proc)."""
     found = set()
