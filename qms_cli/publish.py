@@ -26,6 +26,7 @@ Imports the readers of a whole store (render, views, reports, remind's layer) an
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import hashlib
@@ -47,7 +48,7 @@ import orjson
 from . import formhtml
 from .config import LANGS, data_dir
 from .deadlines import deadlines
-from .errors import BadInput, QmsError
+from .errors import BadInput, Busy, QmsError
 from .files import output, yamlio
 from .files.safefs import read_file
 from .files.yamlio import MAX_BYTES
@@ -65,10 +66,12 @@ from .pdf import pdf_of as pdf_form
 from .store import ALL, HeldStore, Part, Seen, Watch
 from .store import git as gitops
 from .store.cache import RACY_NS, fingerprint, stat_key
+from .store.lock import lock_wait
 from .store.git import blob_id
 from .views import summary_row
 
 MANIFEST = ".qms-publish.json"
+SITE_LOCK = ".qms-publish.lock"  # held by the publish writing the folder
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
        "base-uri 'none'; form-action 'none'")
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,120}")  # an ID or type that may name a file
@@ -1602,7 +1605,7 @@ def check_target(store, out: Path) -> dict[str, str]:
             pass
         raise BadInput(_("{dir}: {manifest} is not one qms wrote; delete the folder's site to publish "
                          "there again").format(dir=out, manifest=MANIFEST))
-    if target.is_dir() and any(target.iterdir()):
+    if target.is_dir() and any(p.name != SITE_LOCK for p in target.iterdir()):
         raise BadInput(_("{dir}: a folder that holds files and no site of qms publish; name an empty or new "
                          "folder").format(dir=out))
     return {}
@@ -1686,19 +1689,43 @@ def publish(store, out: Path, langs: list[str] | None = None, *, pdf: bool = Fal
         except (ImportError, OSError):
             raise missing_extra() from None
         font_family(store.config.pdf_font)
-    old = check_target(store, out)
+    check_target(store, out)
     target = out.resolve()
     _mkdir(target)
-    # what the last publish kept and what this one reads are a million objects that live
-    # until the end: no collection walks them over and over (the pages are made on workers,
-    # which collect as usual; see parallel.map_many)
-    gc.disable()
+    with _site_lock(target, out):  # one publish into a folder at a time; its manifest read under the lock
+        old = check_target(store, out)
+        # what the last publish kept and what this one reads are a million objects that live
+        # until the end: no collection walks them over and over (the pages are made on workers,
+        # which collect as usual; see parallel.map_many)
+        gc.disable()
+        try:
+            return _publish(store, target, old, langs, pdf, free=not last)
+        finally:
+            if last:
+                gc.freeze()
+            gc.enable()
+
+
+@contextlib.contextmanager
+def _site_lock(target: Path, shown: Path) -> Iterator[None]:
+    """Hold the site folder's lock (SITE_LOCK, a file lock beside the manifest): a second
+    publish into the same folder waits for the first (QMS_LOCK_TIMEOUT seconds at most,
+    as for a store), since both would write the same cache and manifest."""
+    from filelock import FileLock, Timeout
+
+    wait = lock_wait()
+    lock = FileLock(str(target / SITE_LOCK), timeout=wait)
     try:
-        return _publish(store, target, old, langs, pdf, free=not last)
+        lock.acquire()
+    except Timeout:
+        raise Busy(_("another qms publish has been writing {dir} for {seconds:.0f} s; try again (the lock is "
+                     "{lock})").format(dir=shown, seconds=wait, lock=SITE_LOCK)) from None
+    except OSError as e:
+        raise BadInput(_("{path}: cannot write ({reason})").format(path=target / SITE_LOCK, reason=e.strerror)) from None
+    try:
+        yield
     finally:
-        if last:
-            gc.freeze()
-        gc.enable()
+        lock.release()
 
 
 def _publish(store, target: Path, old: dict[str, str], langs: list[str], pdf: bool, free: bool = True) -> Outcome:

@@ -451,6 +451,25 @@ def test_a_publish_interrupted_while_its_pages_are_checked_says_so(qms, sample, 
         thread.join(60)
     assert _children() <= children and _pipes() <= pipes
 
+def test_a_second_publish_into_the_same_folder_waits_for_the_first(qms, sample, tmp_path):
+    """Two publishes into one folder would write the same cache and manifest: the second
+    waits for the folder's lock (QMS_LOCK_TIMEOUT) and, still held, is refused (exit 1)
+    with the folder and the lock named, the site as it was."""
+    from filelock import FileLock
+
+    site = tmp_path / "site"
+    assert qms("publish", str(site), root=sample, env=NOW).code == 0  # a new folder: the lock is no site of anyone's
+    before = _files(site)
+    with FileLock(str(site / ".qms-publish.lock")):
+        r = qms("publish", str(site), root=sample, env={**NOW, "QMS_LOCK_TIMEOUT": "0.5", "QMS_LANG": "en"})
+    assert r.code == 1 and "another qms publish" in r.err and ".qms-publish.lock" in r.err, r.text
+    assert _files(site) == before
+    r = qms("complaint", "set", "CMP-2026-0013", "batch=HZ-13", who=QE, root=sample)
+    assert r.code == 0, r.text
+    assert qms("publish", str(site), root=sample, env=NOW).code == 0
+    _as_fresh(qms, sample, tmp_path, site, "fresh")
+
+
 def test_a_changed_form_template_makes_every_page_again(qms, sample, tmp_path):
     site = tmp_path / "site"
     assert qms("publish", str(site), root=sample, env=NOW).code == 0

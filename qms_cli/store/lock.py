@@ -27,7 +27,17 @@ from ..paths import FILES, RECORDS
 from . import git as gitops
 
 STATE_DIR = ".qms"
-LOCK_WAIT_SECONDS = float(os.environ.get("QMS_LOCK_TIMEOUT", "60"))
+LOCK_WAIT_SECONDS = 60.0  # how long a writer waits for the lock, unless QMS_LOCK_TIMEOUT says otherwise
+
+
+def lock_wait() -> float:
+    """How long to wait for a lock: $QMS_LOCK_TIMEOUT seconds as set now (a number from 0),
+    else LOCK_WAIT_SECONDS."""
+    try:
+        wait = float(os.environ.get("QMS_LOCK_TIMEOUT", LOCK_WAIT_SECONDS))
+    except ValueError:
+        return LOCK_WAIT_SECONDS
+    return wait if 0 <= wait < float("inf") else LOCK_WAIT_SECONDS
 # the folders a journal may name: what qms writes (anything else is a forged journal)
 JOURNALLED = (RECORDS, FILES)
 JOURNALLED_FILES = ("qms.yaml",)  # written by `qms role grant|revoke`
@@ -75,13 +85,14 @@ def store_lock(root: Path) -> Iterator[list[str]]:
     """Hold the lock; yields a list that receives notes about recovered actions."""
     from filelock import FileLock, Timeout
 
-    lock = FileLock(str(state_dir(root) / "lock"), timeout=LOCK_WAIT_SECONDS)
+    wait = lock_wait()
+    lock = FileLock(str(state_dir(root) / "lock"), timeout=wait)
     try:
         lock.acquire()
     except Timeout:
         raise Busy(
             _("another qms process has been changing this store for {seconds:.0f} s; "
-              "try again (the lock is {lock})").format(seconds=LOCK_WAIT_SECONDS, lock=f"{STATE_DIR}/lock")
+              "try again (the lock is {lock})").format(seconds=wait, lock=f"{STATE_DIR}/lock")
         ) from None
     try:
         notes: list[str] = []
@@ -191,7 +202,7 @@ def _wait_for_git(root: Path, notes: list[str]) -> None:
     gitdir = _git_dir(root)
     lock = gitdir / "index.lock"
     own = _own_git(root)
-    deadline = time.monotonic() + (LOCK_WAIT_SECONDS if own else 10)
+    deadline = time.monotonic() + (lock_wait() if own else 10)
     while lock.exists() and time.monotonic() < deadline and (own is None or _alive(own[0], own[1])):
         time.sleep(0.05)
     if lock.exists() and own is not None and not _alive(own[0], own[1]):
