@@ -537,14 +537,15 @@ class _Site:
         a CI cache gets new times) its bytes, whose SHA-256 the manifest holds; False
         (nothing taken) otherwise."""
         found = []
-        base, old_files, old_stats, lstat = self.base, self.old_files, self.old_stats, os.lstat
+        base, old_files, old_stats, lstat, files = self.base, self.old_files, self.old_stats, os.lstat, self.files
         unlike = self._unlike if self._checking is None else self.unlike()
         for rel in pages:
             digest = old_files.get(rel)
             old = old_stats.get(rel)
             if digest is None or type(old) is not list or len(old) != 2:
                 return False
-            if unlike is not None and rel not in unlike:  # as it was when the other process looked
+            if unlike is not None and rel not in unlike and rel not in files:
+                # as it was when the other process looked (before this publish wrote anything)
                 found.append((rel, digest, old))
                 continue
             try:

@@ -7,6 +7,7 @@ else (ruamel, GitPython, jinja2, rich tables) inside the command that uses it, s
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 
@@ -79,8 +80,9 @@ def _leave(code: int) -> None:
     except BrokenPipeError:  # `qms list | head`: what was not read is not missed
         pass
     except OSError as e:
-        unwritten(e)
-        code = code or 2
+        if not (sys.platform == "win32" and e.errno == errno.EINVAL):  # Windows' word for a pipe whose reader stopped
+            unwritten(e)
+            code = code or 2
     except ValueError:  # closed
         pass
     try:
