@@ -1578,11 +1578,12 @@ def _inside(path: Path, root: Path) -> bool:
     return True
 
 
-def check_target(store, out: Path) -> dict[str, str]:
+def check_target(store, out: Path, read: bool = True) -> dict[str, str]:
     """The manifest of the site already at `out` ({} for a new or empty folder). Refused
     (BadInput): a folder inside the store that git does not ignore (the site would be
     committed with the records), and a folder that holds files but no manifest (someone's
-    own folder, never overwritten)."""
+    own folder, never overwritten). `read` False: the folder checked, a manifest found
+    there not read yet ({} returned)."""
     target = out.resolve()
     root = store.root.resolve()
     if _inside(target, root):
@@ -1597,6 +1598,8 @@ def check_target(store, out: Path) -> dict[str, str]:
         raise BadInput(_("{dir}: not a folder").format(dir=out))
     manifest = target / MANIFEST
     if manifest.is_file() and not manifest.is_symlink():
+        if not read:
+            return {}
         try:
             data = _load(manifest.read_bytes())
             files = data.get("files") if isinstance(data, dict) else None
@@ -1690,7 +1693,7 @@ def publish(store, out: Path, langs: list[str] | None = None, *, pdf: bool = Fal
         except (ImportError, OSError):
             raise missing_extra() from None
         font_family(store.config.pdf_font)
-    check_target(store, out)
+    check_target(store, out, read=False)  # the folder is one to publish into: its lock may be made there
     target = out.resolve()
     _mkdir(target)
     with _site_lock(target, out):  # one publish into a folder at a time; its manifest read under the lock
