@@ -17,7 +17,9 @@ from ..i18n import _, set_language, translate_parser
 from .registry import RootGroup
 
 EXIT_INTERNAL = 3
-_UNWRITTEN = (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG)  # output that could not be written
+# output that could not be written: no room, over a quota or a size limit, or the device failed
+# (those this platform's errno names)
+_UNWRITTEN = tuple(getattr(errno, n) for n in ("ENOSPC", "EDQUOT", "EIO", "EFBIG") if hasattr(errno, n))
 
 app = typer.Typer(
     name="qms",
