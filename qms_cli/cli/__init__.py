@@ -68,12 +68,14 @@ def run() -> None:
 
 
 def _leave(code: int) -> None:
+    """End the process with `code`: exit handlers run, standard output and error flushed,
+    nothing freed (see run)."""
     import atexit
 
-    run = getattr(atexit, "_run_exitfuncs", None)
-    if run is None:
+    exit_handlers = getattr(atexit, "_run_exitfuncs", None)
+    if exit_handlers is None:
         sys.exit(code)
-    run()
+    exit_handlers()
     try:
         if sys.stdout is not None:  # None: started with it closed (`qms --help >&-`)
             sys.stdout.flush()

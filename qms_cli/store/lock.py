@@ -29,6 +29,10 @@ from . import git as gitops
 STATE_DIR = ".qms"
 LOCK_WAIT_SECONDS = 60.0  # how long a writer waits for the lock, unless QMS_LOCK_TIMEOUT says otherwise
 
+# the folders a journal may name: what qms writes (anything else is a forged journal)
+JOURNALLED = (RECORDS, FILES)
+JOURNALLED_FILES = ("qms.yaml",)  # written by `qms role grant|revoke`
+
 
 def lock_wait() -> float:
     """How long to wait for a lock: $QMS_LOCK_TIMEOUT seconds as set now (a number from 0),
@@ -38,9 +42,6 @@ def lock_wait() -> float:
     except ValueError:
         return LOCK_WAIT_SECONDS
     return wait if 0 <= wait < float("inf") else LOCK_WAIT_SECONDS
-# the folders a journal may name: what qms writes (anything else is a forged journal)
-JOURNALLED = (RECORDS, FILES)
-JOURNALLED_FILES = ("qms.yaml",)  # written by `qms role grant|revoke`
 
 
 def state_dir(root: Path) -> Path:
