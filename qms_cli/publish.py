@@ -84,7 +84,7 @@ WORDS = {
            "title": "标题", "other": "English", "related": "相关记录", "refers": "引用", "referred": "被引用",
            "signatures": "签名与提交", "report_name": "报表名", "pdf": "打印版（PDF）", "meaning": "含义", "name": "签名人", "at": "时间", "commit": "提交",
            "forms": "其他表单", "as_of": "截至", "query": "输入要搜索的文字", "late": "逾期项",
-           "no_report": "本报表需要指定对象或期间，未发布。"},
+           "no_subject": "尚无{type}记录。", "reports_of": "报表"},
     "en": {"home": "Home", "search": "Search", "types": "Record types", "count": "Records", "overdue": "Overdue",
            "nothing_overdue": "Nothing is overdue.", "reports": "Ledgers and reports", "id": "ID", "state": "State",
            "title": "Title", "other": "中文", "related": "Related records", "refers": "Refers to",
@@ -92,7 +92,8 @@ WORDS = {
            "pdf": "Printable form (PDF)",
            "meaning": "Meaning", "name": "Signed by",
            "at": "When", "commit": "Commit", "forms": "Other forms", "as_of": "As of",
-           "query": "Text to search for", "late": "Overdue", "no_report": ""},
+           "query": "Text to search for", "late": "Overdue", "no_subject": "No {type} records yet.",
+           "reports_of": "Reports"},
 }
 
 SITE_CSS = """\
@@ -498,6 +499,12 @@ class _Site:
         self.written.append(rel)
         self.dirty = True
 
+    def put_unless_kept(self, rel: str, data: bytes) -> None:
+        """`data` as the site's `rel`, kept as it is (not read) where the last publish wrote
+        those very bytes there and the file is as it was left (see keep)."""
+        if self.old_files.get(rel) != _sha(data) or not self.keep([rel]):
+            self.put(rel, data)
+
     @staticmethod
     def pages_unlike(target: Path) -> bytes:
         """The site files the last publish into `target` kept the size and time of (in its
@@ -855,7 +862,12 @@ class _Site:
                     type_rows.append([f'<a href="{t}/index.html">{shown_label}</a>', e(t), str(len(recs[t]))])
             report_rows = []
             for name in reports:
-                if self.report(name, lang, other):
+                about = report_about(store, name)
+                if about is None:
+                    made = self.report(name, lang, other)
+                else:  # a report about one record (a customer's history): a page for each, and a list of them
+                    made = self.reports_about(name, about, recs.get(about), lang, other)
+                if made:
                     report_rows.append([f'<a href="reports/{name}.html">{e(_report_label(store, name, lang))}</a>',
                                         f"<code>{e(name)}</code>"])
             old_search = self.old_search.get(lang) if isinstance(self.old_search, dict) else None
@@ -990,10 +1002,11 @@ class _Site:
             rec = self._read[rel] = self.store.record_of(t, path, yamlio.load(path, rel, root=self.store.root))
         return rec
 
-    def report(self, name: str, lang: str, other: str | None) -> bool:
-        """The ledger `name` in `lang`, made again only when a record of a type it read (or a
-        record it looked at) changed; whether it was published."""
-        key = f"{name} {lang}"
+    def report(self, name: str, lang: str, other: str | None, of: str | None = None) -> bool:
+        """The ledger `name` in `lang` (`of`: for that record, a report about one record),
+        made again only when a record of a type it read (or a record it looked at) changed;
+        whether it was published."""
+        key = f"{name} {lang}" if of is None else f"{name}/{of} {lang}"
         old = self.old_reports.get(key)
         try:
             if isinstance(old, dict) and all(self.same_fields(t, d, keys) for t, (d, keys) in old["types"].items()) \
@@ -1016,7 +1029,7 @@ class _Site:
         got = None
         if view is not None:
             try:
-                got = self.report_page(view, name, lang, other, rows, seen)
+                got = self.report_page(view, name, lang, other, rows, seen, of)
             except Exception:  # a record in part asked for a field it does not hold, as if it had none
                 if not view.missed:
                     raise
@@ -1025,7 +1038,7 @@ class _Site:
                 self.store.hold(t, view._held[t])
         else:  # made from the records read whole (it asked a record in part for more than it holds)
             rows = self.rows[key] = _Rows(rows.old, self.blob_of_rel, self.files_of, self.record_at)
-            got = self.report_page(self.store, name, lang, other, rows, seen)
+            got = self.report_page(self.store, name, lang, other, rows, seen, of)
         made, problems, watch = got
         for rel, data in made.items():
             self.put(rel, data)
@@ -1038,19 +1051,41 @@ class _Site:
                              "problems": problems}
         return bool(made)
 
+    def reports_about(self, name: str, about: str, subjects: list[tuple[str, str]] | None, lang: str,
+                      other: str | None) -> bool:
+        """The report `name` about one record of type `about` (a customer's history) for each
+        of `subjects` (ID, file), each its own page, and the list of them (LANG/reports/
+        NAME.html, linked from the home page); whether the list was published."""
+        if subjects is None:  # not a record type of the store
+            self.problems.append(_("report {name}: not published (it is about one {type}, which is not a record type "
+                                   "of the store)").format(name=name, type=about))
+            return False
+        label = _report_label(self.store, name, lang)
+        rows = []
+        for rid, rel in subjects:
+            if self.report(name, lang, other, of=rid):
+                _state, title, _late = self.records[rel]["rows"][lang]
+                rows.append([f'<a href="{e(name)}/{e(rid)}.html">{e(rid)}</a>', e(title)])
+        w = WORDS[lang]
+        main = f"<h1>{e(label)}</h1>\n" + (_table([w["id"], w["title"]], rows) if rows else
+                                            f"<p>{e(w['no_subject'].format(type=self.store.record_type(about).label[lang]))}</p>\n")
+        self.put_unless_kept(f"{lang}/reports/{name}.html", page(lang, 2, label, main,
+                                                                  f"../../{other}/reports/{name}.html" if other else None))
+        return True
+
     def report_page(self, store: HeldStore, name: str, lang: str, other: str | None, rows: _Rows | None = None,
-                    seen: dict[str, list] | None = None) -> tuple:
-        """(files, problems, Watch) of the ledger `name` in `lang`, made from `store`'s
-        records, nothing written. `rows`: its rows kept by record version (taken where the
-        record is the same, given those made); `seen`: the fields of each type the ledger
-        read when those rows were made, which it reads again through them."""
+                    seen: dict[str, list] | None = None, of: str | None = None) -> tuple:
+        """(files, problems, Watch) of the ledger `name` in `lang` (`of`: for that record),
+        made from `store`'s records, nothing written. `rows`: its rows kept by record version
+        (taken where the record is the same, given those made); `seen`: the fields of each
+        type the ledger read when those rows were made, which it reads again through them."""
         watch = store.watch = Watch(fields=True)
         for t, keys in (seen or {}).items():
             watch.fields.setdefault(str(t), set()).update(str(k) for k in keys)
         store.rows_memo = rows
         problems: list[str] = []
         try:
-            made = _report_page(store, name, lang, other, self.day, problems)
+            made = _report_page(store, name, lang, other, self.day, problems, of)
         finally:
             store.watch = store.rows_memo = None
         return made, problems, watch
@@ -1463,6 +1498,11 @@ def _record_pages(store, rt, record: Record, lang: str, other: str | None, day: 
                 shown = f'<code title="{e(commit)}">{e(commit[:10])}</code>'
             rows.append([e(s["meaning_label"]), e(stored.get("name")), e(stored.get("at")), shown])
         extra.append(f"<h2>{e(w['signatures'])}</h2>\n" + _table([w["meaning"], w["name"], w["at"], w["commit"]], rows))
+    about = _reports_about(store, record.type) if SAFE_NAME.fullmatch(record.id) else []
+    if about:  # the reports about this one record (its customer history), each a page of the site
+        extra.append(f"<h2>{e(w['reports_of'])}</h2>\n<ul>\n" + "\n".join(
+            f'<li><a href="../reports/{e(n)}/{e(record.id)}.html">{e(_report_label(store, n, lang))}</a></li>'
+            for n in about) + "\n</ul>\n")
     forms = [None, *rt.forms]
     if rt.forms:
         extra.append(f"<h2>{e(w['forms'])}</h2>\n<ul>\n" + "\n".join(
@@ -1482,32 +1522,59 @@ def _record_pages(store, rt, record: Record, lang: str, other: str | None, day: 
     return out
 
 
-def _report_label(store, name: str, lang: str) -> str:
-    """A ledger's name as its declaration gives it in `lang` (客诉台账), else its code;
-    the declaration read once for every language (`store.memo`, where the store keeps one)."""
+def _report_spec(store, name: str) -> dict:
+    """A report's declaration, read once for every language and page (`store.memo`, where
+    the store keeps one); {} where it cannot be read (the report's own page says why)."""
     memo = store.memo if isinstance(store.memo, dict) else {}
-    key = ("report label", name)
+    key = ("report declaration", name)
     if key not in memo:
         try:
-            memo[key] = report_declaration(store, name).get("label")
-        except (QmsError, AttributeError):
-            memo[key] = None
-    label = memo[key]
+            got = report_declaration(store, name)
+        except QmsError:
+            got = None
+        memo[key] = got if isinstance(got, dict) else {}
+    return memo[key]
+
+
+def _report_label(store, name: str, lang: str) -> str:
+    """A ledger's name as its declaration gives it in `lang` (客诉台账), else its code."""
+    label = _report_spec(store, name).get("label")
     text = label.get(lang) if isinstance(label, dict) else None
     return text if isinstance(text, str) and text.strip() else name
 
 
+def report_about(store, name: str) -> str | None:
+    """The record type a report is about, one page per record of it (`of: customer`: each
+    customer's history, 顾客履历), None for a report of the whole store."""
+    about = _report_spec(store, name).get("of")
+    return str(about) if about is not None else None
+
+
+def _reports_about(store, type_name: str) -> list[str]:
+    """The reports about one record of `type_name` each (a customer's history), by name."""
+    memo = store.memo if isinstance(store.memo, dict) else {}
+    key = ("reports about", type_name)
+    if key not in memo:
+        memo[key] = [n for n in report_names(store) if SAFE_NAME.fullmatch(n) and report_about(store, n) == type_name]
+    return memo[key]
+
+
 def _report_page(store, name: str, lang: str, other: str | None, day: datetime,
-                 problems: list[str]) -> dict[str, bytes]:
+                 problems: list[str], of: str | None = None) -> dict[str, bytes]:
     """The ledger `name` as a page, with its charts as SVG files beside it; {} (and a
-    problem) when it cannot be made for the whole store (one that needs a record named)."""
+    problem) when it cannot be made. `of`: the record a report about one record is made
+    for (a customer's history), its page LANG/reports/NAME/ID.html."""
     try:
-        rep = build_report(store, name, lang)
+        rep = build_report(store, name, lang, of=of)
     except QmsError as err:
-        problems.append(_("report {name}: not published ({problem})").format(name=name, problem=err))
+        problems.append(_("report {name}: not published ({problem})").format(
+            name=name if of is None else f"{name} {of}", problem=err))
         return {}
     out: dict[str, bytes] = {}
     images = []
+    # a report about one record: its pages in a folder of their own, one level further down
+    stem, inner, depth = (name, "reports/", 2) if of is None else (of, f"reports/{name}/", 3)
+    folder = f"{lang}/{inner}"
     for n, part in enumerate([rep, *rep.sections]):
         if part.chart is None:
             continue
@@ -1517,12 +1584,12 @@ def _report_page(store, name: str, lang: str, other: str | None, day: datetime,
             problems.append(_("report {name}: chart left out ({problem})").format(name=name, problem=err))
             continue
         if drawn:
-            file = f"{name}.svg" if n == 0 else f"{name}-{n}.svg"
-            out[f"{lang}/reports/{file}"] = drawn
+            file = f"{stem}.svg" if n == 0 else f"{stem}-{n}.svg"
+            out[folder + file] = drawn
             images.append(f'<p><img class="chart" src="{e(file)}" alt="{e(part.title)}"></p>\n')
     body = _ledger_html(rep, store.config.company, lang, day.strftime("%Y-%m-%d"), getattr(store, "rows_memo", None))
-    out[f"{lang}/reports/{name}.html"] = page(lang, 2, rep.title, "".join(images) + body,
-                                              f"../../{other}/reports/{name}.html" if other else None)
+    out[f"{folder}{stem}.html"] = page(lang, depth, rep.title, "".join(images) + body,
+                                       "../" * depth + f"{other}/{inner}{stem}.html" if other else None)
     return out
 
 

@@ -101,6 +101,92 @@ def test_a_complaint_links_to_its_capa(published):
     assert "../complaint/CMP-2026-0012.html" in parse(published / "en" / "capa" / "CAPA-2026-0001.html").links
 
 
+def test_every_link_of_the_site_leads_to_a_page_of_it(published):
+    """No page of the site links to a file it does not hold (the records, ledgers,
+    histories of customers and the other language all published)."""
+    pages = sorted(published.rglob("*.html"))
+    broken = []
+    for path in pages:
+        for href in parse(path).links:
+            if re.match(r"(?i)[a-z][a-z0-9+.-]*:", href) or href.startswith("#"):
+                continue  # a link out of the site (a commit's web page) or within the page
+            target = (path.parent / href.split("#")[0]).resolve()
+            if not target.is_file() or published.resolve() not in target.parents:
+                broken.append(f"{path.relative_to(published)} -> {href}")
+    assert not broken, broken[:20]
+
+
+def test_each_customer_has_its_history_published(published, sample, qms):
+    """顾客履历 (a report about one customer) is a page for each customer, listed under the
+    ledgers and linked from the customer's own page, holding that customer's complaints
+    (by the names it is known by) and no other's; publish says nothing is left out."""
+    r = qms("publish", str(published), root=sample, env=NOW)
+    assert r.code == 0 and "not published" not in r.err and "未发布" not in r.err, r.text
+    customers = sorted(p.stem for p in (sample / "records" / "customer").glob("*.yaml"))
+    for lang in ("zh", "en"):
+        listed = parse(published / lang / "reports" / "customer.html").links
+        assert [f"customer/{c}.html" for c in customers] == [x for x in listed if x.startswith("customer/")]
+        assert "reports/customer.html" in parse(published / lang / "index.html").links
+        for c in customers:
+            assert (published / lang / "reports" / "customer" / f"{c}.html").is_file()
+            assert f"../reports/customer/{c}.html" in parse(published / lang / "customer" / f"{c}.html").links
+    byd = (published / "zh" / "reports" / "customer" / "CUS-0001.html").read_text(encoding="utf-8")
+    assert "顾客履历：CUS-0001 比亚迪汽车工业有限公司" in byd
+    assert "CMP-2026-0003" in byd and "CMP-2026-0012" in byd  # complaints of two of its plants (its aliases)
+    chery = (published / "zh" / "reports" / "customer" / "CUS-0002.html").read_text(encoding="utf-8")
+    assert "CMP-2026-0012" not in chery
+    assert "../../../en/reports/customer/CUS-0001.html" in parse(
+        published / "zh" / "reports" / "customer" / "CUS-0001.html").links
+
+
+def test_a_published_customer_history_lists_what_qms_report_lists(published, sample, qms):
+    """The site finds each customer's records through an index of them; `qms report
+    customer --of ID` tests every record: both list the same records for every customer."""
+    ids = re.compile(r"\b[A-Z]{2,5}-\d{4}-\d{4}\b")  # the records listed (CMP-2026-0003, SVC-2026-0001 ...)
+    listed = 0
+    for path in sorted((sample / "records" / "customer").glob("*.yaml")):
+        r = qms("report", "customer", "--of", path.stem, "--format", "csv", root=sample, env=NOW)
+        assert r.code == 0, r.text
+        page = (published / "zh" / "reports" / "customer" / f"{path.stem}.html").read_text(encoding="utf-8")
+        assert sorted(set(ids.findall(page))) == sorted(set(ids.findall(r.out))), path.stem
+        listed += len(set(ids.findall(r.out)))
+    assert listed > 20, listed
+
+
+def test_a_customers_history_is_made_again_only_when_its_complaints_change(published, sample, qms):
+    later = {"QMS_NOW": "2026-12-01T09:00"}
+    site = published.parent / "site-later"
+    assert qms("publish", str(site), root=sample, env=later).code == 0
+    r = qms("complaint", "set", "CMP-2026-0012", "batch=HZ261004-X", who=QE, root=sample, env=later)
+    assert r.code == 0, r.text
+    r = qms("--json", "publish", str(site), root=sample, env=later)
+    assert r.code == 0, r.text
+    assert not [x for x in json.loads(r.out)["written"] if "/reports/customer/" in x]
+    # the complaint now names another customer: it leaves one history for the other
+    r = qms("complaint", "set", "CMP-2026-0012", "customer.name=奇瑞汽车股份有限公司", who=QE, root=sample, env=later)
+    assert r.code == 0, r.text
+    r = qms("--json", "publish", str(site), root=sample, env=later)
+    assert r.code == 0, r.text
+    assert sorted(x for x in json.loads(r.out)["written"] if "/reports/customer/" in x) == [
+        f"{lang}/reports/customer/{c}.html" for lang in ("en", "zh") for c in ("CUS-0001", "CUS-0002")]
+    assert "CMP-2026-0012" not in (site / "zh/reports/customer/CUS-0001.html").read_text(encoding="utf-8")
+    assert "CMP-2026-0012" in (site / "zh/reports/customer/CUS-0002.html").read_text(encoding="utf-8")
+
+
+def test_a_report_about_what_is_not_a_record_type_is_said_and_the_rest_published(qms, sample, tmp_path):
+    (sample / "reports").mkdir(exist_ok=True)
+    (sample / "reports" / "supplier.yaml").write_text(
+        "label: {zh: 供方履历, en: Supplier history}\nof: supplier\n"
+        "sections:\n  - {label: {zh: 客诉, en: Complaints}, type: complaint, match: {customer.name: known_as}, "
+        "columns: [id]}\n", encoding="utf-8")
+    r = qms("publish", str(tmp_path / "site"), root=sample, env=NOW)
+    assert r.code == 0, r.text
+    assert "report supplier: not published (it is about one supplier, which is not a record type of the store)" \
+        in " ".join(r.err.split()), r.text
+    assert not (tmp_path / "site" / "zh" / "reports" / "supplier.html").exists()
+    assert (tmp_path / "site" / "zh" / "reports" / "customer" / "CUS-0001.html").is_file()
+
+
 def _load_index(site: Path, lang: str) -> dict:
     """The search index of `lang` as search.html loads it: its files in turn, each adding
     its parts."""

@@ -201,17 +201,44 @@ def _belongs(store, subject: tuple[Any, Any] | None, part: dict, rt, name: str):
                 name=name, type=rt.name, field=path))
     sid = str(sdata.get("id"))
     names = {known.key(n) for n in known.names_of(srt, sdata)} if srt.known_as is not None else set()
+    return _Belonging([(str(path), how) for path, how in match.items()], sid, names)
 
-    def test(data: Any) -> bool:
-        for path, how in match.items():
-            value = values.get(data, str(path))
-            if how == "id" and (str(value) == sid or isinstance(value, list) and sid in map(str, value)):
+
+def _id_keys(value: Any) -> list[str]:
+    """The IDs a field names (one, or each of a list), as text."""
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+
+def _name_keys(value: Any) -> list[str]:
+    """A name as it is matched against the names a record is known by; none if empty."""
+    return [] if values.is_empty(value) else [known.key(value)]
+
+
+class _Belonging:
+    """Whether a record belongs to a report's subject (see _belongs), called as a test;
+    `candidates` asks the store for only the records that may (through its index, where
+    it keeps one), so that a report about one customer does not test every complaint."""
+
+    def __init__(self, match: list[tuple[str, str]], sid: str, names: set[str]):
+        self.match, self.sid, self.names = match, sid, names
+
+    def __call__(self, data: Any) -> bool:
+        for path, how in self.match:
+            value = values.get(data, path)
+            if how == "id" and (str(value) == self.sid or isinstance(value, list) and self.sid in map(str, value)):
                 return True
-            if how == "known_as" and not values.is_empty(value) and known.key(value) in names:
+            if how == "known_as" and not values.is_empty(value) and known.key(value) in self.names:
                 return True
         return False
 
-    return test
+    def candidates(self, store, type_name: str, problems: list[str]) -> list[Any]:
+        """The readable records of `type_name` that may belong, in the store's order."""
+        found: dict[int, Any] = {}
+        for path, how in self.match:
+            keys_of, wanted = (_id_keys, {self.sid}) if how == "id" else (_name_keys, self.names)
+            if wanted:
+                found.update(store.matching(type_name, path, keys_of, wanted, problems))
+        return [data for _n, data in sorted(found.items(), key=lambda x: x[0])]
 
 
 def _sections(store, name: str, spec: dict, lang: str, period: str | None, where: list[str], by: str | None,
@@ -464,6 +491,9 @@ def _collect(store, rt, spec: dict, columns: list[dict], window, extra: list, la
 
     conditions = [(k, str(v).lower() if isinstance(v, bool) else str(v)) for k, v in (spec.get("where") or {}).items()]
 
+    # a report about one record (a customer's history): only the records that may be its
+    belonging = next((x.test for x in extra if isinstance(x, _Test) and isinstance(x.test, _Belonging)), None)
+
     def readable(type_name: str) -> list[Any]:
         return store.scan(type_name, problems)
 
@@ -561,7 +591,7 @@ def _collect(store, rt, spec: dict, columns: list[dict], window, extra: list, la
     found: list[tuple[list[str], str, list[Cell]]] = []
     part = hashlib.sha1(repr((rt.name, spec, columns)).encode()).hexdigest()[:16] if memo is not None else ""
     if memo is None:
-        for data in readable(rt.name):
+        for data in readable(rt.name) if belonging is None else belonging.candidates(store, rt.name, problems):
             found += rows_of(data)
     else:
         for path, got, rec in memo.walk(store, rt.name, part):

@@ -416,6 +416,14 @@ class Store:
                 out.append(d)
         return out
 
+    def matching(self, type_name: str, field: str, keys_of: Callable[[Any], Any], wanted: set[str],
+                 problems: list[str] | None = None) -> list[tuple[int, Any]]:
+        """(place among scan's, data) of every readable record of `type_name` one of whose
+        keys_of(its `field`'s value) is in `wanted` (the complaints of one customer, by the
+        names it is known by), in scan's order; `problems` as for scan."""
+        return [(n, data) for n, data in enumerate(self.scan(type_name, problems))
+                if any(k in wanted for k in keys_of(values.get(data, field)))]
+
     def scan(self, type_name: str, problems: list[str] | None = None) -> list[Any]:
         """Every readable record of a type (for copy numbers, effects and reports; never for
         single-record reads); with `problems`, why each other one could not be read."""
@@ -444,7 +452,10 @@ class HeldStore(Store):
         self._held: dict[str, list[Any]] = {}  # type -> records() as Store gives it
         self._ids: dict[str, dict[str, Record]] = {}  # type -> ID -> record
         self._index: dict[tuple[str, str], dict[Any, list[Any]]] = {}
+        # see matching: (type, field, keys) -> (the records indexed, the index); shared by views
+        self._keyed: dict[tuple[str, str, Any], tuple[list[Any], dict[Any, list[tuple[int, Any]]]]] = {}
         self._where: dict[str, list[RecordFile]] | None = None
+        self._files_of: HeldStore | None = None  # the store a view takes its listing from
         self.watch: Watch | None = None
         self.types_read: set[str] = set()
         self.memo = {}
@@ -515,11 +526,14 @@ class HeldStore(Store):
         (records in part, `Part`) leaves this one as it is. `missed` gathers what was asked
         of its records in part beyond what they hold."""
         other = HeldStore(self, self._now)
-        other._held, other._ids = dict(self._held), dict(self._ids)
+        other._held, other._ids, other._keyed = dict(self._held), dict(self._ids), self._keyed
+        other._files_of = self  # the same files: listed once, by this one, when first asked for
         return other
 
     def _files(self) -> dict[str, list[RecordFile]]:
         """ID -> the record files of that name, by one listing of records/."""
+        if self._where is None and self._files_of is not None:
+            self._where = self._files_of._files()
         if self._where is None:
             where: dict[str, list[RecordFile]] = {}
             for f in self.listing():
@@ -589,6 +603,41 @@ class HeldStore(Store):
         if self.watch is not None:
             self.watch.queries[(type_name, field, target if isinstance(target, str) else "\0" + repr(target))] = \
                 [str(d.get("id")) for d in found]
+        return found
+
+
+    def matching(self, type_name: str, field: str, keys_of: Callable[[Any], Any], wanted: set[str],
+                 problems: list[str] | None = None) -> list[tuple[int, Any]]:
+        """As Store.matching, through an index of the type's records by the keys of `field`
+        (made once; each report about one customer then reads its own records, not every
+        one). Noted in `watch` as a read of the type and of `field`, the records found as
+        `Seen` (each field read of them noted too)."""
+        held = self.held(type_name)
+        kept = self._keyed.get((type_name, field, keys_of))
+        if kept is not None and kept[0] is held:  # the same records (a view holding them too)
+            index = kept[1]
+        else:
+            index = {}
+            watch, self.watch = self.watch, None  # the type is noted below, as read through its field
+            try:
+                for n, data in enumerate(self.scan(type_name)):
+                    for k in set(keys_of(values.get(data, field))):
+                        index.setdefault(k, []).append((n, data))
+            finally:
+                self.watch = watch
+            self._keyed[(type_name, field, keys_of)] = (held, index)
+        found = sorted({n: data for k in wanted for n, data in index.get(k, ())}.items(), key=lambda x: x[0])
+        if problems is not None:
+            for rec in held:
+                if isinstance(rec, Exception) and str(rec) not in problems:
+                    problems.append(str(rec))
+        self.types_read.add(type_name)
+        if self.watch is not None:
+            self.watch.types.add(type_name)
+            if self.watch.fields is not None:
+                keys = self.watch.fields.setdefault(type_name, set())
+                keys.add(field.split(".")[0])
+                found = [(n, Seen(data, keys) if isinstance(data, dict) else data) for n, data in found]
         return found
 
 
