@@ -1085,7 +1085,7 @@ class _Site:
         store.rows_memo = rows
         problems: list[str] = []
         try:
-            made = _report_page(store, name, lang, other, self.day, problems, of)
+            made = _report_page(store, name, lang, other, self.day, problems, of, self.where)
         finally:
             store.watch = store.rows_memo = None
         return made, problems, watch
@@ -1560,10 +1560,11 @@ def _reports_about(store, type_name: str) -> list[str]:
 
 
 def _report_page(store, name: str, lang: str, other: str | None, day: datetime,
-                 problems: list[str], of: str | None = None) -> dict[str, bytes]:
+                 problems: list[str], of: str | None = None, where: dict[str, str] | None = None) -> dict[str, bytes]:
     """The ledger `name` as a page, with its charts as SVG files beside it; {} (and a
     problem) when it cannot be made. `of`: the record a report about one record is made
-    for (a customer's history), its page LANG/reports/NAME/ID.html."""
+    for (a customer's history), its page LANG/reports/NAME/ID.html. `where`: the type of
+    each record with a page (ID -> type), to which the rows that start with its ID link."""
     try:
         rep = build_report(store, name, lang, of=of)
     except QmsError as err:
@@ -1588,9 +1589,31 @@ def _report_page(store, name: str, lang: str, other: str | None, day: datetime,
             out[folder + file] = drawn
             images.append(f'<p><img class="chart" src="{e(file)}" alt="{e(part.title)}"></p>\n')
     body = _ledger_html(rep, store.config.company, lang, day.strftime("%Y-%m-%d"), getattr(store, "rows_memo", None))
+    if where:
+        body = _linked(body, where, "../" * (depth - 1))
     out[f"{folder}{stem}.html"] = page(lang, depth, rep.title, "".join(images) + body,
                                        "../" * depth + f"{other}/{inner}{stem}.html" if other else None)
     return out
+
+
+ROW_START = "<tr>\n<td>"  # a table row and its first cell, as cmark writes them
+
+
+def _linked(html: str, where: dict[str, str], up: str) -> str:
+    """A ledger's HTML with each row whose first cell is the ID of a record with a page (a
+    complaint in 客诉台账) linking there (`up`: from the ledger's folder to the language's).
+    The IDs with a page are plain names (SAFE_NAME), so a cell that equals one needed no
+    escape."""
+    parts = html.split(ROW_START)
+    get = where.get
+    for i in range(1, len(parts)):
+        part = parts[i]
+        end = part.find("</td>")
+        t = get(part[:end]) if end > 0 else None
+        if t is not None:
+            rid = part[:end]
+            parts[i] = f'<a href="{up}{t}/{rid}.html">{rid}</a>{part[end:]}'
+    return ROW_START.join(parts)
 
 
 TABLE_END = "</thead>\n</table>\n"  # a table with no rows, as cmark ends it

@@ -947,6 +947,10 @@ def test_a_ledger_laid_out_row_by_row_is_the_ledger_made_html_at_once(qms, sampl
             assert r.code == 0, r.text
             wanted = _tables(formhtml.body(r.out))
             got = _tables((site / lang / "reports" / "complaints.html").read_text(encoding="utf-8"))
+            # on the site, each row's complaint number links to the complaint's page
+            linked = re.findall(r'<tr>\n<td><a href="\.\./complaint/(CMP-2026-\d{4})\.html">\1</a></td>', got[0])
+            assert len(linked) == 17, linked
+            got = [re.sub(r'<td><a href="[^"]*">(CMP-2026-\d{4})</a></td>', r"<td>\1</td>", t) for t in got]
             assert got == wanted and len(got) == 1 and got[0].count("<tr>") == 18
 
     assert qms("publish", str(site), root=sample, env=NOW).code == 0
