@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import QE, SALES, git
+from conftest import QE, QE2, SALES, git, identity_env
 
 NOW = {"QMS_NOW": "2026-03-10T09:00"}
 HOSTILE = "<script>alert(1)</script>\"><img src=x onerror=alert(1)> 渗漏"
@@ -750,6 +750,43 @@ def _as_fresh(qms, sample, tmp_path, site: Path, name: str) -> None:
     r = qms("publish", str(fresh), root=sample, env=NOW)
     assert r.code == 0, r.text
     assert _files(fresh) == _files(site)
+
+
+def test_after_a_merge_only_the_records_the_other_site_changed_are_made_again(qms, sample, tmp_path, monkeypatch):
+    """A shared store: another site's commits come in through a merge. Each record's history
+    holds every commit that changed it, on either site's line (the same change made on both
+    sites, twice); publishing after the merge makes again the pages of the records the
+    other site changed, not every page, and the site is the one a new publish makes."""
+    import subprocess
+
+    site = tmp_path / "site"
+    assert qms("publish", str(site), root=sample, env=NOW).code == 0
+    other = tmp_path / "other-site"
+    subprocess.run(["git", "clone", "-q", str(sample), str(other)], check=True, capture_output=True)
+    for root, changes in ((other, [("CMP-2026-0011", "batch=HZ260301-B2"), ("CMP-2026-0013", "batch=HZ260309-B7")]),
+                          (sample, [("CMP-2026-0013", "batch=HZ260309-B7"), ("CMP-2026-0012", "batch=HZ260305-A1")])):
+        for cid, change in changes:
+            r = qms("complaint", "set", cid, change, who=QE2 if root == other else QE, root=root)
+            assert r.code == 0, r.text
+    merged = subprocess.run(["git", "pull", "-q", "--no-rebase", "--no-edit", str(other), "HEAD"], cwd=sample,
+                            capture_output=True, text=True, env=dict(os.environ, **identity_env(QE)))
+    assert merged.returncode == 0, merged.stderr
+    assert git(sample, "rev-list", "--min-parents=2", "--count", "HEAD").strip() == "1"
+    r = qms("--json", "log", "CMP-2026-0013", root=sample)
+    assert r.code == 0, r.text
+    by = [e.get("email") or e.get("author") for e in json.loads(r.out) if "batch" in json.dumps(e, ensure_ascii=False)]
+    assert len(by) == 2, r.out  # the same change, made at each site: both acts are in its history
+    from qms_cli.store import git as gitops
+
+    logs, real = [], gitops.log_all
+    monkeypatch.setattr(gitops, "log_all", lambda root, under="records", files=None: logs.append(files) or real(
+        root, under, files))
+    r = qms("--json", "publish", str(site), root=sample, env=NOW)
+    assert r.code == 0, r.text
+    assert logs and None not in logs, logs  # the history of the records made again, not the whole store's
+    remade = set(json.loads(r.out)["remade"])
+    assert {"CMP-2026-0011", "CMP-2026-0012", "CMP-2026-0013"} <= remade and len(remade) < 15, remade
+    _as_fresh(qms, sample, tmp_path, site, "fresh")
 
 
 def _part(site: Path, t: str) -> dict:

@@ -448,12 +448,21 @@ def ensure_commit_graph(root: Path) -> None:
         pass
 
 
+# A record's history: every commit that changed its file, on whichever site's line it was
+# made (--full-history: git's default follows, at a merge, one side alone where the file is
+# as that side left it, and would hide the other side's acts), merges left out (a merge only
+# combines what the sides did: `qms audit` refuses one that writes a value of its own). So a
+# file's history is a property of its own commits, read alike for one file, for several at
+# once or for the whole store, and after a merge by the commits added since.
+HISTORY = ("--full-history", "--no-merges")
+
+
 def log(root: Path, rel: str) -> list[LogEntry]:
     """The commits that touched `rel`, oldest first, with their trailers parsed. Plain
     `git log` (no GitPython: this is a single-record command and must start fast)."""
     ensure_commit_graph(root)
     mark = log_marker()
-    out = _history(root, mark, ["--", rel])
+    out = _history(root, mark, [*HISTORY, "--", rel])
     return [_entry(logged(chunk, mark)) for chunk in out.split(f"{mark}c\n") if chunk] if out else []
 
 
@@ -495,7 +504,7 @@ def log_all(root: Path, under: str = "records", files: list[str] | None = None) 
     mark = log_marker()
     paths = [f":(literal){f}" for f in files] if files is not None else [under]
     # --relative: the names relative to the store, also where it is a folder of its repository
-    out = _history(root, mark, ["--name-only", "--relative", "--no-renames", "-z", "--", *paths])
+    out = _history(root, mark, [*HISTORY, "--name-only", "--relative", "--no-renames", "-z", "--", *paths])
     if out is None:
         return {}
     found: dict[str, list[LogEntry]] = {}
@@ -514,10 +523,11 @@ def log_all(root: Path, under: str = "records", files: list[str] | None = None) 
 
 def touched_since(root: Path, old: object, under: str = "records") -> tuple[str | None, set[str] | None]:
     """(HEAD, the files under `under` that the commits since `old` touched): what a reader
-    that knew the history as of commit `old` must read again. The files are None (read it
-    all again) when `old` is not a commit HEAD descends from (history rewritten, another
-    branch), when HEAD's history holds a merge, or it cannot be told; HEAD is None before
-    the first commit."""
+    that knew the history as of commit `old` must read again: those the commits added since
+    changed (merges too bring in commits, the other site's, each of which names its files;
+    see HISTORY). The files are None (read it all again) when `old` is not a commit HEAD
+    descends from (history rewritten, another branch) or it cannot be told; HEAD is None
+    before the first commit."""
     import subprocess
 
     def git(*args: str) -> subprocess.CompletedProcess:
@@ -529,18 +539,12 @@ def touched_since(root: Path, old: object, under: str = "records") -> tuple[str 
         head = got.stdout.decode("ascii", "replace").strip() if got.returncode == 0 else None
         if head is None or not isinstance(old, str) or not re.fullmatch(r"[0-9a-f]{40}", old):
             return head, None
-        # a merge anywhere in the history: `git log -- records` follows, at a merge whose
-        # records are those of one parent, that parent alone; a log of some files only (of
-        # the records made again, even with no commit since) would choose otherwise, and a
-        # merge since may drop commits before `old`
-        got = git("rev-list", "--min-parents=2", "--max-count=1", head)
-        if got.returncode != 0 or got.stdout.strip():
-            return head, None
         if old == head:
             return head, set()
         if git("merge-base", "--is-ancestor", old, head).returncode != 0:
             return head, None
-        got = git("log", "--format=", "--name-only", "--relative", "--no-renames", "-z", f"{old}..{head}", "--", under)
+        got = git("log", *HISTORY, "--format=", "--name-only", "--relative", "--no-renames", "-z", f"{old}..{head}",
+                  "--", under)
     except OSError:
         return None, None
     if got.returncode != 0:
