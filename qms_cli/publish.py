@@ -63,7 +63,7 @@ from .reports.chart import svg
 from .parallel import background, forked, map_many
 from .pdf import font_family, missing_extra
 from .pdf import pdf_of as pdf_form
-from .store import ALL, HeldStore, Part, Seen, Watch
+from .store import ALL, HeldStore, Part, Seen, Watch, known
 from .store import git as gitops
 from .store.cache import RACY_NS, fingerprint, stat_key
 from .store.lock import lock_wait
@@ -467,6 +467,7 @@ class _Site:
         self.remade: list[str] = []
         self.search: dict[str, Any] = {}
         self._old_data: dict[str, Any] = {}
+        self._rels: dict[str, dict[str, str]] = {}  # type -> ID -> its file (see rel_of)
         self._read: dict[str, Record] = {}  # rel -> a record read whole for the search index (or a ledger)
         self._partly: dict[str, list | None] = {}  # type -> its records, in part (see partly)
         self.missed: set[str] = set()  # what a ledger asked of them that they do not hold
@@ -1009,12 +1010,14 @@ class _Site:
         key = f"{name} {lang}" if of is None else f"{name}/{of} {lang}"
         old = self.old_reports.get(key)
         try:
-            if isinstance(old, dict) and all(self.same_fields(t, d, keys) for t, (d, keys) in old["types"].items()) \
+            if isinstance(old, dict) and all(d is None or self.same_fields(t, d, keys)
+                                             for t, (d, keys) in old["types"].items()) \
+                    and all(self.still_matched(*q, old["types"][q[0]][1]) for q in old["matched"]) \
                     and all(self.blob_of.get((t, i)) == b for i, (t, b) in old["ids"].items()) \
                     and self.keep(list(old["files"])):
                 self.problems += old["problems"]
-                self.reports[key] = dict(old, types={t: [self.type_digest(t), keys] for t, (_d, keys)
-                                                     in old["types"].items()})
+                self.reports[key] = dict(old, types={t: [None if d is None else self.type_digest(t), keys]
+                                                     for t, (d, keys) in old["types"].items()})
                 return bool(old["made"])
         except (KeyError, TypeError, ValueError, AttributeError):
             pass
@@ -1044,8 +1047,16 @@ class _Site:
             self.put(rel, data)
         self.problems += problems
         fields = watch.fields or {}
-        self.reports[key] = {"types": {t: [self.type_digest(t), sorted(fields.get(t, ()) or [ALL])]
-                                       for t in sorted(watch.types)},
+        # a type read only through matching's questions (a customer's complaints) is held to
+        # those questions (still_matched), not to every record of the type; its fields are
+        # kept all the same, for the view a ledger is made again from (in_part)
+        asked = {q[0] for q in watch.matched} - watch.types
+        self.reports[key] = {"types": {t: [None if t in asked else self.type_digest(t),
+                                           sorted(fields.get(t, ()) or [ALL])]
+                                       for t in sorted(watch.types | asked)},
+                             "matched": [[t, fld, how, wanted,
+                                          [[i, self.rel_of(t, i), self.blob_of.get((t, i))] for i in ids]]
+                                         for t, fld, how, wanted, ids in watch.matched],
                              "ids": {i: [t, self.blob_of.get((t, i)) if t else None] for i, t in watch.ids.items()},
                              "files": {rel: self.files[rel] for rel in made}, "made": bool(made),
                              "problems": problems}
@@ -1067,11 +1078,49 @@ class _Site:
                 _state, title, _late = self.records[rel]["rows"][lang]
                 rows.append([f'<a href="{e(name)}/{e(rid)}.html">{e(rid)}</a>', e(title)])
         w = WORDS[lang]
-        main = f"<h1>{e(label)}</h1>\n" + (_table([w["id"], w["title"]], rows) if rows else
-                                            f"<p>{e(w['no_subject'].format(type=self.store.record_type(about).label[lang]))}</p>\n")
-        self.put_unless_kept(f"{lang}/reports/{name}.html", page(lang, 2, label, main,
-                                                                  f"../../{other}/reports/{name}.html" if other else None))
+        none = w["no_subject"].format(type=self.store.record_type(about).label[lang])
+        main = f"<h1>{e(label)}</h1>\n" + (_table([w["id"], w["title"]], rows) if rows else f"<p>{e(none)}</p>\n")
+        other_page = f"../../{other}/reports/{name}.html" if other else None
+        self.put_unless_kept(f"{lang}/reports/{name}.html", page(lang, 2, label, main, other_page))
         return True
+
+    def still_matched(self, t: str, fld: str, how: str, wanted: list[str], found: list[list], keys: list[str]) -> bool:
+        """Whether a question a ledger asked (matching: the records of type `t` whose `fld`
+        names one of `wanted`; `found`: [ID, file, blob] of each it found; `keys`: the
+        fields the ledger read of them) finds what it found, as it was: each record found is
+        there, the same in those fields (a changed one is compared with its last version,
+        read back from git by its blob), and no other record of the type that changed since
+        names one of `wanted` now (none changed that cannot be read)."""
+        changed = self.changed_in.get(t) or []
+        if len(changed) > 50:
+            return False
+        keys_of, want = known.KEYS[how], set(wanted)
+        fields = None if ALL in keys else sorted({*keys, "id", "state", fld.split(".")[0]})
+        ids = set()
+        for rid, rel, b in found:
+            ids.add(rid)
+            if self.blob_of.get((t, rid)) == b:
+                continue
+            rec = self.changed.get(rel)
+            if fields is None or not isinstance(rec, Record) or rec.id != rid or not isinstance(rec.data, dict):
+                return False
+            now = _same_key(rec.data, fields)
+            if now is None or _same_key(self.old_data(b), fields) != now:
+                return False
+        for rel in changed:
+            rec = self.changed.get(rel)
+            if isinstance(rec, Record):
+                if rec.id not in ids and any(k in want for k in keys_of(values.get(rec.data, fld))):
+                    return False
+            elif rec is not None:  # unreadable now: what the ledger says of its type's problems is made again
+                return False
+        return True
+
+    def rel_of(self, t: str, rid: str) -> str | None:
+        """The file of record `rid` of type `t`, as listed this run."""
+        if t not in self._rels:
+            self._rels[t] = {f.rel.rpartition("/")[2][:-5]: f.rel for f in self.listing.get(t, ())}
+        return self._rels[t].get(rid)
 
     def report_page(self, store: HeldStore, name: str, lang: str, other: str | None, rows: _Rows | None = None,
                     seen: dict[str, list] | None = None, of: str | None = None) -> tuple:

@@ -153,20 +153,34 @@ def test_a_published_customer_history_lists_what_qms_report_lists(published, sam
     assert listed > 20, listed
 
 
-def test_a_customers_history_is_made_again_only_when_its_complaints_change(published, sample, qms):
+def test_a_customers_history_is_made_again_only_when_its_complaints_change(published, sample, qms, monkeypatch):
+    from qms_cli import publish as publishing
+
+    made, real = [], publishing._report_page
+    monkeypatch.setattr(publishing, "_report_page", lambda store, name, lang, other, day, problems, of=None,
+                        where=None: made.append((name, of, lang)) or real(store, name, lang, other, day, problems,
+                                                                           of, where))
     later = {"QMS_NOW": "2026-12-01T09:00"}
     site = published.parent / "site-later"
     assert qms("publish", str(site), root=sample, env=later).code == 0
     r = qms("complaint", "set", "CMP-2026-0012", "batch=HZ261004-X", who=QE, root=sample, env=later)
     assert r.code == 0, r.text
+    made.clear()
     r = qms("--json", "publish", str(site), root=sample, env=later)
     assert r.code == 0, r.text
     assert not [x for x in json.loads(r.out)["written"] if "/reports/customer/" in x]
+    # a field no history shows: none is made again (its customer's is held to that complaint's
+    # fields it shows, the others to no complaint of theirs changing)
+    assert not [m for m in made if m[0] == "customer"], made
     # the complaint now names another customer: it leaves one history for the other
     r = qms("complaint", "set", "CMP-2026-0012", "customer.name=奇瑞汽车股份有限公司", who=QE, root=sample, env=later)
     assert r.code == 0, r.text
+    made.clear()
     r = qms("--json", "publish", str(site), root=sample, env=later)
     assert r.code == 0, r.text
+    # the two customers' histories alone are made again, not every customer's
+    assert sorted(m[1:] for m in made if m[0] == "customer") == [
+        (c, lang) for c in ("CUS-0001", "CUS-0002") for lang in ("en", "zh")]
     assert sorted(x for x in json.loads(r.out)["written"] if "/reports/customer/" in x) == [
         f"{lang}/reports/customer/{c}.html" for lang in ("en", "zh") for c in ("CUS-0001", "CUS-0002")]
     assert "CMP-2026-0012" not in (site / "zh/reports/customer/CUS-0001.html").read_text(encoding="utf-8")

@@ -204,16 +204,6 @@ def _belongs(store, subject: tuple[Any, Any] | None, part: dict, rt, name: str):
     return _Belonging([(str(path), how) for path, how in match.items()], sid, names)
 
 
-def _id_keys(value: Any) -> list[str]:
-    """The IDs a field names (one, or each of a list), as text."""
-    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
-
-
-def _name_keys(value: Any) -> list[str]:
-    """A name as it is matched against the names a record is known by; none if empty."""
-    return [] if values.is_empty(value) else [known.key(value)]
-
-
 class _Belonging:
     """Whether a record belongs to a report's subject (see _belongs), called as a test;
     `candidates` asks the store for only the records that may (through its index, where
@@ -235,9 +225,9 @@ class _Belonging:
         """The readable records of `type_name` that may belong, in the store's order."""
         found: dict[int, Any] = {}
         for path, how in self.match:
-            keys_of, wanted = (_id_keys, {self.sid}) if how == "id" else (_name_keys, self.names)
+            wanted = {self.sid} if how == "id" else self.names
             if wanted:
-                found.update(store.matching(type_name, path, keys_of, wanted, problems))
+                found.update(store.matching(type_name, path, how, wanted, problems))
         return [data for _n, data in sorted(found.items(), key=lambda x: x[0])]
 
 

@@ -25,7 +25,7 @@ from ..model.rules import Evaluator
 from ..parallel import map_many
 from ..paths import RECORDS, nearest_store
 from ..text import quote
-from . import lock
+from . import known, lock
 
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
@@ -416,11 +416,12 @@ class Store:
                 out.append(d)
         return out
 
-    def matching(self, type_name: str, field: str, keys_of: Callable[[Any], Any], wanted: set[str],
+    def matching(self, type_name: str, field: str, how: str, wanted: set[str],
                  problems: list[str] | None = None) -> list[tuple[int, Any]]:
-        """(place among scan's, data) of every readable record of `type_name` one of whose
-        keys_of(its `field`'s value) is in `wanted` (the complaints of one customer, by the
-        names it is known by), in scan's order; `problems` as for scan."""
+        """(place among scan's, data) of every readable record of `type_name` whose `field`
+        names one of `wanted` the way `how` says (known.KEYS: "id", or "known_as": the names
+        a customer is known by), in scan's order; `problems` as for scan."""
+        keys_of = known.KEYS[how]
         return [(n, data) for n, data in enumerate(self.scan(type_name, problems))
                 if any(k in wanted for k in keys_of(values.get(data, field)))]
 
@@ -453,7 +454,7 @@ class HeldStore(Store):
         self._ids: dict[str, dict[str, Record]] = {}  # type -> ID -> record
         self._index: dict[tuple[str, str], dict[Any, list[Any]]] = {}
         # see matching: (type, field, keys) -> (the records indexed, the index); shared by views
-        self._keyed: dict[tuple[str, str, Any], tuple[list[Any], dict[Any, list[tuple[int, Any]]]]] = {}
+        self._keyed: dict[tuple[str, str, str], tuple[list[Any], dict[Any, list[tuple[int, Any]]]]] = {}
         self._where: dict[str, list[RecordFile]] | None = None
         self._files_of: HeldStore | None = None  # the store a view takes its listing from
         self.watch: Watch | None = None
@@ -606,26 +607,28 @@ class HeldStore(Store):
         return found
 
 
-    def matching(self, type_name: str, field: str, keys_of: Callable[[Any], Any], wanted: set[str],
+    def matching(self, type_name: str, field: str, how: str, wanted: set[str],
                  problems: list[str] | None = None) -> list[tuple[int, Any]]:
         """As Store.matching, through an index of the type's records by the keys of `field`
         (made once; each report about one customer then reads its own records, not every
-        one). Noted in `watch` as a read of the type and of `field`, the records found as
-        `Seen` (each field read of them noted too)."""
+        one). Noted in `watch` as a question (`matched`: what was asked, the IDs found) and
+        the fields read of the records found, which come as `Seen`; not as a read of the
+        whole type."""
         held = self.held(type_name)
-        kept = self._keyed.get((type_name, field, keys_of))
+        kept = self._keyed.get((type_name, field, how))
         if kept is not None and kept[0] is held:  # the same records (a view holding them too)
             index = kept[1]
         else:
             index = {}
-            watch, self.watch = self.watch, None  # the type is noted below, as read through its field
+            keys_of = known.KEYS[how]
+            watch, self.watch = self.watch, None  # the question is noted below, not the whole type
             try:
                 for n, data in enumerate(self.scan(type_name)):
                     for k in set(keys_of(values.get(data, field))):
                         index.setdefault(k, []).append((n, data))
             finally:
                 self.watch = watch
-            self._keyed[(type_name, field, keys_of)] = (held, index)
+            self._keyed[(type_name, field, how)] = (held, index)
         found = sorted({n: data for k in wanted for n, data in index.get(k, ())}.items(), key=lambda x: x[0])
         if problems is not None:
             for rec in held:
@@ -633,7 +636,7 @@ class HeldStore(Store):
                     problems.append(str(rec))
         self.types_read.add(type_name)
         if self.watch is not None:
-            self.watch.types.add(type_name)
+            self.watch.matched.append((type_name, field, how, sorted(wanted), [str(d.get("id")) for _n, d in found]))
             if self.watch.fields is not None:
                 keys = self.watch.fields.setdefault(type_name, set())
                 keys.add(field.split(".")[0])
@@ -651,6 +654,8 @@ class Watch:
         self.ids: dict[str, str | None] = {}
         self.types: set[str] = set()
         self.queries: dict[tuple[str, str, str], list[str]] = {}
+        # matching's questions: (type, field, how, the keys wanted, the IDs found)
+        self.matched: list[tuple[str, str, str, list[str], list[str]]] = []
         self.fields: dict[str, set[str]] | None = {} if fields else None
 
 

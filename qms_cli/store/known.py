@@ -18,6 +18,20 @@ def key(name: Any) -> str:
     return " ".join(str(name).split()).casefold()
 
 
+def id_keys(value: Any) -> list[str]:
+    """The IDs a field names (one, or each of a list), as text."""
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+
+def name_keys(value: Any) -> list[str]:
+    """A name as it is matched against the names a record is known by; none if empty."""
+    return [] if values.is_empty(value) else [key(value)]
+
+
+# how a field names a record (a report's `match: {FIELD: id | known_as}`) -> its keys
+KEYS = {"id": id_keys, "known_as": name_keys}
+
+
 def names_of(rt, data: Any) -> list[str]:
     """Every name a record of `rt` is known by (its name and aliases), as written."""
     out: list[str] = []
