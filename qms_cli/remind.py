@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import http.client
 import json
 import os
 import re
@@ -437,25 +438,33 @@ def _send_email(cfg: Config, msg: EmailMessage, to: list[str]) -> None:
             server=where, to=", ".join(refused)))
 
 
-def _send_webhook(cfg: Config, url: str, body: dict, query: dict) -> None:
-    kind = cfg.remind.webhook.kind if cfg.remind.webhook else "webhook"
+def _robot_url(url: str, kind: str, name: str) -> tuple[urllib.parse.SplitResult, str]:
+    """The robot's URL taken apart, with its host; refused (BadInput) unless an http(s) URL
+    that urllib can send to: never shown, since it holds the robot's token."""
+    problem = BadInput(_("{kind} robot: the environment variable {name} does not hold an http(s) URL").format(
+        kind=kind, name=name))
+    # http.client refuses a URL with a space or a control character, naming the URL
+    if re.search(r"[\x00-\x20\x7f-\x9f]", url):
+        raise problem
     try:
         parts = urllib.parse.urlsplit(url)
         host = parts.hostname or ""
-    except ValueError:
-        parts, host = None, ""
-    if parts is None or parts.scheme not in ("https", "http") or not host:
-        # never the value itself: it holds the robot's token
-        raise BadInput(_("{kind} robot: the environment variable {name} does not hold an http(s) URL").format(
-            kind=kind, name=cfg.remind.webhook.url_env if cfg.remind.webhook else "?"))
+        parts.port  # noqa: B018 -- a port that is not a number from 0 to 65535 raises here
+        host.encode("idna")  # a label longer than 63 characters, or empty, raises UnicodeError
+    except (ValueError, UnicodeError):
+        raise problem from None
+    if parts.scheme not in ("https", "http") or not host or "%" in host:
+        raise problem
+    return parts, host
+
+
+def _send_webhook(cfg: Config, url: str, body: dict, query: dict) -> None:
+    kind = cfg.remind.webhook.kind if cfg.remind.webhook else "webhook"
+    parts, host = _robot_url(url, kind, cfg.remind.webhook.url_env if cfg.remind.webhook else "?")
     if query:
         url += ("&" if parts.query else "?") + urllib.parse.urlencode(query)
-    try:
-        request = urllib.request.Request(url, data=json.dumps(body, ensure_ascii=False).encode("utf-8"),
-                                         headers={"Content-Type": "application/json; charset=utf-8"}, method="POST")
-    except ValueError:
-        raise BadInput(_("{kind} robot: the environment variable {name} does not hold an http(s) URL").format(
-            kind=kind, name=cfg.remind.webhook.url_env if cfg.remind.webhook else "?")) from None
+    request = urllib.request.Request(url, data=json.dumps(body, ensure_ascii=False).encode("utf-8"),
+                                     headers={"Content-Type": "application/json; charset=utf-8"}, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=cfg.remind.timeout) as response:
             answer = response.read(65536)
@@ -475,6 +484,10 @@ def _send_webhook(cfg: Config, url: str, body: dict, query: dict) -> None:
     except OSError as e:
         raise SendFailed(_("{kind} robot message not sent: {host}: {error}").format(
             kind=kind, host=host, error=e)) from None
+    except (http.client.HTTPException, ValueError):  # no HTTP answer (a status line, a body cut short)
+        # not the exception's text: http.client's may quote the URL, with the token
+        raise SendFailed(_("{kind} robot message not sent: {host} gave no valid HTTP answer").format(
+            kind=kind, host=host)) from None
     try:
         reply = json.loads(answer.decode("utf-8"))
     except ValueError:

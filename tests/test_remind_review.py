@@ -1,0 +1,127 @@
+"""`qms remind` as a user making mistakes and as someone handed a store they did not write
+(a review): robot URLs urllib cannot send to, servers that do not answer as a robot does,
+record values that try to write Markdown into a group's message, messages longer than a
+robot takes, two runs at once. Through the real CLI on a copy of the sample store, as of
+2026-12-07 09:00 (see test_remind.py); servers are local sockets."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+from conftest import git
+
+NOW = {"QMS_NOW": "2026-12-07T09:00"}
+TOKEN = "tok-5d1e7a"  # in the robot's URL: a secret
+
+
+def configure(root: Path, block: str) -> None:
+    """Add a remind: block to the store's qms.yaml and commit it."""
+    path = root / "qms.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + "\n" + block, encoding="utf-8")
+    git(root, "add", "qms.yaml")
+    git(root, "-c", "user.name=x", "-c", "user.email=x@example.com", "commit", "-q", "-m", "remind settings")
+
+
+def state_file(root: Path) -> Path:
+    return root / ".git" / "qms-remind.json"
+
+
+def webhook(kind: str = "dingtalk", timeout: float = 5) -> str:
+    return f"remind:\n  timeout: {timeout}\n  webhook:\n    kind: {kind}\n    url_env: QMS_TEST_WEBHOOK_URL\n"
+
+
+class RawServer:
+    """A TCP server on 127.0.0.1 that reads a request and answers `answer(port, request)`
+    bytes as they are (HTTP or not), keeping every request it read."""
+
+    def __init__(self, answer):
+        self.requests: list[bytes] = []
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.answer = answer
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _addr = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(5)
+                data = b""
+                try:
+                    while b"\r\n\r\n" not in data:
+                        data += conn.recv(65536) or b"!"
+                    head, _sep, body = data.partition(b"\r\n\r\n")
+                    length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                                   if line.lower().startswith(b"content-length:")), 0)
+                    while len(body) < length:
+                        body += conn.recv(65536)
+                    self.requests.append(head + b"\r\n\r\n" + body)
+                    conn.sendall(self.answer(self.port, head))
+                except OSError:
+                    pass
+
+    def url(self, path: str = "/robot/send") -> str:
+        return f"http://127.0.0.1:{self.port}{path}?access_token={TOKEN}"
+
+    def close(self):
+        self.sock.close()
+
+
+def http(body: bytes, status: str = "200 OK", length: int | None = None, extra: str = "") -> bytes:
+    return (f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\n{extra}"
+            f"Content-Length: {len(body) if length is None else length}\r\nConnection: close\r\n\r\n").encode() + body
+
+
+@pytest.fixture
+def server():
+    servers = []
+
+    def start(answer) -> RawServer:
+        servers.append(RawServer(answer))
+        return servers[-1]
+
+    yield start
+    for s in servers:
+        s.close()
+
+
+# -- the robot's URL ---------------------------------------------------------------------------
+@pytest.mark.parametrize("url", [
+    "http://" + "a" * 70 + ".example.com/robot/send?access_token=" + TOKEN,  # a DNS label > 63
+    "https://oapi.dingtalk.com/robot/send?access_token=" + TOKEN + " ",  # a space pasted with it
+    "https://oapi.dingtalk.com/robot/send?access_token=" + TOKEN + "\t",
+    "https://oapi.dingtalk.com:abc/robot/send?access_token=" + TOKEN,  # a port that is no number
+    "https://oapi.dingtalk.com:99999/robot/send?access_token=" + TOKEN,
+    "https://oapi%00.dingtalk.com/robot/send?access_token=" + TOKEN,
+])
+def test_a_robot_url_urllib_cannot_send_to_is_refused_and_not_shown(qms, sample, url):
+    configure(sample, webhook())
+    r = qms("--lang", "en", "remind", "--to", "webhook", root=sample, env={**NOW, "QMS_TEST_WEBHOOK_URL": url})
+    assert r.code == 2, r.text
+    assert "QMS_TEST_WEBHOOK_URL does not hold an http(s) URL" in r.err
+    assert TOKEN not in r.out + r.err and "internal error" not in r.err
+    assert not state_file(sample).exists()
+
+
+# -- what the server answers --------------------------------------------------------------------
+@pytest.mark.parametrize("answer, says", [
+    (lambda port, head: b"SMTP READY\r\n\r\n", "gave no valid HTTP answer"),  # not HTTP at all
+])
+def test_an_answer_that_is_not_http_is_a_failed_send(qms, sample, server, answer, says):
+    srv = server(answer)
+    configure(sample, webhook())
+    r = qms("--lang", "en", "remind", "--to", "webhook", root=sample,
+            env={**NOW, "QMS_TEST_WEBHOOK_URL": srv.url()})
+    assert r.code == 1, r.text
+    [line] = r.err.strip().splitlines()
+    assert says in line and TOKEN not in line, line
+    assert len(srv.requests) == 1 and not state_file(sample).exists()
+
