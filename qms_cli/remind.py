@@ -438,6 +438,17 @@ def _send_email(cfg: Config, msg: EmailMessage, to: list[str]) -> None:
             server=where, to=", ".join(refused)))
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A robot answers where it is called: a redirect is its answer (urllib would follow it,
+    turn the POST into a GET without the message, and take the next page's 200 as sent)."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None  # urllib then raises HTTPError with the 3xx code
+
+
+ROBOT_ANSWER_LIMIT = 1 << 20  # a robot's answer is a few bytes of JSON; more is not one
+
+
 def _robot_url(url: str, kind: str, name: str) -> tuple[urllib.parse.SplitResult, str]:
     """The robot's URL taken apart, with its host; refused (BadInput) unless an http(s) URL
     that urllib can send to: never shown, since it holds the robot's token."""
@@ -466,8 +477,8 @@ def _send_webhook(cfg: Config, url: str, body: dict, query: dict) -> None:
     request = urllib.request.Request(url, data=json.dumps(body, ensure_ascii=False).encode("utf-8"),
                                      headers={"Content-Type": "application/json; charset=utf-8"}, method="POST")
     try:
-        with urllib.request.urlopen(request, timeout=cfg.remind.timeout) as response:
-            answer = response.read(65536)
+        with urllib.request.build_opener(_NoRedirect).open(request, timeout=cfg.remind.timeout) as response:
+            answer = response.read(ROBOT_ANSWER_LIMIT + 1)
     except urllib.error.HTTPError as e:
         raise SendFailed(_("{kind} robot message not sent: {host} answered HTTP {code} {reason}").format(
             kind=kind, host=host, code=e.code, reason=e.reason)) from None
@@ -489,10 +500,13 @@ def _send_webhook(cfg: Config, url: str, body: dict, query: dict) -> None:
         raise SendFailed(_("{kind} robot message not sent: {host} gave no valid HTTP answer").format(
             kind=kind, host=host)) from None
     try:
-        reply = json.loads(answer.decode("utf-8"))
+        reply = json.loads(answer.decode("utf-8")) if len(answer) <= ROBOT_ANSWER_LIMIT else None
     except ValueError:
-        reply = {}
-    code = reply.get("errcode", reply.get("code", reply.get("StatusCode", 0))) if isinstance(reply, dict) else 0
+        reply = None
+    if not isinstance(reply, dict):  # every robot answers a JSON object; a login page is no answer
+        raise SendFailed(_("{kind} robot message not sent: {host} did not answer as the robot does "
+                           "(a JSON object with errcode or code)").format(kind=kind, host=host))
+    code = reply.get("errcode", reply.get("code", reply.get("StatusCode", 0)))
     if code not in (0, None):
         message = reply.get("errmsg") or reply.get("msg") or reply.get("StatusMessage") or ""
         raise SendFailed(_("{kind} robot message not sent: the robot answered error {code} {message}").format(

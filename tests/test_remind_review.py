@@ -114,8 +114,11 @@ def test_a_robot_url_urllib_cannot_send_to_is_refused_and_not_shown(qms, sample,
 # -- what the server answers --------------------------------------------------------------------
 @pytest.mark.parametrize("answer, says", [
     (lambda port, head: b"SMTP READY\r\n\r\n", "gave no valid HTTP answer"),  # not HTTP at all
+    (lambda port, head: http(b"<html>please log in</html>"), "did not answer as the robot does"),  # a proxy
+    (lambda port, head: http(b"[0]"), "did not answer as the robot does"),
+    (lambda port, head: http(b'{"errcode": 0', length=400), "did not answer as the robot does"),  # cut short
 ])
-def test_an_answer_that_is_not_http_is_a_failed_send(qms, sample, server, answer, says):
+def test_an_answer_that_is_not_the_robots_is_a_failed_send(qms, sample, server, answer, says):
     srv = server(answer)
     configure(sample, webhook())
     r = qms("--lang", "en", "remind", "--to", "webhook", root=sample,
@@ -125,3 +128,19 @@ def test_an_answer_that_is_not_http_is_a_failed_send(qms, sample, server, answer
     assert says in line and TOKEN not in line, line
     assert len(srv.requests) == 1 and not state_file(sample).exists()
 
+
+def test_a_redirect_is_an_answer_not_followed(qms, sample, server):
+    # urllib followed a 302 with a GET without the message, and took the next page's
+    # {"errcode": 0} as sent
+    def answer(port, head):
+        if head.startswith(b"POST /robot/send"):
+            return http(b"", "302 Found", extra=f"Location: http://127.0.0.1:{port}/moved\r\n")
+        return http(b'{"errcode": 0, "errmsg": "ok"}')
+
+    srv = server(answer)
+    configure(sample, webhook("wecom"))
+    r = qms("--lang", "en", "remind", "--to", "webhook", root=sample,
+            env={**NOW, "QMS_TEST_WEBHOOK_URL": srv.url()})
+    assert r.code == 1 and "answered HTTP 302" in r.err, r.text
+    assert [q.split(b" ")[1].split(b"?")[0] for q in srv.requests] == [b"/robot/send"]
+    assert not state_file(sample).exists()
