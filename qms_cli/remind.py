@@ -431,7 +431,7 @@ def _send_email(cfg: Config, msg: EmailMessage, to: list[str]) -> None:
     except (socket.timeout, TimeoutError):
         raise SendFailed(_("e-mail not sent: {server} did not answer within {seconds} s").format(
             server=where, seconds=cfg.remind.timeout)) from None
-    except (smtplib.SMTPException, OSError) as e:
+    except (smtplib.SMTPException, OSError, ValueError) as e:  # ValueError: a name the resolver refuses
         raise SendFailed(_("e-mail not sent: {server}: {error}").format(server=where, error=e)) from None
     if refused:
         raise SendFailed(_("e-mail not sent to everyone: {server} refused {to}").format(

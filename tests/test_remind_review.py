@@ -144,3 +144,26 @@ def test_a_redirect_is_an_answer_not_followed(qms, sample, server):
     assert r.code == 1 and "answered HTTP 302" in r.err, r.text
     assert [q.split(b" ")[1].split(b"?")[0] for q in srv.requests] == [b"/robot/send"]
     assert not state_file(sample).exists()
+
+
+# -- the mail server ----------------------------------------------------------------------------
+@pytest.mark.parametrize("host", [
+    "a" * 64 + ".example.com",  # socket's IDNA codec raised UnicodeError: an internal error
+    "smtp..example.com",
+    '"smtp.example.com\\nRCPT TO: x@evil.example"',
+    "'smtp.example.com:25'",
+    "'smtp.example.com/x'",
+    "'-smtp.example.com'",
+])
+def test_a_mail_server_that_is_no_host_name_is_refused_in_qms_yaml(qms, sample, host):
+    configure(sample, f"remind: {{email: {{host: {host}, from: qms@example.com, to: [quality@example.com]}}}}\n")
+    for args in ((), ("--to", "email")):
+        r = qms("--lang", "en", "remind", *args, root=sample, env=NOW)
+        assert r.code == 2 and "qms.yaml: remind.email.host: expected the mail server's name" in r.err, r.text
+
+
+@pytest.mark.parametrize("host", ["邮件.example.cn", "127.0.0.1", "'::1'", "smtp_relay.example.com."])
+def test_a_mail_server_by_chinese_name_or_address_is_taken(qms, sample, host):
+    configure(sample, f"remind: {{email: {{host: {host}, from: qms@example.com, to: [quality@example.com]}}}}\n")
+    r = qms("--lang", "en", "remind", "--to", "email", "--dry-run", root=sample, env=NOW)
+    assert r.code == 0 and "dry run: would send to quality@example.com" in r.out, r.text
