@@ -82,12 +82,15 @@ class Group:
     holders: list[tuple[str, str]] = field(default_factory=list)  # (name, email)
     items: list[Item] = field(default_factory=list)
 
-    def heading(self) -> str:
+    def heading(self, own=lambda t: " ".join(str(t).split())) -> str:
+        """The group's heading: who, with their e-mail, and the role; each name, address
+        and label (a record's owner as written, qms.yaml's holders and roles) through `own`,
+        which keeps it on its line (and, for a robot, shows Markdown's marks as themselves)."""
         if self.person:
-            who = f"{self.person} <{self.email}>" if self.email else self.person
-            return f"{who} · {self.role_label}" if self.role_label else who
-        people = ", ".join(f"{n} <{e}>" for n, e in self.holders) or _("no holder in qms.yaml")
-        return f"{self.role_label}: {people}"
+            who = f"{own(self.person)} {own(f'<{self.email}>')}" if self.email else own(self.person)
+            return f"{who} · {own(self.role_label)}" if self.role_label else who
+        people = ", ".join(f"{own(n)} {own(f'<{e}>')}" for n, e in self.holders) or _("no holder in qms.yaml")
+        return f"{own(self.role_label)}: {people}"
 
     def emails(self) -> list[str]:
         return [self.email] if self.email else [e for _n, e in self.holders]
@@ -130,15 +133,15 @@ class Reminders:
         for a chat robot (`robot`), the records' own text with Markdown's marks shown as
         themselves."""
         own = _plain if robot else (lambda t: " ".join(str(t).split()))
-        lines = [f"# {self.company + ' · ' if self.company else ''}{self.title()}"]
+        lines = [f"# {own(self.company) + ' · ' if self.company else ''}{self.title()}"]
         if not self.groups:
             lines += ["", _("Nothing is due within {within}.").format(within=self.within)]
         for g in self.groups:
-            lines += ["", f"## {g.heading()}"]
+            lines += ["", f"## {g.heading(own)}"]
             for i in g.items:
                 lines.append(_("- {id} {what}: due {due}, {late}; see `{command}`").format(
                     id=own(i.record), what=own(i.what), due=values.shown_time(i.due, self.now.tzinfo),
-                    late=i.late, command=own(i.command())))
+                    late=i.late, command=_code(i.command())))
         return "\n".join(lines) + "\n"
 
     def as_dict(self) -> dict:
@@ -368,6 +371,12 @@ def email_message(cfg: Config, found: Reminders) -> tuple[EmailMessage, list[str
     except ValueError as e:
         raise BadInput(_("--to email: the message cannot be made: {error}").format(error=e)) from None
     return msg, to
+
+
+def _code(text: str) -> str:
+    """A command as it goes between backticks: one line, no backtick to end the code span
+    (within it Markdown's marks are text, and a backslash would be shown)."""
+    return " ".join(text.replace("`", "'").split())
 
 
 def _plain(text: Any) -> str:

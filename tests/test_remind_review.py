@@ -6,6 +6,8 @@ robot takes, two runs at once. Through the real CLI on a copy of the sample stor
 
 from __future__ import annotations
 
+import json
+import re
 import socket
 import threading
 from pathlib import Path
@@ -167,3 +169,34 @@ def test_a_mail_server_by_chinese_name_or_address_is_taken(qms, sample, host):
     configure(sample, f"remind: {{email: {{host: {host}, from: qms@example.com, to: [quality@example.com]}}}}\n")
     r = qms("--lang", "en", "remind", "--to", "email", "--dry-run", root=sample, env=NOW)
     assert r.code == 0 and "dry run: would send to quality@example.com" in r.out, r.text
+
+
+# -- what a record's text can do in a group's message ----------------------------------------------
+def sent_text(request: bytes) -> str:
+    body = json.loads(request.partition(b"\r\n\r\n")[2].decode("utf-8"))
+    return body["markdown"]["content"] if "markdown" in body and "content" in body["markdown"] else \
+        body["markdown"]["text"] if "markdown" in body else body["content"]["text"]
+
+
+@pytest.mark.parametrize("kind", ["wecom", "dingtalk"])
+def test_an_owner_as_written_in_a_record_cannot_write_markdown_into_the_message(qms, sample, server, kind):
+    # a CAPA action's owner is the record's own text: it heads its group in the message
+    path = sample / "records" / "capa" / "CAPA-2026-0003.yaml"
+    raw = path.read_text(encoding="utf-8")
+    hostile = "赵敏 [点这里](http://evil.example/x) @all <font color=info>x</font>\\n# 全员注意"
+    assert "owner: 赵敏, due: 2026-11-30" in raw
+    path.write_text(raw.replace("owner: 赵敏, due: 2026-11-30", f'owner: "{hostile}", due: 2026-11-30'),
+                    encoding="utf-8")
+    git(sample, "-c", "user.name=x", "-c", "user.email=x@example.com", "commit", "-qam", "hand edit")
+    srv = server(lambda port, head: http(b'{"errcode": 0, "errmsg": "ok"}'))
+    configure(sample, webhook(kind))
+    r = qms("--lang", "en", "remind", "--to", "webhook", root=sample,
+            env={**NOW, "QMS_TEST_WEBHOOK_URL": srv.url()})
+    assert r.code == 0, r.text
+    text = sent_text(srv.requests[0])
+    heading = next(line for line in text.splitlines() if "赵敏 " in line and "点这里" in line)
+    assert heading.startswith("## 赵敏 \\[点这里\\]\\(http://evil.example/x\\) \\@all \\<font"), heading
+    assert not re.search(r"(?<!\\)[\[\]()<>@]", heading.replace("## ", "", 1)), heading  # every mark escaped
+    assert "\\# 全员注意 · Quality engineer" in heading  # no heading of its own: it stays on the owner's line
+    # and qms's own command is shown as it is typed: no backslash inside the code span
+    assert "`qms closure_plan show CP-2026-0005`" in text, text
