@@ -47,6 +47,10 @@ from .roles import role_names
 from .store.lock import git_dir
 
 CHANNELS = ("stdout", "email", "webhook")
+# the most a group robot takes of a message, in bytes of UTF-8: WeCom's markdown content
+# 4,096, DingTalk's markdown text 20,000, Feishu's whole request 20 KB (its text is sent as
+# JSON, in which a line break or a quote takes two bytes, beside the signature)
+ROBOT_TEXT_LIMIT = {"wecom": 4096, "dingtalk": 20000, "feishu": 18000}
 STATE_FILE = "qms-remind.json"
 
 
@@ -128,21 +132,54 @@ class Reminders:
         return _("Due and overdue on {day}: {late} overdue, {soon} due within {within}").format(
             day=self.now.strftime("%Y-%m-%d"), late=late, soon=soon, within=self.within)
 
-    def text(self, robot: bool = False) -> str:
+    def text(self, robot: str | None = None, limit: int | None = None) -> str:
         """The reminder as a quality engineer reads it (Markdown that reads as plain text);
-        for a chat robot (`robot`), the records' own text with Markdown's marks shown as
-        themselves."""
+        for a chat robot (`robot`, its kind), the records' own text with Markdown's marks
+        shown as themselves. With `limit` (bytes of UTF-8, as a robot counts them), the items that
+        do not fit are left out, in order, and a last line says how many."""
         own = _plain if robot else (lambda t: " ".join(str(t).split()))
-        lines = [f"# {own(self.company) + ' · ' if self.company else ''}{self.title()}"]
+        head = [f"# {own(self.company) + ' · ' if self.company else ''}{self.title()}"]
         if not self.groups:
-            lines += ["", _("Nothing is due within {within}.").format(within=self.within)]
+            head += ["", _("Nothing is due within {within}.").format(within=self.within)]
+        blocks = []  # (a group's heading, its item lines)
         for g in self.groups:
-            lines += ["", f"## {g.heading(own)}"]
-            for i in g.items:
-                lines.append(_("- {id} {what}: due {due}, {late}; see `{command}`").format(
-                    id=own(i.record), what=own(i.what), due=values.shown_time(i.due, self.now.tzinfo),
-                    late=i.late, command=_code(i.command())))
-        return "\n".join(lines) + "\n"
+            blocks.append((["", f"## {g.heading(own)}"], [_("- {id} {what}: due {due}, {late}; see `{command}`").format(
+                id=own(i.record), what=own(i.what), due=values.shown_time(i.due, self.now.tzinfo),
+                late=i.late, command=_code(i.command())) for i in g.items]))
+        lines = head + [line for heading, items in blocks for line in heading + items]
+        whole = "\n".join(lines) + "\n"
+        if limit is None or len(whole.encode("utf-8")) <= limit:
+            return whole
+        total = sum(len(items) for _h, items in blocks)
+
+        def size(some: list[str]) -> int:
+            return sum(len(line.encode("utf-8")) + 1 for line in some)
+
+        def tail(left: int) -> list[str]:
+            return ["", ngettext("… and {n} more not shown here (a {kind} message holds at most {limit} bytes): "
+                                 "`qms remind` lists them all",
+                                 "… and {n} more not shown here (a {kind} message holds at most {limit} bytes): "
+                                 "`qms remind` lists them all", left).format(n=left, kind=robot or "",
+                                                                             limit=limit)]
+
+        # round by round, each group's next item (its most urgent first), so that everyone
+        # reminded sees their own first items however long another's list is
+        taken = [0] * len(blocks)
+        used, budget, full = size(head), limit - size(tail(total)), False
+        for n in range(max(len(items) for _h, items in blocks)):
+            for g, (heading, items) in enumerate(blocks):
+                if n >= len(items):
+                    continue
+                cost = size(([*heading] if n == 0 else []) + [items[n]])
+                if used + cost > budget:
+                    full = True
+                    break
+                taken[g], used = n + 1, used + cost
+            if full:
+                break
+        kept = head + [line for (heading, items), k in zip(blocks, taken) if k for line in heading + items[:k]]
+        shown = sum(taken)
+        return "\n".join(kept + tail(total - shown)) + "\n"
 
     def as_dict(self) -> dict:
         """The reminder as JSON (--json): what is due, by group, and what could not be read."""
@@ -554,7 +591,8 @@ def send(store, found: Reminders, channel: str, *, dry_run: bool = False, force:
             raise BadInput(_("--to webhook: qms.yaml has no remind.webhook settings (kind, url_env)"))
         url = _secret(hook.url_env, "remind.webhook.url_env")
         secret = _secret(hook.secret_env, "remind.webhook.secret_env")
-        body, query = webhook_payload(hook.kind, found.text(robot=True), found.title(), secret,
+        body, query = webhook_payload(hook.kind, found.text(robot=hook.kind, limit=ROBOT_TEXT_LIMIT[hook.kind]),
+                                      found.title(), secret,
                                       int(time.time() * 1000))
         shown = f"{hook.kind} ({hook.url_env})"
         preview = json.dumps({k: v for k, v in body.items() if k not in ("sign", "timestamp")},

@@ -200,3 +200,36 @@ def test_an_owner_as_written_in_a_record_cannot_write_markdown_into_the_message(
     assert "\\# 全员注意 · Quality engineer" in heading  # no heading of its own: it stays on the owner's line
     # and qms's own command is shown as it is typed: no backslash inside the code span
     assert "`qms closure_plan show CP-2026-0005`" in text, text
+
+
+# -- a long list -------------------------------------------------------------------------------
+@pytest.mark.parametrize("kind, limit", [("wecom", 4096), ("dingtalk", 20000), ("feishu", 20000)])
+def test_a_long_list_is_cut_to_what_the_robot_takes_and_everyone_keeps_their_first_items(
+        qms, sample, server, kind, limit):
+    # 300 complaints past their closure: the message was 33 KB, which WeCom (4,096 bytes of
+    # markdown) and DingTalk (20,000) refuse with an errcode, every day, so nobody was reminded
+    folder = sample / "records" / "complaint"
+    raw = (folder / "CMP-2026-0011.yaml").read_text(encoding="utf-8")
+    for n in range(1000, 1300):
+        (folder / f"CMP-2026-{n}.yaml").write_text(raw.replace("id: CMP-2026-0011", f"id: CMP-2026-{n}", 1),
+                                                   encoding="utf-8")
+    git(sample, "add", "-A")
+    git(sample, "-c", "user.name=x", "-c", "user.email=x@example.com", "commit", "-q", "-m", "many")
+    srv = server(lambda port, head: http(b'{"errcode": 0, "code": 0, "errmsg": "ok"}'))
+    configure(sample, webhook(kind))
+    whole = qms("--lang", "en", "remind", root=sample, env=NOW)
+    assert whole.code == 0 and len(whole.out.encode()) > limit, whole.text
+    r = qms("--lang", "en", "remind", "--to", "webhook", root=sample, env={**NOW, "QMS_TEST_WEBHOOK_URL": srv.url()})
+    assert r.code == 0, r.text
+    request = srv.requests[0]
+    text = sent_text(request)
+    if kind == "feishu":  # Feishu counts the whole request
+        assert len(request.partition(b"\r\n\r\n")[2]) <= limit
+    else:
+        assert len(text.encode("utf-8")) <= limit
+    headings = [line.split(" <")[0] for line in whole.out.splitlines() if line.startswith("## ")]
+    assert len(headings) > 3 and all(h in text for h in headings), (headings, text)  # nobody left out
+    shown = sum(1 for line in text.splitlines() if line.startswith("- "))
+    items = sum(1 for line in whole.out.splitlines() if line.startswith("- "))
+    assert f"… and {items - shown} more not shown here (a {kind} message holds at most" in text
+    assert json.loads(state_file(sample).read_text(encoding="utf-8"))["webhook"]["day"] == "2026-12-07"
