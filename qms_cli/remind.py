@@ -27,24 +27,25 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formataddr
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from .calendar import due as compute_due
 from .calendar import end_of, parse_duration
 from .config import EMAIL_ADDRESS, Config
 from .deadlines import deadlines
-from .errors import BadInput, Refused, SendFailed
+from .errors import BadInput, Busy, Refused, SendFailed
 from .files.yamlio import atomic_write
 from .i18n import _, language, ngettext
 from .model import values
 from .model.declaration import RecordType
 from .roles import role_names
-from .store.lock import git_dir
+from .store.lock import git_dir, lock_wait
 
 CHANNELS = ("stdout", "email", "webhook")
 # the most a group robot takes of a message, in bytes of UTF-8: WeCom's markdown content
@@ -52,6 +53,7 @@ CHANNELS = ("stdout", "email", "webhook")
 # JSON, in which a line break or a quote takes two bytes, beside the signature)
 ROBOT_TEXT_LIMIT = {"wecom": 4096, "dingtalk": 20000, "feishu": 18000}
 STATE_FILE = "qms-remind.json"
+LOCK_FILE = "qms-remind.lock"
 
 
 @dataclass(frozen=True)
@@ -601,12 +603,32 @@ def send(store, found: Reminders, channel: str, *, dry_run: bool = False, force:
         return Outcome(channel, False, "nothing-due", shown, preview, digest)
     if dry_run:
         return Outcome(channel, False, "dry-run", shown, preview, digest)
-    if not force and sent_today(store, channel, day):
-        return Outcome(channel, False, "already-sent", shown, preview, digest)
-    if channel == "email":
-        _send_email(cfg, msg, to)
-    else:
-        assert url is not None
-        _send_webhook(cfg, url, body, query)
-    _record_sent(store, channel, day, digest)
+    with _sending(store):  # a second run (two cron lines, a retry) waits, then finds it sent
+        if not force and sent_today(store, channel, day):
+            return Outcome(channel, False, "already-sent", shown, preview, digest)
+        if channel == "email":
+            _send_email(cfg, msg, to)
+        else:
+            assert url is not None
+            _send_webhook(cfg, url, body, query)
+        _record_sent(store, channel, day, digest)
     return Outcome(channel, True, "sent", shown, preview, digest)
+
+
+@contextmanager
+def _sending(store) -> Iterator[None]:
+    """Hold the clone's remind lock (`.git/qms-remind.lock`) while what was sent today is
+    read, the message sent and recorded; waits QMS_LOCK_TIMEOUT seconds, then Busy (exit 1)."""
+    from filelock import FileLock, Timeout
+
+    wait = lock_wait()
+    lock = FileLock(str(git_dir(store.root) / LOCK_FILE), timeout=wait)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise Busy(_("another qms remind has been sending from this clone for {seconds:.0f} s; try again "
+                     "(the lock is {lock})").format(seconds=wait, lock=f".git/{LOCK_FILE}")) from None
+    try:
+        yield
+    finally:
+        lock.release()

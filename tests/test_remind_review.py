@@ -7,9 +7,13 @@ robot takes, two runs at once. Through the real CLI on a copy of the sample stor
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -233,3 +237,23 @@ def test_a_long_list_is_cut_to_what_the_robot_takes_and_everyone_keeps_their_fir
     items = sum(1 for line in whole.out.splitlines() if line.startswith("- "))
     assert f"… and {items - shown} more not shown here (a {kind} message holds at most" in text
     assert json.loads(state_file(sample).read_text(encoding="utf-8"))["webhook"]["day"] == "2026-12-07"
+
+
+# -- two runs at once ----------------------------------------------------------------------------
+def test_two_runs_at_once_send_once(sample, server):
+    # two cron lines, or a retry while the first still waits for the robot: each read
+    # "not sent today" before the other had recorded it, and the group got the message twice
+    def slow(port, head):
+        time.sleep(1.5)
+        return http(b'{"errcode": 0, "errmsg": "ok"}')
+
+    srv = server(slow)
+    configure(sample, webhook("wecom", timeout=10))
+    env = {**os.environ, **NOW, "QMS_TEST_WEBHOOK_URL": srv.url(), "QMS_LANG": "en"}
+    runs = [subprocess.Popen([sys.executable, "-m", "qms_cli", "-C", str(sample), "remind", "--to", "webhook"],
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=120) + (p.returncode,) for p in runs]
+    assert [code for _o, _e, code in outs] == [0, 0], outs
+    assert len(srv.requests) == 1, outs
+    said = sorted(o.split(" ")[0] for o, _e, _c in outs)
+    assert said == ["already", "sent"], outs
