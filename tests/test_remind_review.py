@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -257,3 +258,28 @@ def test_two_runs_at_once_send_once(sample, server):
     assert len(srv.requests) == 1, outs
     said = sorted(o.split(" ")[0] for o, _e, _c in outs)
     assert said == ["already", "sent"], outs
+
+
+# -- where the record of what was sent is kept -----------------------------------------------------
+def test_a_store_in_a_folder_of_its_repository_keeps_the_record_in_the_repositorys_git_folder(qms, tmp_path, server):
+    # qms finds the repository above the store; remind made a folder `.git` inside the store
+    # for its record (a stray folder git then had to step over)
+    repo = tmp_path / "repo"
+    (repo / "qa").mkdir(parents=True)
+    sample_root = Path(__file__).resolve().parents[1]
+    for part in ("records", "files"):
+        shutil.copytree(sample_root / part, repo / "qa" / part)
+    (repo / "qa" / "qms.yaml").write_text((sample_root / "qms.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=x", "-c", "user.email=x@example.com", "commit", "-q", "-m", "sample")
+    store = repo / "qa"
+    srv = server(lambda port, head: http(b'{"errcode": 0, "errmsg": "ok"}'))
+    configure(store, webhook("wecom"))
+    env = {**NOW, "QMS_TEST_WEBHOOK_URL": srv.url()}
+    r = qms("--lang", "en", "remind", "--to", "webhook", root=store, env=env)
+    assert r.code == 0 and "sent to" in r.out, r.text
+    assert not (store / ".git").exists()
+    assert json.loads((repo / ".git" / "qms-remind.json").read_text(encoding="utf-8"))["webhook"]["day"] == "2026-12-07"
+    again = qms("--lang", "en", "remind", "--to", "webhook", root=store, env=env)
+    assert again.code == 0 and "already sent" in again.out and len(srv.requests) == 1, again.text
