@@ -31,7 +31,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
-from email.utils import formataddr
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -404,7 +403,9 @@ def email_message(cfg: Config, found: Reminders) -> tuple[EmailMessage, list[str
         raise BadInput(_("--to email: not an e-mail address: {addresses}").format(
             addresses=", ".join(repr(a) for a in bad)))
     try:
-        msg["From"] = formataddr(("qms", settings.sender))
+        # not formataddr, which refuses an address in Chinese (质量@例子.cn): the address is
+        # checked (no <, >, quote or line break), and smtplib sends such a message with SMTPUTF8
+        msg["From"] = f"qms <{settings.sender}>"
         msg["To"] = ", ".join(to)
         msg.set_content(found.text(), charset="utf-8")
     except ValueError as e:

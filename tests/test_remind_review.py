@@ -6,6 +6,8 @@ robot takes, two runs at once. Through the real CLI on a copy of the sample stor
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 import os
 import re
@@ -283,3 +285,44 @@ def test_a_store_in_a_folder_of_its_repository_keeps_the_record_in_the_repositor
     assert json.loads((repo / ".git" / "qms-remind.json").read_text(encoding="utf-8"))["webhook"]["day"] == "2026-12-07"
     again = qms("--lang", "en", "remind", "--to", "webhook", root=store, env=env)
     assert again.code == 0 and "already sent" in again.out and len(srv.requests) == 1, again.text
+
+
+# -- e-mail to an address in Chinese ---------------------------------------------------------------
+class Inbox:
+    """An aiosmtpd handler that keeps what it receives."""
+
+    def __init__(self):
+        self.received: list[tuple[str, list[str], bytes]] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.received.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
+        return "250 Message accepted"
+
+
+@pytest.mark.parametrize("utf8", [True, False])
+def test_a_sender_or_recipient_in_chinese_is_sent_where_the_server_takes_it(qms, sample, utf8):
+    # qms.yaml takes 质量@例子.cn, but formataddr refused it: "the message cannot be made:
+    # 'ascii' codec can't encode characters" (exit 2) whatever the server could take
+    controller_mod = pytest.importorskip("aiosmtpd.controller")
+    inbox = Inbox()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    controller = controller_mod.Controller(inbox, hostname="127.0.0.1", port=port, enable_SMTPUTF8=utf8)
+    controller.start()
+    try:
+        configure(sample, f"remind:\n  timeout: 5\n  email:\n    host: 127.0.0.1\n    port: {port}\n"
+                          "    from: 质量部@例子.cn\n    to: [张三@例子.cn, quality@example.com]\n")
+        r = qms("--lang", "en", "remind", "--to", "email", root=sample, env=NOW)
+    finally:
+        controller.stop()
+    if not utf8:  # a server without SMTPUTF8 cannot take it: a failed send, said in one line
+        assert r.code == 1 and "e-mail not sent" in r.err and "SMTPUTF8" in r.err, r.text
+        assert inbox.received == [] and not state_file(sample).exists()
+        return
+    assert r.code == 0, r.text
+    [(sender, rcpts, raw)] = inbox.received
+    assert sender == "质量部@例子.cn" and rcpts == ["张三@例子.cn", "quality@example.com"]
+    msg = email.message_from_bytes(raw, policy=email.policy.SMTPUTF8)
+    assert msg["From"] == "qms <质量部@例子.cn>" and "张三@例子.cn" in msg["To"]
+    assert "qms complaint show CMP-2026-0011" in msg.get_content()
