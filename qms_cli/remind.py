@@ -607,12 +607,21 @@ def send(store, found: Reminders, channel: str, *, dry_run: bool = False, force:
     with _sending(store):  # a second run (two cron lines, a retry) waits, then finds it sent
         if not force and sent_today(store, channel, day):
             return Outcome(channel, False, "already-sent", shown, preview, digest)
+        state = _state_path(store)
+        if os.path.lexists(state) and not state.is_file():  # checked before sending what it could not record
+            raise BadInput(_("{file} is not a file: qms remind keeps there what it sent each day; remove it").format(
+                file=f".git/{STATE_FILE}"))
         if channel == "email":
             _send_email(cfg, msg, to)
         else:
             assert url is not None
             _send_webhook(cfg, url, body, query)
-        _record_sent(store, channel, day, digest)
+        try:
+            _record_sent(store, channel, day, digest)
+        except OSError as e:
+            raise SendFailed(_("sent to {to}, but {file} could not be written ({reason}): a second run today "
+                               "sends again").format(to=shown, file=f".git/{STATE_FILE}",
+                                                     reason=e.strerror or e)) from None
     return Outcome(channel, True, "sent", shown, preview, digest)
 
 
@@ -629,6 +638,9 @@ def _sending(store) -> Iterator[None]:
     except Timeout:
         raise Busy(_("another qms remind has been sending from this clone for {seconds:.0f} s; try again "
                      "(the lock is {lock})").format(seconds=wait, lock=f".git/{LOCK_FILE}")) from None
+    except OSError as e:  # a folder in its place, a git folder that cannot be written
+        raise BadInput(_("{lock} cannot be taken ({reason}): qms remind holds it while it sends").format(
+            lock=f".git/{LOCK_FILE}", reason=e.strerror or e)) from None
     try:
         yield
     finally:

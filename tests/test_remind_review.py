@@ -326,3 +326,16 @@ def test_a_sender_or_recipient_in_chinese_is_sent_where_the_server_takes_it(qms,
     msg = email.message_from_bytes(raw, policy=email.policy.SMTPUTF8)
     assert msg["From"] == "qms <质量部@例子.cn>" and "张三@例子.cn" in msg["To"]
     assert "qms complaint show CMP-2026-0011" in msg.get_content()
+
+
+@pytest.mark.parametrize("name, says", [
+    ("qms-remind.json", ".git/qms-remind.json is not a file"),  # was: sent, then an internal error
+    ("qms-remind.lock", ".git/qms-remind.lock cannot be taken"),
+])
+def test_a_folder_where_remind_keeps_its_record_or_lock_is_said_before_sending(qms, sample, server, name, says):
+    srv = server(lambda port, head: http(b'{"errcode": 0, "errmsg": "ok"}'))
+    configure(sample, webhook("wecom"))
+    (sample / ".git" / name).mkdir()
+    r = qms("--lang", "en", "remind", "--to", "webhook", root=sample, env={**NOW, "QMS_TEST_WEBHOOK_URL": srv.url()})
+    assert r.code == 2 and says in r.err and "internal error" not in r.err, r.text
+    assert srv.requests == []  # nothing sent that could not be recorded
