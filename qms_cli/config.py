@@ -627,8 +627,11 @@ def _env_name(value: Any, where: str) -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str) or not re.fullmatch(r"QMS_[A-Z0-9_]{1,60}", value):
+        # not the value: one written here by mistake is the secret itself (the robot's URL with its
+        # token, a password), which every command would otherwise print, into every CI log
         raise _bad(_("{file}: {key}: expected the name of an environment variable starting QMS_ that holds "
-                     "the secret (e.g. QMS_WEBHOOK_URL), not {value}"), key=where, value=quote(value))
+                     "the secret (e.g. QMS_WEBHOOK_URL); what is written there is not shown, as it may be the "
+                     "secret itself: that belongs in the environment, never in the store"), key=where)
     return value
 
 

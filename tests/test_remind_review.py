@@ -339,3 +339,22 @@ def test_a_folder_where_remind_keeps_its_record_or_lock_is_said_before_sending(q
     r = qms("--lang", "en", "remind", "--to", "webhook", root=sample, env={**NOW, "QMS_TEST_WEBHOOK_URL": srv.url()})
     assert r.code == 2 and says in r.err and "internal error" not in r.err, r.text
     assert srv.requests == []  # nothing sent that could not be recorded
+
+
+# -- a secret written into the store ---------------------------------------------------------------
+@pytest.mark.parametrize("block, key", [
+    ("remind: {webhook: {kind: dingtalk, url_env: 'https://oapi.dingtalk.com/robot/send?access_token=%s'}}",
+     "remind.webhook.url_env"),
+    ("remind: {webhook: {kind: dingtalk, url_env: QMS_W, secret_env: '%s'}}", "remind.webhook.secret_env"),
+    ("remind: {email: {host: smtp.example.com, from: a@example.com, to: [b@example.com], user_env: QMS_U, "
+     "password_env: '%s'}}", "remind.email.password_env"),
+])
+def test_a_secret_written_where_its_variables_name_goes_is_refused_and_never_shown(qms, sample, block, key):
+    # the robot's URL or a password pasted into qms.yaml: every command printed it back,
+    # into every CI log, in "expected the name of an environment variable ..., not '...'"
+    configure(sample, block % TOKEN + "\n")
+    for args in (["remind"], ["remind", "--to", "webhook" if "webhook" in key else "email"], ["validate"]):
+        r = qms("--lang", "en", *args, root=sample, env=NOW)
+        assert r.code == (1 if args == ["validate"] else 2), r.text  # validate: a finding
+        assert f"qms.yaml: {key}: expected the name of an environment variable" in r.out + r.err, r.text
+        assert TOKEN not in r.out + r.err, (args, r.text)
