@@ -138,7 +138,7 @@ class Reminders:
         for a chat robot (`robot`, its kind), the records' own text with Markdown's marks
         shown as themselves. With `limit` (bytes of UTF-8, as a robot counts them), the items that
         do not fit are left out, in order, and a last line says how many."""
-        own = _plain if robot else (lambda t: " ".join(str(t).split()))
+        own = (_text_only if robot == "feishu" else _plain) if robot else (lambda t: " ".join(str(t).split()))
         head = [f"# {own(self.company) + ' · ' if self.company else ''}{self.title()}"]
         if not self.groups:
             head += ["", _("Nothing is due within {within}.").format(within=self.within)]
@@ -417,6 +417,13 @@ def _code(text: str) -> str:
     """A command as it goes between backticks: one line, no backtick to end the code span
     (within it Markdown's marks are text, and a backslash would be shown)."""
     return " ".join(text.replace("`", "'").split())
+
+
+def _text_only(text: Any) -> str:
+    """A record's own text as it goes into a Feishu text message, which shows Markdown (and a
+    backslash) as written and reads only its <at user_id=...> tags: the angle brackets
+    made full-width, so a record cannot @all the group."""
+    return " ".join(str(text).split()).replace("<", "＜").replace(">", "＞")
 
 
 def _plain(text: Any) -> str:

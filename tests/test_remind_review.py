@@ -358,3 +358,20 @@ def test_a_secret_written_where_its_variables_name_goes_is_refused_and_never_sho
         assert r.code == (1 if args == ["validate"] else 2), r.text  # validate: a finding
         assert f"qms.yaml: {key}: expected the name of an environment variable" in r.out + r.err, r.text
         assert TOKEN not in r.out + r.err, (args, r.text)
+
+
+def test_a_feishu_text_message_carries_no_mention_tag_from_a_record_and_no_backslashes(qms, sample, server):
+    # Feishu's text message reads <at user_id="all"></at> and shows a backslash as written:
+    # the Markdown escapes made every address read \<wang.qiang\@example.com\> there
+    path = sample / "records" / "capa" / "CAPA-2026-0003.yaml"
+    raw = path.read_text(encoding="utf-8")
+    path.write_text(raw.replace("owner: 赵敏, due: 2026-11-30",
+                                "owner: '赵敏 <at user_id=\"all\">所有人</at>', due: 2026-11-30"), encoding="utf-8")
+    git(sample, "-c", "user.name=x", "-c", "user.email=x@example.com", "commit", "-qam", "hand edit")
+    srv = server(lambda port, head: http(b'{"code": 0, "msg": "success"}'))
+    configure(sample, webhook("feishu"))
+    r = qms("--lang", "en", "remind", "--to", "webhook", root=sample, env={**NOW, "QMS_TEST_WEBHOOK_URL": srv.url()})
+    assert r.code == 0, r.text
+    text = sent_text(srv.requests[0])
+    assert "<at" not in text and "＜at user_id=\"all\"＞所有人＜/at＞" in text, text
+    assert "\\" not in text and "王强 ＜wang.qiang@example.com＞" in text, text
