@@ -36,7 +36,8 @@ from .store import Store
 
 # WeasyPrint warns on import, with its file and line, where fontconfig lists no font at all:
 # font_family says so in one line, with the package to install
-warnings.filterwarnings("ignore", message="No fonts configured in FontConfig", module="weasyprint")
+_NO_FONTS = "No fonts configured in FontConfig"  # WeasyPrint's words, matched
+warnings.filterwarnings("ignore", message=_NO_FONTS, module="weasyprint")
 
 SMALL_FONT_PACKAGE = "fonts-wqy-microhei"  # Debian's small one (1.6 MB), what CI installs
 EXTRA = "pip install 'qms-cli[pdf]'"
