@@ -719,10 +719,16 @@ def _remind(value: Any, as_written: bool) -> RemindSettings:
             flags[key] = flag
         if not to and not flags["to_holders"]:
             raise _bad(_("{file}: remind.email: expected to: (addresses) or to_holders: true, or both"))
+        if flags["ssl"] and flags["starttls"]:  # an encrypted connection cannot be encrypted again
+            raise _bad(_("{file}: remind.email: expected ssl: true (port 465) or starttls: true (port 587), "
+                         "not both"))
+        user_env = _env_name(raw.get("user_env"), "remind.email.user_env")
+        password_env = _env_name(raw.get("password_env"), "remind.email.password_env")
+        if bool(user_env) != bool(password_env):  # one alone was never used: the mail went without a login
+            raise _bad(_("{file}: remind.email: expected both user_env and password_env (the login's user and "
+                         "password), or neither"))
         email = RemindEmail(host=raw["host"].strip(), port=port, sender=sender, to=tuple(to), **flags,
-                            user_env=_env_name(raw.get("user_env"), "remind.email.user_env"),
-                            password_env=_env_name(raw.get("password_env"), "remind.email.password_env"),
-                            subject=_subject(raw.get("subject")))
+                            user_env=user_env, password_env=password_env, subject=_subject(raw.get("subject")))
     raw = block.get("webhook")
     if raw is not None:
         _settings_block(raw, REMIND_WEBHOOK_SETTINGS, "remind.webhook", as_written)

@@ -375,3 +375,18 @@ def test_a_feishu_text_message_carries_no_mention_tag_from_a_record_and_no_backs
     text = sent_text(srv.requests[0])
     assert "<at" not in text and "＜at user_id=\"all\"＞所有人＜/at＞" in text, text
     assert "\\" not in text and "王强 ＜wang.qiang@example.com＞" in text, text
+
+
+@pytest.mark.parametrize("extra, says", [
+    # SMTP_SSL, then STARTTLS on the encrypted connection: failed at every send
+    ("ssl: true, starttls: true", "remind.email: expected ssl: true (port 465) or starttls: true (port 587), not both"),
+    # a password without its user (or the user alone) was silently not used: the mail went without a login
+    ("starttls: true, password_env: QMS_TEST_SMTP_PASSWORD", "expected both user_env and password_env"),
+    ("starttls: true, user_env: QMS_TEST_SMTP_USER", "expected both user_env and password_env"),
+])
+def test_mail_settings_that_cannot_work_together_are_refused(qms, sample, extra, says):
+    configure(sample, "remind: {email: {host: smtp.example.com, port: 587, from: qms@example.com, "
+                      f"to: [quality@example.com], {extra}}}}}\n")
+    r = qms("--lang", "en", "remind", "--to", "email", root=sample,
+            env={**NOW, "QMS_TEST_SMTP_PASSWORD": "pw-secret", "QMS_TEST_SMTP_USER": "u"})
+    assert r.code == 2 and says in r.err and "pw-secret" not in r.out + r.err, r.text
