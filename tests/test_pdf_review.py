@@ -67,3 +67,21 @@ def test_weasyprint_is_handed_nothing_to_fetch_whatever_the_page_names():
     assert out.startswith(b"%PDF-")
     assert any(u.startswith("file:///etc/passwd") for u in asked) and any(u.startswith("data:") for u in asked)
     assert b"root:" not in out  # /etc/passwd's text is nowhere in it
+
+
+def test_the_github_workflow_init_writes_gives_its_checks_a_read_only_token(qms, tmp_path):
+    # the validate job runs on every push with the token GitHub hands it, which is write-all
+    # where the repository's default says so: it reads the store, and may do no more
+    import yaml
+
+    for args in ((), ("--pages",)):
+        root = tmp_path / ("paged" if args else "plain")
+        r = qms("init", str(root), "--company", "测试有限公司", "--site", "SH", *args, root=False,
+                who=("李雷", "li.lei@example.com"))
+        assert r.code == 0, r.text
+        workflow = yaml.safe_load((root / ".github" / "workflows" / "qms.yml").read_text(encoding="utf-8"))
+        assert workflow["permissions"] == {"contents": "read"}, workflow
+        assert "permissions" not in workflow["jobs"]["validate"]
+        if args:  # the Pages job asks for what deploying takes, over the read-only default
+            assert workflow["jobs"]["pages"]["permissions"] == {"contents": "read", "pages": "write",
+                                                                "id-token": "write"}
