@@ -85,3 +85,23 @@ def test_the_github_workflow_init_writes_gives_its_checks_a_read_only_token(qms,
         if args:  # the Pages job asks for what deploying takes, over the read-only default
             assert workflow["jobs"]["pages"]["permissions"] == {"contents": "read", "pages": "write",
                                                                 "id-token": "write"}
+
+
+def test_a_store_type_that_names_its_form_in_one_language_prints_in_either(qms, sample, tmp_path):
+    # types/complaint.yaml of a plant that writes Chinese only: `form: {zh: 客诉处理单}`;
+    # render --lang en (Markdown or PDF) raised KeyError: 'en', an internal error
+    from conftest import REPO, git
+
+    text = (REPO / "qms_cli" / "types" / "complaint.yaml").read_text(encoding="utf-8")
+    assert "\nform: {zh: 客诉处理单, en: Customer complaint handling form}\n" in text
+    (sample / "types").mkdir()
+    (sample / "types" / "complaint.yaml").write_text(
+        text.replace("\nform: {zh: 客诉处理单, en: Customer complaint handling form}\n", "\nform: {zh: 客诉处理单}\n"),
+        encoding="utf-8")
+    git(sample, "add", "-A")
+    git(sample, "-c", "user.name=x", "-c", "user.email=x@example.com", "commit", "-q", "-m", "own type")
+    md = qms("--lang", "en", "render", "CMP-2026-0001", root=sample)
+    assert md.code == 0 and "## 客诉处理单" in md.out, md.text
+    out = tmp_path / "c.pdf"
+    r = qms("--lang", "en", "render", "CMP-2026-0001", "--format", "pdf", "-o", str(out), root=sample)
+    assert r.code == 0 and out.read_bytes().startswith(b"%PDF-"), r.text
