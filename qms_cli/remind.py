@@ -136,8 +136,9 @@ class Reminders:
     def text(self, robot: str | None = None, limit: int | None = None) -> str:
         """The reminder as a quality engineer reads it (Markdown that reads as plain text);
         for a chat robot (`robot`, its kind), the records' own text with Markdown's marks
-        shown as themselves. With `limit` (bytes of UTF-8, as a robot counts them), the items that
-        do not fit are left out, in order, and a last line says how many."""
+        shown as themselves. With `limit` (bytes of UTF-8, as a robot counts them), what does
+        not fit is left out: the groups keep their first items, taken round by round through
+        them, and a last line says how many were left out."""
         own = (_text_only if robot == "feishu" else _plain) if robot else (lambda t: " ".join(str(t).split()))
         head = [f"# {own(self.company) + ' · ' if self.company else ''}{self.title()}"]
         if not self.groups:
@@ -157,11 +158,8 @@ class Reminders:
             return sum(len(line.encode("utf-8")) + 1 for line in some)
 
         def tail(left: int) -> list[str]:
-            return ["", ngettext("… and {n} more not shown here (a {kind} message holds at most {limit} bytes): "
-                                 "`qms remind` lists them all",
-                                 "… and {n} more not shown here (a {kind} message holds at most {limit} bytes): "
-                                 "`qms remind` lists them all", left).format(n=left, kind=robot or "",
-                                                                             limit=limit)]
+            return ["", _("… and {n} more not shown here (a {kind} message holds at most {limit} bytes): "
+                          "`qms remind` lists them all").format(n=left, kind=robot or "", limit=limit)]
 
         # round by round, each group's next item (its most urgent first), so that everyone
         # reminded sees their own first items however long another's list is
