@@ -10,6 +10,7 @@ reads the YAML itself."""
 from __future__ import annotations
 
 import copy
+import ipaddress
 import os
 import re
 from dataclasses import dataclass, field
@@ -626,8 +627,11 @@ def _env_name(value: Any, where: str) -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str) or not re.fullmatch(r"QMS_[A-Z0-9_]{1,60}", value):
+        # not the value: one written here by mistake is the secret itself (the robot's URL with its
+        # token, a password), which every command would otherwise print, into every CI log
         raise _bad(_("{file}: {key}: expected the name of an environment variable starting QMS_ that holds "
-                     "the secret (e.g. QMS_WEBHOOK_URL), not {value}"), key=where, value=quote(value))
+                     "the secret (e.g. QMS_WEBHOOK_URL); what is written there is not shown, as it may be the "
+                     "secret itself: that belongs in the environment, never in the store"), key=where)
     return value
 
 
@@ -642,6 +646,27 @@ def _subject(value: Any) -> str:
         raise _bad(_("{file}: remind.email.subject: expected one line of at most 200 characters, not {value}"),
                    value=quote(text[:80]))
     return text
+
+
+# a host name as DNS takes it (after IDNA): labels of 1 to 63 letters, digits, - and _
+HOST_NAME = re.compile(r"(?=.{1,253}\.?$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_][A-Za-z0-9_-]{0,62})*\.?")
+
+
+def _mail_host(value: Any) -> bool:
+    """Whether `value` names a mail server: a host name (one in Chinese too) or an IP
+    address; socket would choke on a label over 63 characters with an internal error."""
+    if not isinstance(value, str) or not value.strip():
+        return False
+    text = value.strip()
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        pass
+    try:
+        return bool(HOST_NAME.fullmatch(text.encode("idna").decode("ascii")))
+    except UnicodeError:
+        return False
 
 
 def _settings_block(raw: Any, known: tuple[str, ...], key: str, as_written: bool) -> None:
@@ -670,7 +695,7 @@ def _remind(value: Any, as_written: bool) -> RemindSettings:
     raw = block.get("email")
     if raw is not None:
         _settings_block(raw, REMIND_EMAIL_SETTINGS, "remind.email", as_written)
-        if not raw.get("host") or not _is_text(raw["host"]):
+        if not _mail_host(raw.get("host")):
             raise _bad(_("{file}: remind.email.host: expected the mail server's name, e.g. smtp.example.com"))
         port = raw.get("port", 25)
         if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
@@ -694,10 +719,16 @@ def _remind(value: Any, as_written: bool) -> RemindSettings:
             flags[key] = flag
         if not to and not flags["to_holders"]:
             raise _bad(_("{file}: remind.email: expected to: (addresses) or to_holders: true, or both"))
-        email = RemindEmail(host=str(raw["host"]), port=port, sender=sender, to=tuple(to), **flags,
-                            user_env=_env_name(raw.get("user_env"), "remind.email.user_env"),
-                            password_env=_env_name(raw.get("password_env"), "remind.email.password_env"),
-                            subject=_subject(raw.get("subject")))
+        if flags["ssl"] and flags["starttls"]:  # an encrypted connection cannot be encrypted again
+            raise _bad(_("{file}: remind.email: expected ssl: true (port 465) or starttls: true (port 587), "
+                         "not both"))
+        user_env = _env_name(raw.get("user_env"), "remind.email.user_env")
+        password_env = _env_name(raw.get("password_env"), "remind.email.password_env")
+        if bool(user_env) != bool(password_env):  # one alone was never used: the mail went without a login
+            raise _bad(_("{file}: remind.email: expected both user_env and password_env (the login's user and "
+                         "password), or neither"))
+        email = RemindEmail(host=raw["host"].strip(), port=port, sender=sender, to=tuple(to), **flags,
+                            user_env=user_env, password_env=password_env, subject=_subject(raw.get("subject")))
     raw = block.get("webhook")
     if raw is not None:
         _settings_block(raw, REMIND_WEBHOOK_SETTINGS, "remind.webhook", as_written)

@@ -23,6 +23,7 @@ import os
 import re
 import shutil
 import subprocess
+import warnings
 
 from . import formhtml
 from .errors import BadInput
@@ -32,6 +33,11 @@ from .model.record import Record
 from .render import render
 from .reports.chart import CJK_FAMILIES, FONT_PACKAGE
 from .store import Store
+
+# WeasyPrint warns on import, with its file and line, where fontconfig lists no font at all:
+# font_family says so in one line, with the package to install
+_NO_FONTS = "No fonts configured in FontConfig"  # WeasyPrint's words, matched
+warnings.filterwarnings("ignore", message=_NO_FONTS, module="weasyprint")
 
 SMALL_FONT_PACKAGE = "fonts-wqy-microhei"  # Debian's small one (1.6 MB), what CI installs
 EXTRA = "pip install 'qms-cli[pdf]'"

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import http.client
 import json
 import os
 import re
@@ -26,27 +27,32 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
-from email.utils import formataddr
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from .calendar import due as compute_due
 from .calendar import end_of, parse_duration
 from .config import EMAIL_ADDRESS, Config
 from .deadlines import deadlines
-from .errors import BadInput, Refused, SendFailed
+from .errors import BadInput, Busy, Refused, SendFailed
 from .files.yamlio import atomic_write
 from .i18n import _, language, ngettext
 from .model import values
 from .model.declaration import RecordType
 from .roles import role_names
-from .store.lock import git_dir
+from .store.lock import git_dir, lock_wait
 
 CHANNELS = ("stdout", "email", "webhook")
+# the most a group robot takes of a message, in bytes of UTF-8: WeCom's markdown content
+# 4,096, DingTalk's markdown text 20,000, Feishu's whole request 20 KB (its text is sent as
+# JSON, in which a line break or a quote takes two bytes, beside the signature)
+ROBOT_TEXT_LIMIT = {"wecom": 4096, "dingtalk": 20000, "feishu": 18000}
 STATE_FILE = "qms-remind.json"
+LOCK_FILE = "qms-remind.lock"
 
 
 @dataclass(frozen=True)
@@ -81,12 +87,15 @@ class Group:
     holders: list[tuple[str, str]] = field(default_factory=list)  # (name, email)
     items: list[Item] = field(default_factory=list)
 
-    def heading(self) -> str:
+    def heading(self, own=lambda t: " ".join(str(t).split())) -> str:
+        """The group's heading: who, with their e-mail, and the role; each name, address
+        and label (a record's owner as written, qms.yaml's holders and roles) through `own`,
+        which keeps it on its line (and, for a robot, shows Markdown's marks as themselves)."""
         if self.person:
-            who = f"{self.person} <{self.email}>" if self.email else self.person
-            return f"{who} · {self.role_label}" if self.role_label else who
-        people = ", ".join(f"{n} <{e}>" for n, e in self.holders) or _("no holder in qms.yaml")
-        return f"{self.role_label}: {people}"
+            who = f"{own(self.person)} {own(f'<{self.email}>')}" if self.email else own(self.person)
+            return f"{who} · {own(self.role_label)}" if self.role_label else who
+        people = ", ".join(f"{own(n)} {own(f'<{e}>')}" for n, e in self.holders) or _("no holder in qms.yaml")
+        return f"{own(self.role_label)}: {people}"
 
     def emails(self) -> list[str]:
         return [self.email] if self.email else [e for _n, e in self.holders]
@@ -124,21 +133,52 @@ class Reminders:
         return _("Due and overdue on {day}: {late} overdue, {soon} due within {within}").format(
             day=self.now.strftime("%Y-%m-%d"), late=late, soon=soon, within=self.within)
 
-    def text(self, robot: bool = False) -> str:
+    def text(self, robot: str | None = None, limit: int | None = None) -> str:
         """The reminder as a quality engineer reads it (Markdown that reads as plain text);
-        for a chat robot (`robot`), the records' own text with Markdown's marks shown as
-        themselves."""
-        own = _plain if robot else (lambda t: " ".join(str(t).split()))
-        lines = [f"# {self.company + ' · ' if self.company else ''}{self.title()}"]
+        for a chat robot (`robot`, its kind), the records' own text with Markdown's marks
+        shown as themselves. With `limit` (bytes of UTF-8, as a robot counts them), what does
+        not fit is left out: the groups keep their first items, taken round by round through
+        them, and a last line says how many were left out."""
+        own = (_text_only if robot == "feishu" else _plain) if robot else (lambda t: " ".join(str(t).split()))
+        head = [f"# {own(self.company) + ' · ' if self.company else ''}{self.title()}"]
         if not self.groups:
-            lines += ["", _("Nothing is due within {within}.").format(within=self.within)]
+            head += ["", _("Nothing is due within {within}.").format(within=self.within)]
+        blocks = []  # (a group's heading, its item lines)
         for g in self.groups:
-            lines += ["", f"## {g.heading()}"]
-            for i in g.items:
-                lines.append(_("- {id} {what}: due {due}, {late}; see `{command}`").format(
-                    id=own(i.record), what=own(i.what), due=values.shown_time(i.due, self.now.tzinfo),
-                    late=i.late, command=own(i.command())))
-        return "\n".join(lines) + "\n"
+            blocks.append((["", f"## {g.heading(own)}"], [_("- {id} {what}: due {due}, {late}; see `{command}`").format(
+                id=own(i.record), what=own(i.what), due=values.shown_time(i.due, self.now.tzinfo),
+                late=i.late, command=_code(i.command())) for i in g.items]))
+        lines = head + [line for heading, items in blocks for line in heading + items]
+        whole = "\n".join(lines) + "\n"
+        if limit is None or len(whole.encode("utf-8")) <= limit:
+            return whole
+        total = sum(len(items) for _h, items in blocks)
+
+        def size(some: list[str]) -> int:
+            return sum(len(line.encode("utf-8")) + 1 for line in some)
+
+        def tail(left: int) -> list[str]:
+            return ["", _("… and {n} more not shown here (a {kind} message holds at most {limit} bytes): "
+                          "`qms remind` lists them all").format(n=left, kind=robot or "", limit=limit)]
+
+        # round by round, each group's next item (its most urgent first), so that everyone
+        # reminded sees their own first items however long another's list is
+        taken = [0] * len(blocks)
+        used, budget, full = size(head), limit - size(tail(total)), False
+        for n in range(max(len(items) for _h, items in blocks)):
+            for g, (heading, items) in enumerate(blocks):
+                if n >= len(items):
+                    continue
+                cost = size(([*heading] if n == 0 else []) + [items[n]])
+                if used + cost > budget:
+                    full = True
+                    break
+                taken[g], used = n + 1, used + cost
+            if full:
+                break
+        kept = head + [line for (heading, items), k in zip(blocks, taken) if k for line in heading + items[:k]]
+        shown = sum(taken)
+        return "\n".join(kept + tail(total - shown)) + "\n"
 
     def as_dict(self) -> dict:
         """The reminder as JSON (--json): what is due, by group, and what could not be read."""
@@ -361,12 +401,27 @@ def email_message(cfg: Config, found: Reminders) -> tuple[EmailMessage, list[str
         raise BadInput(_("--to email: not an e-mail address: {addresses}").format(
             addresses=", ".join(repr(a) for a in bad)))
     try:
-        msg["From"] = formataddr(("qms", settings.sender))
+        # not formataddr, which refuses an address in Chinese (质量@例子.cn): the address is
+        # checked (no <, >, quote or line break), and smtplib sends such a message with SMTPUTF8
+        msg["From"] = f"qms <{settings.sender}>"
         msg["To"] = ", ".join(to)
         msg.set_content(found.text(), charset="utf-8")
     except ValueError as e:
         raise BadInput(_("--to email: the message cannot be made: {error}").format(error=e)) from None
     return msg, to
+
+
+def _code(text: str) -> str:
+    """A command as it goes between backticks: one line, no backtick to end the code span
+    (within it Markdown's marks are text, and a backslash would be shown)."""
+    return " ".join(text.replace("`", "'").split())
+
+
+def _text_only(text: Any) -> str:
+    """A record's own text as it goes into a Feishu text message, which shows Markdown (and a
+    backslash) as written and reads only its <at user_id=...> tags: the angle brackets
+    made full-width, so a record cannot @all the group."""
+    return " ".join(str(text).split()).replace("<", "＜").replace(">", "＞")
 
 
 def _plain(text: Any) -> str:
@@ -430,35 +485,54 @@ def _send_email(cfg: Config, msg: EmailMessage, to: list[str]) -> None:
     except (socket.timeout, TimeoutError):
         raise SendFailed(_("e-mail not sent: {server} did not answer within {seconds} s").format(
             server=where, seconds=cfg.remind.timeout)) from None
-    except (smtplib.SMTPException, OSError) as e:
+    except (smtplib.SMTPException, OSError, ValueError) as e:  # ValueError: a name the resolver refuses
         raise SendFailed(_("e-mail not sent: {server}: {error}").format(server=where, error=e)) from None
     if refused:
         raise SendFailed(_("e-mail not sent to everyone: {server} refused {to}").format(
             server=where, to=", ".join(refused)))
 
 
-def _send_webhook(cfg: Config, url: str, body: dict, query: dict) -> None:
-    kind = cfg.remind.webhook.kind if cfg.remind.webhook else "webhook"
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A robot answers where it is called: a redirect is its answer (urllib would follow it,
+    turn the POST into a GET without the message, and take the next page's 200 as sent)."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None  # urllib then raises HTTPError with the 3xx code
+
+
+ROBOT_ANSWER_LIMIT = 1 << 20  # a robot's answer is a few bytes of JSON; more is not one
+
+
+def _robot_url(url: str, kind: str, name: str) -> tuple[urllib.parse.SplitResult, str]:
+    """The robot's URL taken apart, with its host; refused (BadInput) unless an http(s) URL
+    that urllib can send to: never shown, since it holds the robot's token."""
+    problem = BadInput(_("{kind} robot: the environment variable {name} does not hold an http(s) URL").format(
+        kind=kind, name=name))
+    # http.client refuses a URL with a space or a control character, naming the URL
+    if re.search(r"[\x00-\x20\x7f-\x9f]", url):
+        raise problem
     try:
         parts = urllib.parse.urlsplit(url)
         host = parts.hostname or ""
-    except ValueError:
-        parts, host = None, ""
-    if parts is None or parts.scheme not in ("https", "http") or not host:
-        # never the value itself: it holds the robot's token
-        raise BadInput(_("{kind} robot: the environment variable {name} does not hold an http(s) URL").format(
-            kind=kind, name=cfg.remind.webhook.url_env if cfg.remind.webhook else "?"))
+        parts.port  # noqa: B018 -- a port that is not a number from 0 to 65535 raises here
+        host.encode("idna")  # a label longer than 63 characters, or empty, raises UnicodeError
+    except (ValueError, UnicodeError):
+        raise problem from None
+    if parts.scheme not in ("https", "http") or not host or "%" in host:
+        raise problem
+    return parts, host
+
+
+def _send_webhook(cfg: Config, url: str, body: dict, query: dict) -> None:
+    kind = cfg.remind.webhook.kind if cfg.remind.webhook else "webhook"
+    parts, host = _robot_url(url, kind, cfg.remind.webhook.url_env if cfg.remind.webhook else "?")
     if query:
         url += ("&" if parts.query else "?") + urllib.parse.urlencode(query)
+    request = urllib.request.Request(url, data=json.dumps(body, ensure_ascii=False).encode("utf-8"),
+                                     headers={"Content-Type": "application/json; charset=utf-8"}, method="POST")
     try:
-        request = urllib.request.Request(url, data=json.dumps(body, ensure_ascii=False).encode("utf-8"),
-                                         headers={"Content-Type": "application/json; charset=utf-8"}, method="POST")
-    except ValueError:
-        raise BadInput(_("{kind} robot: the environment variable {name} does not hold an http(s) URL").format(
-            kind=kind, name=cfg.remind.webhook.url_env if cfg.remind.webhook else "?")) from None
-    try:
-        with urllib.request.urlopen(request, timeout=cfg.remind.timeout) as response:
-            answer = response.read(65536)
+        with urllib.request.build_opener(_NoRedirect).open(request, timeout=cfg.remind.timeout) as response:
+            answer = response.read(ROBOT_ANSWER_LIMIT + 1)
     except urllib.error.HTTPError as e:
         raise SendFailed(_("{kind} robot message not sent: {host} answered HTTP {code} {reason}").format(
             kind=kind, host=host, code=e.code, reason=e.reason)) from None
@@ -475,11 +549,18 @@ def _send_webhook(cfg: Config, url: str, body: dict, query: dict) -> None:
     except OSError as e:
         raise SendFailed(_("{kind} robot message not sent: {host}: {error}").format(
             kind=kind, host=host, error=e)) from None
+    except (http.client.HTTPException, ValueError):  # no HTTP answer (a status line, a body cut short)
+        # not the exception's text: http.client's may quote the URL, with the token
+        raise SendFailed(_("{kind} robot message not sent: {host} gave no valid HTTP answer").format(
+            kind=kind, host=host)) from None
     try:
-        reply = json.loads(answer.decode("utf-8"))
+        reply = json.loads(answer.decode("utf-8")) if len(answer) <= ROBOT_ANSWER_LIMIT else None
     except ValueError:
-        reply = {}
-    code = reply.get("errcode", reply.get("code", reply.get("StatusCode", 0))) if isinstance(reply, dict) else 0
+        reply = None
+    if not isinstance(reply, dict):  # every robot answers a JSON object; a login page is no answer
+        raise SendFailed(_("{kind} robot message not sent: {host} did not answer as the robot does "
+                           "(a JSON object with errcode or code)").format(kind=kind, host=host))
+    code = reply.get("errcode", reply.get("code", reply.get("StatusCode", 0)))
     if code not in (0, None):
         message = reply.get("errmsg") or reply.get("msg") or reply.get("StatusMessage") or ""
         raise SendFailed(_("{kind} robot message not sent: the robot answered error {code} {message}").format(
@@ -518,7 +599,8 @@ def send(store, found: Reminders, channel: str, *, dry_run: bool = False, force:
             raise BadInput(_("--to webhook: qms.yaml has no remind.webhook settings (kind, url_env)"))
         url = _secret(hook.url_env, "remind.webhook.url_env")
         secret = _secret(hook.secret_env, "remind.webhook.secret_env")
-        body, query = webhook_payload(hook.kind, found.text(robot=True), found.title(), secret,
+        body, query = webhook_payload(hook.kind, found.text(robot=hook.kind, limit=ROBOT_TEXT_LIMIT[hook.kind]),
+                                      found.title(), secret,
                                       int(time.time() * 1000))
         shown = f"{hook.kind} ({hook.url_env})"
         preview = json.dumps({k: v for k, v in body.items() if k not in ("sign", "timestamp")},
@@ -527,12 +609,44 @@ def send(store, found: Reminders, channel: str, *, dry_run: bool = False, force:
         return Outcome(channel, False, "nothing-due", shown, preview, digest)
     if dry_run:
         return Outcome(channel, False, "dry-run", shown, preview, digest)
-    if not force and sent_today(store, channel, day):
-        return Outcome(channel, False, "already-sent", shown, preview, digest)
-    if channel == "email":
-        _send_email(cfg, msg, to)
-    else:
-        assert url is not None
-        _send_webhook(cfg, url, body, query)
-    _record_sent(store, channel, day, digest)
+    with _sending(store):  # a second run (two cron lines, a retry) waits, then finds it sent
+        if not force and sent_today(store, channel, day):
+            return Outcome(channel, False, "already-sent", shown, preview, digest)
+        state = _state_path(store)
+        if os.path.lexists(state) and not state.is_file():  # checked before sending what it could not record
+            raise BadInput(_("{file} is not a file: qms remind keeps there what it sent each day; remove it").format(
+                file=f".git/{STATE_FILE}"))
+        if channel == "email":
+            _send_email(cfg, msg, to)
+        else:
+            assert url is not None
+            _send_webhook(cfg, url, body, query)
+        try:
+            _record_sent(store, channel, day, digest)
+        except OSError as e:
+            raise SendFailed(_("sent to {to}, but {file} could not be written ({reason}): a second run today "
+                               "sends again").format(to=shown, file=f".git/{STATE_FILE}",
+                                                     reason=e.strerror or e)) from None
     return Outcome(channel, True, "sent", shown, preview, digest)
+
+
+@contextmanager
+def _sending(store) -> Iterator[None]:
+    """Hold the clone's remind lock (`.git/qms-remind.lock`) while what was sent today is
+    read, the message sent and recorded; waits QMS_LOCK_TIMEOUT seconds, then Busy (exit 1)."""
+    from filelock import FileLock, Timeout
+
+    wait = lock_wait()
+    lock = FileLock(str(git_dir(store.root) / LOCK_FILE), timeout=wait)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise Busy(_("another qms remind has been sending from this clone for {seconds:.0f} s; try again "
+                     "(the lock is {lock})").format(seconds=wait, lock=f".git/{LOCK_FILE}")) from None
+    except OSError as e:  # a folder in its place, a git folder that cannot be written
+        raise BadInput(_("{lock} cannot be taken ({reason}): qms remind holds it while it sends").format(
+            lock=f".git/{LOCK_FILE}", reason=e.strerror or e)) from None
+    try:
+        yield
+    finally:
+        lock.release()

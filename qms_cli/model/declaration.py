@@ -21,7 +21,12 @@ NUMBERING_KEYS = {"year", "seq", "site", "prefix"}
 
 def _label(value: Any, default: str) -> dict[str, str]:
     if isinstance(value, dict):
-        return {str(k): str(v) for k, v in value.items()}
+        given = {str(k): str(v) for k, v in value.items() if v is not None and str(v)}
+        # a store's declaration may give one language only ({zh: 客诉处理单}): the other is the
+        # same words, as for a plain label, so that a form, list or ledger in either language
+        # has its title (render --lang en raised KeyError: 'en', an internal error)
+        first = next(iter(given.values()), default)
+        return {**given, "zh": given.get("zh", first), "en": given.get("en", first)}
     if value:
         return {"zh": str(value), "en": str(value)}
     return {"zh": default, "en": default}

@@ -163,6 +163,10 @@ def github_workflow(install: Install, pages: bool = False) -> str:
         "# or illegal record never merges.\n"
         "name: qms\n"
         "on: [push, pull_request]\n"
+        "# the checks read the store, and nothing more: the token GitHub hands them may not write\n"
+        "# (a repository's default may be write-all); the pages job asks for what it needs\n"
+        "permissions:\n"
+        "  contents: read\n"
         "env:\n"
         + _install_lines(install, "  ")
         + "jobs:\n"

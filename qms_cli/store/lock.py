@@ -161,13 +161,18 @@ def git_dir(root: Path) -> Path:
 
 
 def _git_dir(root: Path) -> Path:
-    gitdir = root / ".git"
-    if gitdir.is_file():  # a worktree: "gitdir: <path>"
-        text = gitdir.read_text(encoding="utf-8", errors="replace").strip()
-        if text.startswith("gitdir:"):
-            found = Path(text[7:].strip())
-            return found if found.is_absolute() else (root / found).resolve()
-    return gitdir
+    # the nearest .git upward, as git finds it: a store may be a folder of a larger
+    # repository (its .git is the repository's, not a folder to make in the store)
+    for folder in (root, *root.parents):
+        gitdir = folder / ".git"
+        if gitdir.is_file():  # a worktree: "gitdir: <path>"
+            text = gitdir.read_text(encoding="utf-8", errors="replace").strip()
+            if text.startswith("gitdir:"):
+                found = Path(text[7:].strip())
+                return found if found.is_absolute() else (folder / found).resolve()
+        if gitdir.is_dir():
+            return gitdir
+    return root / ".git"
 
 
 def _alive(pid: int, start: str) -> bool:
