@@ -454,6 +454,9 @@ def webhook_payload(kind: str, text: str, title: str, secret: str | None, now_ms
     return body, query
 
 
+SMTP_HOST_ENV = "QMS_SMTP_HOST"  # the server a login may go to, set beside the password
+
+
 def _send_email(cfg: Config, msg: EmailMessage, to: list[str]) -> None:
     s = cfg.remind.email
     assert s is not None
@@ -463,6 +466,18 @@ def _send_email(cfg: Config, msg: EmailMessage, to: list[str]) -> None:
     if user and password and not (s.ssl or s.starttls):
         raise BadInput(_("remind.email: a password is sent only over an encrypted connection: set ssl: true or "
                          "starttls: true"))
+    if user and password:
+        # qms.yaml comes with the store (a merge request, another plant): the login goes only
+        # to the server the environment that holds the password names as well
+        pinned = os.environ.get(SMTP_HOST_ENV, "").strip()
+        if not pinned:
+            raise BadInput(_("remind.email: the login is sent only to the server the environment names too: set "
+                             "{env}={host} where {password} is set").format(env=SMTP_HOST_ENV, host=s.host,
+                                                                          password=s.password_env))
+        if pinned.rstrip(".").casefold() != str(s.host).rstrip(".").casefold():
+            raise BadInput(_("remind.email: qms.yaml names the server {host}, but {env} names {pinned}: the login "
+                             "is not sent (if the server moved, change both)").format(
+                                 host=s.host, env=SMTP_HOST_ENV, pinned=pinned))
     try:
         if s.ssl:  # the server's certificate is verified, as for STARTTLS
             smtp_ = smtplib.SMTP_SSL(s.host, s.port, timeout=cfg.remind.timeout, context=ssl.create_default_context())
@@ -526,8 +541,9 @@ def _robot_url(url: str, kind: str, name: str) -> tuple[urllib.parse.SplitResult
 def _send_webhook(cfg: Config, url: str, body: dict, query: dict) -> None:
     kind = cfg.remind.webhook.kind if cfg.remind.webhook else "webhook"
     parts, host = _robot_url(url, kind, cfg.remind.webhook.url_env if cfg.remind.webhook else "?")
-    if query:
-        url += ("&" if parts.query else "?") + urllib.parse.urlencode(query)
+    if query:  # into the URL's query, before any #fragment
+        url = urllib.parse.urlunsplit(parts._replace(
+            query=(parts.query + "&" if parts.query else "") + urllib.parse.urlencode(query)))
     request = urllib.request.Request(url, data=json.dumps(body, ensure_ascii=False).encode("utf-8"),
                                      headers={"Content-Type": "application/json; charset=utf-8"}, method="POST")
     try:

@@ -369,3 +369,34 @@ def test_a_robot_url_that_is_not_one_is_not_printed(qms, sample):
     r = qms("--lang", "en", "remind", "--to", "webhook", root=sample,
             env={**NOW, "QMS_TEST_WEBHOOK_URL": "not-a-url-but-a-secret-token"})
     assert r.code == 2 and "QMS_TEST_WEBHOOK_URL" in r.err and "secret-token" not in r.out + r.err, r.text
+
+
+def test_a_dingtalk_url_with_a_fragment_is_signed_in_its_query(qms, sample, robot):
+    """A robot URL pasted with a #fragment: the signature goes into the query, before it
+    (appended after the fragment, it never reached the robot)."""
+    bot = robot()
+    configure(sample, webhook_settings("dingtalk"))
+    env = {**NOW, "QMS_TEST_WEBHOOK_URL": bot.url + "#copied", "QMS_TEST_ROBOT_SECRET": SECRET}
+    r = qms("--lang", "en", "remind", "--to", "webhook", root=sample, env=env)
+    assert r.code == 0, r.text
+    [(_path, query, _body)] = bot.requests
+    assert query["access_token"] == TOKEN and "sign" in query and "timestamp" in query, query
+
+
+@pytest.mark.parametrize("pinned, says", [
+    (None, "the login is sent only to the server the environment names too: set QMS_SMTP_HOST=127.0.0.1"),
+    ("smtp.example.com", "qms.yaml names the server 127.0.0.1, but QMS_SMTP_HOST names smtp.example.com"),
+])
+def test_a_login_goes_only_to_the_server_the_environment_names(qms, sample, smtp, pinned, says):
+    """qms.yaml comes with the store: a merge request that points remind.email.host at its
+    own server must not receive the password the CI job holds. The login is sent only where
+    QMS_SMTP_HOST, set beside the password, names the same server; nothing is sent otherwise."""
+    inbox, port = smtp()
+    configure(sample, email_settings(port) + "    starttls: true\n    user_env: QMS_TEST_SMTP_USER\n"
+                                             "    password_env: QMS_TEST_SMTP_PASSWORD\n")
+    env = {**NOW, "QMS_TEST_SMTP_USER": "u", "QMS_TEST_SMTP_PASSWORD": "secret-value"}
+    if pinned is not None:
+        env["QMS_SMTP_HOST"] = pinned
+    r = qms("--lang", "en", "remind", "--to", "email", root=sample, env=env)
+    assert r.code == 2 and says in " ".join(r.err.split()), r.text
+    assert "secret-value" not in r.out + r.err and inbox.received == []
