@@ -411,7 +411,9 @@ def test_pages_adds_a_publish_job_to_both_ci_files_and_its_command_works_in_the_
     assert set(gitlab) == {"variables", "qms", "pages"}
     job = gitlab["pages"]
     assert job["script"] == ['pip install "$QMS_INSTALL"', "qms publish public"]
-    assert job["artifacts"] == {"paths": ["public"]} and job["stage"] == "deploy" and job["needs"] == ["qms"]
+    # the site is deployed without publish's manifest, cache and lock (kept by cache: for the next run)
+    assert job["artifacts"] == {"paths": ["public"], "exclude": ["public/.qms-publish*"]} \
+        and job["stage"] == "deploy" and job["needs"] == ["qms"]
     assert job["rules"] == [{"if": "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH"}]
     assert job["variables"] == {"GIT_DEPTH": "0"}  # the whole history: signatures link to their commits
     # the site is kept between pipelines of the branch: the next publish makes only what changed

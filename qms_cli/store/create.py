@@ -266,9 +266,11 @@ def gitlab_ci(install: Install, pages: bool = False) -> str:
             "  script:\n"
             "    - pip install \"$QMS_INSTALL\"\n"
             "    - qms publish public\n"
-            "  artifacts:\n"
+            "  artifacts:  # the site, without what publish keeps for the next one (cache: keeps it)\n"
             "    paths:\n"
             "      - public\n"
+            "    exclude:\n"
+            "      - public/.qms-publish*\n"
             "  rules:\n"
             "    - if: $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH\n"
         )
