@@ -610,6 +610,8 @@ class _Site:
         store, config = self.store, self.config
         types = [t for t in config.type_names() if SAFE_NAME.fullmatch(t)]
         listing = {t: store.listing(t, stat=True) for t in types}
+        # what the listing left out (a link, a name that is not UTF-8) is said, as lists say it
+        self.problems += [_("{problem} (not published)").format(problem=s) for s in store.skipped]
         blob_of: dict[tuple[str, str], str | None] = {}
         where_all: dict[str, str] = {}
         changed: dict[str, Any] = {}  # rel -> Record or error, read this run

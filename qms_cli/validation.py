@@ -21,6 +21,7 @@ from .i18n import N_, _
 from .model.rules import ahead_of_now
 from .parallel import map_many
 from .paths import FILES
+from .store import NOT_UTF8
 from .store.cache import Cache, facts_key, fingerprint
 from .store.git import blob_id
 from .text import CONTROL
@@ -314,6 +315,7 @@ def run(store, targets: list[str], *, strict: bool = False, cache: bool = True) 
                         for rel in named_links)
     else:
         findings.extend(_links(store, links))
+        findings.extend(Finding(rel, "", _(NOT_UTF8)) for rel in store.misnamed)
     kept.save(complete=not targets)
     if strict:
         findings = [Finding(f.source, f.field, f.message, f.line, Severity.ERROR) if f.severity is Severity.WARNING else f

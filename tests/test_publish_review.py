@@ -1,0 +1,48 @@
+"""`qms publish DIR` given a store from elsewhere (another plant, a merge request, a
+supplier) and used carelessly: every finding of a review, through the real CLI on real
+git stores."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import git
+
+NOW = {"QMS_NOW": "2026-03-10T09:00"}
+
+
+def _commit(root: Path, message: str = "by hand") -> None:
+    git(root, "-c", "core.quotepath=off", "add", "-A")
+    git(root, "-c", "user.name=x", "-c", "user.email=x@example.com", "commit", "-q", "-m", message)
+
+
+@pytest.mark.parametrize("where", [b"records/complaint/\xff\xfe.yaml", b"records/complaint/\xe6/CMP-2026-0001.yaml"])
+def test_a_record_file_whose_name_is_not_utf8_is_named_and_the_rest_published(qms, sample, tmp_path, where):
+    path = os.fsencode(sample) + b"/" + where
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    shutil.copyfile(sample / "records" / "complaint" / "CMP-2026-0001.yaml", path)
+    _commit(sample)
+    shown = where.decode("utf-8", "backslashreplace").rsplit("/", 1)[0] if b"\xe6/" in where \
+        else where.decode("utf-8", "backslashreplace")
+    site = tmp_path / "site"
+    r = qms("publish", str(site), root=sample, env=NOW)
+    assert r.code == 0, r.text
+    assert f"{shown}: its name is not UTF-8 text" in r.err
+    assert (site / "zh" / "complaint" / "CMP-2026-0001.html").is_file()
+    r = qms("validate", root=sample, env=NOW)
+    assert r.code == 1 and f"{shown}: its name is not UTF-8 text" in r.out, r.text
+    r = qms("complaint", "list", root=sample, env=NOW)
+    assert r.code == 0 and "CMP-2026-0001" in r.out and shown in r.err, r.text
+    r = qms("audit", root=sample, env=NOW)
+    assert r.code == 1 and "internal error" not in r.text, r.text
+
+
+def test_a_template_whose_name_is_not_utf8_does_not_stop_a_publish(qms, sample, tmp_path):
+    (sample / "templates").mkdir()
+    open(os.fsencode(sample / "templates") + b"/\xff.md.j2", "wb").write(b"x")
+    _commit(sample)
+    r = qms("publish", str(tmp_path / "site"), root=sample, env=NOW)
