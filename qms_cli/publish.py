@@ -403,7 +403,8 @@ def _fingerprint(store, langs: list[str], day: datetime, pdf: bool = False) -> s
                 st = entry.stat(follow_symlinks=False)
             except OSError:
                 continue
-            h.update(f"{folder.name}/{entry.name} {st.st_mode} {st.st_size}\0".encode())
+            # a name that is not UTF-8 (lone surrogates) as the bytes it was
+            h.update(f"{folder.name}/{entry.name} {st.st_mode} {st.st_size}\0".encode("utf-8", "surrogateescape"))
             if stat_module.S_ISREG(st.st_mode) and st.st_size <= 1 << 20:
                 try:
                     h.update(Path(entry.path).read_bytes())

@@ -46,3 +46,4 @@ def test_a_template_whose_name_is_not_utf8_does_not_stop_a_publish(qms, sample, 
     open(os.fsencode(sample / "templates") + b"/\xff.md.j2", "wb").write(b"x")
     _commit(sample)
     r = qms("publish", str(tmp_path / "site"), root=sample, env=NOW)
+    assert r.code == 0, r.text
