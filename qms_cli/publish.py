@@ -1840,6 +1840,11 @@ def publish(store, out: Path, langs: list[str] | None = None, *, pdf: bool = Fal
     _mkdir(target)
     with _site_lock(target, out):  # one publish into a folder at a time; its manifest read under the lock
         old = check_target(store, out)
+        if not old and not (target / MANIFEST).is_file():
+            # the folder is marked as a site before a page is written: a publish that stops
+            # half way (an error, Ctrl-C) leaves a folder the next publish finishes, not one
+            # it takes for someone's own; the files it lists (none yet) are all it may remove
+            _write(target / MANIFEST, _manifest({}))
         # what the last publish kept and what this one reads are a million objects that live
         # until the end: no collection walks them over and over (the pages are made on workers,
         # which collect as usual; see parallel.map_many)

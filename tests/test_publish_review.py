@@ -47,3 +47,21 @@ def test_a_template_whose_name_is_not_utf8_does_not_stop_a_publish(qms, sample, 
     _commit(sample)
     r = qms("publish", str(tmp_path / "site"), root=sample, env=NOW)
     assert r.code == 0, r.text
+
+
+def test_a_first_publish_that_stopped_half_way_is_finished_by_the_next(qms, sample, tmp_path, monkeypatch):
+    from qms_cli import publish
+    from qms_cli.errors import QmsError
+
+    def stop(*_args):
+        raise QmsError("stopped half way")
+
+    site = tmp_path / "site"
+    with monkeypatch.context() as m:
+        m.setattr(publish._Site, "indexes", stop)
+        r = qms("publish", str(site), root=sample, env=NOW)
+    assert r.code != 0 and "stopped half way" in r.err
+    assert (site / "zh" / "complaint" / "CMP-2026-0001.html").is_file()  # pages were written
+    r = qms("publish", str(site), root=sample, env=NOW)
+    assert r.code == 0, r.text
+    assert (site / "zh" / "index.html").is_file()
