@@ -485,18 +485,16 @@ class _Site:
         digest = _sha(data)
         self.files[rel] = digest
         path = self.target / rel
+        folder = path.parent
+        if folder not in self.made:  # before anything in it is looked at: never through a link
+            _folder_in(self.target, folder)
+            self.made.add(folder)
         try:
-            same = self.old_files.get(rel) == digest and not path.is_symlink() and path.read_bytes() == data
-        except OSError:
+            same = self.old_files.get(rel) == digest and read_file(path, len(data)) == data
+        except QmsError:  # gone, a link, a pipe, another size: written again
             same = False
         if same:
             return
-        if rel in self.old_files and path.is_symlink():
-            path.unlink()
-        folder = path.parent
-        if folder not in self.made:
-            _mkdir(folder)
-            self.made.add(folder)
         _write(path, data)
         self.written.append(rel)
         self.dirty = True
@@ -1757,13 +1755,43 @@ def check_target(store, out: Path, read: bool = True) -> dict[str, str]:
     return {}
 
 
+def _folder_in(target: Path, folder: Path) -> None:
+    """Make `folder` (inside the site folder `target`, which exists), a folder at a time,
+    following no link: a link in the site (zh -> elsewhere) would take the pages, and
+    the removal of those no longer made, out of the folder. Refused (BadInput): a name on
+    the way that is a link or a file."""
+    here = target
+    for name in folder.relative_to(target).parts:
+        here = here / name
+        try:
+            st = os.lstat(here)
+        except FileNotFoundError:
+            _mkdir(here)
+            continue
+        except OSError as e:
+            raise BadInput(_("{path}: cannot write ({reason})").format(path=here, reason=e.strerror)) from None
+        if stat_module.S_ISLNK(st.st_mode):
+            raise BadInput(_("{path}: is a symbolic link in the site's folder; publish writes nothing through a "
+                             "link (remove the link, or publish to another folder)").format(path=here))
+        if not stat_module.S_ISDIR(st.st_mode):
+            raise BadInput(_("{path}: not a folder").format(path=here))
+
+
 def _write(path: Path, data: bytes) -> None:
     """`data` into `path` atomically (files.output: a temporary file beside it, renamed),
-    its folder made first."""
+    in a folder already made (_folder_in). What is there and is not a file (a link, a
+    pipe) is replaced, never written through."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise BadInput(_("{path}: cannot write ({reason})").format(path=path.parent, reason=e.strerror)) from None
+        st = os.lstat(path)
+    except OSError:
+        st = None
+    if st is not None and not stat_module.S_ISREG(st.st_mode):
+        if stat_module.S_ISDIR(st.st_mode):
+            raise BadInput(_("{path}: is a folder where publish writes a file").format(path=path))
+        try:
+            os.unlink(path)  # the name only: a link's file, a pipe's reader are not touched
+        except OSError as e:
+            raise BadInput(_("{path}: cannot write ({reason})").format(path=path, reason=e.strerror)) from None
     output.write(path, data, str(path))
 
 

@@ -65,3 +65,34 @@ def test_a_first_publish_that_stopped_half_way_is_finished_by_the_next(qms, samp
     r = qms("publish", str(site), root=sample, env=NOW)
     assert r.code == 0, r.text
     assert (site / "zh" / "index.html").is_file()
+
+
+def test_a_link_in_the_site_folder_takes_no_page_out_of_it(qms, sample, tmp_path):
+    site, elsewhere = tmp_path / "site", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "mine.txt").write_text("mine", encoding="utf-8")
+    assert qms("publish", str(site), root=sample, env=NOW).code == 0
+    shutil.rmtree(site / "zh" / "complaint")
+    (site / "zh" / "complaint").symlink_to(elsewhere)
+    r = qms("publish", str(site), root=sample, env=NOW)
+    assert r.code == 2 and "symbolic link" in r.err, r.text
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["mine.txt"]
+
+
+def test_a_link_or_a_pipe_where_a_page_goes_is_replaced_not_written_through(qms, sample, tmp_path):
+    site, elsewhere = tmp_path / "site", tmp_path / "elsewhere.html"
+    elsewhere.write_text("mine", encoding="utf-8")
+    assert qms("publish", str(site), root=sample, env=NOW).code == 0
+    page = site / "en" / "complaint" / "CMP-2026-0001.html"
+    made = page.read_bytes()
+    page.unlink()
+    page.symlink_to(elsewhere)
+    pipe = site / "zh" / "complaint" / "CMP-2026-0001.html"
+    pipe.unlink()
+    os.mkfifo(pipe)  # a reader of the page would wait for ever
+    r = qms("publish", str(site), root=sample, env=NOW)
+    assert r.code == 0, r.text
+    assert elsewhere.read_text(encoding="utf-8") == "mine"
+    assert not page.is_symlink() and page.read_bytes() == made
+    assert pipe.is_file() and not pipe.is_symlink()
+
