@@ -72,6 +72,7 @@ from .views import summary_row
 
 MANIFEST = ".qms-publish.json"
 SITE_LOCK = ".qms-publish.lock"  # held by the publish writing the folder
+MAX_SITE_FILE = 1 << 30  # the largest site file checked before it is removed (a PDF of many pages)
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
        "base-uri 'none'; form-action 'none'")
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,120}")  # an ID or type that may name a file
@@ -517,8 +518,10 @@ class _Site:
         base, lstat, unlike = f"{target}/", os.lstat, []
         for rel, old in stats.items():
             try:
+                if not _site_path(rel):
+                    raise ValueError(rel)
                 st = lstat(base + rel)
-            except OSError:
+            except (OSError, ValueError):
                 unlike.append(rel)
                 continue
             if st.st_mode & 0o170000 != stat_module.S_IFREG or type(old) is not list or len(old) != 2 \
@@ -1743,8 +1746,8 @@ def check_target(store, out: Path, read: bool = True) -> dict[str, str]:
         try:
             data = _load(manifest.read_bytes())
             files = data.get("files") if isinstance(data, dict) else None
-            if isinstance(files, dict):
-                return {str(k): str(v) for k, v in files.items()}
+            if isinstance(files, dict):  # what cannot be a site file's path is not the site's
+                return {k: str(v) for k, v in files.items() if _site_path(k)}
         except (OSError, ValueError):
             pass
         raise BadInput(_("{dir}: {manifest} is not one qms wrote; delete the folder's site to publish "
@@ -1928,9 +1931,8 @@ def _publish(store, target: Path, old: dict[str, str], langs: list[str], pdf: bo
     written = set(made.written)
     outcome.unchanged = sorted(rel for rel in made.files if rel not in written)
     for rel in sorted(set(old) - set(made.files)):
-        path = target / rel
-        if _inside(path.resolve(), target) and (path.is_file() or path.is_symlink()):
-            path.unlink()
+        if _ours(target, rel, old[rel]):
+            (target / rel).unlink()
             outcome.removed.append(rel)
     if made.dirty or outcome.removed or made.files != old or made.fp != made.old_fp:
         _write(target / MANIFEST, _manifest(made.files))
@@ -1940,6 +1942,36 @@ def _publish(store, target: Path, old: dict[str, str], langs: list[str], pdf: bo
     if free:
         made.__dict__.clear()
     return outcome
+
+
+def _site_path(rel: Any) -> bool:
+    """Whether `rel`, read from the manifest or the cache in the site's folder, can be the
+    path of one of the site's files: relative, no '..' nor empty name, no NUL nor
+    backslash, not one of publish's own files."""
+    return (isinstance(rel, str) and bool(rel) and "\0" not in rel and "\\" not in rel and not rel.startswith(".qms-")
+            and not any(p in ("", ".", "..") for p in rel.split("/")))
+
+
+def _ours(target: Path, rel: str, digest: str) -> bool:
+    """Whether the site file `rel`, listed by the last manifest with SHA-256 `digest`, is
+    one publish may remove: a page's path in the folder (no '..', no absolute path, not
+    one of publish's own files, no link on the way) holding the bytes publish wrote. The
+    manifest is a file in the folder like any other: what it names that publish did not
+    write (someone's own file, a file outside) is never removed."""
+    if not _site_path(rel):
+        return False
+    here = target
+    for name in rel.split("/")[:-1]:
+        here = here / name
+        try:
+            if not stat_module.S_ISDIR(os.lstat(here).st_mode):  # a link or a file: not followed
+                return False
+        except (OSError, ValueError):
+            return False
+    try:
+        return _sha(read_file(target / rel, MAX_SITE_FILE)) == digest
+    except (QmsError, ValueError):
+        return False
 
 
 def _manifest(files: dict[str, str]) -> bytes:

@@ -96,3 +96,40 @@ def test_a_link_or_a_pipe_where_a_page_goes_is_replaced_not_written_through(qms,
     assert not page.is_symlink() and page.read_bytes() == made
     assert pipe.is_file() and not pipe.is_symlink()
 
+
+def _forge(site: Path, files: dict) -> None:
+    import json
+
+    manifest = json.loads((site / ".qms-publish.json").read_text(encoding="utf-8"))
+    manifest["files"].update(files)
+    (site / ".qms-publish.json").write_text(json.dumps(manifest), encoding="utf-8")
+
+
+def test_a_forged_manifest_removes_nothing_publish_did_not_write(qms, sample, tmp_path):
+    import hashlib
+
+    site, outside = tmp_path / "site", tmp_path / "outside.txt"
+    outside.write_text("outside", encoding="utf-8")
+    assert qms("publish", str(site), root=sample, env=NOW).code == 0
+    (site / "notes.txt").write_text("mine", encoding="utf-8")
+    (site / "zh" / "link").symlink_to(tmp_path)
+    digest = hashlib.sha256(b"outside").hexdigest()
+    _forge(site, {"notes.txt": hashlib.sha256(b"other").hexdigest(), "../outside.txt": digest,
+                  "zh/link/outside.txt": digest, str(outside): digest, ".qms-publish.lock": "x",
+                  "a\u0000b": "x", "": "x", "zh/../../outside.txt": digest})
+    r = qms("publish", str(site), root=sample, env=NOW)
+    assert r.code == 0, r.text
+    assert outside.read_text(encoding="utf-8") == "outside"
+    assert (site / "notes.txt").read_text(encoding="utf-8") == "mine"
+    assert (site / ".qms-publish.lock").exists()
+    assert "0 removed" in r.out
+
+
+def test_a_page_no_longer_made_is_removed_as_before(qms, sample, tmp_path):
+    site = tmp_path / "site"
+    assert qms("publish", str(site), root=sample, env=NOW).code == 0
+    git(sample, "rm", "-q", "records/complaint/CMP-2026-0001.yaml")
+    _commit(sample, "gone")
+    r = qms("publish", str(site), root=sample, env=NOW)
+    assert r.code == 0, r.text
+    assert not (site / "zh" / "complaint" / "CMP-2026-0001.html").exists()
