@@ -1915,16 +1915,30 @@ def _publish(store, target: Path, old: dict[str, str], langs: list[str], pdf: bo
     # a site of many pages: their sizes and times are checked on another process (started
     # first, while this one is small to fork), while this one reads the cache and the store
     checking = forked(functools.partial(_Site.pages_unlike, target)) if len(old) >= CHECK_ELSEWHERE else None
+    kept = _load_cache(target)
     try:
-        made = _Site(store, langs, target, old, _load_cache(target), pdf=pdf, checking=checking)
+        made = _Site(store, langs, target, old, kept, pdf=pdf, checking=checking)
     except BaseException:
         if checking is not None:  # the child is waited for (not left behind) whatever happened
             checking()
         raise
     try:
+        try:
+            made.build()
+            cache = made.cache()
+        finally:
+            made.unlike()  # the check of the kept pages on another process is waited for, whatever happened
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError) as e:
+        if kept is None:
+            raise
+        # what the last publish kept is a file in the site's folder like any other, and
+        # can be damaged (by hand, a disk, a copy cut short) in more ways than each read
+        # of it checks: then the site is made whole, as into a new folder, and that is said
+        made = _Site(store, langs, target, old, None, pdf=pdf)
+        made.problems.append(_("{file}: not as publish left it ({reason}); every page was made again").format(
+            file=CACHE, reason=type(e).__name__))
         made.build()
-    finally:
-        made.unlike()  # the check of the kept pages on another process is waited for, whatever happened
+        cache = made.cache()
     outcome = Outcome(problems=list(dict.fromkeys(made.problems)))
     outcome.written = sorted(made.written)
     outcome.remade = sorted(made.remade)
@@ -1936,7 +1950,7 @@ def _publish(store, target: Path, old: dict[str, str], langs: list[str], pdf: bo
             outcome.removed.append(rel)
     if made.dirty or outcome.removed or made.files != old or made.fp != made.old_fp:
         _write(target / MANIFEST, _manifest(made.files))
-        _write(target / CACHE, _dump(made.cache()))
+        _write(target / CACHE, _dump(cache))
     # what it held (the cache, the store's records) is let go of here, not left to a
     # collection over all of it (its methods, lent to its helpers, make it a cycle)
     if free:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import git
+from conftest import QE, git
 
 NOW = {"QMS_NOW": "2026-03-10T09:00"}
 
@@ -133,3 +133,29 @@ def test_a_page_no_longer_made_is_removed_as_before(qms, sample, tmp_path):
     r = qms("publish", str(site), root=sample, env=NOW)
     assert r.code == 0, r.text
     assert not (site / "zh" / "complaint" / "CMP-2026-0001.html").exists()
+
+
+@pytest.mark.parametrize("damage", [
+    lambda c: c["records"].update({k: {"blob": v["blob"], "id": 7, "refs": 1} for k, v in c["records"].items()}),
+    lambda c: c["records"].update({k: {**v, "pages": 5, "history": None} for k, v in c["records"].items()}),
+    lambda c: c.update(search={"zh": {"shards": 3}, "en": []}, stats=[], blobs={"x": 1}),
+    lambda c: c.update(parts={"complaint": {"token": 1, "fields": 2}}, rows={"token": [], "x": 1}, reports=[]),
+])
+def test_a_damaged_cache_in_the_site_folder_is_set_aside_and_the_site_made_whole(qms, sample, tmp_path, damage):
+    import json
+
+    site = tmp_path / "site"
+    assert qms("publish", str(site), root=sample, env=NOW).code == 0
+    whole = {p.relative_to(site).as_posix(): p.read_bytes() for p in site.rglob("*") if p.is_file()
+             and not p.name.startswith(".qms-")}
+    r = qms("complaint", "set", "CMP-2026-0013", "description=渗油 again", who=QE, root=sample)
+    assert r.code == 0, r.text
+    cache = json.loads((site / ".qms-publish-cache.json").read_bytes())
+    damage(cache)
+    (site / ".qms-publish-cache.json").write_text(json.dumps(cache), encoding="utf-8")
+    r = qms("publish", str(site), root=sample, env=NOW)
+    assert r.code == 0, r.text
+    now = {p.relative_to(site).as_posix() for p in site.rglob("*") if p.is_file() and not p.name.startswith(".qms-")}
+    assert now == set(whole)
+    r = qms("publish", str(site), root=sample, env=NOW)  # and the cache it left is sound
+    assert r.code == 0 and "0 written" in r.out, r.text
