@@ -1856,7 +1856,7 @@ def publish(store, out: Path, langs: list[str] | None = None, *, pdf: bool = Fal
     `pdf`: each record's form also as a PDF beside its page (LANG/TYPE/ID.pdf), made again
     with its page. `last`: the process ends after this (the qms command), so what publish
     held is left to its end, never walked by a collection (gc.freeze), instead of freed."""
-    langs = list(langs or LANGS)
+    langs = list(dict.fromkeys(langs or LANGS))  # a language named twice is published once
     for lang in langs:
         if lang not in LANGS:
             raise BadInput(_("--lang {lang}: expected zh, en or zh,en").format(lang=lang))

@@ -159,3 +159,13 @@ def test_a_damaged_cache_in_the_site_folder_is_set_aside_and_the_site_made_whole
     assert now == set(whole)
     r = qms("publish", str(site), root=sample, env=NOW)  # and the cache it left is sound
     assert r.code == 0 and "0 written" in r.out, r.text
+
+
+def test_a_language_named_twice_is_published_once(qms, sample, tmp_path):
+    r = qms("publish", str(tmp_path / "once"), "--lang", "zh", root=sample, env=NOW)
+    assert r.code == 0, r.text
+    r2 = qms("publish", str(tmp_path / "twice"), "--lang", "zh,zh", root=sample, env=NOW)
+    assert r2.code == 0, r2.text
+    assert r2.out == r.out  # the same files, counted once
+    r3 = qms("publish", str(tmp_path / "once"), "--lang", "zh,zh", root=sample, env=NOW)
+    assert r3.code == 0 and "0 written" in r3.out, r3.text  # the same site: nothing made again
