@@ -63,10 +63,11 @@ from .reports.chart import svg
 from .parallel import background, forked, map_many
 from .pdf import font_family, missing_extra
 from .pdf import pdf_of as pdf_form
-from .store import ALL, HeldStore, Part, Seen, Watch, known
+from .store import ALL, HeldStore, Part, Seen, Watch, known, shown_name
 from .store import git as gitops
 from .store.cache import RACY_NS, fingerprint, stat_key
 from .store.lock import lock_wait
+from .text import quote
 from .store.git import blob_id
 from .views import summary_row
 
@@ -614,6 +615,11 @@ class _Site:
         listing = {t: store.listing(t, stat=True) for t in types}
         # what the listing left out (a link, a name that is not UTF-8) is said, as lists say it
         self.problems += [_("{problem} (not published)").format(problem=s) for s in store.skipped]
+        known = set(config.type_names())
+        for folder in store.type_folders():  # records of no type the store runs: said, as validate says it
+            if folder not in known and not folder.startswith("."):
+                self.problems.append(_("{problem} (not published)").format(problem=_(
+                    "records/{type}/ is not a record type's folder").format(type=shown_name(folder))))
         blob_of: dict[tuple[str, str], str | None] = {}
         where_all: dict[str, str] = {}
         changed: dict[str, Any] = {}  # rel -> Record or error, read this run
@@ -652,6 +658,10 @@ class _Site:
                         if SAFE_NAME.fullmatch(rec.id):
                             found.append((rec.id, f.rel))
                             refs[f.rel] = [list(x) for x in rt.references(rec.data)]
+                        else:  # never a page's name (a space, '<', '/'): said, not silently left out
+                            self.problems.append(_("{file}: ID {id} cannot name a page (expected letters, digits, "
+                                                   "'.', '_' and '-'); not published").format(
+                                file=f.rel, id=quote(rec.id)))
                     elif isinstance(rec, Exception):
                         self.problems.append(str(rec))
                 else:

@@ -169,3 +169,18 @@ def test_a_language_named_twice_is_published_once(qms, sample, tmp_path):
     assert r2.out == r.out  # the same files, counted once
     r3 = qms("publish", str(tmp_path / "once"), "--lang", "zh,zh", root=sample, env=NOW)
     assert r3.code == 0 and "0 written" in r3.out, r3.text  # the same site: nothing made again
+
+
+def test_a_record_the_site_cannot_show_is_named_not_silently_left_out(qms, sample, tmp_path):
+    text = (sample / "records" / "complaint" / "CMP-2026-0001.yaml").read_text(encoding="utf-8")
+    for rid in ("CMP 2026 0101", "中文-0001"):
+        (sample / "records" / "complaint" / f"{rid}.yaml").write_text(
+            text.replace("id: CMP-2026-0001", f"id: {rid}", 1), encoding="utf-8")
+    (sample / "records" / "widget").mkdir()
+    (sample / "records" / "widget" / "W-1.yaml").write_text("id: W-1\n", encoding="utf-8")
+    _commit(sample)
+    r = qms("publish", str(tmp_path / "site"), root=sample, env=NOW)
+    assert r.code == 0, r.text
+    assert "records/complaint/CMP 2026 0101.yaml: ID 'CMP 2026 0101' cannot name a page" in r.err
+    assert "records/complaint/中文-0001.yaml: ID '中文-0001' cannot name a page" in r.err
+    assert "records/widget/ is not a record type's folder (not published)" in r.err
