@@ -953,10 +953,10 @@ class _Site:
             old_bytes, spans = None, {}
             if isinstance(was, dict) and isinstance(was.get("parts"), dict) and self.old_files.get(rel) == was.get("sha"):
                 try:
-                    raw = (self.target / rel).read_bytes()
+                    raw = _read_kept(self.target / rel)
                     if _sha(raw) == was["sha"]:
                         old_bytes, spans = raw, was["parts"]
-                except OSError:
+                except QmsError:
                     pass
             pieces, kept, pos = [head], {}, len(head)
             for i, (key, members) in enumerate(zip(keys, members_of)):
@@ -1246,15 +1246,14 @@ class _Site:
             token = self.part_tokens.get(t)
             got = None
             path = self.target / PARTS.format(type=t)
-            if isinstance(token, dict) and isinstance(token.get("token"), str) and SAFE_NAME.fullmatch(t) \
-                    and not path.is_symlink():
+            if isinstance(token, dict) and isinstance(token.get("token"), str) and SAFE_NAME.fullmatch(t):
                 try:
-                    lines = path.read_bytes().split(b"\n")
+                    lines = _read_kept(path).split(b"\n")
                     head = _load(lines[0])
                     if isinstance(head, dict) and head.get("token") == token["token"] \
                             and isinstance(head.get("fields"), list) and all(isinstance(x, str) for x in head["fields"]):
                         got = (head["fields"], [x for x in lines[1:] if x])
-                except (OSError, ValueError):
+                except (QmsError, ValueError):
                     pass
             self._part_files[t] = got
         return self._part_files[t]
@@ -1754,11 +1753,11 @@ def check_target(store, out: Path, read: bool = True) -> dict[str, str]:
         if not read:
             return {}
         try:
-            data = _load(manifest.read_bytes())
+            data = _load(_read_kept(manifest))
             files = data.get("files") if isinstance(data, dict) else None
             if isinstance(files, dict):  # what cannot be a site file's path is not the site's
                 return {k: str(v) for k, v in files.items() if _site_path(k)}
-        except (OSError, ValueError):
+        except (QmsError, ValueError):
             pass
         raise BadInput(_("{dir}: {manifest} is not one qms wrote; delete the folder's site to publish "
                          "there again").format(dir=out, manifest=MANIFEST))
@@ -1839,11 +1838,11 @@ def _part_key(rel: str) -> bytes:
 def _kept_file(path: Path, token: Any) -> dict | None:
     """A file publish keeps beside its cache (a type's projections, the ledgers' rows),
     if it is the one the cache names by `token` (a text it holds); None otherwise."""
-    if not isinstance(token, str) or path.is_symlink():
+    if not isinstance(token, str):
         return None
     try:
-        data = _load(path.read_bytes())
-    except (OSError, ValueError):
+        data = _load(_read_kept(path))
+    except (QmsError, ValueError):
         return None
     return data if isinstance(data, dict) and data.get("token") == token else None
 
@@ -1852,11 +1851,16 @@ def _load_cache(target: Path) -> Any:
     """What the last publish into `target` kept for this one (None: nothing usable)."""
     path = target / CACHE
     try:
-        if path.is_symlink() or not path.is_file():
-            return None
-        return _load(path.read_bytes())
-    except (OSError, ValueError):
+        return _load(_read_kept(path))
+    except (QmsError, ValueError):
         return None
+
+
+def _read_kept(path: Path) -> bytes:
+    """The bytes of a file publish keeps in the site's folder (its cache, a type's
+    projections, the ledgers' rows, a part of the search index): never through a link,
+    never from a pipe or a device, which would keep the publish waiting for ever (BadFile)."""
+    return read_file(path, MAX_SITE_FILE)
 
 
 def publish(store, out: Path, langs: list[str] | None = None, *, pdf: bool = False, last: bool = False) -> Outcome:

@@ -184,3 +184,18 @@ def test_a_record_the_site_cannot_show_is_named_not_silently_left_out(qms, sampl
     assert "records/complaint/CMP 2026 0101.yaml: ID 'CMP 2026 0101' cannot name a page" in r.err
     assert "records/complaint/中文-0001.yaml: ID '中文-0001' cannot name a page" in r.err
     assert "records/widget/ is not a record type's folder (not published)" in r.err
+
+
+def test_a_pipe_in_place_of_a_file_publish_keeps_does_not_keep_it_waiting(qms_subprocess, sample, tmp_path):
+    site = tmp_path / "site"
+    assert qms_subprocess("publish", str(site), root=sample, env=NOW).code == 0
+    r = qms_subprocess("complaint", "set", "CMP-2026-0013", "description=渗油 again", who=QE, root=sample)
+    assert r.code == 0, r.text
+    kept = sorted(p for p in site.iterdir() if p.name.startswith((".qms-publish-part.", ".qms-publish-rows")))
+    assert kept
+    for path in kept:
+        path.unlink()
+        os.mkfifo(path)
+    for _again in range(2):  # and so does the publish after it, which the pipes left behind are no use to
+        r = qms_subprocess("publish", str(site), root=sample, env=NOW, timeout=60)  # it waited for ever
+        assert r.code == 0, r.text
