@@ -199,3 +199,14 @@ def test_a_pipe_in_place_of_a_file_publish_keeps_does_not_keep_it_waiting(qms_su
     for _again in range(2):  # and so does the publish after it, which the pipes left behind are no use to
         r = qms_subprocess("publish", str(site), root=sample, env=NOW, timeout=60)  # it waited for ever
         assert r.code == 0, r.text
+
+
+def test_a_type_declaration_whose_name_is_not_utf8_is_a_finding_not_a_type(qms, sample, tmp_path):
+    (sample / "types").mkdir()
+    open(os.fsencode(sample / "types") + b"/\xff.yaml", "wb").write(b"label: {zh: x, en: x}\n")
+    _commit(sample)
+    r = qms("validate", root=sample, env=NOW)
+    assert r.code == 1 and "types/\\xff.yaml: its name is not UTF-8 text" in r.out, r.text
+    assert "\\udcff" not in r.text
+    r = qms("publish", str(tmp_path / "site"), root=sample, env=NOW)
+    assert r.code == 0, r.text
