@@ -1786,7 +1786,7 @@ def _folder_in(target: Path, folder: Path) -> None:
             raise BadInput(_("{path}: is a symbolic link in the site's folder; publish writes nothing through a "
                              "link (remove the link, or publish to another folder)").format(path=here))
         if not stat_module.S_ISDIR(st.st_mode):
-            raise BadInput(_("{path}: not a folder").format(path=here))
+            raise BadInput(_("{dir}: not a folder").format(dir=here))
 
 
 def _write(path: Path, data: bytes) -> None:
