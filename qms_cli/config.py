@@ -759,6 +759,15 @@ def _pdf(value: Any, as_written: bool) -> PdfSettings:
 COMMIT_URL = re.compile(r"https?://[^\s/\"'<>`]+/[^\s\"'<>`{}]*\{commit\}[^\s\"'<>`{}]*")
 
 
+def _utf8_name(name: str) -> bool:
+    """Whether a file name is text (one that is not UTF-8 comes as lone surrogates)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _publish(value: Any, as_written: bool) -> PublishSettings:
     url = (value if isinstance(value, dict) else {}).get("commit_url")
     if url is None or url == "":
@@ -1002,8 +1011,8 @@ class Config:
         local = self.root / "types"
         if self.type_files is not None:
             names.update(self.type_files)
-        elif local.is_dir():
-            names.update(p.stem for p in local.glob("*.yaml"))
+        elif local.is_dir():  # a name that is not UTF-8 names no type (validate says so)
+            names.update(p.stem for p in local.glob("*.yaml") if p.stem.isascii() or _utf8_name(p.stem))
         return sorted(names)
 
     def record_type(self, name: str) -> RecordType:

@@ -63,15 +63,17 @@ from .reports.chart import svg
 from .parallel import background, forked, map_many
 from .pdf import font_family, missing_extra
 from .pdf import pdf_of as pdf_form
-from .store import ALL, HeldStore, Part, Seen, Watch, known
+from .store import ALL, HeldStore, Part, Seen, Watch, known, shown_name
 from .store import git as gitops
 from .store.cache import RACY_NS, fingerprint, stat_key
 from .store.lock import lock_wait
+from .text import quote
 from .store.git import blob_id
 from .views import summary_row
 
 MANIFEST = ".qms-publish.json"
 SITE_LOCK = ".qms-publish.lock"  # held by the publish writing the folder
+MAX_SITE_FILE = 1 << 30  # the largest site file checked before it is removed (a PDF of many pages)
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
        "base-uri 'none'; form-action 'none'")
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,120}")  # an ID or type that may name a file
@@ -403,7 +405,8 @@ def _fingerprint(store, langs: list[str], day: datetime, pdf: bool = False) -> s
                 st = entry.stat(follow_symlinks=False)
             except OSError:
                 continue
-            h.update(f"{folder.name}/{entry.name} {st.st_mode} {st.st_size}\0".encode())
+            # a name that is not UTF-8 (lone surrogates) as the bytes it was
+            h.update(f"{folder.name}/{entry.name} {st.st_mode} {st.st_size}\0".encode("utf-8", "surrogateescape"))
             if stat_module.S_ISREG(st.st_mode) and st.st_size <= 1 << 20:
                 try:
                     h.update(Path(entry.path).read_bytes())
@@ -484,18 +487,16 @@ class _Site:
         digest = _sha(data)
         self.files[rel] = digest
         path = self.target / rel
+        folder = path.parent
+        if folder not in self.made:  # before anything in it is looked at: never through a link
+            _folder_in(self.target, folder)
+            self.made.add(folder)
         try:
-            same = self.old_files.get(rel) == digest and not path.is_symlink() and path.read_bytes() == data
-        except OSError:
+            same = self.old_files.get(rel) == digest and read_file(path, len(data)) == data
+        except QmsError:  # gone, a link, a pipe, another size: written again
             same = False
         if same:
             return
-        if rel in self.old_files and path.is_symlink():
-            path.unlink()
-        folder = path.parent
-        if folder not in self.made:
-            _mkdir(folder)
-            self.made.add(folder)
         _write(path, data)
         self.written.append(rel)
         self.dirty = True
@@ -518,8 +519,10 @@ class _Site:
         base, lstat, unlike = f"{target}/", os.lstat, []
         for rel, old in stats.items():
             try:
+                if not _site_path(rel):
+                    raise ValueError(rel)
                 st = lstat(base + rel)
-            except OSError:
+            except (OSError, ValueError):
                 unlike.append(rel)
                 continue
             if st.st_mode & 0o170000 != stat_module.S_IFREG or type(old) is not list or len(old) != 2 \
@@ -610,6 +613,13 @@ class _Site:
         store, config = self.store, self.config
         types = [t for t in config.type_names() if SAFE_NAME.fullmatch(t)]
         listing = {t: store.listing(t, stat=True) for t in types}
+        # what the listing left out (a link, a name that is not UTF-8) is said, as lists say it
+        self.problems += [_("{problem} (not published)").format(problem=s) for s in store.skipped]
+        known = set(config.type_names())
+        for folder in store.type_folders():  # records of no type the store runs: said, as validate says it
+            if folder not in known and not folder.startswith("."):
+                self.problems.append(_("{problem} (not published)").format(problem=_(
+                    "records/{type}/ is not a record type's folder").format(type=shown_name(folder))))
         blob_of: dict[tuple[str, str], str | None] = {}
         where_all: dict[str, str] = {}
         changed: dict[str, Any] = {}  # rel -> Record or error, read this run
@@ -648,6 +658,10 @@ class _Site:
                         if SAFE_NAME.fullmatch(rec.id):
                             found.append((rec.id, f.rel))
                             refs[f.rel] = [list(x) for x in rt.references(rec.data)]
+                        else:  # never a page's name (a space, '<', '/'): said, not silently left out
+                            self.problems.append(_("{file}: ID {id} cannot name a page (expected letters, digits, "
+                                                   "'.', '_' and '-'); not published").format(
+                                file=f.rel, id=quote(rec.id)))
                     elif isinstance(rec, Exception):
                         self.problems.append(str(rec))
                 else:
@@ -939,10 +953,10 @@ class _Site:
             old_bytes, spans = None, {}
             if isinstance(was, dict) and isinstance(was.get("parts"), dict) and self.old_files.get(rel) == was.get("sha"):
                 try:
-                    raw = (self.target / rel).read_bytes()
+                    raw = _read_kept(self.target / rel)
                     if _sha(raw) == was["sha"]:
                         old_bytes, spans = raw, was["parts"]
-                except OSError:
+                except QmsError:
                     pass
             pieces, kept, pos = [head], {}, len(head)
             for i, (key, members) in enumerate(zip(keys, members_of)):
@@ -1232,15 +1246,14 @@ class _Site:
             token = self.part_tokens.get(t)
             got = None
             path = self.target / PARTS.format(type=t)
-            if isinstance(token, dict) and isinstance(token.get("token"), str) and SAFE_NAME.fullmatch(t) \
-                    and not path.is_symlink():
+            if isinstance(token, dict) and isinstance(token.get("token"), str) and SAFE_NAME.fullmatch(t):
                 try:
-                    lines = path.read_bytes().split(b"\n")
+                    lines = _read_kept(path).split(b"\n")
                     head = _load(lines[0])
                     if isinstance(head, dict) and head.get("token") == token["token"] \
                             and isinstance(head.get("fields"), list) and all(isinstance(x, str) for x in head["fields"]):
                         got = (head["fields"], [x for x in lines[1:] if x])
-                except (OSError, ValueError):
+                except (QmsError, ValueError):
                     pass
             self._part_files[t] = got
         return self._part_files[t]
@@ -1740,11 +1753,11 @@ def check_target(store, out: Path, read: bool = True) -> dict[str, str]:
         if not read:
             return {}
         try:
-            data = _load(manifest.read_bytes())
+            data = _load(_read_kept(manifest))
             files = data.get("files") if isinstance(data, dict) else None
-            if isinstance(files, dict):
-                return {str(k): str(v) for k, v in files.items()}
-        except (OSError, ValueError):
+            if isinstance(files, dict):  # what cannot be a site file's path is not the site's
+                return {k: str(v) for k, v in files.items() if _site_path(k)}
+        except (QmsError, ValueError):
             pass
         raise BadInput(_("{dir}: {manifest} is not one qms wrote; delete the folder's site to publish "
                          "there again").format(dir=out, manifest=MANIFEST))
@@ -1754,13 +1767,43 @@ def check_target(store, out: Path, read: bool = True) -> dict[str, str]:
     return {}
 
 
+def _folder_in(target: Path, folder: Path) -> None:
+    """Make `folder` (inside the site folder `target`, which exists), a folder at a time,
+    following no link: a link in the site (zh -> elsewhere) would take the pages, and
+    the removal of those no longer made, out of the folder. Refused (BadInput): a name on
+    the way that is a link or a file."""
+    here = target
+    for name in folder.relative_to(target).parts:
+        here = here / name
+        try:
+            st = os.lstat(here)
+        except FileNotFoundError:
+            _mkdir(here)
+            continue
+        except OSError as e:
+            raise BadInput(_("{path}: cannot write ({reason})").format(path=here, reason=e.strerror)) from None
+        if stat_module.S_ISLNK(st.st_mode):
+            raise BadInput(_("{path}: is a symbolic link in the site's folder; publish writes nothing through a "
+                             "link (remove the link, or publish to another folder)").format(path=here))
+        if not stat_module.S_ISDIR(st.st_mode):
+            raise BadInput(_("{dir}: not a folder").format(dir=here))
+
+
 def _write(path: Path, data: bytes) -> None:
     """`data` into `path` atomically (files.output: a temporary file beside it, renamed),
-    its folder made first."""
+    in a folder already made (_folder_in). What is there and is not a file (a link, a
+    pipe) is replaced, never written through."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise BadInput(_("{path}: cannot write ({reason})").format(path=path.parent, reason=e.strerror)) from None
+        st = os.lstat(path)
+    except OSError:
+        st = None
+    if st is not None and not stat_module.S_ISREG(st.st_mode):
+        if stat_module.S_ISDIR(st.st_mode):
+            raise BadInput(_("{path}: is a folder where publish writes a file").format(path=path))
+        try:
+            os.unlink(path)  # the name only: a link's file, a pipe's reader are not touched
+        except OSError as e:
+            raise BadInput(_("{path}: cannot write ({reason})").format(path=path, reason=e.strerror)) from None
     output.write(path, data, str(path))
 
 
@@ -1795,11 +1838,11 @@ def _part_key(rel: str) -> bytes:
 def _kept_file(path: Path, token: Any) -> dict | None:
     """A file publish keeps beside its cache (a type's projections, the ledgers' rows),
     if it is the one the cache names by `token` (a text it holds); None otherwise."""
-    if not isinstance(token, str) or path.is_symlink():
+    if not isinstance(token, str):
         return None
     try:
-        data = _load(path.read_bytes())
-    except (OSError, ValueError):
+        data = _load(_read_kept(path))
+    except (QmsError, ValueError):
         return None
     return data if isinstance(data, dict) and data.get("token") == token else None
 
@@ -1808,11 +1851,16 @@ def _load_cache(target: Path) -> Any:
     """What the last publish into `target` kept for this one (None: nothing usable)."""
     path = target / CACHE
     try:
-        if path.is_symlink() or not path.is_file():
-            return None
-        return _load(path.read_bytes())
-    except (OSError, ValueError):
+        return _load(_read_kept(path))
+    except (QmsError, ValueError):
         return None
+
+
+def _read_kept(path: Path) -> bytes:
+    """The bytes of a file publish keeps in the site's folder (its cache, a type's
+    projections, the ledgers' rows, a part of the search index): never through a link,
+    never from a pipe or a device, which would keep the publish waiting for ever (BadFile)."""
+    return read_file(path, MAX_SITE_FILE)
 
 
 def publish(store, out: Path, langs: list[str] | None = None, *, pdf: bool = False, last: bool = False) -> Outcome:
@@ -1822,7 +1870,7 @@ def publish(store, out: Path, langs: list[str] | None = None, *, pdf: bool = Fal
     `pdf`: each record's form also as a PDF beside its page (LANG/TYPE/ID.pdf), made again
     with its page. `last`: the process ends after this (the qms command), so what publish
     held is left to its end, never walked by a collection (gc.freeze), instead of freed."""
-    langs = list(langs or LANGS)
+    langs = list(dict.fromkeys(langs or LANGS))  # a language named twice is published once
     for lang in langs:
         if lang not in LANGS:
             raise BadInput(_("--lang {lang}: expected zh, en or zh,en").format(lang=lang))
@@ -1837,6 +1885,11 @@ def publish(store, out: Path, langs: list[str] | None = None, *, pdf: bool = Fal
     _mkdir(target)
     with _site_lock(target, out):  # one publish into a folder at a time; its manifest read under the lock
         old = check_target(store, out)
+        if not old and not (target / MANIFEST).is_file():
+            # the folder is marked as a site before a page is written: a publish that stops
+            # half way (an error, Ctrl-C) leaves a folder the next publish finishes, not one
+            # it takes for someone's own; the files it lists (none yet) are all it may remove
+            _write(target / MANIFEST, _manifest({}))
         # what the last publish kept and what this one reads are a million objects that live
         # until the end: no collection walks them over and over (the pages are made on workers,
         # which collect as usual; see parallel.map_many)
@@ -1876,34 +1929,77 @@ def _publish(store, target: Path, old: dict[str, str], langs: list[str], pdf: bo
     # a site of many pages: their sizes and times are checked on another process (started
     # first, while this one is small to fork), while this one reads the cache and the store
     checking = forked(functools.partial(_Site.pages_unlike, target)) if len(old) >= CHECK_ELSEWHERE else None
+    kept = _load_cache(target)
     try:
-        made = _Site(store, langs, target, old, _load_cache(target), pdf=pdf, checking=checking)
+        made = _Site(store, langs, target, old, kept, pdf=pdf, checking=checking)
     except BaseException:
         if checking is not None:  # the child is waited for (not left behind) whatever happened
             checking()
         raise
     try:
+        try:
+            made.build()
+            cache = made.cache()
+        finally:
+            made.unlike()  # the check of the kept pages on another process is waited for, whatever happened
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError) as e:
+        if kept is None:
+            raise
+        # what the last publish kept is a file in the site's folder like any other, and
+        # can be damaged (by hand, a disk, a copy cut short) in more ways than each read
+        # of it checks: then the site is made whole, as into a new folder, and that is said
+        made = _Site(store, langs, target, old, None, pdf=pdf)
+        made.problems.append(_("{file}: not as publish left it ({reason}); every page was made again").format(
+            file=CACHE, reason=type(e).__name__))
         made.build()
-    finally:
-        made.unlike()  # the check of the kept pages on another process is waited for, whatever happened
+        cache = made.cache()
     outcome = Outcome(problems=list(dict.fromkeys(made.problems)))
     outcome.written = sorted(made.written)
     outcome.remade = sorted(made.remade)
     written = set(made.written)
     outcome.unchanged = sorted(rel for rel in made.files if rel not in written)
     for rel in sorted(set(old) - set(made.files)):
-        path = target / rel
-        if _inside(path.resolve(), target) and (path.is_file() or path.is_symlink()):
-            path.unlink()
+        if _ours(target, rel, old[rel]):
+            (target / rel).unlink()
             outcome.removed.append(rel)
     if made.dirty or outcome.removed or made.files != old or made.fp != made.old_fp:
         _write(target / MANIFEST, _manifest(made.files))
-        _write(target / CACHE, _dump(made.cache()))
+        _write(target / CACHE, _dump(cache))
     # what it held (the cache, the store's records) is let go of here, not left to a
     # collection over all of it (its methods, lent to its helpers, make it a cycle)
     if free:
         made.__dict__.clear()
     return outcome
+
+
+def _site_path(rel: Any) -> bool:
+    """Whether `rel`, read from the manifest or the cache in the site's folder, can be the
+    path of one of the site's files: relative, no '..' nor empty name, no NUL nor
+    backslash, not one of publish's own files."""
+    return (isinstance(rel, str) and bool(rel) and "\0" not in rel and "\\" not in rel and not rel.startswith(".qms-")
+            and not any(p in ("", ".", "..") for p in rel.split("/")))
+
+
+def _ours(target: Path, rel: str, digest: str) -> bool:
+    """Whether the site file `rel`, listed by the last manifest with SHA-256 `digest`, is
+    one publish may remove: a page's path in the folder (no '..', no absolute path, not
+    one of publish's own files, no link on the way) holding the bytes publish wrote. The
+    manifest is a file in the folder like any other: what it names that publish did not
+    write (someone's own file, a file outside) is never removed."""
+    if not _site_path(rel):
+        return False
+    here = target
+    for name in rel.split("/")[:-1]:
+        here = here / name
+        try:
+            if not stat_module.S_ISDIR(os.lstat(here).st_mode):  # a link or a file: not followed
+                return False
+        except (OSError, ValueError):
+            return False
+    try:
+        return _sha(read_file(target / rel, MAX_SITE_FILE)) == digest
+    except (QmsError, ValueError):
+        return False
 
 
 def _manifest(files: dict[str, str]) -> bytes:

@@ -17,7 +17,7 @@ from ..config import CONFIG_FILE, Config
 from ..errors import BadFile, BadInput, NotAStore, QmsError
 from ..files import yamlio
 from ..files.safefs import LINK
-from ..i18n import _, use_store_language
+from ..i18n import N_, _, use_store_language
 from ..model import values
 from ..model.declaration import RecordType
 from ..model.record import Record
@@ -33,6 +33,25 @@ ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
 
 MAX_DEPTH = 8  # folders below a type's folder that are walked (shards use one)
 _name = attrgetter("name")
+# what is wrong with a name under records/ that is not UTF-8 (after "PATH: ")
+NOT_UTF8 = N_("its name is not UTF-8 text; qms can neither name nor publish it (rename it)")
+
+
+def _utf8(name: str) -> bool:
+    """Whether a name read from a folder is text (a name that is not UTF-8 comes from the
+    file system as lone surrogates, which no page, message or commit can hold)."""
+    if name.isascii():
+        return True
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def shown_name(name: str) -> str:
+    """A path as a message shows it: the bytes of a name that is not UTF-8 as \\xff escapes."""
+    return name if _utf8(name) else name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _lstat(entry: os.DirEntry) -> os.stat_result | None:
@@ -115,6 +134,7 @@ class Store:
         self.notes: list[str] = []  # what opening the store recovered, for the user
         self.skipped: list[str] = []  # linked record folders that reading did not follow
         self.linked: list[str] = []  # the links met under records/ (paths in the store)
+        self.misnamed: list[str] = []  # the names under records/ that are not UTF-8 (as shown_name shows them)
         # what forms computed from records, kept for the next form: only while the
         # records cannot change under it (a HeldStore's view), else None
         self.memo: dict | None = None
@@ -266,8 +286,9 @@ class Store:
         use it). Nothing is followed through a link: each link met (records/ itself, a
         type's folder, a shard folder, a record file) is named in `self.linked` and said in
         `self.skipped`, for lists and reports to say what they left out and for validate to
-        report. Names starting with a dot are not records; folders deeper than MAX_DEPTH
-        are not walked. `stat`: each file's stat as well, from the folder listing."""
+        report. A name that is not UTF-8 is not walked either: named (escaped) in
+        `self.misnamed` and said in `self.skipped`. Names starting with a dot are not
+        records; folders deeper than MAX_DEPTH are not walked. `stat`: each file's stat as well, from the folder listing."""
         base = self.root / RECORDS
         if base.is_symlink():
             self._linked(RECORDS)
@@ -281,7 +302,9 @@ class Store:
                     for e in sorted(entries, key=lambda e: e.name):
                         if e.name.startswith("."):
                             continue
-                        if e.is_symlink():
+                        if not _utf8(e.name):
+                            self._misnamed(f"{RECORDS}/{e.name}")
+                        elif e.is_symlink():
                             self._linked(f"{RECORDS}/{e.name}")
                         elif e.is_dir(follow_symlinks=False):
                             tops.append((e.name, e.path))
@@ -300,6 +323,9 @@ class Store:
                 name = e.name
                 if name.startswith("."):
                     continue
+                if not name.isascii() and not _utf8(name):
+                    self._misnamed(prefix + name)
+                    continue
                 if name.endswith(".yaml") and e.is_file(follow_symlinks=False):  # a record: most names
                     out.append(RecordFile(tname, prefix + name, e.path, _lstat(e) if stat else None))
                 elif e.is_symlink():
@@ -316,6 +342,12 @@ class Store:
             else:
                 walk(tname, folder, f"{RECORDS}/{tname}/", 0)
         return out
+
+    def _misnamed(self, rel: str) -> None:
+        shown = shown_name(rel)
+        if shown not in self.misnamed:
+            self.misnamed.append(shown)
+        self._skip(f"{shown}: {_(NOT_UTF8)}")
 
     def _linked(self, rel: str) -> None:
         if rel not in self.linked:

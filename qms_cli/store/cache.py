@@ -85,9 +85,9 @@ def fingerprint(root: Path, content: bool = False) -> str:
     local = sorted(types.glob("*.yaml")) if types.is_dir() and not types.is_symlink() else []
     for path in [root / "qms.yaml", *local]:
         try:  # never through a link, never more than a record's size
-            h.update(path.name.encode() + b"\0" + safefs.read_bytes(root, path.relative_to(root).as_posix(), MAX_BYTES))
+            h.update(os.fsencode(path.name) + b"\0" + safefs.read_bytes(root, path.relative_to(root).as_posix(), MAX_BYTES))
         except QmsError:
-            h.update(path.name.encode() + b"\0unreadable")
+            h.update(os.fsencode(path.name) + b"\0unreadable")
     return h.hexdigest()
 
 
