@@ -441,7 +441,7 @@ def test_a_built_in_form_is_compiled_once_and_kept_for_the_next_run(qms_subproce
     compiled again, and the form is the same each time."""
     tmp = tmp_path / "tmp"
     tmp.mkdir()
-    env = {"TMPDIR": str(tmp)}
+    env = {"TMPDIR": str(tmp), "QMS_NOW": "2026-03-10T09:00"}  # one 制表时间, though a minute turns between runs
     first = qms_subprocess("render", "CMP-2026-0013", root=sample, env=env)
     assert first.code == 0, first.err
     folder = tmp / f"_jinja2-cache-{os.getuid()}"
