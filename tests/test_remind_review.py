@@ -21,21 +21,12 @@ from pathlib import Path
 
 import pytest
 from conftest import git
+from test_remind import configure, state_file
 
 NOW = {"QMS_NOW": "2026-12-07T09:00"}
 TOKEN = "tok-5d1e7a"  # in the robot's URL: a secret
 
 
-def configure(root: Path, block: str) -> None:
-    """Add a remind: block to the store's qms.yaml and commit it."""
-    path = root / "qms.yaml"
-    path.write_text(path.read_text(encoding="utf-8") + "\n" + block, encoding="utf-8")
-    git(root, "add", "qms.yaml")
-    git(root, "-c", "user.name=x", "-c", "user.email=x@example.com", "commit", "-q", "-m", "remind settings")
-
-
-def state_file(root: Path) -> Path:
-    return root / ".git" / "qms-remind.json"
 
 
 def webhook(kind: str = "dingtalk", timeout: float = 5) -> str:
