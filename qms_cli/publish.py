@@ -1091,6 +1091,8 @@ class _Site:
             if self.report(name, lang, other, of=rid):
                 _state, title, _late = self.records[rel]["rows"][lang]
                 rows.append([f'<a href="{e(name)}/{e(rid)}.html">{e(rid)}</a>', e(title)])
+            elif not rows:  # its declaration cannot be made into a page (said once): none is published,
+                return False  # as none is linked from the records' pages (_about_published)
         w = WORDS[lang]
         none = w["no_subject"].format(type=self.store.record_type(about).label[lang])
         main = f"<h1>{e(label)}</h1>\n" + (_table([w["id"], w["title"]], rows) if rows else f"<p>{e(none)}</p>\n")
@@ -1560,7 +1562,8 @@ def _record_pages(store, rt, record: Record, lang: str, other: str | None, day: 
                 shown = f'<code title="{e(commit)}">{e(commit[:10])}</code>'
             rows.append([e(s["meaning_label"]), e(stored.get("name")), e(stored.get("at")), shown])
         extra.append(f"<h2>{e(w['signatures'])}</h2>\n" + _table([w["meaning"], w["name"], w["at"], w["commit"]], rows))
-    about = _reports_about(store, record.type) if SAFE_NAME.fullmatch(record.id) else []
+    about = [n for n in _reports_about(store, record.type) if _about_published(store, n, record.id)] \
+        if SAFE_NAME.fullmatch(record.id) else []
     if about:  # the reports about this one record (its customer history), each a page of the site
         extra.append(f"<h2>{e(w['reports_of'])}</h2>\n<ul>\n" + "\n".join(
             f'<li><a href="../reports/{e(n)}/{e(record.id)}.html">{e(_report_label(store, n, lang))}</a></li>'
@@ -1618,6 +1621,28 @@ def _reports_about(store, type_name: str) -> list[str]:
     key = ("reports about", type_name)
     if key not in memo:
         memo[key] = [n for n in report_names(store) if SAFE_NAME.fullmatch(n) and report_about(store, n) == type_name]
+    return memo[key]
+
+
+def _about_published(store, name: str, rid: str) -> bool:
+    """Whether the report `name` about one record can be made at all (the site's list of
+    them stops at the first record it cannot be made for, a declaration that cannot be
+    made into a page): tried once, for record `rid`, unwatched (a record's page does not
+    depend on the records the report reads)."""
+    memo = store.memo if isinstance(store.memo, dict) else {}
+    key = ("report about made", name)
+    if key not in memo:
+        watch, read = getattr(store, "watch", None), set(getattr(store, "types_read", ()))
+        store.watch = None
+        try:
+            build_report(store, name, "en", of=rid)
+            memo[key] = True
+        except QmsError:
+            memo[key] = False
+        finally:
+            store.watch = watch
+            if isinstance(getattr(store, "types_read", None), set):
+                store.types_read.intersection_update(read)
     return memo[key]
 
 
