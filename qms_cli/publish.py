@@ -1672,7 +1672,10 @@ def _report_page(store, name: str, lang: str, other: str | None, day: datetime,
             problems.append(_("report {name}: chart left out ({problem})").format(name=name, problem=err))
             continue
         if drawn:
-            file = f"{stem}.svg" if n == 0 else f"{stem}-{n}.svg"
+            if of is None:
+                file = f"{stem}.svg" if n == 0 else f"{stem}-{n}.svg"
+            else:  # beside other records' pages: '~' is in no ID, so no record's chart takes another's name
+                file = f"{stem}~chart.svg" if n == 0 else f"{stem}~chart-{n}.svg"
             out[folder + file] = drawn
             images.append(f'<p><img class="chart" src="{e(file)}" alt="{e(part.title)}"></p>\n')
     body = _ledger_html(rep, store.config.company, lang, day.strftime("%Y-%m-%d"), getattr(store, "rows_memo", None))

@@ -1201,3 +1201,25 @@ def test_after_a_merge_a_record_made_again_shows_the_history_a_new_publish_shows
     r = qms("--json", "publish", str(site), root=sample, env=NOW)
     assert r.code == 0 and "CMP-2026-0013" in json.loads(r.out)["remade"], r.text
     _as_fresh(qms, sample, tmp_path, site, "fresh2")
+
+
+def test_a_customers_charts_are_named_apart_from_every_other_customers(qms, sample, tmp_path):
+    """A store's own report about each customer with charts: each customer's charts lie
+    beside the other customers' pages under names no record ID can take ('~'), so
+    the chart of customer X's second table is never customer 'X-2''s own."""
+    (sample / "reports").mkdir(exist_ok=True)
+    (sample / "reports" / "failures-of.yaml").write_text(
+        "label: {zh: 顾客失败履历, en: Failures of a customer}\nof: customer\nsections:\n"
+        "  - label: {zh: 客诉, en: Complaints}\n    type: complaint\n    match: {customer.name: known_as}\n"
+        "    columns: [id]\n"
+        "  - label: {zh: 失效, en: Failures}\n    type: complaint\n    match: {customer.name: known_as}\n"
+        "    tally: {by: {part: [product.part_number]}, columns: [{count: {}, label: {zh: 件数, en: Complaints}}]}\n"
+        "    chart: {kind: bar, value: 1}\n", encoding="utf-8")
+    site = tmp_path / "site"
+    r = qms("publish", str(site), root=sample, env=NOW)
+    assert r.code == 0 and "failures-of" not in r.err, r.text
+    folder = site / "zh" / "reports" / "failures-of"
+    charts = sorted(p.name for p in folder.glob("*.svg"))
+    assert "CUS-0001~chart-2.svg" in charts and all("~chart" in c for c in charts), charts
+    page = parse(folder / "CUS-0001.html")
+    assert page.csp and (folder / "CUS-0001.html").read_text(encoding="utf-8").count('src="CUS-0001~chart-2.svg"') == 1
