@@ -31,6 +31,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
+from qms_cli.engine.assign import split_assignment
 from qms_cli.text import visible
 
 ID = "CMP-2026-0001"
@@ -1439,7 +1440,7 @@ def test_hostile_set_values(seeded, qms, verb, assignment, extra):
         r = run_checked(qms, seeded, args)
         if r.code == 2 and "Usage: " not in r.err:
             # CLI.md: the error names the field (here, the one assignment that can be wrong)
-            field = item.partition("=")[0].removesuffix("+").strip()  # as qms splits it
+            field = split_assignment(item)[0].removesuffix("+").strip()  # as qms splits it (at = or ＝)
             shown = field.encode("utf-8", "backslashreplace").decode()  # as stderr shows it
             try:  # or as the bytes the terminal sent
                 sent = field.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
@@ -2072,3 +2073,14 @@ def test_a_store_template_never_reaches_python(seeded, qms, body):
         if (seeded.parent / "form.md").exists():
             (seeded.parent / "form.md").unlink()
         restore()
+
+
+def test_an_assignment_without_a_field_is_said_so_before_its_value(seeded, qms):
+    """'＝=…' (a Chinese keyboard's ＝ first): qms splits at the ＝, so no field is named;
+    that is what it says, before anything about the value (it said ': the value contains
+    the control character …', naming an empty field)."""
+    r = qms("--lang", "en", "complaint", "set", ID, "＝=a\x07b", who=QE, root=seeded)
+    assert r.code == 2 and "'': expected a field path" in r.err and "control character" not in r.err, r.text
+    r = qms("--lang", "en", "complaint", "set", ID, "batch=a\x07b", who=QE, root=seeded)
+    assert r.code == 2 and "batch: the value contains the control character U+0007" in r.err, r.text
+    assert worktree_matches_head(seeded) == []

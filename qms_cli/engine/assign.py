@@ -39,13 +39,12 @@ def assign(act: Action, rt: RecordType, data: Any, assignments: list[str], *, in
                 _("{field}: the value is not UTF-8 text (set the terminal to UTF-8, "
                   "e.g. chcp 65001 or LANG=zh_CN.UTF-8)").format(field=printable(key))
             )
-        problem = values.text_problem(raw)
-        if problem:
-            raise BadInput(_("{field}: the value {problem}").format(field=key.removesuffix("+").strip(),
-                                                                     problem=problem))
         append = key.endswith("+")
         path = key[:-1].strip() if append else key.strip()
-        values.check_path(path)
+        values.check_path(path)  # first: a value's problem is said with the field it was meant for
+        problem = values.text_problem(raw)
+        if problem:
+            raise BadInput(_("{field}: the value {problem}").format(field=path, problem=problem))
         if path.split(".")[0] in ENVELOPE_KEYS:
             raise BadInput(
                 _("{field}: kept by qms (the ID, type, state and signatures change only "
