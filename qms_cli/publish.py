@@ -1632,18 +1632,26 @@ def _about_published(store, name: str, rid: str) -> bool:
     memo = store.memo if isinstance(store.memo, dict) else {}
     key = ("report about made", name)
     if key not in memo:
-        watch, read = getattr(store, "watch", None), set(getattr(store, "types_read", ()))
-        store.watch = None
+        # on a view of the store in which every type not yet read holds no record: what is
+        # tried is the declaration (and the record it is about, read alone), not reading
+        # every complaint of a store whose customer page alone is made again
+        view = store.view() if isinstance(store, HeldStore) else None
+        if view is not None:
+            view.later, view._keyed = _NoRecords(), {}  # its own indexes, of no records
         try:
-            build_report(store, name, "en", of=rid)
+            build_report(view if view is not None else store, name, "en", of=rid)
             memo[key] = True
         except QmsError:
             memo[key] = False
-        finally:
-            store.watch = watch
-            if isinstance(getattr(store, "types_read", None), set):
-                store.types_read.intersection_update(read)
     return memo[key]
+
+
+class _NoRecords(dict):
+    """A view's `later` (see HeldStore.held) that gives every type no record."""
+
+    def pop(self, key, default=None):
+        """How to read the type `key`'s records: none."""
+        return list
 
 
 def _report_page(store, name: str, lang: str, other: str | None, day: datetime,

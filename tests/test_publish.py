@@ -1223,3 +1223,22 @@ def test_a_customers_charts_are_named_apart_from_every_other_customers(qms, samp
     assert "CUS-0001~chart-2.svg" in charts and all("~chart" in c for c in charts), charts
     page = parse(folder / "CUS-0001.html")
     assert page.csp and (folder / "CUS-0001.html").read_text(encoding="utf-8").count('src="CUS-0001~chart-2.svg"') == 1
+
+
+def test_a_customer_changed_alone_reads_no_complaint_whole(qms, sample, tmp_path, monkeypatch):
+    """One customer changed (an alias added): its page and its history are made again from
+    the records kept in part, and whether its history can be made at all is tried on no
+    record (its page links to it): no complaint, return or service is read whole."""
+    later = {"QMS_NOW": "2026-12-08T10:00"}
+    site = tmp_path / "site"
+    assert qms("publish", str(site), root=sample, env=later).code == 0
+    r = qms("customer", "link", "CUS-0005", "上汽大众（仪征工厂）", who=SALES, root=sample, env=later)
+    assert r.code == 0, r.text
+    whole = _read_whole(monkeypatch)
+    r = qms("--json", "publish", str(site), root=sample, env=later)
+    assert r.code == 0, r.text
+    assert "CUS-0005" in json.loads(r.out)["remade"]
+    assert not {"complaint", "return", "service", "compensation"} & set(whole), whole
+    assert "../reports/customer/CUS-0005.html" in parse(site / "zh" / "customer" / "CUS-0005.html").links
+    assert qms("publish", str(tmp_path / "fresh"), root=sample, env=later).code == 0
+    assert _files(tmp_path / "fresh") == _files(site)
