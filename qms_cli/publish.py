@@ -1030,8 +1030,13 @@ class _Site:
                     and all(self.blob_of.get((t, i)) == b for i, (t, b) in old["ids"].items()) \
                     and self.keep(list(old["files"])):
                 self.problems += old["problems"]
+                # held to what the store is now: a record found that changed in a field the
+                # ledger does not show is taken at its new version (as a type's digest is)
                 self.reports[key] = dict(old, types={t: [None if d is None else self.type_digest(t), keys]
-                                                     for t, (d, keys) in old["types"].items()})
+                                                     for t, (d, keys) in old["types"].items()},
+                                         matched=[[t, fld, how, wanted, [[i, rel, self.blob_of.get((t, i))]
+                                                                         for i, rel, _b in found]]
+                                                  for t, fld, how, wanted, found in old["matched"]])
                 return bool(old["made"])
         except (KeyError, TypeError, ValueError, AttributeError):
             pass
