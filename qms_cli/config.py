@@ -28,7 +28,7 @@ from .model import values
 from .model.declaration import RecordType
 from .model.named import unknown
 from .suggest import did_you_mean
-from .text import quote
+from .text import is_text, quote
 from .paths import BUILTIN_TYPES, PACKAGE_DIR, builtin_type_names, data_dir, sample_store_dir  # noqa: F401
 
 CONFIG_FILE = "qms.yaml"
@@ -759,15 +759,6 @@ def _pdf(value: Any, as_written: bool) -> PdfSettings:
 COMMIT_URL = re.compile(r"https?://[^\s/\"'<>`]+/[^\s\"'<>`{}]*\{commit\}[^\s\"'<>`{}]*")
 
 
-def _utf8_name(name: str) -> bool:
-    """Whether a file name is text (one that is not UTF-8 comes as lone surrogates)."""
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _publish(value: Any, as_written: bool) -> PublishSettings:
     url = (value if isinstance(value, dict) else {}).get("commit_url")
     if url is None or url == "":
@@ -1012,7 +1003,7 @@ class Config:
         if self.type_files is not None:
             names.update(self.type_files)
         elif local.is_dir():  # a name that is not UTF-8 names no type (validate says so)
-            names.update(p.stem for p in local.glob("*.yaml") if p.stem.isascii() or _utf8_name(p.stem))
+            names.update(p.stem for p in local.glob("*.yaml") if is_text(p.stem))
         return sorted(names)
 
     def record_type(self, name: str) -> RecordType:

@@ -63,11 +63,11 @@ from .reports.chart import svg
 from .parallel import background, forked, map_many
 from .pdf import font_family, missing_extra
 from .pdf import pdf_of as pdf_form
-from .store import ALL, HeldStore, Part, Seen, Watch, known, shown_name
+from .store import ALL, HeldStore, Part, Seen, Watch, known
 from .store import git as gitops
 from .store.cache import RACY_NS, fingerprint, stat_key
 from .store.lock import lock_wait
-from .text import quote
+from .text import printable, quote
 from .store.git import blob_id
 from .views import summary_row
 
@@ -619,7 +619,7 @@ class _Site:
         for folder in store.type_folders():  # records of no type the store runs: said, as validate says it
             if folder not in known and not folder.startswith("."):
                 self.problems.append(_("{problem} (not published)").format(problem=_(
-                    "records/{type}/ is not a record type's folder").format(type=shown_name(folder))))
+                    "records/{type}/ is not a record type's folder").format(type=printable(folder))))
         blob_of: dict[tuple[str, str], str | None] = {}
         where_all: dict[str, str] = {}
         changed: dict[str, Any] = {}  # rel -> Record or error, read this run

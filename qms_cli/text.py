@@ -31,6 +31,29 @@ _NAMES = {
 }
 
 
+def is_text(name: str) -> bool:
+    """Whether `name` is text: a file name or argument that was not UTF-8 arrives as lone
+    surrogates, which no page, message or commit can hold."""
+    if name.isascii():
+        return True
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def printable(text: str) -> str:
+    """`text` as it can be shown: bytes that were not UTF-8 (a GBK terminal, a file name
+    from another system) as the bytes they were (\\xbf\\xcd)."""
+    if is_text(text):
+        return text
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def char_name(ch: str) -> str:
     """U+001B (ESC): how a refusal names a character."""
     code = ord(ch)

@@ -21,10 +21,10 @@ from .i18n import N_, _
 from .model.rules import ahead_of_now
 from .parallel import map_many
 from .paths import FILES
-from .store import NOT_UTF8, shown_name
+from .store import NOT_UTF8
 from .store.cache import Cache, facts_key, fingerprint
 from .store.git import blob_id
-from .text import CONTROL
+from .text import CONTROL, printable
 
 
 @dataclass
@@ -230,8 +230,8 @@ def run(store, targets: list[str], *, strict: bool = False, cache: bool = True) 
                     kept.declarations.append([local if (store.root / local).exists() else "qms.yaml", e.message])
             local_types = store.root / "types"
             if local_types.is_dir() and not local_types.is_symlink():  # what type_names() could not take
-                kept.declarations += [[f"types/{shown_name(p.name)}", _(NOT_UTF8)] for p in sorted(local_types.glob("*.yaml"))
-                                      if shown_name(p.name) != p.name]
+                kept.declarations += [[f"types/{printable(p.name)}", _(NOT_UTF8)] for p in sorted(local_types.glob("*.yaml"))
+                                      if printable(p.name) != p.name]
             kept.changed = True
         findings.extend(Finding(str(d[0]), "", str(d[1])) for d in kept.declarations
                         if isinstance(d, list) and len(d) == 2)

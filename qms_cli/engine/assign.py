@@ -14,7 +14,7 @@ from ..files import yamlio
 from ..i18n import _, language
 from ..model import values
 from ..model.declaration import ENVELOPE_KEYS, RecordType
-from ..text import quote
+from ..text import printable, quote
 from .action import Action
 from .attach import stage
 from .layout import new_keys, place
@@ -160,15 +160,3 @@ def split_assignment(item: str) -> tuple[str, str, str]:
     return item.partition("=")
 
 
-def printable(text: str) -> str:
-    """Command-line text as it can be shown: bytes that were not UTF-8 (a GBK terminal)
-    arrive as lone surrogates and are shown as the bytes they were (\\xbf\\xcd)."""
-    try:
-        text.encode("utf-8")
-        return text
-    except UnicodeEncodeError:
-        pass
-    try:
-        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "backslashreplace").decode("utf-8")

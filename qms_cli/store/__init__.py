@@ -24,7 +24,7 @@ from ..model.record import Record
 from ..model.rules import Evaluator
 from ..parallel import map_many
 from ..paths import RECORDS, nearest_store
-from ..text import quote
+from ..text import is_text, printable, quote
 from . import known, lock
 
 
@@ -35,23 +35,6 @@ MAX_DEPTH = 8  # folders below a type's folder that are walked (shards use one)
 _name = attrgetter("name")
 # what is wrong with a name under records/ that is not UTF-8 (after "PATH: ")
 NOT_UTF8 = N_("its name is not UTF-8 text; qms can neither name nor publish it (rename it)")
-
-
-def _utf8(name: str) -> bool:
-    """Whether a name read from a folder is text (a name that is not UTF-8 comes from the
-    file system as lone surrogates, which no page, message or commit can hold)."""
-    if name.isascii():
-        return True
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def shown_name(name: str) -> str:
-    """A path as a message shows it: the bytes of a name that is not UTF-8 as \\xff escapes."""
-    return name if _utf8(name) else name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _lstat(entry: os.DirEntry) -> os.stat_result | None:
@@ -134,7 +117,7 @@ class Store:
         self.notes: list[str] = []  # what opening the store recovered, for the user
         self.skipped: list[str] = []  # linked record folders that reading did not follow
         self.linked: list[str] = []  # the links met under records/ (paths in the store)
-        self.misnamed: list[str] = []  # the names under records/ that are not UTF-8 (as shown_name shows them)
+        self.misnamed: list[str] = []  # the names under records/ that are not UTF-8 (as text.printable shows them)
         # what forms computed from records, kept for the next form: only while the
         # records cannot change under it (a HeldStore's view), else None
         self.memo: dict | None = None
@@ -302,7 +285,7 @@ class Store:
                     for e in sorted(entries, key=lambda e: e.name):
                         if e.name.startswith("."):
                             continue
-                        if not _utf8(e.name):
+                        if not is_text(e.name):
                             self._misnamed(f"{RECORDS}/{e.name}")
                         elif e.is_symlink():
                             self._linked(f"{RECORDS}/{e.name}")
@@ -323,7 +306,7 @@ class Store:
                 name = e.name
                 if name.startswith("."):
                     continue
-                if not name.isascii() and not _utf8(name):
+                if not is_text(name):
                     self._misnamed(prefix + name)
                     continue
                 if name.endswith(".yaml") and e.is_file(follow_symlinks=False):  # a record: most names
@@ -344,7 +327,7 @@ class Store:
         return out
 
     def _misnamed(self, rel: str) -> None:
-        shown = shown_name(rel)
+        shown = printable(rel)
         if shown not in self.misnamed:
             self.misnamed.append(shown)
         self._skip(f"{shown}: {_(NOT_UTF8)}")
