@@ -48,7 +48,7 @@ import orjson
 from . import formhtml
 from .config import LANGS, data_dir
 from .deadlines import deadlines
-from .errors import BadInput, Busy, QmsError
+from .errors import BadInput, QmsError
 from .files import output, yamlio
 from .files.safefs import read_file
 from .files.yamlio import MAX_BYTES
@@ -66,7 +66,7 @@ from .pdf import pdf_of as pdf_form
 from .store import ALL, HeldStore, Part, Seen, Watch, known
 from .store import git as gitops
 from .store.cache import RACY_NS, fingerprint, stat_key
-from .store.lock import lock_wait
+from .store.lock import held
 from .text import printable, quote
 from .store.git import blob_id
 from .views import summary_row
@@ -1948,21 +1948,11 @@ def _site_lock(target: Path, shown: Path) -> Iterator[None]:
     """Hold the site folder's lock (SITE_LOCK, a file lock beside the manifest): a second
     publish into the same folder waits for the first (QMS_LOCK_TIMEOUT seconds at most,
     as for a store), since both would write the same cache and manifest."""
-    from filelock import FileLock, Timeout
-
-    wait = lock_wait()
-    lock = FileLock(str(target / SITE_LOCK), timeout=wait)
-    try:
-        lock.acquire()
-    except Timeout:
-        raise Busy(_("another qms publish has been writing {dir} for {seconds:.0f} s; try again (the lock is "
-                     "{lock})").format(dir=shown, seconds=wait, lock=SITE_LOCK)) from None
-    except OSError as e:
-        raise BadInput(_("{path}: cannot write ({reason})").format(path=target / SITE_LOCK, reason=e.strerror)) from None
-    try:
+    with held(target / SITE_LOCK,
+              lambda seconds: _("another qms publish has been writing {dir} for {seconds:.0f} s; try again (the lock "
+                                "is {lock})").format(dir=shown, seconds=seconds, lock=SITE_LOCK),
+              lambda e: _("{path}: cannot write ({reason})").format(path=target / SITE_LOCK, reason=e.strerror)):
         yield
-    finally:
-        lock.release()
 
 
 def _publish(store, target: Path, old: dict[str, str], langs: list[str], pdf: bool, free: bool = True) -> Outcome:

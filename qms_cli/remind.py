@@ -38,13 +38,13 @@ from .calendar import due as compute_due
 from .calendar import end_of, parse_duration
 from .config import EMAIL_ADDRESS, Config
 from .deadlines import deadlines
-from .errors import BadInput, Busy, Refused, SendFailed
+from .errors import BadInput, Refused, SendFailed
 from .files.yamlio import atomic_write
 from .i18n import _, language, ngettext
 from .model import values
 from .model.declaration import RecordType
 from .roles import role_names
-from .store.lock import git_dir, lock_wait
+from .store.lock import git_dir, held
 
 CHANNELS = ("stdout", "email", "webhook")
 # the most a group robot takes of a message, in bytes of UTF-8: WeCom's markdown content
@@ -650,19 +650,10 @@ def send(store, found: Reminders, channel: str, *, dry_run: bool = False, force:
 def _sending(store) -> Iterator[None]:
     """Hold the clone's remind lock (`.git/qms-remind.lock`) while what was sent today is
     read, the message sent and recorded; waits QMS_LOCK_TIMEOUT seconds, then Busy (exit 1)."""
-    from filelock import FileLock, Timeout
-
-    wait = lock_wait()
-    lock = FileLock(str(git_dir(store.root) / LOCK_FILE), timeout=wait)
-    try:
-        lock.acquire()
-    except Timeout:
-        raise Busy(_("another qms remind has been sending from this clone for {seconds:.0f} s; try again "
-                     "(the lock is {lock})").format(seconds=wait, lock=f".git/{LOCK_FILE}")) from None
-    except OSError as e:  # a folder in its place, a git folder that cannot be written
-        raise BadInput(_("{lock} cannot be taken ({reason}): qms remind holds it while it sends").format(
-            lock=f".git/{LOCK_FILE}", reason=e.strerror or e)) from None
-    try:
+    with held(git_dir(store.root) / LOCK_FILE,
+              lambda seconds: _("another qms remind has been sending from this clone for {seconds:.0f} s; try again "
+                                "(the lock is {lock})").format(seconds=seconds, lock=f".git/{LOCK_FILE}"),
+              # a folder in its place, a git folder that cannot be written
+              lambda e: _("{lock} cannot be taken ({reason}): qms remind holds it while it sends").format(
+                  lock=f".git/{LOCK_FILE}", reason=e.strerror or e)):
         yield
-    finally:
-        lock.release()

@@ -17,7 +17,7 @@ import json
 import os
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from ..errors import BadInput, Busy
 from ..files import safefs
@@ -82,25 +82,38 @@ def settle(root: Path) -> list[str]:
 
 
 @contextmanager
-def store_lock(root: Path) -> Iterator[list[str]]:
-    """Hold the lock; yields a list that receives notes about recovered actions."""
+def held(path: Path, busy: Callable[[float], str], unusable: Callable[[OSError], str] | None = None) -> Iterator[None]:
+    """Hold the file lock `path` (a cross-platform file lock) for the block: another qms
+    holding it is waited for lock_wait() seconds, then Busy(busy(those seconds)), exit 1;
+    a lock file that cannot be made (a folder in its place, a folder that cannot be
+    written) is BadInput(unusable(the error)) where `unusable` says how to put it."""
     from filelock import FileLock, Timeout
 
     wait = lock_wait()
-    lock = FileLock(str(state_dir(root) / "lock"), timeout=wait)
+    lock = FileLock(str(path), timeout=wait)
     try:
         lock.acquire()
     except Timeout:
-        raise Busy(
-            _("another qms process has been changing this store for {seconds:.0f} s; "
-              "try again (the lock is {lock})").format(seconds=wait, lock=f"{STATE_DIR}/lock")
-        ) from None
+        raise Busy(busy(wait)) from None
+    except OSError as e:
+        if unusable is None:
+            raise
+        raise BadInput(unusable(e)) from None
     try:
+        yield
+    finally:
+        lock.release()
+
+
+@contextmanager
+def store_lock(root: Path) -> Iterator[list[str]]:
+    """Hold the lock; yields a list that receives notes about recovered actions."""
+    with held(state_dir(root) / "lock", lambda seconds: _(
+            "another qms process has been changing this store for {seconds:.0f} s; "
+            "try again (the lock is {lock})").format(seconds=seconds, lock=f"{STATE_DIR}/lock")):
         notes: list[str] = []
         recover(root, notes)
         yield notes
-    finally:
-        lock.release()
 
 
 def _journal(root: Path) -> Path:
